@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Shared declarations of the uccid command-line tool: the subcommand table,
+ * exit codes, hex input, and the text / JSON renderers of codec fields.
+ */
+#ifndef UCCID_TOOL_H
+#define UCCID_TOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ccid/common.h"
+#include "ccid/class_desc.h"
+
+/* Exit codes, documented in uccid(1). */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,   /* the operation failed (reader, card, I/O) */
+	EXIT_USAGE = 2,    /* bad command line or bad input data */
+};
+
+struct tool_opts {
+	bool json;
+	const char *reader;
+	const char *prog;
+};
+
+struct tool_cmd {
+	const char *name;
+	int (*run)(const struct tool_opts *o, int argc, char **argv);
+	const char *help;
+};
+
+int cmd_decode(const struct tool_opts *o, int argc, char **argv);
+
+/* Print "uccid: <fmt>" to stderr. */
+void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Parse hex from the words argv[0..argc) (spaces, colons, "0x" prefixes and
+ * either case accepted; the words are joined).  Returns the byte count or a
+ * negative errno; on a bad character *bad_pos is the character index in the
+ * joined text and *bad_char the character.
+ */
+#define HEX_MAX_BYTES 70000
+int hex_parse_words(int argc, char **argv, uint8_t *out, size_t cap, size_t *bad_pos, char *bad_char);
+/* Read all of stdin as hex (for scripts: "... | uccid decode message -"). */
+int hex_parse_stream(FILE *f, uint8_t *out, size_t cap, size_t *bad_pos, char *bad_char);
+
+/* Renderer of a decoded object: text for people or one JSON object. */
+struct out {
+	FILE *f;
+	bool json;
+	bool value_open;   /* JSON: a value object is open, waiting for flags */
+	int nflags;
+	int nfields;
+	int nfindings;
+	bool in_findings;
+};
+
+void out_begin(struct out *o, FILE *f, bool json, const char *kind, const char *title,
+	       const uint8_t *bytes, size_t len);
+void out_field(void *ctx, const struct ccid_field *field);   /* a ccid_emit_fn */
+void out_finding(void *ctx, enum ccid_severity sev, const char *field, size_t offset,
+		 const char *text);                          /* a ccid_finding_fn */
+void out_end(struct out *o);
+
+/* Report a decoder's refusal: text on stderr, and with --json an error object on stdout. */
+void out_decode_error(bool json, const char *what, int err, const struct ccid_diag *diag,
+		      const uint8_t *bytes, size_t len);
+
+void json_string(FILE *f, const char *s);
+
+#endif
