@@ -225,7 +225,8 @@ static void describe_response(const struct ccid_msg *m, ccid_emit_fn emit, void 
 {
 	uint8_t s = m->rsp.bStatus, e = m->rsp.bError;
 
-	ccid_emit(emit, ctx, CCID_FIELD_VALUE, "bStatus", CCID_OFF_B7, 1, s, NULL);
+	ccid_emit(emit, ctx, CCID_FIELD_VALUE, "bStatus", CCID_OFF_B7, 1, s, "%s; %s",
+		  ccid_cmd_status_name(CCID_CMD_STATUS(s)), ccid_icc_status_name(CCID_ICC_STATUS(s)));
 	ccid_emit(emit, ctx, CCID_FIELD_FLAG, "bmICCStatus", CCID_OFF_B7, 1, CCID_ICC_STATUS(s), "%s",
 		  ccid_icc_status_name(CCID_ICC_STATUS(s)));
 	ccid_emit(emit, ctx, CCID_FIELD_FLAG, "bmCommandStatus", CCID_OFF_B7, 1, CCID_CMD_STATUS(s),
