@@ -3,8 +3,8 @@
 # and configure and build uccid out of tree in $BUILD (default ./build).
 
 # Debian packages the build and the test suite need.
-UCCID_BUILD_DEPS="build-essential autoconf automake libtool pkg-config check libsubunit-dev \
-libusb-1.0-0-dev python3"
+UCCID_BUILD_DEPS="build-essential autoconf automake libtool pkg-config check libsubunit-dev libpcsclite-dev \
+libusb-1.0-0-dev python3 usbip"
 
 # Install the packages that are missing; as root directly, otherwise with sudo.
 uccid_install_deps() {
