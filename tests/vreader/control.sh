@@ -1,0 +1,85 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# uccid-vreader's control socket end to end: commands and replies over the
+# Unix socket, errors for bad input (unknown command, bad slot, a line over
+# the limit), several clients, and a clean exit on SIGTERM that removes the
+# socket.  Uses python3 as the socket client.
+set -u
+top_builddir=${top_builddir:-.}
+vreader=$top_builddir/tests/vreader/uccid-vreader
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vr-control.XXXXXX")
+sock=$tmp/control.sock
+pid=
+fails=0
+passes=0
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+
+command -v python3 >/dev/null || { echo "SKIP: python3 is needed as the socket client"; exit 77; }
+
+${VALGRIND:-} "$vreader" --port 0 --profile multi-slot --profile tpdu-t1 --control "$sock" >"$tmp/out" 2>&1 &
+pid=$!
+i=0
+until grep -q '^listening' "$tmp/out" 2>/dev/null && [ -S "$sock" ]; do
+	i=$((i + 1)); [ $i -gt 300 ] && { echo "FAIL: uccid-vreader did not start"; cat "$tmp/out"; exit 1; }
+	sleep 0.1
+done
+
+# ask LINES...: send each line, print the replies (each ends with ok/error)
+ask() {
+	python3 - "$sock" "$@" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+for line in sys.argv[2:]:
+    f.write(line.encode() + b"\n"); f.flush()
+    while True:
+        r = f.readline().decode()
+        if not r:
+            sys.exit(0)
+        sys.stdout.write(r)
+        if r.startswith("ok") or r.startswith("error:"):
+            break
+PY
+}
+expect() {  # expect TEXT LINES...
+	want=$1; shift
+	ask "$@" >"$tmp/reply" 2>&1
+	if grep -qF -- "$want" "$tmp/reply"; then passes=$((passes + 1)); else
+		echo "FAIL: '$*' did not answer '$want':"; sed 's/^/  | /' "$tmp/reply"; fails=$((fails + 1)); fi
+}
+
+expect "1-1 multi-slot slots=4 (current)" readers
+expect "slot 3: card" status
+expect "ok reader 1-2" "reader 1-2"
+expect "tpdu-t1 slots=1 (current)" "reader 1-2" readers
+expect "error: no slot '4'" "remove 4"
+expect "ok card removed from slot 2" "remove 2"
+expect "slot 2: empty" status
+expect "error: slot 2 is empty" "remove 2"
+expect "ok card inserted in slot 2" "insert 2"
+expect "ok fault mute armed" "fault mute slot=1 count=0"
+expect "fault=mute (until cleared)" status
+expect "ok faults cleared" "fault clear"
+expect "error: unknown fault 'bogus'" "fault bogus"
+expect "error: latency needs a delay in ms" "fault latency"
+expect "t1-edc" faults
+expect "ok 0 entries" "journal 0"
+expect "commands=0" counters
+expect "error: unknown command 'frobnicate'" frobnicate
+expect "error: no reader '9-9'" "reader 9-9"
+expect "ok bye" quit
+long=$(python3 -c 'print("x" * 2000)')
+expect "error: line longer than 1023 bytes" "$long"
+expect "ok" help
+
+kill -0 "$pid" 2>/dev/null || { echo "FAIL: uccid-vreader died"; fails=$((fails + 1)); }
+kill "$pid"
+wait "$pid"
+status=$?
+pid=
+[ "$status" = 0 ] && passes=$((passes + 1)) || { echo "FAIL: exit status $status after SIGTERM"; fails=$((fails + 1)); }
+[ ! -e "$sock" ] && passes=$((passes + 1)) || { echo "FAIL: the socket was left behind"; fails=$((fails + 1)); }
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
