@@ -8,6 +8,13 @@
 
 #include "ccid/field.h"
 
+static void emit_v(ccid_emit_fn emit, void *ctx, struct ccid_field *f, const char *fmt, va_list ap)
+{
+	if (fmt)
+		vsnprintf(f->text, sizeof(f->text), fmt, ap);
+	emit(ctx, f);
+}
+
 void ccid_emit(ccid_emit_fn emit, void *ctx, enum ccid_field_kind kind, const char *name,
 	       size_t offset, size_t size, uint64_t value, const char *fmt, ...)
 {
@@ -18,17 +25,13 @@ void ccid_emit(ccid_emit_fn emit, void *ctx, enum ccid_field_kind kind, const ch
 		.size = size,
 		.value = value,
 	};
+	va_list ap;
 
 	if (!emit)
 		return;
-	if (fmt) {
-		va_list ap;
-
-		va_start(ap, fmt);
-		vsnprintf(f.text, sizeof(f.text), fmt, ap);
-		va_end(ap);
-	}
-	emit(ctx, &f);
+	va_start(ap, fmt);
+	emit_v(emit, ctx, &f, fmt, ap);
+	va_end(ap);
 }
 
 void ccid_emit_bytes(ccid_emit_fn emit, void *ctx, const char *name, size_t offset,
@@ -42,15 +45,11 @@ void ccid_emit_bytes(ccid_emit_fn emit, void *ctx, const char *name, size_t offs
 		.bytes = bytes,
 		.nbytes = n,
 	};
+	va_list ap;
 
 	if (!emit)
 		return;
-	if (fmt) {
-		va_list ap;
-
-		va_start(ap, fmt);
-		vsnprintf(f.text, sizeof(f.text), fmt, ap);
-		va_end(ap);
-	}
-	emit(ctx, &f);
+	va_start(ap, fmt);
+	emit_v(emit, ctx, &f, fmt, ap);
+	va_end(ap);
 }

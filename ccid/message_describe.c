@@ -138,6 +138,17 @@ static void describe_params(uint8_t proto, const uint8_t *d, uint32_t n, ccid_em
 	}
 }
 
+/* dwClockFrequency and dwDataRate of SetDataRateAndClockFrequency and its answer (CCID §6.1.14). */
+static void describe_rate(const struct ccid_msg *m, ccid_emit_fn emit, void *ctx)
+{
+	if (m->dwLength != 8)
+		return;
+	ccid_emit(emit, ctx, CCID_FIELD_VALUE, "dwClockFrequency", CCID_OFF_DATA, 4, get_le32(m->abData), "%u kHz",
+		  (unsigned)get_le32(m->abData));
+	ccid_emit(emit, ctx, CCID_FIELD_VALUE, "dwDataRate", CCID_OFF_DATA + 4, 4, get_le32(m->abData + 4), "%u bps",
+		  (unsigned)get_le32(m->abData + 4));
+}
+
 static void describe_rfu(const struct ccid_msg *m, unsigned from, ccid_emit_fn emit, void *ctx)
 {
 	ccid_emit_bytes(emit, ctx, "abRFU", CCID_OFF_B7 + from, m->raw + from, 3 - from, "reserved");
@@ -205,12 +216,7 @@ static void describe_command(const struct ccid_msg *m, ccid_emit_fn emit, void *
 		break;
 	case CCID_PC_TO_RDR_SET_DATA_RATE_AND_CLOCK_FREQUENCY:
 		describe_rfu(m, 0, emit, ctx);
-		if (m->dwLength == 8) {
-			ccid_emit(emit, ctx, CCID_FIELD_VALUE, "dwClockFrequency", CCID_OFF_DATA, 4,
-				  get_le32(m->abData), "%u kHz", (unsigned)get_le32(m->abData));
-			ccid_emit(emit, ctx, CCID_FIELD_VALUE, "dwDataRate", CCID_OFF_DATA + 4, 4,
-				  get_le32(m->abData + 4), "%u bps", (unsigned)get_le32(m->abData + 4));
-		}
+		describe_rate(m, emit, ctx);
 		return;
 	default: /* commands with three RFU bytes, and Escape */
 		describe_rfu(m, 0, emit, ctx);
@@ -264,12 +270,7 @@ static void describe_response(const struct ccid_msg *m, ccid_emit_fn emit, void 
 		break;
 	case CCID_RDR_TO_PC_DATA_RATE_AND_CLOCK_FREQUENCY:
 		ccid_emit(emit, ctx, CCID_FIELD_VALUE, "bRFU", CCID_OFF_B9, 1, m->rsp.b9, "reserved");
-		if (m->dwLength == 8) {
-			ccid_emit(emit, ctx, CCID_FIELD_VALUE, "dwClockFrequency", CCID_OFF_DATA, 4,
-				  get_le32(m->abData), "%u kHz", (unsigned)get_le32(m->abData));
-			ccid_emit(emit, ctx, CCID_FIELD_VALUE, "dwDataRate", CCID_OFF_DATA + 4, 4,
-				  get_le32(m->abData + 4), "%u bps", (unsigned)get_le32(m->abData + 4));
-		}
+		describe_rate(m, emit, ctx);
 		break;
 	default: /* Escape */
 		ccid_emit(emit, ctx, CCID_FIELD_VALUE, "bRFU", CCID_OFF_B9, 1, m->rsp.b9, "reserved");

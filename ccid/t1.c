@@ -410,18 +410,8 @@ int ccid_t1_feed(struct ccid_t1 *t1, const uint8_t *blk, size_t len)
 		return recover(t1, CCID_T1_R_OTHER_ERROR);
 
 	rc = ccid_t1_block_decode(blk, len, t1->edc, &b, NULL);
-	switch (rc) {
-	case 0:
-		break;
-	case -EPROTO:
-	case -ENODATA:
-	case -EMSGSIZE:
-		/* Bad EDC, or a length that disagrees with LEN: a transmission error. */
-		return recover(t1, CCID_T1_R_EDC_ERROR);
-	default:
-		/* LEN 0xFF or a malformed PCB (rule 7.1 "other error"). */
-		return recover(t1, CCID_T1_R_OTHER_ERROR);
-	}
+	if (rc < 0)
+		return recover(t1, ccid_t1_decode_error_code(rc));
 	if (b.nad != swap_nibbles(t1->nad))
 		return recover(t1, CCID_T1_R_OTHER_ERROR);
 

@@ -119,6 +119,14 @@ int ccid_t1_block_decode(const uint8_t *buf, size_t len, enum ccid_edc edc,
 			 struct ccid_t1_block *ret, struct ccid_diag *diag);
 
 /*
+ * The R-block error code that answers a block ccid_t1_block_decode() refused
+ * with rc (ISO 7816-3 §11.6.2): a bad EDC or a size that disagrees with LEN
+ * is a transmission error (EDC/parity error); anything else (LEN FF, a
+ * malformed PCB) is "other error".
+ */
+enum ccid_t1_r_error ccid_t1_decode_error_code(int rc);
+
+/*
  * Walk a decoded block as fields: NAD, PCB (with FLAG entries for the type,
  * N(S)/M, N(R)/error code or S type/direction), LEN, INF (BYTES), EDC.
  * Offsets are those of the decoded buffer.  Does nothing if blk or emit is NULL.

@@ -242,3 +242,15 @@ void ccid_t1_block_describe(const struct ccid_t1_block *blk, ccid_emit_fn emit, 
 		ccid_emit(emit, ctx, CCID_FIELD_VALUE, "EDC", at, 1, blk->edc_value,
 			  "LRC 0x%02x (correct)", blk->edc_value);
 }
+
+enum ccid_t1_r_error ccid_t1_decode_error_code(int rc)
+{
+	switch (rc) {
+	case -EPROTO:
+	case -ENODATA:
+	case -EMSGSIZE:
+		return CCID_T1_R_EDC_ERROR;
+	default:
+		return CCID_T1_R_OTHER_ERROR;
+	}
+}

@@ -172,44 +172,22 @@ START_TEST(test_validate_field_faults)
 }
 END_TEST
 
-struct texts {
-	int n;
-	char lines[96][200];
-};
-
-static void describe_collect(void *ctx, const struct ccid_field *f)
-{
-	struct texts *t = ctx;
-
-	if (t->n < 96)
-		snprintf(t->lines[t->n++], sizeof(t->lines[0]), "%s%s@%zu=%s",
-			 f->kind == CCID_FIELD_FLAG ? "  " : "", f->name, f->offset, f->text);
-}
-
-static bool has_line(const struct texts *t, const char *line)
-{
-	for (int i = 0; i < t->n; i++)
-		if (!strcmp(t->lines[i], line))
-			return true;
-	return false;
-}
-
 START_TEST(test_describe)
 {
 	struct ccid_class_desc d = parse_ok(acr38);
-	struct texts t = { 0 };
+	struct tu_fields t = { 0 };
 
-	ccid_class_desc_describe(&d, describe_collect, &t);
-	ck_assert_msg(has_line(&t, "dwDefaultClock@10=4.000 MHz"), "%s", t.lines[6]);
-	ck_assert(has_line(&t, "dwDataRate@19=10752 bps"));
-	ck_assert(has_line(&t, "  bVoltageSupport@5=1.8 V"));
-	ck_assert(has_line(&t, "  dwProtocols@6=T=1"));
-	ck_assert(has_line(&t, "dwFeatures@40=TPDU level exchange"));
-	ck_assert(has_line(&t, "  dwFeatures@40=TPDU level exchange"));
-	ck_assert(has_line(&t, "  dwFeatures@40=automatic baud rate change according to frequency and Fi, Di"));
-	ck_assert(has_line(&t, "dwMaxCCIDMessageLength@44=271 bytes (header included)"));
-	ck_assert(has_line(&t, "bMaxCCIDBusySlots@53=1 slot may be busy at once"));
-	ck_assert(has_line(&t, "bcdCCID@2=CCID release 1.00"));
+	ccid_class_desc_describe(&d, tu_collect, &t);
+	ck_assert_msg(tu_has(&t, "dwDefaultClock@10=4.000 MHz"), "%s", t.lines[6]);
+	ck_assert(tu_has(&t, "dwDataRate@19=10752 bps"));
+	ck_assert(tu_has(&t, "  bVoltageSupport@5=1.8 V"));
+	ck_assert(tu_has(&t, "  dwProtocols@6=T=1"));
+	ck_assert(tu_has(&t, "dwFeatures@40=TPDU level exchange"));
+	ck_assert(tu_has(&t, "  dwFeatures@40=TPDU level exchange"));
+	ck_assert(tu_has(&t, "  dwFeatures@40=automatic baud rate change according to frequency and Fi, Di"));
+	ck_assert(tu_has(&t, "dwMaxCCIDMessageLength@44=271 bytes (header included)"));
+	ck_assert(tu_has(&t, "bMaxCCIDBusySlots@53=1 slot may be busy at once"));
+	ck_assert(tu_has(&t, "bcdCCID@2=CCID release 1.00"));
 	ck_assert_uint_eq(strcmp(ccid_exchange_level_name(CCID_LEVEL_EXTENDED_APDU),
 				 "short and extended APDU"), 0);
 }

@@ -235,42 +235,21 @@ START_TEST(test_interface_limit)
 }
 END_TEST
 
-struct texts {
-	int n;
-	char lines[128][200];
-};
-
-static void describe_collect(void *ctx, const struct ccid_field *f)
-{
-	struct texts *t = ctx;
-
-	if (t->n < 128)
-		snprintf(t->lines[t->n++], sizeof(t->lines[0]), "%s@%zu=%s", f->name, f->offset, f->text);
-}
-
-static bool has_line(const struct texts *t, const char *line)
-{
-	for (int i = 0; i < t->n; i++)
-		if (!strcmp(t->lines[i], line))
-			return true;
-	return false;
-}
-
 START_TEST(test_describe)
 {
 	struct ccid_usb_config cfg;
-	struct texts *t = calloc(1, sizeof(*t));
+	struct tu_fields *t = calloc(1, sizeof(*t));
 	size_t n = config("09 04 00 00 03 0B 00 00 00 " CLASS54 " " EP_IN " " EP_OUT " " EP_INT,
 			  cfgbuf, sizeof(cfgbuf));
 
 	ck_assert_int_eq(ccid_usb_config_parse(cfgbuf, n, &cfg, NULL), 0);
-	ccid_usb_config_describe(&cfg, cfgbuf, n, describe_collect, t);
-	ck_assert(has_line(t, "bInterfaceClass@14=smart card (CCID)"));
-	ck_assert(has_line(t, "bInterfaceProtocol@16=CCID (bulk transfers)"));
+	ccid_usb_config_describe(&cfg, cfgbuf, n, tu_collect, t);
+	ck_assert(tu_has(t, "bInterfaceClass@14=smart card (CCID)"));
+	ck_assert(tu_has(t, "bInterfaceProtocol@16=CCID (bulk transfers)"));
 	/* class descriptor fields re-based onto the configuration: 18 + 44 */
-	ck_assert(has_line(t, "dwMaxCCIDMessageLength@62=271 bytes (header included)"));
-	ck_assert(has_line(t, "bmAttributes@89=interrupt"));
-	ck_assert(has_line(t, "bMaxPower@8=100 mA"));
+	ck_assert(tu_has(t, "dwMaxCCIDMessageLength@62=271 bytes (header included)"));
+	ck_assert(tu_has(t, "bmAttributes@89=interrupt"));
+	ck_assert(tu_has(t, "bMaxPower@8=100 mA"));
 	free(t);
 }
 END_TEST

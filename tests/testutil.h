@@ -8,7 +8,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "ccid/common.h"
 
 /* Parse a hex string ("62 00 00 ..", spaces ignored) into out; returns length or aborts. */
 static inline size_t tu_hex(const char *hex, uint8_t *out, size_t cap)
@@ -58,6 +61,32 @@ static inline int tu_run_mode(Suite *s, bool nofork)
 static inline int tu_run(Suite *s)
 {
 	return tu_run_mode(s, false);
+}
+
+/*
+ * Collects a describe walker's fields as "name@offset=text" lines (FLAG
+ * lines indented by two spaces), for tests that check what a person sees.
+ */
+struct tu_fields {
+	int n;
+	char lines[128][200];
+};
+
+static inline void tu_collect(void *ctx, const struct ccid_field *f)
+{
+	struct tu_fields *t = ctx;
+
+	if (t->n < 128)
+		snprintf(t->lines[t->n++], sizeof(t->lines[0]), "%s%s@%zu=%s",
+			 f->kind == CCID_FIELD_FLAG ? "  " : "", f->name, f->offset, f->text);
+}
+
+static inline bool tu_has(const struct tu_fields *t, const char *line)
+{
+	for (int i = 0; i < t->n; i++)
+		if (!strcmp(t->lines[i], line))
+			return true;
+	return false;
 }
 
 #endif

@@ -265,17 +265,8 @@ int vcard_t1_block(struct vcard *card, const uint8_t *blk, size_t len, uint8_t *
 		goto out;
 	}
 	rc = ccid_t1_block_decode(blk, len, card->cfg.edc, &b, NULL);
-	switch (rc) {
-	case 0:
-		break;
-	case -EPROTO:
-	case -ENODATA:
-	case -EMSGSIZE:
-		/* Bad EDC, or a size that disagrees with LEN: a transmission error. */
-		rc = invalid(card, CCID_T1_R_EDC_ERROR, out, cap);
-		goto out;
-	default:
-		rc = invalid(card, CCID_T1_R_OTHER_ERROR, out, cap);
+	if (rc < 0) {
+		rc = invalid(card, ccid_t1_decode_error_code(rc), out, cap);
 		goto out;
 	}
 	if (b.nad != 0x00) {
