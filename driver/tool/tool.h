@@ -23,6 +23,7 @@ enum {
 
 struct tool_opts {
 	bool json;
+	bool verbose;
 	const char *reader;
 	const char *prog;
 };
@@ -34,6 +35,16 @@ struct tool_cmd {
 };
 
 int cmd_decode(const struct tool_opts *o, int argc, char **argv);
+int cmd_list(const struct tool_opts *o, int argc, char **argv);
+int cmd_info(const struct tool_opts *o, int argc, char **argv);
+int cmd_atr(const struct tool_opts *o, int argc, char **argv);
+int cmd_apdu(const struct tool_opts *o, int argc, char **argv);
+int cmd_status(const struct tool_opts *o, int argc, char **argv);
+int cmd_power(const struct tool_opts *o, int argc, char **argv);
+int cmd_watch(const struct tool_opts *o, int argc, char **argv);
+
+/* The only reader on the USB buses, for subcommands run without --reader; else an error listing them. */
+int tool_default_reader(char *name, size_t cap);
 
 /* Print "uccid: <fmt>" to stderr. */
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

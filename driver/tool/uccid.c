@@ -13,11 +13,20 @@
 
 static const struct tool_cmd commands[] = {
 	{ "decode", cmd_decode, "explain an ATR, PPS, descriptor, CCID message or T=1 block given in hex" },
+	{ "list", cmd_list, "the CCID readers on the USB buses, or on a USB/IP server (list usbip://HOST)" },
+	{ "info", cmd_info, "the reader's CCID descriptor and capabilities, explained" },
+	{ "atr", cmd_atr, "power the card on and explain its ATR" },
+	{ "apdu", cmd_apdu, "send APDUs (arguments or a script) and show each status word's meaning" },
+	{ "status", cmd_status, "is there a card, is it powered" },
+	{ "reset", cmd_power, "reset the card: --warm (default) or --cold" },
+	{ "poweroff", cmd_power, "power the card off" },
+	{ "eject", cmd_power, "eject the card (readers with a mechanism)" },
+	{ "watch", cmd_watch, "print card events until interrupted" },
 };
 
 static void usage(FILE *f)
 {
-	fputs("usage: uccid [--json] [-r|--reader NAME] SUBCOMMAND [ARGS...]\n"
+	fputs("usage: uccid [--json] [-v] [-r|--reader NAME] SUBCOMMAND [ARGS...]\n"
 	      "       uccid --help | --version\n\nSubcommands:\n", f);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
@@ -31,12 +40,13 @@ int main(int argc, char **argv)
 		{ "reader", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tool_opts o = { .prog = "uccid" };
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+r:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+r:hVv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			o.json = true;
@@ -50,6 +60,9 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("uccid %s\n", PACKAGE_VERSION);
 			return EXIT_OK;
+		case 'v':
+			o.verbose = true;
+			break;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * uccid_open(): a reader name to a transport.  "usbip://" names go to the
+ * USB/IP client; "usb:" names (ours and the forms pcscd passes) to libusb.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "driver/libusb_transport.h"
+#include "driver/reader_priv.h"
+#include "driver/usbip_client.h"
+
+#define OPEN_TIMEOUT_MS 5000
+
+int uccid_open(const char *name, const struct uccid_options *opts, struct uccid_reader **ret, char *err,
+	       size_t errlen)
+{
+	struct uccid_transport *t = NULL;
+	char scratch[8];
+	int rc;
+
+	if (!err) {
+		err = scratch;
+		errlen = sizeof(scratch);
+	}
+	if (!name || !ret) {
+		snprintf(err, errlen, "no reader name");
+		return -EINVAL;
+	}
+	if (!strncmp(name, "usbip://", 8))
+		rc = uccid_usbip_open(name, 0, OPEN_TIMEOUT_MS, &t, err, errlen);
+	else if (!strncmp(name, "usb:", 4))
+		rc = uccid_libusb_open(name, 0, OPEN_TIMEOUT_MS, &t, err, errlen);
+	else {
+		snprintf(err, errlen, "'%s' is not a reader name (usb:VVVV/PPPP, usb:BUS:ADDR or usbip://HOST/BUSID)",
+			 name);
+		return -EINVAL;
+	}
+	if (rc < 0)
+		return rc;
+	return uccid_open_transport(t, opts, ret, err, errlen);
+}

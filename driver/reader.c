@@ -1,0 +1,614 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A reader session: open over a transport, read and check the descriptors,
+ * and the exchange engine that every command goes through.  One thread at a
+ * time reads bulk-IN (the "reader role", handed over at least every
+ * UCCID_READ_SLICE_MS) and routes each answer to the slot waiting for it by
+ * bSlot and bSeq (CCID 1.1 §6.2: the reader echoes both), so up to
+ * bMaxCCIDBusySlots slots have a command in flight at once.  Answers nobody
+ * waits for (stale, duplicated, wrong bSeq, zero-length, malformed) are
+ * logged and skipped, a bounded number of times.  Every exchange has a
+ * deadline; when it passes the command is aborted (CCID §5.3.1, §6.1.13).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ccid/bytes.h"
+#include "driver/reader_priv.h"
+
+#define DEFAULT_EXCHANGE_MS 60000
+#define DEFAULT_POWER_MS 30000
+#define CONTROL_MS 2000
+
+int64_t uccid_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void uccid_log(struct uccid_reader *r, enum uccid_log_level level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!r->opt.log || level > r->opt.log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->opt.log(r->opt.log_ctx, level, msg);
+}
+
+size_t uccid_build(uint8_t *msg, uint8_t type, uint8_t b7, uint8_t b8, uint8_t b9, const uint8_t *data, size_t len)
+{
+	msg[CCID_OFF_TYPE] = type;
+	put_le32(msg + CCID_OFF_LENGTH, (uint32_t)len);
+	msg[CCID_OFF_SLOT] = 0;
+	msg[CCID_OFF_SEQ] = 0;
+	msg[CCID_OFF_B7] = b7;
+	msg[CCID_OFF_B8] = b8;
+	msg[CCID_OFF_B9] = b9;
+	if (len)
+		memmove(msg + CCID_HEADER_SIZE, data, len);
+	return CCID_HEADER_SIZE + len;
+}
+
+static void abs_deadline(struct timespec *ts, int64_t until_us)
+{
+	struct timespec now;
+	int64_t delta = until_us - uccid_now_us();
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (delta < 0)
+		delta = 0;
+	ts->tv_sec = now.tv_sec + (time_t)(delta / 1000000);
+	ts->tv_nsec = now.tv_nsec + (long)(delta % 1000000) * 1000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+static void set_dead(struct uccid_reader *r, int err)
+{
+	if (!r->dead) {
+		r->dead = err;
+		if (err == -ENODEV) {
+			uccid_log(r, UCCID_LOG_ERROR, "reader removed");
+			uccid_push_event(r, UCCID_EVENT_READER_REMOVED, 0, 0);
+		}
+	}
+	pthread_cond_broadcast(&r->cond);
+}
+
+void uccid_note_icc_status(struct uccid_reader *r, struct uslot *s, uint8_t bStatus)
+{
+	bool present = CCID_ICC_STATUS(bStatus) != CCID_ICC_ABSENT;
+
+	(void)r;
+	if (present != s->present || (!present && s->powered)) {
+		s->present = present;
+		if (!present) {
+			s->powered = false;
+			s->protocol = 0xFF;
+		}
+		s->generation++;
+	}
+}
+
+int uccid_answer_error(struct uccid_reader *r, struct uslot *s, const struct ccid_msg *m)
+{
+	uint8_t st = m->rsp.bStatus, err = m->rsp.bError;
+
+	s->last_error = (struct uccid_reader_error){ .valid = true, .bStatus = st, .bError = err,
+						     .bMessageType = m->bMessageType };
+	uccid_log(r, UCCID_LOG_INFO, "slot %u: %s failed: %s (%02X): %s", s->index,
+		  ccid_msg_type_name(m->bMessageType), ccid_error_name(err), err, ccid_error_explain(err));
+	if (CCID_ICC_STATUS(st) == CCID_ICC_ABSENT)
+		return -ENOMEDIUM;
+	switch (err) {
+	case CCID_ERR_CMD_SLOT_BUSY:
+		return -EBUSY;
+	case CCID_ERR_CMD_NOT_SUPPORTED:
+		return -ENOTSUP;
+	case CCID_ERR_ICC_MUTE:
+		return -ETIMEDOUT;
+	case CCID_ERR_CMD_ABORTED:
+		return -ECANCELED;
+	default:
+		return -EIO;
+	}
+}
+
+/*
+ * Route one message from bulk-IN to the slot waiting for it.  Called with
+ * r->lock held by the thread in the reader role.
+ */
+static void dispatch(struct uccid_reader *r, const uint8_t *buf, int n)
+{
+	struct ccid_msg m;
+	struct ccid_diag diag = { 0 };
+	struct uslot *s;
+	int rc;
+
+	if (n == 0) {
+		uccid_log(r, UCCID_LOG_DEBUG, "zero-length bulk-IN transfer skipped");
+		goto skipped;
+	}
+	if (r->opt.trace)
+		r->opt.trace(r->opt.trace_ctx, false, buf, (size_t)n);
+	rc = ccid_msg_decode(buf, (size_t)n, &m, &diag);
+	if (rc < 0 || !ccid_is_response(m.bMessageType)) {
+		uccid_log(r, UCCID_LOG_WARNING, "malformed answer from the reader skipped: %s at byte %zu (expected %s)",
+			  strerror(-rc), diag.offset, diag.expected ? diag.expected : "an RDR_to_PC message");
+		goto skipped;
+	}
+	if (m.bSlot >= r->nslots || !r->slots[m.bSlot].busy || r->slots[m.bSlot].seq != m.bSeq
+	    || r->slots[m.bSlot].ans_done) {
+		uccid_log(r, UCCID_LOG_WARNING, "stale answer skipped: %s slot %u seq %02X",
+			  ccid_msg_type_name(m.bMessageType), m.bSlot, m.bSeq);
+		goto skipped;
+	}
+	s = &r->slots[m.bSlot];
+	if (m.bMessageType != s->expect_type) {
+		uccid_log(r, UCCID_LOG_WARNING, "slot %u: %s answers seq %02X, expected %s", s->index,
+			  ccid_msg_type_name(m.bMessageType), m.bSeq, ccid_msg_type_name(s->expect_type));
+		s->ans_err = -EPROTO;
+		s->ans_done = true;
+		return;
+	}
+	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_TIME_EXTENSION) {
+		/* CCID §6.2.6: wait bError x the command's timeout more, within the session's deadline */
+		unsigned mult = m.rsp.bError ? m.rsp.bError : 1;
+
+		s->cmd_deadline = uccid_now_us() + (int64_t)s->base_ms * 1000 * mult;
+		uccid_log(r, UCCID_LOG_DEBUG, "slot %u: time extension x%u", s->index, mult);
+		return;
+	}
+	if ((size_t)n > s->ans_cap) {
+		s->ans_err = -EMSGSIZE;
+	} else {
+		memcpy(s->ans, buf, (size_t)n);
+		s->ans_len = (size_t)n;
+		s->ans_err = 0;
+	}
+	s->ans_done = true;
+	return;
+skipped:
+	for (unsigned i = 0; i < r->nslots; i++)
+		if (r->slots[i].busy && ++r->slots[i].skips > UCCID_SKIP_LIMIT && !r->slots[i].ans_done) {
+			r->slots[i].ans_err = -EPROTO;
+			r->slots[i].ans_done = true;
+		}
+}
+
+/* Take the reader role for one slice: read bulk-IN once and dispatch.  r->lock held on entry and exit. */
+static void read_once(struct uccid_reader *r, int64_t until)
+{
+	int64_t left_ms = (until - uccid_now_us()) / 1000;
+	unsigned ms = left_ms < 1 ? 1 : left_ms > UCCID_READ_SLICE_MS ? UCCID_READ_SLICE_MS : (unsigned)left_ms;
+	int n;
+
+	r->reading = true;
+	pthread_mutex_unlock(&r->lock);
+	n = r->t->ops->bulk_in(r->t, r->rx, r->max_msg, ms);
+	pthread_mutex_lock(&r->lock);
+	r->reading = false;
+	if (n >= 0)
+		dispatch(r, r->rx, n);
+	else if (n == -ENODEV || n == -ECANCELED)
+		set_dead(r, n);
+	else if (n == -EPIPE) {
+		/* bulk-IN halted: clear it (USB 2.0 §9.4.5) and go on; the command's deadline still runs */
+		uccid_log(r, UCCID_LOG_WARNING, "bulk-IN stalled; clearing the halt");
+		pthread_mutex_unlock(&r->lock);
+		r->t->ops->clear_halt(r->t, r->t->info.ep_bulk_in);
+		pthread_mutex_lock(&r->lock);
+	} else if (n != -ETIMEDOUT) {
+		uccid_log(r, UCCID_LOG_WARNING, "bulk-IN: %s", strerror(-n));
+	}
+	pthread_cond_broadcast(&r->cond);
+}
+
+/* Wait (r->lock held) until s's answer is done, reading bulk-IN when nobody else does. */
+static void wait_answer(struct uccid_reader *r, struct uslot *s, int64_t deadline)
+{
+	while (!s->ans_done && !r->dead) {
+		int64_t until = s->cmd_deadline < deadline ? s->cmd_deadline : deadline;
+		struct timespec ts;
+
+		if (uccid_now_us() >= until)
+			return;
+		if (!r->reading) {
+			read_once(r, until);
+			continue;
+		}
+		abs_deadline(&ts, until < uccid_now_us() + UCCID_READ_SLICE_MS * 1000 ? until
+						      : uccid_now_us() + UCCID_READ_SLICE_MS * 1000);
+		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+	}
+}
+
+static int send_out(struct uccid_reader *r, uint8_t *msg, size_t len)
+{
+	int rc;
+
+	pthread_mutex_lock(&r->out_lock);
+	if (r->opt.trace)
+		r->opt.trace(r->opt.trace_ctx, true, msg, len);
+	rc = r->t->ops->bulk_out(r->t, msg, len, CONTROL_MS);
+	pthread_mutex_unlock(&r->out_lock);
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * The command timed out: ABORT request then PC_to_RDR_Abort with the same
+ * bSeq (CCID §5.3.1); the aborted command's answer and the Abort's
+ * SlotStatus are then awaited, bounded.  r->lock held; s is still busy.
+ */
+static void abort_command(struct uccid_reader *r, struct uslot *s)
+{
+	uint8_t msg[CCID_HEADER_SIZE], ans[64];
+	uint8_t seq = r->next_seq++;
+	int64_t until = uccid_now_us() + UCCID_ABORT_MS * 1000;
+	int rc;
+
+	uccid_log(r, UCCID_LOG_WARNING, "slot %u: command seq %02X timed out; aborting", s->index, s->seq);
+	pthread_mutex_unlock(&r->lock);
+	rc = r->t->ops->control(r->t, 0x21, 0x01, (uint16_t)(seq << 8 | s->index), r->t->info.interface, NULL, 0,
+				CONTROL_MS);
+	if (rc < 0)
+		uccid_log(r, UCCID_LOG_INFO, "ABORT request: %s (the reader may not implement it)", strerror(-rc));
+	uccid_build(msg, CCID_PC_TO_RDR_ABORT, 0, 0, 0, NULL, 0);
+	msg[CCID_OFF_SLOT] = (uint8_t)s->index;
+	msg[CCID_OFF_SEQ] = seq;
+	pthread_mutex_lock(&r->lock);
+	s->seq = seq;
+	s->expect_type = CCID_RDR_TO_PC_SLOT_STATUS;
+	s->ans = ans;
+	s->ans_cap = sizeof(ans);
+	s->ans_done = false;
+	s->cmd_deadline = until;
+	s->base_ms = UCCID_ABORT_MS;
+	pthread_mutex_unlock(&r->lock);
+	rc = send_out(r, msg, sizeof(msg));
+	pthread_mutex_lock(&r->lock);
+	if (rc < 0) {
+		if (rc == -ENODEV)
+			set_dead(r, rc);
+		return;
+	}
+	wait_answer(r, s, until);
+	if (!s->ans_done)
+		uccid_log(r, UCCID_LOG_WARNING, "slot %u: the reader did not answer the Abort", s->index);
+}
+
+int uccid_xchg(struct uccid_reader *r, struct uslot *s, uint8_t *msg, size_t len, uint8_t *ans, size_t cap,
+	       unsigned base_ms, struct ccid_msg *ret)
+{
+	unsigned total_ms = msg[CCID_OFF_TYPE] == CCID_PC_TO_RDR_ICC_POWER_ON ? r->opt.power_deadline_ms
+									      : r->opt.exchange_deadline_ms;
+	int64_t deadline = uccid_now_us() + (int64_t)total_ms * 1000;
+	unsigned busy_tries = 0;
+	int rc;
+
+again:
+	pthread_mutex_lock(&r->lock);
+	/* one command per slot, at most bMaxCCIDBusySlots slots at once (CCID §5.1) */
+	while (!r->dead && (s->busy || r->busy >= r->busy_max) && uccid_now_us() < deadline) {
+		struct timespec ts;
+
+		abs_deadline(&ts, deadline);
+		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+	}
+	if (r->dead) {
+		rc = r->dead;
+		goto out_unlocked_slot;
+	}
+	if (s->busy || r->busy >= r->busy_max) {
+		rc = -ETIMEDOUT;
+		goto out_unlocked_slot;
+	}
+	s->busy = true;
+	r->busy++;
+	s->seq = r->next_seq++;
+	s->expect_type = ccid_response_type(msg[CCID_OFF_TYPE]);
+	s->ans = ans;
+	s->ans_cap = cap;
+	s->ans_len = 0;
+	s->ans_err = 0;
+	s->ans_done = false;
+	s->skips = 0;
+	s->base_ms = base_ms;
+	s->cmd_deadline = uccid_now_us() + (int64_t)base_ms * 1000;
+	msg[CCID_OFF_SLOT] = (uint8_t)s->index;
+	msg[CCID_OFF_SEQ] = s->seq;
+	pthread_mutex_unlock(&r->lock);
+
+	rc = send_out(r, msg, len);
+	pthread_mutex_lock(&r->lock);
+	if (rc < 0) {
+		if (rc == -ENODEV || rc == -ECANCELED)
+			set_dead(r, rc);
+		else if (rc == -ETIMEDOUT)
+			rc = -ETIMEDOUT;
+		goto out;
+	}
+	wait_answer(r, s, deadline);
+	if (r->dead && !s->ans_done) {
+		rc = r->dead;
+		goto out;
+	}
+	if (!s->ans_done) {
+		abort_command(r, s);
+		rc = r->dead ? r->dead : -ETIMEDOUT;
+		goto out;
+	}
+	rc = s->ans_err;
+	if (rc == 0 && ccid_msg_decode(ans, s->ans_len, ret, NULL) < 0)
+		rc = -EPROTO;
+out:
+	s->busy = false;
+	r->busy--;
+	pthread_cond_broadcast(&r->cond);
+out_unlocked_slot:
+	pthread_mutex_unlock(&r->lock);
+	if (rc == 0) {
+		uccid_note_icc_status(r, s, ret->rsp.bStatus);
+		if (CCID_CMD_STATUS(ret->rsp.bStatus) == CCID_CMD_FAILED) {
+			int err = uccid_answer_error(r, s, ret);
+
+			/* CMD_SLOT_BUSY: the reader was busy with something of its own; retry a little */
+			if (err == -EBUSY && ++busy_tries <= UCCID_BUSY_RETRIES && uccid_now_us() < deadline) {
+				struct timespec nap = { .tv_nsec = 20 * 1000 * 1000 };
+
+				nanosleep(&nap, NULL);
+				goto again;
+			}
+			if (err == -EBUSY)
+				return -EBUSY;
+		}
+	}
+	return rc;
+}
+
+/* ---- open / close ---- */
+
+static int find_interface(struct uccid_reader *r, char *err, size_t errlen)
+{
+	uint8_t dev[18], *cfg_raw = malloc(UCCID_DESC_MAX);
+	struct ccid_usb_config *cfg = malloc(sizeof(*cfg));
+	struct ccid_usb_ccid_interface ci;
+	struct ccid_diag diag = { 0 };
+	int n, rc;
+
+	if (!cfg_raw || !cfg) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	n = r->t->ops->descriptors(r->t, dev, cfg_raw, UCCID_DESC_MAX);
+	if (n < 0) {
+		snprintf(err, errlen, "%s: cannot read the descriptors: %s", r->t->info.path, strerror(-n));
+		rc = n;
+		goto out;
+	}
+	rc = ccid_usb_config_parse(cfg_raw, (size_t)n, cfg, &diag);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: bad configuration descriptor at byte %zu (expected %s)", r->t->info.path,
+			 diag.offset, diag.expected);
+		rc = -EPROTO;
+		goto out;
+	}
+	/* the transport already chose the interface: take its class descriptor */
+	for (unsigned i = 0;; i++) {
+		rc = ccid_usb_find_ccid(cfg, cfg_raw, (size_t)n, i, &ci, &diag);
+		if (rc < 0) {
+			snprintf(err, errlen, "%s: no CCID interface %u in the configuration", r->t->info.path,
+				 r->t->info.interface);
+			rc = -EPROTO;
+			goto out;
+		}
+		if (ci.bInterfaceNumber == r->t->info.interface)
+			break;
+	}
+	if (ci.bInterfaceProtocol != CCID_USB_PROTOCOL_CCID) {
+		snprintf(err, errlen, "%s: an ICCD device (control-pipe protocol %u) is not supported", r->t->info.path,
+			 ci.bInterfaceProtocol);
+		rc = -ENOTSUP;
+		goto out;
+	}
+	memcpy(r->desc_raw, cfg_raw + ci.class_offset, CCID_CLASS_DESC_LEN);
+	ccid_class_desc_parse(r->desc_raw, CCID_CLASS_DESC_LEN, &r->desc, NULL);
+	if (ci.class_after_endpoint)
+		snprintf(r->quirks + strlen(r->quirks), sizeof(r->quirks) - strlen(r->quirks), "%sclass-descriptor-last",
+			 r->quirks[0] ? "," : "");
+	rc = 0;
+out:
+	free(cfg_raw);
+	free(cfg);
+	return rc;
+}
+
+static void validation_log(void *ctx, enum ccid_severity sev, const char *field, size_t off, const char *text)
+{
+	struct uccid_reader *r = ctx;
+
+	uccid_log(r, sev == CCID_SEV_ERROR ? UCCID_LOG_ERROR : sev == CCID_SEV_WARNING ? UCCID_LOG_WARNING
+										       : UCCID_LOG_INFO,
+		  "class descriptor %s (offset %zu): %s", field, off, text);
+}
+
+int uccid_open_transport(struct uccid_transport *t, const struct uccid_options *opts, struct uccid_reader **ret,
+			 char *err, size_t errlen)
+{
+	struct uccid_reader *r;
+	char scratch[8];
+	int rc;
+
+	if (!err) {
+		err = scratch;
+		errlen = sizeof(scratch);
+	}
+	if (!t || !ret) {
+		snprintf(err, errlen, "no transport");
+		return -EINVAL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		t->ops->close(t);
+		return -ENOMEM;
+	}
+	r->t = t;
+	if (opts)
+		r->opt = *opts;
+	if (!r->opt.exchange_deadline_ms)
+		r->opt.exchange_deadline_ms = DEFAULT_EXCHANGE_MS;
+	if (!r->opt.power_deadline_ms)
+		r->opt.power_deadline_ms = DEFAULT_POWER_MS;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->out_lock, NULL);
+	pthread_mutex_init(&r->ev_lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&r->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	for (unsigned i = 0; i < UCCID_MAX_SLOTS; i++) {
+		r->slots[i].index = i;
+		r->slots[i].protocol = 0xFF;
+		r->slots[i].present = true;     /* until the reader says otherwise */
+		pthread_mutex_init(&r->slots[i].op, NULL);
+	}
+	rc = find_interface(r, err, errlen);
+	if (rc < 0)
+		goto fail;
+	if (ccid_class_desc_validate(&r->desc, validation_log, r, NULL) < 0) {
+		snprintf(err, errlen, "%s: the CCID class descriptor is not usable (see uccid info)", t->info.path);
+		rc = -EPROTO;
+		goto fail;
+	}
+	r->level = ccid_class_desc_level(&r->desc);
+	if (r->level == CCID_LEVEL_CHARACTER) {
+		snprintf(err, errlen, "%s: character-level readers are not supported", t->info.path);
+		rc = -ENOTSUP;
+		goto fail;
+	}
+	r->nslots = r->desc.bMaxSlotIndex + 1u;
+	if (r->nslots > UCCID_MAX_SLOTS) {
+		snprintf(err, errlen, "%s: %u slots; uccid handles at most %u", t->info.path, r->nslots,
+			 UCCID_MAX_SLOTS);
+		rc = -ENOTSUP;
+		goto fail;
+	}
+	r->busy_max = ccid_class_desc_busy_slots(&r->desc);
+	r->max_msg = ccid_class_desc_max_message(&r->desc);
+	r->clock_khz = r->desc.dwDefaultClock ? r->desc.dwDefaultClock : 4000;
+	r->rx = malloc(CCID_MAX_MESSAGE_LENGTH);
+	if (!r->rx) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	uccid_log(r, UCCID_LOG_INFO, "%s: %u slot(s), %s level, messages up to %u bytes", t->info.path, r->nslots,
+		  ccid_exchange_level_name(r->level), (unsigned)r->max_msg);
+	*ret = r;
+	return 0;
+fail:
+	uccid_close(r);
+	return rc;
+}
+
+void uccid_cancel(struct uccid_reader *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	set_dead(r, -ECANCELED);
+	pthread_mutex_unlock(&r->lock);
+	r->t->ops->cancel(r->t);
+}
+
+void uccid_close(struct uccid_reader *r)
+{
+	if (!r)
+		return;
+	/* power the cards off, best effort and bounded, unless the reader is gone */
+	if (!r->dead && r->rx) {
+		r->opt.exchange_deadline_ms = 2000;
+		for (unsigned i = 0; i < r->nslots; i++)
+			if (r->slots[i].powered)
+				uccid_power_off(r, i);
+	}
+	if (r->t)
+		r->t->ops->close(r->t);
+	for (unsigned i = 0; i < UCCID_MAX_SLOTS; i++)
+		pthread_mutex_destroy(&r->slots[i].op);
+	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->out_lock);
+	pthread_mutex_destroy(&r->ev_lock);
+	pthread_cond_destroy(&r->cond);
+	free(r->rx);
+	free(r);
+}
+
+int uccid_info(const struct uccid_reader *r, struct uccid_reader_info *ret)
+{
+	if (!r || !ret)
+		return -EINVAL;
+	memset(ret, 0, sizeof(*ret));
+	ret->idVendor = r->t->info.idVendor;
+	ret->idProduct = r->t->info.idProduct;
+	snprintf(ret->path, sizeof(ret->path), "%s", r->t->info.path);
+	ret->nslots = r->nslots;
+	ret->busy_slots = r->busy_max;
+	ret->exchange_level = r->level;
+	ret->max_message = r->max_msg;
+	ret->features = r->desc.dwFeatures;
+	ret->mechanical = r->desc.dwMechanical;
+	ret->voltages = r->desc.bVoltageSupport;
+	ret->pin_support = r->desc.bPINSupport;
+	ret->has_interrupt = r->t->info.ep_intr_in != 0;
+	ret->quirks = r->quirks;
+	return 0;
+}
+
+int uccid_class_descriptor(const struct uccid_reader *r, uint8_t desc[54])
+{
+	if (!r || !desc)
+		return -EINVAL;
+	memcpy(desc, r->desc_raw, CCID_CLASS_DESC_LEN);
+	return CCID_CLASS_DESC_LEN;
+}
+
+int uccid_last_error(const struct uccid_reader *r, unsigned slot, struct uccid_reader_error *ret)
+{
+	if (!r || !ret || slot >= r->nslots)
+		return -EINVAL;
+	*ret = r->slots[slot].last_error;
+	return 0;
+}
+
+const char *uccid_strerror(int err)
+{
+	switch (err) {
+	case -ENOMEDIUM: return "no card in the slot";
+	case -ETIMEDOUT: return "the reader or card did not answer in time";
+	case -ENODEV: return "the reader is gone";
+	case -EPROTO: return "the reader or card broke the protocol";
+	case -EBUSY: return "the slot is busy";
+	case -EMSGSIZE: return "the response does not fit the buffer";
+	case -ENOTSUP: return "the reader cannot do that";
+	case -ECANCELED: return "cancelled";
+	case -EIO: return "the reader reported an error";
+	default: return strerror(err < 0 ? -err : err);
+	}
+}

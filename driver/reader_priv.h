@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Internal state of a reader session, shared by reader.c (open, close and
+ * the exchange engine), power.c (power, ATR, PPS, parameters), apdu.c
+ * (APDU exchange at every level) and events.c (card events).
+ *
+ * Locking: r->lock guards the exchange engine (slot busy flags, pending
+ * answers, the bulk-IN reader role, bSeq) and the event ring; s->op
+ * serialises whole operations on one slot (a power-on with its PPS, an APDU
+ * with its T=1 blocks or chaining) and guards the slot's card state.  Order:
+ * s->op before r->lock; never hold r->lock across transport I/O.
+ */
+#ifndef UCCID_READER_PRIV_H
+#define UCCID_READER_PRIV_H
+
+#include <pthread.h>
+#include <stdarg.h>
+
+#include "ccid/ccid.h"
+#include "driver/transport.h"
+#include "driver/uccid.h"
+
+#define UCCID_MAX_SLOTS 16
+#define UCCID_SKIP_LIMIT 16          /* stale / malformed answers tolerated per exchange */
+#define UCCID_BUSY_RETRIES 3         /* CMD_SLOT_BUSY answers retried before -EBUSY */
+#define UCCID_EVENT_RING 64
+#define UCCID_READ_SLICE_MS 200      /* the bulk-IN reader hands over at least this often */
+#define UCCID_ABORT_MS 1000          /* bound on the ABORT sequence */
+
+struct uslot {
+	unsigned index;
+	pthread_mutex_t op;
+
+	/* exchange engine, under r->lock */
+	bool busy;
+	uint8_t seq;
+	uint8_t expect_type;
+	uint8_t *ans;
+	size_t ans_cap, ans_len;
+	int ans_err;
+	bool ans_done;
+	int64_t cmd_deadline;            /* µs: the current command's own timeout */
+	unsigned base_ms;                /* its timeout before time extensions */
+	unsigned skips;
+
+	/* card state, under op (present/generation also under r->lock for events) */
+	bool present, powered;
+	uint8_t protocol;                /* CCID_PROTOCOL_T0 / T1, 0xFF when not negotiated */
+	uint8_t atr[CCID_ATR_MAX];
+	size_t atr_len;
+	struct ccid_atr atrp;
+	struct ccid_t1 t1;
+	uint32_t bwt_ms, wwt_ms;
+	uint64_t generation;
+	struct uccid_reader_error last_error;
+};
+
+struct uccid_reader {
+	struct uccid_transport *t;
+	struct uccid_options opt;
+	struct ccid_class_desc desc;
+	uint8_t desc_raw[CCID_CLASS_DESC_LEN];
+	enum ccid_exchange_level level;
+	unsigned nslots, busy_max;
+	uint32_t max_msg;
+	uint32_t clock_khz;
+	char quirks[128];
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_mutex_t out_lock;        /* one bulk-OUT writer at a time */
+	uint8_t next_seq;
+	unsigned busy;
+	bool reading;
+	int dead;                        /* 0, or -ENODEV / -ECANCELED: sticky */
+	uint8_t *rx;
+
+	/* events */
+	pthread_mutex_t ev_lock;         /* one interrupt reader at a time */
+	struct uccid_event ring[UCCID_EVENT_RING];
+	unsigned ring_head, ring_len;
+
+	struct uslot slots[UCCID_MAX_SLOTS];
+};
+
+/* reader.c */
+int64_t uccid_now_us(void);
+void uccid_log(struct uccid_reader *r, enum uccid_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Send one PC_to_RDR message on slot (bSlot and bSeq are filled in) and wait
+ * for its answer, honouring time extensions, skipping stale, duplicate,
+ * zero-length and wrong-bSeq answers (bounded), within base_ms per command
+ * and the session's exchange deadline in all; on a deadline the command is
+ * aborted (ABORT request + PC_to_RDR_Abort).  The answer is decoded into
+ * *ret (abData points into ans).  A failed command (bmCommandStatus 1) is
+ * returned as success with ret->rsp.bStatus / bError set and recorded as the
+ * slot's last error; callers decide.
+ * Returns 0, -ETIMEDOUT, -ENODEV, -ECANCELED, -EPROTO, -EMSGSIZE (answer
+ * larger than cap), -EBUSY.
+ */
+int uccid_xchg(struct uccid_reader *r, struct uslot *s, uint8_t *msg, size_t len, uint8_t *ans, size_t cap,
+	       unsigned base_ms, struct ccid_msg *ret);
+
+/* Build a command header in msg (slot and sequence are set by uccid_xchg). */
+size_t uccid_build(uint8_t *msg, uint8_t type, uint8_t b7, uint8_t b8, uint8_t b9, const uint8_t *data,
+		   size_t len);
+
+/* Map a failed answer to an errno (and keep it as the slot's last error). */
+int uccid_answer_error(struct uccid_reader *r, struct uslot *s, const struct ccid_msg *m);
+
+/* The bmICCStatus of an answer updates what we know of the card. */
+void uccid_note_icc_status(struct uccid_reader *r, struct uslot *s, uint8_t bStatus);
+
+/* power.c */
+int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltage v, bool warm);
+
+/* events.c */
+void uccid_push_event(struct uccid_reader *r, enum uccid_event_type type, unsigned slot, uint8_t code);
+
+#endif

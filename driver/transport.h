@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Transports: how the reader code reaches one CCID interface, whatever it
+ * is — a USB device through libusb, a remote device over USB/IP, or the
+ * virtual reader's device model linked in process.  Each backend is one
+ * const struct uccid_transport_ops; the reader code never knows which one it
+ * talks to.
+ *
+ * Errors are negative errno, the same for every backend (translated at the
+ * backend's edge, in one function each):
+ *   -ETIMEDOUT   the transfer did not complete within its timeout; it was
+ *                cancelled (no data was consumed from the device's pipe)
+ *   -EPIPE       the endpoint stalled (or the control request is not supported)
+ *   -ENODEV      the device is gone (unplugged, server closed the connection);
+ *                every later call returns -ENODEV too
+ *   -ECANCELED   uccid_transport_ops.cancel() interrupted the call
+ *   -EOVERFLOW   the device sent more than the buffer (babble)
+ *   -EIO         any other transfer error
+ *   -EINVAL      a caller's mistake
+ *   -ENOMEM
+ *
+ * Concurrency: bulk_out, bulk_in, intr_in and control may each be called
+ * from a different thread at the same time (one call per endpoint at a
+ * time); cancel() may be called from any thread at any time; close() only
+ * when no other call is in progress.
+ */
+#ifndef UCCID_TRANSPORT_H
+#define UCCID_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UCCID_DESC_MAX 4096         /* a configuration descriptor larger than this is refused */
+
+struct uccid_transport;
+
+/* What a transport knows about the device it reaches. */
+struct uccid_transport_info {
+	uint16_t idVendor, idProduct;
+	uint8_t busnum, devnum;          /* 0 when unknown */
+	char path[64];                   /* "usb:1209/0001:libusb-1.0:1:3:0", "usbip://127.0.0.1:3240/1-1" ... */
+	uint8_t interface;               /* bInterfaceNumber of the CCID interface */
+	uint8_t ep_bulk_out, ep_bulk_in, ep_intr_in;   /* ep_intr_in 0: none */
+};
+
+struct uccid_transport_ops {
+	const char *name;                /* "libusb", "usbip", "inproc" */
+
+	/*
+	 * Copy the 18-byte device descriptor and the whole active
+	 * configuration descriptor (as GET_DESCRIPTOR returns it) into the
+	 * caller's buffers.  Returns the configuration's length, or
+	 * -ENOBUFS, -ENODEV, -EIO, -ETIMEDOUT.
+	 */
+	int (*descriptors)(struct uccid_transport *t, uint8_t dev[18], uint8_t *cfg, size_t cfg_cap);
+
+	/*
+	 * A control transfer on endpoint 0 (setup fields as USB 2.0 §9.3; the
+	 * direction is bit 7 of bmRequestType).  Returns the bytes
+	 * transferred, or an error above.
+	 */
+	int (*control)(struct uccid_transport *t, uint8_t bmRequestType, uint8_t bRequest, uint16_t wValue,
+		       uint16_t wIndex, uint8_t *data, uint16_t wLength, unsigned timeout_ms);
+
+	/* One bulk-OUT transfer of len bytes (a whole CCID message).  Returns len or an error. */
+	int (*bulk_out)(struct uccid_transport *t, const uint8_t *data, size_t len, unsigned timeout_ms);
+
+	/*
+	 * One bulk-IN transfer into buf (the transfer ends at a short packet,
+	 * a zero-length packet or when cap bytes arrived).  Returns the bytes
+	 * received (0 for a zero-length packet) or an error.
+	 */
+	int (*bulk_in)(struct uccid_transport *t, uint8_t *buf, size_t cap, unsigned timeout_ms);
+
+	/* One interrupt-IN transfer; as bulk_in.  -EPIPE-free: -ENOTSUP when there is no interrupt endpoint. */
+	int (*intr_in)(struct uccid_transport *t, uint8_t *buf, size_t cap, unsigned timeout_ms);
+
+	/*
+	 * Shut down: every call in progress returns -ECANCELED promptly (within
+	 * ~100 ms), and every later call too, until close.  Thread-safe.
+	 */
+	void (*cancel)(struct uccid_transport *t);
+
+	/* Clear a halt on an endpoint (CLEAR_FEATURE(ENDPOINT_HALT) and the host's data toggle). */
+	int (*clear_halt)(struct uccid_transport *t, uint8_t ep);
+
+	/* Release everything; t is freed.  NULL ok. */
+	void (*close)(struct uccid_transport *t);
+};
+
+struct uccid_transport {
+	const struct uccid_transport_ops *ops;
+	struct uccid_transport_info info;
+};
+
+#endif

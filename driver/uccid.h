@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libuccid: talk to USB CCID smart-card readers — on USB through libusb,
+ * remote or virtual over USB/IP — with bounded, honest calls.
+ *
+ * Every function returns >= 0 on success (possibly a length) or a negative
+ * errno.  Where the reader itself refused a command, the CCID bError and
+ * bStatus it sent are kept per slot (uccid_last_error()).  The errors used:
+ *   -EINVAL      bad argument (slot out of range, NULL, buffer too small for
+ *                the protocol, an APDU longer than the reader accepts)
+ *   -ENOMEDIUM   no card in the slot (bmICCStatus 2)
+ *   -EIO         the reader reported the command failed (see uccid_last_error)
+ *   -ETIMEDOUT   the exchange's deadline passed; the command was aborted
+ *   -EPROTO      the reader or card broke the protocol and did not recover
+ *                (the session tried to resynchronise first)
+ *   -ENODEV      the reader is gone (unplugged, server gone); every later
+ *                call returns -ENODEV; the handle must be closed
+ *   -EBUSY       the slot or reader is busy (CMD_SLOT_BUSY more often than
+ *                the retry limit)
+ *   -EMSGSIZE    the response does not fit the caller's buffer
+ *   -ENOTSUP     the reader cannot do it (no mechanism, character level, ...)
+ *   -ECANCELED   uccid_cancel() ended the call
+ *   -ENOMEM
+ *
+ * Threads: a struct uccid_reader may be shared by threads.  Calls on the same
+ * slot are serialised; calls on different slots run concurrently up to the
+ * reader's bMaxCCIDBusySlots.  uccid_cancel() may be called from any thread.
+ * uccid_close() must not race with other calls on the handle.
+ */
+#ifndef UCCID_H
+#define UCCID_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct uccid_reader;
+struct uccid_transport;
+
+/* Logging: library code never prints; it calls this (NULL: quiet). */
+enum uccid_log_level {
+	UCCID_LOG_ERROR,
+	UCCID_LOG_WARNING,
+	UCCID_LOG_INFO,
+	UCCID_LOG_DEBUG,
+};
+typedef void (*uccid_log_fn)(void *ctx, enum uccid_log_level level, const char *msg);
+
+/*
+ * Frame trace: every CCID message sent (out = true) or received, in full.
+ * A separate category from logging, off by default: APDUs carry PINs.
+ */
+typedef void (*uccid_trace_fn)(void *ctx, bool out, const uint8_t *msg, size_t len);
+
+struct uccid_options {
+	unsigned exchange_deadline_ms;  /* total time one exchange may take, time extensions
+					   included (0: default 60000; always finite) */
+	unsigned power_deadline_ms;     /* power on, ATR (0: default 30000) */
+	bool auto_get_response;         /* T=0 TPDU: follow 61xx / 6Cxx for the caller */
+	uccid_log_fn log;
+	void *log_ctx;
+	enum uccid_log_level log_level;
+	uccid_trace_fn trace;
+	void *trace_ctx;
+};
+
+/*
+ * Open a reader by name:
+ *   usbip://HOST[:PORT]/BUSID         a device on a USB/IP server
+ *   usb:VVVV/PPPP[:SERIAL]            a USB reader by ID (and serial)
+ *   usb:BUS:ADDR                      a USB reader by position
+ *   usb:VVVV/PPPP:libudev:IF:/dev/bus/usb/BBB/DDD, usb:VVVV/PPPP:libusb-1.0:BUS:ADDR:IF
+ *                                     the forms pcscd passes
+ * opts may be NULL.  err (may be NULL) receives a message naming what failed.
+ * Returns 0, -EINVAL (bad name), -ENODEV (no such reader), -EACCES, -EBUSY,
+ * -ETIMEDOUT, -EPROTO (not a usable CCID interface), -ENOMEM.
+ */
+int uccid_open(const char *name, const struct uccid_options *opts, struct uccid_reader **ret, char *err,
+	       size_t errlen);
+
+/* The same over a transport the caller built (tests, embedders); takes ownership of t. */
+int uccid_open_transport(struct uccid_transport *t, const struct uccid_options *opts,
+			 struct uccid_reader **ret, char *err, size_t errlen);
+
+/* Power off every slot (best effort, bounded) and free everything.  NULL ok. */
+void uccid_close(struct uccid_reader *r);
+
+/* Make every call in progress return -ECANCELED promptly; the handle is then only good for close. */
+void uccid_cancel(struct uccid_reader *r);
+
+/* Reader facts. */
+struct uccid_reader_info {
+	uint16_t idVendor, idProduct, bcdDevice;
+	char path[96];
+	unsigned nslots, busy_slots;
+	unsigned exchange_level;        /* enum ccid_exchange_level */
+	uint32_t max_message;           /* clamped dwMaxCCIDMessageLength */
+	uint32_t features, mechanical;
+	uint8_t voltages, pin_support;
+	bool has_interrupt;
+	const char *quirks;             /* names of quirks applied, comma separated, "" if none */
+};
+int uccid_info(const struct uccid_reader *r, struct uccid_reader_info *ret);
+
+/* The raw 54-byte CCID class descriptor. */
+int uccid_class_descriptor(const struct uccid_reader *r, uint8_t desc[54]);
+
+enum uccid_voltage {
+	UCCID_VOLTAGE_AUTO,     /* the reader's automatic selection, or 5 V -> 3 V -> 1.8 V */
+	UCCID_VOLTAGE_5V,
+	UCCID_VOLTAGE_3V,
+	UCCID_VOLTAGE_1V8,
+};
+
+/*
+ * Power the card on (cold) or, if powered, warm reset it (IccPowerOn on a
+ * powered card), read and check the ATR, then negotiate: PPS and
+ * SetParameters as dwFeatures requires, and for T=1 the IFSD exchange.
+ * Returns the ATR length (copied to atr, cap >= 33), or an error above.
+ */
+int uccid_power_on(struct uccid_reader *r, unsigned slot, enum uccid_voltage v, uint8_t *atr, size_t cap);
+
+/* Warm reset (IccPowerOn while powered) or cold reset (IccPowerOff, then IccPowerOn). */
+int uccid_reset(struct uccid_reader *r, unsigned slot, bool cold, uint8_t *atr, size_t cap);
+int uccid_power_off(struct uccid_reader *r, unsigned slot);
+
+struct uccid_slot_status {
+	bool present, powered;
+	uint8_t protocol;               /* 0, 1, or 0xFF when not negotiated */
+	uint8_t atr[33];
+	size_t atr_len;
+	uint64_t generation;            /* bumped by every power change and card event */
+};
+int uccid_slot_status(struct uccid_reader *r, unsigned slot, struct uccid_slot_status *ret);
+
+/*
+ * Send a command APDU (short or extended) and receive the response APDU
+ * (data + SW1 SW2) at whatever exchange level the reader works.
+ * Returns the response length, or an error above.
+ */
+ssize_t uccid_transmit(struct uccid_reader *r, unsigned slot, const uint8_t *apdu, size_t len, uint8_t *rsp,
+		       size_t cap);
+
+/* PC_to_RDR_Escape: vendor data in, vendor data out.  Returns the response length. */
+ssize_t uccid_escape(struct uccid_reader *r, unsigned slot, const uint8_t *data, size_t len, uint8_t *rsp,
+		     size_t cap);
+
+/* PC_to_RDR_Mechanical with bFunction 1..5 (accept, eject, capture, lock, unlock). */
+int uccid_mechanical(struct uccid_reader *r, unsigned slot, uint8_t function);
+
+/* PC_to_RDR_IccClock: stop (true) or restart the clock. */
+int uccid_clock(struct uccid_reader *r, unsigned slot, bool stop);
+
+/* The bError and bStatus of the last command the reader refused on slot. */
+struct uccid_reader_error {
+	bool valid;
+	uint8_t bStatus, bError;
+	uint8_t bMessageType;           /* the refused command */
+};
+int uccid_last_error(const struct uccid_reader *r, unsigned slot, struct uccid_reader_error *ret);
+
+/* Card events, from the interrupt endpoint (or polling where there is none). */
+enum uccid_event_type {
+	UCCID_EVENT_INSERTED,
+	UCCID_EVENT_REMOVED,
+	UCCID_EVENT_HARDWARE_ERROR,
+	UCCID_EVENT_READER_REMOVED,
+};
+struct uccid_event {
+	enum uccid_event_type type;
+	unsigned slot;
+	uint8_t code;                   /* bHardwareErrorCode */
+};
+
+/* Wait up to timeout_ms for the next event (0: poll).  Returns 1 with *ret, 0 on timeout, or an error. */
+int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_event *ret);
+
+/* Names and explanations: errno from this API, bError. */
+const char *uccid_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Check suite for the reader session (libuccid) against the virtual reader
+ * in process: every profile's session through the public API, every fault
+ * the virtual reader injects (a clear error within a bounded time, and a
+ * session that works again afterwards), card events, threads on the
+ * multi-slot profile, unplug and cancel in the middle of an APDU.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ccid/ccid.h"
+#include "driver/uccid.h"
+#include "tests/testutil.h"
+#include "tests/vreader/device.h"
+#include "tests/vreader/transport_inproc.h"
+
+struct rig {
+	struct vdev *d;
+	struct uccid_transport *t;
+	struct uccid_reader *r;
+	enum vdev_profile p;
+};
+
+static void quiet_log(void *ctx, enum uccid_log_level level, const char *msg)
+{
+	(void)ctx;
+	if (getenv("UCCID_TEST_VERBOSE"))
+		fprintf(stderr, "[%d] %s\n", level, msg);
+}
+
+static struct rig *rig_new(enum vdev_profile p, unsigned deadline_ms)
+{
+	struct rig *g = calloc(1, sizeof(*g));
+	struct vdev_config cfg;
+	struct uccid_options o = { .exchange_deadline_ms = deadline_ms, .power_deadline_ms = deadline_ms,
+				   .log = quiet_log, .log_level = UCCID_LOG_DEBUG };
+	char err[256] = "";
+
+	ck_assert_int_eq(vdev_profile_config(p, &cfg), 0);
+	g->p = p;
+	g->d = vdev_new(&cfg);
+	ck_assert_ptr_nonnull(g->d);
+	ck_assert_int_eq(vreader_inproc_open(g->d, &g->t), 0);
+	ck_assert_msg(uccid_open_transport(g->t, &o, &g->r, err, sizeof(err)) == 0, "%s", err);
+	return g;
+}
+
+static void rig_free(struct rig *g)
+{
+	uccid_close(g->r);
+	vdev_free(g->d);
+	free(g);
+}
+
+struct fault_arm {
+	enum vdev_fault f;
+	uint32_t arg;
+	unsigned count;
+};
+
+static void arm_fault_cb(struct vdev *d, void *ctx)
+{
+	const struct fault_arm *a = ctx;
+
+	vdev_set_fault(d, 0, a->f, a->arg, a->count);
+}
+
+/* Arm a fault on slot 0 from the device's own lock (the model is single-threaded). */
+static void arm_fault(struct rig *g, enum vdev_fault f, uint32_t arg, unsigned count)
+{
+	struct fault_arm a = { f, arg, count };
+
+	vreader_inproc_call(g->t, arm_fault_cb, &a);
+}
+
+static void insert_cb(struct vdev *d, void *ctx)
+{
+	(void)ctx;
+	vdev_insert_card(d, 0, NULL, vusb_now());
+}
+
+static int64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint8_t rsp[70000];
+
+static uint16_t xmit(struct rig *g, unsigned slot, const uint8_t *apdu, size_t len, ssize_t *n)
+{
+	*n = uccid_transmit(g->r, slot, apdu, len, rsp, sizeof(rsp));
+	if (*n < 2)
+		return 0;
+	return (uint16_t)(rsp[*n - 2] << 8 | rsp[*n - 1]);
+}
+
+static void expect_sw(struct rig *g, unsigned slot, const uint8_t *apdu, size_t len, uint16_t want)
+{
+	ssize_t n;
+	uint16_t sw = xmit(g, slot, apdu, len, &n);
+
+	ck_assert_msg(n >= 2, "%s: transmit failed: %s", vdev_profile_name(g->p), uccid_strerror((int)n));
+	ck_assert_msg(sw == want, "%s: SW %04X, want %04X", vdev_profile_name(g->p), sw, want);
+}
+
+static const uint8_t SELECT_AID[] = { 0x00, 0xA4, 0x04, 0x0C, 0x07, 0xF0, 0x75, 0x63, 0x63, 0x69, 0x64, 0x01 };
+static const uint8_t VERIFY_OK[] = { 0x00, 0x20, 0x00, 0x80, 0x06, '1', '2', '3', '4', '5', '6' };
+static const uint8_t VERIFY_BAD[] = { 0x00, 0x20, 0x00, 0x80, 0x06, '9', '9', '9', '9', '9', '9' };
+static const uint8_t VERIFY_STATE[] = { 0x00, 0x20, 0x00, 0x80 };
+static const uint8_t ECHO_5[] = { 0x80, 0x10, 0x00, 0x00, 0x05 };
+
+static void echo(struct rig *g, unsigned slot, size_t size)
+{
+	uint8_t apdu[8] = { 0x80, 0x10, 0x00, 0x00 };
+	size_t len;
+	ssize_t n;
+	uint16_t sw;
+
+	if (size <= 256) {
+		apdu[4] = (uint8_t)size;
+		len = 5;
+	} else {
+		apdu[4] = 0;
+		apdu[5] = (uint8_t)(size >> 8);
+		apdu[6] = (uint8_t)size;
+		len = 7;
+	}
+	sw = xmit(g, slot, apdu, len, &n);
+	ck_assert_msg(sw == 0x9000 && (size_t)n == size + 2, "%s ECHO %zu: %zd bytes, SW %04X (%s)",
+		      vdev_profile_name(g->p), size, n, sw, n < 0 ? uccid_strerror((int)n) : "");
+	for (size_t i = 0; i < size; i++)
+		ck_assert_uint_eq(rsp[i], i & 0xFF);
+}
+
+static void power(struct rig *g, unsigned slot)
+{
+	uint8_t atr[33];
+	struct ccid_atr a;
+	int n = uccid_power_on(g->r, slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr));
+
+	ck_assert_msg(n > 0, "%s: power on: %s", vdev_profile_name(g->p), uccid_strerror(n));
+	ck_assert_int_eq(ccid_atr_parse(atr, (size_t)n, &a, NULL), 0);
+}
+
+START_TEST(test_session)
+{
+	struct rig *g = rig_new((enum vdev_profile)_i, 10000);
+	struct uccid_reader_info info;
+	struct uccid_slot_status st;
+	uint8_t atr[33];
+	ssize_t n;
+
+	ck_assert_int_eq(uccid_info(g->r, &info), 0);
+	ck_assert_uint_eq(info.nslots, _i == VDEV_PROFILE_MULTI_SLOT ? 4 : 1);
+	power(g, 0);
+	ck_assert_int_eq(uccid_slot_status(g->r, 0, &st), 0);
+	ck_assert(st.present && st.powered);
+	expect_sw(g, 0, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	expect_sw(g, 0, VERIFY_BAD, sizeof(VERIFY_BAD), 0x63C2);
+	expect_sw(g, 0, VERIFY_OK, sizeof(VERIFY_OK), 0x9000);
+	echo(g, 0, 1);
+	echo(g, 0, 255);
+	echo(g, 0, 256);
+	if (_i == VDEV_PROFILE_EXTENDED_APDU || _i == VDEV_PROFILE_TPDU_T1 || _i == VDEV_PROFILE_MECHANICAL)
+		echo(g, 0, 4096);
+	/* case 4 over T=0: the data come back with GET RESPONSE */
+	{
+		uint8_t c4[] = { 0x80, 0x10, 0x00, 0x00, 0x03, 0xAA, 0xBB, 0xCC, 0x00 };
+		uint16_t sw = xmit(g, 0, c4, sizeof(c4), &n);
+
+		ck_assert_msg(sw == 0x9000 && n == 5 && rsp[0] == 0xAA && rsp[2] == 0xCC, "%s case 4: SW %04X n %zd",
+			      vdev_profile_name(g->p), sw, n);
+	}
+	/* a warm reset (IccPowerOn on a powered card) loses the PIN state */
+	ck_assert_int_gt(uccid_reset(g->r, 0, false, atr, sizeof(atr)), 0);
+	expect_sw(g, 0, VERIFY_STATE, sizeof(VERIFY_STATE), 0x63C3);
+	ck_assert_int_gt(uccid_reset(g->r, 0, true, atr, sizeof(atr)), 0);
+	expect_sw(g, 0, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	/* SLOW: time extensions (APDU level) or S(WTX) (T=1) carry a 1.5 s command */
+	{
+		static const uint8_t slow[] = { 0x80, 0x12, 0x00, 0x96 };
+		int64_t t0 = ms_now();
+
+		expect_sw(g, 0, slow, sizeof(slow), 0x9000);
+		ck_assert_int_ge(ms_now() - t0, 1400);
+	}
+	ck_assert_int_eq(uccid_power_off(g->r, 0), 0);
+	ck_assert_int_eq(uccid_transmit(g->r, 0, ECHO_5, 5, rsp, sizeof(rsp)), -EIO);
+	ck_assert_int_eq(uccid_transmit(g->r, 7, ECHO_5, 5, rsp, sizeof(rsp)), -EINVAL);
+	rig_free(g);
+}
+END_TEST
+
+/* A fault, and what the caller must see. */
+static const struct fault_case {
+	enum vdev_fault fault;
+	uint32_t arg;
+	int want;              /* transmit result: 0 = success */
+} faults[] = {
+	{ VDEV_FAULT_MUTE, 0, -ETIMEDOUT },
+	{ VDEV_FAULT_WRONG_SEQ, 0, -ETIMEDOUT },
+	{ VDEV_FAULT_STALE_DUPLICATE, 0, 0 },
+	{ VDEV_FAULT_ZLP, 0, 0 },
+	{ VDEV_FAULT_TRUNCATED, 0, -ETIMEDOUT },
+	{ VDEV_FAULT_LENGTH_OVER, 0, -ETIMEDOUT },
+	{ VDEV_FAULT_LENGTH_HUGE, 0, -ETIMEDOUT },
+	{ VDEV_FAULT_GARBAGE, 0, -ETIMEDOUT },
+	{ VDEV_FAULT_ENDLESS_WTX, 0, -ETIMEDOUT },
+	{ VDEV_FAULT_SLOT_BUSY, 0, 0 },
+	{ VDEV_FAULT_HW_ERROR, 0, -EIO },
+	{ VDEV_FAULT_STALL, 0, -ETIMEDOUT },
+	{ VDEV_FAULT_LATENCY, 300, 0 },
+};
+
+START_TEST(test_fault)
+{
+	const struct fault_case *f = &faults[_i];
+	struct rig *g = rig_new(VDEV_PROFILE_SHORT_APDU, 2500);
+	int64_t t0;
+	ssize_t n;
+
+	power(g, 0);
+	expect_sw(g, 0, ECHO_5, sizeof(ECHO_5), 0x9000);
+	arm_fault(g, f->fault, f->arg, 1);
+	t0 = ms_now();
+	n = uccid_transmit(g->r, 0, ECHO_5, sizeof(ECHO_5), rsp, sizeof(rsp));
+	if (f->want == 0)
+		ck_assert_msg(n == 7, "%s: %s", vdev_fault_name(f->fault), n < 0 ? uccid_strerror((int)n) : "short");
+	else
+		ck_assert_msg(n == f->want, "%s: got %zd (%s), want %d", vdev_fault_name(f->fault), n,
+			      n < 0 ? uccid_strerror((int)n) : "data", f->want);
+	/* bounded: the session's deadline (2.5 s), the abort (1 s), and slack for valgrind */
+	ck_assert_int_lt(ms_now() - t0, 5000);
+	/* and the session works again */
+	expect_sw(g, 0, ECHO_5, sizeof(ECHO_5), 0x9000);
+	rig_free(g);
+}
+END_TEST
+
+START_TEST(test_fault_t1_edc)
+{
+	struct rig *g = rig_new(VDEV_PROFILE_TPDU_T1, 5000);
+
+	power(g, 0);
+	arm_fault(g, VDEV_FAULT_T1_EDC, 0, 2);
+	echo(g, 0, 200);           /* the engine recovers with R-blocks */
+	rig_free(g);
+}
+END_TEST
+
+START_TEST(test_card_removed_mid_apdu)
+{
+	struct rig *g = rig_new(VDEV_PROFILE_SHORT_APDU, 5000);
+	struct uccid_event e;
+	uint8_t atr[33];
+
+	power(g, 0);
+	arm_fault(g, VDEV_FAULT_REMOVE_MID_APDU, 0, 1);
+	ck_assert_int_eq(uccid_transmit(g->r, 0, ECHO_5, sizeof(ECHO_5), rsp, sizeof(rsp)), -ENOMEDIUM);
+	ck_assert_int_eq(uccid_transmit(g->r, 0, ECHO_5, sizeof(ECHO_5), rsp, sizeof(rsp)), -ENOMEDIUM);
+	ck_assert_int_eq(uccid_wait_event(g->r, 2000, &e), 1);   /* present (initial report) or removed */
+	while (e.type == UCCID_EVENT_INSERTED)
+		ck_assert_int_eq(uccid_wait_event(g->r, 2000, &e), 1);
+	ck_assert_int_eq(e.type, UCCID_EVENT_REMOVED);
+	ck_assert_int_eq(uccid_power_on(g->r, 0, UCCID_VOLTAGE_AUTO, atr, sizeof(atr)), -ENOMEDIUM);
+	vreader_inproc_call(g->t, insert_cb, NULL);
+	ck_assert_int_eq(uccid_wait_event(g->r, 2000, &e), 1);
+	ck_assert_int_eq(e.type, UCCID_EVENT_INSERTED);
+	power(g, 0);
+	expect_sw(g, 0, ECHO_5, sizeof(ECHO_5), 0x9000);
+	rig_free(g);
+}
+END_TEST
+
+START_TEST(test_hardware_error_event)
+{
+	struct rig *g = rig_new(VDEV_PROFILE_SHORT_APDU, 5000);
+	struct uccid_reader_error le;
+	struct uccid_event e;
+
+	power(g, 0);
+	arm_fault(g, VDEV_FAULT_HW_ERROR, 0, 1);
+	ck_assert_int_eq(uccid_transmit(g->r, 0, ECHO_5, sizeof(ECHO_5), rsp, sizeof(rsp)), -EIO);
+	ck_assert_int_eq(uccid_last_error(g->r, 0, &le), 0);
+	ck_assert(le.valid);
+	ck_assert_uint_eq(le.bError, CCID_ERR_HW_ERROR);
+	do
+		ck_assert_int_eq(uccid_wait_event(g->r, 2000, &e), 1);
+	while (e.type == UCCID_EVENT_INSERTED);
+	ck_assert_int_eq(e.type, UCCID_EVENT_HARDWARE_ERROR);
+	ck_assert_uint_eq(e.code, CCID_HW_ERROR_OVERCURRENT);
+	ck_assert_int_eq(uccid_wait_event(g->r, 0, &e), 0);
+	rig_free(g);
+}
+END_TEST
+
+START_TEST(test_drop_connection)
+{
+	struct rig *g = rig_new(VDEV_PROFILE_SHORT_APDU, 5000);
+	struct uccid_event e;
+	uint8_t atr[33];
+
+	power(g, 0);
+	arm_fault(g, VDEV_FAULT_DROP_CONNECTION, 0, 1);
+	ck_assert_int_eq(uccid_transmit(g->r, 0, ECHO_5, sizeof(ECHO_5), rsp, sizeof(rsp)), -ENODEV);
+	ck_assert_int_eq(uccid_transmit(g->r, 0, ECHO_5, sizeof(ECHO_5), rsp, sizeof(rsp)), -ENODEV);
+	ck_assert_int_eq(uccid_power_on(g->r, 0, UCCID_VOLTAGE_AUTO, atr, sizeof(atr)), -ENODEV);
+	ck_assert_int_eq(uccid_wait_event(g->r, 100, &e), 1);
+	while (e.type != UCCID_EVENT_READER_REMOVED)
+		ck_assert_int_eq(uccid_wait_event(g->r, 100, &e), 1);
+	rig_free(g);
+}
+END_TEST
+
+struct slow_call {
+	struct rig *g;
+	ssize_t result;
+	int64_t ms;
+};
+
+static void *slow_thread(void *arg)
+{
+	struct slow_call *c = arg;
+	static const uint8_t slow[] = { 0x80, 0x12, 0x01, 0x2C };   /* 3 s */
+	static uint8_t buf[300];
+	int64_t t0 = ms_now();
+
+	c->result = uccid_transmit(c->g->r, 0, slow, sizeof(slow), buf, sizeof(buf));
+	c->ms = ms_now() - t0;
+	return NULL;
+}
+
+/* Unplugged (or cancelled) in the middle of an APDU: a prompt, clear error. */
+START_TEST(test_unplug_mid_apdu)
+{
+	struct rig *g = rig_new(VDEV_PROFILE_SHORT_APDU, 10000);
+	struct slow_call c = { .g = g };
+	pthread_t th;
+
+	power(g, 0);
+	pthread_create(&th, NULL, slow_thread, &c);
+	usleep(300 * 1000);
+	if (_i == 0)
+		vreader_inproc_unplug(g->t);
+	else
+		uccid_cancel(g->r);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(c.result, _i == 0 ? -ENODEV : -ECANCELED);
+	ck_assert_int_lt(c.ms, 1500);
+	ck_assert_int_eq(uccid_transmit(g->r, 0, ECHO_5, 5, rsp, sizeof(rsp)), _i == 0 ? -ENODEV : -ECANCELED);
+	rig_free(g);
+}
+END_TEST
+
+struct worker {
+	struct rig *g;
+	unsigned slot;
+	int failures;
+};
+
+static void *worker(void *arg)
+{
+	struct worker *w = arg;
+	uint8_t apdu[261], out[300];
+
+	apdu[0] = 0x80;
+	apdu[1] = 0x10;
+	apdu[2] = apdu[3] = 0;
+	apdu[4] = 255;
+	for (unsigned k = 0; k < 30; k++) {
+		ssize_t n;
+
+		for (int i = 0; i < 255; i++)
+			apdu[5 + i] = (uint8_t)(i + w->slot * 31 + k);
+		apdu[260] = 0;
+		n = uccid_transmit(w->g->r, w->slot, apdu, sizeof(apdu), out, sizeof(out));
+		if (n != 257 || memcmp(out, apdu + 5, 255) || out[255] != 0x90)
+			w->failures++;
+	}
+	return NULL;
+}
+
+/* Four threads on four slots of one reader: no answer goes to the wrong slot. */
+START_TEST(test_threads_multi_slot)
+{
+	struct rig *g = rig_new(VDEV_PROFILE_MULTI_SLOT, 10000);
+	struct worker w[4];
+	pthread_t th[4];
+
+	for (unsigned s = 0; s < 4; s++)
+		power(g, s);
+	for (unsigned s = 0; s < 4; s++) {
+		w[s] = (struct worker){ .g = g, .slot = s };
+		pthread_create(&th[s], NULL, worker, &w[s]);
+	}
+	for (unsigned s = 0; s < 4; s++) {
+		pthread_join(th[s], NULL);
+		ck_assert_msg(w[s].failures == 0, "slot %u: %d wrong answers", s, w[s].failures);
+	}
+	rig_free(g);
+}
+END_TEST
+
+START_TEST(test_mechanical)
+{
+	struct rig *g = rig_new(VDEV_PROFILE_MECHANICAL, 5000);
+	struct rig *h = rig_new(VDEV_PROFILE_SHORT_APDU, 5000);
+	struct uccid_slot_status st;
+
+	power(g, 0);
+	ck_assert_int_eq(uccid_mechanical(g->r, 0, CCID_MECH_LOCK), 0);
+	ck_assert_int_eq(uccid_mechanical(g->r, 0, CCID_MECH_EJECT), -EIO);   /* locked in */
+	ck_assert_int_eq(uccid_mechanical(g->r, 0, CCID_MECH_UNLOCK), 0);
+	ck_assert_int_eq(uccid_mechanical(g->r, 0, CCID_MECH_EJECT), 0);
+	ck_assert_int_eq(uccid_slot_status(g->r, 0, &st), 0);
+	ck_assert(!st.present);
+	ck_assert_int_eq(uccid_mechanical(h->r, 0, CCID_MECH_EJECT), -ENOTSUP);
+	ck_assert_int_eq(uccid_mechanical(h->r, 0, 9), -EINVAL);
+	rig_free(g);
+	rig_free(h);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("reader");
+	TCase *tc;
+
+	tc = tcase_create("session");
+	tcase_add_loop_test(tc, test_session, 0, VDEV_PROFILE_COUNT);
+	tcase_add_test(tc, test_mechanical);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("faults");
+	tcase_add_loop_test(tc, test_fault, 0, sizeof(faults) / sizeof(faults[0]));
+	tcase_add_test(tc, test_fault_t1_edc);
+	tcase_add_test(tc, test_card_removed_mid_apdu);
+	tcase_add_test(tc, test_hardware_error_event);
+	tcase_add_test(tc, test_drop_connection);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("threads");
+	tcase_add_loop_test(tc, test_unplug_mid_apdu, 0, 2);
+	tcase_add_test(tc, test_threads_multi_slot);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}

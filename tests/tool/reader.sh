@@ -1,0 +1,86 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The uccid tool driving the virtual reader over USB/IP, as a person at a
+# terminal would: info, atr, apdu (arguments and a script), status, resets
+# that lose the PIN state, poweroff, eject; and the errors for a bad name,
+# an unknown bus id, a card that is gone, a reader without a mechanism.
+set -u
+top_builddir=${top_builddir:-.}
+UCCID=${UCCID:-$top_builddir/driver/tool/uccid}
+VREADER=$top_builddir/tests/vreader/uccid-vreader
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/uccid-reader.XXXXXX")
+pid=
+passes=0
+fails=0
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+
+"$VREADER" --port 0 --profile tpdu-t1 --profile mechanical --profile extended-apdu --control "$tmp/ctl" \
+	>"$tmp/vr.out" 2>&1 &
+pid=$!
+i=0
+until port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/vr.out") && [ -n "$port" ]; do
+	i=$((i + 1)); [ $i -gt 300 ] && { echo "FAIL: uccid-vreader did not start"; exit 1; }
+	sleep 0.1
+done
+R1=usbip://127.0.0.1:$port/1-1
+R2=usbip://127.0.0.1:$port/1-2
+R3=usbip://127.0.0.1:$port/1-3
+
+run() {  # run STATUS ARGS...
+	want=$1; shift
+	${VALGRIND:-} "$UCCID" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	got=$?
+	if [ "$got" = "$want" ]; then passes=$((passes + 1)); return 0; fi
+	echo "FAIL: uccid $* exited $got, want $want"; sed 's/^/  out: /' "$tmp/out" | head; sed 's/^/  err: /' "$tmp/err" | head
+	fails=$((fails + 1)); return 1
+}
+has() {
+	if grep -qF -- "$2" "$tmp/$1"; then passes=$((passes + 1)); else
+		echo "FAIL: $1 lacks '$2'"; sed 's/^/  | /' "$tmp/$1" | head -20; fails=$((fails + 1)); fi
+}
+ctl() {  # ctl LINE...: one control connection, each line answered before the next
+	python3 - "$tmp/ctl" "$@" <<'PY' >/dev/null
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1]); f = s.makefile("rwb")
+for line in sys.argv[2:]:
+    f.write(line.encode() + b"\n"); f.flush()
+    while not f.readline().decode().startswith(("ok", "error:")):
+        pass
+PY
+}
+
+run 0 list "usbip://127.0.0.1:$port" && has out "$R1  1209:0001  CCID reader" && has out "$R3  1209:0001"
+run 0 --json list "usbip://127.0.0.1:$port/" && has out '"name":"usbip://127.0.0.1:'"$port"'/1-2"'
+run 1 list "usbip://127.0.0.1:1" && has err "connection refused"
+run 2 list "usbip://" && has err "is not usbip://HOST[:PORT]"
+run 0 -r "$R1" info && has out "TPDU level" && has out "dwMaxCCIDMessageLength"
+run 0 -r "$R1" --json info && has out '"kind":"reader_info"'
+run 0 -r "$R1" atr && has out "T=1 offered"
+run 0 -r "$R1" apdu 00A4040C07F0756363696401 "00 20 00 80 06 31 32 33 34 35 36" 80100000FF &&
+	has out "9000  success" && has out "> 00 20 00 80 06"
+printf '# a session\n00A4040C07F0756363696401\n00 20 00 80 06 39 39 39 39 39 39  # wrong PIN\n\n00200080\n' >"$tmp/script"
+run 0 -r "$R1" apdu -f "$tmp/script" && has out "63C2  verification failed; 2 tries left"
+run 0 -r "$R1" --json apdu 00200080 && has out '"sw":"63C2"'
+# a reset between APDUs loses the PIN state (ISO 7816-4 §5.4: security state is reset)
+printf '00 20 00 80 06 31 32 33 34 35 36\n00200080\nreset\n00200080\n' >"$tmp/reset-script"
+run 0 -r "$R1" apdu -f "$tmp/reset-script" && has out "-- warm reset" && has out "63C3  verification failed; 3 tries left"
+run 0 -r "$R1" status && has out "slot 0: card"
+# a warm reset loses the PIN state: VERIFY then reset then VERIFY-state in one session is what check_reader does;
+# here: reset works and reports the ATR
+run 0 -r "$R1" reset --warm && has out "warm reset, ATR 3B"
+run 0 -r "$R1" reset --cold && has out "cold reset, ATR 3B"
+run 0 -r "$R1" poweroff && has out "powered off"
+run 0 -r "$R3" apdu 801000000010 80100000000000 && has out "> 80 10 00 00 00 00 00"
+run 0 -r "$R2" eject && has out "card ejected"
+run 1 -r "$R2" atr && has err "no card"
+ctl "reader 1-2" "insert"
+run 0 -r "$R2" atr
+run 1 -r "$R1" eject && has err "cannot do that"
+run 1 -r "usbip://127.0.0.1:$port/9-9" info && has err "9-9"
+run 2 -r "bogus" info && has err "not a reader name"
+run 2 -r "$R1" apdu && has err "give APDUs"
+run 2 -r "$R1" apdu 00 && has err "is not an APDU"
+run 2 -r "$R1" reset --lukewarm
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
