@@ -157,7 +157,7 @@ static void dispatch(struct uccid_reader *r, const uint8_t *buf, int n)
 		goto skipped;
 	}
 	s = &r->slots[m.bSlot];
-	if (m.bMessageType != s->expect_type) {
+	if (s->expect_type && m.bMessageType != s->expect_type) {
 		uccid_log(r, UCCID_LOG_WARNING, "slot %u: %s answers seq %02X, expected %s", s->index,
 			  ccid_msg_type_name(m.bMessageType), m.bSeq, ccid_msg_type_name(s->expect_type));
 		s->ans_err = -EPROTO;
@@ -249,6 +249,40 @@ static int send_out(struct uccid_reader *r, uint8_t *msg, size_t len)
 }
 
 /*
+ * Send msg and read bulk-IN once in the same transport call; we hold the
+ * reader role (r->reading) on entry and give it back.  Returns the send's
+ * result; what was read is dispatched like read_once() does.
+ */
+static int send_and_read(struct uccid_reader *r, uint8_t *msg, size_t len, unsigned base_ms)
+{
+	int out_rc = 0, n;
+
+	pthread_mutex_lock(&r->out_lock);
+	if (r->opt.trace)
+		r->opt.trace(r->opt.trace_ctx, true, msg, len);
+	n = r->t->ops->bulk_out_in(r->t, msg, len, r->rx, r->max_msg, CONTROL_MS,
+				   base_ms < UCCID_READ_SLICE_MS ? base_ms : UCCID_READ_SLICE_MS, &out_rc);
+	pthread_mutex_unlock(&r->out_lock);
+	pthread_mutex_lock(&r->lock);
+	r->reading = false;
+	if (out_rc >= 0) {
+		if (n >= 0)
+			dispatch(r, r->rx, n);
+		else if (n == -ENODEV || n == -ECANCELED)
+			set_dead(r, n);
+		else if (n == -EPIPE) {
+			uccid_log(r, UCCID_LOG_WARNING, "bulk-IN stalled; clearing the halt");
+			pthread_mutex_unlock(&r->lock);
+			r->t->ops->clear_halt(r->t, r->t->info.ep_bulk_in);
+			pthread_mutex_lock(&r->lock);
+		}
+	}
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	return out_rc < 0 ? out_rc : 0;
+}
+
+/*
  * The command timed out: ABORT request then PC_to_RDR_Abort with the same
  * bSeq (CCID §5.3.1); the aborted command's answer and the Abort's
  * SlotStatus are then awaited, bounded.  r->lock held; s is still busy.
@@ -297,6 +331,7 @@ int uccid_xchg(struct uccid_reader *r, struct uslot *s, uint8_t *msg, size_t len
 									      : r->opt.exchange_deadline_ms;
 	int64_t deadline = uccid_now_us() + (int64_t)total_ms * 1000;
 	unsigned busy_tries = 0;
+	bool combined;
 	int rc;
 
 again:
@@ -330,9 +365,16 @@ again:
 	s->cmd_deadline = uccid_now_us() + (int64_t)base_ms * 1000;
 	msg[CCID_OFF_SLOT] = (uint8_t)s->index;
 	msg[CCID_OFF_SEQ] = s->seq;
+	/* alone on the reader: command and first read in one go (one round trip over USB/IP) */
+	combined = r->t->ops->bulk_out_in && !r->reading && r->busy == 1;
+	if (combined)
+		r->reading = true;
 	pthread_mutex_unlock(&r->lock);
 
-	rc = send_out(r, msg, len);
+	if (combined)
+		rc = send_and_read(r, msg, len, base_ms);
+	else
+		rc = send_out(r, msg, len);
 	pthread_mutex_lock(&r->lock);
 	if (rc < 0) {
 		if (rc == -ENODEV || rc == -ECANCELED)
@@ -362,7 +404,7 @@ out_unlocked_slot:
 	pthread_mutex_unlock(&r->lock);
 	if (rc == 0) {
 		uccid_note_icc_status(r, s, ret->rsp.bStatus);
-		if (CCID_CMD_STATUS(ret->rsp.bStatus) == CCID_CMD_FAILED) {
+		if (CCID_CMD_STATUS(ret->rsp.bStatus) == CCID_CMD_FAILED && !s->raw) {
 			int err = uccid_answer_error(r, s, ret);
 
 			/* CMD_SLOT_BUSY: the reader was busy with something of its own; retry a little */
@@ -377,6 +419,40 @@ out_unlocked_slot:
 		}
 	}
 	return rc;
+}
+
+ssize_t uccid_ccid_command(struct uccid_reader *r, unsigned slot, const uint8_t *msg, size_t len, uint8_t *ans,
+			   size_t cap, unsigned timeout_ms)
+{
+	struct uslot *s;
+	struct ccid_msg m;
+	uint8_t *copy;
+	int rc;
+
+	if (!r || slot >= r->nslots || !msg || len < CCID_HEADER_SIZE || len > r->max_msg || !ans
+	    || cap < CCID_HEADER_SIZE)
+		return -EINVAL;
+	s = &r->slots[slot];
+	copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, msg, len);
+	pthread_mutex_lock(&s->op);
+	s->raw = true;
+	rc = uccid_xchg(r, s, copy, len, ans, cap, timeout_ms ? timeout_ms : 5000, &m);
+	s->raw = false;
+	pthread_mutex_unlock(&s->op);
+	free(copy);
+	return rc < 0 ? rc : (ssize_t)(CCID_HEADER_SIZE + m.dwLength);
+}
+
+int uccid_class_request(struct uccid_reader *r, uint8_t bmRequestType, uint8_t bRequest, uint16_t wValue,
+			uint8_t *data, uint16_t wLength)
+{
+	if (!r || (bmRequestType & 0x60) != 0x20 || (wLength && !data))
+		return -EINVAL;
+	return r->t->ops->control(r->t, bmRequestType, bRequest, wValue, r->t->info.interface, data, wLength,
+				  CONTROL_MS);
 }
 
 /* ---- open / close ---- */
@@ -578,7 +654,20 @@ int uccid_info(const struct uccid_reader *r, struct uccid_reader_info *ret)
 	ret->pin_support = r->desc.bPINSupport;
 	ret->has_interrupt = r->t->info.ep_intr_in != 0;
 	ret->quirks = r->quirks;
+	ret->busnum = r->t->info.busnum;
+	ret->devnum = r->t->info.devnum;
+	ret->interface = r->t->info.interface;
+	ret->ep_bulk_out = r->t->info.ep_bulk_out;
+	ret->ep_bulk_in = r->t->info.ep_bulk_in;
+	ret->ep_intr_in = r->t->info.ep_intr_in;
 	return 0;
+}
+
+int uccid_descriptors(struct uccid_reader *r, uint8_t dev[18], uint8_t *cfg, size_t cap)
+{
+	if (!r || !dev || !cfg)
+		return -EINVAL;
+	return r->t->ops->descriptors(r->t, dev, cfg, cap);
 }
 
 int uccid_class_descriptor(const struct uccid_reader *r, uint8_t desc[54])

@@ -42,6 +42,7 @@ struct uslot {
 	int64_t cmd_deadline;            /* µs: the current command's own timeout */
 	unsigned base_ms;                /* its timeout before time extensions */
 	unsigned skips;
+	bool raw;                        /* diagnostics: any answer type, no busy retry */
 
 	/* card state, under op (present/generation also under r->lock for events) */
 	bool present, powered;

@@ -33,6 +33,8 @@
 
 #define UCCID_DESC_MAX 4096         /* a configuration descriptor larger than this is refused */
 
+/* A timeout_ms of 0 means no limit: the call ends when the transfer does, or at cancel(). */
+
 struct uccid_transport;
 
 /* What a transport knows about the device it reaches. */
@@ -72,6 +74,18 @@ struct uccid_transport_ops {
 	 * received (0 for a zero-length packet) or an error.
 	 */
 	int (*bulk_in)(struct uccid_transport *t, uint8_t *buf, size_t cap, unsigned timeout_ms);
+
+	/*
+	 * Optional (NULL: the reader calls bulk_out, then bulk_in).  One
+	 * bulk-OUT transfer and one bulk-IN transfer submitted back to back,
+	 * before either completes — as a host controller runs queued URBs — so
+	 * that an exchange costs one round trip to a remote device.  *out_rc
+	 * gets what bulk_out would return; on an OUT error the IN transfer is
+	 * cancelled and that error is returned too.  Otherwise returns what
+	 * bulk_in would (the IN transfer's length or error).
+	 */
+	int (*bulk_out_in)(struct uccid_transport *t, const uint8_t *out, size_t out_len, uint8_t *in, size_t in_cap,
+			   unsigned out_timeout_ms, unsigned in_timeout_ms, int *out_rc);
 
 	/* One interrupt-IN transfer; as bulk_in.  -EPIPE-free: -ENOTSUP when there is no interrupt endpoint. */
 	int (*intr_in)(struct uccid_transport *t, uint8_t *buf, size_t cap, unsigned timeout_ms);

@@ -1095,6 +1095,120 @@ out:
 	return r;
 }
 
+/*
+ * A bulk-OUT URB and a bulk-IN URB written back to back in one go (one
+ * round trip to the server instead of two), then awaited in order: the OUT
+ * within out_timeout_ms, the IN within in_timeout_ms (unlinked when it
+ * passes, as in submit()).  Returns the IN result, or the OUT error (the IN
+ * URB is then unlinked).
+ */
+static int submit_out_in(struct utr *u, uint8_t ep_out, const uint8_t *out, uint32_t out_len, uint8_t ep_in,
+			 uint8_t *inbuf, uint32_t in_len, unsigned out_timeout_ms, unsigned in_timeout_ms, int *out_rc)
+{
+	int64_t out_deadline = deadline_after(out_timeout_ms), in_deadline;
+	struct usbip_header h = { 0 };
+	uint8_t hb[2][USBIP_HEADER_SIZE];
+	struct urb *xo = NULL, *xi = NULL;
+	size_t sent = 0;
+	int r, ro;
+
+	*out_rc = 0;
+	pthread_mutex_lock(&u->lock);
+	for (;;) {
+		if ((r = gone(u)) < 0) {
+			*out_rc = r;
+			goto out;
+		}
+		xo = free_slot(u);
+		if (xo) {
+			xo->used = true;
+			xi = free_slot(u);
+			if (xi)
+				break;
+			xo->used = false;
+		}
+		if (wait_until(u, out_deadline) == ETIMEDOUT) {
+			r = *out_rc = -ETIMEDOUT;
+			goto out;
+		}
+	}
+	memset(xo, 0, sizeof(*xo));
+	memset(xi, 0, sizeof(*xi));
+	xo->used = xi->used = true;
+	xo->seqnum = take_seqnum(u);
+	xo->length = out_len;
+	xi->in = true;
+	xi->seqnum = take_seqnum(u);
+	xi->length = in_len;
+	xi->buf = inbuf;
+	h.command = USBIP_CMD_SUBMIT;
+	h.devid = u->devid;
+	h.seqnum = xo->seqnum;
+	h.direction = USBIP_DIR_OUT;
+	h.ep = ep_out;
+	h.u.cmd_submit.transfer_flags = USBIP_URB_DIR_OUT;
+	h.u.cmd_submit.transfer_buffer_length = out_len;
+	usbip_header_encode(&h, hb[0], USBIP_HEADER_SIZE);
+	h.seqnum = xi->seqnum;
+	h.direction = USBIP_DIR_IN;
+	h.ep = ep_in;
+	h.u.cmd_submit.transfer_flags = USBIP_URB_DIR_IN;
+	h.u.cmd_submit.transfer_buffer_length = in_len;
+	usbip_header_encode(&h, hb[1], USBIP_HEADER_SIZE);
+	pthread_mutex_unlock(&u->lock);
+
+	/* header, data, then the IN header: MSG_MORE keeps them in as few segments as the kernel can */
+	pthread_mutex_lock(&u->wlock);
+	r = send_all(u->fd, hb[0], USBIP_HEADER_SIZE, true, out_deadline, &sent);
+	if (r == 0 && out_len)
+		r = send_all(u->fd, out, out_len, true, out_deadline, &sent);
+	if (r == 0)
+		r = send_all(u->fd, hb[1], USBIP_HEADER_SIZE, false, out_deadline, &sent);
+	pthread_mutex_unlock(&u->wlock);
+	pthread_mutex_lock(&u->lock);
+	if (r < 0) {
+		if (!gone(u))
+			kill_locked(u, "send failed: %s", errno_text(r));
+		r = *out_rc = gone(u);
+		xi->buf = NULL;
+		xo->used = xi->used = false;
+		goto out;
+	}
+	while (!xo->done && !gone(u))
+		if (wait_until(u, out_deadline) == ETIMEDOUT)
+			break;
+	ro = xo->done ? urb_result(u, xo) : gone(u) ? gone(u) : unlink_urb(u, xo);
+	*out_rc = ro;
+	if (xo->unlink_seqnum && !xo->unlink_done && !gone(u))
+		xo->abandoned = true;
+	else
+		xo->used = false;
+	in_deadline = deadline_after(in_timeout_ms);
+	if (ro < 0) {
+		/* the OUT failed: the IN URB must not linger */
+		r = ro;
+		if (!xi->done && !gone(u))
+			unlink_urb(u, xi);
+	} else {
+		while (!xi->done && !gone(u))
+			if (wait_until(u, in_deadline) == ETIMEDOUT)
+				break;
+		if (xi->done)
+			r = urb_result(u, xi);
+		else if ((r = gone(u)) == 0)
+			r = unlink_urb(u, xi);
+	}
+	xi->buf = NULL;
+	if (xi->unlink_seqnum && !xi->unlink_done && !gone(u))
+		xi->abandoned = true;
+	else
+		xi->used = false;
+	pthread_cond_broadcast(&u->cond);
+out:
+	pthread_mutex_unlock(&u->lock);
+	return r;
+}
+
 /* ---------------------------------------------------------------------------
  * Transport operations (driver/transport.h)
  */
@@ -1147,6 +1261,19 @@ static int op_bulk_in(struct uccid_transport *t, uint8_t *buf, size_t cap, unsig
 	if (cap > UCCID_USBIP_MAX_BULK)
 		cap = UCCID_USBIP_MAX_BULK;
 	return submit(utr_of(t), t->info.ep_bulk_in & 0x0F, true, NULL, NULL, buf, (uint32_t)cap, 0, timeout_ms);
+}
+
+static int op_bulk_out_in(struct uccid_transport *t, const uint8_t *out, size_t out_len, uint8_t *in, size_t in_cap,
+			  unsigned out_timeout_ms, unsigned in_timeout_ms, int *out_rc)
+{
+	struct utr *u = utr_of(t);
+
+	if ((!out && out_len) || out_len > UCCID_USBIP_MAX_BULK || !in || !in_cap || !out_rc)
+		return -EINVAL;
+	if (in_cap > UCCID_USBIP_MAX_BULK)
+		in_cap = UCCID_USBIP_MAX_BULK;
+	return submit_out_in(u, t->info.ep_bulk_out & 0x0F, out, (uint32_t)out_len, t->info.ep_bulk_in & 0x0F, in,
+			     (uint32_t)in_cap, out_timeout_ms, in_timeout_ms, out_rc);
 }
 
 static int op_intr_in(struct uccid_transport *t, uint8_t *buf, size_t cap, unsigned timeout_ms)
@@ -1212,6 +1339,7 @@ const struct uccid_transport_ops uccid_usbip_ops = {
 	.control = op_control,
 	.bulk_out = op_bulk_out,
 	.bulk_in = op_bulk_in,
+	.bulk_out_in = op_bulk_out_in,
 	.intr_in = op_intr_in,
 	.cancel = op_cancel,
 	.clear_halt = op_clear_halt,

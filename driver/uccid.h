@@ -104,11 +104,24 @@ struct uccid_reader_info {
 	uint8_t voltages, pin_support;
 	bool has_interrupt;
 	const char *quirks;             /* names of quirks applied, comma separated, "" if none */
+	uint8_t busnum, devnum;         /* the device's USB bus and address (0: unknown) */
+	uint8_t interface;              /* bInterfaceNumber of the CCID interface in use */
+	uint8_t ep_bulk_out, ep_bulk_in, ep_intr_in;   /* its endpoint addresses (ep_intr_in 0: none) */
 };
 int uccid_info(const struct uccid_reader *r, struct uccid_reader_info *ret);
 
 /* The raw 54-byte CCID class descriptor. */
 int uccid_class_descriptor(const struct uccid_reader *r, uint8_t desc[54]);
+
+/*
+ * The reader's standard descriptors as GET_DESCRIPTOR returns them (USB 2.0
+ * §9.6): the 18-byte device descriptor into dev and the whole active
+ * configuration descriptor (wTotalLength bytes, at most 4096) into cfg, read
+ * again through the transport (for tools that rebuild a USB capture: uccid
+ * --pcap).  Returns the configuration's length, or -EINVAL, -ENOBUFS (cap
+ * too small), -ENODEV, -EIO, -ETIMEDOUT.
+ */
+int uccid_descriptors(struct uccid_reader *r, uint8_t dev[18], uint8_t *cfg, size_t cap);
 
 enum uccid_voltage {
 	UCCID_VOLTAGE_AUTO,     /* the reader's automatic selection, or 5 V -> 3 V -> 1.8 V */
@@ -155,6 +168,27 @@ int uccid_mechanical(struct uccid_reader *r, unsigned slot, uint8_t function);
 
 /* PC_to_RDR_IccClock: stop (true) or restart the clock. */
 int uccid_clock(struct uccid_reader *r, unsigned slot, bool stop);
+
+/*
+ * Diagnostics (uccid selftest, uccid trace): send one PC_to_RDR message as
+ * given, with only bSlot and bSeq filled in, and return the reader's answer
+ * (time extensions consumed, stale answers skipped) in ans, undecoded: a
+ * failed command is a successful call.  No retry on CMD_SLOT_BUSY.
+ * Returns the answer's length, or -EINVAL (len < 10 or more than the
+ * reader's dwMaxCCIDMessageLength), -ETIMEDOUT, -ENODEV, -ECANCELED,
+ * -EPROTO (an answer of the wrong type), -EMSGSIZE.
+ */
+ssize_t uccid_ccid_command(struct uccid_reader *r, unsigned slot, const uint8_t *msg, size_t len, uint8_t *ans,
+			   size_t cap, unsigned timeout_ms);
+
+/*
+ * A class-specific control request to the CCID interface (CCID 1.1 §5.3:
+ * ABORT, GET_CLOCK_FREQUENCIES, GET_DATA_RATES); wIndex is the interface.
+ * Returns the bytes transferred, or -EPIPE (the reader stalled: not
+ * supported), -ETIMEDOUT, -ENODEV, -EIO.
+ */
+int uccid_class_request(struct uccid_reader *r, uint8_t bmRequestType, uint8_t bRequest, uint16_t wValue,
+			uint8_t *data, uint16_t wLength);
 
 /* The bError and bStatus of the last command the reader refused on slot. */
 struct uccid_reader_error {

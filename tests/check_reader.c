@@ -18,14 +18,63 @@
 #include "driver/uccid.h"
 #include "tests/testutil.h"
 #include "tests/vreader/device.h"
+#include "driver/usbip_client.h"
 #include "tests/vreader/transport_inproc.h"
+#include "tests/vreader/usbip_server.h"
+
+/* Each test runs over both transports: the device model in process, and over USB/IP on loopback. */
+enum { OVER_INPROC, OVER_USBIP, OVER_COUNT };
 
 struct rig {
 	struct vdev *d;
 	struct uccid_transport *t;
 	struct uccid_reader *r;
 	enum vdev_profile p;
+	int over;
+	/* USB/IP: the server runs in its own thread; the device is touched only under srv_lock */
+	struct usbip_server *srv;
+	pthread_t th;
+	pthread_mutex_t srv_lock;
+	volatile bool stop;
 };
+
+static void *server_thread(void *arg)
+{
+	struct rig *g = arg;
+
+	while (!g->stop) {
+		pthread_mutex_lock(&g->srv_lock);
+		usbip_server_run_once(g->srv, 5);
+		pthread_mutex_unlock(&g->srv_lock);
+	}
+	return NULL;
+}
+
+/* Run fn on the device, safely for the transport in use. */
+static void on_device(struct rig *g, void (*fn)(struct vdev *d, void *ctx), void *ctx)
+{
+	if (g->over == OVER_INPROC) {
+		vreader_inproc_call(g->t, fn, ctx);
+		return;
+	}
+	pthread_mutex_lock(&g->srv_lock);
+	fn(g->d, ctx);
+	usbip_server_wake(g->srv);
+	pthread_mutex_unlock(&g->srv_lock);
+}
+
+/* The reader goes away: the in-process device is unplugged, the USB/IP server stops. */
+static void unplug(struct rig *g)
+{
+	if (g->over == OVER_INPROC) {
+		vreader_inproc_unplug(g->t);
+		return;
+	}
+	g->stop = true;
+	pthread_join(g->th, NULL);
+	usbip_server_free(g->srv);
+	g->srv = NULL;
+}
 
 static void quiet_log(void *ctx, enum uccid_log_level level, const char *msg)
 {
@@ -34,7 +83,7 @@ static void quiet_log(void *ctx, enum uccid_log_level level, const char *msg)
 		fprintf(stderr, "[%d] %s\n", level, msg);
 }
 
-static struct rig *rig_new(enum vdev_profile p, unsigned deadline_ms)
+static struct rig *rig_new_over(int over, enum vdev_profile p, unsigned deadline_ms)
 {
 	struct rig *g = calloc(1, sizeof(*g));
 	struct vdev_config cfg;
@@ -44,19 +93,43 @@ static struct rig *rig_new(enum vdev_profile p, unsigned deadline_ms)
 
 	ck_assert_int_eq(vdev_profile_config(p, &cfg), 0);
 	g->p = p;
+	g->over = over;
 	g->d = vdev_new(&cfg);
 	ck_assert_ptr_nonnull(g->d);
-	ck_assert_int_eq(vreader_inproc_open(g->d, &g->t), 0);
-	ck_assert_msg(uccid_open_transport(g->t, &o, &g->r, err, sizeof(err)) == 0, "%s", err);
+	if (over == OVER_INPROC) {
+		ck_assert_int_eq(vreader_inproc_open(g->d, &g->t), 0);
+		ck_assert_msg(uccid_open_transport(g->t, &o, &g->r, err, sizeof(err)) == 0, "%s", err);
+	} else {
+		struct vusb_device dev = { .ops = &vdev_usb_ops, .dev = g->d, .busid = "1-1" };
+		char url[64];
+
+		pthread_mutex_init(&g->srv_lock, NULL);
+		g->srv = usbip_server_new();
+		ck_assert_ptr_nonnull(g->srv);
+		ck_assert_int_eq(usbip_server_add_device(g->srv, &dev), 0);
+		ck_assert_int_eq(usbip_server_listen(g->srv, "127.0.0.1", 0), 0);
+		pthread_create(&g->th, NULL, server_thread, g);
+		snprintf(url, sizeof(url), "usbip://127.0.0.1:%u/1-1", usbip_server_port(g->srv));
+		ck_assert_msg(uccid_open(url, &o, &g->r, err, sizeof(err)) == 0, "%s", err);
+	}
 	return g;
 }
 
 static void rig_free(struct rig *g)
 {
 	uccid_close(g->r);
+	if (g->srv) {
+		g->stop = true;
+		pthread_join(g->th, NULL);
+		usbip_server_free(g->srv);
+	}
 	vdev_free(g->d);
 	free(g);
 }
+
+/* Loop tests run each case over each transport: _i = case * OVER_COUNT + transport. */
+#define OVER(i) ((i) % OVER_COUNT)
+#define CASE(i) ((i) / OVER_COUNT)
 
 struct fault_arm {
 	enum vdev_fault f;
@@ -71,12 +144,12 @@ static void arm_fault_cb(struct vdev *d, void *ctx)
 	vdev_set_fault(d, 0, a->f, a->arg, a->count);
 }
 
-/* Arm a fault on slot 0 from the device's own lock (the model is single-threaded). */
+/* Arm a fault on slot 0 (the device model is single-threaded: through its owner). */
 static void arm_fault(struct rig *g, enum vdev_fault f, uint32_t arg, unsigned count)
 {
 	struct fault_arm a = { f, arg, count };
 
-	vreader_inproc_call(g->t, arm_fault_cb, &a);
+	on_device(g, arm_fault_cb, &a);
 }
 
 static void insert_cb(struct vdev *d, void *ctx)
@@ -153,14 +226,15 @@ static void power(struct rig *g, unsigned slot)
 
 START_TEST(test_session)
 {
-	struct rig *g = rig_new((enum vdev_profile)_i, 10000);
+	struct rig *g = rig_new_over(OVER(_i), (enum vdev_profile)CASE(_i), 10000);
+	int profile = CASE(_i);
 	struct uccid_reader_info info;
 	struct uccid_slot_status st;
 	uint8_t atr[33];
 	ssize_t n;
 
 	ck_assert_int_eq(uccid_info(g->r, &info), 0);
-	ck_assert_uint_eq(info.nslots, _i == VDEV_PROFILE_MULTI_SLOT ? 4 : 1);
+	ck_assert_uint_eq(info.nslots, profile == VDEV_PROFILE_MULTI_SLOT ? 4 : 1);
 	power(g, 0);
 	ck_assert_int_eq(uccid_slot_status(g->r, 0, &st), 0);
 	ck_assert(st.present && st.powered);
@@ -170,7 +244,7 @@ START_TEST(test_session)
 	echo(g, 0, 1);
 	echo(g, 0, 255);
 	echo(g, 0, 256);
-	if (_i == VDEV_PROFILE_EXTENDED_APDU || _i == VDEV_PROFILE_TPDU_T1 || _i == VDEV_PROFILE_MECHANICAL)
+	if (profile == VDEV_PROFILE_EXTENDED_APDU || profile == VDEV_PROFILE_TPDU_T1 || profile == VDEV_PROFILE_MECHANICAL)
 		echo(g, 0, 4096);
 	/* case 4 over T=0: the data come back with GET RESPONSE */
 	{
@@ -223,8 +297,8 @@ static const struct fault_case {
 
 START_TEST(test_fault)
 {
-	const struct fault_case *f = &faults[_i];
-	struct rig *g = rig_new(VDEV_PROFILE_SHORT_APDU, 2500);
+	const struct fault_case *f = &faults[CASE(_i)];
+	struct rig *g = rig_new_over(OVER(_i), VDEV_PROFILE_SHORT_APDU, 2500);
 	int64_t t0;
 	ssize_t n;
 
@@ -248,7 +322,7 @@ END_TEST
 
 START_TEST(test_fault_t1_edc)
 {
-	struct rig *g = rig_new(VDEV_PROFILE_TPDU_T1, 5000);
+	struct rig *g = rig_new_over(OVER(_i), VDEV_PROFILE_TPDU_T1, 5000);
 
 	power(g, 0);
 	arm_fault(g, VDEV_FAULT_T1_EDC, 0, 2);
@@ -259,7 +333,7 @@ END_TEST
 
 START_TEST(test_card_removed_mid_apdu)
 {
-	struct rig *g = rig_new(VDEV_PROFILE_SHORT_APDU, 5000);
+	struct rig *g = rig_new_over(OVER(_i), VDEV_PROFILE_SHORT_APDU, 5000);
 	struct uccid_event e;
 	uint8_t atr[33];
 
@@ -272,7 +346,7 @@ START_TEST(test_card_removed_mid_apdu)
 		ck_assert_int_eq(uccid_wait_event(g->r, 2000, &e), 1);
 	ck_assert_int_eq(e.type, UCCID_EVENT_REMOVED);
 	ck_assert_int_eq(uccid_power_on(g->r, 0, UCCID_VOLTAGE_AUTO, atr, sizeof(atr)), -ENOMEDIUM);
-	vreader_inproc_call(g->t, insert_cb, NULL);
+	on_device(g, insert_cb, NULL);
 	ck_assert_int_eq(uccid_wait_event(g->r, 2000, &e), 1);
 	ck_assert_int_eq(e.type, UCCID_EVENT_INSERTED);
 	power(g, 0);
@@ -283,7 +357,7 @@ END_TEST
 
 START_TEST(test_hardware_error_event)
 {
-	struct rig *g = rig_new(VDEV_PROFILE_SHORT_APDU, 5000);
+	struct rig *g = rig_new_over(OVER(_i), VDEV_PROFILE_SHORT_APDU, 5000);
 	struct uccid_reader_error le;
 	struct uccid_event e;
 
@@ -305,7 +379,7 @@ END_TEST
 
 START_TEST(test_drop_connection)
 {
-	struct rig *g = rig_new(VDEV_PROFILE_SHORT_APDU, 5000);
+	struct rig *g = rig_new_over(OVER(_i), VDEV_PROFILE_SHORT_APDU, 5000);
 	struct uccid_event e;
 	uint8_t atr[33];
 
@@ -342,21 +416,22 @@ static void *slow_thread(void *arg)
 /* Unplugged (or cancelled) in the middle of an APDU: a prompt, clear error. */
 START_TEST(test_unplug_mid_apdu)
 {
-	struct rig *g = rig_new(VDEV_PROFILE_SHORT_APDU, 10000);
+	struct rig *g = rig_new_over(OVER(_i), VDEV_PROFILE_SHORT_APDU, 10000);
 	struct slow_call c = { .g = g };
+	bool pull = CASE(_i) == 0;
 	pthread_t th;
 
 	power(g, 0);
 	pthread_create(&th, NULL, slow_thread, &c);
 	usleep(300 * 1000);
-	if (_i == 0)
-		vreader_inproc_unplug(g->t);
+	if (pull)
+		unplug(g);
 	else
 		uccid_cancel(g->r);
 	pthread_join(th, NULL);
-	ck_assert_int_eq(c.result, _i == 0 ? -ENODEV : -ECANCELED);
+	ck_assert_int_eq(c.result, pull ? -ENODEV : -ECANCELED);
 	ck_assert_int_lt(c.ms, 1500);
-	ck_assert_int_eq(uccid_transmit(g->r, 0, ECHO_5, 5, rsp, sizeof(rsp)), _i == 0 ? -ENODEV : -ECANCELED);
+	ck_assert_int_eq(uccid_transmit(g->r, 0, ECHO_5, 5, rsp, sizeof(rsp)), pull ? -ENODEV : -ECANCELED);
 	rig_free(g);
 }
 END_TEST
@@ -392,7 +467,7 @@ static void *worker(void *arg)
 /* Four threads on four slots of one reader: no answer goes to the wrong slot. */
 START_TEST(test_threads_multi_slot)
 {
-	struct rig *g = rig_new(VDEV_PROFILE_MULTI_SLOT, 10000);
+	struct rig *g = rig_new_over(OVER(_i), VDEV_PROFILE_MULTI_SLOT, 10000);
 	struct worker w[4];
 	pthread_t th[4];
 
@@ -412,8 +487,8 @@ END_TEST
 
 START_TEST(test_mechanical)
 {
-	struct rig *g = rig_new(VDEV_PROFILE_MECHANICAL, 5000);
-	struct rig *h = rig_new(VDEV_PROFILE_SHORT_APDU, 5000);
+	struct rig *g = rig_new_over(OVER(_i), VDEV_PROFILE_MECHANICAL, 5000);
+	struct rig *h = rig_new_over(OVER(_i), VDEV_PROFILE_SHORT_APDU, 5000);
 	struct uccid_slot_status st;
 
 	power(g, 0);
@@ -436,21 +511,21 @@ int main(void)
 	TCase *tc;
 
 	tc = tcase_create("session");
-	tcase_add_loop_test(tc, test_session, 0, VDEV_PROFILE_COUNT);
-	tcase_add_test(tc, test_mechanical);
+	tcase_add_loop_test(tc, test_session, 0, VDEV_PROFILE_COUNT * OVER_COUNT);
+	tcase_add_loop_test(tc, test_mechanical, 0, OVER_COUNT);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("faults");
-	tcase_add_loop_test(tc, test_fault, 0, sizeof(faults) / sizeof(faults[0]));
-	tcase_add_test(tc, test_fault_t1_edc);
-	tcase_add_test(tc, test_card_removed_mid_apdu);
-	tcase_add_test(tc, test_hardware_error_event);
-	tcase_add_test(tc, test_drop_connection);
+	tcase_add_loop_test(tc, test_fault, 0, (int)(sizeof(faults) / sizeof(faults[0])) * OVER_COUNT);
+	tcase_add_loop_test(tc, test_fault_t1_edc, 0, OVER_COUNT);
+	tcase_add_loop_test(tc, test_card_removed_mid_apdu, 0, OVER_COUNT);
+	tcase_add_loop_test(tc, test_hardware_error_event, 0, OVER_COUNT);
+	tcase_add_loop_test(tc, test_drop_connection, 0, OVER_COUNT);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("threads");
-	tcase_add_loop_test(tc, test_unplug_mid_apdu, 0, 2);
-	tcase_add_test(tc, test_threads_multi_slot);
+	tcase_add_loop_test(tc, test_unplug_mid_apdu, 0, 2 * OVER_COUNT);
+	tcase_add_loop_test(tc, test_threads_multi_slot, 0, OVER_COUNT);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The whole stack, measured: libuccid's uccid_transmit() over its USB/IP
+ * client to the virtual reader (extended-apdu profile) on loopback, for
+ * 5-, 261- and 4096-byte command APDUs (ECHO), next to a raw TCP ping-pong
+ * of the same byte counts per exchange on the same machine in the same run.
+ * The ratio of median latencies is what the stack adds; the target for
+ * small APDUs is 1.5.  A 4096-byte APDU crosses a 271-byte-message reader
+ * in 16 chained XfrBlocks, so its ratio counts 16 round trips against one.
+ *
+ * usage: driver-bench [ROUND_TRIPS]   (default 5000)
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "driver/uccid.h"
+#include "driver/usbip_wire.h"
+#include "tests/vreader/device.h"
+#include "tests/vreader/usbip_server.h"
+
+static unsigned rounds = 5000;
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct result {
+	double rps, median_us, p99_us;
+};
+
+static struct result summarize(int64_t *lat, unsigned n, int64_t total_ns)
+{
+	struct result r;
+
+	qsort(lat, n, sizeof(*lat), cmp_i64);
+	r.rps = n / (total_ns / 1e9);
+	r.median_us = lat[n / 2] / 1e3;
+	r.p99_us = lat[(size_t)n * 99 / 100] / 1e3;
+	return r;
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "driver-bench: %s: %s\n", what, strerror(err));
+	exit(1);
+}
+
+/* An ECHO APDU of exactly size bytes: 80 10 00 00, then Lc/data (short or extended), Le when it fits. */
+static size_t echo_apdu(size_t size, uint8_t *apdu, size_t *rsp_len)
+{
+	apdu[0] = 0x80;
+	apdu[1] = 0x10;
+	apdu[2] = apdu[3] = 0;
+	if (size == 5) {
+		apdu[4] = 1;                     /* case 2: one byte back */
+		*rsp_len = 3;
+		return 5;
+	}
+	if (size <= 261) {
+		size_t lc = size - 6;            /* case 4S: header, Lc, data, Le */
+
+		apdu[4] = (uint8_t)lc;
+		for (size_t i = 0; i < lc; i++)
+			apdu[5 + i] = (uint8_t)i;
+		apdu[5 + lc] = 0;
+		*rsp_len = lc + 2;
+		return size;
+	}
+	{
+		size_t lc = size - 7;            /* case 3E: header, 00 Lc1 Lc2, data; only SW back */
+
+		apdu[4] = 0;
+		apdu[5] = (uint8_t)(lc >> 8);
+		apdu[6] = (uint8_t)lc;
+		for (size_t i = 0; i < lc; i++)
+			apdu[7 + i] = (uint8_t)i;
+		*rsp_len = 2;
+		return size;
+	}
+}
+
+static volatile sig_atomic_t server_stop;
+
+static void *server_thread(void *arg)
+{
+	usbip_server_run(arg, &server_stop);
+	return NULL;
+}
+
+static struct result bench_stack(const char *url, size_t size)
+{
+	static uint8_t apdu[4200], rsp[4200];
+	struct uccid_reader *r;
+	char err[256];
+	uint8_t atr[33];
+	size_t want, len = echo_apdu(size, apdu, &want);
+	int64_t *lat = calloc(rounds, sizeof(*lat)), t0;
+	struct result res;
+	int rc;
+
+	rc = uccid_open(url, NULL, &r, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "driver-bench: %s\n", err);
+		exit(1);
+	}
+	if ((rc = uccid_power_on(r, 0, UCCID_VOLTAGE_AUTO, atr, sizeof(atr))) < 0)
+		die("power on", -rc);
+	t0 = now_ns();
+	for (unsigned i = 0; i < rounds; i++) {
+		int64_t s = now_ns();
+		ssize_t n = uccid_transmit(r, 0, apdu, len, rsp, sizeof(rsp));
+
+		if (n != (ssize_t)want || rsp[n - 2] != 0x90)
+			die("transmit", n < 0 ? (int)-n : EPROTO);
+		lat[i] = now_ns() - s;
+	}
+	res = summarize(lat, rounds, now_ns() - t0);
+	uccid_close(r);
+	free(lat);
+	return res;
+}
+
+/* ---- raw TCP ping-pong ---- */
+
+struct pong {
+	int fd;
+	size_t req, rsp;
+};
+
+static void *pong_thread(void *arg)
+{
+	struct pong *p = arg;
+	uint8_t *buf = calloc(1, 8192);
+	int one = 1, c = accept(p->fd, NULL, NULL);
+
+	if (c < 0 || !buf)
+		goto out;
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (;;) {
+		size_t n = p->req;
+
+		while (n) {
+			ssize_t r = read(c, buf, n);
+
+			if (r <= 0)
+				goto out;
+			n -= (size_t)r;
+		}
+		if (write(c, buf, p->rsp) != (ssize_t)p->rsp)
+			goto out;
+	}
+out:
+	if (c >= 0)
+		close(c);
+	free(buf);
+	return NULL;
+}
+
+static struct result bench_raw(size_t req, size_t rsp_len)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	struct pong p = { .req = req, .rsp = rsp_len };
+	uint8_t *buf = calloc(1, 8192);
+	int64_t *lat = calloc(rounds, sizeof(*lat)), t0;
+	struct result r;
+	pthread_t th;
+	int fd, one = 1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	p.fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (p.fd < 0 || bind(p.fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(p.fd, 1) < 0
+	    || getsockname(p.fd, (struct sockaddr *)&a, &alen) < 0)
+		die("raw listen", errno);
+	pthread_create(&th, NULL, pong_thread, &p);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		die("raw connect", errno);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	t0 = now_ns();
+	for (unsigned i = 0; i < rounds; i++) {
+		int64_t s = now_ns();
+		size_t n = rsp_len;
+
+		if (write(fd, buf, req) != (ssize_t)req)
+			die("raw write", errno);
+		while (n) {
+			ssize_t got = read(fd, buf, n);
+
+			if (got <= 0)
+				die("raw read", errno);
+			n -= (size_t)got;
+		}
+		lat[i] = now_ns() - s;
+	}
+	r = summarize(lat, rounds, now_ns() - t0);
+	close(fd);
+	pthread_join(th, NULL);
+	close(p.fd);
+	free(lat);
+	free(buf);
+	return r;
+}
+
+static void row(const char *path, size_t size, struct result r)
+{
+	printf("%-6zu %-18s %10.0f %10.1f %10.1f\n", size, path, r.rps, r.median_us, r.p99_us);
+}
+
+int main(int argc, char **argv)
+{
+	static const size_t sizes[] = { 5, 261, 4096 };
+	struct vdev_config cfg;
+	struct vdev *d;
+	struct usbip_server *srv;
+	struct vusb_device dev = { .ops = &vdev_usb_ops, .busid = "1-1" };
+	char url[64];
+	pthread_t th;
+
+	if (argc > 1)
+		rounds = (unsigned)strtoul(argv[1], NULL, 10);
+	if (rounds < 100 || rounds > 1000000) {
+		fprintf(stderr, "usage: driver-bench [ROUND_TRIPS >= 100]\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	vdev_profile_config(VDEV_PROFILE_EXTENDED_APDU, &cfg);
+	d = vdev_new(&cfg);
+	srv = usbip_server_new();
+	dev.dev = d;
+	if (!d || !srv || usbip_server_add_device(srv, &dev) < 0 || usbip_server_listen(srv, "127.0.0.1", 0) < 0)
+		die("virtual reader", errno);
+	pthread_create(&th, NULL, server_thread, srv);
+	snprintf(url, sizeof(url), "usbip://127.0.0.1:%u/1-1", usbip_server_port(srv));
+
+	printf("full stack (uccid_transmit over USB/IP to the virtual reader, extended-apdu profile) vs raw TCP,"
+	       " %u round trips each\n", rounds);
+	printf("%-6s %-18s %10s %10s %10s\n", "apdu", "path", "rt/s", "median_us", "p99_us");
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t size = sizes[k], rsp, parts = size <= 261 ? 1 : (size + 260) / 261;
+		uint8_t scratch[4200];
+		struct result st, raw;
+
+		echo_apdu(size, scratch, &rsp);
+		st = bench_stack(url, size);
+		/* the bytes one exchange moves: per message a CMD_SUBMIT OUT and IN (2 headers) out,
+		 * two RET_SUBMITs (2 headers) back, plus the CCID headers and the APDUs */
+		raw = bench_raw(2 * USBIP_HEADER_SIZE * parts + 10 * parts + size,
+				2 * USBIP_HEADER_SIZE * parts + 10 * parts + rsp);
+		row("uccid-usbip", size, st);
+		row("raw-tcp", size, raw);
+		printf("ratio uccid/raw-tcp median latency, %zu-byte APDU: %.2f%s\n", size, st.median_us / raw.median_us,
+		       size <= 261 ? " (target 1.5)" : " (16 chained messages against one round trip)");
+	}
+	server_stop = 1;
+	usbip_server_wake(srv);
+	pthread_join(th, NULL);
+	usbip_server_free(srv);
+	vdev_free(d);
+	return 0;
+}
