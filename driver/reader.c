@@ -502,9 +502,8 @@ static int find_interface(struct uccid_reader *r, char *err, size_t errlen)
 	}
 	memcpy(r->desc_raw, cfg_raw + ci.class_offset, CCID_CLASS_DESC_LEN);
 	ccid_class_desc_parse(r->desc_raw, CCID_CLASS_DESC_LEN, &r->desc, NULL);
-	if (ci.class_after_endpoint)
-		snprintf(r->quirks + strlen(r->quirks), sizeof(r->quirks) - strlen(r->quirks), "%sclass-descriptor-last",
-			 r->quirks[0] ? "," : "");
+	r->class_last = ci.class_after_endpoint;
+	r->vendor_class = ci.vendor_class;
 	rc = 0;
 out:
 	free(cfg_raw);
@@ -589,6 +588,7 @@ int uccid_open_transport(struct uccid_transport *t, const struct uccid_options *
 	r->busy_max = ccid_class_desc_busy_slots(&r->desc);
 	r->max_msg = ccid_class_desc_max_message(&r->desc);
 	r->clock_khz = r->desc.dwDefaultClock ? r->desc.dwDefaultClock : 4000;
+	uccid_apply_quirks(r, r->class_last, r->vendor_class);
 	r->rx = malloc(CCID_MAX_MESSAGE_LENGTH);
 	if (!r->rx) {
 		rc = -ENOMEM;

@@ -65,7 +65,8 @@ struct uccid_reader {
 	unsigned nslots, busy_max;
 	uint32_t max_msg;
 	uint32_t clock_khz;
-	char quirks[128];
+	char quirks[192];
+	bool class_last, vendor_class;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -113,6 +114,9 @@ int uccid_answer_error(struct uccid_reader *r, struct uslot *s, const struct cci
 
 /* The bmICCStatus of an answer updates what we know of the card. */
 void uccid_note_icc_status(struct uccid_reader *r, struct uslot *s, uint8_t bStatus);
+
+/* quirks.c: name (and log) the structural faults the session works around. */
+void uccid_apply_quirks(struct uccid_reader *r, bool class_after_endpoint, bool vendor_class);
 
 /* power.c */
 int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltage v, bool warm);

@@ -505,6 +505,42 @@ START_TEST(test_mechanical)
 }
 END_TEST
 
+/* Readers from the field with known structural faults: named, and the session still works. */
+START_TEST(test_quirks)
+{
+	static const struct { const char *file, *quirk; } cases[] = {
+		{ "ACS_ACR1581.txt", "ifsd-above-254" },
+		{ "Feitian_SCR310.txt", "busy-slots-zero" },
+		{ "Precise_200_MC_Upgrade.txt", "message-length-above-max" },
+	};
+	const char *dir = getenv("UCCID_TEST_DATA");
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[4096], err[256] = "";
+		struct vdev_config cfg;
+		struct vdev *d;
+		struct uccid_transport *t;
+		struct uccid_reader *r;
+		struct uccid_reader_info info;
+		struct uccid_options o = { .log = quiet_log };
+		uint8_t atr[33];
+
+		snprintf(path, sizeof(path), "%s/readers/%s", dir ? dir : "tests/data", cases[i].file);
+		ck_assert_msg(vdev_config_from_reader_file(path, &cfg, err, sizeof(err)) == 0, "%s", err);
+		d = vdev_new(&cfg);
+		ck_assert_ptr_nonnull(d);
+		ck_assert_int_eq(vreader_inproc_open(d, &t), 0);
+		ck_assert_msg(uccid_open_transport(t, &o, &r, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_int_eq(uccid_info(r, &info), 0);
+		ck_assert_msg(strstr(info.quirks, cases[i].quirk), "%s: quirks '%s'", cases[i].file, info.quirks);
+		ck_assert_int_gt(uccid_power_on(r, 0, UCCID_VOLTAGE_AUTO, atr, sizeof(atr)), 0);
+		ck_assert_int_eq(uccid_transmit(r, 0, ECHO_5, sizeof(ECHO_5), rsp, sizeof(rsp)), 7);
+		uccid_close(r);
+		vdev_free(d);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("reader");
@@ -513,6 +549,7 @@ int main(void)
 	tc = tcase_create("session");
 	tcase_add_loop_test(tc, test_session, 0, VDEV_PROFILE_COUNT * OVER_COUNT);
 	tcase_add_loop_test(tc, test_mechanical, 0, OVER_COUNT);
+	tcase_add_test(tc, test_quirks);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("faults");
