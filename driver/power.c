@@ -68,17 +68,34 @@ static int power_off_raw(struct uccid_reader *r, struct uslot *s)
 	return 0;
 }
 
-/* Fi/Di to ask for: TA1 when the reader can run at that rate, else the defaults (11). */
+/* Is rate (bps) one the reader runs at: in its GET_DATA_RATES list (2 % tolerance), else up to the maximum. */
+static bool rate_ok(const struct uccid_reader *r, uint64_t rate)
+{
+	if (r->nrates) {
+		for (unsigned i = 0; i < r->nrates; i++)
+			if (rate * 50 >= (uint64_t)r->rates[i] * 49 && rate * 50 <= (uint64_t)r->rates[i] * 51)
+				return true;
+		return false;
+	}
+	return !r->desc.dwMaxDataRate || rate <= r->desc.dwMaxDataRate + r->desc.dwMaxDataRate / 50;
+}
+
+/*
+ * Fi/Di to ask for: TA1 when the reader can run at that rate (ISO 7816-3
+ * §7.1: f x D / F bps), else TA1's F with the largest lower D it can run, else
+ * the defaults (11).
+ */
 static uint8_t choose_fidi(const struct uccid_reader *r, const struct ccid_atr *a)
 {
-	uint64_t rate;
-
 	if (!a->Fi || !a->Di || (a->Fi_index == 1 && a->Di_index == 1))
 		return 0x11;
-	rate = (uint64_t)r->clock_khz * 1000 * a->Di / a->Fi;
-	if (r->desc.dwMaxDataRate && rate > r->desc.dwMaxDataRate + r->desc.dwMaxDataRate / 50)
-		return 0x11;
-	return (uint8_t)(a->Fi_index << 4 | a->Di_index);
+	for (uint8_t di = a->Di_index; di >= 1 && di <= 9; di--) {
+		uint8_t D = ccid_di(di);
+
+		if (D && D <= a->Di && rate_ok(r, (uint64_t)r->clock_khz * 1000 * D / a->Fi))
+			return (uint8_t)(a->Fi_index << 4 | di);
+	}
+	return 0x11;
 }
 
 /* PPS at TPDU level: the request travels as raw bytes in an XfrBlock (ISO 7816-3 §9.2). */

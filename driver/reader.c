@@ -511,6 +511,30 @@ out:
 	return rc;
 }
 
+/*
+ * CCID §5.3.2-3: the discrete clocks and data rates the reader supports,
+ * when bNumClockSupported / bNumDataRatesSupported announce them.  A reader
+ * that stalls or answers with a length that is not a multiple of 4 has none
+ * we can use; the descriptor's default and maximum then apply.
+ */
+static unsigned read_list(struct uccid_reader *r, uint8_t request, unsigned count, uint32_t *out)
+{
+	uint8_t buf[4 * 255];
+	int n;
+
+	if (!count)
+		return 0;
+	n = r->t->ops->control(r->t, 0xA1, request, 0, r->t->info.interface, buf, (uint16_t)(4 * count), CONTROL_MS);
+	if (n < 0 || n % 4) {
+		uccid_log(r, UCCID_LOG_INFO, "%s: %s", request == 2 ? "GET_CLOCK_FREQUENCIES" : "GET_DATA_RATES",
+			  n < 0 ? strerror(-n) : "a length that is not a multiple of 4");
+		return 0;
+	}
+	for (int i = 0; i < n / 4; i++)
+		out[i] = get_le32(buf + 4 * i);
+	return (unsigned)n / 4;
+}
+
 static void validation_log(void *ctx, enum ccid_severity sev, const char *field, size_t off, const char *text)
 {
 	struct uccid_reader *r = ctx;
@@ -589,6 +613,8 @@ int uccid_open_transport(struct uccid_transport *t, const struct uccid_options *
 	r->max_msg = ccid_class_desc_max_message(&r->desc);
 	r->clock_khz = r->desc.dwDefaultClock ? r->desc.dwDefaultClock : 4000;
 	uccid_apply_quirks(r, r->class_last, r->vendor_class);
+	r->nclocks = read_list(r, 0x02, r->desc.bNumClockSupported, r->clocks);
+	r->nrates = read_list(r, 0x03, r->desc.bNumDataRatesSupported, r->rates);
 	r->rx = malloc(CCID_MAX_MESSAGE_LENGTH);
 	if (!r->rx) {
 		rc = -ENOMEM;

@@ -65,6 +65,10 @@ struct uccid_reader {
 	unsigned nslots, busy_max;
 	uint32_t max_msg;
 	uint32_t clock_khz;
+	uint32_t rates[256];             /* GET_DATA_RATES, when offered (CCID §5.3.3) */
+	unsigned nrates;
+	uint32_t clocks[256];            /* GET_CLOCK_FREQUENCIES, kHz (CCID §5.3.2) */
+	unsigned nclocks;
 	char quirks[192];
 	bool class_last, vendor_class;
 

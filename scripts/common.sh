@@ -4,7 +4,7 @@
 
 # Debian packages the build and the test suite need.
 UCCID_BUILD_DEPS="build-essential autoconf automake libtool pkg-config check libsubunit-dev libpcsclite-dev \
-libusb-1.0-0-dev python3 usbip"
+libusb-1.0-0-dev python3 usbip tshark"
 
 # Install the packages that are missing; as root directly, otherwise with sudo.
 uccid_install_deps() {
@@ -17,6 +17,8 @@ uccid_install_deps() {
 	echo "uccid: installing Debian packages:$missing"
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	# tshark asks whether non-root users may capture: no (we only read files)
+	echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	# shellcheck disable=SC2086
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing

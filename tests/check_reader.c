@@ -298,7 +298,7 @@ static const struct fault_case {
 START_TEST(test_fault)
 {
 	const struct fault_case *f = &faults[CASE(_i)];
-	struct rig *g = rig_new_over(OVER(_i), VDEV_PROFILE_SHORT_APDU, 2500);
+	struct rig *g = rig_new_over(OVER(_i), VDEV_PROFILE_SHORT_APDU, 1500);
 	int64_t t0;
 	ssize_t n;
 
@@ -312,8 +312,8 @@ START_TEST(test_fault)
 	else
 		ck_assert_msg(n == f->want, "%s: got %zd (%s), want %d", vdev_fault_name(f->fault), n,
 			      n < 0 ? uccid_strerror((int)n) : "data", f->want);
-	/* bounded: the session's deadline (2.5 s), the abort (1 s), and slack for valgrind */
-	ck_assert_int_lt(ms_now() - t0, 5000);
+	/* bounded: the session's deadline (1.5 s), the abort (1 s), and slack for valgrind */
+	ck_assert_int_lt(ms_now() - t0, 4000);
 	/* and the session works again */
 	expect_sw(g, 0, ECHO_5, sizeof(ECHO_5), 0x9000);
 	rig_free(g);

@@ -54,11 +54,13 @@ static int open_session(const struct tool_opts *o, struct session *s)
 			return rc;
 		reader = name;
 	}
+	tool_trace_setup(o, &opts);
 	rc = uccid_open(reader, &opts, &s->r, err, sizeof(err));
 	if (rc < 0) {
 		tool_err("%s", err[0] ? err : uccid_strerror(rc));
 		return rc;
 	}
+	tool_trace_opened(o, s->r);
 	return 0;
 }
 

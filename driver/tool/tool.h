@@ -21,11 +21,18 @@ enum {
 	EXIT_USAGE = 2,    /* bad command line or bad input data */
 };
 
+struct tool_trace;
+struct uccid_options;
+struct uccid_reader;
+
 struct tool_opts {
 	bool json;
 	bool verbose;
 	const char *reader;
 	const char *prog;
+	FILE *trace_to;              /* --trace: stderr, uccid trace: stdout; NULL: no text trace */
+	const char *pcap;            /* --pcap FILE */
+	struct tool_trace *trace;    /* tool_trace_start's state, NULL when neither is asked */
 };
 
 struct tool_cmd {
@@ -42,6 +49,20 @@ int cmd_apdu(const struct tool_opts *o, int argc, char **argv);
 int cmd_status(const struct tool_opts *o, int argc, char **argv);
 int cmd_power(const struct tool_opts *o, int argc, char **argv);
 int cmd_watch(const struct tool_opts *o, int argc, char **argv);
+int cmd_selftest(const struct tool_opts *o, int argc, char **argv);
+int cmd_trace(const struct tool_opts *o, int argc, char **argv);
+
+/*
+ * Frame tracing (trace.c), opt-in only: APDUs carry PINs.  Around the
+ * subcommand: tool_trace_start (opens the --pcap FILE; returns 0 or the exit
+ * status) and tool_trace_finish (returns the exit status).  Around each
+ * uccid_open: tool_trace_setup puts the trace callback in the options,
+ * tool_trace_opened writes the reader's descriptors into the capture.
+ */
+int tool_trace_start(struct tool_opts *o);
+void tool_trace_setup(const struct tool_opts *o, struct uccid_options *uo);
+void tool_trace_opened(const struct tool_opts *o, struct uccid_reader *r);
+int tool_trace_finish(const struct tool_opts *o, int status);
 
 /* The only reader on the USB buses, for subcommands run without --reader; else an error listing them. */
 int tool_default_reader(char *name, size_t cap);

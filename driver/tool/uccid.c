@@ -22,12 +22,18 @@ static const struct tool_cmd commands[] = {
 	{ "poweroff", cmd_power, "power the card off" },
 	{ "eject", cmd_power, "eject the card (readers with a mechanism)" },
 	{ "watch", cmd_watch, "print card events until interrupted" },
+	{ "selftest", cmd_selftest, "exercise each CCID command on a reader; report where it deviates from CCID 1.1" },
+	{ "trace", cmd_trace, "trace SUBCOMMAND [ARGS...]: run it, printing every CCID message on stdout" },
 };
 
 static void usage(FILE *f)
 {
-	fputs("usage: uccid [--json] [-v] [-r|--reader NAME] SUBCOMMAND [ARGS...]\n"
-	      "       uccid --help | --version\n\nSubcommands:\n", f);
+	fputs("usage: uccid [--json] [-v] [-r|--reader NAME] [--trace] [--pcap FILE] SUBCOMMAND [ARGS...]\n"
+	      "       uccid --help | --version\n\n"
+	      "  --trace      print every CCID message sent and received on stderr (-v: explained)\n"
+	      "  --pcap FILE  write the USB traffic as pcapng for Wireshark (USB CCID dissector)\n"
+	      "  Tracing is never on unless asked: the trace and the capture show every APDU,\n"
+	      "  PINs and keys included.\n\nSubcommands:\n", f);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
 	fputs("\nSee uccid(1).  Exit status: 0 success, 1 failure, 2 bad usage or input.\n", f);
@@ -41,6 +47,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "trace", no_argument, NULL, 't' },
+		{ "pcap", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tool_opts o = { .prog = "uccid" };
@@ -63,18 +71,34 @@ int main(int argc, char **argv)
 		case 'v':
 			o.verbose = true;
 			break;
+		case 't':
+			o.trace_to = stderr;
+			break;
+		case 'p':
+			o.pcap = optarg;
+			break;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;
 		}
+	}
+	/* "uccid trace SUBCOMMAND ...": --trace with the trace on stdout */
+	if (optind < argc && !strcmp(argv[optind], "trace")) {
+		o.trace_to = stdout;
+		optind++;
 	}
 	if (optind >= argc) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[optind], commands[i].name))
-			return commands[i].run(&o, argc - optind, argv + optind);
+		if (!strcmp(argv[optind], commands[i].name)) {
+			int rc = tool_trace_start(&o);   /* before the reader is touched */
+
+			if (rc != EXIT_OK)
+				return rc;
+			return tool_trace_finish(&o, commands[i].run(&o, argc - optind, argv + optind));
+		}
 	tool_err("unknown subcommand '%s'", argv[optind]);
 	usage(stderr);
 	return EXIT_USAGE;

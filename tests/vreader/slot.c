@@ -590,7 +590,7 @@ static void cmd_t0apdu(struct vdev *d, struct vslot *s, const struct ccid_msg *m
 {
 	enum ccid_exchange_level level = ccid_class_desc_level(&d->cfg.desc);
 
-	/* CCID §6.1.13: only for APDU-level readers */
+	/* CCID §6.1.10: only for APDU-level readers */
 	if (level != CCID_LEVEL_SHORT_APDU && level != CCID_LEVEL_EXTENDED_APDU) {
 		vdev_answer(d, s, CCID_RDR_TO_PC_SLOT_STATUS, m->bSeq, CCID_CMD_FAILED, CCID_ERR_CMD_NOT_SUPPORTED, 0,
 			    NULL, 0, 0, now);
