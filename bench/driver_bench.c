@@ -12,55 +12,20 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "driver/tool/pingpong.h"
 #include "driver/uccid.h"
 #include "driver/usbip_wire.h"
 #include "tests/vreader/device.h"
 #include "tests/vreader/usbip_server.h"
 
 static unsigned rounds = 5000;
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-struct result {
-	double rps, median_us, p99_us;
-};
-
-static struct result summarize(int64_t *lat, unsigned n, int64_t total_ns)
-{
-	struct result r;
-
-	qsort(lat, n, sizeof(*lat), cmp_i64);
-	r.rps = n / (total_ns / 1e9);
-	r.median_us = lat[n / 2] / 1e3;
-	r.p99_us = lat[(size_t)n * 99 / 100] / 1e3;
-	return r;
-}
 
 static void die(const char *what, int err)
 {
@@ -110,7 +75,7 @@ static void *server_thread(void *arg)
 	return NULL;
 }
 
-static struct result bench_stack(const char *url, size_t size)
+static struct rt_stats bench_stack(const char *url, size_t size)
 {
 	static uint8_t apdu[4200], rsp[4200];
 	struct uccid_reader *r;
@@ -118,7 +83,7 @@ static struct result bench_stack(const char *url, size_t size)
 	uint8_t atr[33];
 	size_t want, len = echo_apdu(size, apdu, &want);
 	int64_t *lat = calloc(rounds, sizeof(*lat)), t0;
-	struct result res;
+	struct rt_stats res;
 	int rc;
 
 	rc = uccid_open(url, NULL, &r, err, sizeof(err));
@@ -128,104 +93,22 @@ static struct result bench_stack(const char *url, size_t size)
 	}
 	if ((rc = uccid_power_on(r, 0, UCCID_VOLTAGE_AUTO, atr, sizeof(atr))) < 0)
 		die("power on", -rc);
-	t0 = now_ns();
+	t0 = rt_now_ns();
 	for (unsigned i = 0; i < rounds; i++) {
-		int64_t s = now_ns();
+		int64_t s = rt_now_ns();
 		ssize_t n = uccid_transmit(r, 0, apdu, len, rsp, sizeof(rsp));
 
 		if (n != (ssize_t)want || rsp[n - 2] != 0x90)
 			die("transmit", n < 0 ? (int)-n : EPROTO);
-		lat[i] = now_ns() - s;
+		lat[i] = rt_now_ns() - s;
 	}
-	res = summarize(lat, rounds, now_ns() - t0);
+	res = rt_summarize(lat, rounds, rt_now_ns() - t0);
 	uccid_close(r);
 	free(lat);
 	return res;
 }
 
-/* ---- raw TCP ping-pong ---- */
-
-struct pong {
-	int fd;
-	size_t req, rsp;
-};
-
-static void *pong_thread(void *arg)
-{
-	struct pong *p = arg;
-	uint8_t *buf = calloc(1, 8192);
-	int one = 1, c = accept(p->fd, NULL, NULL);
-
-	if (c < 0 || !buf)
-		goto out;
-	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	for (;;) {
-		size_t n = p->req;
-
-		while (n) {
-			ssize_t r = read(c, buf, n);
-
-			if (r <= 0)
-				goto out;
-			n -= (size_t)r;
-		}
-		if (write(c, buf, p->rsp) != (ssize_t)p->rsp)
-			goto out;
-	}
-out:
-	if (c >= 0)
-		close(c);
-	free(buf);
-	return NULL;
-}
-
-static struct result bench_raw(size_t req, size_t rsp_len)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	struct pong p = { .req = req, .rsp = rsp_len };
-	uint8_t *buf = calloc(1, 8192);
-	int64_t *lat = calloc(rounds, sizeof(*lat)), t0;
-	struct result r;
-	pthread_t th;
-	int fd, one = 1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	p.fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (p.fd < 0 || bind(p.fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(p.fd, 1) < 0
-	    || getsockname(p.fd, (struct sockaddr *)&a, &alen) < 0)
-		die("raw listen", errno);
-	pthread_create(&th, NULL, pong_thread, &p);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		die("raw connect", errno);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	t0 = now_ns();
-	for (unsigned i = 0; i < rounds; i++) {
-		int64_t s = now_ns();
-		size_t n = rsp_len;
-
-		if (write(fd, buf, req) != (ssize_t)req)
-			die("raw write", errno);
-		while (n) {
-			ssize_t got = read(fd, buf, n);
-
-			if (got <= 0)
-				die("raw read", errno);
-			n -= (size_t)got;
-		}
-		lat[i] = now_ns() - s;
-	}
-	r = summarize(lat, rounds, now_ns() - t0);
-	close(fd);
-	pthread_join(th, NULL);
-	close(p.fd);
-	free(lat);
-	free(buf);
-	return r;
-}
-
-static void row(const char *path, size_t size, struct result r)
+static void row(const char *path, size_t size, struct rt_stats r)
 {
 	printf("%-6zu %-18s %10.0f %10.1f %10.1f\n", size, path, r.rps, r.median_us, r.p99_us);
 }
@@ -262,14 +145,15 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
 		size_t size = sizes[k], rsp, parts = size <= 261 ? 1 : (size + 260) / 261;
 		uint8_t scratch[4200];
-		struct result st, raw;
+		struct rt_stats st, raw;
 
 		echo_apdu(size, scratch, &rsp);
 		st = bench_stack(url, size);
 		/* the bytes one exchange moves: per message a CMD_SUBMIT OUT and IN (2 headers) out,
 		 * two RET_SUBMITs (2 headers) back, plus the CCID headers and the APDUs */
-		raw = bench_raw(2 * USBIP_HEADER_SIZE * parts + 10 * parts + size,
-				2 * USBIP_HEADER_SIZE * parts + 10 * parts + rsp);
+		if (rt_raw_tcp(2 * USBIP_HEADER_SIZE * parts + 10 * parts + size,
+			       2 * USBIP_HEADER_SIZE * parts + 10 * parts + rsp, rounds, &raw) < 0)
+			die("raw TCP", EIO);
 		row("uccid-usbip", size, st);
 		row("raw-tcp", size, raw);
 		printf("ratio uccid/raw-tcp median latency, %zu-byte APDU: %.2f%s\n", size, st.median_us / raw.median_us,

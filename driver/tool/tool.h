@@ -43,6 +43,7 @@ struct tool_cmd {
 
 int cmd_decode(const struct tool_opts *o, int argc, char **argv);
 int cmd_list(const struct tool_opts *o, int argc, char **argv);
+int cmd_bench(const struct tool_opts *o, int argc, char **argv);
 int cmd_info(const struct tool_opts *o, int argc, char **argv);
 int cmd_atr(const struct tool_opts *o, int argc, char **argv);
 int cmd_apdu(const struct tool_opts *o, int argc, char **argv);

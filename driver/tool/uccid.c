@@ -22,6 +22,7 @@ static const struct tool_cmd commands[] = {
 	{ "poweroff", cmd_power, "power the card off" },
 	{ "eject", cmd_power, "eject the card (readers with a mechanism)" },
 	{ "watch", cmd_watch, "print card events until interrupted" },
+	{ "bench", cmd_bench, "round trips per second and latency of APDUs on a reader (virtual card: ECHO)" },
 	{ "selftest", cmd_selftest, "exercise each CCID command on a reader; report where it deviates from CCID 1.1" },
 	{ "trace", cmd_trace, "trace SUBCOMMAND [ARGS...]: run it, printing every CCID message on stdout" },
 };

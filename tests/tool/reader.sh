@@ -78,6 +78,9 @@ run 0 -r "$R2" atr
 run 1 -r "$R1" eject && has err "cannot do that"
 run 1 -r "usbip://127.0.0.1:$port/9-9" info && has err "9-9"
 run 2 -r "bogus" info && has err "not a reader name"
+run 0 -r "$R3" bench --rounds 50 && has out "ratio uccid/raw-tcp median latency" && has out "4096   uccid"
+run 0 -r "$R1" bench --rounds 20 --apdu 00A4040C07F0756363696401 && has out "12     uccid"
+run 2 bench && has err "give the reader"
 run 2 -r "$R1" apdu && has err "give APDUs"
 run 2 -r "$R1" apdu 00 && has err "is not an APDU"
 run 2 -r "$R1" reset --lukewarm
