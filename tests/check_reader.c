@@ -152,6 +152,12 @@ static void arm_fault(struct rig *g, enum vdev_fault f, uint32_t arg, unsigned c
 	on_device(g, arm_fault_cb, &a);
 }
 
+static void remove_cb(struct vdev *d, void *ctx)
+{
+	(void)ctx;
+	vdev_remove_card(d, 0, vusb_now());
+}
+
 static void insert_cb(struct vdev *d, void *ctx)
 {
 	(void)ctx;
@@ -505,6 +511,70 @@ START_TEST(test_mechanical)
 }
 END_TEST
 
+/* A card that answers only at 3 V on a reader without automatic voltage selection: 5 V, then 3 V. */
+START_TEST(test_voltage_fallback)
+{
+	struct vdev_config cfg;
+	struct vdev *d;
+	struct uccid_transport *t;
+	struct uccid_reader *r;
+	struct uccid_options o = { .log = quiet_log };
+	struct vdev_journal_entry e[32];
+	uint8_t atr[33], selects[8];
+	unsigned nsel = 0;
+	size_t n;
+
+	vdev_profile_config(VDEV_PROFILE_SHORT_APDU, &cfg);
+	cfg.desc.dwFeatures &= ~CCID_FEAT_AUTO_VOLTAGE;
+	cfg.card_voltages = CCID_VOLTAGE_3V;
+	d = vdev_new(&cfg);
+	ck_assert_int_eq(vreader_inproc_open(d, &t), 0);
+	ck_assert_int_eq(uccid_open_transport(t, &o, &r, NULL, 0), 0);
+	ck_assert_int_gt(uccid_power_on(r, 0, UCCID_VOLTAGE_AUTO, atr, sizeof(atr)), 0);
+	ck_assert_int_eq(uccid_transmit(r, 0, ECHO_5, sizeof(ECHO_5), rsp, sizeof(rsp)), 7);
+	/* a fixed voltage the card does not take fails cleanly */
+	ck_assert_int_eq(uccid_power_on(r, 0, UCCID_VOLTAGE_1V8, atr, sizeof(atr)), -ETIMEDOUT);
+	uccid_close(r);
+	n = vdev_journal(d, 0, 0, e, 32);
+	for (size_t i = 0; i < n && nsel < sizeof(selects); i++)
+		if (e[i].from_host && e[i].bMessageType == CCID_PC_TO_RDR_ICC_POWER_ON)
+			selects[nsel++] = e[i].b7;
+	ck_assert_uint_ge(nsel, 3);
+	ck_assert_uint_eq(selects[0], CCID_POWER_5V);
+	ck_assert_uint_eq(selects[1], CCID_POWER_3V);
+	ck_assert_uint_eq(selects[2], CCID_POWER_1V8);
+	vdev_free(d);
+}
+END_TEST
+
+/* A reader without an interrupt endpoint: card events come from polling GetSlotStatus. */
+START_TEST(test_polled_events)
+{
+	struct vdev_config cfg;
+	struct rig *g = calloc(1, sizeof(*g));
+	struct uccid_options o = { .log = quiet_log };
+	struct uccid_reader_info info;
+	struct uccid_event e;
+
+	vdev_profile_config(VDEV_PROFILE_SHORT_APDU, &cfg);
+	cfg.no_interrupt = true;
+	g->d = vdev_new(&cfg);
+	g->p = VDEV_PROFILE_SHORT_APDU;
+	ck_assert_int_eq(vreader_inproc_open(g->d, &g->t), 0);
+	ck_assert_int_eq(uccid_open_transport(g->t, &o, &g->r, NULL, 0), 0);
+	ck_assert_int_eq(uccid_info(g->r, &info), 0);
+	ck_assert(!info.has_interrupt);
+	ck_assert_int_eq(uccid_wait_event(g->r, 300, &e), 0);    /* nothing happened */
+	on_device(g, remove_cb, NULL);
+	ck_assert_int_eq(uccid_wait_event(g->r, 2000, &e), 1);
+	ck_assert_int_eq(e.type, UCCID_EVENT_REMOVED);
+	on_device(g, insert_cb, NULL);
+	ck_assert_int_eq(uccid_wait_event(g->r, 2000, &e), 1);
+	ck_assert_int_eq(e.type, UCCID_EVENT_INSERTED);
+	rig_free(g);
+}
+END_TEST
+
 /* Readers from the field with known structural faults: named, and the session still works. */
 START_TEST(test_quirks)
 {
@@ -550,6 +620,8 @@ int main(void)
 	tcase_add_loop_test(tc, test_session, 0, VDEV_PROFILE_COUNT * OVER_COUNT);
 	tcase_add_loop_test(tc, test_mechanical, 0, OVER_COUNT);
 	tcase_add_test(tc, test_quirks);
+	tcase_add_test(tc, test_voltage_fallback);
+	tcase_add_test(tc, test_polled_events);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("faults");

@@ -65,10 +65,9 @@ uint8_t vdev_icc_status(const struct vslot *s)
 
 static bool has_interrupt(const struct vdev *d)
 {
-	/* Readers whose cards come and go have an interrupt pipe (CCID §3.2.1);
-	 * ours always do. */
-	(void)d;
-	return true;
+	/* Readers whose cards come and go should have an interrupt pipe (CCID §3.2.1);
+	 * --no-interrupt makes one without, which hosts must poll. */
+	return !d->cfg.no_interrupt;
 }
 
 /* ---- journal ---- */

@@ -53,6 +53,9 @@ struct vdev_config {
 	uint32_t data_rates[256];          /* GET_DATA_RATES, bNumDataRatesSupported entries */
 	uint32_t mute_ms;                  /* how long a mute card takes to be reported (default 100) */
 	uint32_t time_extension_ms;        /* interval of time extensions while a card works (default 500) */
+	bool no_interrupt;                 /* no interrupt-IN endpoint: hosts must poll (CCID §3.2.1) */
+	uint8_t card_voltages;             /* CCID_VOLTAGE_* the cards answer at (0: any); at
+					      others the card stays mute, as a card of another class */
 };
 
 /* Fill cfg for a profile with a card present in every slot. */

@@ -37,6 +37,7 @@ static void usage(FILE *f)
 	      "      --no-card           the next readers start with empty slots\n"
 	      "      --pin DIGITS        the cards' PIN (ASCII digits, default 123456)\n"
 	      "      --mute-ms MS        how long a mute card takes to be reported (default 100)\n"
+	      "      --no-interrupt      the next readers have no interrupt endpoint (hosts poll)\n"
 	      "  -l, --listen ADDR       listen address (default 127.0.0.1)\n"
 	      "  -P, --port PORT         TCP port (default 3240; 0 picks a free one)\n"
 	      "  -c, --control PATH      control socket (line protocol, see uccid-vreader(1))\n"
@@ -49,6 +50,7 @@ static void usage(FILE *f)
 struct card_opts {
 	int protocols;          /* 0: the profile's */
 	bool no_card;
+	bool no_interrupt;
 	char pin[9];
 	long mute_ms;
 };
@@ -71,6 +73,7 @@ static void apply_card_opts(struct vdev_config *cfg, const struct card_opts *co)
 	}
 	if (co->mute_ms >= 0)
 		cfg->mute_ms = (uint32_t)co->mute_ms;
+	cfg->no_interrupt = co->no_interrupt;
 }
 
 /* ", ATR 3B ..." of the card a configuration inserts, for scripts that check it. */
@@ -98,6 +101,7 @@ int main(int argc, char **argv)
 		{ "no-card", no_argument, NULL, 'N' },
 		{ "pin", required_argument, NULL, 'I' },
 		{ "mute-ms", required_argument, NULL, 'M' },
+		{ "no-interrupt", no_argument, NULL, 'X' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "port", required_argument, NULL, 'P' },
 		{ "control", required_argument, NULL, 'c' },
@@ -166,6 +170,9 @@ int main(int argc, char **argv)
 			break;
 		case 'N':
 			co.no_card = true;
+			break;
+		case 'X':
+			co.no_interrupt = true;
 			break;
 		case 'I':
 			if (strlen(optarg) < 4 || strlen(optarg) > 8 || strspn(optarg, "0123456789") != strlen(optarg)) {

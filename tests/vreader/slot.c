@@ -355,6 +355,13 @@ static void cmd_power_on(struct vdev *d, struct vslot *s, const struct ccid_msg 
 		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, m->bSeq, CCID_CMD_FAILED, CCID_OFF_B7, 0, NULL, 0, 0, now);
 		return;
 	}
+	/* a card of another voltage class gives no ATR at this voltage (ISO 7816-3 §6.2.4) */
+	if (d->cfg.card_voltages && m->power_on.bPowerSelect != CCID_POWER_AUTO
+	    && !(d->cfg.card_voltages & (1u << (m->power_on.bPowerSelect - 1)))) {
+		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, m->bSeq, CCID_CMD_FAILED, CCID_ERR_ICC_MUTE, 0, NULL, 0,
+			    d->cfg.mute_ms, now);
+		return;
+	}
 	n = vcard_reset(s->card, warm, atr, sizeof(atr));
 	if (n <= 0) {
 		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, m->bSeq, CCID_CMD_FAILED, CCID_ERR_ICC_MUTE, 0, NULL, 0,
