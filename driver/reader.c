@@ -189,6 +189,24 @@ skipped:
 		}
 }
 
+/* What one bulk-IN read gave: an answer to route, the reader gone, or a halt to clear.  r->lock held. */
+static void take_read(struct uccid_reader *r, int n)
+{
+	if (n >= 0) {
+		dispatch(r, r->rx, n);
+	} else if (n == -ENODEV || n == -ECANCELED) {
+		set_dead(r, n);
+	} else if (n == -EPIPE) {
+		/* bulk-IN halted: clear it (USB 2.0 §9.4.5) and go on; the command's deadline still runs */
+		uccid_log(r, UCCID_LOG_WARNING, "bulk-IN stalled; clearing the halt");
+		pthread_mutex_unlock(&r->lock);
+		r->t->ops->clear_halt(r->t, r->t->info.ep_bulk_in);
+		pthread_mutex_lock(&r->lock);
+	} else if (n != -ETIMEDOUT) {
+		uccid_log(r, UCCID_LOG_WARNING, "bulk-IN: %s", strerror(-n));
+	}
+}
+
 /* Take the reader role for one slice: read bulk-IN once and dispatch.  r->lock held on entry and exit. */
 static void read_once(struct uccid_reader *r, int64_t until)
 {
@@ -201,19 +219,7 @@ static void read_once(struct uccid_reader *r, int64_t until)
 	n = r->t->ops->bulk_in(r->t, r->rx, r->max_msg, ms);
 	pthread_mutex_lock(&r->lock);
 	r->reading = false;
-	if (n >= 0)
-		dispatch(r, r->rx, n);
-	else if (n == -ENODEV || n == -ECANCELED)
-		set_dead(r, n);
-	else if (n == -EPIPE) {
-		/* bulk-IN halted: clear it (USB 2.0 §9.4.5) and go on; the command's deadline still runs */
-		uccid_log(r, UCCID_LOG_WARNING, "bulk-IN stalled; clearing the halt");
-		pthread_mutex_unlock(&r->lock);
-		r->t->ops->clear_halt(r->t, r->t->info.ep_bulk_in);
-		pthread_mutex_lock(&r->lock);
-	} else if (n != -ETIMEDOUT) {
-		uccid_log(r, UCCID_LOG_WARNING, "bulk-IN: %s", strerror(-n));
-	}
+	take_read(r, n);
 	pthread_cond_broadcast(&r->cond);
 }
 
@@ -265,18 +271,8 @@ static int send_and_read(struct uccid_reader *r, uint8_t *msg, size_t len, unsig
 	pthread_mutex_unlock(&r->out_lock);
 	pthread_mutex_lock(&r->lock);
 	r->reading = false;
-	if (out_rc >= 0) {
-		if (n >= 0)
-			dispatch(r, r->rx, n);
-		else if (n == -ENODEV || n == -ECANCELED)
-			set_dead(r, n);
-		else if (n == -EPIPE) {
-			uccid_log(r, UCCID_LOG_WARNING, "bulk-IN stalled; clearing the halt");
-			pthread_mutex_unlock(&r->lock);
-			r->t->ops->clear_halt(r->t, r->t->info.ep_bulk_in);
-			pthread_mutex_lock(&r->lock);
-		}
-	}
+	if (out_rc >= 0)
+		take_read(r, n);
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	return out_rc < 0 ? out_rc : 0;
