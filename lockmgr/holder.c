@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Who holds a slot and since when — from this manager's own state when it
+ * holds the slot, otherwise from the shared record of the lock file checked
+ * against the kernel's OFD lock (F_OFD_GETLK): a record marked held whose
+ * lock the kernel has freed belonged to a holder that died.  This is what
+ * "uccid locks" and every busy error print.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "lockmgr/lockmgr_priv.h"
+
+int lockmgr_holder(struct lockmgr *m, unsigned slot, struct lockmgr_holder_info *ret)
+{
+	struct lockmgr_holder_info info = { .state = LOCKMGR_HOLDER_FREE };
+	struct lm_holder_rec rec;
+	struct lm_slot *s;
+	int r = 0, held;
+
+	if (!m || slot >= m->nslots || !ret)
+		return -EINVAL;
+	s = &m->slots[slot];
+	pthread_mutex_lock(&m->lock);
+	info.waiters = s->nwaiters + (m->file ? lm_file_sleepers(m->file, slot) : 0);
+	if (s->state == LM_HELD || s->state == LM_RELEASING || (s->state == LM_ACQUIRING && s->ofd_held)) {
+		info.state = LOCKMGR_HOLDER_HELD;
+		info.this_manager = true;
+		info.owner = s->owner;
+		info.count = s->count;
+		info.pid = m->pid;
+		memcpy(info.program, m->program, sizeof(info.program));
+		info.since = s->since;
+	} else if (m->file) {
+		held = lm_file_probe(m->file, slot);
+		if (held < 0) {
+			r = held;
+			goto out;
+		}
+		r = lm_file_read(m->file, slot, false, &rec);
+		if (r < 0)
+			goto out;
+		if (held || rec.held) {
+			/* held with a record not yet written (the new holder is still disposing
+			   of an abandoned card): pid 0, program "" */
+			info.state = held ? LOCKMGR_HOLDER_HELD : LOCKMGR_HOLDER_ABANDONED;
+			if (rec.held) {
+				info.owner = rec.owner;
+				info.pid = rec.pid;
+				memcpy(info.program, rec.program, sizeof(info.program));
+				info.since = rec.since;
+			}
+		}
+	}
+	*ret = info;
+out:
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}

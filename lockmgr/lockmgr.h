@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The lock manager: exclusive ownership of the card in a reader slot, with
+ * SCardLock / SCardBeginTransaction-style waiting and SCardUnlock /
+ * SCardEndTransaction-style unlock dispositions, held across threads and
+ * across processes.  It knows nothing of USB: the reader gives it callbacks
+ * (struct lockmgr_ops) that carry out a disposition on the card.
+ *
+ * Rules (issue 5):
+ *  - lockmgr_lock() gives one owner (a caller-chosen 64-bit id: a thread, a
+ *    client handle) exclusive use of a slot.  It is reentrant for the same
+ *    owner and counted.  Waiters are served first come, first served and are
+ *    woken directly by the release (no polling inside a process).  A waiter
+ *    can be cancelled (lockmgr_cancel_wait()).
+ *  - Across processes the lock is an open-file-description lock
+ *    (fcntl F_OFD_SETLK, Linux >= 3.15) on one byte per slot of a per-reader
+ *    lock file in the runtime directory, plus a record per slot in the same
+ *    file naming the holder (pid, program, owner, since when).  OFD locks
+ *    belong to the open file description, not to the process: two managers
+ *    in one process exclude each other, closing some other descriptor of the
+ *    file does not drop the lock (as it would with POSIX F_SETLK locks), and
+ *    the kernel frees the lock when the holder dies.  A process that forks
+ *    while holding must not let the child keep the manager: the child shares
+ *    the description, and with it the lock.
+ *  - A holder that dies leaves its record marked held while the kernel has
+ *    freed its lock: the next owner sees lockmgr_lock_info.abandoned with the
+ *    dead holder's pid and program, and the manager's abandon disposition
+ *    (default RESET: a card left authenticated must not pass to the next
+ *    owner) is carried out through the dispose callback before
+ *    lockmgr_lock() returns.
+ *  - lockmgr_unlock() checks before it changes anything: an invalid
+ *    disposition (Windows' E_INVALIDARG), a slot not locked, or an owner that
+ *    does not hold it is refused and nothing changes — the lock stays held
+ *    and no callback is called.  Otherwise an inner unlock of a reentrant
+ *    lock only counts down; the last one carries out the disposition and
+ *    releases the lock, even when the disposition fails (the callback's error
+ *    is returned, so nobody is stuck behind an owner whose card is gone).
+ *  - Each slot has a card-state generation, bumped by every reset, power
+ *    off, eject, removal and insertion (lockmgr_card_event() from the reader,
+ *    and the dispositions the manager carries out).  A struct lockmgr_handle
+ *    (one per client of the slot) reports on lockmgr_check() that the card
+ *    was reset or removed, as PC/SC's SCARD_W_RESET_CARD and
+ *    SCARD_W_REMOVED_CARD do, until lockmgr_ack().  The generation is per
+ *    manager: another process learns of the card's state from its own
+ *    reader's events.
+ *
+ * Every function returns >= 0 on success or a negative errno; errors common
+ * to all: -EINVAL for a NULL manager or a slot out of range.  Threads: every
+ * function may be called from any thread, except that lockmgr_free() must
+ * not race with any other call on the manager.  Callbacks are called without
+ * any lock of the manager held and may call lockmgr_card_event().
+ */
+#ifndef LOCKMGR_H
+#define LOCKMGR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct lockmgr;
+struct lockmgr_handle;
+
+/* Chosen by the caller; the manager only compares it.  Any value is valid. */
+typedef uint64_t lockmgr_owner_t;
+
+/*
+ * What becomes of the card when its owner lets go.  The values are PC/SC's
+ * SCARD_LEAVE_CARD .. SCARD_EJECT_CARD plus one: 0 is deliberately no
+ * disposition, so that a field nobody set is refused (or, in the config,
+ * means the default) instead of silently leaving an authenticated card.
+ */
+enum lockmgr_disposition {
+	LOCKMGR_LEAVE = 1,      /* send nothing; the card keeps its state (PIN verified, ...) */
+	LOCKMGR_RESET = 2,      /* warm reset (PC_to_RDR_IccPowerOn while powered); a card that
+				   was off stays off and its next power-up is cold */
+	LOCKMGR_UNPOWER = 3,    /* PC_to_RDR_IccPowerOff */
+	LOCKMGR_EJECT = 4,      /* PC_to_RDR_Mechanical bFunction 02 where dwMechanical declares
+				   eject; otherwise power off and latch the slot as ejected */
+};
+
+/* What the reader did for a disposition (the reader decides what EJECT means). */
+enum lockmgr_done {
+	LOCKMGR_DONE_NOTHING = 0,   /* LEAVE, or RESET of a card that was off (left off) */
+	LOCKMGR_DONE_RESET,         /* the card was warm-reset */
+	LOCKMGR_DONE_UNPOWERED,     /* the card was powered off */
+	LOCKMGR_DONE_EJECTED,       /* the mechanism ejected the card (Mechanical 02) */
+	LOCKMGR_DONE_LATCHED,       /* powered off and latched: no power-up until removed and inserted */
+};
+
+/* Card events that bump a slot's card-state generation. */
+enum lockmgr_event {
+	LOCKMGR_EV_RESET = 1,       /* reset-class: handles see LOCKMGR_W_RESET_CARD */
+	LOCKMGR_EV_POWER_OFF,       /* reset-class */
+	LOCKMGR_EV_EJECT,           /* removal-class: handles see LOCKMGR_W_REMOVED_CARD */
+	LOCKMGR_EV_REMOVED,         /* removal-class */
+	LOCKMGR_EV_INSERTED,        /* removal-class: whatever a handle knew was of another card */
+};
+
+/* lockmgr_check() results (positive: warnings, as PC/SC's SCARD_W_*). */
+#define LOCKMGR_W_RESET_CARD 1      /* the card was reset or powered off since the last ack */
+#define LOCKMGR_W_REMOVED_CARD 2    /* the card was removed, ejected or replaced since the last ack */
+
+/* Flags of lockmgr_lock(). */
+#define LOCKMGR_F_MECHANICAL 0x1u   /* also lock the card in mechanically (CCID Mechanical 04/05) */
+
+#define LOCKMGR_PROGRAM_MAX 32      /* program names are cut to 31 bytes */
+#define LOCKMGR_MAX_SLOTS 256       /* bMaxSlotIndex is one byte */
+
+/*
+ * Callbacks into the reader.  Called from the thread that locks or unlocks,
+ * with no lock of the manager held, while the calling owner holds the slot
+ * exclusively.
+ */
+struct lockmgr_ops {
+	/*
+	 * Required.  Carry out d (RESET, UNPOWER or EJECT; never LEAVE, which
+	 * sends nothing) on the card in slot, and set *done to what was done
+	 * (EJECT: LOCKMGR_DONE_EJECTED on a reader with an eject mechanism,
+	 * LOCKMGR_DONE_LATCHED otherwise).  May block for the reader's bounded
+	 * exchange time.  Returns 0 or a negative errno (-ENOMEDIUM card
+	 * removed, -ENODEV reader gone, -ETIMEDOUT card mute, ...): the lock is
+	 * released all the same.
+	 */
+	int (*dispose)(void *ctx, unsigned slot, enum lockmgr_disposition d, enum lockmgr_done *done);
+	/*
+	 * Optional (NULL: LOCKMGR_F_MECHANICAL is refused with -EOPNOTSUPP).
+	 * Lock (CCID Mechanical bFunction 04) or unlock (05) the card in its
+	 * slot.  Returns 0 or a negative errno.
+	 */
+	int (*mechanical_lock)(void *ctx, unsigned slot, bool lock);
+};
+
+struct lockmgr_config {
+	unsigned slots;                 /* 1 .. LOCKMGR_MAX_SLOTS */
+	const char *reader_id;          /* stable identity of the reader (e.g. "usb:1050/0407:SERIAL");
+					   names the lock file, sanitised and hashed */
+	const char *runtime_dir;        /* NULL: $XDG_RUNTIME_DIR/uccid, else /run/uccid; created
+					   0700 if missing (its parent must exist) */
+	bool process_local;             /* no lock file: the lock holds within this process only
+					   (readers no other process can reach, tests, benchmarks) */
+	pid_t pid;                      /* this process as recorded (0: getpid()) */
+	const char *program;            /* its name as recorded (NULL: program_invocation_short_name) */
+	enum lockmgr_disposition abandon; /* carried out when a holder died (0: LOCKMGR_RESET) */
+	const struct lockmgr_ops *ops;  /* required, dispose required */
+	void *ctx;                      /* passed to the callbacks */
+};
+
+/*
+ * Create the manager for one reader: open (create) its lock file
+ * "<sanitised id>-<hash>.lock" in the runtime directory, mode 0600.
+ * Returns the manager, or NULL with errno set: EINVAL (no ops or dispose,
+ * slots 0 or above LOCKMGR_MAX_SLOTS, empty reader_id, invalid abandon
+ * disposition), ENOTDIR (runtime directory is not one), EPROTO (the lock file
+ * is not a uccid lock file of this version), ENOMEM, or the errno of the
+ * failing mkdir/open/fallocate/mmap (EACCES, ENOENT, ...).
+ */
+struct lockmgr *lockmgr_new(const struct lockmgr_config *cfg);
+
+/*
+ * Free the manager.  Locks still held are released without a disposition
+ * (LEAVE); no call may be in progress or waiting; handles must be closed
+ * first.  NULL is ok.
+ */
+void lockmgr_free(struct lockmgr *m);
+
+/* The lock file's path ("" when process_local); valid until lockmgr_free(). */
+const char *lockmgr_path(const struct lockmgr *m);
+
+/* What lockmgr_lock() tells the new owner. */
+struct lockmgr_lock_info {
+	unsigned count;                 /* reentrancy depth after this call (1: newly granted) */
+	bool abandoned;                 /* the previous holder died holding the lock */
+	pid_t prev_pid;                 /* abandoned: the dead holder */
+	char prev_program[LOCKMGR_PROGRAM_MAX];
+	struct timespec prev_since;     /* abandoned: when it took the lock (CLOCK_REALTIME, to the second) */
+	int abandon_status;             /* abandoned: 0, or the dispose callback's error (the lock
+					   is granted all the same) */
+	enum lockmgr_done abandon_done; /* abandoned: what the reader did */
+};
+
+/*
+ * Take exclusive use of slot for owner.  timeout_ms: 0 tries once, > 0 waits
+ * at most that long (in total, in and across processes), -1 waits forever.
+ * If owner already holds the slot the count goes up and the call returns at
+ * once.  Waiters in this process are served in FIFO order, each woken by the
+ * release that hands it the lock.  flags: LOCKMGR_F_MECHANICAL (honoured on
+ * the outermost lock only).  ret (may be NULL) is written on success only.
+ * Returns 0, or:
+ *   -EINVAL      slot out of range, timeout_ms < -1, unknown flags
+ *   -EOPNOTSUPP  LOCKMGR_F_MECHANICAL without a mechanical_lock callback
+ *   -EBUSY       timeout_ms 0 and the slot is held (lockmgr_holder() says by whom)
+ *   -ETIMEDOUT   the slot stayed held for timeout_ms
+ *   -ECANCELED   lockmgr_cancel_wait() ended the wait
+ *   -EOVERFLOW   the reentrancy count would overflow
+ *   the mechanical_lock callback's error (the lock is then not held), or the
+ *   errno of a failing fcntl on the lock file
+ */
+int lockmgr_lock(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner, int timeout_ms, unsigned flags,
+		 struct lockmgr_lock_info *ret);
+
+/*
+ * Make every lockmgr_lock() of owner waiting on slot return -ECANCELED.
+ * Returns 0, -ENOENT (owner is not waiting on slot), -EINVAL.
+ */
+int lockmgr_cancel_wait(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner);
+
+/*
+ * Release owner's hold on slot with disposition d.  Refusals change nothing:
+ *   -EINVAL   d is not a disposition (the lock stays held, no callback)
+ *   -ENOLCK   slot is not locked (or its owner is still acquiring it)
+ *   -EPERM    slot is locked by another owner
+ * Inner unlocks of a reentrant lock count down, do not dispose, and set
+ * *done (may be NULL) to LOCKMGR_DONE_NOTHING.  The last unlock unlocks the
+ * mechanism (if locked), carries out d, bumps the card-state generation for
+ * every other owner's handles, and releases the lock; it returns 0 or the
+ * first error of the mechanical_lock or dispose callbacks — the lock is
+ * released either way.
+ */
+int lockmgr_unlock(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner, enum lockmgr_disposition d,
+		   enum lockmgr_done *done);
+
+enum lockmgr_holder_state {
+	LOCKMGR_HOLDER_FREE,
+	LOCKMGR_HOLDER_HELD,
+	LOCKMGR_HOLDER_ABANDONED,   /* free, but its last holder died with it (not yet disposed) */
+};
+
+struct lockmgr_holder_info {
+	enum lockmgr_holder_state state;
+	bool this_manager;              /* held through this manager (owner and count are valid) */
+	lockmgr_owner_t owner;          /* as recorded (the owning process's id) */
+	unsigned count;                 /* this_manager: reentrancy depth */
+	pid_t pid;                      /* HELD, ABANDONED: the holder */
+	char program[LOCKMGR_PROGRAM_MAX];
+	struct timespec since;          /* HELD, ABANDONED: when it took the lock (CLOCK_REALTIME, to the second) */
+	unsigned waiters;               /* threads of this process waiting, plus processes waiting
+					   on the lock file */
+};
+
+/*
+ * Who holds slot, also when the holder is another process.  Returns 0, or
+ * -EAGAIN (another process rewrote its record throughout the read), or the
+ * errno of a failing fcntl.
+ */
+int lockmgr_holder(struct lockmgr *m, unsigned slot, struct lockmgr_holder_info *ret);
+
+/*
+ * Report a card event on slot (from the reader: interrupt NotifySlotChange,
+ * a reset or power-off it did outside a disposition).  Returns 0, -EINVAL
+ * (also for an unknown event).
+ */
+int lockmgr_card_event(struct lockmgr *m, unsigned slot, enum lockmgr_event ev);
+
+/* The slot's card-state generation (0 if slot is out of range). */
+uint64_t lockmgr_generation(struct lockmgr *m, unsigned slot);
+
+/*
+ * A client of a slot, owned by owner (its dispositions do not warn its own
+ * handles).  It starts up to date.  Returns 0, -EINVAL, -ENOMEM.
+ */
+int lockmgr_handle_open(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner, struct lockmgr_handle **ret);
+
+/* Close a handle (NULL ok). */
+void lockmgr_handle_close(struct lockmgr_handle *h);
+
+/*
+ * What happened to the card since the handle's last ack: 0 nothing,
+ * LOCKMGR_W_REMOVED_CARD (takes precedence), LOCKMGR_W_RESET_CARD, or
+ * -EINVAL (NULL).  Repeats until lockmgr_ack().
+ */
+int lockmgr_check(const struct lockmgr_handle *h);
+
+/* Acknowledge everything up to the current generation.  Returns 0 or -EINVAL. */
+int lockmgr_ack(struct lockmgr_handle *h);
+
+/* Names: "leave", "reset", "unpower", "eject" (NULL if invalid) and back (-EINVAL). */
+const char *lockmgr_disposition_name(enum lockmgr_disposition d);
+int lockmgr_disposition_parse(const char *name);
+/* "nothing", "reset", "unpowered", "ejected", "latched" (NULL if invalid). */
+const char *lockmgr_done_name(enum lockmgr_done done);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

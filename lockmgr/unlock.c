@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Letting a slot go: the refusals that change nothing (SCardUnlock's
+ * E_INVALIDARG for a bad disposition, a slot not locked, another owner's
+ * slot), the countdown of a reentrant lock, and on the last unlock the
+ * mechanism's release, the disposition carried out by the reader, the
+ * card-state generation, and the hand-off to the next waiter — which happens
+ * whatever the callbacks returned.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "lockmgr/lockmgr_priv.h"
+
+void lm_release(struct lockmgr *m, unsigned slot, enum lockmgr_event ev, lockmgr_owner_t owner)
+{
+	struct lm_slot *s = &m->slots[slot];
+
+	pthread_mutex_lock(&m->lock);
+	if (ev)
+		lm_bump(m, slot, ev, true, owner);
+	s->mechanical = false;
+	if (s->ofd_held) {
+		/* Hand over within the process keeping the OFD lock: the next owner needs no
+		   system call.  Bounded, so that waiting processes are not starved. */
+		if (s->head && s->local_handoffs < LM_LOCAL_HANDOFF_MAX) {
+			s->local_handoffs++;
+			lm_hand_off(s);
+			pthread_mutex_unlock(&m->lock);
+			return;
+		}
+		/* Free before the OFD lock goes: a record still marked held after that means
+		   its holder died (see finish_lock()). */
+		lm_file_write(m->file, slot, &(struct lm_holder_rec){ .held = false });
+		s->ofd_held = false;
+		s->local_handoffs = 0;
+		s->state = LM_RELEASING;
+		pthread_mutex_unlock(&m->lock);
+		/* Not under m->lock, and before any thread of this process may own the slot:
+		   OFD locks of one description never conflict, so a new owner here would
+		   "take" the lock we still hold and then lose it to this F_UNLCK. */
+		lm_file_release(m->file, slot);
+		pthread_mutex_lock(&m->lock);
+	}
+	lm_hand_off(s);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static bool valid_disposition(enum lockmgr_disposition d)
+{
+	return (unsigned)d >= LOCKMGR_LEAVE && (unsigned)d <= LOCKMGR_EJECT;
+}
+
+int lockmgr_unlock(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner, enum lockmgr_disposition d,
+		   enum lockmgr_done *done)
+{
+	enum lockmgr_done dn = LOCKMGR_DONE_NOTHING;
+	struct lm_slot *s;
+	bool mech;
+	int r = 0, st = 0;
+
+	/* Every check comes before any change (issue 5: a refused unlock changes nothing). */
+	if (!m || slot >= m->nslots || !valid_disposition(d))
+		return -EINVAL;
+	s = &m->slots[slot];
+	pthread_mutex_lock(&m->lock);
+	if (s->state == LM_FREE) {
+		r = -ENOLCK;
+	} else if (s->owner != owner) {
+		r = -EPERM;
+	} else if (s->state != LM_HELD) {
+		r = -ENOLCK;    /* its own lock call has not returned yet, or it is releasing */
+	} else if (s->count > 1) {
+		s->count--;     /* an inner unlock: no disposition */
+	} else if (d == LOCKMGR_LEAVE && !s->mechanical && !m->file) {
+		lm_hand_off(s); /* nothing to send, nothing outside the process: one critical section */
+	} else {
+		mech = s->mechanical;
+		s->state = LM_RELEASING;
+		pthread_mutex_unlock(&m->lock);
+
+		/* The mechanism lets go before the card is ejected (CCID Mechanical 05, then 02). */
+		if (mech)
+			r = m->ops->mechanical_lock(m->ctx, slot, false);
+		/* LEAVE sends nothing: the reader is not called for it. */
+		if (d != LOCKMGR_LEAVE) {
+			st = m->ops->dispose(m->ctx, slot, d, &dn);
+			if (st < 0 && r == 0)
+				r = st;
+		}
+		/* Released whatever the callbacks returned: nobody stays stuck behind an owner
+		   whose card or reader is gone. */
+		lm_release(m, slot, lm_done_event(d, dn, st), owner);
+		if (done)
+			*done = dn;
+		return r;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (r == 0 && done)
+		*done = LOCKMGR_DONE_NOTHING;
+	return r;
+}
