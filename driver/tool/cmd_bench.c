@@ -112,7 +112,8 @@ int cmd_bench(const struct tool_opts *opts, int argc, char **argv)
 			}
 			break;
 		case 's':
-			slot = (unsigned)strtoul(optarg, NULL, 10);
+			if (tool_slot_arg(optarg, &slot) < 0)
+				return EXIT_USAGE;
 			break;
 		case 'a':
 			n = hex_parse_words(1, &optarg, apdu, sizeof(apdu), &bad_pos, &bad_char);

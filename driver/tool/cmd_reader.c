@@ -96,17 +96,10 @@ static int parse_opts(struct tool_opts *o, unsigned *slot, bool *cold, int argc,
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
-		char *end;
-		unsigned long v;
-
 		switch (c) {
 		case 's':
-			v = strtoul(optarg, &end, 10);
-			if (!*optarg || *end || v > 255) {
-				tool_err("--slot takes a slot number, not '%s'", optarg);
+			if (tool_slot_arg(optarg, slot) < 0)
 				return -EINVAL;
-			}
-			*slot = (unsigned)v;
 			break;
 		case 'j':
 			o->json = true;
@@ -260,7 +253,10 @@ int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "s:f:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			s.slot = (unsigned)strtoul(optarg, NULL, 10);
+			if (tool_slot_arg(optarg, &s.slot) < 0) {
+				free(apdu);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'f':
 			file = optarg;

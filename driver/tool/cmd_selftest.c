@@ -1730,18 +1730,12 @@ int cmd_selftest(const struct tool_opts *opts, int argc, char **argv)
 		return EXIT_FAILED;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
-		char *end;
-		unsigned long v;
-
 		switch (c) {
 		case 's':
-			v = strtoul(optarg, &end, 10);
-			if (!*optarg || *end || v > 255) {
-				tool_err("--slot takes a slot number, not '%s'", optarg);
+			if (tool_slot_arg(optarg, &st->slot) < 0) {
 				free(st);
 				return EXIT_USAGE;
 			}
-			st->slot = (unsigned)v;
 			break;
 		case 'j':
 			o.json = true;

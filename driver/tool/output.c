@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "driver/tool/tool.h"
@@ -22,6 +23,21 @@ void tool_err(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int tool_slot_arg(const char *arg, unsigned *slot)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (!*arg || *end || errno || v > 255) {
+		tool_err("--slot takes a slot number from 0 to 255, not '%s'", arg);
+		return -EINVAL;
+	}
+	*slot = (unsigned)v;
+	return 0;
 }
 
 void json_string(FILE *f, const char *s)

@@ -68,6 +68,9 @@ int tool_trace_finish(const struct tool_opts *o, int status);
 /* The only reader on the USB buses, for subcommands run without --reader; else an error listing them. */
 int tool_default_reader(char *name, size_t cap);
 
+/* Parse a --slot argument (0..255); on a bad one print why and return -EINVAL. */
+int tool_slot_arg(const char *arg, unsigned *slot);
+
 /* Print "uccid: <fmt>" to stderr. */
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

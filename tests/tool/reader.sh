@@ -83,6 +83,8 @@ run 0 -r "$R1" bench --rounds 20 --apdu 00A4040C07F0756363696401 && has out "12 
 run 2 bench && has err "give the reader"
 run 2 -r "$R1" apdu && has err "give APDUs"
 run 2 -r "$R1" apdu 00 && has err "is not an APDU"
+run 2 -r "$R1" apdu --slot 1x 00A4040C07F0756363696401 && has err "--slot takes a slot number from 0 to 255, not '1x'"
+run 2 -r "$R1" bench --slot 256 && has err "not '256'"
 run 2 -r "$R1" reset --lukewarm
 
 echo "$passes passed, $fails failed"
