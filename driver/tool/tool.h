@@ -52,6 +52,7 @@ int cmd_power(const struct tool_opts *o, int argc, char **argv);
 int cmd_watch(const struct tool_opts *o, int argc, char **argv);
 int cmd_selftest(const struct tool_opts *o, int argc, char **argv);
 int cmd_trace(const struct tool_opts *o, int argc, char **argv);
+int cmd_test(const struct tool_opts *o, int argc, char **argv);
 
 /*
  * Frame tracing (trace.c), opt-in only: APDUs carry PINs.  Around the
@@ -64,6 +65,8 @@ int tool_trace_start(struct tool_opts *o);
 void tool_trace_setup(const struct tool_opts *o, struct uccid_options *uo);
 void tool_trace_opened(const struct tool_opts *o, struct uccid_reader *r);
 int tool_trace_finish(const struct tool_opts *o, int status);
+/* One CCID message as the text trace shows it: a line (and with verbose the explanation) on f. */
+void tool_trace_print(FILE *f, bool verbose, bool out, const uint8_t *msg, size_t len, double ms);
 
 /* The only reader on the USB buses, for subcommands run without --reader; else an error listing them. */
 int tool_default_reader(char *name, size_t cap);

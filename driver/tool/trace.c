@@ -87,36 +87,36 @@ static void print_hex(FILE *f, const uint8_t *b, size_t n)
 		fprintf(f, " %02X", b[i]);
 }
 
-static void print_message(struct tool_trace *t, bool out, const uint8_t *msg, size_t len, double ms)
+void tool_trace_print(FILE *f, bool verbose, bool out, const uint8_t *msg, size_t len, double ms)
 {
 	struct ccid_msg m;
 	struct ccid_diag diag = { 0 };
-	struct line l = { .f = t->out };
+	struct line l = { .f = f };
 	int rc = ccid_msg_decode(msg, len, &m, &diag);
 
-	fprintf(t->out, "%c %7.3f ", out ? '>' : '<', ms);
+	fprintf(f, "%c %7.3f ", out ? '>' : '<', ms);
 	if (rc < 0) {
 		/* what the library will skip as malformed: show the bytes and where the codec stopped */
-		fprintf(t->out, "undecodable (%zu bytes; at byte %zu expected %s) |", len, diag.offset,
+		fprintf(f, "undecodable (%zu bytes; at byte %zu expected %s) |", len, diag.offset,
 			diag.expected ? diag.expected : "a CCID message");
-		print_hex(t->out, msg, len);
-		fputc('\n', t->out);
+		print_hex(f, msg, len);
+		fputc('\n', f);
 		return;
 	}
-	fprintf(t->out, "%s slot %u seq %02X", ccid_msg_type_name(m.bMessageType), m.bSlot, m.bSeq);
+	fprintf(f, "%s slot %u seq %02X", ccid_msg_type_name(m.bMessageType), m.bSlot, m.bSeq);
 	l.failed = ccid_is_response(m.bMessageType) && CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED;
 	ccid_msg_describe(&m, line_field, &l);
 	if (m.dwLength) {
-		fputs(" |", t->out);
-		print_hex(t->out, m.abData, m.dwLength);
+		fputs(" |", f);
+		print_hex(f, m.abData, m.dwLength);
 	}
-	fputc('\n', t->out);
-	if (t->verbose) {
-		struct out o = { .f = t->out };     /* the text renderer of uccid decode, without a title */
+	fputc('\n', f);
+	if (verbose) {
+		struct out o = { .f = f };     /* the text renderer of uccid decode, without a title */
 
 		ccid_msg_describe(&m, out_field, &o);
 		out_end(&o);
-		fputc('\n', t->out);
+		fputc('\n', f);
 	}
 }
 
@@ -165,8 +165,8 @@ static void on_message(void *ctx, bool out, const uint8_t *msg, size_t len)
 	clock_gettime(CLOCK_REALTIME, &wall);
 	pthread_mutex_lock(&t->lock);
 	if (t->out) {
-		print_message(t, out, msg, len,
-			      (double)(now.tv_sec - t->start.tv_sec) * 1e3 + (double)(now.tv_nsec - t->start.tv_nsec) / 1e6);
+		tool_trace_print(t->out, t->verbose, out, msg, len,
+				 (double)(now.tv_sec - t->start.tv_sec) * 1e3 + (double)(now.tv_nsec - t->start.tv_nsec) / 1e6);
 		fflush(t->out);
 	}
 	if (t->pcap) {

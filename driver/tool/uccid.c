@@ -24,6 +24,7 @@ static const struct tool_cmd commands[] = {
 	{ "watch", cmd_watch, "print card events until interrupted" },
 	{ "bench", cmd_bench, "round trips per second and latency of APDUs on a reader (virtual card: ECHO)" },
 	{ "selftest", cmd_selftest, "exercise each CCID command on a reader; report where it deviates from CCID 1.1" },
+	{ "test", cmd_test, "run hardware-in-the-loop suites: TAP on stdout, JUnit XML with --junit" },
 	{ "trace", cmd_trace, "trace SUBCOMMAND [ARGS...]: run it, printing every CCID message on stdout" },
 };
 
