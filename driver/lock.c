@@ -131,7 +131,12 @@ void uccid_card_event(struct uccid_reader *r, struct uslot *s, enum lockmgr_even
 		s->left = false;
 	if (!r->lm)
 		return;
-	/* a removal ends an eject latch: the next card may be powered */
+	/*
+	 * A removal ends an eject latch: the next card may be powered.  Only a removal this
+	 * session saw (a status or an event): readers report every slot as changed when a
+	 * host configures them, so a session that opens later cannot tell whether a
+	 * latched card was pulled meanwhile (uccid_ejected(clear) is for that).
+	 */
 	if (ev == LOCKMGR_EV_REMOVED)
 		lockmgr_latch(r->lm, s->index, 0);
 	/* the lock manager accounts for the dispositions it has carried out */
