@@ -131,12 +131,29 @@ void uccid_card_event(struct uccid_reader *r, struct uslot *s, enum lockmgr_even
 		s->left = false;
 	if (!r->lm)
 		return;
-	/* a removal ends an eject latch: the next card may be powered */
+	/*
+	 * A removal ends an eject latch: the next card may be powered.  Only a removal this
+	 * session saw (a status or an event): readers report every slot as changed when a
+	 * host configures them, so a session that opens later cannot tell whether a
+	 * latched card was pulled meanwhile (uccid_ejected(clear) is for that).
+	 */
 	if (ev == LOCKMGR_EV_REMOVED)
 		lockmgr_latch(r->lm, s->index, 0);
 	/* the lock manager accounts for the dispositions it has carried out */
 	if (!s->disposing)
 		lockmgr_card_event(r->lm, s->index, ev);
+}
+
+/*
+ * IccPowerOff for a disposition: a reader answers it for an empty slot too
+ * (bmICCStatus 2), but then there was no card to leave in any state, which
+ * the owner must hear (s->op held).
+ */
+static int power_off_card(struct uccid_reader *r, struct uslot *s)
+{
+	int rc = uccid_do_power_off(r, s);
+
+	return rc == 0 && !s->present ? -ENOMEDIUM : rc;
 }
 
 /* EJECT: the mechanism where dwMechanical declares one, else power off and latch (s->op held). */
@@ -151,7 +168,7 @@ static int do_eject(struct uccid_reader *r, struct uslot *s, enum uccid_done *do
 			*done = UCCID_DONE_EJECTED;
 		return rc;
 	}
-	rc = uccid_do_power_off(r, s);
+	rc = power_off_card(r, s);
 	if (rc == -ENOMEDIUM)
 		return rc;      /* nothing to latch: the card is already out */
 	/* latched even if the power-off failed: the card must not be used until it was out */
@@ -177,11 +194,15 @@ static int dispose(void *ctx, unsigned slot, enum lockmgr_disposition d, enum lo
 	s->disposing = true;
 	switch (d) {
 	case LOCKMGR_RESET:
-		/* Ask the reader: after a holder died, this session may not know the card is
-		   on — and that card is exactly the one that must not pass on authenticated. */
-		rc = uccid_do_slot_status(r, s, &st);
-		if (rc == 0 && !st.present)
-			rc = -ENOMEDIUM;
+		/* A card this session powered gets exactly an IccPowerOn.  Otherwise ask the
+		   reader: after a holder died, this session does not know the card is on —
+		   and that card is exactly the one that must not pass on authenticated. */
+		st.powered = s->powered;
+		if (!s->powered) {
+			rc = uccid_do_slot_status(r, s, &st);
+			if (rc == 0 && !st.present)
+				rc = -ENOMEDIUM;
+		}
 		if (rc == 0 && st.powered) {
 			/* a warm reset is IccPowerOn on a powered card (CCID §6.1.1) */
 			rc = uccid_do_power_on(r, s, UCCID_VOLTAGE_AUTO, true);
@@ -190,7 +211,7 @@ static int dispose(void *ctx, unsigned slot, enum lockmgr_disposition d, enum lo
 		}
 		break;
 	case LOCKMGR_UNPOWER:
-		rc = uccid_do_power_off(r, s);
+		rc = power_off_card(r, s);
 		if (rc == 0)
 			dn = UCCID_DONE_UNPOWERED;
 		break;

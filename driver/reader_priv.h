@@ -190,6 +190,7 @@ void uccid_apply_quirks(struct uccid_reader *r, bool class_after_endpoint, bool 
 int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltage v, bool warm);
 
 /* events.c */
+
 void uccid_push_event(struct uccid_reader *r, enum uccid_event_type type, unsigned slot, uint8_t code);
 
 #endif

@@ -24,6 +24,7 @@ int lockmgr_holder(struct lockmgr *m, unsigned slot, struct lockmgr_holder_info 
 		return -EINVAL;
 	s = &m->slots[slot];
 	pthread_mutex_lock(&m->lock);
+	lm_inflate(s);  /* a fast holder is reported like any other */
 	info.waiters = s->nwaiters + (m->file ? lm_file_sleepers(m->file, slot) : 0);
 	if (s->state == LM_HELD || s->state == LM_RELEASING || (s->state == LM_ACQUIRING && s->ofd_held)) {
 		info.state = LOCKMGR_HOLDER_HELD;

@@ -246,7 +246,9 @@ struct lockmgr_holder_info {
 	unsigned count;                 /* this_manager: reentrancy depth */
 	pid_t pid;                      /* HELD, ABANDONED: the holder */
 	char program[LOCKMGR_PROGRAM_MAX];
-	struct timespec since;          /* HELD, ABANDONED: when it took the lock (CLOCK_REALTIME, to the second) */
+	struct timespec since;          /* HELD, ABANDONED: when it took the lock (CLOCK_REALTIME, to the
+					   second); 0 for a hold that is not recorded in the lock file
+					   (process_local, LOCKMGR_F_LOCAL): it is not timed */
 	unsigned waiters;               /* threads of this process waiting, plus processes waiting
 					   on the lock file */
 };

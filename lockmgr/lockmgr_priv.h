@@ -54,7 +54,23 @@ struct lm_waiter {
 	bool cancelled;
 };
 
+/*
+ * The uncontended in-process fast path (issue 5: lock + unlock within 3x of a
+ * bare mutex): a hold that needs nothing but exclusion in this process is a
+ * single compare-and-swap of the slot's fast word from LM_FAST_IDLE to the
+ * owner, and its LEAVE unlock the swap back.  Anything else takes m->lock and
+ * first "inflates" the slot (lm_inflate): the word becomes LM_FAST_INFLATED
+ * and a fast holder, if any, becomes the slot's HELD owner, so that the state
+ * machine below is the truth again.  The slot deflates when it goes back to
+ * FREE with nobody queued.  Invariant: fast != INFLATED implies state FREE
+ * and an empty queue.  Owners 0 and UINT64_MAX, the two sentinels, always
+ * take the slow path.
+ */
+#define LM_FAST_IDLE ((uint64_t)0)
+#define LM_FAST_INFLATED UINT64_MAX
+
 struct lm_slot {
+	_Atomic uint64_t fast;          /* LM_FAST_IDLE, a fast holder, or LM_FAST_INFLATED */
 	enum lm_state state;
 	lockmgr_owner_t owner;
 	unsigned count;                 /* reentrancy depth while HELD */
@@ -141,6 +157,13 @@ void lm_bump(struct lockmgr *m, unsigned slot, enum lockmgr_event ev, bool has_e
 enum lockmgr_event lm_done_event(enum lockmgr_disposition d, enum lockmgr_done done, int status);
 
 /* lock.c, unlock.c */
+/* Called with m->lock held: make the slot's state the truth (see LM_FAST_IDLE). */
+void lm_inflate(struct lm_slot *s);
+/* Can owner use the fast word at all? */
+static inline bool lm_fast_owner(lockmgr_owner_t owner)
+{
+	return owner != LM_FAST_IDLE && owner != LM_FAST_INFLATED;
+}
 /* Called with m->lock held: make the first waiter the owner (ACQUIRING) and wake it, or
    free the slot.  Returns whether a waiter got it. */
 bool lm_hand_off(struct lm_slot *s);

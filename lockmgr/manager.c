@@ -98,8 +98,10 @@ struct lockmgr *lockmgr_new(const struct lockmgr_config *cfg)
 	m->pid = cfg->pid ? cfg->pid : getpid();
 	lm_sanitise(cfg->program ? cfg->program : program_invocation_short_name, m->program,
 		    sizeof(m->program));
-	for (unsigned i = 0; i < m->nslots; i++)
+	for (unsigned i = 0; i < m->nslots; i++) {
 		atomic_init(&m->slots[i].cancel_acquire, false);
+		atomic_init(&m->slots[i].fast, LM_FAST_IDLE);
+	}
 
 	if (!cfg->process_local) {
 		r = runtime_dir(cfg, dir, sizeof(dir));

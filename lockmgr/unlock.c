@@ -64,7 +64,19 @@ int lockmgr_unlock(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner, enum
 	if (!m || slot >= m->nslots || !valid_disposition(d))
 		return -EINVAL;
 	s = &m->slots[slot];
+	if (d == LOCKMGR_LEAVE && lm_fast_owner(owner)) {
+		uint64_t v = owner;
+
+		/* the fast hold of owner (see LM_FAST_IDLE): nothing to send, nothing queued */
+		if (atomic_compare_exchange_strong_explicit(&s->fast, &v, LM_FAST_IDLE, memory_order_release,
+							    memory_order_relaxed)) {
+			if (done)
+				*done = LOCKMGR_DONE_NOTHING;
+			return 0;
+		}
+	}
 	pthread_mutex_lock(&m->lock);
+	lm_inflate(s);
 	if (s->state == LM_FREE) {
 		r = -ENOLCK;
 	} else if (s->owner != owner) {

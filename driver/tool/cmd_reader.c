@@ -33,16 +33,10 @@ static void tool_log(void *ctx, enum uccid_log_level level, const char *msg)
 		msg);
 }
 
-struct session {
-	const struct tool_opts *o;
-	struct uccid_reader *r;
-	unsigned slot;
-};
-
-static int open_session(const struct tool_opts *o, struct session *s)
+int tool_open_session(const struct tool_opts *o, struct tool_session *s)
 {
 	struct uccid_options opts = { .log = tool_log, .log_level = o->verbose ? UCCID_LOG_DEBUG : UCCID_LOG_WARNING,
-				      .auto_get_response = true };
+				      .auto_get_response = true, .open_wait_ms = o->wait_ms, .program = "uccid" };
 	char err[512] = "", name[128];
 	const char *reader = o->reader;
 	int rc;
@@ -64,13 +58,12 @@ static int open_session(const struct tool_opts *o, struct session *s)
 	return 0;
 }
 
-/* The exit status for a reader that could not be opened: a bad name is a usage error. */
-static int open_failed(int rc)
+int tool_open_failed(int rc)
 {
 	return rc == -EINVAL ? EXIT_USAGE : EXIT_FAILED;
 }
 
-static int fail(struct session *s, const char *what, int rc)
+int tool_fail(struct tool_session *s, const char *what, int rc)
 {
 	struct uccid_reader_error le;
 
@@ -141,7 +134,7 @@ static void print_hex(FILE *f, const uint8_t *b, size_t n, const char *sep)
 int cmd_info(const struct tool_opts *opts, int argc, char **argv)
 {
 	struct tool_opts o = *opts;
-	struct session s = { 0 };
+	struct tool_session s = { 0 };
 	struct uccid_reader_info info;
 	struct ccid_class_desc d;
 	uint8_t raw[CCID_CLASS_DESC_LEN];
@@ -150,8 +143,8 @@ int cmd_info(const struct tool_opts *opts, int argc, char **argv)
 
 	if (rc)
 		return rc > 0 ? EXIT_OK : EXIT_USAGE;
-	if ((rc = open_session(&o, &s)) < 0)
-		return open_failed(rc);
+	if ((rc = tool_open_session(&o, &s)) < 0)
+		return tool_open_failed(rc);
 	uccid_info(s.r, &info);
 	uccid_class_descriptor(s.r, raw);
 	ccid_class_desc_parse(raw, sizeof(raw), &d, NULL);
@@ -171,7 +164,7 @@ int cmd_info(const struct tool_opts *opts, int argc, char **argv)
 int cmd_atr(const struct tool_opts *opts, int argc, char **argv)
 {
 	struct tool_opts o = *opts;
-	struct session s = { 0 };
+	struct tool_session s = { 0 };
 	uint8_t atr[CCID_ATR_MAX];
 	struct ccid_atr a;
 	struct out out;
@@ -179,11 +172,11 @@ int cmd_atr(const struct tool_opts *opts, int argc, char **argv)
 
 	if (rc)
 		return rc > 0 ? EXIT_OK : EXIT_USAGE;
-	if ((rc = open_session(&o, &s)) < 0)
-		return open_failed(rc);
+	if ((rc = tool_open_session(&o, &s)) < 0)
+		return tool_open_failed(rc);
 	rc = uccid_power_on(s.r, s.slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr));
 	if (rc < 0) {
-		rc = fail(&s, "power on", rc);
+		rc = tool_fail(&s, "power on", rc);
 		goto out;
 	}
 	ccid_atr_parse(atr, (size_t)rc, &a, NULL);
@@ -197,7 +190,7 @@ out:
 }
 
 /* Send each APDU and show the response with the status word's meaning. */
-static int run_apdu(struct session *s, const uint8_t *apdu, size_t len, bool json, bool first)
+int tool_run_apdu(struct tool_session *s, const uint8_t *apdu, size_t len, bool json, bool first)
 {
 	static uint8_t rsp[65538];
 	char meaning[128];
@@ -205,7 +198,7 @@ static int run_apdu(struct session *s, const uint8_t *apdu, size_t len, bool jso
 	uint16_t sw;
 
 	if (n < 0) {
-		fail(s, "transmit", (int)n);
+		tool_fail(s, "transmit", (int)n);
 		return -1;
 	}
 	sw = (uint16_t)(rsp[n - 2] << 8 | rsp[n - 1]);
@@ -231,6 +224,130 @@ static int run_apdu(struct session *s, const uint8_t *apdu, size_t len, bool jso
 	return 0;
 }
 
+/* "lock [mechanical] [TIMEOUT_MS]" in a script: the card is ours until "unlock DISPOSITION". */
+static int script_lock(struct tool_session *s, char *args, const char *file, unsigned lineno)
+{
+	struct uccid_lock_info li;
+	unsigned flags = 0;
+	int timeout = -1, rc;
+	char *w, *save = NULL;
+
+	for (w = strtok_r(args, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		char *end;
+		long v;
+
+		if (!strcmp(w, "mechanical")) {
+			flags |= UCCID_LOCK_MECHANICAL;
+			continue;
+		}
+		v = strtol(w, &end, 10);
+		if (*end || v < -1 || v > 86400000) {
+			tool_err("%s:%u: lock: '%s' is neither 'mechanical' nor a timeout in ms", file, lineno, w);
+			return -EINVAL;
+		}
+		timeout = (int)v;
+	}
+	rc = uccid_lock(s->r, s->slot, timeout, flags, &li);
+	if (rc < 0) {
+		tool_lock_busy(s, rc);
+		return rc;
+	}
+	if (li.abandoned)
+		printf("-- the previous holder, %s (pid %ld), died holding the card: %s%s%s\n", li.prev_program,
+		       (long)li.prev_pid, uccid_done_name(li.abandon_done), li.abandon_status ? ", " : "",
+		       li.abandon_status ? uccid_strerror(li.abandon_status) : "");
+	if (!s->o->json)
+		printf("-- slot %u locked\n", s->slot);
+	return 0;
+}
+
+int tool_unlock(struct tool_session *s, int disposition, bool json)
+{
+	enum uccid_done done = UCCID_DONE_NOTHING;
+	int rc = uccid_unlock(s->r, s->slot, disposition, &done);
+
+	if (rc == -EINVAL || rc == -ENOLCK || rc == -EPERM) {
+		tool_err("unlock: %s: %s", uccid_disposition_name(disposition) ? uccid_disposition_name(disposition)
+			 : "?", rc == -EINVAL ? "not a disposition (leave, reset, unpower, eject)"
+			 : rc == -ENOLCK ? "the slot is not locked" : "the slot is locked by someone else");
+		return rc;
+	}
+	if (!json)
+		printf("-- slot %u unlocked (%s): %s\n", s->slot, uccid_disposition_name(disposition),
+		       uccid_done_name(done));
+	if (rc < 0) {
+		/* released all the same; the card's error as PC/SC would name it */
+		tool_err("unlock %s: %s (%s); the lock is released", uccid_disposition_name(disposition),
+			 uccid_strerror(rc), tool_scard_name(rc));
+	}
+	return rc;
+}
+
+int tool_run_script(struct tool_session *s, FILE *f, const char *file, bool json, int *count)
+{
+	static char line[HEX_MAX_BYTES * 3];
+	uint8_t atr[CCID_ATR_MAX];
+	static uint8_t apdu[HEX_MAX_BYTES];
+	unsigned lineno = 0;
+
+	while (fgets(line, sizeof(line), f)) {
+		char *hash = strchr(line, '#'), *words[1] = { line }, *cmd;
+		size_t bad_pos;
+		char bad_char;
+		int n;
+
+		lineno++;
+		if (hash)
+			*hash = 0;
+		line[strcspn(line, "\r\n")] = 0;
+		cmd = line + strspn(line, " \t");
+		/* "reset" (warm) or "reset cold" between APDUs: the card loses its session state */
+		if (!strncmp(cmd, "reset", 5)) {
+			bool cold = strstr(cmd, "cold") != NULL;
+
+			n = uccid_reset(s->r, s->slot, cold, atr, sizeof(atr));
+			if (n < 0)
+				return tool_fail(s, "reset", n);
+			if (!json)
+				printf("-- %s reset\n", cold ? "cold" : "warm");
+			continue;
+		}
+		if (!strncmp(cmd, "unlock", 6)) {
+			char *d = cmd + 6 + strspn(cmd + 6, " \t");
+			int disp;
+
+			d[strcspn(d, " \t")] = 0;
+			disp = uccid_disposition_parse(d);
+			if (disp < 0) {
+				tool_err("%s:%u: unlock: '%s' is not a disposition (leave, reset, unpower, eject)", file,
+					 lineno, d);
+				return EXIT_USAGE;
+			}
+			if (tool_unlock(s, disp, json) < 0)
+				return EXIT_FAILED;
+			continue;
+		}
+		if (!strncmp(cmd, "lock", 4)) {
+			n = script_lock(s, cmd + 4, file, lineno);
+			if (n == -EINVAL)
+				return EXIT_USAGE;
+			if (n < 0)
+				return EXIT_FAILED;
+			continue;
+		}
+		n = hex_parse_words(1, words, apdu, HEX_MAX_BYTES, &bad_pos, &bad_char);
+		if (n == 0)
+			continue;
+		if (n < 0) {
+			tool_err("%s:%u: bad hex at character %zu", file, lineno, bad_pos + 1);
+			return EXIT_USAGE;
+		}
+		if (tool_run_apdu(s, apdu, (size_t)n, json, (*count)++ == 0) < 0)
+			return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
 int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -242,9 +359,10 @@ int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 	};
 	static const char usage[] = "uccid [-r NAME] apdu [--slot N] [--json] (-f SCRIPT | APDU...)\n"
 				    "  APDU: hex, one per argument; SCRIPT: one APDU per line, # comments,\n"
-				    "  and 'reset' or 'reset cold' lines";
+				    "  'reset' or 'reset cold', 'lock [mechanical] [TIMEOUT_MS]' and\n"
+				    "  'unlock leave|reset|unpower|eject' lines";
 	struct tool_opts o = *opts;
-	struct session s = { 0 };
+	struct tool_session s = { 0 };
 	const char *file = NULL;
 	uint8_t atr[CCID_ATR_MAX], *apdu = malloc(HEX_MAX_BYTES);
 	int c, rc = EXIT_OK, count = 0;
@@ -279,63 +397,25 @@ int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 		free(apdu);
 		return EXIT_USAGE;
 	}
-	if ((rc = open_session(&o, &s)) < 0) {
+	if ((rc = tool_open_session(&o, &s)) < 0) {
 		free(apdu);
-		return open_failed(rc);
+		return tool_open_failed(rc);
 	}
 	/* the card must be powered: power it on (a card already on stays as it is) */
 	if (uccid_power_on(s.r, s.slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr)) < 0) {
-		rc = fail(&s, "power on", -EIO);
+		rc = tool_fail(&s, "power on", -EIO);
 		goto out;
 	}
 	if (o.json)
 		printf("{\"reader\":\"%s\",\"slot\":%u,\"apdus\":[", o.reader, s.slot);
 	if (file) {
 		FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
-		char line[4096 * 3];
-		unsigned lineno = 0;
-
 		if (!f) {
 			tool_err("apdu: %s: %s", file, strerror(errno));
 			rc = EXIT_USAGE;
 			goto out;
 		}
-		while (fgets(line, sizeof(line), f)) {
-			char *hash = strchr(line, '#'), *words[1] = { line };
-			size_t bad_pos;
-			char bad_char;
-			int n;
-
-			lineno++;
-			if (hash)
-				*hash = 0;
-			line[strcspn(line, "\r\n")] = 0;
-			/* "reset" (warm) or "reset cold" between APDUs: the card loses its session state */
-			if (!strncmp(line + strspn(line, " \t"), "reset", 5)) {
-				bool cold = strstr(line, "cold") != NULL;
-
-				n = uccid_reset(s.r, s.slot, cold, atr, sizeof(atr));
-				if (n < 0) {
-					rc = fail(&s, "reset", n);
-					break;
-				}
-				if (!o.json)
-					printf("-- %s reset\n", cold ? "cold" : "warm");
-				continue;
-			}
-			n = hex_parse_words(1, words, apdu, HEX_MAX_BYTES, &bad_pos, &bad_char);
-			if (n == 0)
-				continue;
-			if (n < 0) {
-				tool_err("apdu: %s:%u: bad hex at character %zu", file, lineno, bad_pos + 1);
-				rc = EXIT_USAGE;
-				break;
-			}
-			if (run_apdu(&s, apdu, (size_t)n, o.json, count++ == 0) < 0) {
-				rc = EXIT_FAILED;
-				break;
-			}
-		}
+		rc = tool_run_script(&s, f, file, o.json, &count);
 		if (f != stdin)
 			fclose(f);
 	} else {
@@ -349,7 +429,7 @@ int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 				rc = EXIT_USAGE;
 				break;
 			}
-			if (run_apdu(&s, apdu, (size_t)n, o.json, count++ == 0) < 0) {
+			if (tool_run_apdu(&s, apdu, (size_t)n, o.json, count++ == 0) < 0) {
 				rc = EXIT_FAILED;
 				break;
 			}
@@ -366,23 +446,25 @@ out:
 int cmd_status(const struct tool_opts *opts, int argc, char **argv)
 {
 	struct tool_opts o = *opts;
-	struct session s = { 0 };
+	struct tool_session s = { 0 };
 	struct uccid_slot_status st;
 	int rc = parse_common(&o, &s.slot, argc, argv, "uccid [-r NAME] status [--slot N] [--json]");
 
 	if (rc)
 		return rc > 0 ? EXIT_OK : EXIT_USAGE;
-	if ((rc = open_session(&o, &s)) < 0)
-		return open_failed(rc);
+	if ((rc = tool_open_session(&o, &s)) < 0)
+		return tool_open_failed(rc);
 	rc = uccid_slot_status(s.r, s.slot, &st);
 	if (rc < 0 && rc != -ENOMEDIUM) {
-		rc = fail(&s, "status", rc);
+		rc = tool_fail(&s, "status", rc);
 	} else {
 		if (o.json)
-			printf("{\"reader\":\"%s\",\"slot\":%u,\"present\":%s,\"powered\":%s}\n", o.reader, s.slot,
-			       st.present ? "true" : "false", st.powered ? "true" : "false");
+			printf("{\"reader\":\"%s\",\"slot\":%u,\"present\":%s,\"powered\":%s,\"ejected\":%s}\n",
+			       o.reader, s.slot, st.present ? "true" : "false", st.powered ? "true" : "false",
+			       st.ejected ? "true" : "false");
 		else
-			printf("slot %u: %s\n", s.slot, !st.present ? "no card" : st.powered ? "card powered" : "card present, not powered");
+			printf("slot %u: %s%s\n", s.slot, !st.present ? "no card" : st.powered ? "card powered"
+			       : "card present, not powered", st.ejected ? " (ejected: remove and insert it)" : "");
 		rc = EXIT_OK;
 	}
 	uccid_close(s.r);
@@ -393,7 +475,7 @@ int cmd_status(const struct tool_opts *opts, int argc, char **argv)
 int cmd_power(const struct tool_opts *opts, int argc, char **argv)
 {
 	struct tool_opts o = *opts;
-	struct session s = { 0 };
+	struct tool_session s = { 0 };
 	uint8_t atr[CCID_ATR_MAX];
 	const char *what = argv[0];
 	bool cold = false;
@@ -403,8 +485,8 @@ int cmd_power(const struct tool_opts *opts, int argc, char **argv)
 			"uccid [-r NAME] reset [--warm|--cold] | poweroff | eject [--slot N]");
 	if (rc)
 		return rc > 0 ? EXIT_OK : EXIT_USAGE;
-	if ((rc = open_session(&o, &s)) < 0)
-		return open_failed(rc);
+	if ((rc = tool_open_session(&o, &s)) < 0)
+		return tool_open_failed(rc);
 	if (!strcmp(what, "reset")) {
 		rc = uccid_power_on(s.r, s.slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr));
 		if (rc >= 0)
@@ -419,12 +501,15 @@ int cmd_power(const struct tool_opts *opts, int argc, char **argv)
 		if (rc >= 0)
 			printf("slot %u powered off\n", s.slot);
 	} else {
-		rc = uccid_mechanical(s.r, s.slot, CCID_MECH_EJECT);
+		enum uccid_done done;
+
+		rc = uccid_eject(s.r, s.slot, &done);
 		if (rc >= 0)
-			printf("slot %u: card ejected\n", s.slot);
+			printf("slot %u: %s\n", s.slot, done == UCCID_DONE_EJECTED ? "card ejected"
+			       : "card powered off and latched (no mechanism): remove and insert it to use it again");
 	}
 	if (rc < 0)
-		rc = fail(&s, what, rc);
+		rc = tool_fail(&s, what, rc);
 	else
 		rc = EXIT_OK;
 	uccid_close(s.r);
@@ -434,14 +519,14 @@ int cmd_power(const struct tool_opts *opts, int argc, char **argv)
 int cmd_watch(const struct tool_opts *opts, int argc, char **argv)
 {
 	struct tool_opts o = *opts;
-	struct session s = { 0 };
+	struct tool_session s = { 0 };
 	struct sigaction sa = { .sa_handler = on_sigint };
 	int rc = parse_common(&o, &s.slot, argc, argv, "uccid [-r NAME] watch [--json]  (until interrupted)");
 
 	if (rc)
 		return rc > 0 ? EXIT_OK : EXIT_USAGE;
-	if ((rc = open_session(&o, &s)) < 0)
-		return open_failed(rc);
+	if ((rc = tool_open_session(&o, &s)) < 0)
+		return tool_open_failed(rc);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	while (!interrupted) {
@@ -450,7 +535,7 @@ int cmd_watch(const struct tool_opts *opts, int argc, char **argv)
 
 		rc = uccid_wait_event(s.r, 500, &e);
 		if (rc < 0) {
-			rc = fail(&s, "watch", rc);
+			rc = tool_fail(&s, "watch", rc);
 			goto out;
 		}
 		if (rc == 0)

@@ -33,6 +33,7 @@ struct tool_opts {
 	FILE *trace_to;              /* --trace: stderr, uccid trace: stdout; NULL: no text trace */
 	const char *pcap;            /* --pcap FILE */
 	struct tool_trace *trace;    /* tool_trace_start's state, NULL when neither is asked */
+	int wait_ms;                 /* --wait / --no-wait: for a reader another process has open */
 };
 
 struct tool_cmd {
@@ -53,6 +54,35 @@ int cmd_watch(const struct tool_opts *o, int argc, char **argv);
 int cmd_selftest(const struct tool_opts *o, int argc, char **argv);
 int cmd_trace(const struct tool_opts *o, int argc, char **argv);
 int cmd_test(const struct tool_opts *o, int argc, char **argv);
+int cmd_lock(const struct tool_opts *o, int argc, char **argv);
+int cmd_unlock(const struct tool_opts *o, int argc, char **argv);
+int cmd_locks(const struct tool_opts *o, int argc, char **argv);
+
+/* A reader session of a subcommand (cmd_reader.c). */
+struct tool_session {
+	const struct tool_opts *o;
+	struct uccid_reader *r;
+	unsigned slot;
+};
+/* Open --reader (or the only reader), waiting --wait for another process; errors printed. */
+int tool_open_session(const struct tool_opts *o, struct tool_session *s);
+/* The exit status for a reader that could not be opened: a bad name is a usage error. */
+int tool_open_failed(int rc);
+/* Print why what failed (the reader's bError where it refused); returns EXIT_FAILED. */
+int tool_fail(struct tool_session *s, const char *what, int rc);
+/* Send one APDU and print the response with its status word's meaning; -1 on failure. */
+int tool_run_apdu(struct tool_session *s, const uint8_t *apdu, size_t len, bool json, bool first);
+/*
+ * Run a script: an APDU in hex per line, '#' comments, 'reset [cold]',
+ * 'lock [mechanical] [TIMEOUT_MS]', 'unlock DISPOSITION'.  Returns an exit status.
+ */
+int tool_run_script(struct tool_session *s, FILE *f, const char *file, bool json, int *count);
+/* Unlock the session's slot with disposition, printing what was done; returns uccid_unlock's code. */
+int tool_unlock(struct tool_session *s, int disposition, bool json);
+/* Explain a failed uccid_lock: busy slots name their holder. */
+void tool_lock_busy(struct tool_session *s, int rc);
+/* The PC/SC name of a card error (SCARD_W_REMOVED_CARD, ...), for people who know those. */
+const char *tool_scard_name(int rc);
 
 /*
  * Frame tracing (trace.c), opt-in only: APDUs carry PINs.  Around the

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "driver/tool/tool.h"
@@ -22,16 +23,42 @@ static const struct tool_cmd commands[] = {
 	{ "poweroff", cmd_power, "power the card off" },
 	{ "eject", cmd_power, "eject the card (readers with a mechanism)" },
 	{ "watch", cmd_watch, "print card events until interrupted" },
+	{ "lock", cmd_lock, "lock the card and run commands from stdin; unlock with a disposition" },
+	{ "unlock", cmd_unlock, "ask the uccid process holding a card's lock to unlock it (--disposition)" },
+	{ "locks", cmd_locks, "who has the reader open and who holds its slots' locks" },
 	{ "bench", cmd_bench, "round trips per second and latency of APDUs on a reader (virtual card: ECHO)" },
 	{ "selftest", cmd_selftest, "exercise each CCID command on a reader; report where it deviates from CCID 1.1" },
 	{ "test", cmd_test, "run hardware-in-the-loop suites: TAP on stdout, JUnit XML with --junit" },
 	{ "trace", cmd_trace, "trace SUBCOMMAND [ARGS...]: run it, printing every CCID message on stdout" },
 };
 
+#define DEFAULT_WAIT_MS 30000
+
+static int wait_arg(const char *arg, int *ms)
+{
+	char *end;
+	double v;
+
+	if (!strcmp(arg, "forever")) {
+		*ms = -1;
+		return 0;
+	}
+	v = strtod(arg, &end);
+	if (end == arg || *end || v < 0 || v > 86400) {
+		tool_err("--wait=%s: not a time in seconds (0..86400) or 'forever'", arg);
+		return -1;
+	}
+	*ms = (int)(v * 1000);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
-	fputs("usage: uccid [--json] [-v] [-r|--reader NAME] [--trace] [--pcap FILE] SUBCOMMAND [ARGS...]\n"
+	fputs("usage: uccid [--json] [-v] [-r|--reader NAME] [--wait[=SECONDS]|--no-wait] [--trace] [--pcap FILE]\n"
+	      "             SUBCOMMAND [ARGS...]\n"
 	      "       uccid --help | --version\n\n"
+	      "  --wait[=S]   while another process has the reader, wait for it (default 30 s;\n"
+	      "               'forever'); --no-wait: fail at once, naming that process\n"
 	      "  --trace      print every CCID message sent and received on stderr (-v: explained)\n"
 	      "  --pcap FILE  write the USB traffic as pcapng for Wireshark (USB CCID dissector)\n"
 	      "  Tracing is never on unless asked: the trace and the capture show every APDU,\n"
@@ -51,9 +78,11 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "trace", no_argument, NULL, 't' },
 		{ "pcap", required_argument, NULL, 'p' },
+		{ "wait", optional_argument, NULL, 'w' },
+		{ "no-wait", no_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct tool_opts o = { .prog = "uccid" };
+	struct tool_opts o = { .prog = "uccid", .wait_ms = DEFAULT_WAIT_MS };
 	int c;
 
 	while ((c = getopt_long(argc, argv, "+r:hVv", longopts, NULL)) != -1) {
@@ -78,6 +107,13 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			o.pcap = optarg;
+			break;
+		case 'w':
+			if (optarg && wait_arg(optarg, &o.wait_ms) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'W':
+			o.wait_ms = 0;
 			break;
 		default:
 			usage(stderr);

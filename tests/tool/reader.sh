@@ -75,7 +75,14 @@ run 0 -r "$R2" eject && has out "card ejected"
 run 1 -r "$R2" atr && has err "no card"
 ctl "reader 1-2" "insert"
 run 0 -r "$R2" atr
-run 1 -r "$R1" eject && has err "cannot do that"
+# no mechanism: eject powers off and latches the slot until the card is removed (issue 5)
+run 0 -r "$R1" eject && has out "powered off and latched"
+run 1 -r "$R1" atr && has err "ejected"
+run 0 -r "$R1" status && has out "(ejected: remove and insert it)"
+ctl "reader 1-1" "remove"
+run 0 -r "$R1" status && has out "no card"
+ctl "reader 1-1" "insert"
+run 0 -r "$R1" atr
 run 1 -r "usbip://127.0.0.1:$port/9-9" info && has err "9-9"
 run 2 -r "bogus" info && has err "not a reader name"
 run 0 -r "$R3" bench --rounds 50 && has out "ratio uccid/raw-tcp median latency" && has out "4096   uccid"
