@@ -138,12 +138,11 @@ static int serve_stdin(struct tool_session *s, bool json)
 			rc = EXIT_FAILED;
 			break;
 		}
-		rc = tool_run_script(s, one, "stdin", json, &count);
+		/* a failed line is reported and the session goes on: the card stays ours */
+		if (tool_run_script(s, one, "stdin", json, &count) != EXIT_OK)
+			rc = EXIT_FAILED;
 		fclose(one);
 		fflush(stdout);
-		if (rc != EXIT_OK && rc != EXIT_USAGE)
-			break;
-		rc = EXIT_OK;
 	}
 	free(buf);
 	return rc;

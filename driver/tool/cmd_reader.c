@@ -402,8 +402,8 @@ int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 		return tool_open_failed(rc);
 	}
 	/* the card must be powered: power it on (a card already on stays as it is) */
-	if (uccid_power_on(s.r, s.slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr)) < 0) {
-		rc = tool_fail(&s, "power on", -EIO);
+	if ((rc = uccid_power_on(s.r, s.slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr))) < 0) {
+		rc = tool_fail(&s, "power on", rc);
 		goto out;
 	}
 	if (o.json)
