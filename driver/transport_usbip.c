@@ -62,6 +62,8 @@ enum {
 
 #define CLEAR_HALT_TIMEOUT_MS 5000
 #define RECV_SLICE_MS 5                 /* SO_RCVTIMEO of the URB phase (recv_some) */
+#define PATIENT_GRACE_MS 2              /* how long the read side must lie idle before a patient caller takes it */
+#define PATIENT_POLL_MS 20              /* how often a patient caller looks whether the read side is free */
 /* One whole PDU fits (the largest IN URB is UCCID_USBIP_MAX_BULK); room beyond it is read-ahead. */
 #define RBUF_CAP (USBIP_HEADER_SIZE + UCCID_USBIP_MAX_BULK)
 #define NO_DEADLINE INT64_MAX
@@ -78,6 +80,7 @@ struct urb {
 	bool in;                        /* direction IN: the RET_SUBMIT carries actual_length bytes */
 	bool done;                      /* its RET_SUBMIT arrived */
 	bool abandoned;                 /* the caller left; the slot waits for its RET_UNLINK */
+	bool patient;                   /* interrupt-IN: its caller defers reading to the others (await) */
 	uint32_t seqnum;
 	uint32_t length;                /* transfer_buffer_length */
 	uint8_t *buf;                   /* the waiting caller's IN buffer (length bytes); NULL once it left */
@@ -97,6 +100,7 @@ struct utr {
 	pthread_mutex_t wlock;          /* one PDU at a time on the socket */
 	pthread_mutex_t lock;           /* everything below */
 	pthread_cond_t cond;            /* any URB or state change; CLOCK_MONOTONIC */
+	pthread_cond_t pcond;           /* patient callers' URBs, death, cancel (see await) */
 	bool dead, cancelled;
 	char why[160];                  /* what killed the connection */
 	uint32_t next_seqnum;
@@ -108,6 +112,7 @@ struct utr {
 	 * reader's deadline passed is continued by the next reader.
 	 */
 	bool reading;
+	int64_t read_free_since;        /* (lock) when the last reader let go, ms */
 	uint8_t *rbuf;                  /* RBUF_CAP bytes: the stream from the server, PDU by PDU */
 	size_t rlen;                    /* bytes in rbuf */
 	size_t rneed;                   /* length of the PDU at rbuf's start once its header was checked; 0 before */
@@ -201,18 +206,18 @@ static unsigned remaining_ms(int64_t deadline)
 	return left > UINT_MAX ? UINT_MAX : (unsigned)left;
 }
 
-/* Wait on u->cond until deadline; returns ETIMEDOUT once it has passed. */
-static int wait_until(struct utr *u, int64_t deadline)
+/* Wait on cv (u->cond or u->pcond) until deadline; returns ETIMEDOUT once it has passed. */
+static int wait_until(struct utr *u, pthread_cond_t *cv, int64_t deadline)
 {
 	struct timespec ts;
 
 	if (deadline == NO_DEADLINE)
-		return pthread_cond_wait(&u->cond, &u->lock);
+		return pthread_cond_wait(cv, &u->lock);
 	if (now_ms() >= deadline)
 		return ETIMEDOUT;
 	ts.tv_sec = (time_t)(deadline / 1000);
 	ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
-	return pthread_cond_timedwait(&u->cond, &u->lock, &ts);
+	return pthread_cond_timedwait(cv, &u->lock, &ts);
 }
 
 /* ---------------------------------------------------------------------------
@@ -846,6 +851,7 @@ static void kill_locked(struct utr *u, const char *fmt, ...)
 		va_end(ap);
 	}
 	pthread_cond_broadcast(&u->cond);
+	pthread_cond_broadcast(&u->pcond);
 	shutdown(u->fd, SHUT_RDWR);     /* wakes the reader's poll and any writer */
 }
 
@@ -985,6 +991,8 @@ static bool dispatch(struct utr *u)
 		}
 		x->unlink_done = true;
 		x->unlink_status = h->u.ret_unlink.status;
+		if (x->patient)
+			pthread_cond_broadcast(&u->pcond);
 		if (x->abandoned)
 			x->used = false;
 		return true;
@@ -996,6 +1004,8 @@ static bool dispatch(struct utr *u)
 		x->done = true;
 		x->status = h->u.ret_submit.status;
 		x->actual = h->u.ret_submit.actual_length;
+		if (x->patient)
+			pthread_cond_broadcast(&u->pcond);
 	}
 	return true;
 }
@@ -1061,17 +1071,40 @@ static int read_pdu(struct utr *u, int64_t deadline)
  * Wait for progress until deadline (the caller rechecks its condition):
  * read and dispatch one PDU when no other caller is reading, else sleep
  * until the reader dispatches something or hands the read side over.
+ *
+ * A patient caller (an interrupt-IN transfer, which mostly waits long for
+ * nothing) takes the read side only once it has lain idle for
+ * PATIENT_GRACE_MS, and sleeps on its own condition variable, woken by its
+ * own URB's completion, death or cancel, else every PATIENT_POLL_MS to see
+ * whether the read side is free.  While exchanges follow one another, the
+ * thread that waits for an answer is so the one the answer wakes, instead
+ * of the interrupt waiter reading it and waking that thread (a thread hop),
+ * and the exchanges do not wake the interrupt waiter either.  When the
+ * exchanges stop, an interrupt completion waits at most PATIENT_POLL_MS +
+ * PATIENT_GRACE_MS for its reader; on an idle connection, not at all.
  * Returns ETIMEDOUT once the deadline passed, as wait_until.  Lock held.
  */
-static int await(struct utr *u, int64_t deadline)
+static int await(struct utr *u, int64_t deadline, bool patient)
 {
 	int r;
 
-	if (u->reading)
-		return wait_until(u, deadline);
+	if (patient) {
+		int64_t now = now_ms(), ready = u->read_free_since + PATIENT_GRACE_MS;
+
+		if (u->reading || now < ready) {
+			int64_t until = u->reading ? now + PATIENT_POLL_MS : ready;
+
+			r = wait_until(u, &u->pcond, until < deadline ? until : deadline);
+			/* ETIMEDOUT only for the caller's deadline: at the grace's end it may read */
+			return r == ETIMEDOUT && now_ms() >= deadline ? ETIMEDOUT : 0;
+		}
+	} else if (u->reading) {
+		return wait_until(u, &u->cond, deadline);
+	}
 	u->reading = true;
 	r = read_pdu(u, deadline);
 	u->reading = false;
+	u->read_free_since = now_ms();
 	/* the URB completed may be another caller's; and a follower may now take the read side */
 	pthread_cond_broadcast(&u->cond);
 	return r == -ETIMEDOUT ? ETIMEDOUT : 0;
@@ -1145,7 +1178,7 @@ static int unlink_urb(struct utr *u, struct urb *x)
 		return gone(u) ? gone(u) : -ENODEV;
 	}
 	while (!x->done && !(x->unlink_done && x->unlink_status != 0) && !gone(u))
-		if (await(u, deadline) == ETIMEDOUT)
+		if (await(u, deadline, x->patient) == ETIMEDOUT)
 			break;
 	if (x->done)
 		return urb_result(u, x);
@@ -1175,6 +1208,7 @@ static int submit(struct utr *u, uint8_t ep, bool in, const uint8_t *setup, cons
 	struct usbip_header h = { 0 };
 	uint8_t hb[USBIP_HEADER_SIZE];
 	struct urb *x = NULL;
+	bool patient = in && u->pub.info.ep_intr_in && ep == (u->pub.info.ep_intr_in & 0x0F);
 	int r;
 
 	pthread_mutex_lock(&u->lock);
@@ -1185,7 +1219,7 @@ static int submit(struct utr *u, uint8_t ep, bool in, const uint8_t *setup, cons
 		if (x)
 			break;
 		/* every slot taken (by unanswered unlinks): wait for one, within the caller's time */
-		if (await(u, deadline) == ETIMEDOUT) {
+		if (await(u, deadline, patient) == ETIMEDOUT) {
 			r = -ETIMEDOUT;
 			goto out;
 		}
@@ -1193,6 +1227,7 @@ static int submit(struct utr *u, uint8_t ep, bool in, const uint8_t *setup, cons
 	memset(x, 0, sizeof(*x));
 	x->used = true;
 	x->in = in;
+	x->patient = patient;
 	x->seqnum = take_seqnum(u);
 	x->length = length;
 	x->buf = in ? inbuf : NULL;
@@ -1216,7 +1251,7 @@ static int submit(struct utr *u, uint8_t ep, bool in, const uint8_t *setup, cons
 	if (r < 0)
 		goto release;
 	while (!x->done && !gone(u))
-		if (await(u, deadline) == ETIMEDOUT)
+		if (await(u, deadline, patient) == ETIMEDOUT)
 			break;
 	if (x->done)
 		r = urb_result(u, x);
@@ -1268,7 +1303,7 @@ static int submit_out_in(struct utr *u, uint8_t ep_out, const uint8_t *out, uint
 				break;
 			xo->used = false;
 		}
-		if (await(u, out_deadline) == ETIMEDOUT) {
+		if (await(u, out_deadline, false) == ETIMEDOUT) {
 			r = *out_rc = -ETIMEDOUT;
 			goto out;
 		}
@@ -1315,7 +1350,7 @@ static int submit_out_in(struct utr *u, uint8_t ep_out, const uint8_t *out, uint
 		goto out;
 	}
 	while (!xo->done && !gone(u))
-		if (await(u, out_deadline) == ETIMEDOUT)
+		if (await(u, out_deadline, false) == ETIMEDOUT)
 			break;
 	ro = xo->done ? urb_result(u, xo) : gone(u) ? gone(u) : unlink_urb(u, xo);
 	*out_rc = ro;
@@ -1331,7 +1366,7 @@ static int submit_out_in(struct utr *u, uint8_t ep_out, const uint8_t *out, uint
 			unlink_urb(u, xi);
 	} else {
 		while (!xi->done && !gone(u))
-			if (await(u, in_deadline) == ETIMEDOUT)
+			if (await(u, in_deadline, false) == ETIMEDOUT)
 				break;
 		if (xi->done)
 			r = urb_result(u, xi);
@@ -1442,6 +1477,7 @@ static void op_cancel(struct uccid_transport *t)
 	pthread_mutex_lock(&u->lock);
 	u->cancelled = true;
 	pthread_cond_broadcast(&u->cond);
+	pthread_cond_broadcast(&u->pcond);
 	pthread_mutex_unlock(&u->lock);
 	shutdown(u->fd, SHUT_RDWR);
 }
@@ -1462,6 +1498,7 @@ static void op_close(struct uccid_transport *t)
 	if (u->fd >= 0)
 		close(u->fd);
 	pthread_cond_destroy(&u->cond);
+	pthread_cond_destroy(&u->pcond);
 	pthread_mutex_destroy(&u->lock);
 	pthread_mutex_destroy(&u->wlock);
 	free(u->rbuf);
@@ -1506,6 +1543,7 @@ static struct utr *utr_new(void)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&u->cond, &ca);
+	pthread_cond_init(&u->pcond, &ca);
 	pthread_condattr_destroy(&ca);
 	return u;
 }
