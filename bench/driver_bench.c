@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "driver/tool/pingpong.h"
 #include "driver/uccid.h"
@@ -75,7 +76,24 @@ static void *server_thread(void *arg)
 	return NULL;
 }
 
-static struct rt_stats bench_stack(const char *url, size_t size)
+/* A thread in uccid_wait_event meanwhile, as a pcscd driver's polling thread is. */
+struct events_arg {
+	struct uccid_reader *r;
+	volatile sig_atomic_t stop;
+};
+
+static void *events_thread(void *arg)
+{
+	struct events_arg *a = arg;
+	struct uccid_event ev;
+
+	while (!a->stop)
+		if (uccid_wait_event(a->r, 50, &ev) < 0)
+			break;
+	return NULL;
+}
+
+static struct rt_stats bench_stack(const char *url, size_t size, bool with_events)
 {
 	static uint8_t apdu[4200], rsp[4200];
 	struct uccid_reader *r;
@@ -84,12 +102,27 @@ static struct rt_stats bench_stack(const char *url, size_t size)
 	size_t want, len = echo_apdu(size, apdu, &want);
 	int64_t *lat = calloc(rounds, sizeof(*lat)), t0;
 	struct rt_stats res;
+	struct events_arg ea = { 0 };
+	pthread_t evth;
 	int rc;
 
 	rc = uccid_open(url, NULL, &r, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "driver-bench: %s\n", err);
 		exit(1);
+	}
+	/*
+	 * The events thread starts first and takes the reader's first
+	 * NotifySlotChange (present, changed: CCID §6.3.1) before the card is
+	 * powered; a change reported after power-on would unpower it.
+	 */
+	ea.r = r;
+	if (with_events) {
+		struct timespec settle = { .tv_nsec = 200 * 1000 * 1000 };
+
+		if (pthread_create(&evth, NULL, events_thread, &ea))
+			die("events thread", EAGAIN);
+		nanosleep(&settle, NULL);
 	}
 	if ((rc = uccid_power_on(r, 0, UCCID_VOLTAGE_AUTO, atr, sizeof(atr))) < 0)
 		die("power on", -rc);
@@ -103,6 +136,10 @@ static struct rt_stats bench_stack(const char *url, size_t size)
 		lat[i] = rt_now_ns() - s;
 	}
 	res = rt_summarize(lat, rounds, rt_now_ns() - t0);
+	if (with_events) {
+		ea.stop = 1;
+		pthread_join(evth, NULL);
+	}
 	uccid_close(r);
 	free(lat);
 	return res;
@@ -148,7 +185,7 @@ int main(int argc, char **argv)
 		struct rt_stats st, raw;
 
 		echo_apdu(size, scratch, &rsp);
-		st = bench_stack(url, size);
+		st = bench_stack(url, size, false);
 		/* the bytes one exchange moves: per message a CMD_SUBMIT OUT and IN (2 headers) out,
 		 * two RET_SUBMITs (2 headers) back, plus the CCID headers and the APDUs */
 		if (rt_raw_tcp(2 * USBIP_HEADER_SIZE * parts + 10 * parts + size,
@@ -158,6 +195,12 @@ int main(int argc, char **argv)
 		row("raw-tcp", size, raw);
 		printf("ratio uccid/raw-tcp median latency, %zu-byte APDU: %.2f%s\n", size, st.median_us / raw.median_us,
 		       size <= 261 ? " (target 1.5)" : " (16 chained messages against one round trip)");
+	}
+	{
+		/* the same with a thread waiting for card events all along (interrupt-IN URBs in flight) */
+		struct rt_stats ev = bench_stack(url, 5, true);
+
+		row("uccid-usbip+events", 5, ev);
 	}
 	server_stop = 1;
 	usbip_server_wake(srv);

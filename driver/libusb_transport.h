@@ -9,6 +9,7 @@
 #ifndef UCCID_LIBUSB_TRANSPORT_H
 #define UCCID_LIBUSB_TRANSPORT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,6 +77,30 @@ int uccid_libusb_list(struct uccid_libusb_reader *out, size_t max, char *err, si
  */
 int uccid_libusb_open(const char *name, unsigned index, unsigned timeout_ms, struct uccid_transport **ret,
 		      char *err, size_t errlen);
+
+/*
+ * Called by uccid_libusb_watch for each CCID interface present when the
+ * watch starts and each one that arrives (arrived true), and for each one
+ * that leaves (arrived false; r as reported on its arrival).  Returns true
+ * to end the watch.
+ */
+typedef bool (*uccid_libusb_watch_fn)(void *arg, bool arrived, const struct uccid_libusb_reader *r);
+
+/*
+ * Watch CCID readers come and go, calling fn from this thread, until fn
+ * returns true, timeout_ms passes (0: no limit) or *stop (may be NULL; set
+ * by a signal handler, say) becomes non-zero, which is checked at least
+ * every 250 ms.  Where libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG), a
+ * hotplug event triggers a rescan at once; the buses are also rescanned
+ * every 2 s, for systems whose hotplug events do not reach libusb (no udev
+ * daemon).  A rescan enumerates in a fresh libusb context (so that it sees
+ * the buses as they are now), and opens only new devices to read their
+ * strings.  A device is the same while its bus number and address are.
+ * Returns 1 when fn ended the watch, 0 at timeout or stop, or -EINVAL (no
+ * fn), -ENOMEM, -EIO (libusb could not start or enumerate; err says why).
+ */
+int uccid_libusb_watch(uccid_libusb_watch_fn fn, void *arg, unsigned timeout_ms, const volatile sig_atomic_t *stop,
+		       char *err, size_t errlen);
 
 extern const struct uccid_transport_ops uccid_libusb_ops;
 

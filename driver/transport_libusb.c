@@ -9,6 +9,12 @@
  * returns while its transfer is still in flight: the caller's buffer is
  * never written after the call returned.  libusb codes become negative
  * errno in lu_errno() and nowhere else.
+ *
+ * Unplug: where libusb has hotplug support, a DEVICE_LEFT callback marks
+ * the transport gone and cancels its transfers, so every pending and later
+ * call returns -ENODEV as soon as any thread handles libusb events (every
+ * waiting call does); everywhere, a transfer ending with NO_DEVICE does the
+ * same.  uccid_libusb_watch() reports readers coming and going.
  */
 #include "config.h"
 
@@ -24,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "ccid/class_desc.h"
 #include "ccid/usb_desc.h"
@@ -48,8 +55,10 @@ struct lu_transport {
 	bool kernel_detached;
 	atomic_bool cancelled;           /* cancel() was called: every call returns -ECANCELED */
 	atomic_bool gone;                /* the device went away: every call returns -ENODEV */
-	pthread_mutex_t lock;            /* orders submit against cancel(); guards inflight */
+	pthread_mutex_t lock;            /* orders submit against cancel() and unplug; guards inflight */
 	struct inflight *inflight;
+	libusb_device *dev;              /* of h: what a DEVICE_LEFT event names */
+	struct lu_transport *reg_next;   /* in the registry of open transports (reg_lock) */
 };
 
 static struct lu_transport *to_lu(struct uccid_transport *t)
@@ -138,8 +147,10 @@ static int lu_errno(struct lu_transport *t, int code)
 		case LIBUSB_TRANSFER_STALL: r = -EPIPE; break;
 		case LIBUSB_TRANSFER_NO_DEVICE: r = -ENODEV; break;
 		case LIBUSB_TRANSFER_OVERFLOW: r = -EOVERFLOW; break;
-		/* cancelled by anything but cancel() (libusb_close of a busy handle): a plain error */
-		case LIBUSB_TRANSFER_CANCELLED: r = t && atomic_load(&t->cancelled) ? -ECANCELED : -EIO; break;
+		/* cancelled by cancel(), by the DEVICE_LEFT callback, or else (libusb_close of a busy handle) */
+		case LIBUSB_TRANSFER_CANCELLED:
+			r = t && atomic_load(&t->cancelled) ? -ECANCELED : t && atomic_load(&t->gone) ? -ENODEV : -EIO;
+			break;
 		default: r = -EIO; break;
 		}
 	}
@@ -257,11 +268,83 @@ static void fill_names(struct uccid_libusb_reader *r)
 typedef bool (*visit_fn)(void *arg, libusb_device *dev, const struct uccid_libusb_reader *r);
 
 /*
- * Walk every CCID interface of every device.  With a filter, only matching
+ * Visit the CCID interfaces of one device.  With a filter, only matching
  * interfaces are visited, and strings are read only where the filter needs
- * the serial; without one (listing) they are always read.  *ret_unreadable
- * (may be NULL) counts the devices that matched but for the serial and
- * could not be opened to read it.
+ * the serial; without one (listing) they are always read.  *unreadable is
+ * incremented when the device matched but for the serial and could not be
+ * opened to read it.  Returns true when fn asked to stop.
+ */
+static bool scan_device(libusb_device *dev, const struct uccid_usb_name *filter, visit_fn fn, void *arg,
+			unsigned *unreadable)
+{
+	struct libusb_device_descriptor dd;
+	struct libusb_config_descriptor *cfg = NULL;
+	libusb_device_handle *h = NULL;
+	bool strings_read = false, stop = false;
+	char serial[UCCID_USB_SERIAL_MAX + 1] = "", product[UCCID_LIBUSB_PRODUCT_MAX] = "";
+
+	if (libusb_get_device_descriptor(dev, &dd) < 0 || libusb_get_active_config_descriptor(dev, &cfg) < 0)
+		return false;   /* unconfigured, or gone meanwhile */
+	for (uint8_t k = 0; k < cfg->bNumInterfaces && cfg->interface && !stop; k++) {
+		const struct libusb_interface *intf = &cfg->interface[k];
+		struct uccid_libusb_reader r;
+		struct uccid_usb_name dn;
+		struct ccid_found f;
+
+		if (intf->num_altsetting < 1 || !intf->altsetting || !ccid_candidate(&intf->altsetting[0], &f))
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.idVendor = dd.idVendor;
+		r.idProduct = dd.idProduct;
+		r.busnum = libusb_get_bus_number(dev);
+		r.devnum = libusb_get_device_address(dev);
+		r.interface = intf->altsetting[0].bInterfaceNumber;
+		r.bInterfaceProtocol = intf->altsetting[0].bInterfaceProtocol;
+		r.vendor_class = f.vendor_class;
+		r.class_after_endpoint = f.after_endpoint;
+		r.bMaxSlotIndex = f.cd.bMaxSlotIndex;
+		r.dwFeatures = f.cd.dwFeatures;
+
+		dn = (struct uccid_usb_name){ .has = UCCID_USB_HAS_ID | UCCID_USB_HAS_BUS_ADDR | UCCID_USB_HAS_INTERFACE,
+					     .idVendor = r.idVendor, .idProduct = r.idProduct,
+					     .busnum = r.busnum, .devnum = r.devnum, .interface = r.interface };
+		if (filter) {
+			struct uccid_usb_name without_serial = *filter;
+
+			without_serial.has &= ~UCCID_USB_HAS_SERIAL;
+			if (!uccid_usb_name_match(&without_serial, &dn))
+				continue;
+		}
+		if (!strings_read && (!filter || filter->has & UCCID_USB_HAS_SERIAL)) {
+			strings_read = true;
+			if (libusb_open(dev, &h) == 0) {
+				read_string(h, dd.iSerialNumber, serial, sizeof(serial));
+				read_string(h, dd.iProduct, product, sizeof(product));
+				libusb_close(h);
+				h = NULL;
+			} else if (filter) {
+				(*unreadable)++;
+			}
+		}
+		memcpy(r.serial, serial, sizeof(r.serial));
+		memcpy(r.product, product, sizeof(r.product));
+		if (r.serial[0]) {
+			dn.has |= UCCID_USB_HAS_SERIAL;
+			memcpy(dn.serial, r.serial, sizeof(dn.serial));
+		}
+		if (filter && !uccid_usb_name_match(filter, &dn))
+			continue;
+		fill_names(&r);
+		stop = fn(arg, dev, &r);
+	}
+	libusb_free_config_descriptor(cfg);
+	return stop;
+}
+
+/*
+ * Walk every CCID interface of every device (scan_device).
+ * *ret_unreadable (may be NULL) counts the devices that matched but for the
+ * serial and could not be opened to read it.
  * Returns 0 or a negative errno (enumeration failed).
  */
 static int scan(libusb_context *ctx, const struct uccid_usb_name *filter, visit_fn fn, void *arg,
@@ -269,76 +352,13 @@ static int scan(libusb_context *ctx, const struct uccid_usb_name *filter, visit_
 {
 	libusb_device **list = NULL;
 	ssize_t ndev = libusb_get_device_list(ctx, &list);
-	bool stop = false;
 	unsigned unreadable = 0;
 
 	if (ndev < 0)
 		return lu_errno(NULL, (int)ndev);
-	for (ssize_t i = 0; i < ndev && !stop; i++) {
-		libusb_device *dev = list[i];
-		struct libusb_device_descriptor dd;
-		struct libusb_config_descriptor *cfg = NULL;
-		libusb_device_handle *h = NULL;
-		bool strings_read = false;
-		char serial[UCCID_USB_SERIAL_MAX + 1] = "", product[UCCID_LIBUSB_PRODUCT_MAX] = "";
-
-		if (libusb_get_device_descriptor(dev, &dd) < 0 || libusb_get_active_config_descriptor(dev, &cfg) < 0)
-			continue;   /* unconfigured, or gone meanwhile */
-		for (uint8_t k = 0; k < cfg->bNumInterfaces && cfg->interface && !stop; k++) {
-			const struct libusb_interface *intf = &cfg->interface[k];
-			struct uccid_libusb_reader r;
-			struct uccid_usb_name dn;
-			struct ccid_found f;
-
-			if (intf->num_altsetting < 1 || !intf->altsetting || !ccid_candidate(&intf->altsetting[0], &f))
-				continue;
-			memset(&r, 0, sizeof(r));
-			r.idVendor = dd.idVendor;
-			r.idProduct = dd.idProduct;
-			r.busnum = libusb_get_bus_number(dev);
-			r.devnum = libusb_get_device_address(dev);
-			r.interface = intf->altsetting[0].bInterfaceNumber;
-			r.bInterfaceProtocol = intf->altsetting[0].bInterfaceProtocol;
-			r.vendor_class = f.vendor_class;
-			r.class_after_endpoint = f.after_endpoint;
-			r.bMaxSlotIndex = f.cd.bMaxSlotIndex;
-			r.dwFeatures = f.cd.dwFeatures;
-
-			dn = (struct uccid_usb_name){ .has = UCCID_USB_HAS_ID | UCCID_USB_HAS_BUS_ADDR |
-								    UCCID_USB_HAS_INTERFACE,
-						     .idVendor = r.idVendor, .idProduct = r.idProduct,
-						     .busnum = r.busnum, .devnum = r.devnum, .interface = r.interface };
-			if (filter) {
-				struct uccid_usb_name without_serial = *filter;
-
-				without_serial.has &= ~UCCID_USB_HAS_SERIAL;
-				if (!uccid_usb_name_match(&without_serial, &dn))
-					continue;
-			}
-			if (!strings_read && (!filter || filter->has & UCCID_USB_HAS_SERIAL)) {
-				strings_read = true;
-				if (libusb_open(dev, &h) == 0) {
-					read_string(h, dd.iSerialNumber, serial, sizeof(serial));
-					read_string(h, dd.iProduct, product, sizeof(product));
-					libusb_close(h);
-					h = NULL;
-				} else if (filter) {
-					unreadable++;
-				}
-			}
-			memcpy(r.serial, serial, sizeof(r.serial));
-			memcpy(r.product, product, sizeof(r.product));
-			if (r.serial[0]) {
-				dn.has |= UCCID_USB_HAS_SERIAL;
-				memcpy(dn.serial, r.serial, sizeof(dn.serial));
-			}
-			if (filter && !uccid_usb_name_match(filter, &dn))
-				continue;
-			fill_names(&r);
-			stop = fn(arg, dev, &r);
-		}
-		libusb_free_config_descriptor(cfg);
-	}
+	for (ssize_t i = 0; i < ndev; i++)
+		if (scan_device(list[i], filter, fn, arg, &unreadable))
+			break;
 	libusb_free_device_list(list, 1);
 	if (ret_unreadable)
 		*ret_unreadable = unreadable;
@@ -622,12 +642,87 @@ static int op_descriptors(struct uccid_transport *pub, uint8_t dev[18], uint8_t 
 	return read_descriptors(to_lu(pub), dev, cfg, cfg_cap, DESC_TIMEOUT_MS);
 }
 
+/* ---- unplug: open transports learn that their device left ---- */
+
+/*
+ * The open transports, for the DEVICE_LEFT callback.  It looks the device
+ * up here under reg_lock instead of trusting a user_data pointer: libusb
+ * may still run a callback in another thread's event loop after
+ * deregistration returned, when the transport may be freed.  One callback
+ * for all transports, registered while any is open.  Lock order: hp_lock,
+ * reg_lock, lu_transport.lock; the callback takes reg_lock only, and
+ * libusb's hotplug functions are never called under reg_lock.
+ */
+static pthread_mutex_t hp_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lu_transport *reg_head;
+static libusb_hotplug_callback_handle hp_handle;
+static bool hp_registered;
+
+static int LIBUSB_CALL on_device_left(libusb_context *ctx, libusb_device *dev, libusb_hotplug_event ev, void *arg)
+{
+	(void)ctx;
+	(void)ev;
+	(void)arg;
+	pthread_mutex_lock(&reg_lock);
+	for (struct lu_transport *t = reg_head; t; t = t->reg_next) {
+		if (t->dev != dev)
+			continue;
+		/* under t->lock: no transfer is submitted after this, and those in flight end now */
+		pthread_mutex_lock(&t->lock);
+		atomic_store(&t->gone, true);
+		for (struct inflight *n = t->inflight; n; n = n->next)
+			libusb_cancel_transfer(n->tr);
+		pthread_mutex_unlock(&t->lock);
+	}
+	pthread_mutex_unlock(&reg_lock);
+	return 0;       /* stay registered */
+}
+
+/* Enter t in the registry; registers the callback if libusb can (without it, transfer errors tell). */
+static void reg_add(struct lu_transport *t)
+{
+	pthread_mutex_lock(&hp_lock);
+	if (!hp_registered && libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG))
+		hp_registered = libusb_hotplug_register_callback(t->ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT, 0,
+								 LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY,
+								 LIBUSB_HOTPLUG_MATCH_ANY, on_device_left, NULL,
+								 &hp_handle) == LIBUSB_SUCCESS;
+	pthread_mutex_lock(&reg_lock);
+	t->reg_next = reg_head;
+	reg_head = t;
+	pthread_mutex_unlock(&reg_lock);
+	pthread_mutex_unlock(&hp_lock);
+}
+
+/* Take t out; the last one out deregisters the callback (before its context can go). */
+static void reg_remove(struct lu_transport *t)
+{
+	bool empty;
+
+	pthread_mutex_lock(&hp_lock);
+	pthread_mutex_lock(&reg_lock);
+	for (struct lu_transport **p = &reg_head; *p; p = &(*p)->reg_next)
+		if (*p == t) {
+			*p = t->reg_next;
+			break;
+		}
+	empty = reg_head == NULL;
+	pthread_mutex_unlock(&reg_lock);
+	if (empty && hp_registered) {
+		libusb_hotplug_deregister_callback(t->ctx, hp_handle);
+		hp_registered = false;
+	}
+	pthread_mutex_unlock(&hp_lock);
+}
+
 static void op_close(struct uccid_transport *pub)
 {
 	struct lu_transport *t = to_lu(pub);
 
 	if (!t)
 		return;
+	reg_remove(t);
 	if (t->h) {
 		/* after an unplug these fail with NO_DEVICE: nothing left to undo */
 		libusb_release_interface(t->h, t->pub.info.interface);
@@ -853,6 +948,8 @@ int uccid_libusb_open(const char *name, unsigned index, unsigned timeout_ms, str
 	r = find_endpoints(t, name, timeout_ms, err, errlen);
 	if (r < 0)
 		goto out;
+	t->dev = libusb_get_device(t->h);
+	reg_add(t);
 	*ret = &t->pub;
 	t = NULL;
 	ctx = NULL;   /* the transport holds the reference now */
@@ -872,5 +969,206 @@ out:
 		libusb_unref_device(pick.dev);
 	if (ctx)
 		ctx_put();
+	return r;
+}
+
+/* ---- watching readers come and go ---- */
+
+#define WATCH_TICK_MS 250                /* stop and the deadline are checked this often */
+#define WATCH_RESCAN_MS 2000             /* rescanned this often even without hotplug events */
+
+/* A device seen by the watch, with the CCID interfaces it had on arrival (none for most devices). */
+struct watch_dev {
+	uint8_t busnum, devnum;
+	bool seen;                       /* in the current rescan */
+	unsigned n;
+	struct uccid_libusb_reader *r;
+};
+
+struct watch {
+	struct watch_dev *d;
+	size_t nd, cap;
+	bool nomem;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool collect_visit(void *arg, libusb_device *dev, const struct uccid_libusb_reader *r)
+{
+	struct watch *w = arg;
+	struct watch_dev *d = &w->d[w->nd - 1];     /* the device being added */
+	struct uccid_libusb_reader *p;
+
+	(void)dev;
+	if (d->n >= UINT8_MAX)                   /* at most 255 interfaces per configuration */
+		return true;
+	p = realloc(d->r, (d->n + 1) * sizeof(*p));
+	if (!p) {
+		w->nomem = true;
+		return true;
+	}
+	d->r = p;
+	d->r[d->n++] = *r;
+	return false;
+}
+
+/*
+ * Enumerate in a fresh context, report what arrived and what left.
+ * Returns 1 when fn asked to stop, 0, or -ENOMEM / -EIO.
+ */
+static int watch_rescan(struct watch *w, uccid_libusb_watch_fn fn, void *arg, char *err, size_t errlen)
+{
+	libusb_context *ctx = NULL;
+	libusb_device **list = NULL;
+	ssize_t ndev;
+	int r = 0;
+
+	if (libusb_init(&ctx) < 0) {
+		set_err(err, errlen, "libusb: cannot initialise");
+		return -EIO;
+	}
+	ndev = libusb_get_device_list(ctx, &list);
+	if (ndev < 0) {
+		r = lu_errno(NULL, (int)ndev);
+		set_err(err, errlen, "libusb: cannot list USB devices: %s", strerror(-r));
+		goto out;
+	}
+	for (size_t i = 0; i < w->nd; i++)
+		w->d[i].seen = false;
+	for (ssize_t i = 0; i < ndev && r == 0; i++) {
+		uint8_t bus = libusb_get_bus_number(list[i]), addr = libusb_get_device_address(list[i]);
+		struct watch_dev *d = NULL;
+		struct libusb_config_descriptor *cfg = NULL;
+		unsigned unreadable = 0;
+
+		for (size_t k = 0; k < w->nd && !d; k++)
+			if (w->d[k].busnum == bus && w->d[k].devnum == addr)
+				d = &w->d[k];
+		if (d) {
+			d->seen = true;
+			continue;
+		}
+		/* not configured yet (just arriving): asked again at the next rescan */
+		if (libusb_get_active_config_descriptor(list[i], &cfg) < 0)
+			continue;
+		libusb_free_config_descriptor(cfg);
+		if (w->nd == w->cap) {
+			size_t ncap = w->cap ? w->cap * 2 : 16;
+			struct watch_dev *p = realloc(w->d, ncap * sizeof(*p));
+
+			if (!p) {
+				r = -ENOMEM;
+				break;
+			}
+			w->d = p;
+			w->cap = ncap;
+		}
+		d = &w->d[w->nd++];
+		*d = (struct watch_dev){ .busnum = bus, .devnum = addr, .seen = true };
+		scan_device(list[i], NULL, collect_visit, w, &unreadable);
+		if (w->nomem) {
+			r = -ENOMEM;
+			break;
+		}
+		for (unsigned k = 0; k < d->n && r == 0; k++)
+			if (fn(arg, true, &d->r[k]))
+				r = 1;
+	}
+	/* gone: reported from what their arrival said (they cannot be asked any more) */
+	for (size_t i = 0; i < w->nd && r >= 0;) {
+		struct watch_dev *d = &w->d[i];
+
+		if (d->seen) {
+			i++;
+			continue;
+		}
+		for (unsigned k = 0; k < d->n && r == 0; k++)
+			if (fn(arg, false, &d->r[k]))
+				r = 1;
+		free(d->r);
+		*d = w->d[--w->nd];
+	}
+	if (r == -ENOMEM)
+		set_err(err, errlen, "out of memory");
+out:
+	if (list)
+		libusb_free_device_list(list, 1);
+	libusb_exit(ctx);
+	return r;
+}
+
+/* Runs in the watching thread's libusb_handle_events call: ask for a rescan. */
+static int LIBUSB_CALL on_watch_event(libusb_context *ctx, libusb_device *dev, libusb_hotplug_event ev, void *arg)
+{
+	(void)ctx;
+	(void)dev;
+	(void)ev;
+	__atomic_store_n((int *)arg, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int uccid_libusb_watch(uccid_libusb_watch_fn fn, void *arg, unsigned timeout_ms, const volatile sig_atomic_t *stop,
+		       char *err, size_t errlen)
+{
+	struct watch w = { 0 };
+	libusb_context *ctx = NULL;
+	libusb_hotplug_callback_handle hh;
+	bool hotplug = false;
+	int64_t deadline = timeout_ms ? mono_ms() + timeout_ms : INT64_MAX, next_scan = 0;
+	int changed = 0, r;
+
+	if (!fn) {
+		set_err(err, errlen, "no callback");
+		return -EINVAL;
+	}
+	/* the events come to a context of our own, so that only this thread handles them */
+	if (libusb_init(&ctx) < 0) {
+		set_err(err, errlen, "libusb: cannot initialise");
+		return -EIO;
+	}
+	if (libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG))
+		hotplug = libusb_hotplug_register_callback(ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED |
+							   LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT, 0,
+							   LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY,
+							   LIBUSB_HOTPLUG_MATCH_ANY, on_watch_event, &changed,
+							   &hh) == LIBUSB_SUCCESS;
+	for (;;) {
+		int64_t now = mono_ms(), tick;
+
+		if (__atomic_exchange_n(&changed, 0, __ATOMIC_ACQ_REL) || now >= next_scan) {
+			r = watch_rescan(&w, fn, arg, err, errlen);
+			if (r != 0)
+				goto out;
+			now = mono_ms();
+			next_scan = now + WATCH_RESCAN_MS;
+		}
+		if ((stop && *stop) || now >= deadline) {
+			r = 0;
+			goto out;
+		}
+		tick = deadline - now < WATCH_TICK_MS ? deadline - now : WATCH_TICK_MS;
+		if (hotplug) {
+			struct timeval tv = { 0, (suseconds_t)(tick * 1000) };
+
+			libusb_handle_events_timeout_completed(ctx, &tv, &changed);
+		} else {
+			struct timespec nap = { 0, (long)tick * 1000000L };
+
+			nanosleep(&nap, NULL);
+		}
+	}
+out:
+	if (hotplug)
+		libusb_hotplug_deregister_callback(ctx, hh);
+	libusb_exit(ctx);
+	for (size_t i = 0; i < w.nd; i++)
+		free(w.d[i].r);
+	free(w.d);
 	return r;
 }

@@ -3,10 +3,16 @@
  * The USB/IP client transport (driver/usbip_client.h): the op phase
  * (OP_REQ_DEVLIST, OP_REQ_IMPORT) done synchronously with a deadline, then
  * one TCP connection per imported device carrying CMD_SUBMIT / CMD_UNLINK.
- * Callers write their PDUs themselves (one writer at a time, wlock); one I/O
- * thread per connection reads every RET_SUBMIT / RET_UNLINK, checks it
- * against the URB it answers, copies IN data into the waiting caller's
- * buffer under the state lock and wakes it.  A call that times out unlinks
+ * Callers write their PDUs themselves (one writer at a time, wlock, one
+ * sendmsg per PDU or PDU pair).  There is no I/O thread: a caller waiting
+ * for a completion reads the socket itself when no other caller does
+ * (leader/follower: the read side is handed over under the state lock,
+ * u->reading), checks each RET_SUBMIT / RET_UNLINK against the URB it
+ * answers, copies IN data into that URB's caller's buffer and wakes it.  A
+ * lone caller so gets its answer without a thread hop (two context
+ * switches per transfer); with several callers, whoever reads dispatches
+ * for the others.  Nobody reads while nobody waits: what arrives then stays
+ * in the socket until the next call.  A call that times out unlinks
  * its URB and waits a bounded time for the verdict, so that -ETIMEDOUT
  * always means "nothing consumed" and a transfer that completed meanwhile
  * is returned, not lost.  Anything a server sends that the protocol does
@@ -18,6 +24,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -30,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +61,11 @@ enum {
 };
 
 #define CLEAR_HALT_TIMEOUT_MS 5000
+#define RECV_SLICE_MS 5                 /* SO_RCVTIMEO of the URB phase (recv_some) */
+#define PATIENT_GRACE_MS 2              /* how long the read side must lie idle before a patient caller takes it */
+#define PATIENT_POLL_MS 20              /* how often a patient caller looks whether the read side is free */
+/* One whole PDU fits (the largest IN URB is UCCID_USBIP_MAX_BULK); room beyond it is read-ahead. */
+#define RBUF_CAP (USBIP_HEADER_SIZE + UCCID_USBIP_MAX_BULK)
 #define NO_DEADLINE INT64_MAX
 
 /* Standard requests (USB 2.0 §9.4). */
@@ -67,6 +80,7 @@ struct urb {
 	bool in;                        /* direction IN: the RET_SUBMIT carries actual_length bytes */
 	bool done;                      /* its RET_SUBMIT arrived */
 	bool abandoned;                 /* the caller left; the slot waits for its RET_UNLINK */
+	bool patient;                   /* interrupt-IN: its caller defers reading to the others (await) */
 	uint32_t seqnum;
 	uint32_t length;                /* transfer_buffer_length */
 	uint8_t *buf;                   /* the waiting caller's IN buffer (length bytes); NULL once it left */
@@ -86,14 +100,23 @@ struct utr {
 	pthread_mutex_t wlock;          /* one PDU at a time on the socket */
 	pthread_mutex_t lock;           /* everything below */
 	pthread_cond_t cond;            /* any URB or state change; CLOCK_MONOTONIC */
+	pthread_cond_t pcond;           /* patient callers' URBs, death, cancel (see await) */
 	bool dead, cancelled;
 	char why[160];                  /* what killed the connection */
 	uint32_t next_seqnum;
 	struct urb urb[UCCID_USBIP_MAX_PENDING];
 
-	pthread_t thread;
-	bool thread_started;
-	uint8_t *bounce;                /* the I/O thread's payload buffer (UCCID_USBIP_MAX_BULK) */
+	/*
+	 * The read side.  reading (under lock): a caller holds it; only that
+	 * caller touches the fields after it, so a PDU half read when its
+	 * reader's deadline passed is continued by the next reader.
+	 */
+	bool reading;
+	int64_t read_free_since;        /* (lock) when the last reader let go, ms */
+	uint8_t *rbuf;                  /* RBUF_CAP bytes: the stream from the server, PDU by PDU */
+	size_t rlen;                    /* bytes in rbuf */
+	size_t rneed;                   /* length of the PDU at rbuf's start once its header was checked; 0 before */
+	struct usbip_header rh;         /* that header */
 
 	uint8_t dev_desc[CCID_USB_DEVICE_DESC_LEN];
 	uint8_t *cfg;                   /* the configuration descriptor read at open */
@@ -183,18 +206,18 @@ static unsigned remaining_ms(int64_t deadline)
 	return left > UINT_MAX ? UINT_MAX : (unsigned)left;
 }
 
-/* Wait on u->cond until deadline; returns ETIMEDOUT once it has passed. */
-static int wait_until(struct utr *u, int64_t deadline)
+/* Wait on cv (u->cond or u->pcond) until deadline; returns ETIMEDOUT once it has passed. */
+static int wait_until(struct utr *u, pthread_cond_t *cv, int64_t deadline)
 {
 	struct timespec ts;
 
 	if (deadline == NO_DEADLINE)
-		return pthread_cond_wait(&u->cond, &u->lock);
+		return pthread_cond_wait(cv, &u->lock);
 	if (now_ms() >= deadline)
 		return ETIMEDOUT;
 	ts.tv_sec = (time_t)(deadline / 1000);
 	ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
-	return pthread_cond_timedwait(&u->cond, &u->lock, &ts);
+	return pthread_cond_timedwait(cv, &u->lock, &ts);
 }
 
 /* ---------------------------------------------------------------------------
@@ -202,13 +225,13 @@ static int wait_until(struct utr *u, int64_t deadline)
  */
 
 /* Send len bytes.  Returns 0, -ETIMEDOUT or -errno; *sent counts what went out. */
-static int send_all(int fd, const uint8_t *buf, size_t len, bool more, int64_t deadline, size_t *sent)
+static int send_all(int fd, const uint8_t *buf, size_t len, int64_t deadline, size_t *sent)
 {
 	size_t off = 0;
 	int r = 0;
 
 	while (off < len) {
-		ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+		ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
 
 		if (n > 0) {
 			off += (size_t)n;
@@ -236,6 +259,111 @@ static int send_all(int fd, const uint8_t *buf, size_t len, bool more, int64_t d
 	if (sent)
 		*sent = off;
 	return r;
+}
+
+/*
+ * Send the n buffers of iov as one stream (one sendmsg in the usual case:
+ * a PDU's header and data, or two PDUs, leave in one segment).  iov is
+ * consumed.  Returns 0, -ETIMEDOUT or -errno; *sent counts what went out.
+ */
+static int send_iov(int fd, struct iovec *iov, int n, int64_t deadline, size_t *sent)
+{
+	size_t off = 0;
+	int r = 0;
+
+	while (n > 0) {
+		struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t k;
+
+		if (iov->iov_len == 0) {
+			iov++;
+			n--;
+			continue;
+		}
+		k = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k > 0) {
+			size_t left = (size_t)k;
+
+			off += left;
+			while (n > 0 && left >= iov->iov_len) {
+				left -= iov->iov_len;
+				iov++;
+				n--;
+			}
+			if (n > 0) {
+				iov->iov_base = (uint8_t *)iov->iov_base + left;
+				iov->iov_len -= left;
+			}
+			continue;
+		}
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			int pr = poll(&p, 1, poll_ms(deadline));
+
+			if (pr == 0) {
+				r = -ETIMEDOUT;
+				break;
+			}
+			if (pr < 0 && errno != EINTR) {
+				r = -errno;
+				break;
+			}
+			continue;
+		}
+		r = k < 0 ? -errno : -EPIPE;
+		break;
+	}
+	if (sent)
+		*sent = off;
+	return r;
+}
+
+/*
+ * Receive what the socket holds (at most cap bytes), waiting until
+ * deadline for something to arrive.  For the URB phase, where the socket
+ * is in blocking mode with a receive timeout of RECV_SLICE_MS: a blocking
+ * recv wakes with the data in one system call (poll, then recv would take
+ * two on the path of every answer); only a wait longer than the slice, or a
+ * deadline closer than it, goes on with poll.  Returns the bytes received,
+ * 0 when the deadline passed first, -EPIPE at the end of the stream, or
+ * -errno.
+ */
+static ssize_t recv_some(int fd, uint8_t *buf, size_t cap, int64_t deadline)
+{
+	int left = poll_ms(deadline);
+
+	if (left < 0 || left >= RECV_SLICE_MS) {
+		ssize_t n = recv(fd, buf, cap, 0);
+
+		if (n > 0)
+			return n;
+		if (n == 0)
+			return -EPIPE;
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+	}
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int pr = poll(&p, 1, poll_ms(deadline));
+		ssize_t n;
+
+		if (pr == 0)
+			return 0;
+		if (pr < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		n = recv(fd, buf, cap, MSG_DONTWAIT);
+		if (n > 0)
+			return n;
+		if (n == 0)
+			return -EPIPE;
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+	}
 }
 
 /* Receive exactly len bytes.  Returns 0, -ETIMEDOUT, -EPIPE (end of stream) or -errno; *got counts. */
@@ -517,7 +645,7 @@ static int op_recv(int fd, uint8_t *buf, size_t len, int64_t deadline, const cha
 static int op_send(int fd, const uint8_t *buf, size_t len, int64_t deadline, const char *where, const char *what,
 		   char *err, size_t errlen)
 {
-	int r = send_all(fd, buf, len, false, deadline, NULL);
+	int r = send_all(fd, buf, len, deadline, NULL);
 
 	if (r < 0)
 		set_err(err, errlen, "%s: sending %s: %s", where, what, errno_text(r));
@@ -707,10 +835,10 @@ out:
 }
 
 /* ---------------------------------------------------------------------------
- * The connection: death, status, the I/O thread (ref §3)
+ * The connection: death, status, the read side (ref §3)
  */
 
-/* The connection is unusable: record why (the first reason wins), wake everyone, stop the I/O thread. */
+/* The connection is unusable: record why (the first reason wins), wake everyone, stop the reader. */
 static void kill_locked(struct utr *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void kill_locked(struct utr *u, const char *fmt, ...)
 {
@@ -723,7 +851,8 @@ static void kill_locked(struct utr *u, const char *fmt, ...)
 		va_end(ap);
 	}
 	pthread_cond_broadcast(&u->cond);
-	shutdown(u->fd, SHUT_RDWR);     /* wakes the I/O thread and any writer */
+	pthread_cond_broadcast(&u->pcond);
+	shutdown(u->fd, SHUT_RDWR);     /* wakes the reader's poll and any writer */
 }
 
 /* -ECANCELED / -ENODEV once the transport is cancelled / dead, else 0.  Lock held. */
@@ -804,136 +933,181 @@ static struct urb *free_slot(struct utr *u)
  * RET_SUBMIT (ref §3): it must answer a URB we sent and that is still
  * unanswered; the direction is 0 (what the Linux stub sends) or the URB's;
  * actual_length at most what the URB offered (which is at most the
- * caller's cap); data follows only for an IN URB.  Returns false if the
- * connection must end.
+ * caller's cap); data follows only for an IN URB.  RET_UNLINK carries no
+ * data; anything else the server must not send.  Sets u->rneed to the
+ * whole PDU's length.  Returns false if the connection must end.  Lock held.
  */
-static bool on_ret_submit(struct utr *u, const struct usbip_header *h)
+static bool check_header(struct utr *u, const struct usbip_header *h)
 {
 	struct urb *x;
-	uint32_t len;
-	bool in;
+	uint32_t len = 0;
 
-	pthread_mutex_lock(&u->lock);
-	x = find_submit(u, h->seqnum);
-	if (!x) {
-		kill_locked(u, "protocol violation: RET_SUBMIT for unknown seqnum %u", h->seqnum);
-		goto fail;
-	}
-	in = x->in;
-	if (h->direction != USBIP_DIR_OUT && !(in && h->direction == USBIP_DIR_IN)) {
-		kill_locked(u, "protocol violation: RET_SUBMIT %u with direction %u", h->seqnum, h->direction);
-		goto fail;
-	}
-	if (h->u.ret_submit.actual_length > x->length) {
-		kill_locked(u, "protocol violation: RET_SUBMIT %u with actual_length %u for a %u-byte URB",
-			    h->seqnum, h->u.ret_submit.actual_length, x->length);
-		goto fail;
-	}
-	len = in ? h->u.ret_submit.actual_length : 0;
-	pthread_mutex_unlock(&u->lock);
-
-	/*
-	 * The payload is read outside the lock into the thread's own buffer:
-	 * a caller may give up meanwhile (cancel, its connection dies) and
-	 * its buffer must then not be written.
-	 */
-	if (len) {
-		size_t got = 0;
-		int r = recv_all(u->fd, u->bounce, len, NO_DEADLINE, &got);
-
-		if (r < 0) {
-			pthread_mutex_lock(&u->lock);
-			kill_locked(u, "connection %s in the middle of a %u-byte RET_SUBMIT",
-				    r == -EPIPE ? "closed" : "failed", len);
-			goto fail;
+	switch (h->command) {
+	case USBIP_RET_SUBMIT:
+		x = find_submit(u, h->seqnum);
+		if (!x) {
+			kill_locked(u, "protocol violation: RET_SUBMIT for unknown seqnum %u", h->seqnum);
+			return false;
 		}
+		if (h->direction != USBIP_DIR_OUT && !(x->in && h->direction == USBIP_DIR_IN)) {
+			kill_locked(u, "protocol violation: RET_SUBMIT %u with direction %u", h->seqnum, h->direction);
+			return false;
+		}
+		if (h->u.ret_submit.actual_length > x->length) {
+			kill_locked(u, "protocol violation: RET_SUBMIT %u with actual_length %u for a %u-byte URB",
+				    h->seqnum, h->u.ret_submit.actual_length, x->length);
+			return false;
+		}
+		len = x->in ? h->u.ret_submit.actual_length : 0;
+		break;
+	case USBIP_RET_UNLINK:
+		break;
+	default:
+		kill_locked(u, "protocol violation: %s from the server", usbip_command_name(h->command));
+		return false;
 	}
-	pthread_mutex_lock(&u->lock);
+	/* len <= UCCID_USBIP_MAX_BULK (the largest URB we send): the PDU fits rbuf */
+	u->rneed = USBIP_HEADER_SIZE + (size_t)len;
+	return true;
+}
+
+/*
+ * The whole PDU at rbuf's start (checked by check_header) arrived: hand it
+ * to its URB.  A RET_SUBMIT whose caller left meanwhile (cancel, death) is
+ * dropped.  Returns false if the connection must end.  Lock held.
+ */
+static bool dispatch(struct utr *u)
+{
+	const struct usbip_header *h = &u->rh;
+	size_t len = u->rneed - USBIP_HEADER_SIZE;
+	struct urb *x;
+
+	if (h->command == USBIP_RET_UNLINK) {
+		/* its seqnum is that of our CMD_UNLINK */
+		x = find_unlink(u, h->seqnum);
+		if (!x) {
+			kill_locked(u, "protocol violation: RET_UNLINK for unknown seqnum %u", h->seqnum);
+			return false;
+		}
+		x->unlink_done = true;
+		x->unlink_status = h->u.ret_unlink.status;
+		if (x->patient)
+			pthread_cond_broadcast(&u->pcond);
+		if (x->abandoned)
+			x->used = false;
+		return true;
+	}
 	x = find_submit(u, h->seqnum);
-	if (x) {                        /* else its caller left (cancel, death): drop the data */
+	if (x) {
 		if (x->buf && len)
-			memcpy(x->buf, u->bounce, len);
+			memcpy(x->buf, u->rbuf + USBIP_HEADER_SIZE, len);
 		x->done = true;
 		x->status = h->u.ret_submit.status;
 		x->actual = h->u.ret_submit.actual_length;
-		pthread_cond_broadcast(&u->cond);
+		if (x->patient)
+			pthread_cond_broadcast(&u->pcond);
 	}
-	pthread_mutex_unlock(&u->lock);
-	return true;
-fail:
-	pthread_mutex_unlock(&u->lock);
-	return false;
-}
-
-/* RET_UNLINK (ref §3): its seqnum is that of our CMD_UNLINK. */
-static bool on_ret_unlink(struct utr *u, const struct usbip_header *h)
-{
-	struct urb *x;
-
-	pthread_mutex_lock(&u->lock);
-	x = find_unlink(u, h->seqnum);
-	if (!x) {
-		kill_locked(u, "protocol violation: RET_UNLINK for unknown seqnum %u", h->seqnum);
-		pthread_mutex_unlock(&u->lock);
-		return false;
-	}
-	x->unlink_done = true;
-	x->unlink_status = h->u.ret_unlink.status;
-	if (x->abandoned)
-		x->used = false;
-	pthread_cond_broadcast(&u->cond);
-	pthread_mutex_unlock(&u->lock);
 	return true;
 }
 
-static void *io_thread(void *arg)
+/*
+ * The read side, run by the caller holding it (u->reading): take the next
+ * PDU from the stream and dispatch it.  Each recv takes whatever the
+ * socket holds, so the next PDUs are often read along (read-ahead in rbuf).
+ * Returns 0 when a PDU was dispatched; -ETIMEDOUT when deadline passed
+ * first (a partial PDU stays in rbuf for the next reader); gone() once the
+ * connection is dead or cancelled.  Lock held on entry and exit, dropped
+ * while waiting on the socket.
+ */
+static int read_pdu(struct utr *u, int64_t deadline)
 {
-	struct utr *u = arg;
-
 	for (;;) {
-		uint8_t hb[USBIP_HEADER_SIZE];
-		struct usbip_header h;
-		struct ccid_diag diag = { 0 };
-		size_t got = 0;
-		int r = recv_all(u->fd, hb, sizeof(hb), NO_DEADLINE, &got);
-		bool ok;
+		size_t want = u->rneed ? u->rneed : USBIP_HEADER_SIZE;
+		ssize_t n;
 
-		if (r < 0) {
-			pthread_mutex_lock(&u->lock);
-			if (r == -EPIPE && got == 0)
-				kill_locked(u, "server closed the connection");
-			else if (r == -EPIPE)
-				kill_locked(u, "connection closed in the middle of a URB header");
-			else
-				kill_locked(u, "connection failed: %s", errno_text(r));
-			pthread_mutex_unlock(&u->lock);
-			break;
+		if (gone(u))
+			return gone(u);
+		if (u->rlen >= want && !u->rneed) {
+			struct ccid_diag diag = { 0 };
+
+			if (usbip_header_decode(u->rbuf, USBIP_HEADER_SIZE, &u->rh, &diag) < 0) {
+				kill_locked(u, "protocol violation: malformed URB header (offset %zu: expected %s)",
+					    diag.offset, diag.expected ? diag.expected : "?");
+				return gone(u);
+			}
+			if (!check_header(u, &u->rh))
+				return gone(u);
+			continue;
 		}
-		if (usbip_header_decode(hb, sizeof(hb), &h, &diag) < 0) {
-			pthread_mutex_lock(&u->lock);
-			kill_locked(u, "protocol violation: malformed URB header (offset %zu: expected %s)",
-				    diag.offset, diag.expected ? diag.expected : "?");
-			pthread_mutex_unlock(&u->lock);
-			break;
+		if (u->rlen >= want) {
+			bool ok = dispatch(u);
+
+			u->rlen -= u->rneed;
+			memmove(u->rbuf, u->rbuf + u->rneed, u->rlen);
+			u->rneed = 0;
+			return ok ? 0 : gone(u);
 		}
-		switch (h.command) {
-		case USBIP_RET_SUBMIT:
-			ok = on_ret_submit(u, &h);
-			break;
-		case USBIP_RET_UNLINK:
-			ok = on_ret_unlink(u, &h);
-			break;
-		default:
-			pthread_mutex_lock(&u->lock);
-			kill_locked(u, "protocol violation: %s from the server", usbip_command_name(h.command));
-			pthread_mutex_unlock(&u->lock);
-			ok = false;
-			break;
+
+		pthread_mutex_unlock(&u->lock);
+		n = recv_some(u->fd, u->rbuf + u->rlen, RBUF_CAP - u->rlen, deadline);
+		pthread_mutex_lock(&u->lock);
+		if (n > 0) {
+			u->rlen += (size_t)n;
+			continue;
 		}
-		if (!ok)
-			break;
+		if (n == 0)
+			return -ETIMEDOUT;
+		if (n == -EPIPE && u->rlen == 0)
+			kill_locked(u, "server closed the connection");
+		else if (n == -EPIPE)
+			kill_locked(u, "connection closed in the middle of a %s", u->rneed ? "URB" : "URB header");
+		else
+			kill_locked(u, "connection failed: %s", errno_text((int)n));
+		return gone(u);
 	}
-	return NULL;
+}
+
+/*
+ * Wait for progress until deadline (the caller rechecks its condition):
+ * read and dispatch one PDU when no other caller is reading, else sleep
+ * until the reader dispatches something or hands the read side over.
+ *
+ * A patient caller (an interrupt-IN transfer, which mostly waits long for
+ * nothing) takes the read side only once it has lain idle for
+ * PATIENT_GRACE_MS, and sleeps on its own condition variable, woken by its
+ * own URB's completion, death or cancel, else every PATIENT_POLL_MS to see
+ * whether the read side is free.  While exchanges follow one another, the
+ * thread that waits for an answer is so the one the answer wakes, instead
+ * of the interrupt waiter reading it and waking that thread (a thread hop),
+ * and the exchanges do not wake the interrupt waiter either.  When the
+ * exchanges stop, an interrupt completion waits at most PATIENT_POLL_MS +
+ * PATIENT_GRACE_MS for its reader; on an idle connection, not at all.
+ * Returns ETIMEDOUT once the deadline passed, as wait_until.  Lock held.
+ */
+static int await(struct utr *u, int64_t deadline, bool patient)
+{
+	int r;
+
+	if (patient) {
+		int64_t now = now_ms(), ready = u->read_free_since + PATIENT_GRACE_MS;
+
+		if (u->reading || now < ready) {
+			int64_t until = u->reading ? now + PATIENT_POLL_MS : ready;
+
+			r = wait_until(u, &u->pcond, until < deadline ? until : deadline);
+			/* ETIMEDOUT only for the caller's deadline: at the grace's end it may read */
+			return r == ETIMEDOUT && now_ms() >= deadline ? ETIMEDOUT : 0;
+		}
+	} else if (u->reading) {
+		return wait_until(u, &u->cond, deadline);
+	}
+	u->reading = true;
+	r = read_pdu(u, deadline);
+	u->reading = false;
+	u->read_free_since = now_ms();
+	/* the URB completed may be another caller's; and a follower may now take the read side */
+	pthread_cond_broadcast(&u->cond);
+	return r == -ETIMEDOUT ? ETIMEDOUT : 0;
 }
 
 /*
@@ -943,13 +1117,12 @@ static void *io_thread(void *arg)
  */
 static int write_pdu(struct utr *u, const uint8_t *hdr, const uint8_t *data, size_t dlen, int64_t deadline)
 {
-	size_t sent = 0, sent2 = 0;
+	struct iovec iov[2] = { { (void *)hdr, USBIP_HEADER_SIZE }, { (void *)data, dlen } };
+	size_t sent = 0;
 	int r;
 
 	pthread_mutex_lock(&u->wlock);
-	r = send_all(u->fd, hdr, USBIP_HEADER_SIZE, dlen > 0, deadline, &sent);
-	if (r == 0 && dlen)
-		r = send_all(u->fd, data, dlen, false, deadline, &sent2);
+	r = send_iov(u->fd, iov, dlen ? 2 : 1, deadline, &sent);
 	pthread_mutex_unlock(&u->wlock);
 	if (r == 0)
 		return 0;
@@ -1005,7 +1178,7 @@ static int unlink_urb(struct utr *u, struct urb *x)
 		return gone(u) ? gone(u) : -ENODEV;
 	}
 	while (!x->done && !(x->unlink_done && x->unlink_status != 0) && !gone(u))
-		if (wait_until(u, deadline) == ETIMEDOUT)
+		if (await(u, deadline, x->patient) == ETIMEDOUT)
 			break;
 	if (x->done)
 		return urb_result(u, x);
@@ -1035,6 +1208,7 @@ static int submit(struct utr *u, uint8_t ep, bool in, const uint8_t *setup, cons
 	struct usbip_header h = { 0 };
 	uint8_t hb[USBIP_HEADER_SIZE];
 	struct urb *x = NULL;
+	bool patient = in && u->pub.info.ep_intr_in && ep == (u->pub.info.ep_intr_in & 0x0F);
 	int r;
 
 	pthread_mutex_lock(&u->lock);
@@ -1045,7 +1219,7 @@ static int submit(struct utr *u, uint8_t ep, bool in, const uint8_t *setup, cons
 		if (x)
 			break;
 		/* every slot taken (by unanswered unlinks): wait for one, within the caller's time */
-		if (wait_until(u, deadline) == ETIMEDOUT) {
+		if (await(u, deadline, patient) == ETIMEDOUT) {
 			r = -ETIMEDOUT;
 			goto out;
 		}
@@ -1053,6 +1227,7 @@ static int submit(struct utr *u, uint8_t ep, bool in, const uint8_t *setup, cons
 	memset(x, 0, sizeof(*x));
 	x->used = true;
 	x->in = in;
+	x->patient = patient;
 	x->seqnum = take_seqnum(u);
 	x->length = length;
 	x->buf = in ? inbuf : NULL;
@@ -1076,7 +1251,7 @@ static int submit(struct utr *u, uint8_t ep, bool in, const uint8_t *setup, cons
 	if (r < 0)
 		goto release;
 	while (!x->done && !gone(u))
-		if (wait_until(u, deadline) == ETIMEDOUT)
+		if (await(u, deadline, patient) == ETIMEDOUT)
 			break;
 	if (x->done)
 		r = urb_result(u, x);
@@ -1108,6 +1283,7 @@ static int submit_out_in(struct utr *u, uint8_t ep_out, const uint8_t *out, uint
 	int64_t out_deadline = deadline_after(out_timeout_ms), in_deadline;
 	struct usbip_header h = { 0 };
 	uint8_t hb[2][USBIP_HEADER_SIZE];
+	struct iovec iov[3];
 	struct urb *xo = NULL, *xi = NULL;
 	size_t sent = 0;
 	int r, ro;
@@ -1127,7 +1303,7 @@ static int submit_out_in(struct utr *u, uint8_t ep_out, const uint8_t *out, uint
 				break;
 			xo->used = false;
 		}
-		if (wait_until(u, out_deadline) == ETIMEDOUT) {
+		if (await(u, out_deadline, false) == ETIMEDOUT) {
 			r = *out_rc = -ETIMEDOUT;
 			goto out;
 		}
@@ -1157,13 +1333,12 @@ static int submit_out_in(struct utr *u, uint8_t ep_out, const uint8_t *out, uint
 	usbip_header_encode(&h, hb[1], USBIP_HEADER_SIZE);
 	pthread_mutex_unlock(&u->lock);
 
-	/* header, data, then the IN header: MSG_MORE keeps them in as few segments as the kernel can */
+	/* header, data, then the IN header: one sendmsg, one segment when it fits */
+	iov[0] = (struct iovec){ hb[0], USBIP_HEADER_SIZE };
+	iov[1] = (struct iovec){ (void *)out, out_len };
+	iov[2] = (struct iovec){ hb[1], USBIP_HEADER_SIZE };
 	pthread_mutex_lock(&u->wlock);
-	r = send_all(u->fd, hb[0], USBIP_HEADER_SIZE, true, out_deadline, &sent);
-	if (r == 0 && out_len)
-		r = send_all(u->fd, out, out_len, true, out_deadline, &sent);
-	if (r == 0)
-		r = send_all(u->fd, hb[1], USBIP_HEADER_SIZE, false, out_deadline, &sent);
+	r = send_iov(u->fd, iov, 3, out_deadline, &sent);
 	pthread_mutex_unlock(&u->wlock);
 	pthread_mutex_lock(&u->lock);
 	if (r < 0) {
@@ -1175,7 +1350,7 @@ static int submit_out_in(struct utr *u, uint8_t ep_out, const uint8_t *out, uint
 		goto out;
 	}
 	while (!xo->done && !gone(u))
-		if (wait_until(u, out_deadline) == ETIMEDOUT)
+		if (await(u, out_deadline, false) == ETIMEDOUT)
 			break;
 	ro = xo->done ? urb_result(u, xo) : gone(u) ? gone(u) : unlink_urb(u, xo);
 	*out_rc = ro;
@@ -1191,7 +1366,7 @@ static int submit_out_in(struct utr *u, uint8_t ep_out, const uint8_t *out, uint
 			unlink_urb(u, xi);
 	} else {
 		while (!xi->done && !gone(u))
-			if (wait_until(u, in_deadline) == ETIMEDOUT)
+			if (await(u, in_deadline, false) == ETIMEDOUT)
 				break;
 		if (xi->done)
 			r = urb_result(u, xi);
@@ -1291,9 +1466,9 @@ static int op_intr_in(struct uccid_transport *t, uint8_t *buf, size_t cap, unsig
 }
 
 /*
- * Every call returns -ECANCELED from now on.  shutdown() wakes the I/O
- * thread (its recv sees the end of the stream and it exits) and any writer
- * blocked on a full socket.
+ * Every call returns -ECANCELED from now on.  shutdown() wakes the caller
+ * reading the socket (its poll sees the end of the stream) and any writer
+ * blocked on a full socket; the others wake on the broadcast.
  */
 static void op_cancel(struct uccid_transport *t)
 {
@@ -1302,6 +1477,7 @@ static void op_cancel(struct uccid_transport *t)
 	pthread_mutex_lock(&u->lock);
 	u->cancelled = true;
 	pthread_cond_broadcast(&u->cond);
+	pthread_cond_broadcast(&u->pcond);
 	pthread_mutex_unlock(&u->lock);
 	shutdown(u->fd, SHUT_RDWR);
 }
@@ -1320,15 +1496,12 @@ static void op_close(struct uccid_transport *t)
 		return;
 	u = utr_of(t);
 	if (u->fd >= 0)
-		shutdown(u->fd, SHUT_RDWR);
-	if (u->thread_started)
-		pthread_join(u->thread, NULL);
-	if (u->fd >= 0)
 		close(u->fd);
 	pthread_cond_destroy(&u->cond);
+	pthread_cond_destroy(&u->pcond);
 	pthread_mutex_destroy(&u->lock);
 	pthread_mutex_destroy(&u->wlock);
-	free(u->bounce);
+	free(u->rbuf);
 	free(u->cfg);
 	free(u);
 }
@@ -1360,8 +1533,8 @@ static struct utr *utr_new(void)
 	u->fd = -1;
 	u->next_seqnum = 1;             /* as vhci (ref §3) */
 	u->pub.ops = &uccid_usbip_ops;
-	u->bounce = malloc(UCCID_USBIP_MAX_BULK);
-	if (!u->bounce) {
+	u->rbuf = malloc(RBUF_CAP);
+	if (!u->rbuf) {
 		free(u);
 		return NULL;
 	}
@@ -1370,8 +1543,26 @@ static struct utr *utr_new(void)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&u->cond, &ca);
+	pthread_cond_init(&u->pcond, &ca);
 	pthread_condattr_destroy(&ca);
 	return u;
+}
+
+/*
+ * The URB phase's socket: blocking, with a receive timeout of
+ * RECV_SLICE_MS (recv_some); every send passes MSG_DONTWAIT and polls
+ * itself (send_iov).  Returns 0 or -errno.
+ */
+static int urb_phase_socket(int fd)
+{
+	struct timeval tv = { .tv_sec = 0, .tv_usec = RECV_SLICE_MS * 1000 };
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	return 0;
 }
 
 /* Words for a failed URB during open. */
@@ -1518,17 +1709,15 @@ int uccid_usbip_open(const char *url, unsigned index, unsigned timeout_ms, struc
 	r = op_import(u->fd, busid, deadline, timeout_ms, where, &rep, err, errlen);
 	if (r < 0)
 		goto out;
+	r = urb_phase_socket(u->fd);
+	if (r < 0) {
+		set_err(err, errlen, "%s: cannot set up the socket: %s", where, errno_text(r));
+		goto out;
+	}
 	u->devid = usbip_devid(rep.dev.busnum, rep.dev.devnum);
 	u->pub.info.busnum = rep.dev.busnum <= UINT8_MAX ? (uint8_t)rep.dev.busnum : 0;
 	u->pub.info.devnum = rep.dev.devnum <= UINT8_MAX ? (uint8_t)rep.dev.devnum : 0;
 	snprintf(u->pub.info.path, sizeof(u->pub.info.path), "%s", url);
-	r = pthread_create(&u->thread, NULL, io_thread, u);
-	if (r) {
-		set_err(err, errlen, "cannot start the I/O thread");
-		r = -r;
-		goto out;
-	}
-	u->thread_started = true;
 	r = read_descriptors(u, where, busid, rep.dev.bConfigurationValue, index, deadline, err, errlen);
 	if (r < 0)
 		goto out;

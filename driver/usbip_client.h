@@ -96,8 +96,8 @@ int uccid_usbip_list(const char *host, uint16_t port, struct uccid_usbip_device 
  * Import the device at url and open its index-th CCID interface (0 = the
  * first; a composite device may hold several).  Connects (non-blocking,
  * TCP_NODELAY, SO_KEEPALIVE), sends OP_REQ_IMPORT and checks the busid of
- * the reply, starts the connection's I/O thread, reads the device and
- * configuration descriptors with GET_DESCRIPTOR URBs, sends
+ * the reply, reads the device and configuration descriptors with
+ * GET_DESCRIPTOR URBs, sends
  * SET_CONFIGURATION when the import reply says the device is not
  * configured, and finds the CCID interface.  Everything up to the return
  * is bounded by timeout_ms (name resolution excepted).  On success *ret is

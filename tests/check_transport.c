@@ -591,6 +591,61 @@ START_TEST(test_timeout)
 }
 END_TEST
 
+static void do_latency_300(struct vdev *d, void *ctx)
+{
+	*(int *)ctx = vdev_set_fault(d, 0, VDEV_FAULT_LATENCY, 300, 1);
+}
+
+/*
+ * Several callers on one connection: whoever waits on the socket hands the
+ * others their completions, and when it leaves (its own transfer timed
+ * out) a caller still waiting takes over.
+ */
+START_TEST(test_shared)
+{
+	struct rig *r = rig_new((enum kind)_i, VDEV_PROFILE_SHORT_APDU);
+	struct waiter *w;
+	uint8_t buf[16];
+	int64_t t0, dt;
+	int res = -1;
+
+	power_on(r);
+	ck_assert_int_eq(notify_bits(r, IO_MS), 3);
+
+	/* an interrupt-IN transfer waits (first, so it holds the socket) while exchanges run */
+	w = waiter_start(r->t, 1, IO_MS);
+	sleep_ms(50);
+	for (int i = 0; i < 20; i++) {
+		cmd(r, CCID_PC_TO_RDR_GET_SLOT_STATUS, NULL, 0);
+		ck_assert_uint_eq(CCID_ICC_STATUS(r->m.rsp.bStatus), CCID_ICC_ACTIVE);
+	}
+	rig_call(r, do_remove, &res);
+	ck_assert_int_eq(res, 0);
+	ck_assert_int_eq(waiter_join(w, NULL, buf), 2);
+	ck_assert_uint_eq(buf[1] & 3, 2);
+	rig_call(r, do_insert, &res);
+	ck_assert_int_eq(notify_bits(r, IO_MS), 3);
+	power_on(r);
+
+	/* the first waiter gives up at 100 ms; the answer (300 ms late) still reaches the second */
+	rig_call(r, do_latency_300, &res);
+	ck_assert_int_eq(res, 0);
+	w = waiter_start(r->t, 1, 100);
+	sleep_ms(20);
+	t0 = ms_now();
+	send_cmd(r, CCID_PC_TO_RDR_GET_SLOT_STATUS, NULL, 0);
+	ck_assert_int_gt(recv_answer(r, IO_MS), 0);
+	dt = ms_now() - t0;
+	ck_assert_uint_eq(r->m.bSeq, r->seq);
+	ck_assert_int_ge(dt, 250);
+	ck_assert_int_lt(dt, 2000);
+	ck_assert_int_eq(waiter_join(w, NULL, NULL), -ETIMEDOUT);
+	cmd(r, CCID_PC_TO_RDR_XFR_BLOCK, SELECT_AID, sizeof(SELECT_AID));
+	ck_assert_uint_eq(r->m.abData[0], 0x90);
+	rig_free(r);
+}
+END_TEST
+
 START_TEST(test_cancel)
 {
 	struct rig *r = rig_new((enum kind)_i, VDEV_PROFILE_SHORT_APDU);
@@ -1201,6 +1256,7 @@ static Suite *transport_suite(void)
 		{ "interrupt", test_interrupt, KIND_COUNT },
 		{ "timeout", test_timeout, KIND_COUNT },
 		{ "cancel", test_cancel, KIND_COUNT },
+		{ "shared", test_shared, KIND_COUNT },
 		{ "stall", test_stall, KIND_COUNT },
 		{ "drop", test_drop, KIND_COUNT },
 		{ "unplug", test_unplug, KIND_COUNT },

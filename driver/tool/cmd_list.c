@@ -4,10 +4,13 @@
  * USB/IP server exports (uccid list usbip://HOST[:PORT]), each with the
  * names uccid and pcscd open it by.  Also the choice of reader when
  * --reader is not given: the only one present, or an error listing them.
+ * With --watch, the readers present and then each arrival and removal.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,21 +112,77 @@ static int list_usb(const struct tool_opts *o)
 	return EXIT_OK;
 }
 
+static volatile sig_atomic_t watch_stop;
+
+static void on_watch_signal(int sig)
+{
+	(void)sig;
+	watch_stop = 1;
+}
+
+/* One line per event: "+ NAME  PRODUCT (VVVV:PPPP)" or "- NAME ..."; JSON: one object per line. */
+static bool watch_print(void *arg, bool arrived, const struct uccid_libusb_reader *r)
+{
+	const struct tool_opts *o = arg;
+
+	if (o->json) {
+		printf("{\"event\":\"%s\",\"name\":\"%s\",\"vendor\":\"%04x\",\"product\":\"%04x\",\"serial\":",
+		       arrived ? "arrived" : "left", r->name_libusb, r->idVendor, r->idProduct);
+		json_string(stdout, r->serial);
+		printf("}\n");
+	} else {
+		printf("%c %s  %s%s(%04x:%04x), interface %u\n", arrived ? '+' : '-', r->name_libusb, r->product,
+		       r->product[0] ? " " : "", r->idVendor, r->idProduct, r->interface);
+	}
+	fflush(stdout);
+	return false;
+}
+
+/* uccid list --watch: the readers present, then arrivals and removals until SIGINT / SIGTERM. */
+static int watch_usb(const struct tool_opts *o)
+{
+	struct sigaction sa = { .sa_handler = on_watch_signal }, old_int, old_term;
+	char err[256] = "";
+	int n;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	n = uccid_libusb_watch(watch_print, (void *)o, 0, &watch_stop, err, sizeof(err));
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (n < 0) {
+		tool_err("list --watch: %s", err[0] ? err : strerror(-n));
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
 int cmd_list(const struct tool_opts *opts, int argc, char **argv)
 {
 	struct tool_opts o = *opts;
 	const char *url = NULL;
+	bool watch = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			o.json = true;
+		else if (!strcmp(argv[i], "--watch"))
+			watch = true;
 		else if (!strncmp(argv[i], "usbip://", 8) && !url)
 			url = argv[i];
 		else {
-			tool_err("list: unexpected '%s' (usage: uccid list [--json] [usbip://HOST[:PORT]])", argv[i]);
+			tool_err("list: unexpected '%s' (usage: uccid list [--json] [--watch | usbip://HOST[:PORT]])",
+				 argv[i]);
 			return EXIT_USAGE;
 		}
 	}
+	if (watch && url) {
+		tool_err("list: --watch is for the USB buses, not a USB/IP server");
+		return EXIT_USAGE;
+	}
+	if (watch)
+		return watch_usb(&o);
 	return url ? list_usbip(&o, url) : list_usb(&o);
 }
 

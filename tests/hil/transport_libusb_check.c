@@ -5,7 +5,8 @@
  * name form, descriptors, a CCID session (IccPowerOn, GetSlotStatus, one
  * XfrBlock), a bulk-IN timeout that loses nothing, ABORT, NotifySlotChange
  * on card removal and insertion, an endpoint stall and clear_halt, cancel()
- * from another thread, and an unplug while a bulk-IN waits.  Prints one
+ * from another thread, and an unplug while a bulk-IN and an interrupt-IN
+ * wait and uccid_libusb_watch() watches the buses.  Prints one
  * "ok:" or "FAIL:" line per check and "N passed, N failed"; exit status 0
  * only when every check passed.
  *
@@ -25,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libusb.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -712,6 +714,38 @@ static void test_cancel(struct uccid_transport *t)
 	check(rc == -ECANCELED, "cancel: a later bulk_in -> %s", errname(rc));
 }
 
+/* uccid_libusb_watch in a thread: did it report our reader, then its removal, and when? */
+struct watcher {
+	const char *name;                /* name_libusb of the reader to follow */
+	bool arrived;
+	int64_t left_at;                 /* 0: not reported */
+	int rc;
+	char err[256];
+	pthread_t th;
+};
+
+static bool watch_event(void *arg, bool arrived, const struct uccid_libusb_reader *r)
+{
+	struct watcher *w = arg;
+
+	if (strcmp(r->name_libusb, w->name) != 0)
+		return false;
+	if (arrived) {
+		__atomic_store_n(&w->arrived, true, __ATOMIC_RELEASE);
+		return false;
+	}
+	w->left_at = now_ms();
+	return true;
+}
+
+static void *watch_thread(void *arg)
+{
+	struct watcher *w = arg;
+
+	w->rc = uccid_libusb_watch(watch_event, w, 40000, NULL, w->err, sizeof(w->err));
+	return NULL;
+}
+
 static void test_unplug(const struct uccid_libusb_reader *listed, const struct opts *o)
 {
 	const struct uccid_libusb_reader copy = *listed, *r = &copy;   /* the listing below rewrites readers[] */
@@ -719,6 +753,9 @@ static void test_unplug(const struct uccid_libusb_reader *listed, const struct o
 	char err[256] = "";
 	uint8_t dev[18], cmd[CCID_HEADER_SIZE] = { 0 };
 	struct ccid_msg rsp;
+	struct watcher watcher = { 0 };
+	struct waiter intr_waiter = { .interrupt = true, .timeout_ms = 60000 };
+	pthread_t intr_th;
 	int64_t t0;
 	int rc, fd, n;
 
@@ -728,6 +765,17 @@ static void test_unplug(const struct uccid_libusb_reader *listed, const struct o
 		return;
 	rc = get_slot_status(t, &rsp);
 	check(rc == 0, "unplug: the reader answers before the unplug (%s)", errname(rc));
+	printf("# libusb hotplug capability: %s\n", libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) ? "yes" : "no");
+	watcher.name = r->name_libusb;
+	pthread_create(&watcher.th, NULL, watch_thread, &watcher);
+	if (t->info.ep_intr_in) {
+		intr_waiter.t = t;
+		pthread_create(&intr_th, NULL, wait_thread, &intr_waiter);
+	}
+	/* the watch has seen the reader before it goes */
+	for (int i = 0; i < 200 && !__atomic_load_n(&watcher.arrived, __ATOMIC_ACQUIRE); i++)
+		sleep_ms(50);
+	sleep_ms(200);
 	fd = open(o->unplug_ready, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd >= 0)
 		close(fd);
@@ -737,6 +785,18 @@ static void test_unplug(const struct uccid_libusb_reader *listed, const struct o
 	rc = t->ops->bulk_in(t, rsp_buf, max_message, 30000);
 	t0 = now_ms() - t0;
 	check(rc == -ENODEV, "unplug: the waiting bulk_in -> %s after %lld ms", errname(rc), (long long)t0);
+	t0 = now_ms();
+	if (t->info.ep_intr_in) {
+		pthread_join(intr_th, NULL);
+		check(intr_waiter.rc == -ENODEV && intr_waiter.ended - t0 < 1000,
+		      "unplug: the intr_in waiting meanwhile -> %s, %lld ms after the bulk_in", errname(intr_waiter.rc),
+		      (long long)(intr_waiter.ended - t0));
+	}
+	pthread_join(watcher.th, NULL);
+	check(watcher.rc == 1 && watcher.arrived && watcher.left_at && watcher.left_at - t0 < 5000,
+	      "unplug: uccid_libusb_watch saw %s (%s) and its removal %lld ms after the bulk_in ended (rc %d%s%s)",
+	      r->name_libusb, watcher.arrived ? "present" : "NOT present", (long long)(watcher.left_at - t0), watcher.rc,
+	      watcher.err[0] ? ": " : "", watcher.err);
 	rc = t->ops->bulk_out(t, cmd, sizeof(cmd), XFER_MS);
 	check(rc == -ENODEV, "unplug: bulk_out -> %s", errname(rc));
 	rc = t->ops->bulk_in(t, rsp_buf, max_message, XFER_MS);

@@ -53,6 +53,16 @@ run 0 list "usbip://127.0.0.1:$port" && has out "$R1  1209:0001  CCID reader" &&
 run 0 --json list "usbip://127.0.0.1:$port/" && has out '"name":"usbip://127.0.0.1:'"$port"'/1-2"'
 run 1 list "usbip://127.0.0.1:1" && has err "connection refused"
 run 2 list "usbip://" && has err "is not usbip://HOST[:PORT]"
+run 2 list --watch "usbip://127.0.0.1:$port" && has err "--watch is for the USB buses"
+# list --watch runs until a signal, then exits 0 (what it prints depends on this machine's USB buses)
+${VALGRIND:-} "$UCCID" list --watch >"$tmp/out" 2>"$tmp/err" </dev/null &
+wpid=$!
+sleep 1
+[ -n "${VALGRIND:-}" ] && sleep 5     # until its handler is in place
+kill -TERM $wpid
+if wait $wpid; then passes=$((passes + 1)); else
+	echo "FAIL: uccid list --watch did not end cleanly on SIGTERM"; sed 's/^/  err: /' "$tmp/err" | head
+	fails=$((fails + 1)); fi
 run 0 -r "$R1" info && has out "TPDU level" && has out "dwMaxCCIDMessageLength"
 run 0 -r "$R1" --json info && has out '"kind":"reader_info"'
 run 0 -r "$R1" atr && has out "T=1 offered"
