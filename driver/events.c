@@ -82,8 +82,27 @@ static void interrupt_message(struct uccid_reader *r, const uint8_t *buf, size_t
 			  m.hw_error.bHardwareErrorCode);
 		uccid_push_event(r, UCCID_EVENT_HARDWARE_ERROR, m.hw_error.bSlot, m.hw_error.bHardwareErrorCode);
 	} else {
-		for (unsigned i = 0; i < r->nslots; i++)
-			presence(r, i, ccid_notify_present(&m, i), ccid_notify_changed(&m, i));
+		/*
+		 * The first NotifySlotChange after the host configured the reader reports
+		 * every occupied slot as changed (CCID §6.3.1: changes since the last report,
+		 * and there was none), and one that follows a real removal and insertion
+		 * looks the same.  For a card this session has powered, taking it for a new
+		 * card would unpower it under the caller; ignoring it would miss a swap.
+		 */
+		bool first = !r->notify_seen;
+
+		r->notify_seen = true;
+		for (unsigned i = 0; i < r->nslots; i++) {
+			bool present = ccid_notify_present(&m, i), changed = ccid_notify_changed(&m, i);
+
+			if (first && present && changed && r->slots[i].present && r->slots[i].powered) {
+				/* the next operation asks the reader: a card that was pulled and
+				   put back has lost power (uccid_slot_enter) */
+				r->slots[i].verify = true;
+				continue;
+			}
+			presence(r, i, present, changed);
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
 }

@@ -83,6 +83,30 @@ static int warning_error(int w)
 	return w == LOCKMGR_W_REMOVED_CARD ? -EMEDIUMTYPE : w == LOCKMGR_W_RESET_CARD ? -ECONNRESET : 0;
 }
 
+/*
+ * An interrupt message left it open whether the powered card was swapped
+ * (events.c): a card pulled and put back has lost power, so the reader's
+ * bmICCStatus decides (s->op held).
+ */
+static void verify_card(struct uccid_reader *r, struct uslot *s)
+{
+	struct uccid_slot_status st;
+	bool check;
+
+	pthread_mutex_lock(&r->lock);
+	check = s->verify;
+	s->verify = false;
+	pthread_mutex_unlock(&r->lock);
+	if (!check || !s->powered || uccid_do_slot_status(r, s, &st) < 0 || st.powered)
+		return;
+	uccid_log(r, UCCID_LOG_INFO, "slot %u: the card lost power: it was removed and inserted", s->index);
+	uccid_card_event(r, s, LOCKMGR_EV_INSERTED);
+	pthread_mutex_lock(&r->lock);
+	uccid_push_event(r, UCCID_EVENT_REMOVED, s->index, 0);
+	uccid_push_event(r, UCCID_EVENT_INSERTED, s->index, 0);
+	pthread_mutex_unlock(&r->lock);
+}
+
 int uccid_slot_enter(struct uccid_reader *r, struct uslot *s, unsigned how)
 {
 	struct lockmgr_handle *h;
@@ -98,18 +122,20 @@ int uccid_slot_enter(struct uccid_reader *r, struct uslot *s, unsigned how)
 	}
 	if (rc < 0)
 		return rc;
+	pthread_mutex_lock(&s->op);
+	verify_card(r, s);
 	h = handle_of(r, s->index, false);
 	if (h) {
 		if (how & UCCID_ENTER_ACK) {
 			lockmgr_ack(h);
 		} else if ((w = lockmgr_check(h)) > 0) {
+			pthread_mutex_unlock(&s->op);
 			lockmgr_unlock(r->lm, s->index, uccid_owner(), LOCKMGR_LEAVE, NULL);
 			uccid_log(r, UCCID_LOG_INFO, "slot %u: the card was %s since this thread last looked",
 				  s->index, w == LOCKMGR_W_REMOVED_CARD ? "removed or replaced" : "reset");
 			return warning_error(w);
 		}
 	}
-	pthread_mutex_lock(&s->op);
 	return 0;
 }
 

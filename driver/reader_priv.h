@@ -58,6 +58,8 @@ struct uslot {
 	bool disposing;                  /* the lock manager is carrying out a disposition: it
 					    accounts for the card event itself */
 	bool left;                       /* the last unlock was LEAVE: close leaves the card as is */
+	bool verify;                     /* ask the reader whether the powered card is still on before
+					    the next operation (under r->lock; see events.c) */
 };
 
 /* A thread that takes part in locking, and its view of one slot's card state. */
@@ -103,6 +105,7 @@ struct uccid_reader {
 
 	/* events */
 	pthread_mutex_t ev_lock;         /* one interrupt reader at a time */
+	bool notify_seen;                /* a NotifySlotChange has arrived (under r->lock) */
 	struct uccid_event ring[UCCID_EVENT_RING];
 	unsigned ring_head, ring_len;
 

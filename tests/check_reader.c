@@ -361,6 +361,28 @@ START_TEST(test_card_removed_mid_apdu)
 }
 END_TEST
 
+/*
+ * The reader's first NotifySlotChange after configuration marks every
+ * occupied slot changed; for a card the session has already powered it must
+ * not be taken for a new card (which would unpower it under the caller).
+ */
+START_TEST(test_first_notify_keeps_card)
+{
+	struct rig *g = rig_new_over(OVER(_i), VDEV_PROFILE_SHORT_APDU, 5000);
+	struct uccid_event e;
+
+	power(g, 0);
+	while (uccid_wait_event(g->r, 300, &e) == 1)
+		ck_assert_msg(e.type != UCCID_EVENT_REMOVED, "a removal nobody made");
+	expect_sw(g, 0, ECHO_5, sizeof(ECHO_5), 0x9000);
+	/* a real change afterwards still counts */
+	on_device(g, remove_cb, NULL);
+	ck_assert_int_eq(uccid_wait_event(g->r, 2000, &e), 1);
+	ck_assert_int_eq(e.type, UCCID_EVENT_REMOVED);
+	rig_free(g);
+}
+END_TEST
+
 START_TEST(test_hardware_error_event)
 {
 	struct rig *g = rig_new_over(OVER(_i), VDEV_PROFILE_SHORT_APDU, 5000);
@@ -622,6 +644,7 @@ int main(void)
 	tcase_add_test(tc, test_quirks);
 	tcase_add_test(tc, test_voltage_fallback);
 	tcase_add_test(tc, test_polled_events);
+	tcase_add_loop_test(tc, test_first_notify_keeps_card, 0, OVER_COUNT);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("faults");

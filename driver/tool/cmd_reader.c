@@ -406,6 +406,7 @@ int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 		rc = tool_fail(&s, "power on", rc);
 		goto out;
 	}
+	rc = EXIT_OK;
 	if (o.json)
 		printf("{\"reader\":\"%s\",\"slot\":%u,\"apdus\":[", o.reader, s.slot);
 	if (file) {
