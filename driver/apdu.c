@@ -231,7 +231,9 @@ ssize_t uccid_transmit(struct uccid_reader *r, unsigned slot, const uint8_t *apd
 	if (!r || slot >= r->nslots || !apdu || len < 4 || len > 65544 || !rsp || cap < 2)
 		return -EINVAL;
 	s = &r->slots[slot];
-	pthread_mutex_lock(&s->op);
+	rc = uccid_slot_enter(r, s, 0);
+	if (rc < 0)
+		return rc;
 	if (!s->present) {
 		rc = -ENOMEDIUM;
 	} else if (!s->powered || s->protocol == 0xFF) {
@@ -243,7 +245,7 @@ ssize_t uccid_transmit(struct uccid_reader *r, unsigned slot, const uint8_t *apd
 	} else {
 		rc = transmit_apdu(r, s, apdu, len, rsp, cap);
 	}
-	pthread_mutex_unlock(&s->op);
+	uccid_slot_leave(r, s);
 	return rc;
 }
 
@@ -264,7 +266,9 @@ ssize_t uccid_escape(struct uccid_reader *r, unsigned slot, const uint8_t *data,
 		rc = -ENOMEM;
 		goto out;
 	}
-	pthread_mutex_lock(&s->op);
+	rc = uccid_slot_enter(r, s, 0);
+	if (rc < 0)
+		goto out;
 	rc = uccid_xchg(r, s, msg, uccid_build(msg, CCID_PC_TO_RDR_ESCAPE, 0, 0, 0, data, len), ans, r->max_msg + 16,
 			COMMAND_MS, &m);
 	if (rc == 0 && CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
@@ -275,24 +279,19 @@ ssize_t uccid_escape(struct uccid_reader *r, unsigned slot, const uint8_t *data,
 		memcpy(rsp, m.abData, m.dwLength);
 		rc = (ssize_t)m.dwLength;
 	}
-	pthread_mutex_unlock(&s->op);
+	uccid_slot_leave(r, s);
 out:
 	free(msg);
 	free(ans);
 	return rc;
 }
 
-static int simple(struct uccid_reader *r, unsigned slot, uint8_t type, uint8_t b7)
+int uccid_do_simple(struct uccid_reader *r, struct uslot *s, uint8_t type, uint8_t b7)
 {
 	uint8_t msg[CCID_HEADER_SIZE], ans[64];
 	struct ccid_msg m;
-	struct uslot *s;
 	int rc;
 
-	if (!r || slot >= r->nslots)
-		return -EINVAL;
-	s = &r->slots[slot];
-	pthread_mutex_lock(&s->op);
 	rc = uccid_xchg(r, s, msg, uccid_build(msg, type, b7, 0, 0, NULL, 0), ans, sizeof(ans), COMMAND_MS, &m);
 	if (rc == 0 && CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
 		rc = uccid_answer_error(r, s, &m);
@@ -300,9 +299,24 @@ static int simple(struct uccid_reader *r, unsigned slot, uint8_t type, uint8_t b
 	    && (b7 == CCID_MECH_EJECT || b7 == CCID_MECH_CAPTURE)) {
 		s->powered = false;
 		s->protocol = 0xFF;
-		s->generation++;
+		uccid_card_event(r, s, LOCKMGR_EV_EJECT);
 	}
-	pthread_mutex_unlock(&s->op);
+	return rc;
+}
+
+static int simple(struct uccid_reader *r, unsigned slot, uint8_t type, uint8_t b7)
+{
+	struct uslot *s;
+	int rc;
+
+	if (!r || slot >= r->nslots)
+		return -EINVAL;
+	s = &r->slots[slot];
+	rc = uccid_slot_enter(r, s, 0);
+	if (rc < 0)
+		return rc;
+	rc = uccid_do_simple(r, s, type, b7);
+	uccid_slot_leave(r, s);
 	return rc;
 }
 

@@ -63,7 +63,7 @@ static void presence(struct uccid_reader *r, unsigned slot, bool present, bool c
 	s->present = present;
 	s->powered = false;
 	s->protocol = 0xFF;
-	s->generation++;
+	uccid_card_event(r, s, present ? LOCKMGR_EV_INSERTED : LOCKMGR_EV_REMOVED);
 }
 
 static void interrupt_message(struct uccid_reader *r, const uint8_t *buf, size_t n)
@@ -142,7 +142,12 @@ int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_e
 				pthread_mutex_lock(&r->lock);
 				before = r->slots[i].present;
 				pthread_mutex_unlock(&r->lock);
-				if (uccid_slot_status(r, i, &st) < 0)
+				/* a slot another thread has locked is asked next time */
+				if (uccid_slot_enter(r, &r->slots[i], UCCID_ENTER_TRY) < 0)
+					continue;
+				n = uccid_do_slot_status(r, &r->slots[i], &st);
+				uccid_slot_leave(r, &r->slots[i]);
+				if (n < 0)
 					continue;
 				pthread_mutex_lock(&r->lock);
 				if (st.present != before) {

@@ -2,6 +2,7 @@
 /*
  * uccid_open(): a reader name to a transport.  "usbip://" names go to the
  * USB/IP client; "usb:" names (ours and the forms pcscd passes) to libusb.
+ * The reader's open lock (lock.c) is taken first.
  */
 #include "config.h"
 
@@ -19,6 +20,7 @@ int uccid_open(const char *name, const struct uccid_options *opts, struct uccid_
 	       size_t errlen)
 {
 	struct uccid_transport *t = NULL;
+	struct uccid_open_lock ol;
 	char scratch[8];
 	int rc;
 
@@ -30,16 +32,22 @@ int uccid_open(const char *name, const struct uccid_options *opts, struct uccid_
 		snprintf(err, errlen, "no reader name");
 		return -EINVAL;
 	}
-	if (!strncmp(name, "usbip://", 8))
-		rc = uccid_usbip_open(name, 0, OPEN_TIMEOUT_MS, &t, err, errlen);
-	else if (!strncmp(name, "usb:", 4))
-		rc = uccid_libusb_open(name, 0, OPEN_TIMEOUT_MS, &t, err, errlen);
-	else {
+	if (strncmp(name, "usbip://", 8) && strncmp(name, "usb:", 4)) {
 		snprintf(err, errlen, "'%s' is not a reader name (usb:VVVV/PPPP, usb:BUS:ADDR or usbip://HOST/BUSID)",
 			 name);
 		return -EINVAL;
 	}
+	/* one process at a time has the reader: wait for it in order, or name who has it */
+	rc = uccid_open_lock(&ol, name, opts, err, errlen);
 	if (rc < 0)
 		return rc;
-	return uccid_open_transport(t, opts, ret, err, errlen);
+	if (!strncmp(name, "usbip://", 8))
+		rc = uccid_usbip_open(name, 0, OPEN_TIMEOUT_MS, &t, err, errlen);
+	else
+		rc = uccid_libusb_open(name, 0, OPEN_TIMEOUT_MS, &t, err, errlen);
+	if (rc < 0) {
+		uccid_open_unlock(&ol);
+		return rc;
+	}
+	return uccid_session_open(t, opts, &ol, ret, err, errlen);
 }

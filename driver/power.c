@@ -19,12 +19,12 @@
 #define POWER_MS 20000           /* one IccPowerOn: the ATR may take long at 372 clk/etu */
 #define COMMAND_MS 5000
 
-static void forget_card(struct uslot *s)
+static void forget_card(struct uccid_reader *r, struct uslot *s, enum lockmgr_event ev)
 {
 	s->powered = false;
 	s->protocol = 0xFF;
 	s->atr_len = 0;
-	s->generation++;
+	uccid_card_event(r, s, ev);
 }
 
 /* 1 = the reader's bPowerSelect for v, or 0 if the reader cannot supply v. */
@@ -52,7 +52,7 @@ static int power_on_once(struct uccid_reader *r, struct uslot *s, uint8_t sel, s
 	return 0;
 }
 
-static int power_off_raw(struct uccid_reader *r, struct uslot *s)
+int uccid_do_power_off(struct uccid_reader *r, struct uslot *s)
 {
 	uint8_t msg[CCID_HEADER_SIZE], ans[64];
 	struct ccid_msg m;
@@ -62,7 +62,7 @@ static int power_off_raw(struct uccid_reader *r, struct uslot *s)
 	rc = uccid_xchg(r, s, msg, sizeof(msg), ans, sizeof(ans), COMMAND_MS, &m);
 	if (rc < 0)
 		return rc;
-	forget_card(s);
+	forget_card(r, s, LOCKMGR_EV_POWER_OFF);
 	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
 		return uccid_answer_error(r, s, &m);
 	return 0;
@@ -276,7 +276,7 @@ int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltag
 			if (rc == 0 || rc == -ENOMEDIUM || rc == -ENODEV || rc == -ECANCELED)
 				break;
 			uccid_log(r, UCCID_LOG_INFO, "slot %u: no ATR at class %zu; trying the next voltage", s->index, i);
-			power_off_raw(r, s);
+			uccid_do_power_off(r, s);
 		}
 	} else {
 		uint8_t sel = power_select(r, v);
@@ -285,7 +285,7 @@ int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltag
 			return -ENOTSUP;
 		rc = power_on_once(r, s, sel, &m, ans, sizeof(ans));
 	}
-	forget_card(s);
+	forget_card(r, s, LOCKMGR_EV_RESET);
 	if (rc < 0)
 		return rc;
 	rc = ccid_atr_parse(m.abData, m.dwLength, &s->atrp, &diag);
@@ -301,6 +301,16 @@ int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltag
 	uccid_log(r, UCCID_LOG_INFO, "slot %u: %s reset, ATR of %zu bytes", s->index, warm ? "warm" : "cold",
 		  s->atr_len);
 	return negotiate(r, s);
+}
+
+/* EJECT without a mechanism latched the slot: no power-up until the card was removed. */
+static int latched(struct uccid_reader *r, struct uslot *s)
+{
+	if (lockmgr_latch(r->lm, s->index, -1) != 1)
+		return 0;
+	uccid_log(r, UCCID_LOG_WARNING, "slot %u: the card was ejected; remove and insert it to power it up",
+		  s->index);
+	return -ENOMEDIUM;
 }
 
 static int slot_of(struct uccid_reader *r, unsigned slot, struct uslot **ret)
@@ -320,13 +330,17 @@ int uccid_power_on(struct uccid_reader *r, unsigned slot, enum uccid_voltage v, 
 		return rc;
 	if (!atr || cap < CCID_ATR_MAX || (unsigned)v > UCCID_VOLTAGE_1V8)
 		return -EINVAL;
-	pthread_mutex_lock(&s->op);
-	rc = uccid_do_power_on(r, s, v, s->powered);
+	rc = uccid_slot_enter(r, s, UCCID_ENTER_ACK);
+	if (rc < 0)
+		return rc;
+	rc = latched(r, s);
+	if (rc == 0)
+		rc = uccid_do_power_on(r, s, v, s->powered);
 	if (rc == 0) {
 		memcpy(atr, s->atr, s->atr_len);
 		rc = (int)s->atr_len;
 	}
-	pthread_mutex_unlock(&s->op);
+	uccid_slot_leave(r, s);
 	return rc;
 }
 
@@ -339,8 +353,12 @@ int uccid_reset(struct uccid_reader *r, unsigned slot, bool cold, uint8_t *atr, 
 		return rc;
 	if (!atr || cap < CCID_ATR_MAX)
 		return -EINVAL;
-	pthread_mutex_lock(&s->op);
-	if (cold && s->powered && (rc = power_off_raw(r, s)) < 0)
+	rc = uccid_slot_enter(r, s, UCCID_ENTER_ACK);
+	if (rc < 0)
+		return rc;
+	if ((rc = latched(r, s)) < 0)
+		goto out;
+	if (cold && s->powered && (rc = uccid_do_power_off(r, s)) < 0)
 		goto out;
 	/* a warm reset is IccPowerOn on a powered card (CCID §6.1.1) */
 	rc = uccid_do_power_on(r, s, UCCID_VOLTAGE_AUTO, !cold && s->powered);
@@ -349,7 +367,7 @@ int uccid_reset(struct uccid_reader *r, unsigned slot, bool cold, uint8_t *atr, 
 		rc = (int)s->atr_len;
 	}
 out:
-	pthread_mutex_unlock(&s->op);
+	uccid_slot_leave(r, s);
 	return rc;
 }
 
@@ -360,16 +378,44 @@ int uccid_power_off(struct uccid_reader *r, unsigned slot)
 
 	if (rc < 0)
 		return rc;
-	pthread_mutex_lock(&s->op);
-	rc = power_off_raw(r, s);
-	pthread_mutex_unlock(&s->op);
+	rc = uccid_slot_enter(r, s, 0);
+	if (rc < 0)
+		return rc;
+	rc = uccid_do_power_off(r, s);
+	uccid_slot_leave(r, s);
+	return rc;
+}
+
+int uccid_do_slot_status(struct uccid_reader *r, struct uslot *s, struct uccid_slot_status *ret)
+{
+	uint8_t msg[CCID_HEADER_SIZE], ans[64];
+	struct ccid_msg m;
+	int rc;
+
+	uccid_build(msg, CCID_PC_TO_RDR_GET_SLOT_STATUS, 0, 0, 0, NULL, 0);
+	rc = uccid_xchg(r, s, msg, sizeof(msg), ans, sizeof(ans), COMMAND_MS, &m);
+	if (rc < 0)
+		return rc;
+	memset(ret, 0, sizeof(*ret));
+	ret->present = CCID_ICC_STATUS(m.rsp.bStatus) != CCID_ICC_ABSENT;
+	/* a card the reader reports inactive is not powered, whatever we thought */
+	if (CCID_ICC_STATUS(m.rsp.bStatus) != CCID_ICC_ACTIVE && s->powered)
+		forget_card(r, s, LOCKMGR_EV_POWER_OFF);
+	/* and one it reports active is, even if this session never powered it (another
+	   process did, or a holder that died) */
+	ret->powered = s->powered || CCID_ICC_STATUS(m.rsp.bStatus) == CCID_ICC_ACTIVE;
+	ret->protocol = s->protocol;
+	memcpy(ret->atr, s->atr, s->atr_len);
+	ret->atr_len = s->atr_len;
+	ret->generation = s->generation;
+	ret->ejected = lockmgr_latch(r->lm, s->index, -1) == 1;
+	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
+		rc = uccid_answer_error(r, s, &m);
 	return rc;
 }
 
 int uccid_slot_status(struct uccid_reader *r, unsigned slot, struct uccid_slot_status *ret)
 {
-	uint8_t msg[CCID_HEADER_SIZE], ans[64];
-	struct ccid_msg m;
 	struct uslot *s;
 	int rc = slot_of(r, slot, &s);
 
@@ -377,23 +423,10 @@ int uccid_slot_status(struct uccid_reader *r, unsigned slot, struct uccid_slot_s
 		return rc;
 	if (!ret)
 		return -EINVAL;
-	pthread_mutex_lock(&s->op);
-	uccid_build(msg, CCID_PC_TO_RDR_GET_SLOT_STATUS, 0, 0, 0, NULL, 0);
-	rc = uccid_xchg(r, s, msg, sizeof(msg), ans, sizeof(ans), COMMAND_MS, &m);
-	if (rc == 0) {
-		memset(ret, 0, sizeof(*ret));
-		ret->present = CCID_ICC_STATUS(m.rsp.bStatus) != CCID_ICC_ABSENT;
-		/* a card the reader reports inactive is not powered, whatever we thought */
-		if (CCID_ICC_STATUS(m.rsp.bStatus) != CCID_ICC_ACTIVE && s->powered)
-			forget_card(s);
-		ret->powered = s->powered;
-		ret->protocol = s->protocol;
-		memcpy(ret->atr, s->atr, s->atr_len);
-		ret->atr_len = s->atr_len;
-		ret->generation = s->generation;
-		if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
-			rc = uccid_answer_error(r, s, &m);
-	}
-	pthread_mutex_unlock(&s->op);
+	rc = uccid_slot_enter(r, s, 0);
+	if (rc < 0)
+		return rc;
+	rc = uccid_do_slot_status(r, s, ret);
+	uccid_slot_leave(r, s);
 	return rc;
 }

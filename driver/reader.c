@@ -92,14 +92,13 @@ void uccid_note_icc_status(struct uccid_reader *r, struct uslot *s, uint8_t bSta
 {
 	bool present = CCID_ICC_STATUS(bStatus) != CCID_ICC_ABSENT;
 
-	(void)r;
 	if (present != s->present || (!present && s->powered)) {
 		s->present = present;
 		if (!present) {
 			s->powered = false;
 			s->protocol = 0xFF;
 		}
-		s->generation++;
+		uccid_card_event(r, s, present ? LOCKMGR_EV_INSERTED : LOCKMGR_EV_REMOVED);
 	}
 }
 
@@ -433,11 +432,14 @@ ssize_t uccid_ccid_command(struct uccid_reader *r, unsigned slot, const uint8_t 
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, msg, len);
-	pthread_mutex_lock(&s->op);
+	rc = uccid_slot_enter(r, s, 0);
+	if (rc < 0)
+		goto out;
 	s->raw = true;
 	rc = uccid_xchg(r, s, copy, len, ans, cap, timeout_ms ? timeout_ms : 5000, &m);
 	s->raw = false;
-	pthread_mutex_unlock(&s->op);
+	uccid_slot_leave(r, s);
+out:
 	free(copy);
 	return rc < 0 ? rc : (ssize_t)(CCID_HEADER_SIZE + m.dwLength);
 }
@@ -543,6 +545,12 @@ static void validation_log(void *ctx, enum ccid_severity sev, const char *field,
 int uccid_open_transport(struct uccid_transport *t, const struct uccid_options *opts, struct uccid_reader **ret,
 			 char *err, size_t errlen)
 {
+	return uccid_session_open(t, opts, NULL, ret, err, errlen);
+}
+
+int uccid_session_open(struct uccid_transport *t, const struct uccid_options *opts, struct uccid_open_lock *ol,
+		       struct uccid_reader **ret, char *err, size_t errlen)
+{
 	struct uccid_reader *r;
 	char scratch[8];
 	int rc;
@@ -553,14 +561,20 @@ int uccid_open_transport(struct uccid_transport *t, const struct uccid_options *
 	}
 	if (!t || !ret) {
 		snprintf(err, errlen, "no transport");
+		if (ol)
+			uccid_open_unlock(ol);
 		return -EINVAL;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		t->ops->close(t);
+		if (ol)
+			uccid_open_unlock(ol);
 		return -ENOMEM;
 	}
 	r->t = t;
+	if (ol)
+		r->open = *ol;  /* ours now: released by uccid_close() */
 	if (opts)
 		r->opt = *opts;
 	if (!r->opt.exchange_deadline_ms)
@@ -570,6 +584,7 @@ int uccid_open_transport(struct uccid_transport *t, const struct uccid_options *
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_mutex_init(&r->out_lock, NULL);
 	pthread_mutex_init(&r->ev_lock, NULL);
+	pthread_mutex_init(&r->own_lock, NULL);
 	{
 		pthread_condattr_t ca;
 
@@ -616,6 +631,9 @@ int uccid_open_transport(struct uccid_transport *t, const struct uccid_options *
 		rc = -ENOMEM;
 		goto fail;
 	}
+	rc = uccid_locks_init(r, err, errlen);
+	if (rc < 0)
+		goto fail;
 	uccid_log(r, UCCID_LOG_INFO, "%s: %u slot(s), %s level, messages up to %u bytes", t->info.path, r->nslots,
 		  ccid_exchange_level_name(r->level), (unsigned)r->max_msg);
 	*ret = r;
@@ -639,13 +657,20 @@ void uccid_close(struct uccid_reader *r)
 {
 	if (!r)
 		return;
-	/* power the cards off, best effort and bounded, unless the reader is gone */
-	if (!r->dead && r->rx) {
+	/* Power the cards off, best effort and bounded, unless the reader is gone or the
+	   card's last owner left it for the next (unlock with UCCID_LEAVE). */
+	if (!r->dead && r->lm) {
 		r->opt.exchange_deadline_ms = 2000;
-		for (unsigned i = 0; i < r->nslots; i++)
-			if (r->slots[i].powered)
-				uccid_power_off(r, i);
+		for (unsigned i = 0; i < r->nslots; i++) {
+			struct uslot *s = &r->slots[i];
+
+			pthread_mutex_lock(&s->op);
+			if (s->powered && !s->left)
+				uccid_do_power_off(r, s);
+			pthread_mutex_unlock(&s->op);
+		}
 	}
+	uccid_locks_free(r);
 	if (r->t)
 		r->t->ops->close(r->t);
 	for (unsigned i = 0; i < UCCID_MAX_SLOTS; i++)
@@ -653,6 +678,7 @@ void uccid_close(struct uccid_reader *r)
 	pthread_mutex_destroy(&r->lock);
 	pthread_mutex_destroy(&r->out_lock);
 	pthread_mutex_destroy(&r->ev_lock);
+	pthread_mutex_destroy(&r->own_lock);
 	pthread_cond_destroy(&r->cond);
 	free(r->rx);
 	free(r);

@@ -19,6 +19,7 @@
 #include "ccid/ccid.h"
 #include "driver/transport.h"
 #include "driver/uccid.h"
+#include "lockmgr/lockmgr.h"
 
 #define UCCID_MAX_SLOTS 16
 #define UCCID_SKIP_LIMIT 16          /* stale / malformed answers tolerated per exchange */
@@ -54,6 +55,25 @@ struct uslot {
 	uint32_t bwt_ms, wwt_ms;
 	uint64_t generation;
 	struct uccid_reader_error last_error;
+	bool disposing;                  /* the lock manager is carrying out a disposition: it
+					    accounts for the card event itself */
+	bool left;                       /* the last unlock was LEAVE: close leaves the card as is */
+};
+
+/* A thread that takes part in locking, and its view of one slot's card state. */
+struct uowner {
+	struct uowner *next;
+	lockmgr_owner_t owner;
+	unsigned slot;
+	struct lockmgr_handle *h;
+};
+
+/* The open lock of a named reader, taken before its transport is opened. */
+struct uccid_open_lock {
+	char ident[160];                 /* identity for the lock files; "" when unknown */
+	struct lockmgr *lm;              /* NULL: no lock file (lm_errno says why, if ident) */
+	int lm_errno;
+	lockmgr_owner_t owner;
 };
 
 struct uccid_reader {
@@ -85,6 +105,12 @@ struct uccid_reader {
 	pthread_mutex_t ev_lock;         /* one interrupt reader at a time */
 	struct uccid_event ring[UCCID_EVENT_RING];
 	unsigned ring_head, ring_len;
+
+	/* locks (lock.c) */
+	struct uccid_open_lock open;     /* held for the handle's life (named readers) */
+	struct lockmgr *lm;              /* slot locks */
+	pthread_mutex_t own_lock;        /* guards owners */
+	struct uowner *owners;
 
 	struct uslot slots[UCCID_MAX_SLOTS];
 };
@@ -118,6 +144,44 @@ int uccid_answer_error(struct uccid_reader *r, struct uslot *s, const struct cci
 
 /* The bmICCStatus of an answer updates what we know of the card. */
 void uccid_note_icc_status(struct uccid_reader *r, struct uslot *s, uint8_t bStatus);
+
+/* identity.c: the reader identity of a name (-EINVAL, -ENOENT, -ENOBUFS, libusb errors). */
+int uccid_identity(const char *name, char *id, size_t cap);
+
+/* lock.c */
+lockmgr_owner_t uccid_owner(void);      /* the calling thread */
+/*
+ * Enter slot for one operation: wait for the slot (another thread's lock),
+ * refuse with -ECONNRESET / -EMEDIUMTYPE if the calling thread has not
+ * acknowledged a reset or removal (UCCID_ENTER_ACK: acknowledge instead, for
+ * power-up), then take s->op.  UCCID_ENTER_TRY: do not wait (-EBUSY).
+ */
+#define UCCID_ENTER_ACK 0x1u
+#define UCCID_ENTER_TRY 0x2u
+int uccid_slot_enter(struct uccid_reader *r, struct uslot *s, unsigned how);
+void uccid_slot_leave(struct uccid_reader *r, struct uslot *s);
+/* A card event on s (s->op or r->lock held): bumps the generation, tells the lock manager. */
+void uccid_card_event(struct uccid_reader *r, struct uslot *s, enum lockmgr_event ev);
+/*
+ * Take the open lock of a named reader (before its transport is opened),
+ * waiting opts->open_wait_ms.  Returns 0 (also when the name has no identity
+ * or there can be no lock file: ol->lm NULL), -EBUSY (err names the holder),
+ * -EINVAL, or the lock file's error.
+ */
+int uccid_open_lock(struct uccid_open_lock *ol, const char *name, const struct uccid_options *opts, char *err,
+		    size_t errlen);
+void uccid_open_unlock(struct uccid_open_lock *ol);
+/* Open a session over t, taking over ol (may be NULL). */
+int uccid_session_open(struct uccid_transport *t, const struct uccid_options *opts, struct uccid_open_lock *ol,
+		       struct uccid_reader **ret, char *err, size_t errlen);
+/* Create the slot lock manager (after the descriptor), and free both. */
+int uccid_locks_init(struct uccid_reader *r, char *err, size_t errlen);
+void uccid_locks_free(struct uccid_reader *r);
+
+/* power.c, apdu.c: the operations without entering the slot (s->op held) */
+int uccid_do_power_off(struct uccid_reader *r, struct uslot *s);
+int uccid_do_slot_status(struct uccid_reader *r, struct uslot *s, struct uccid_slot_status *ret);
+int uccid_do_simple(struct uccid_reader *r, struct uslot *s, uint8_t type, uint8_t b7);
 
 /* quirks.c: name (and log) the structural faults the session works around. */
 void uccid_apply_quirks(struct uccid_reader *r, bool class_after_endpoint, bool vendor_class);

@@ -20,11 +20,14 @@
  *   -EMSGSIZE    the response does not fit the caller's buffer
  *   -ENOTSUP     the reader cannot do it (no mechanism, character level, ...)
  *   -ECANCELED   uccid_cancel() ended the call
+ *   -ECONNRESET  the card was reset since this thread last acknowledged (uccid_card_check)
+ *   -EMEDIUMTYPE the card was removed or replaced since then (uccid_card_check)
  *   -ENOMEM
  *
  * Threads: a struct uccid_reader may be shared by threads.  Calls on the same
  * slot are serialised; calls on different slots run concurrently up to the
- * reader's bMaxCCIDBusySlots.  uccid_cancel() may be called from any thread.
+ * reader's bMaxCCIDBusySlots; a slot another thread has locked
+ * (uccid_lock) is waited for.  uccid_cancel() may be called from any thread.
  * uccid_close() must not race with other calls on the handle.
  */
 #ifndef UCCID_H
@@ -67,6 +70,17 @@ struct uccid_options {
 	enum uccid_log_level log_level;
 	uccid_trace_fn trace;
 	void *trace_ctx;
+	/* Locks (docs/locks.md).  Named readers only (uccid_open): */
+	int open_wait_ms;               /* while another process has the reader open: 0 fail at once
+					   with -EBUSY naming it, > 0 wait that long, -1 wait forever */
+	const char *lock_dir;           /* lock files (NULL: $UCCID_LOCK_DIR, else $XDG_RUNTIME_DIR/uccid,
+					   else /run/uccid; unusable: locks hold within the process) */
+	const char *program;            /* this process as the lock files record it (NULL: its name) */
+	int abandon_disposition;        /* carried out when the last holder died holding a slot
+					   (0: UCCID_RESET) */
+	/* Every reader: */
+	int slot_wait_ms;               /* how long an operation waits for a slot another thread has
+					   locked (0: the exchange deadline; -1 forever) */
 };
 
 /*
@@ -148,6 +162,7 @@ struct uccid_slot_status {
 	uint8_t atr[33];
 	size_t atr_len;
 	uint64_t generation;            /* bumped by every power change and card event */
+	bool ejected;                   /* latched by an eject without a mechanism (uccid_ejected) */
 };
 int uccid_slot_status(struct uccid_reader *r, unsigned slot, struct uccid_slot_status *ret);
 
@@ -213,6 +228,132 @@ struct uccid_event {
 
 /* Wait up to timeout_ms for the next event (0: poll).  Returns 1 with *ret, 0 on timeout, or an error. */
 int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_event *ret);
+
+/*
+ * Card locks (issue 5, docs/locks.md): exclusive use of the card in a slot,
+ * in the spirit of SCardBeginTransaction / SCardEndTransaction.
+ *
+ * The owner is the calling thread.  Locks are reentrant (counted); waiters
+ * are served first come, first served and woken by the release.  While a
+ * slot is locked, every operation on it from another thread of the process
+ * waits for the lock (opts.slot_wait_ms) and then runs as if it had locked
+ * and unlocked with UCCID_LEAVE around itself.  Across processes, a named
+ * reader (uccid_open) is held open by one process at a time — USB claims and
+ * USB/IP imports are exclusive anyway — and uccid_open waits
+ * (opts.open_wait_ms) or fails with -EBUSY naming the process that has it
+ * open, from a lock file in the lock directory.  Slot locks are recorded
+ * there too: when a process dies holding one, the next process to lock the
+ * slot is told (uccid_lock_info.abandoned) and the abandon disposition
+ * (default UCCID_RESET: a card left authenticated must not pass on) is
+ * carried out first.
+ */
+enum uccid_disposition {
+	UCCID_LEAVE = 1,        /* nothing is sent; the card keeps its state (a verified PIN ...) */
+	UCCID_RESET = 2,        /* warm reset (PC_to_RDR_IccPowerOn on a powered card); a card
+				   that was off stays off and its next power-up is cold */
+	UCCID_UNPOWER = 3,      /* PC_to_RDR_IccPowerOff */
+	UCCID_EJECT = 4,        /* PC_to_RDR_Mechanical 02 where dwMechanical declares eject;
+				   otherwise power off and latch the slot: no power-up until the
+				   card has been removed and inserted again */
+};
+
+/* What a disposition did. */
+enum uccid_done {
+	UCCID_DONE_NOTHING = 0, /* LEAVE, or RESET of a card that was off */
+	UCCID_DONE_RESET,
+	UCCID_DONE_UNPOWERED,
+	UCCID_DONE_EJECTED,     /* the mechanism ejected the card */
+	UCCID_DONE_LATCHED,     /* powered off and latched */
+};
+
+#define UCCID_LOCK_MECHANICAL 0x1u      /* also lock the card in (Mechanical 04; the last unlock sends 05) */
+
+struct uccid_lock_info {
+	unsigned count;                 /* reentrancy depth (1: newly taken) */
+	bool abandoned;                 /* the previous holder died holding the slot */
+	pid_t prev_pid;                 /* abandoned: who */
+	char prev_program[32];
+	int64_t prev_since;             /* abandoned: when it took the lock (Unix time, seconds) */
+	int abandon_status;             /* abandoned: 0 or the error of carrying out the abandon
+					   disposition (the lock is granted all the same) */
+	enum uccid_done abandon_done;
+};
+
+/*
+ * Lock slot for the calling thread.  timeout_ms: 0 try once, > 0 at most
+ * that long, -1 forever.  ret may be NULL.  Returns 0, or -EINVAL, -EBUSY
+ * (timeout 0 and the slot is held: uccid_lock_holder() says by whom),
+ * -ETIMEDOUT, -ECANCELED (uccid_cancel()), -ENOTSUP (UCCID_LOCK_MECHANICAL
+ * on a reader without a lock mechanism), -EOVERFLOW, or the error of the
+ * mechanical lock (the slot is then not locked).
+ */
+int uccid_lock(struct uccid_reader *r, unsigned slot, int timeout_ms, unsigned flags, struct uccid_lock_info *ret);
+
+/*
+ * Release the calling thread's lock of slot.  A refusal changes nothing (the
+ * lock stays held, no command is sent): -EINVAL (not a disposition: Windows'
+ * E_INVALIDARG), -ENOLCK (slot not locked), -EPERM (locked by another
+ * thread).  An inner unlock of a reentrant lock only counts down.  The last
+ * one carries out the disposition (done, may be NULL, says what was done)
+ * and releases the lock even when that fails: the error (-ENOMEDIUM card
+ * removed, -ENODEV reader gone, -ETIMEDOUT card mute, ...) is returned with
+ * the lock released, so that nobody is stuck behind a dead card.
+ */
+int uccid_unlock(struct uccid_reader *r, unsigned slot, int disposition, enum uccid_done *done);
+
+/* Who holds a slot's lock or a reader. */
+struct uccid_holder {
+	bool held;
+	bool this_process;
+	bool abandoned;                 /* free, but its last holder died holding it */
+	pid_t pid;
+	char program[32];
+	int64_t since;                  /* Unix time, seconds */
+	unsigned count;                 /* this_process: reentrancy depth */
+	unsigned waiters;
+};
+
+/* The holder of slot's lock.  Returns 0 or -EINVAL, -errno of the lock file. */
+int uccid_lock_holder(struct uccid_reader *r, unsigned slot, struct uccid_holder *ret);
+
+/*
+ * Who has a named reader open (slot -1) or holds the lock of one of its
+ * slots (slot >= 0), from its lock files, without opening it: uccid locks,
+ * busy errors.  lock_dir as in uccid_options (NULL: the default).  Returns
+ * 0 (ret->held false: nobody), -EINVAL, -ENOENT (no such reader), or the
+ * error of resolving the name or reading the lock file.
+ */
+int uccid_reader_holder(const char *name, const char *lock_dir, int slot, struct uccid_holder *ret);
+
+/*
+ * The EJECT disposition without a lock (uccid eject, the IFD handler's eject
+ * control code): Mechanical 02 where dwMechanical declares eject, otherwise
+ * power off and latch.  Returns 0 with *done, or an error above.
+ */
+int uccid_eject(struct uccid_reader *r, unsigned slot, enum uccid_done *done);
+
+/* Is the slot latched as ejected (1), or not (0)?  Clear the latch with clear = true. */
+int uccid_ejected(struct uccid_reader *r, unsigned slot, bool clear);
+
+/*
+ * What happened to the card since the calling thread last acknowledged (its
+ * uccid_lock, uccid_power_on or uccid_reset acknowledge): 0 nothing,
+ * UCCID_W_RESET_CARD (reset or powered off by another thread or a
+ * disposition), UCCID_W_REMOVED_CARD (removed, ejected or replaced; takes
+ * precedence) — PC/SC's SCARD_W_RESET_CARD and SCARD_W_REMOVED_CARD.  A
+ * thread that has ever locked the slot gets these as errors from its next
+ * operation on it (-ECONNRESET, -EMEDIUMTYPE) until it acknowledges them
+ * (uccid_card_ack() or a power-up).  Returns the warning or -EINVAL.
+ */
+#define UCCID_W_RESET_CARD 1
+#define UCCID_W_REMOVED_CARD 2
+int uccid_card_check(struct uccid_reader *r, unsigned slot);
+int uccid_card_ack(struct uccid_reader *r, unsigned slot);
+
+/* Names: "leave", "reset", "unpower", "eject" and back (-EINVAL); what was done. */
+const char *uccid_disposition_name(int disposition);
+int uccid_disposition_parse(const char *name);
+const char *uccid_done_name(enum uccid_done done);
 
 /* Names and explanations: errno from this API, bError. */
 const char *uccid_strerror(int err);

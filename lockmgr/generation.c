@@ -5,7 +5,8 @@
  * a handle compares it with the generation it last acknowledged, the way a
  * PC/SC handle gets SCARD_W_RESET_CARD or SCARD_W_REMOVED_CARD on its next
  * call after another handle reset or the user removed the card, and keeps
- * getting it until it reconnects (here: lockmgr_ack()).
+ * getting it until it reconnects (here: lockmgr_ack()).  Also the slot's
+ * eject latch, the other card state a disposition leaves behind.
  */
 #include "config.h"
 
@@ -145,4 +146,22 @@ int lockmgr_ack(struct lockmgr_handle *h)
 	h->seen = h->m->slots[h->slot].gen;
 	pthread_mutex_unlock(&h->m->lock);
 	return 0;
+}
+
+int lockmgr_latch(struct lockmgr *m, unsigned slot, int op)
+{
+	int r;
+
+	if (!m || slot >= m->nslots || op < -1 || op > 1)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	if (m->file) {
+		r = lm_file_latch(m->file, slot, op);
+	} else {
+		if (op >= 0)
+			m->slots[slot].latched = op;
+		r = m->slots[slot].latched;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
 }

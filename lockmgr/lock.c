@@ -195,7 +195,8 @@ int lockmgr_lock(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner, int ti
 	int64_t deadline;
 	int r;
 
-	if (!m || slot >= m->nslots || timeout_ms < -1 || (flags & ~LOCKMGR_F_MECHANICAL))
+	if (!m || slot >= m->nslots || timeout_ms < -1 || (flags & ~(LOCKMGR_F_MECHANICAL | LOCKMGR_F_LOCAL)) ||
+	    (flags & LOCKMGR_F_MECHANICAL && flags & LOCKMGR_F_LOCAL))
 		return -EINVAL;
 	if ((flags & LOCKMGR_F_MECHANICAL) && !m->ops->mechanical_lock)
 		return -EOPNOTSUPP;
@@ -218,7 +219,7 @@ int lockmgr_lock(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner, int ti
 	}
 	if (s->state == LM_FREE) {
 		/* FREE implies an empty queue: nobody is overtaken */
-		if (!m->file && !(flags & LOCKMGR_F_MECHANICAL)) {
+		if ((!m->file || flags & LOCKMGR_F_LOCAL) && !(flags & LOCKMGR_F_MECHANICAL)) {
 			/* in process only: nothing more to take, the slot is ours at once */
 			s->state = LM_HELD;
 			s->owner = owner;
@@ -242,7 +243,8 @@ int lockmgr_lock(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner, int ti
 			pthread_mutex_unlock(&m->lock);
 			return r;
 		}
-		if (!m->file && !(flags & LOCKMGR_F_MECHANICAL)) {
+		/* a hand-off may have kept the OFD lock (ofd_held): it goes with the slot */
+		if ((!m->file || flags & LOCKMGR_F_LOCAL) && !(flags & LOCKMGR_F_MECHANICAL)) {
 			s->state = LM_HELD;
 			s->count = 1;
 			s->mechanical = false;

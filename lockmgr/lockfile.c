@@ -62,7 +62,8 @@ struct lm_rec {
 	_Atomic int64_t since_sec;      /* CLOCK_REALTIME */
 	_Atomic int64_t since_nsec;
 	_Atomic uint64_t program[LOCKMGR_PROGRAM_MAX / 8];
-	uint8_t reserved[48];
+	_Atomic uint32_t latched;       /* the eject latch (lockmgr_latch()); outside the seqlock */
+	uint8_t reserved[44];
 };
 
 _Static_assert(sizeof(struct lm_hdr) == LM_HDR_SIZE, "lock file header is 64 bytes");
@@ -278,6 +279,15 @@ int lm_file_read(struct lm_file *f, unsigned slot, bool owned, struct lm_holder_
 		return 0;
 	}
 	return -EAGAIN;
+}
+
+int lm_file_latch(struct lm_file *f, unsigned slot, int op)
+{
+	struct lm_rec *r = rec_of(f, slot);
+
+	if (op >= 0)
+		atomic_store(&r->latched, op ? 1u : 0u);
+	return atomic_load(&r->latched) != 0;
 }
 
 void lm_file_write(struct lm_file *f, unsigned slot, const struct lm_holder_rec *h)

@@ -107,6 +107,15 @@ enum lockmgr_event {
 
 /* Flags of lockmgr_lock(). */
 #define LOCKMGR_F_MECHANICAL 0x1u   /* also lock the card in mechanically (CCID Mechanical 04/05) */
+/*
+ * In this process only: the lock file's OFD lock and record are not taken.
+ * For short critical sections of a caller that knows no other process can
+ * reach the card meanwhile (libuccid holds the reader's "open" lock, so each
+ * APDU only has to exclude the threads of its own process).  Such a hold is
+ * not recorded, so a holder killed inside it is not seen as abandoned.  Not
+ * with LOCKMGR_F_MECHANICAL.
+ */
+#define LOCKMGR_F_LOCAL 0x2u
 
 #define LOCKMGR_PROGRAM_MAX 32      /* program names are cut to 31 bytes */
 #define LOCKMGR_MAX_SLOTS 256       /* bMaxSlotIndex is one byte */
@@ -191,7 +200,7 @@ struct lockmgr_lock_info {
  * release that hands it the lock.  flags: LOCKMGR_F_MECHANICAL (honoured on
  * the outermost lock only).  ret (may be NULL) is written on success only.
  * Returns 0, or:
- *   -EINVAL      slot out of range, timeout_ms < -1, unknown flags
+ *   -EINVAL      slot out of range, timeout_ms < -1, unknown flags, LOCAL with MECHANICAL
  *   -EOPNOTSUPP  LOCKMGR_F_MECHANICAL without a mechanical_lock callback
  *   -EBUSY       timeout_ms 0 and the slot is held (lockmgr_holder() says by whom)
  *   -ETIMEDOUT   the slot stayed held for timeout_ms
@@ -277,6 +286,16 @@ int lockmgr_check(const struct lockmgr_handle *h);
 
 /* Acknowledge everything up to the current generation.  Returns 0 or -EINVAL. */
 int lockmgr_ack(struct lockmgr_handle *h);
+
+/*
+ * The slot's eject latch (issue 5: EJECT on a reader without an eject
+ * mechanism powers the card off and latches the slot: no power-up until the
+ * card has been removed and inserted again).  Kept in the lock file, so that
+ * every process using the reader honours it, or in the manager when
+ * process_local.  op: 1 set, 0 clear, -1 query.  Returns the latch after the
+ * call (0 or 1), or -EINVAL.
+ */
+int lockmgr_latch(struct lockmgr *m, unsigned slot, int op);
 
 /* Names: "leave", "reset", "unpower", "eject" (NULL if invalid) and back (-EINVAL). */
 const char *lockmgr_disposition_name(enum lockmgr_disposition d);

@@ -66,6 +66,7 @@ struct lm_slot {
 	struct lm_waiter *head, *tail;
 	unsigned nwaiters;
 	atomic_bool cancel_acquire;     /* lockmgr_cancel_wait() for the ACQUIRING owner */
+	bool latched;                   /* the eject latch when process_local */
 
 	/* card-state generation: gen counts every event; removed_gen is gen at the last
 	   removal-class event */
@@ -126,6 +127,8 @@ unsigned lm_file_sleepers(struct lm_file *f, unsigned slot);
    OFD lock, so nobody writes: a record left half-written (odd seq) by a holder killed while
    writing it is read as held. */
 int lm_file_read(struct lm_file *f, unsigned slot, bool owned, struct lm_holder_rec *ret);
+/* Set (1), clear (0) or read (-1) slot's eject latch; returns it. */
+int lm_file_latch(struct lm_file *f, unsigned slot, int op);
 /* Write slot's record; the caller holds the OFD lock. */
 void lm_file_write(struct lm_file *f, unsigned slot, const struct lm_holder_rec *rec);
 

@@ -73,8 +73,10 @@ int lockmgr_unlock(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner, enum
 		r = -ENOLCK;    /* its own lock call has not returned yet, or it is releasing */
 	} else if (s->count > 1) {
 		s->count--;     /* an inner unlock: no disposition */
-	} else if (d == LOCKMGR_LEAVE && !s->mechanical && !m->file) {
-		lm_hand_off(s); /* nothing to send, nothing outside the process: one critical section */
+	} else if (d == LOCKMGR_LEAVE && !s->mechanical && !s->ofd_held) {
+		/* nothing to send, nothing outside the process (no lock file, or a LOCAL hold):
+		   one critical section */
+		lm_hand_off(s);
 	} else {
 		mech = s->mechanical;
 		s->state = LM_RELEASING;

@@ -393,6 +393,79 @@ START_TEST(test_lock_bad_arguments)
 }
 END_TEST
 
+/*
+ * LOCKMGR_F_LOCAL: excludes the threads of this process and queues behind an
+ * explicit holder like any lock, but takes nothing in the lock file: another
+ * manager of the same reader (another description) is not excluded by it.
+ */
+START_TEST(test_lock_local)
+{
+	struct lockmgr *a = mk(_i);
+	struct lockmgr *b = _i ? mk_full("usb:1209/0001:TEST", true, &rd_ops, 0, "other") : NULL;
+
+	ck_assert_int_eq(lockmgr_lock(a, 0, 1, 0, LOCKMGR_F_LOCAL | LOCKMGR_F_MECHANICAL, NULL), -EINVAL);
+	ck_assert_int_eq(lockmgr_lock(a, 0, 1, 0, LOCKMGR_F_LOCAL, NULL), 0);
+	expect_held(a, 0, 1, 1);
+	/* in process it excludes like any lock */
+	ck_assert_int_eq(lockmgr_lock(a, 0, 2, 0, 0, NULL), -EBUSY);
+	ck_assert_int_eq(lockmgr_lock(a, 0, 2, 0, LOCKMGR_F_LOCAL, NULL), -EBUSY);
+	if (b) {
+		/* nothing in the file: the other description sees the slot free and takes it */
+		expect_free(b, 0);
+		ck_assert_int_eq(lockmgr_lock(b, 0, 9, 0, 0, NULL), 0);
+		ck_assert_int_eq(lockmgr_unlock(b, 0, 9, LOCKMGR_LEAVE, NULL), 0);
+	}
+	/* reentrant with an explicit lock of the same owner, which then counts */
+	ck_assert_int_eq(lockmgr_lock(a, 0, 1, 0, 0, NULL), 0);
+	expect_held(a, 0, 1, 2);
+	ck_assert_int_eq(lockmgr_unlock(a, 0, 1, LOCKMGR_LEAVE, NULL), 0);
+	ck_assert_int_eq(lockmgr_unlock(a, 0, 1, LOCKMGR_LEAVE, NULL), 0);
+	expect_free(a, 0);
+	ck_assert_int_eq(ncalls(), 0);
+
+	/* an explicit hold, then a local one of the same owner inside it: the OFD lock stays */
+	ck_assert_int_eq(lockmgr_lock(a, 0, 3, 0, 0, NULL), 0);
+	ck_assert_int_eq(lockmgr_lock(a, 0, 3, 0, LOCKMGR_F_LOCAL, NULL), 0);
+	ck_assert_int_eq(lockmgr_unlock(a, 0, 3, LOCKMGR_LEAVE, NULL), 0);
+	if (b)
+		ck_assert_int_eq(lockmgr_lock(b, 0, 9, 0, 0, NULL), -EBUSY);
+	ck_assert_int_eq(lockmgr_unlock(a, 0, 3, LOCKMGR_RESET, NULL), 0);
+	ck_assert_int_eq(ncalls(), 1);
+	expect_call(0, 'D', 0, LOCKMGR_RESET);
+	if (b) {
+		ck_assert_int_eq(lockmgr_lock(b, 0, 9, 0, 0, NULL), 0);
+		ck_assert_int_eq(lockmgr_unlock(b, 0, 9, LOCKMGR_LEAVE, NULL), 0);
+		lockmgr_free(b);
+	}
+	lockmgr_free(a);
+}
+END_TEST
+
+/* The eject latch: set, cleared, and shared by every manager of the reader through the file. */
+START_TEST(test_latch)
+{
+	struct lockmgr *a = mk(_i);
+	struct lockmgr *b = _i ? mk_full("usb:1209/0001:TEST", true, &rd_ops, 0, "other") : NULL;
+
+	ck_assert_int_eq(lockmgr_latch(NULL, 0, 1), -EINVAL);
+	ck_assert_int_eq(lockmgr_latch(a, 4, 1), -EINVAL);
+	ck_assert_int_eq(lockmgr_latch(a, 0, 2), -EINVAL);
+	ck_assert_int_eq(lockmgr_latch(a, 0, -1), 0);
+	ck_assert_int_eq(lockmgr_latch(a, 2, 1), 1);
+	ck_assert_int_eq(lockmgr_latch(a, 2, -1), 1);
+	ck_assert_int_eq(lockmgr_latch(a, 1, -1), 0);
+	if (b) {
+		ck_assert_int_eq(lockmgr_latch(b, 2, -1), 1);
+		ck_assert_int_eq(lockmgr_latch(b, 2, 0), 0);
+	} else {
+		ck_assert_int_eq(lockmgr_latch(a, 2, 0), 0);
+	}
+	ck_assert_int_eq(lockmgr_latch(a, 2, -1), 0);
+	lockmgr_free(b);
+	lockmgr_free(a);
+}
+END_TEST
+
 /* Two managers of one reader in one process: separate descriptions, so they exclude each other. */
 START_TEST(test_lock_two_managers)
 {
@@ -1430,6 +1503,8 @@ int main(void)
 	tcase_add_loop_test(tc, test_lock_basic, 0, 2);
 	tcase_add_loop_test(tc, test_lock_bad_arguments, 0, 2);
 	tcase_add_test(tc, test_lock_two_managers);
+	tcase_add_loop_test(tc, test_lock_local, 0, 2);
+	tcase_add_loop_test(tc, test_latch, 0, 2);
 	tcase_add_loop_test(tc, test_reentrant, 0, 2);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
