@@ -113,6 +113,59 @@ static RESPONSECODE generation(struct ifd_reader *rd, unsigned slot, uint8_t *rx
 	return give(out, sizeof(out), rx, rxcap, ret_len);
 }
 
+/*
+ * IOCTL_UCCID_EJECT: the lock manager's eject (Mechanical 02 where the
+ * reader declares an eject mechanism, else power off and latch the slot
+ * until the card is taken out).  Answer: 1 byte, enum uccid_done
+ * (3 ejected, 4 latched).
+ */
+static RESPONSECODE eject(struct ifd_reader *rd, unsigned slot, uint8_t *rx, size_t rxcap, size_t *ret_len)
+{
+	enum uccid_done done = UCCID_DONE_NOTHING;
+	uint8_t out[1];
+	int rc;
+
+	if (rxcap < 1)
+		return IFD_ERROR_INSUFFICIENT_BUFFER;
+	rc = ifd_note(rd, uccid_eject(rd->r, slot, &done));
+	if (rc < 0)
+		return ifd_from_errno(rc, IFD_OP_GENERIC);
+	ifd_set_atr(rd, slot, NULL, 0);
+	ifd_log(IFD_LOG_INFO, "%s: slot %u: card %s", rd->name, slot,
+		done == UCCID_DONE_EJECTED ? "ejected" : "powered off and latched");
+	out[0] = (uint8_t)done;
+	return give(out, sizeof(out), rx, rxcap, ret_len);
+}
+
+/*
+ * IOCTL_UCCID_LOCK_HOLDER: who holds the slot's uccid lock (another program
+ * using the reader through libuccid).  Answer, 46 bytes: held, abandoned
+ * (1 byte each), pid (4, big-endian), since (8, big-endian Unix seconds),
+ * program (32, NUL-padded).
+ */
+#define HOLDER_LEN 46
+static RESPONSECODE holder(struct ifd_reader *rd, unsigned slot, uint8_t *rx, size_t rxcap, size_t *ret_len)
+{
+	struct uccid_holder h;
+	uint8_t out[HOLDER_LEN] = { 0 };
+	int rc;
+
+	if (rxcap < HOLDER_LEN)
+		return IFD_ERROR_INSUFFICIENT_BUFFER;
+	memset(&h, 0, sizeof(h));
+	rc = ifd_note(rd, uccid_lock_holder(rd->r, slot, &h));
+	if (rc < 0)
+		return ifd_from_errno(rc, IFD_OP_GENERIC);
+	out[0] = h.held;
+	out[1] = h.abandoned;
+	ifd_put_be32(out + 2, (uint32_t)h.pid);
+	for (int i = 0; i < 8; i++)
+		out[6 + i] = (uint8_t)((uint64_t)h.since >> (56 - 8 * i));
+	_Static_assert(sizeof(h.program) == 32, "the answer's program field is 32 bytes");
+	memcpy(out + 14, h.program, strnlen(h.program, sizeof(h.program)));
+	return give(out, sizeof(out), rx, rxcap, ret_len);
+}
+
 RESPONSECODE ifd_control(struct ifd_reader *rd, unsigned slot, DWORD code, const uint8_t *tx, size_t txlen,
 			 uint8_t *rx, size_t rxcap, size_t *ret_len)
 {
@@ -152,6 +205,10 @@ RESPONSECODE ifd_control(struct ifd_reader *rd, unsigned slot, DWORD code, const
 	}
 	if (code == IOCTL_UCCID_GENERATION)
 		return generation(rd, slot, rx, rxcap, ret_len);
+	if (code == IOCTL_UCCID_EJECT)
+		return eject(rd, slot, rx, rxcap, ret_len);
+	if (code == IOCTL_UCCID_LOCK_HOLDER)
+		return holder(rd, slot, rx, rxcap, ret_len);
 	ifd_log(IFD_LOG_INFO, "%s: control code 0x%08lX not supported", rd->name, (unsigned long)code);
 	return IFD_ERROR_NOT_SUPPORTED;
 }

@@ -281,10 +281,11 @@ EXPORT RESPONSECODE IFDHICCPresence(DWORD Lun)
 	if (rc < 0)
 		return ifd_from_errno(rc, IFD_OP_PRESENCE);
 	rc = ifd_note(rd, uccid_slot_status(rd->r, slot, &st));
-	if (rc == 0 && !st.present)
+	/* an ejected card, latched until it is taken out, is gone for pcscd */
+	if (rc == 0 && (!st.present || st.ejected))
 		ifd_set_atr(rd, slot, NULL, 0);
 	ifd_put(rd);
 	if (rc < 0)
 		return ifd_from_errno(rc, IFD_OP_PRESENCE);
-	return st.present ? IFD_ICC_PRESENT : IFD_ICC_NOT_PRESENT;
+	return st.present && !st.ejected ? IFD_ICC_PRESENT : IFD_ICC_NOT_PRESENT;
 }

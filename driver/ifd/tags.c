@@ -73,7 +73,7 @@ static RESPONSECODE slot_answer(struct ifd_reader *rd, unsigned slot, DWORD tag,
 		return ifd_from_errno(rc, IFD_OP_GENERIC);
 	switch (tag) {
 	case SCARD_ATTR_ICC_PRESENCE:
-		return give_byte(a, st.present ? 2 : 0);
+		return give_byte(a, st.present && !st.ejected ? 2 : 0);
 	case SCARD_ATTR_ICC_INTERFACE_STATUS:
 		return give_byte(a, st.powered ? 1 : 0);
 	case SCARD_ATTR_CURRENT_PROTOCOL_TYPE:
