@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include <ifdhandler.h>
+#include <reader.h>
 
 #include "driver/uccid.h"
 
