@@ -4,7 +4,7 @@
 
 # Debian packages the build and the test suite need.
 UCCID_BUILD_DEPS="build-essential autoconf automake libtool pkg-config check libsubunit-dev libpcsclite-dev \
-libusb-1.0-0-dev python3 usbip tshark"
+libusb-1.0-0-dev python3 usbip tshark pcscd pcsc-tools opensc"
 
 # Install the packages that are missing; as root directly, otherwise with sudo.
 uccid_install_deps() {

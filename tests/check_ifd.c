@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The IFD handler's translation layer (driver/ifd): errno -> IFD_* codes,
+ * Lun parsing, configuration parsing, the readers table, and the tag and
+ * control answers against the virtual reader in process.  pcscd itself is
+ * exercised by tests/ifd/pcscd.sh.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver/ifd/ifd_priv.h"
+#include "tests/testutil.h"
+#include "tests/vreader/device.h"
+#include "tests/vreader/transport_inproc.h"
+
+START_TEST(errmap_table)
+{
+	static const struct {
+		int err;
+		enum ifd_op op;
+		RESPONSECODE want;
+	} t[] = {
+		{ 0, IFD_OP_GENERIC, IFD_SUCCESS },
+		{ 5, IFD_OP_GENERIC, IFD_SUCCESS },
+		{ -ENODEV, IFD_OP_GENERIC, IFD_NO_SUCH_DEVICE },
+		{ -ENODEV, IFD_OP_POWER, IFD_NO_SUCH_DEVICE },
+		{ -ENODEV, IFD_OP_PRESENCE, IFD_NO_SUCH_DEVICE },
+		{ -ECANCELED, IFD_OP_GENERIC, IFD_NO_SUCH_DEVICE },
+		{ -ENOMEDIUM, IFD_OP_GENERIC, IFD_ICC_NOT_PRESENT },
+		{ -ENOMEDIUM, IFD_OP_POWER, IFD_ERROR_POWER_ACTION },
+		{ -ETIMEDOUT, IFD_OP_GENERIC, IFD_RESPONSE_TIMEOUT },
+		{ -ETIMEDOUT, IFD_OP_POWER, IFD_ERROR_POWER_ACTION },
+		{ -ETIMEDOUT, IFD_OP_OPEN, IFD_COMMUNICATION_ERROR },
+		{ -EMSGSIZE, IFD_OP_GENERIC, IFD_ERROR_INSUFFICIENT_BUFFER },
+		{ -ENOTSUP, IFD_OP_GENERIC, IFD_ERROR_NOT_SUPPORTED },
+		{ -ENOTSUP, IFD_OP_PROTOCOL, IFD_PROTOCOL_NOT_SUPPORTED },
+		{ -EIO, IFD_OP_PROTOCOL, IFD_ERROR_PTS_FAILURE },
+		{ -EIO, IFD_OP_GENERIC, IFD_COMMUNICATION_ERROR },
+		{ -EPROTO, IFD_OP_POWER, IFD_ERROR_POWER_ACTION },
+		{ -EBUSY, IFD_OP_GENERIC, IFD_COMMUNICATION_ERROR },
+		{ -ENOENT, IFD_OP_OPEN, IFD_NO_SUCH_DEVICE },
+		{ -EACCES, IFD_OP_OPEN, IFD_COMMUNICATION_ERROR },
+		{ -12345, IFD_OP_GENERIC, IFD_COMMUNICATION_ERROR },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		ck_assert_msg(ifd_from_errno(t[i].err, t[i].op) == t[i].want, "errno %d op %d: %ld, want %ld",
+			      t[i].err, t[i].op, ifd_from_errno(t[i].err, t[i].op), t[i].want);
+}
+END_TEST
+
+START_TEST(lun_split)
+{
+	unsigned r = 99, s = 99;
+	char bad[] = "not-a-reader", far[] = "usbip://127.0.0.1:1/1-1";
+
+	ck_assert_int_eq(ifd_lun_split(0, &r, &s), 0);
+	ck_assert_uint_eq(r, 0);
+	ck_assert_uint_eq(s, 0);
+	ck_assert_int_eq(ifd_lun_split(0x20003, &r, &s), 0);
+	ck_assert_uint_eq(r, 2);
+	ck_assert_uint_eq(s, 3);
+	ck_assert_int_eq(ifd_lun_split(0xF000F, &r, &s), 0);
+	ck_assert_uint_eq(r, 15);
+	ck_assert_uint_eq(s, 15);
+	ck_assert_int_eq(ifd_lun_split(0x100000, &r, &s), -EINVAL);     /* reader 16 */
+	ck_assert_int_eq(ifd_lun_split(0x10, &r, &s), -EINVAL);         /* slot 16 */
+	ck_assert_int_eq(ifd_lun_split(~0UL, &r, &s), -EINVAL);
+	/* a Lun nobody opened: IFD_NO_SUCH_DEVICE from every entry point */
+	ck_assert_int_eq(IFDHICCPresence(0x50000), IFD_NO_SUCH_DEVICE);
+	ck_assert_int_eq(IFDHCloseChannel(0x50000), IFD_NO_SUCH_DEVICE);
+	ck_assert_int_eq(IFDHCreateChannelByName(0x50000, bad), IFD_COMMUNICATION_ERROR);
+	ck_assert_int_eq(IFDHCreateChannelByName(0x500000, far), IFD_COMMUNICATION_ERROR);
+	ck_assert_int_eq(IFDHCreateChannel(0, 0), IFD_COMMUNICATION_ERROR);
+}
+END_TEST
+
+START_TEST(config_plist)
+{
+	struct ifd_config c = { .log_level = 1 };
+	static const char text[] = "<dict>\n\t<key>ifdLogLevel</key>\n\t<string>19</string>\n"
+				   "\t<key>ifdDriverOptions</key>\n  <string>0x0001</string>\n"
+				   "\t<key>uccidExchangeDeadline</key><string>2500</string>\n"
+				   "\t<key>uccidPowerDeadline</key><string>50</string>\n</dict>\n";
+
+	ifd_config_parse(&c, text);
+	ck_assert_uint_eq(c.log_level, 3);
+	ck_assert(c.log_frames);
+	ck_assert_uint_eq(c.options, 1);
+	ck_assert_uint_eq(c.deadline_ms, 2500);
+	ck_assert_uint_eq(c.power_deadline_ms, 0);      /* 50 ms is below the floor: ignored */
+
+	setenv("UCCID_IFD_LOGLEVEL", "1", 1);
+	setenv("UCCID_IFD_OPTIONS", "0", 1);
+	setenv("UCCID_IFD_DEADLINE_MS", "-5", 1);        /* refused */
+	ifd_config_env(&c);
+	ck_assert_uint_eq(c.log_level, 1);
+	ck_assert(!c.log_frames);
+	ck_assert_uint_eq(c.options, 0);
+	ck_assert_uint_eq(c.deadline_ms, 2500);
+	setenv("UCCID_IFD_LOGLEVEL", "9", 1);             /* beyond debug: refused */
+	ifd_config_env(&c);
+	ck_assert_uint_eq(c.log_level, 1);
+	unsetenv("UCCID_IFD_LOGLEVEL");
+	unsetenv("UCCID_IFD_OPTIONS");
+	unsetenv("UCCID_IFD_DEADLINE_MS");
+}
+END_TEST
+
+START_TEST(readers_table)
+{
+	const struct ifd_reader_name *n = ifd_reader_lookup(0x1209, 0x0001);
+
+	ck_assert_ptr_nonnull(n);
+	ck_assert_str_eq(n->vendor, "uccid");
+	ck_assert_uint_gt(ifd_readers_count, 600);
+	n = ifd_reader_lookup(0x072F, 0x90CC);          /* first of the supported section */
+	ck_assert_ptr_nonnull(n);
+	ck_assert_str_eq(n->vendor, "ACS");
+	ck_assert_str_eq(n->model, "ACR 38U-CCID");
+	ck_assert_ptr_null(ifd_reader_lookup(0xFFFF, 0xFFFF));
+}
+END_TEST
+
+/* A reader of the in-process virtual reader, as table.c would hold it. */
+struct rig {
+	struct vdev *d;
+	struct ifd_reader rd;
+};
+
+static struct rig *rig_new(enum vdev_profile p)
+{
+	struct rig *g = calloc(1, sizeof(*g));
+	struct uccid_transport *t;
+	struct vdev_config cfg;
+	struct uccid_options o = { .exchange_deadline_ms = 5000, .power_deadline_ms = 5000 };
+	char err[256] = "";
+
+	ck_assert_int_eq(vdev_profile_config(p, &cfg), 0);
+	g->d = vdev_new(&cfg);
+	ck_assert_ptr_nonnull(g->d);
+	ck_assert_int_eq(vreader_inproc_open(g->d, &t), 0);
+	ck_assert_msg(uccid_open_transport(t, &o, &g->rd.r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(uccid_info(g->rd.r, &g->rd.info), 0);
+	ck_assert_int_eq(uccid_class_descriptor(g->rd.r, g->rd.desc), 54);
+	snprintf(g->rd.name, sizeof(g->rd.name), "inproc");
+	pthread_cond_init(&g->rd.cond, NULL);
+	return g;
+}
+
+static void rig_free(struct rig *g)
+{
+	uccid_close(g->rd.r);
+	vdev_free(g->d);
+	pthread_cond_destroy(&g->rd.cond);
+	free(g);
+}
+
+static RESPONSECODE cap(struct rig *g, unsigned slot, DWORD tag, uint8_t *v, size_t *len)
+{
+	return ifd_get_capability(&g->rd, slot, tag, v, len);
+}
+
+START_TEST(tags_multi_slot)
+{
+	struct rig *g = rig_new(VDEV_PROFILE_MULTI_SLOT);
+	uint8_t v[64], atr[MAX_ATR_SIZE];
+	size_t len;
+	void *fn;
+	int n;
+
+	len = sizeof(v);
+	ck_assert_int_eq(cap(g, 0, TAG_IFD_SLOTS_NUMBER, v, &len), IFD_SUCCESS);
+	ck_assert_uint_eq(len, 1);
+	ck_assert_uint_eq(v[0], 4);
+	len = sizeof(v);
+	ck_assert_int_eq(cap(g, 0, TAG_IFD_SIMULTANEOUS_ACCESS, v, &len), IFD_SUCCESS);
+	ck_assert_uint_eq(v[0], IFD_MAX_READERS);
+	len = sizeof(v);
+	ck_assert_int_eq(cap(g, 0, TAG_IFD_POLLING_THREAD_WITH_TIMEOUT, v, &len), IFD_SUCCESS);
+	ck_assert_uint_eq(len, sizeof(void *));
+	memcpy(&fn, v, sizeof(fn));
+	ck_assert_ptr_eq(fn, (void *)ifd_poll);
+	len = sizeof(v);
+	ck_assert_int_eq(cap(g, 0, TAG_IFD_POLLING_THREAD_KILLABLE, v, &len), IFD_SUCCESS);
+	ck_assert_uint_eq(v[0], 0);
+	len = 4;        /* a pointer does not fit in 4 bytes */
+	ck_assert_int_eq(cap(g, 0, TAG_IFD_STOP_POLLING_THREAD, v, &len), IFD_ERROR_INSUFFICIENT_BUFFER);
+
+	/* no ATR before a power-up; the ATR after */
+	len = sizeof(v);
+	ck_assert_int_eq(cap(g, 2, TAG_IFD_ATR, v, &len), IFD_SUCCESS);
+	ck_assert_uint_eq(len, 0);
+	n = uccid_power_on(g->rd.r, 2, UCCID_VOLTAGE_AUTO, atr, sizeof(atr));
+	ck_assert_int_gt(n, 0);
+	ifd_set_atr(&g->rd, 2, atr, (size_t)n);
+	len = sizeof(v);
+	ck_assert_int_eq(cap(g, 2, SCARD_ATTR_ATR_STRING, v, &len), IFD_SUCCESS);
+	ck_assert_uint_eq(len, (size_t)n);
+	ck_assert_mem_eq(v, atr, len);
+	len = sizeof(v);
+	ck_assert_int_eq(cap(g, 2, SCARD_ATTR_ICC_INTERFACE_STATUS, v, &len), IFD_SUCCESS);
+	ck_assert_uint_eq(v[0], 1);
+	len = sizeof(v);
+	ck_assert_int_eq(cap(g, 1, SCARD_ATTR_ICC_INTERFACE_STATUS, v, &len), IFD_SUCCESS);
+	ck_assert_uint_eq(v[0], 0);
+
+	/* presence follows the card */
+	len = sizeof(v);
+	ck_assert_int_eq(cap(g, 3, SCARD_ATTR_ICC_PRESENCE, v, &len), IFD_SUCCESS);
+	ck_assert_uint_eq(v[0], 2);
+	ck_assert_int_eq(vdev_remove_card(g->d, 3, 0), 0);
+	len = sizeof(v);
+	ck_assert_int_eq(cap(g, 3, SCARD_ATTR_ICC_PRESENCE, v, &len), IFD_SUCCESS);
+	ck_assert_uint_eq(v[0], 0);
+
+	len = sizeof(v);
+	ck_assert_int_eq(cap(g, 0, SCARD_ATTR_VENDOR_NAME, v, &len), IFD_SUCCESS);
+	ck_assert_str_eq((char *)v, "uccid");
+	len = sizeof(v);
+	ck_assert_int_eq(cap(g, 0, SCARD_ATTR_MAXINPUT, v, &len), IFD_SUCCESS);
+	ck_assert_uint_eq(len, 4);
+	ck_assert_uint_eq(ifd_get_le32(v), g->rd.info.max_message - 10);
+	len = sizeof(v);
+	ck_assert_int_eq(cap(g, 0, SCARD_ATTR_DEFAULT_CLK, v, &len), IFD_SUCCESS);
+	ck_assert_uint_eq(ifd_get_le32(v), 4000);
+	len = sizeof(v);
+	ck_assert_int_eq(cap(g, 0, SCARD_ATTR_DEVICE_FRIENDLY_NAME, v, &len), IFD_ERROR_TAG);
+	len = sizeof(v);
+	ck_assert_int_eq(cap(g, 0, 0x12345678, v, &len), IFD_ERROR_TAG);
+	rig_free(g);
+}
+END_TEST
+
+START_TEST(control_codes)
+{
+	struct rig *g = rig_new(VDEV_PROFILE_MECHANICAL);
+	uint8_t rx[128], in[3] = { 1, 2, 3 };
+	size_t got;
+	bool esc = false;
+
+	ifd_config.options = 0;
+	ck_assert_int_eq(ifd_control(&g->rd, 0, CM_IOCTL_GET_FEATURE_REQUEST, NULL, 0, rx, sizeof(rx), &got),
+			 IFD_SUCCESS);
+	ck_assert_uint_eq(got % 6, 0);
+	for (size_t i = 0; i < got; i += 6) {
+		ck_assert_uint_eq(rx[i + 1], 4);
+		ck_assert(rx[i] != FEATURE_VERIFY_PIN_DIRECT && rx[i] != FEATURE_CCID_ESC_COMMAND);
+	}
+	ck_assert_int_eq(ifd_control(&g->rd, 0, IOCTL_UCCID_ESCAPE, in, 3, rx, sizeof(rx), &got),
+			 IFD_ERROR_NOT_SUPPORTED);
+	ck_assert_uint_eq(got, 0);
+
+	ifd_config.options = IFD_OPTION_ESCAPE;
+	ck_assert_int_eq(ifd_control(&g->rd, 0, CM_IOCTL_GET_FEATURE_REQUEST_WIN, NULL, 0, rx, sizeof(rx), &got),
+			 IFD_SUCCESS);
+	for (size_t i = 0; i < got; i += 6)
+		if (rx[i] == FEATURE_CCID_ESC_COMMAND)
+			esc = true;
+	ck_assert(esc);
+	ck_assert_int_eq(ifd_control(&g->rd, 0, IOCTL_UCCID_ESCAPE, in, 3, rx, sizeof(rx), &got), IFD_SUCCESS);
+	ck_assert_uint_eq(got, 3);
+	ck_assert_mem_eq(rx, in, 3);
+	ifd_config.options = 0;
+
+	/* a buffer too small for the feature list */
+	ck_assert_int_eq(ifd_control(&g->rd, 0, CM_IOCTL_GET_FEATURE_REQUEST, NULL, 0, rx, 5, &got),
+			 IFD_ERROR_INSUFFICIENT_BUFFER);
+
+	ck_assert_int_eq(ifd_control(&g->rd, 0, IOCTL_UCCID_GENERATION, NULL, 0, rx, sizeof(rx), &got), IFD_SUCCESS);
+	ck_assert_uint_eq(got, 8);
+	/* the mechanical profile ejects with Mechanical 02: done = UCCID_DONE_EJECTED */
+	ck_assert_int_eq(ifd_control(&g->rd, 0, IOCTL_UCCID_EJECT, NULL, 0, rx, sizeof(rx), &got), IFD_SUCCESS);
+	ck_assert_uint_eq(got, 1);
+	ck_assert_uint_eq(rx[0], UCCID_DONE_EJECTED);
+	ck_assert_int_eq(ifd_control(&g->rd, 0, IOCTL_UCCID_LOCK_HOLDER, NULL, 0, rx, sizeof(rx), &got), IFD_SUCCESS);
+	ck_assert_uint_eq(got, 46);
+	ck_assert_int_eq(ifd_control(&g->rd, 0, IOCTL_UCCID_LOCK_HOLDER, NULL, 0, rx, 45, &got),
+			 IFD_ERROR_INSUFFICIENT_BUFFER);
+	/* Secure: no PIN pad here */
+	ck_assert_int_eq(ifd_control(&g->rd, 0, IFD_FEATURE_CTL(FEATURE_VERIFY_PIN_DIRECT), in, 3, rx, sizeof(rx),
+				     &got),
+			 IFD_ERROR_NOT_SUPPORTED);
+	ck_assert_int_eq(ifd_control(&g->rd, 0, SCARD_CTL_CODE(0x7563FF), NULL, 0, rx, sizeof(rx), &got),
+			 IFD_ERROR_NOT_SUPPORTED);
+	rig_free(g);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("ifd");
+	TCase *tc;
+
+	tc = tcase_create("errmap");
+	tcase_add_test(tc, errmap_table);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lun");
+	tcase_add_test(tc, lun_split);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("config");
+	tcase_add_test(tc, config_plist);
+	tcase_add_test(tc, readers_table);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("answers");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, tags_multi_slot);
+	tcase_add_test(tc, control_codes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(suite());
+}

@@ -1,0 +1,745 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A PC/SC client for tests/ifd/pcscd.sh: drives pcscd (with uccid's IFD
+ * handler) through libpcsclite and checks, in the virtual reader's journal
+ * (its control socket), which CCID commands each PC/SC call produced.
+ *   pcsc-client [--ctl SOCK --bus BUSID] CMD READER [ARGS]
+ * READER is a substring of the pcscd reader name.  Commands:
+ *   session [--extended]   connect, transmit, reconnect, transactions and
+ *                          disconnects with every disposition
+ *   events SLOT            insert/remove seen by SCardGetStatusChange < 1 s
+ *   hold                   connect, begin a transaction, wait to be killed
+ *   after-kill FROM        the card was reset after FROM, before our APDU
+ *   fault NAME MS [COUNT]  the fault (on COUNT answers, 0: all until
+ *                          cleared) gives a PC/SC error within MS, then
+ *                          the reader works again
+ *   control ESCAPE(0|1)    SCardControl: features, properties, escape,
+ *                          generation, lock holder, eject
+ *   bench N                N SCardTransmit round trips, prints the rate
+ * Prints "ok ..." or "FAIL ..." lines; exit status 0 when nothing failed.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <reader.h>
+#include <winscard.h>
+
+#define IOCTL_UCCID_EJECT SCARD_CTL_CODE(0x756301)
+#define IOCTL_UCCID_LOCK_HOLDER SCARD_CTL_CODE(0x756302)
+#define IOCTL_UCCID_GENERATION SCARD_CTL_CODE(0x756303)
+#define IOCTL_UCCID_ESCAPE SCARD_CTL_CODE(1)
+
+static const char *ctl_path, *bus = "1-1";
+static SCARDCONTEXT ctx;
+static char reader[256];
+static int fails;
+
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf("FAIL ");
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	fflush(stdout);
+	fails++;
+}
+
+static void ok(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf("ok ");
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	fflush(stdout);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One request to the virtual reader's control socket; the reply (ending in ok/error) in buf. */
+static int ask(const char *req, char *buf, size_t cap)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	size_t n = 0;
+	int fd, rc = -1;
+
+	if (!ctl_path)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", ctl_path);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		goto out;
+	{
+		char line[512];
+		int len = snprintf(line, sizeof(line), "reader %s\n%s\n", bus, req);
+
+		if (write(fd, line, (size_t)len) != len)
+			goto out;
+	}
+	/* two replies: the "reader" one, then ours */
+	buf[0] = '\0';
+	for (int replies = 0; replies < 2;) {
+		ssize_t got = read(fd, buf + n, cap - 1 - n);
+		char *p;
+
+		if (got <= 0)
+			goto out;
+		n += (size_t)got;
+		buf[n] = '\0';
+		replies = 0;
+		for (p = buf; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p))
+			if (!strncmp(p, "ok", 2) || !strncmp(p, "error:", 6))
+				replies++;
+		if (n + 1 >= cap)
+			goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+static char jbuf[1 << 20];
+
+/* The journal of slot from index *from on; *from moves past it. */
+static const char *journal(unsigned slot, unsigned *from)
+{
+	char req[64];
+	unsigned n;
+
+	snprintf(req, sizeof(req), "journal %u %u", slot, *from);
+	if (ask(req, jbuf, sizeof(jbuf)) < 0)
+		return "";
+	/* the last "ok N entries" line */
+	for (const char *q = jbuf; (q = strstr(q, "ok ")); q++)
+		if (sscanf(q, "ok %u entries", &n) == 1)
+			*from += n;
+	return jbuf;
+}
+
+static unsigned count(const char *text, const char *what)
+{
+	unsigned n = 0;
+
+	for (const char *p = text; (p = strstr(p, what)); p++)
+		n++;
+	return n;
+}
+
+static int find_reader(const char *sub)
+{
+	char buf[4096];
+	DWORD len = sizeof(buf);
+
+	if (SCardListReaders(ctx, NULL, buf, &len) != SCARD_S_SUCCESS)
+		return -1;
+	for (char *p = buf; *p; p += strlen(p) + 1)
+		if (strstr(p, sub)) {
+			snprintf(reader, sizeof(reader), "%s", p);
+			return 0;
+		}
+	return -1;
+}
+
+static LONG xmit(SCARDHANDLE h, DWORD proto, const uint8_t *apdu, size_t len, uint8_t *rsp, DWORD *rlen)
+{
+	const SCARD_IO_REQUEST *pci = proto == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
+
+	return SCardTransmit(h, pci, apdu, (DWORD)len, NULL, rsp, rlen);
+}
+
+static const uint8_t select_app[] = { 0x00, 0xA4, 0x04, 0x0C, 0x07, 0xF0, 0x75, 0x63, 0x63, 0x69, 0x64, 0x01 };
+
+static int select_ok(SCARDHANDLE h, DWORD proto)
+{
+	uint8_t rsp[258];
+	DWORD rlen = sizeof(rsp);
+	LONG rv = xmit(h, proto, select_app, sizeof(select_app), rsp, &rlen);
+
+	return rv == SCARD_S_SUCCESS && rlen == 2 && rsp[0] == 0x90 && rsp[1] == 0x00 ? 0 : -1;
+}
+
+/*
+ * The handle usable again: after a RESET or UNPOWER disposition, pcscd
+ * answers the next call of every handle with SCARD_W_RESET_CARD /
+ * SCARD_W_UNPOWERED_CARD until it reconnects (PC/SC part 5).
+ */
+static int ready(SCARDHANDLE h, DWORD *proto)
+{
+	if (select_ok(h, *proto) == 0)
+		return 0;
+	if (SCardReconnect(h, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, SCARD_LEAVE_CARD, proto) !=
+	    SCARD_S_SUCCESS)
+		return -1;
+	return select_ok(h, *proto);
+}
+
+/* What a disposition must produce in the journal (pcscd's mapping, reference §2). */
+static void check_disposition(const char *what, DWORD disp, const char *j)
+{
+	unsigned on = count(j, "host PC_to_RDR_IccPowerOn"), off = count(j, "host PC_to_RDR_IccPowerOff");
+	unsigned warm = count(j, " warm");
+
+	switch (disp) {
+	case SCARD_LEAVE_CARD:
+	case SCARD_EJECT_CARD:          /* pcscd does not pass EJECT to a driver */
+		if (on || off)
+			fail("%s: the journal shows %u power-on, %u power-off, want none", what, on, off);
+		else
+			ok("%s: no power command", what);
+		break;
+	case SCARD_RESET_CARD:
+		if (warm < 1 || off)
+			fail("%s: want a warm IccPowerOn and no IccPowerOff, got %u warm, %u off", what, warm, off);
+		else
+			ok("%s: warm reset (IccPowerOn while powered)", what);
+		break;
+	case SCARD_UNPOWER_CARD:
+		if (off < 1)
+			fail("%s: want an IccPowerOff, got none", what);
+		else
+			ok("%s: IccPowerOff", what);
+		break;
+	}
+}
+
+static const char *disp_name(DWORD d)
+{
+	switch (d) {
+	case SCARD_LEAVE_CARD: return "LEAVE";
+	case SCARD_RESET_CARD: return "RESET";
+	case SCARD_UNPOWER_CARD: return "UNPOWER";
+	case SCARD_EJECT_CARD: return "EJECT";
+	}
+	return "?";
+}
+
+static const DWORD dispositions[] = { SCARD_LEAVE_CARD, SCARD_RESET_CARD, SCARD_UNPOWER_CARD, SCARD_EJECT_CARD };
+
+static int connect_card(SCARDHANDLE *h, DWORD share, DWORD *proto)
+{
+	LONG rv = SCardConnect(ctx, reader, share, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, h, proto);
+
+	if (rv != SCARD_S_SUCCESS) {
+		fail("SCardConnect: %s", pcsc_stringify_error(rv));
+		return -1;
+	}
+	return 0;
+}
+
+static void cmd_session(bool extended)
+{
+	SCARDHANDLE h;
+	DWORD proto, rlen;
+	unsigned mark = 0;
+	const char *j;
+	uint8_t apdu[8 + 4096], rsp[8 + 4096];
+	char what[64];
+	LONG rv;
+
+	journal(0, &mark);
+	if (connect_card(&h, SCARD_SHARE_SHARED, &proto) < 0)
+		return;
+	ok("SCardConnect T=%d", proto == SCARD_PROTOCOL_T0 ? 0 : 1);
+	journal(0, &mark);
+
+	/* a short APDU: one XfrBlock carrying it (TPDU T=1 wraps it in a block) */
+	if (select_ok(h, proto) < 0)
+		fail("SELECT did not answer 9000");
+	j = journal(0, &mark);
+	if (!strstr(j, "host PC_to_RDR_XfrBlock") || !strstr(j, "00A4040C07F0"))
+		fail("SELECT: no XfrBlock with the APDU in the journal");
+	else
+		ok("short APDU: XfrBlock with 00A4040C07F0...");
+
+	/* ECHO 80 10 P1P2=0 with 200 bytes: a short APDU with data both ways */
+	memcpy(apdu, (const uint8_t[]){ 0x80, 0x10, 0x00, 0x00, 200 }, 5);
+	for (int i = 0; i < 200; i++)
+		apdu[5 + i] = (uint8_t)(i * 7);
+	apdu[205] = 0x00;
+	rlen = sizeof(rsp);
+	rv = xmit(h, proto, apdu, 206, rsp, &rlen);
+	if (rv != SCARD_S_SUCCESS || rlen != 202 || memcmp(rsp, apdu + 5, 200) || rsp[200] != 0x90)
+		fail("short ECHO of 200 bytes: %s, %lu bytes", pcsc_stringify_error(rv), (unsigned long)rlen);
+	else
+		ok("short ECHO of 200 bytes");
+	journal(0, &mark);
+
+	if (extended) {
+		/* extended ECHO: 3000 bytes in, 3000 + 100 pattern bytes out (Le 0000 = up to 65536) */
+		unsigned n = 3000;
+
+		memcpy(apdu, (const uint8_t[]){ 0x80, 0x10, 0x00, 100, 0x00, (uint8_t)(n >> 8), (uint8_t)n }, 7);
+		for (unsigned i = 0; i < n; i++)
+			apdu[7 + i] = (uint8_t)(i * 13 + 1);
+		apdu[7 + n] = 0x00;
+		apdu[8 + n] = 0x00;
+		rlen = sizeof(rsp);
+		rv = xmit(h, proto, apdu, 9 + n, rsp, &rlen);
+		if (rv != SCARD_S_SUCCESS || rlen != n + 100 + 2 || memcmp(rsp, apdu + 7, n) ||
+		    rsp[n + 100] != 0x90 || rsp[n + 100 + 1] != 0x00)
+			fail("extended ECHO of %u bytes: %s, %lu bytes", n, pcsc_stringify_error(rv), (unsigned long)rlen);
+		else
+			ok("extended ECHO of %u bytes in, %u out", n, n + 100);
+		j = journal(0, &mark);
+		/* 271-byte messages: the APDU needs >= 12 chained XfrBlocks, the answer as many */
+		if (count(j, "host PC_to_RDR_XfrBlock") < 12)
+			fail("extended APDU: %u XfrBlocks, want chaining (>= 12)", count(j, "host PC_to_RDR_XfrBlock"));
+		else
+			ok("extended APDU: %u XfrBlocks (chained)", count(j, "host PC_to_RDR_XfrBlock"));
+	}
+
+	/* SCardReconnect with each disposition but EJECT */
+	for (int i = 0; i < 3; i++) {
+		journal(0, &mark);
+		rv = SCardReconnect(h, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, dispositions[i],
+				    &proto);
+		snprintf(what, sizeof(what), "SCardReconnect %s", disp_name(dispositions[i]));
+		if (rv != SCARD_S_SUCCESS) {
+			fail("%s: %s", what, pcsc_stringify_error(rv));
+			continue;
+		}
+		check_disposition(what, dispositions[i], journal(0, &mark));
+		if (ready(h, &proto) < 0)
+			fail("%s: SELECT after it failed", what);
+	}
+
+	/* Begin/EndTransaction with every disposition */
+	for (int i = 0; i < 4; i++) {
+		if (ready(h, &proto) < 0)           /* the card powered before each */
+			fail("SELECT before transaction %d", i);
+		rv = SCardBeginTransaction(h);
+		if (rv != SCARD_S_SUCCESS) {
+			fail("SCardBeginTransaction: %s", pcsc_stringify_error(rv));
+			continue;
+		}
+		if (select_ok(h, proto) < 0)
+			fail("SELECT inside transaction %d", i);
+		journal(0, &mark);
+		rv = SCardEndTransaction(h, dispositions[i]);
+		snprintf(what, sizeof(what), "SCardEndTransaction %s", disp_name(dispositions[i]));
+		if (dispositions[i] == SCARD_EJECT_CARD && rv == SCARD_E_UNSUPPORTED_FEATURE) {
+			/* pcscd 1.9.9 refuses EJECT here without asking the driver: uccid's control code does it */
+			ok("%s: pcscd answers %s", what, pcsc_stringify_error(rv));
+			check_disposition(what, dispositions[i], journal(0, &mark));
+			/* pcscd released the lock already (SCARD_E_NOT_TRANSACTED here) or not */
+			SCardEndTransaction(h, SCARD_LEAVE_CARD);
+			continue;
+		}
+		if (rv != SCARD_S_SUCCESS) {
+			fail("%s: %s", what, pcsc_stringify_error(rv));
+			continue;
+		}
+		check_disposition(what, dispositions[i], journal(0, &mark));
+	}
+	if (ready(h, &proto) < 0)
+		fail("SELECT after the transactions");
+	SCardDisconnect(h, SCARD_LEAVE_CARD);
+
+	/* SCardDisconnect with every disposition */
+	for (int i = 0; i < 4; i++) {
+		if (connect_card(&h, SCARD_SHARE_EXCLUSIVE, &proto) < 0)
+			continue;
+		if (select_ok(h, proto) < 0)
+			fail("SELECT before disconnect %s", disp_name(dispositions[i]));
+		journal(0, &mark);
+		rv = SCardDisconnect(h, dispositions[i]);
+		snprintf(what, sizeof(what), "SCardDisconnect %s", disp_name(dispositions[i]));
+		if (rv != SCARD_S_SUCCESS) {
+			fail("%s: %s", what, pcsc_stringify_error(rv));
+			continue;
+		}
+		check_disposition(what, dispositions[i], journal(0, &mark));
+	}
+}
+
+/* Wait for the reader's state to have (or lack) SCARD_STATE_PRESENT; ms taken, or -1. */
+static int64_t wait_state(SCARD_READERSTATE *rs, bool present, int timeout_ms)
+{
+	int64_t t0 = now_ms();
+
+	for (;;) {
+		int64_t left = timeout_ms - (now_ms() - t0);
+		LONG rv;
+
+		if (!!(rs->dwEventState & SCARD_STATE_PRESENT) == present && (rs->dwEventState & SCARD_STATE_PRESENT ||
+									     rs->dwEventState & SCARD_STATE_EMPTY))
+			return now_ms() - t0;
+		if (left <= 0)
+			return -1;
+		rs->dwCurrentState = rs->dwEventState & ~SCARD_STATE_CHANGED;
+		rv = SCardGetStatusChange(ctx, (DWORD)left, rs, 1);
+		if (rv == SCARD_E_TIMEOUT)
+			return -1;
+		if (rv != SCARD_S_SUCCESS) {
+			fail("SCardGetStatusChange: %s", pcsc_stringify_error(rv));
+			return -1;
+		}
+	}
+}
+
+static void cmd_events(unsigned slot)
+{
+	SCARD_READERSTATE rs = { .szReader = reader, .dwCurrentState = SCARD_STATE_UNAWARE };
+	char req[64], buf[4096];
+	int64_t ms;
+
+	if (SCardGetStatusChange(ctx, 0, &rs, 1) != SCARD_S_SUCCESS) {
+		fail("SCardGetStatusChange (initial)");
+		return;
+	}
+	for (int round = 0; round < 3; round++) {
+		snprintf(req, sizeof(req), "remove %u", slot);
+		rs.dwCurrentState = rs.dwEventState & ~SCARD_STATE_CHANGED;
+		if (ask(req, buf, sizeof(buf)) < 0 || !strstr(buf, "ok card removed")) {
+			fail("remove: %s", buf);
+			return;
+		}
+		ms = wait_state(&rs, false, 3000);
+		if (ms < 0 || ms > 1000)
+			fail("removal seen after %lld ms (want < 1000)", (long long)ms);
+		else
+			ok("removal seen by SCardGetStatusChange after %lld ms", (long long)ms);
+		snprintf(req, sizeof(req), "insert %u", slot);
+		if (ask(req, buf, sizeof(buf)) < 0 || !strstr(buf, "ok card inserted")) {
+			fail("insert: %s", buf);
+			return;
+		}
+		ms = wait_state(&rs, true, 3000);
+		if (ms < 0 || ms > 1000)
+			fail("insertion seen after %lld ms (want < 1000)", (long long)ms);
+		else
+			ok("insertion seen by SCardGetStatusChange after %lld ms", (long long)ms);
+	}
+}
+
+static void cmd_hold(void)
+{
+	SCARDHANDLE h;
+	DWORD proto;
+
+	if (connect_card(&h, SCARD_SHARE_SHARED, &proto) < 0)
+		return;
+	if (SCardBeginTransaction(h) != SCARD_S_SUCCESS) {
+		fail("SCardBeginTransaction");
+		return;
+	}
+	/* VERIFY the PIN: state the next holder must not inherit */
+	{
+		static const uint8_t verify[] = { 0x00, 0x20, 0x00, 0x80, 0x06, '1', '2', '3', '4', '5', '6' };
+		uint8_t rsp[16];
+		DWORD rlen = sizeof(rsp);
+
+		select_ok(h, proto);
+		if (xmit(h, proto, verify, sizeof(verify), rsp, &rlen) != SCARD_S_SUCCESS || rlen != 2 || rsp[0] != 0x90)
+			fail("VERIFY");
+	}
+	printf("holding\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
+static void cmd_after_kill(unsigned from)
+{
+	static const uint8_t verify_state[] = { 0x00, 0x20, 0x00, 0x80 };
+	SCARDHANDLE h;
+	DWORD proto, rlen;
+	uint8_t rsp[16];
+	const char *j;
+	unsigned mark = from;
+	int64_t t0 = now_ms();
+
+	if (connect_card(&h, SCARD_SHARE_EXCLUSIVE, &proto) < 0)
+		return;
+	ok("the next client connected after %lld ms", (long long)(now_ms() - t0));
+	j = journal(0, &mark);
+	if (!strstr(j, "host PC_to_RDR_IccPowerOn") && !strstr(j, "host PC_to_RDR_IccPowerOff"))
+		fail("no reset or power-off in the journal after the holder died");
+	else
+		ok("the card was reset (journal: %u IccPowerOn, %u IccPowerOff) before the next client",
+		   count(j, "host PC_to_RDR_IccPowerOn"), count(j, "host PC_to_RDR_IccPowerOff"));
+	/* the PIN the dead holder verified must be forgotten */
+	select_ok(h, proto);
+	rlen = sizeof(rsp);
+	if (xmit(h, proto, verify_state, sizeof(verify_state), rsp, &rlen) != SCARD_S_SUCCESS || rlen != 2)
+		fail("VERIFY state");
+	else if (rsp[0] == 0x90)
+		fail("the PIN verified by the killed client is still verified");
+	else
+		ok("the killed client's verified PIN is gone (%02X%02X)", rsp[0], rsp[1]);
+	SCardDisconnect(h, SCARD_LEAVE_CARD);
+}
+
+static void cmd_fault(const char *name, int deadline_ms, int times)
+{
+	static const uint8_t slow[] = { 0x80, 0x12, 0x00, 0x01 };
+	SCARDHANDLE h;
+	DWORD proto, rlen;
+	uint8_t rsp[64];
+	char req[128], buf[4096];
+	int64_t t0, ms;
+	LONG rv;
+
+	if (connect_card(&h, SCARD_SHARE_SHARED, &proto) < 0)
+		return;
+	snprintf(req, sizeof(req), "fault %s count=%d", name, times);
+	if (ask(req, buf, sizeof(buf)) < 0 || !strstr(buf, "ok fault")) {
+		fail("arming %s: %s", name, buf);
+		return;
+	}
+	t0 = now_ms();
+	rlen = sizeof(rsp);
+	rv = xmit(h, proto, slow, sizeof(slow), rsp, &rlen);
+	ms = now_ms() - t0;
+	if (rv == SCARD_S_SUCCESS)
+		fail("%s: SCardTransmit succeeded (%lu bytes)", name, (unsigned long)rlen);
+	else if (ms > deadline_ms + 3000)
+		fail("%s: the error took %lld ms (deadline %d)", name, (long long)ms, deadline_ms);
+	else
+		ok("%s: SCardTransmit failed after %lld ms: %s", name, (long long)ms, pcsc_stringify_error(rv));
+	ask("fault clear", buf, sizeof(buf));
+	/* pcscd answers at once, and the reader works again after a reconnect */
+	t0 = now_ms();
+	{
+		char list[4096];
+		DWORD len = sizeof(list);
+
+		rv = SCardListReaders(ctx, NULL, list, &len);
+		if (rv != SCARD_S_SUCCESS || now_ms() - t0 > 1000)
+			fail("%s: pcscd unresponsive after the fault: %s", name, pcsc_stringify_error(rv));
+	}
+	for (int i = 0; i < 3; i++) {
+		rv = SCardReconnect(h, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, SCARD_RESET_CARD,
+				    &proto);
+		if (rv == SCARD_S_SUCCESS && select_ok(h, proto) == 0)
+			break;
+		SCardDisconnect(h, SCARD_LEAVE_CARD);
+		usleep(300 * 1000);
+		rv = SCardConnect(ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &h, &proto);
+	}
+	if (rv != SCARD_S_SUCCESS || select_ok(h, proto) < 0)
+		fail("%s: the reader did not work again: %s", name, pcsc_stringify_error(rv));
+	else
+		ok("%s: pcscd responsive, the reader works again", name);
+	SCardDisconnect(h, SCARD_LEAVE_CARD);
+}
+
+static LONG control(SCARDHANDLE h, DWORD code, const uint8_t *in, size_t inlen, uint8_t *out, DWORD *outlen)
+{
+	DWORD cap = *outlen;
+
+	return SCardControl(h, code, in, (DWORD)inlen, out, cap, outlen);
+}
+
+static void cmd_control(bool escape)
+{
+	SCARDHANDLE h;
+	DWORD proto, len;
+	uint8_t out[512], in[4] = { 0x01, 0x02, 0x03, 0x04 };
+	uint64_t gen1 = 0, gen2 = 0;
+	bool have_esc = false, have_tlv = false;
+	unsigned mark = 0;
+	LONG rv;
+
+	if (connect_card(&h, SCARD_SHARE_DIRECT, &proto) < 0)
+		return;
+	len = sizeof(out);
+	rv = control(h, CM_IOCTL_GET_FEATURE_REQUEST, NULL, 0, out, &len);
+	if (rv != SCARD_S_SUCCESS || len % 6) {
+		fail("GET_FEATURE_REQUEST: %s, %lu bytes", pcsc_stringify_error(rv), (unsigned long)len);
+	} else {
+		for (DWORD i = 0; i < len; i += 6) {
+			if (out[i] == FEATURE_CCID_ESC_COMMAND)
+				have_esc = true;
+			if (out[i] == FEATURE_GET_TLV_PROPERTIES)
+				have_tlv = true;
+			if (out[i] == FEATURE_VERIFY_PIN_DIRECT || out[i] == FEATURE_MODIFY_PIN_DIRECT)
+				fail("a PIN feature listed for a reader without a PIN pad");
+		}
+		if (!have_tlv || have_esc != escape)
+			fail("features: TLV properties %d, escape %d (want 1, %d)", have_tlv, have_esc, escape);
+		else
+			ok("features: %lu listed, escape %s", (unsigned long)len / 6, escape ? "listed" : "not listed");
+	}
+	len = sizeof(out);
+	rv = control(h, SCARD_CTL_CODE(0x330000 + FEATURE_GET_TLV_PROPERTIES), NULL, 0, out, &len);
+	{
+		bool vid = false;
+
+		for (DWORD i = 0; rv == SCARD_S_SUCCESS && i + 2 <= len; i += 2u + out[i + 1])
+			if (out[i] == PCSCv2_PART10_PROPERTY_wIdVendor && out[i + 1] == 2 && i + 4 <= len &&
+			    out[i + 2] == 0x09 && out[i + 3] == 0x12)
+				vid = true;
+		if (!vid)
+			fail("TLV properties: no wIdVendor 1209: %s", pcsc_stringify_error(rv));
+		else
+			ok("TLV properties: wIdVendor 1209");
+	}
+	journal(0, &mark);
+	len = sizeof(out);
+	rv = control(h, IOCTL_UCCID_ESCAPE, in, sizeof(in), out, &len);
+	if (escape) {
+		/* the virtual reader echoes its escape data */
+		if (rv != SCARD_S_SUCCESS || len != 4 || memcmp(out, in, 4))
+			fail("escape: %s, %lu bytes", pcsc_stringify_error(rv), (unsigned long)len);
+		else if (!strstr(journal(0, &mark), "host PC_to_RDR_Escape"))
+			fail("escape: no PC_to_RDR_Escape in the journal");
+		else
+			ok("escape allowed: PC_to_RDR_Escape echoed");
+	} else {
+		if (rv != SCARD_E_UNSUPPORTED_FEATURE)
+			fail("escape not allowed, but: %s", pcsc_stringify_error(rv));
+		else if (strstr(journal(0, &mark), "PC_to_RDR_Escape"))
+			fail("escape refused, yet it reached the reader");
+		else
+			ok("escape refused (%s), nothing sent", pcsc_stringify_error(rv));
+	}
+	len = sizeof(out);
+	rv = control(h, IOCTL_UCCID_GENERATION, NULL, 0, out, &len);
+	for (int i = 0; i < 8 && len == 8; i++)
+		gen1 = gen1 << 8 | out[i];
+	if (rv != SCARD_S_SUCCESS || len != 8)
+		fail("generation: %s", pcsc_stringify_error(rv));
+	len = sizeof(out);
+	rv = control(h, IOCTL_UCCID_LOCK_HOLDER, NULL, 0, out, &len);
+	if (rv != SCARD_S_SUCCESS || len != 46)
+		fail("lock holder: %s, %lu bytes", pcsc_stringify_error(rv), (unsigned long)len);
+	else
+		ok("lock holder: held %u", out[0]);
+	len = 4;
+	rv = control(h, IOCTL_UCCID_LOCK_HOLDER, NULL, 0, out, &len);
+	if (rv != SCARD_E_INSUFFICIENT_BUFFER)
+		fail("lock holder into 4 bytes: %s (want insufficient buffer)", pcsc_stringify_error(rv));
+	journal(0, &mark);
+	len = sizeof(out);
+	rv = control(h, IOCTL_UCCID_EJECT, NULL, 0, out, &len);
+	if (rv != SCARD_S_SUCCESS || len != 1)
+		fail("eject: %s", pcsc_stringify_error(rv));
+	else {
+		const char *j = journal(0, &mark);
+		bool mech = strstr(j, "host PC_to_RDR_Mechanical") != NULL;
+
+		ok("eject: done %u (%s)", out[0], mech ? "Mechanical in the journal" : "powered off and latched");
+		if (out[0] == 3 && !mech)
+			fail("eject said ejected, but no PC_to_RDR_Mechanical was sent");
+		if (out[0] == 4 && !strstr(j, "host PC_to_RDR_IccPowerOff"))
+			fail("eject said latched, but no IccPowerOff was sent");
+	}
+	len = sizeof(out);
+	rv = control(h, IOCTL_UCCID_GENERATION, NULL, 0, out, &len);
+	for (int i = 0; i < 8 && len == 8; i++)
+		gen2 = gen2 << 8 | out[i];
+	if (rv != SCARD_S_SUCCESS || gen2 <= gen1)
+		fail("generation did not move with the eject: %llu -> %llu", (unsigned long long)gen1,
+		     (unsigned long long)gen2);
+	else
+		ok("generation %llu -> %llu", (unsigned long long)gen1, (unsigned long long)gen2);
+	len = sizeof(out);
+	rv = control(h, SCARD_CTL_CODE(0x7563FF), NULL, 0, out, &len);
+	if (rv != SCARD_E_UNSUPPORTED_FEATURE)
+		fail("unknown control code: %s", pcsc_stringify_error(rv));
+	SCardDisconnect(h, SCARD_LEAVE_CARD);
+}
+
+static void cmd_bench(long n)
+{
+	static const uint8_t echo[] = { 0x80, 0x10, 0x00, 0x00, 0x04, 1, 2, 3, 4, 0x00 };
+	SCARDHANDLE h;
+	DWORD proto, rlen;
+	uint8_t rsp[64];
+	int64_t t0;
+
+	if (connect_card(&h, SCARD_SHARE_EXCLUSIVE, &proto) < 0)
+		return;
+	t0 = now_ms();
+	for (long i = 0; i < n; i++) {
+		rlen = sizeof(rsp);
+		if (xmit(h, proto, echo, sizeof(echo), rsp, &rlen) != SCARD_S_SUCCESS || rlen != 6) {
+			fail("bench transmit %ld", i);
+			break;
+		}
+	}
+	printf("pcscd+uccid: %ld SCardTransmit in %lld ms: %.0f round trips/s\n", n, (long long)(now_ms() - t0),
+	       n * 1000.0 / (double)(now_ms() - t0 > 0 ? now_ms() - t0 : 1));
+	SCardDisconnect(h, SCARD_LEAVE_CARD);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+	int i = 1;
+	LONG rv;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (i + 1 < argc && !strncmp(argv[i], "--", 2)) {
+		if (!strcmp(argv[i], "--ctl"))
+			ctl_path = argv[i + 1];
+		else if (!strcmp(argv[i], "--bus"))
+			bus = argv[i + 1];
+		else
+			break;
+		i += 2;
+	}
+	if (argc - i < 2) {
+		fprintf(stderr, "usage: pcsc-client [--ctl SOCK --bus BUSID] CMD READER [ARGS]\n");
+		return 2;
+	}
+	cmd = argv[i];
+	rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx);
+	if (rv != SCARD_S_SUCCESS) {
+		printf("FAIL SCardEstablishContext: %s\n", pcsc_stringify_error(rv));
+		return 1;
+	}
+	if (find_reader(argv[i + 1]) < 0) {
+		printf("FAIL no reader matching '%s'\n", argv[i + 1]);
+		return 1;
+	}
+	i += 2;
+	if (!strcmp(cmd, "session"))
+		cmd_session(i < argc && !strcmp(argv[i], "--extended"));
+	else if (!strcmp(cmd, "events") && i < argc)
+		cmd_events((unsigned)atoi(argv[i]));
+	else if (!strcmp(cmd, "hold"))
+		cmd_hold();
+	else if (!strcmp(cmd, "after-kill") && i < argc)
+		cmd_after_kill((unsigned)atoi(argv[i]));
+	else if (!strcmp(cmd, "fault") && i + 1 < argc)
+		cmd_fault(argv[i], atoi(argv[i + 1]), i + 2 < argc ? atoi(argv[i + 2]) : 0);
+	else if (!strcmp(cmd, "control") && i < argc)
+		cmd_control(atoi(argv[i]) != 0);
+	else if (!strcmp(cmd, "bench") && i < argc)
+		cmd_bench(atol(argv[i]));
+	else {
+		fprintf(stderr, "pcsc-client: bad command '%s'\n", cmd);
+		SCardReleaseContext(ctx);
+		return 2;
+	}
+	SCardReleaseContext(ctx);
+	printf("%s: %d failed\n", cmd, fails);
+	return fails ? 1 : 0;
+}

@@ -1,0 +1,178 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# uccid's IFD handler under the real pcscd: the test starts uccid-vreader
+# (five readers: tpdu-t1, extended-apdu, multi-slot, mechanical, tpdu-t0)
+# and pcscd in the foreground with a reader.conf naming the readers by
+# usbip:// and a bundle holding the freshly built libifd-uccid.so.  pcscd
+# 1.9.9 has a fixed socket (/run/pcscd) and USB drop directory, so both run
+# in a private mount namespace (unshare -m): a tmpfs on /run/pcscd, an
+# empty drop directory, and the host's pcscd, if any, untouched.
+# Clients: pcsc_scan, opensc-tool -l/-a/-s, and tests/ifd/pcsc-client, which
+# checks the vreader's journal after each PC/SC call.  pcscd's debug logs
+# are kept in tests/ifd/pcscd-*.log as artifacts.
+set -u
+top_builddir=${top_builddir:-.}
+top_builddir=$(cd "$top_builddir" && pwd)
+so=$top_builddir/.libs/libifd-uccid.so
+vreader=$top_builddir/tests/vreader/uccid-vreader
+client=$top_builddir/tests/ifd/pcsc-client
+art=$top_builddir/tests/ifd
+
+skip() { echo "SKIP: $*"; exit 77; }
+[ -f "$so" ] || skip "no shared libifd-uccid.so (configured with --disable-shared)"
+for p in pcscd pcsc_scan opensc-tool; do command -v $p >/dev/null || skip "$p is not installed"; done
+command -v python3 >/dev/null || skip "python3 is needed as the control socket client"
+
+if [ -z "${UCCID_IFD_NS:-}" ]; then
+	command -v unshare >/dev/null || skip "unshare is needed for a private /run/pcscd"
+	unshare -m --propagation private true 2>/dev/null || skip "cannot make a mount namespace (not root?)"
+	UCCID_IFD_NS=1 exec unshare -m --propagation private "$SHELL" "$0" "$@"
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ifd-pcscd.XXXXXX")
+vr= pc= fails=0 passes=0
+cleanup() {
+	[ -n "$pc" ] && kill "$pc" 2>/dev/null && wait "$pc" 2>/dev/null
+	[ -n "$vr" ] && kill "$vr" 2>/dev/null && wait "$vr" 2>/dev/null
+	umount /usr/lib/pcsc/drivers 2>/dev/null; umount /run/pcscd 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+pass() { passes=$((passes + 1)); echo "ok: $*"; }
+failed() { fails=$((fails + 1)); echo "FAIL: $*"; }
+
+mkdir -p /run/pcscd "$tmp/drop" "$tmp/conf" "$tmp/bundle/ifd-uccid.bundle/Contents/Linux" \
+	|| skip "cannot create /run/pcscd"
+mount -t tmpfs tmpfs /run/pcscd || skip "cannot mount a tmpfs on /run/pcscd"
+if [ -d /usr/lib/pcsc/drivers ]; then mount --bind "$tmp/drop" /usr/lib/pcsc/drivers || skip "bind mount"; fi
+
+# The bundle: the built library and its generated Info.plist with debug logging.
+cp "$so" "$tmp/bundle/ifd-uccid.bundle/Contents/Linux/"
+sed -e '/<key>ifdLogLevel<\/key>/{n;s|<string>.*</string>|<string>3</string>|}' \
+	"$top_builddir/driver/ifd/Info.plist" > "$tmp/bundle/ifd-uccid.bundle/Contents/Info.plist"
+lib=$tmp/bundle/ifd-uccid.bundle/Contents/Linux/libifd-uccid.so
+
+"$vreader" --port 0 --profile tpdu-t1 --profile extended-apdu --profile multi-slot --profile mechanical \
+	--profile tpdu-t0 --control "$tmp/ctl" > "$tmp/vr.out" 2>&1 &
+vr=$!
+i=0
+until grep -q '^listening' "$tmp/vr.out" 2>/dev/null && [ -S "$tmp/ctl" ]; do
+	i=$((i + 1)); [ $i -gt 100 ] && { echo "FAIL: uccid-vreader did not start"; cat "$tmp/vr.out"; exit 1; }
+	sleep 0.1
+done
+port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/vr.out")
+ATR=$(sed -n 's/^reader 1-1:.*, ATR \(.*\)$/\1/p' "$tmp/vr.out" | tr -d ' ' | tr 'A-F' 'a-f')
+n=1
+for name in t1 ext multi mech t0; do
+	printf 'FRIENDLYNAME "uccid %s"\nDEVICENAME usbip://127.0.0.1:%s/1-%s\nLIBPATH %s\n\n' "$name" "$port" $n "$lib"
+	n=$((n + 1))
+done > "$tmp/conf/uccid"
+
+ask() {  # ask LINES...: the control socket's replies
+	python3 - "$tmp/ctl" "$@" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+for line in sys.argv[2:]:
+    f.write(line.encode() + b"\n"); f.flush()
+    while True:
+        r = f.readline().decode()
+        if not r:
+            sys.exit(0)
+        sys.stdout.write(r)
+        if r.startswith("ok") or r.startswith("error:"):
+            break
+PY
+}
+
+start_pcscd() {  # start_pcscd LOGNAME [ENV=VALUE...]
+	log=$art/pcscd-$1.log; shift
+	env "$@" UCCID_IFD_DEADLINE_MS=3000 pcscd -f -a -d -c "$tmp/conf" > "$log" 2>&1 &
+	pc=$!
+	i=0
+	until [ "$(timeout 5 opensc-tool -l 2>/dev/null | grep -c 'uccid ')" -ge 8 ]; do
+		i=$((i + 1)); [ $i -gt 50 ] && { failed "pcscd did not list 8 readers"; tail -30 "$log"; return 1; }
+		sleep 0.2
+	done
+}
+stop_pcscd() {
+	kill "$pc"; wait "$pc"; pc=
+}
+run() {  # run NAME COMMAND...: one client run, its output indented
+	name=$1; shift
+	if "$@" > "$tmp/out" 2>&1; then pass "$name"; else failed "$name"; fi
+	sed 's/^/    /' "$tmp/out"
+}
+C="timeout 60 $client --ctl $tmp/ctl"
+
+start_pcscd main || exit 1
+
+# pcsc_scan and opensc-tool see the readers and the cards
+timeout 10 pcsc_scan -r > "$tmp/scan" 2>&1
+[ "$(grep -c 'uccid ' "$tmp/scan")" -ge 8 ] && pass "pcsc_scan -r lists 8 readers" \
+	|| { failed "pcsc_scan -r"; cat "$tmp/scan"; }
+timeout 10 pcsc_scan -t 2 -n > "$tmp/scan" 2>&1
+grep -q -i "$(echo "$ATR" | sed 's/../& /g;s/ $//')" "$tmp/scan" && pass "pcsc_scan shows the ATR" \
+	|| { failed "pcsc_scan: no ATR"; tail -20 "$tmp/scan"; }
+timeout 10 opensc-tool -l > "$tmp/l" 2>&1
+grep -q 'uccid multi 02 03' "$tmp/l" && pass "opensc-tool -l: the multi-slot reader as 4 readers" \
+	|| { failed "opensc-tool -l"; cat "$tmp/l"; }
+ATR0=$(sed -n 's/^reader 1-5:.*, ATR \(.*\)$/\1/p' "$tmp/vr.out" | tr -d ' ' | tr 'A-F' 'a-f')
+for r in 0 1 2 5 6 7; do
+	want=$ATR; [ $r = 7 ] && want=$ATR0      # reader 7: the T=0 card
+	atr=$(timeout 10 opensc-tool -r $r -a 2>&1 | tr -d ':\n ' | tr 'A-F' 'a-f')
+	[ "$atr" = "$want" ] && pass "opensc-tool -r $r -a" || failed "opensc-tool -r $r -a: '$atr', want '$want'"
+done
+timeout 10 opensc-tool -r 1 -s '00 A4 04 0C 07 F0 75 63 63 69 64 01' -s '80 10 00 04 02 AA BB 00' > "$tmp/s" 2>&1
+grep -q 'AA BB 00 01 02 03' "$tmp/s" && pass "opensc-tool -s: ECHO through pcscd" || { failed "opensc-tool -s"; cat "$tmp/s"; }
+
+# sessions with every disposition, journal checked
+C1="$C --bus 1-1"
+run "session t1" $C1 session "uccid t1"
+run "session extended" $C --bus 1-2 session "uccid ext" --extended
+run "session t0" $C --bus 1-5 session "uccid t0"
+run "session multi-slot" $C --bus 1-3 session "uccid multi 02 00"
+
+# card events within 1 s, through the polling function
+run "events t1" $C1 events "uccid t1" 0
+run "events multi-slot 2" $C --bus 1-3 events "uccid multi 02 02" 2
+
+# uccid's control codes; escape refused by default; eject on a latch and on a mechanism
+run "control, latch eject" $C1 control "uccid t1" 0
+run "control, mechanical eject" $C --bus 1-4 control "uccid mech" 0
+ask "reader 1-1" "remove 0" "insert 0" > /dev/null    # take the latched card out and back
+ask "reader 1-4" "insert 0" > /dev/null
+
+# a client killed while holding a transaction: the card is reset first
+$client --ctl "$tmp/ctl" hold "uccid t1" > "$tmp/hold" 2>&1 &
+holder=$!
+i=0
+until grep -q holding "$tmp/hold"; do
+	i=$((i + 1)); [ $i -gt 100 ] && { failed "the holder did not start"; cat "$tmp/hold"; break; }
+	sleep 0.1
+done
+mark=$(ask "reader 1-1" "journal 0" | sed -n 's/^ok \([0-9]*\) entries$/\1/p')
+kill -9 $holder; wait $holder 2>/dev/null
+run "killed holder" $C1 after-kill "uccid t1" "${mark:-0}"
+
+# faults: a PC/SC error within the deadline (3 s here), pcscd stays responsive
+# every answer faulty until cleared; endless-wtx on one answer (on all, the
+# Abort's answer would never come either and the reader would stay busy)
+for f in mute garbage truncated length-huge wrong-seq slot-busy stall hw-error; do
+	run "fault $f" $C1 fault "uccid t1" $f 3000 0
+done
+run "fault endless-wtx" $C1 fault "uccid t1" endless-wtx 3000 1
+kill -0 "$pc" 2>/dev/null && pass "pcscd survived the faults" || failed "pcscd died"
+stop_pcscd
+
+# escape allowed by the environment override; then the benchmark figure
+start_pcscd escape UCCID_IFD_OPTIONS=0x0001 || exit 1
+run "control, escape allowed" $C1 control "uccid t1" 1
+stop_pcscd
+
+grep -q "ifd-uccid" "$art/pcscd-main.log" && pass "the driver logs through pcscd's log" \
+	|| failed "no ifd-uccid line in pcscd's log"
+echo "$passes passed, $fails failed (pcscd logs: $art/pcscd-*.log)"
+[ "$fails" -eq 0 ]
