@@ -280,7 +280,16 @@ EXPORT RESPONSECODE IFDHICCPresence(DWORD Lun)
 
 	if (rc < 0)
 		return ifd_from_errno(rc, IFD_OP_PRESENCE);
-	rc = ifd_note(rd, uccid_slot_status(rd->r, slot, &st));
+	rc = uccid_slot_status(rd->r, slot, &st);
+	/*
+	 * A failed GetSlotStatus (a hardware error, CCID §6.2.6) still carries the
+	 * slot's bmICCStatus: the card is there.  Reported as an error, pcscd would
+	 * count the card removed and its next status as a new card, and every
+	 * handle would lose it (SCARD_E_PROTO_MISMATCH).
+	 */
+	if (rc == -EIO)
+		rc = 0;
+	rc = ifd_note(rd, rc);
 	/* an ejected card, latched until it is taken out, is gone for pcscd */
 	if (rc == 0 && (!st.present || st.ejected))
 		ifd_set_atr(rd, slot, NULL, 0);
