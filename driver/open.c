@@ -19,6 +19,12 @@
 int uccid_open(const char *name, const struct uccid_options *opts, struct uccid_reader **ret, char *err,
 	       size_t errlen)
 {
+	return uccid_open_wrapped(name, opts, NULL, NULL, ret, err, errlen);
+}
+
+int uccid_open_wrapped(const char *name, const struct uccid_options *opts, uccid_wrap_fn wrap, void *wrap_ctx,
+		       struct uccid_reader **ret, char *err, size_t errlen)
+{
 	struct uccid_transport *t = NULL;
 	struct uccid_open_lock ol;
 	char scratch[8];
@@ -45,6 +51,15 @@ int uccid_open(const char *name, const struct uccid_options *opts, struct uccid_
 		rc = uccid_usbip_open(name, 0, OPEN_TIMEOUT_MS, &t, err, errlen);
 	else
 		rc = uccid_libusb_open(name, 0, OPEN_TIMEOUT_MS, &t, err, errlen);
+	if (rc == 0 && wrap) {
+		struct uccid_transport *w = wrap(wrap_ctx, t);
+
+		if (!w) {
+			t->ops->close(t);
+			rc = -ENOMEM;
+		}
+		t = w;
+	}
 	if (rc < 0) {
 		uccid_open_unlock(&ol);
 		return rc;

@@ -108,4 +108,18 @@ struct uccid_transport {
 	struct uccid_transport_info info;
 };
 
+/*
+ * For diagnostics tools (uccid selftest): uccid_open() with the caller's
+ * transport between the session and the reader's own (a recorder, a shim
+ * that rewrites a message).  wrap gets the opened transport and returns the
+ * one the session uses, which owns the inner one (NULL: -ENOMEM, the inner
+ * one is closed).  Everything else — the open lock, the options — is as in
+ * uccid_open().
+ */
+struct uccid_options;
+struct uccid_reader;
+typedef struct uccid_transport *(*uccid_wrap_fn)(void *ctx, struct uccid_transport *inner);
+int uccid_open_wrapped(const char *name, const struct uccid_options *opts, uccid_wrap_fn wrap, void *wrap_ctx,
+		       struct uccid_reader **ret, char *err, size_t errlen);
+
 #endif

@@ -7,7 +7,8 @@
  * or a STALL where that is allowed), or could not be tried (skipped: no card,
  * no mechanism, a PIN pad, an undeclared voltage).  Commands go out raw
  * through uccid_ccid_command(), well-formed ones built with ccid_msg_encode,
- * malformed ones by hand.  The reader is opened through a thin transport
+ * malformed ones by hand.  The reader is opened (uccid_open_wrapped: its
+ * open lock and --wait as for any subcommand) through a thin transport
  * shim of our own that records every message on the wire (so a wrong bSeq,
  * a stale duplicate or a malformed answer that the library skips is still
  * reported), sends the ABORT class request just before a PC_to_RDR_Abort
@@ -32,15 +33,12 @@
 
 #include "ccid/bytes.h"
 #include "ccid/ccid.h"
-#include "driver/libusb_transport.h"
 #include "driver/tool/tool.h"
 #include "driver/transport.h"
 #include "driver/uccid.h"
-#include "driver/usbip_client.h"
 
 #define CMD_MS 3000            /* base timeout of one command (time extensions add to it) */
 #define POWER_MS 5000          /* base timeout of IccPowerOn */
-#define OPEN_MS 5000
 #define WIRE_MAX 24            /* messages recorded per command */
 #define ANS_MAX 4096           /* the largest answer a probe expects (ATR, parameters, short responses) */
 #define DETAIL_MAX 700
@@ -1667,41 +1665,35 @@ static void tool_log(void *ctx, enum uccid_log_level level, const char *msg)
 		msg);
 }
 
-/* uccid_open(), with our recording shim between the reader code and the transport. */
-static int open_reader(struct st *st, const struct tool_opts *o)
+/* The shim around the transport uccid_open() opened (uccid_wrap_fn). */
+static struct uccid_transport *wrap_shim(void *ctx, struct uccid_transport *inner)
 {
-	struct uccid_options opts = { .exchange_deadline_ms = 10000, .power_deadline_ms = 15000,
-				      .log = o->verbose ? tool_log : NULL, .log_level = UCCID_LOG_DEBUG };
-	struct uccid_transport *inner = NULL;
-	char err[512] = "";
-	int rc;
+	struct st *st = ctx;
 
-	if (!strncmp(st->name, "usbip://", 8)) {
-		rc = uccid_usbip_open(st->name, 0, OPEN_MS, &inner, err, sizeof(err));
-	} else if (!strncmp(st->name, "usb:", 4)) {
-		rc = uccid_libusb_open(st->name, 0, OPEN_MS, &inner, err, sizeof(err));
-	} else {
-		tool_err("'%s' is not a reader name (usb:VVVV/PPPP, usb:BUS:ADDR or usbip://HOST/BUSID)", st->name);
-		return -EINVAL;
-	}
-	if (rc < 0) {
-		tool_err("%s", err[0] ? err : uccid_strerror(rc));
-		return rc;
-	}
 	st->shim = calloc(1, sizeof(*st->shim));
-	if (!st->shim) {
-		inner->ops->close(inner);
-		return -ENOMEM;
-	}
+	if (!st->shim)
+		return NULL;
 	st->shim->t.ops = &shim_ops;
 	st->shim->t.info = inner->info;
 	st->shim->inner = inner;
 	st->shim->retarget = -1;
 	pthread_mutex_init(&st->shim->lock, NULL);
+	return &st->shim->t;
+}
+
+/* uccid_open(), with our recording shim between the reader code and the transport. */
+static int open_reader(struct st *st, const struct tool_opts *o)
+{
+	struct uccid_options opts = { .exchange_deadline_ms = 10000, .power_deadline_ms = 15000,
+				      .log = o->verbose ? tool_log : NULL, .log_level = UCCID_LOG_DEBUG,
+				      .open_wait_ms = o->wait_ms, .program = "uccid" };
+	char err[512] = "";
+	int rc;
+
 	tool_trace_setup(o, &opts);    /* --trace / --pcap: the frames as the library sees them */
-	rc = uccid_open_transport(&st->shim->t, &opts, &st->r, err, sizeof(err));   /* owns the shim now */
+	rc = uccid_open_wrapped(st->name, &opts, wrap_shim, st, &st->r, err, sizeof(err));
 	if (rc < 0) {
-		st->shim = NULL;
+		st->shim = NULL;       /* closed with the session, or never made */
 		tool_err("%s", err[0] ? err : uccid_strerror(rc));
 		return rc;
 	}

@@ -91,6 +91,7 @@ echo "00 20 00 80 06 31 32 33 34 35 36" >&3
 sleep 0.3
 run 1 --no-wait -r "$R1" atr && has err "reader busy: in use by uccid \\(pid $holder\\) since [0-9-]+ [0-9:]+"
 run 1 --wait=0.5 -r "$R1" status && has err "in use by uccid \\(pid $holder\\)"
+run 1 --no-wait -r "$R1" selftest && has err "in use by uccid \\(pid $holder\\)"
 run 0 -r "$R1" locks && has out "reader +held by uccid \\(pid $holder\\)" && has out "slot 0 +held by uccid \\(pid $holder\\)"
 run 0 -r "$R1" --json locks && has out '"what":"reader","state":"held","pid":'"$holder"',"program":"uccid"'
 # -- LEAVE keeps the PIN for the holder's next APDU; then unlock RESET from outside
