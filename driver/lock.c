@@ -464,6 +464,11 @@ int uccid_lock(struct uccid_reader *r, unsigned slot, int timeout_ms, unsigned f
 		return rc;
 	if (flags & ~UCCID_LOCK_MECHANICAL || timeout_ms < -1)
 		return -EINVAL;
+	pthread_mutex_lock(&r->lock);
+	rc = r->dead;
+	pthread_mutex_unlock(&r->lock);
+	if (rc < 0)
+		return rc;      /* cancelled or gone: nothing to wait for */
 	if (flags & UCCID_LOCK_MECHANICAL && !(r->desc.dwMechanical & CCID_MECHANICAL_LOCK))
 		return -ENOTSUP;
 	/* the handle first: warnings count from the moment the thread takes part */

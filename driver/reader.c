@@ -650,6 +650,9 @@ void uccid_cancel(struct uccid_reader *r)
 	pthread_mutex_lock(&r->lock);
 	set_dead(r, -ECANCELED);
 	pthread_mutex_unlock(&r->lock);
+	/* threads waiting for a slot another thread locked, or in uccid_lock() */
+	for (unsigned i = 0; r->lm && i < r->nslots; i++)
+		lockmgr_cancel_all(r->lm, i);
 	r->t->ops->cancel(r->t);
 }
 

@@ -303,7 +303,7 @@ int lockmgr_lock(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner, int ti
 	return finish_lock(m, slot, owner, deadline, flags, ret);
 }
 
-int lockmgr_cancel_wait(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner)
+static int cancel_waits(struct lockmgr *m, unsigned slot, bool all, lockmgr_owner_t owner)
 {
 	struct lm_slot *s;
 	struct lm_waiter *w, *next;
@@ -316,7 +316,7 @@ int lockmgr_cancel_wait(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner)
 	lm_inflate(s);
 	for (w = s->head; w; w = next) {
 		next = w->next;
-		if (w->owner != owner)
+		if (!all && w->owner != owner)
 			continue;
 		unlink_waiter(s, w);
 		w->cancelled = true;
@@ -325,11 +325,23 @@ int lockmgr_cancel_wait(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner)
 	}
 	/* The owner already granted here but waiting for another process: its flag is
 	   checked between futex waits, and the ring makes its wait return now. */
-	if (s->state == LM_ACQUIRING && s->owner == owner && s->waiting_ofd) {
+	if (s->state == LM_ACQUIRING && (all || s->owner == owner) && s->waiting_ofd) {
 		atomic_store(&s->cancel_acquire, true);
 		lm_file_ring(m->file, slot);
 		found = true;
 	}
 	pthread_mutex_unlock(&m->lock);
 	return found ? 0 : -ENOENT;
+}
+
+int lockmgr_cancel_wait(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner)
+{
+	return cancel_waits(m, slot, false, owner);
+}
+
+int lockmgr_cancel_all(struct lockmgr *m, unsigned slot)
+{
+	int r = cancel_waits(m, slot, true, 0);
+
+	return r == -ENOENT ? 0 : r;
 }

@@ -218,6 +218,9 @@ int lockmgr_lock(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner, int ti
  */
 int lockmgr_cancel_wait(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner);
 
+/* The same for every owner waiting on slot (a session being torn down).  Returns 0 or -EINVAL. */
+int lockmgr_cancel_all(struct lockmgr *m, unsigned slot);
+
 /*
  * Release owner's hold on slot with disposition d.  Refusals change nothing:
  *   -EINVAL   d is not a disposition (the lock stays held, no callback)

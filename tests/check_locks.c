@@ -681,6 +681,61 @@ START_TEST(test_warnings)
 }
 END_TEST
 
+/* uccid_cancel() ends a wait for a slot lock, and an operation waiting for a locked slot, at once. */
+struct waiter_args {
+	struct uccid_reader *r;
+	int rc_lock, rc_transmit;
+	int64_t ms;
+};
+
+static void *lock_waiter(void *p)
+{
+	struct waiter_args *a = p;
+	int64_t t0 = now_ms();
+
+	a->rc_lock = uccid_lock(a->r, 0, -1, 0, NULL);
+	a->ms = now_ms() - t0;
+	return NULL;
+}
+
+static void *op_waiter(void *p)
+{
+	struct waiter_args *a = p;
+	uint8_t rsp[16];
+	int64_t t0 = now_ms();
+
+	a->rc_transmit = (int)uccid_transmit(a->r, 0, ECHO4, sizeof(ECHO4), rsp, sizeof(rsp));
+	a->ms = now_ms() - t0;
+	return NULL;
+}
+
+START_TEST(test_cancel_ends_waits)
+{
+	struct rig *g = rig_new(VDEV_PROFILE_SHORT_APDU);
+	struct waiter_args a = { .r = g->r, .rc_lock = 1 }, b = { .r = g->r, .rc_transmit = 1 };
+	struct uccid_holder h;
+	pthread_t ta, tb;
+	int64_t end;
+
+	power_and_verify(g->r, 0);
+	ck_assert_int_eq(uccid_lock(g->r, 0, 0, 0, NULL), 0);
+	pthread_create(&ta, NULL, lock_waiter, &a);
+	pthread_create(&tb, NULL, op_waiter, &b);
+	/* both queued behind us (the test side polls; the library does not) */
+	end = now_ms() + 5000;
+	while (uccid_lock_holder(g->r, 0, &h) == 0 && h.waiters < 2 && now_ms() < end)
+		usleep(1000);
+	ck_assert_uint_eq(h.waiters, 2);
+	uccid_cancel(g->r);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	ck_assert_int_eq(a.rc_lock, -ECANCELED);
+	ck_assert_int_eq(b.rc_transmit, -ECANCELED);
+	ck_assert_int_eq(uccid_lock(g->r, 0, -1, 0, NULL), -ECANCELED);
+	rig_free(g);
+}
+END_TEST
+
 /* ---- the open lock and processes ---- */
 
 START_TEST(test_open_busy_names_holder)
@@ -821,6 +876,7 @@ static Suite *locks_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_threads_mutual_exclusion);
 	tcase_add_test(tc, test_warnings);
+	tcase_add_test(tc, test_cancel_ends_waits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("processes");
