@@ -87,6 +87,20 @@ for row, title in ROWS:
             print(f"- `{col}` {check}: {status} — {detail}")
     print()
 
+selftest = [line for line in read_lines("direct-qemu-ccid.selftest.txt")
+            if " deviation " in line or " unsupported " in line or " skipped " in line or " probes:" in line]
+if selftest:
+    print("## What `uccid selftest` finds in QEMU's usb-ccid\n")
+    print("QEMU's reader (hw/usb/dev-smartcard-reader.c) is a CCID device nobody here wrote.  The probes "
+          "that are not plain ok:\n")
+    print("```")
+    for line in selftest:
+        print(line[:240])
+    print("```\n")
+    print("The bSeq finding matters to drivers: an answer that does not belong to the command in progress "
+          "is what libccid rejects with `ReadUSB() Invalid frame detected` (its bSeq check), the complaint "
+          "quoted in its QEMU cell above when that cell fails; uccid's rows pass on the same reader.\n")
+
 bench = {}
 for line in read_lines("bench.txt"):
     p = line.split()
@@ -128,16 +142,23 @@ if faults:
     print("The tpdu-t1 reader (bus ID 1-2); each fault armed through the control socket for every answer "
           "until cleared (endless-wtx: one answer), then `tests/ifd/pcsc-client fault`: SCardTransmit of "
           "SLOW `80 12 00 01`, the time until it returns an error, then the fault cleared, "
-          "whether pcscd answers SCardListReaders (`opensc-tool -l`, in s) and whether the next command "
-          "works (after SCardReconnect with RESET, as the client retries).  The client gives up after 30 s.  "
+          "whether pcscd answers SCardListReaders (`pcsc_scan -r`, in s) and whether the next command "
+          "works (after SCardReconnect with RESET, as the client retries; \"after a retry\": a second client "
+          "succeeded).  The client gives up after 30 s.  Where pcscd or the reader stayed wedged, pcscd was "
+          "restarted and the card replugged before the next fault (marked †), so that each row stands alone.  "
           "uccid runs with its exchange deadline at 10 s (`UCCID_IFD_DEADLINE_MS=10000`; default 60 s) so that "
           "endless-wtx ends within the client's 30 s; libccid with its own timeouts (it has no such setting).\n")
     print("| fault | libccid: error after | libccid: error | pcscd answers | next command | "
           "uccid: error after | uccid: error | pcscd answers | next command |")
     print("|---|---|---|---|---|---|---|---|---|")
+    restarted = {tuple(line.split("\t")[:2]) for line in read_lines("faults-notes.txt")}
     for f in sorted({k[1] for k in faults}, key=lambda x: [k[1] for k in faults].index(x)):
-        lc = faults.get(("libccid", f), ["–"] * 5)
-        uc = faults.get(("bundle", f), ["–"] * 5)
+        lc = list(faults.get(("libccid", f), ["–"] * 5))
+        uc = list(faults.get(("bundle", f), ["–"] * 5))
+        if ("libccid", f) in restarted:
+            lc[4] += " †"
+        if ("bundle", f) in restarted:
+            uc[4] += " †"
         print(f"| {f} | {lc[0]} | {lc[1]} | {lc[3]} ({lc[2]}) | {lc[4]} | {uc[0]} | {uc[1]} | {uc[3]} ({uc[2]}) "
               f"| {uc[4]} |")
     print()

@@ -371,8 +371,11 @@ fault_row() {  # fault_row libccid|bundle (pcscd running)
 		fi
 		printf '%s\t%s\t%s\t%s\t%ss\t%s\t%s\n' "$1" "$f" "${err%%|*}" "${err#*|}" "$rt" "$resp" "$next" >> $O/faults.txt
 		echo "[$(now)] fault $1 $f: error ${err%%|*} (${err#*|}), pcscd answers: $resp ($rt s), next command works: $next"
-		if [ $resp = no ]; then   # a wedged pcscd: start again for the next fault
-			stop_pcscd; vrctl 1-2 "fault clear" "remove 0" "insert 0" > /dev/null; start_pcscd $1
+		if [ $resp = no ] || [ $next = no ]; then
+			# a wedged pcscd or reader: start again, so that the next fault is measured on its own
+			stop_pcscd; vrctl 1-2 "fault clear" "remove 0" > /dev/null; sleep 1; vrctl 1-2 "insert 0" > /dev/null
+			start_pcscd $1
+			printf '%s\t%s\t%s\n' "$1" "$f" "pcscd restarted and the card replugged after it" >> $O/faults-notes.txt
 		fi
 	done
 }
