@@ -9,6 +9,9 @@
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +19,7 @@
 #include "tests/testutil.h"
 #include "tests/vreader/device.h"
 #include "tests/vreader/transport_inproc.h"
+#include "tests/vreader/usbip_server.h"
 
 START_TEST(errmap_table)
 {
@@ -291,6 +295,71 @@ START_TEST(control_codes)
 }
 END_TEST
 
+struct served {
+	struct usbip_server *srv;
+	volatile bool stop;
+};
+
+static void *serve(void *arg)
+{
+	struct served *sv = arg;
+
+	while (!sv->stop)
+		usbip_server_run_once(sv->srv, 5);
+	return NULL;
+}
+
+/*
+ * A card another host left powered (the previous driver of the reader, or a
+ * holder that died): pcscd's first IFD_POWER_UP must still get its ATR, or
+ * pcscd finds no protocol in an empty ATR and every SCardConnect fails with
+ * SCARD_E_PROTO_MISMATCH (seen under QEMU after libccid had the reader).
+ */
+START_TEST(power_up_card_powered_by_another)
+{
+	struct vusb_device dev = { .ops = &vdev_usb_ops, .busid = "1-1" };
+	struct uccid_options o = { .exchange_deadline_ms = 5000, .power_deadline_ms = 5000 };
+	struct uccid_transport *t;
+	struct uccid_reader *other;
+	struct served sv = { 0 };
+	struct vdev_config cfg;
+	struct vdev *d;
+	pthread_t th;
+	uint8_t atr[MAX_ATR_SIZE], want[MAX_ATR_SIZE];
+	DWORD len = sizeof(atr);
+	char url[64], err[256] = "";
+	int n;
+
+	ck_assert_int_eq(vdev_profile_config(VDEV_PROFILE_TPDU_T1, &cfg), 0);
+	d = vdev_new(&cfg);
+	ck_assert_ptr_nonnull(d);
+	dev.dev = d;
+	sv.srv = usbip_server_new();
+	ck_assert_int_eq(usbip_server_add_device(sv.srv, &dev), 0);
+	ck_assert_int_eq(usbip_server_listen(sv.srv, "127.0.0.1", 0), 0);
+	pthread_create(&th, NULL, serve, &sv);
+	snprintf(url, sizeof(url), "usbip://127.0.0.1:%u/1-1", usbip_server_port(sv.srv));
+
+	/* the other host powers the card and keeps it powered */
+	ck_assert_int_eq(vreader_inproc_open(d, &t), 0);
+	ck_assert_msg(uccid_open_transport(t, &o, &other, err, sizeof(err)) == 0, "%s", err);
+	n = uccid_power_on(other, 0, UCCID_VOLTAGE_AUTO, want, sizeof(want));
+	ck_assert_int_gt(n, 0);
+
+	ck_assert_int_eq(IFDHCreateChannelByName(0, url), IFD_SUCCESS);
+	ck_assert_int_eq(IFDHPowerICC(0, IFD_POWER_UP, atr, &len), IFD_SUCCESS);
+	ck_assert_uint_eq(len, (DWORD)n);
+	ck_assert_mem_eq(atr, want, (size_t)n);
+	ck_assert_int_eq(IFDHCloseChannel(0), IFD_SUCCESS);
+
+	uccid_close(other);
+	sv.stop = true;
+	pthread_join(th, NULL);
+	usbip_server_free(sv.srv);
+	vdev_free(d);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ifd");
@@ -310,6 +379,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, tags_multi_slot);
 	tcase_add_test(tc, control_codes);
+	tcase_add_test(tc, power_up_card_powered_by_another);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -181,11 +181,13 @@ EXPORT RESPONSECODE IFDHPowerICC(DWORD Lun, DWORD Action, PUCHAR Atr, PDWORD Atr
 			break;
 		if (!st.present) {
 			rc = -ENOMEDIUM;
-		} else if (st.powered && Action == IFD_POWER_UP) {
+		} else if (st.powered && Action == IFD_POWER_UP && st.atr_len > 0) {
 			/* powered already: the ATR it gave (pcscd asks after its own power-down grace) */
 			memcpy(atr, st.atr, st.atr_len);
 			rc = (int)st.atr_len;
 		} else if (st.powered) {
+			/* a reset; or a power-up of a card another host left powered, whose ATR
+			   this session never saw: a warm reset gives it and a clean card state */
 			rc = uccid_reset(rd->r, slot, false, atr, sizeof(atr));      /* warm reset */
 		} else {
 			rc = uccid_power_on(rd->r, slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr));

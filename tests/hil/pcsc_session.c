@@ -7,7 +7,18 @@
  * 6Cxx are handled as an application must (ISO 7816-4 §5.3.4; the driver
  * is not required to).  Exit status 0 when every check passed.
  *
- * usage: pcsc-session [--reader N] [--extended] [--atr HEX]
+ * --cac runs instead a session with QEMU's emulated CAC card (libcacard):
+ * SELECT of its applets by AID asking for the FCI, the 61xx answer
+ * followed by an explicit GET RESPONSE, then Begin/EndTransaction and
+ * SCardReconnect with every disposition, the card answering after each.
+ *
+ * --bench SIZE measures instead COUNT (default 200) SCardTransmit of an
+ * ECHO APDU of SIZE bytes in all (80 10 00 00 Le for 5, 80 10 00 00 Lc
+ * data 00 up to 261, the extended form above) and prints one line:
+ *   bench SIZE COUNT median_us p99_us apdus_per_s
+ *
+ * usage: pcsc-session [--reader N | --name SUBSTRING] [--extended]
+ *                     [--atr HEX] [--cac] [--bench SIZE [--count N]]
  */
 #include "config.h"
 
@@ -19,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define RSP_MAX 65538
 
@@ -155,6 +167,202 @@ static void echo_data(size_t size)
 		      n - 2, sw);
 }
 
+/*
+ * QEMU's emulated CAC card (libcacard's cac.c): the applets it registers.
+ * SELECT with P2=00 asks for the FCI; at T=0 the card answers 61xx and the
+ * FCI comes with GET RESPONSE, which this sends itself.
+ */
+static const struct {
+	const char *name;
+	uint8_t aid[7];
+} cac_applets[] = {
+	{ "CAC PKI 0", { 0xA0, 0x00, 0x00, 0x00, 0x79, 0x01, 0x00 } },
+	{ "CAC PKI 1", { 0xA0, 0x00, 0x00, 0x00, 0x79, 0x01, 0x01 } },
+	{ "CAC PKI 2", { 0xA0, 0x00, 0x00, 0x00, 0x79, 0x01, 0x02 } },
+	{ "CAC CCC", { 0xA0, 0x00, 0x00, 0x01, 0x16, 0xDB, 0x00 } },
+	{ "CAC ACA", { 0xA0, 0x00, 0x00, 0x00, 0x79, 0x03, 0x00 } },
+};
+
+static bool saw_reset;          /* raw() met SCARD_W_RESET_CARD or W_UNPOWERED_CARD */
+
+static LONG raw(const uint8_t *apdu, size_t len, uint8_t *rsp, DWORD *rsp_len)
+{
+	const SCARD_IO_REQUEST *pci = protocol == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
+
+	LONG rv;
+
+	*rsp_len = RSP_MAX;
+	rv = SCardTransmit(card, pci, apdu, (DWORD)len, NULL, rsp, rsp_len);
+	if (rv == SCARD_W_RESET_CARD || rv == SCARD_W_UNPOWERED_CARD) {
+		/* another handle's disposition (PC/SC part 5): reconnect, then again */
+		printf("info: %s: reconnecting\n", pcsc_stringify_error(rv));
+		saw_reset = true;
+		if (SCardReconnect(card, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, SCARD_LEAVE_CARD,
+				   &protocol) != SCARD_S_SUCCESS)
+			return rv;
+		*rsp_len = RSP_MAX;
+		rv = SCardTransmit(card, pci, apdu, (DWORD)len, NULL, rsp, rsp_len);
+	}
+	return rv;
+}
+
+/* SELECT by AID with the FCI asked for, and the GET RESPONSE a 61xx calls for; 1 when selected. */
+static int cac_select(unsigned i)
+{
+	static uint8_t rsp[RSP_MAX];
+	uint8_t apdu[5 + 7 + 1] = { 0x00, 0xA4, 0x04, 0x00, 0x07 };
+	DWORD n;
+	LONG rv;
+
+	memcpy(apdu + 5, cac_applets[i].aid, 7);
+	apdu[12] = 0x00;
+	/* at T=0 a case 4 command goes without Le (ISO 7816-3 §12.2.4) */
+	rv = raw(apdu, protocol == SCARD_PROTOCOL_T0 ? 12 : 13, rsp, &n);
+	if (rv != SCARD_S_SUCCESS || n < 2) {
+		check(false, "SELECT %s: %s, %lu bytes", cac_applets[i].name, pcsc_stringify_error(rv), (unsigned long)n);
+		return 0;
+	}
+	if (rsp[n - 2] == 0x61) {
+		uint8_t get_response[5] = { 0x00, 0xC0, 0x00, 0x00, rsp[n - 1] };
+		uint8_t want = rsp[n - 1];
+
+		rv = raw(get_response, 5, rsp, &n);
+		check(rv == SCARD_S_SUCCESS && n == (DWORD)(want ? want : 256) + 2 && rsp[n - 2] == 0x90 && rsp[n - 1] == 0,
+		      "SELECT %s: 61%02X, GET RESPONSE: %lu bytes of FCI, SW %02X%02X", cac_applets[i].name, want,
+		      (unsigned long)(n >= 2 ? n - 2 : 0), n >= 2 ? rsp[n - 2] : 0, n >= 2 ? rsp[n - 1] : 0);
+		return rv == SCARD_S_SUCCESS && n >= 2 && rsp[n - 2] == 0x90;
+	}
+	printf("info: SELECT %s: SW %02X%02X, %lu bytes\n", cac_applets[i].name, rsp[n - 2], rsp[n - 1],
+	       (unsigned long)n - 2);
+	return rsp[n - 2] == 0x90;
+}
+
+/* After a RESET or UNPOWER disposition pcscd answers W_RESET_CARD once; reconnect then. */
+static int cac_ready(void)
+{
+	return cac_select(0);
+}
+
+static void cac_session(void)
+{
+	static const struct {
+		DWORD disp;
+		const char *name;
+	} disp[] = {
+		{ SCARD_LEAVE_CARD, "LEAVE" },
+		{ SCARD_RESET_CARD, "RESET" },
+		{ SCARD_UNPOWER_CARD, "UNPOWER" },
+		{ SCARD_EJECT_CARD, "EJECT" },
+	};
+	unsigned selected = 0;
+	LONG rv;
+
+	for (unsigned i = 0; i < sizeof(cac_applets) / sizeof(cac_applets[0]); i++)
+		selected += (unsigned)cac_select(i);
+	check(selected >= 3, "%u of %zu CAC applets selected", selected, sizeof(cac_applets) / sizeof(cac_applets[0]));
+	for (unsigned i = 0; i < 4; i++) {
+		rv = SCardBeginTransaction(card);
+		if (rv != SCARD_S_SUCCESS) {
+			check(false, "SCardBeginTransaction: %s", pcsc_stringify_error(rv));
+			continue;
+		}
+		cac_select(1);
+		saw_reset = false;
+		rv = SCardEndTransaction(card, disp[i].disp);
+		if (disp[i].disp == SCARD_EJECT_CARD && rv == SCARD_E_UNSUPPORTED_FEATURE) {
+			/* pcscd 1.9.9 refuses EJECT without asking the driver */
+			printf("info: SCardEndTransaction(EJECT): pcscd answers %s\n", pcsc_stringify_error(rv));
+			SCardEndTransaction(card, SCARD_LEAVE_CARD);
+		} else {
+			check(rv == SCARD_S_SUCCESS, "SCardEndTransaction(%s): %s", disp[i].name, pcsc_stringify_error(rv));
+		}
+		check(cac_ready(), "the card answers after the %s transaction", disp[i].name);
+		/* RESET and UNPOWER reached the card: pcscd says so to the handle once */
+		if (disp[i].disp == SCARD_RESET_CARD || disp[i].disp == SCARD_UNPOWER_CARD)
+			check(saw_reset, "after EndTransaction(%s) pcscd reported the card reset", disp[i].name);
+		else
+			check(!saw_reset, "after EndTransaction(%s) the card was not reset", disp[i].name);
+	}
+	for (unsigned i = 0; i < 3; i++) {
+		rv = SCardReconnect(card, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, disp[i].disp,
+				    &protocol);
+		check(rv == SCARD_S_SUCCESS && cac_ready(), "SCardReconnect(%s): %s, the card answers after",
+		      disp[i].name, pcsc_stringify_error(rv));
+	}
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return (x > y) - (x < y);
+}
+
+static long elapsed_us(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000000L + (t1.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+/* COUNT ECHO round trips of a SIZE-byte APDU; every answer checked. */
+static void bench(size_t size, unsigned count)
+{
+	static uint8_t apdu[65544], rsp[RSP_MAX];
+	const SCARD_IO_REQUEST *pci = protocol == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
+	size_t len, want;
+	long *us = calloc(count, sizeof(*us)), total = 0;
+	struct timespec t0, all;
+	DWORD n;
+
+	if (!us)
+		return;
+	memcpy(apdu, (const uint8_t[]){ 0x80, 0x10, 0x00, 0x00 }, 4);
+	if (size <= 5) {                        /* case 2: Le pattern bytes */
+		apdu[4] = 0x02;
+		len = 5;
+		want = 2;
+	} else if (size <= 261) {               /* case 4 short: Lc data Le=00 */
+		want = size - 6;
+		apdu[4] = (uint8_t)want;
+		for (size_t i = 0; i < want; i++)
+			apdu[5 + i] = (uint8_t)(i * 3 + 1);
+		apdu[5 + want] = 0x00;
+		len = size;
+	} else {                                /* case 4 extended: 00 Lc1 Lc2 data Le1 Le2 */
+		want = size - 9;
+		apdu[4] = 0x00;
+		apdu[5] = (uint8_t)(want >> 8);
+		apdu[6] = (uint8_t)want;
+		for (size_t i = 0; i < want; i++)
+			apdu[7 + i] = (uint8_t)(i * 3 + 1);
+		apdu[7 + want] = apdu[8 + want] = 0x00;
+		len = size;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &all);
+	for (unsigned i = 0; i < count; i++) {
+		LONG rv;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		n = RSP_MAX;
+		rv = SCardTransmit(card, pci, apdu, (DWORD)len, NULL, rsp, &n);
+		us[i] = elapsed_us(&t0);
+		if (rv != SCARD_S_SUCCESS || n != want + 2 || rsp[n - 2] != 0x90) {
+			check(false, "bench %zu: transmit %u: %s, %lu bytes", size, i, pcsc_stringify_error(rv),
+			      (unsigned long)n);
+			free(us);
+			return;
+		}
+	}
+	total = elapsed_us(&all);
+	qsort(us, count, sizeof(*us), cmp_long);
+	printf("bench %zu %u %ld %ld %.1f\n", size, count, us[count / 2], us[count * 99 / 100],
+	       count * 1e6 / (double)(total > 0 ? total : 1));
+	check(true, "bench %zu: %u round trips", size, count);
+	free(us);
+}
+
 static int hex_to_bytes(const char *hex, uint8_t *out, size_t cap)
 {
 	size_t n = 0;
@@ -179,6 +387,10 @@ int main(int argc, char **argv)
 		{ "reader", required_argument, NULL, 'r' },
 		{ "extended", no_argument, NULL, 'e' },
 		{ "atr", required_argument, NULL, 'a' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "cac", no_argument, NULL, 'C' },
+		{ "bench", required_argument, NULL, 'b' },
+		{ "count", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const uint8_t select_aid[] = { 0x00, 0xA4, 0x04, 0x0C, 0x07, 0xF0, 0x75, 0x63, 0x63, 0x69, 0x64, 0x01 };
@@ -193,11 +405,14 @@ int main(int argc, char **argv)
 	DWORD rlen = sizeof(readers), atr_len = 33, state, rdr_len = 0;
 	uint8_t atr[33], want_atr[33];
 	int index = 0, want_atr_len = -1, c;
-	bool extended = false;
+	const char *substring = NULL;
+	size_t bench_size = 0;
+	unsigned bench_count = 200;
+	bool extended = false, cac = false;
 	size_t n;
 	long rv;
 
-	while ((c = getopt_long(argc, argv, "r:ea:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:ea:n:Cb:c:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			index = atoi(optarg);
@@ -208,8 +423,21 @@ int main(int argc, char **argv)
 		case 'a':
 			want_atr_len = hex_to_bytes(optarg, want_atr, sizeof(want_atr));
 			break;
+		case 'n':
+			substring = optarg;
+			break;
+		case 'C':
+			cac = true;
+			break;
+		case 'b':
+			bench_size = (size_t)atol(optarg);
+			break;
+		case 'c':
+			bench_count = (unsigned)atoi(optarg);
+			break;
 		default:
-			fprintf(stderr, "usage: pcsc-session [--reader N] [--extended] [--atr HEX]\n");
+			fprintf(stderr, "usage: pcsc-session [--reader N | --name SUBSTRING] [--extended] [--atr HEX]\n"
+					"                    [--cac] [--bench SIZE [--count N]]\n");
 			return 2;
 		}
 	}
@@ -224,14 +452,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	name = readers;
-	for (int i = 0; i < index && *name; i++)
+	for (int i = 0; !substring && i < index && *name; i++)
+		name += strlen(name) + 1;
+	while (substring && *name && !strstr(name, substring))
 		name += strlen(name) + 1;
 	if (!*name) {
-		printf("FAIL: no reader %d\n", index);
+		printf("FAIL: no reader %d%s%s\n", index, substring ? " named " : "", substring ? substring : "");
 		return 1;
 	}
+	if (bench_size && (bench_size < 5 || bench_size > 65544 || bench_count < 1)) {
+		printf("FAIL: bench size 5 to 65544, count at least 1\n");
+		return 2;
+	}
 	printf("reader: %s\n", name);
-	rv = SCardConnect(ctx, name, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &card, &protocol);
+	rv = SCardConnect(ctx, name, cac ? SCARD_SHARE_SHARED : SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &card, &protocol);
 	if (rv != SCARD_S_SUCCESS) {
 		printf("FAIL: SCardConnect: %s\n", pcsc_stringify_error(rv));
 		return 1;
@@ -242,6 +476,16 @@ int main(int argc, char **argv)
 	if (want_atr_len > 0)
 		check(atr_len == (DWORD)want_atr_len && !memcmp(atr, want_atr, atr_len), "ATR as configured (%lu bytes)",
 		      (unsigned long)atr_len);
+	if (cac || bench_size) {
+		if (cac)
+			cac_session();
+		else
+			bench(bench_size, bench_count);
+		SCardDisconnect(card, SCARD_LEAVE_CARD);
+		SCardReleaseContext(ctx);
+		printf("%d passed, %d failed\n", checks - failures, failures);
+		return failures ? 1 : 0;
+	}
 
 	expect_sw("SELECT AID", select_aid, sizeof(select_aid), 0x9000);
 	expect_sw("VERIFY wrong PIN", verify_bad, sizeof(verify_bad), 0x63C2);
