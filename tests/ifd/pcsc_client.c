@@ -157,11 +157,15 @@ static int find_reader(const char *sub)
 
 	if (SCardListReaders(ctx, NULL, buf, &len) != SCARD_S_SUCCESS)
 		return -1;
-	for (char *p = buf; *p; p += strlen(p) + 1)
-		if (strstr(p, sub)) {
-			snprintf(reader, sizeof(reader), "%s", p);
+	buf[sizeof(buf) - 1] = '\0';   /* pcscd's multi-string, not trusted to end */
+	for (char *p = buf; p < buf + sizeof(buf) && *p; p += strlen(p) + 1) {
+		size_t n = strlen(p);
+
+		if (strstr(p, sub) && n < sizeof(reader)) {
+			memcpy(reader, p, n + 1);
 			return 0;
 		}
+	}
 	return -1;
 }
 
