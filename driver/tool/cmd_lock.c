@@ -96,24 +96,6 @@ static int parse_disposition(const char *arg, int *ret)
 	return 0;
 }
 
-static int parse_ms(const char *arg, int *ret)
-{
-	char *end;
-	double v;
-
-	if (!strcmp(arg, "forever")) {
-		*ret = -1;
-		return 0;
-	}
-	v = strtod(arg, &end);
-	if (end == arg || *end || v < 0 || v > 86400) {
-		tool_err("'%s' is not a time in seconds (0..86400, or 'forever')", arg);
-		return -EINVAL;
-	}
-	*ret = (int)(v * 1000);
-	return 0;
-}
-
 /* Read lines from stdin into the script runner until EOF, a signal or an unlock request. */
 static int serve_stdin(struct tool_session *s, bool json)
 {
@@ -186,7 +168,7 @@ int cmd_lock(const struct tool_opts *opts, int argc, char **argv)
 				return EXIT_USAGE;
 			break;
 		case 't':
-			if (parse_ms(optarg, &timeout) < 0)
+			if (tool_seconds_arg("--timeout", optarg, &timeout) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'm':

@@ -40,6 +40,24 @@ int tool_slot_arg(const char *arg, unsigned *slot)
 	return 0;
 }
 
+int tool_seconds_arg(const char *opt, const char *arg, int *ms)
+{
+	char *end;
+	double v;
+
+	if (!strcmp(arg, "forever")) {
+		*ms = -1;
+		return 0;
+	}
+	v = strtod(arg, &end);
+	if (end == arg || *end || v < 0 || v > 86400) {
+		tool_err("%s takes a time in seconds (0..86400) or 'forever', not '%s'", opt, arg);
+		return -EINVAL;
+	}
+	*ms = (int)(v * 1000);
+	return 0;
+}
+
 void json_string(FILE *f, const char *s)
 {
 	fputc('"', f);

@@ -104,6 +104,10 @@ int tool_default_reader(char *name, size_t cap);
 /* Parse a --slot argument (0..255); on a bad one print why and return -EINVAL. */
 int tool_slot_arg(const char *arg, unsigned *slot);
 
+/* Parse a time in seconds (0..86400, fractions allowed) or "forever" (-1) into ms for option opt;
+   on a bad one print why and return -EINVAL. */
+int tool_seconds_arg(const char *opt, const char *arg, int *ms);
+
 /* Print "uccid: <fmt>" to stderr. */
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

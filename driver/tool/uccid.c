@@ -7,7 +7,6 @@
 #include "config.h"
 
 #include <getopt.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "driver/tool/tool.h"
@@ -33,24 +32,6 @@ static const struct tool_cmd commands[] = {
 };
 
 #define DEFAULT_WAIT_MS 30000
-
-static int wait_arg(const char *arg, int *ms)
-{
-	char *end;
-	double v;
-
-	if (!strcmp(arg, "forever")) {
-		*ms = -1;
-		return 0;
-	}
-	v = strtod(arg, &end);
-	if (end == arg || *end || v < 0 || v > 86400) {
-		tool_err("--wait=%s: not a time in seconds (0..86400) or 'forever'", arg);
-		return -1;
-	}
-	*ms = (int)(v * 1000);
-	return 0;
-}
 
 static void usage(FILE *f)
 {
@@ -109,7 +90,7 @@ int main(int argc, char **argv)
 			o.pcap = optarg;
 			break;
 		case 'w':
-			if (optarg && wait_arg(optarg, &o.wait_ms) < 0)
+			if (optarg && tool_seconds_arg("--wait", optarg, &o.wait_ms) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'W':
