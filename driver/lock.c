@@ -53,6 +53,9 @@ static struct lockmgr_handle *handle_of(struct uccid_reader *r, unsigned slot, b
 	struct lockmgr_handle *h = NULL;
 	struct uowner *o;
 
+	/* the hot path of every operation: no thread has ever locked a slot of this reader */
+	if (!create && !__atomic_load_n(&r->owners, __ATOMIC_ACQUIRE))
+		return NULL;
 	pthread_mutex_lock(&r->own_lock);
 	for (o = r->owners; o; o = o->next)
 		if (o->owner == me && o->slot == slot) {
@@ -71,7 +74,7 @@ static struct lockmgr_handle *handle_of(struct uccid_reader *r, unsigned slot, b
 	o->owner = me;
 	o->slot = slot;
 	o->next = r->owners;
-	r->owners = o;
+	__atomic_store_n(&r->owners, o, __ATOMIC_RELEASE);    /* read without the mutex above */
 	h = o->h;
 out:
 	pthread_mutex_unlock(&r->own_lock);
