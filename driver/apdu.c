@@ -57,7 +57,7 @@ static ssize_t transmit_t1(struct uccid_reader *r, struct uslot *s, const uint8_
 	uint8_t blk[CCID_T1_BLOCK_MAX], ans[CCID_HEADER_SIZE + CCID_T1_BLOCK_MAX + 16];
 	struct ccid_msg m;
 	int st = ccid_t1_begin(&s->t1, apdu, len, rsp, cap);
-	int rc;
+	int rc, lost = 0;        /* why the last block did not arrive: -ETIMEDOUT mute, -EIO parity */
 
 	while (st == CCID_T1_SEND) {
 		unsigned wtx = ccid_t1_wtx(&s->t1);
@@ -73,16 +73,20 @@ static ssize_t transmit_t1(struct uccid_reader *r, struct uslot *s, const uint8_
 			/* no block within BWT (or a parity error): the engine's error recovery (§11.6.3) */
 			if (CCID_ICC_STATUS(m.rsp.bStatus) != CCID_ICC_ABSENT
 			    && (m.rsp.bError == CCID_ERR_ICC_MUTE || m.rsp.bError == CCID_ERR_XFR_PARITY_ERROR)) {
-				uccid_answer_error(r, s, &m);
+				lost = uccid_answer_error(r, s, &m);
 				st = ccid_t1_feed(&s->t1, NULL, 0);
 				continue;
 			}
 			return uccid_answer_error(r, s, &m);
 		}
+		lost = 0;
 		st = ccid_t1_feed(&s->t1, m.abData, m.dwLength);
 	}
 	if (st == -EMSGSIZE)
 		return -EMSGSIZE;
+	/* recovery gave up while the card stayed mute (or garbled): say so, not "protocol error" */
+	if (st < 0 && lost)
+		return lost;
 	if (st < 0)
 		return st == -ECONNABORTED ? -EPROTO : st;
 	return (ssize_t)ccid_t1_response_len(&s->t1);

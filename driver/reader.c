@@ -5,10 +5,14 @@
  * time reads bulk-IN (the "reader role", handed over at least every
  * UCCID_READ_SLICE_MS) and routes each answer to the slot waiting for it by
  * bSlot and bSeq (CCID 1.1 §6.2: the reader echoes both), so up to
- * bMaxCCIDBusySlots slots have a command in flight at once.  Answers nobody
- * waits for (stale, duplicated, wrong bSeq, zero-length, malformed) are
- * logged and skipped, a bounded number of times.  Every exchange has a
- * deadline; when it passes the command is aborted (CCID §5.3.1, §6.1.13).
+ * bMaxCCIDBusySlots slots have a command in flight at once.  Answers that
+ * may be late ones (the bSeq of one of the slot's recent commands, for a
+ * slot nobody waits on), zero-length transfers, and malformed answers while
+ * several commands are in flight are logged and skipped, a bounded number
+ * of times.  An answer that cannot be late — a bSeq the slot never used,
+ * malformed or a bulk-IN halt while one command is in flight — fails that
+ * command at once.  Every exchange has a deadline; when it passes, or the
+ * answer was unusable, the command is aborted (CCID §5.3.1, §6.1.13).
  */
 #include "config.h"
 
@@ -126,6 +130,45 @@ int uccid_answer_error(struct uccid_reader *r, struct uslot *s, const struct cci
 	}
 }
 
+void uccid_note_seq(struct uslot *s, uint8_t seq)
+{
+	s->recent[s->recent_pos++ % sizeof(s->recent)] = seq;
+	s->seq = seq;
+}
+
+/* Was seq used by one of the slot's last commands (a late or repeated answer may carry it)? */
+static bool recent_seq(const struct uslot *s, uint8_t seq)
+{
+	unsigned n = s->recent_pos < sizeof(s->recent) ? s->recent_pos : sizeof(s->recent);
+
+	for (unsigned i = 0; i < n; i++)
+		if (s->recent[i] == seq)
+			return true;
+	return false;
+}
+
+/* The one slot with a command waiting for its answer, or NULL if none or several.  r->lock held. */
+static struct uslot *only_waiting(struct uccid_reader *r)
+{
+	struct uslot *found = NULL;
+
+	for (unsigned i = 0; i < r->nslots; i++)
+		if (r->slots[i].busy && !r->slots[i].ans_done) {
+			if (found)
+				return NULL;
+			found = &r->slots[i];
+		}
+	return found;
+}
+
+/* The answer to s's command is unusable: report -EPROTO after an abort resynchronises. */
+static void fail_fast(struct uslot *s)
+{
+	s->ans_err = -EPROTO;
+	s->ans_done = true;
+	s->resync = true;
+}
+
 /*
  * Route one message from bulk-IN to the slot waiting for it.  Called with
  * r->lock held by the thread in the reader role.
@@ -145,9 +188,25 @@ static void dispatch(struct uccid_reader *r, const uint8_t *buf, int n)
 		r->opt.trace(r->opt.trace_ctx, false, buf, (size_t)n);
 	rc = ccid_msg_decode(buf, (size_t)n, &m, &diag);
 	if (rc < 0 || !ccid_is_response(m.bMessageType)) {
-		uccid_log(r, UCCID_LOG_WARNING, "malformed answer from the reader skipped: %s at byte %zu (expected %s)",
-			  strerror(-rc), diag.offset, diag.expected ? diag.expected : "an RDR_to_PC message");
+		/* with one command in flight, nothing else can be meant: fail it now, not at its timeout */
+		s = only_waiting(r);
+		uccid_log(r, UCCID_LOG_WARNING, "malformed answer from the reader%s: %s at byte %zu (expected %s)",
+			  s ? "" : " skipped", strerror(-rc), diag.offset,
+			  diag.expected ? diag.expected : "an RDR_to_PC message");
+		if (s) {
+			fail_fast(s);
+			return;
+		}
 		goto skipped;
+	}
+	if (m.bSlot < r->nslots && r->slots[m.bSlot].busy && !r->slots[m.bSlot].ans_done &&
+	    r->slots[m.bSlot].seq != m.bSeq && !recent_seq(&r->slots[m.bSlot], m.bSeq)) {
+		/* a bSeq this slot never used (CCID §6.2: the answer carries the command's bSeq):
+		   not a late answer to an abandoned command, but a reader that broke the rule */
+		uccid_log(r, UCCID_LOG_WARNING, "slot %u: %s with seq %02X answers command seq %02X", m.bSlot,
+			  ccid_msg_type_name(m.bMessageType), m.bSeq, r->slots[m.bSlot].seq);
+		fail_fast(&r->slots[m.bSlot]);
+		return;
 	}
 	if (m.bSlot >= r->nslots || !r->slots[m.bSlot].busy || r->slots[m.bSlot].seq != m.bSeq
 	    || r->slots[m.bSlot].ans_done) {
@@ -196,11 +255,21 @@ static void take_read(struct uccid_reader *r, int n)
 	} else if (n == -ENODEV || n == -ECANCELED) {
 		set_dead(r, n);
 	} else if (n == -EPIPE) {
-		/* bulk-IN halted: clear it (USB 2.0 §9.4.5) and go on; the command's deadline still runs */
+		/*
+		 * bulk-IN halted: clear it (USB 2.0 §9.4.5).  The halt took the
+		 * place of an answer; with one command in flight it was that
+		 * command's, which will not come now: fail it at once (after the
+		 * abort that resynchronises).  With several, each runs to its deadline.
+		 */
+		struct uslot *s = only_waiting(r);
+		uint8_t seq = s ? s->seq : 0;
+
 		uccid_log(r, UCCID_LOG_WARNING, "bulk-IN stalled; clearing the halt");
 		pthread_mutex_unlock(&r->lock);
 		r->t->ops->clear_halt(r->t, r->t->info.ep_bulk_in);
 		pthread_mutex_lock(&r->lock);
+		if (s && s->busy && !s->ans_done && s->seq == seq)
+			fail_fast(s);
 	} else if (n != -ETIMEDOUT) {
 		uccid_log(r, UCCID_LOG_WARNING, "bulk-IN: %s", strerror(-n));
 	}
@@ -289,7 +358,8 @@ static void abort_command(struct uccid_reader *r, struct uslot *s)
 	int64_t until = uccid_now_us() + UCCID_ABORT_MS * 1000;
 	int rc;
 
-	uccid_log(r, UCCID_LOG_WARNING, "slot %u: command seq %02X timed out; aborting", s->index, s->seq);
+	uccid_log(r, UCCID_LOG_WARNING, "slot %u: command seq %02X %s; aborting", s->index, s->seq,
+		  s->resync ? "got an unusable answer" : "timed out");
 	pthread_mutex_unlock(&r->lock);
 	rc = r->t->ops->control(r->t, 0x21, 0x01, (uint16_t)(seq << 8 | s->index), r->t->info.interface, NULL, 0,
 				CONTROL_MS);
@@ -299,7 +369,8 @@ static void abort_command(struct uccid_reader *r, struct uslot *s)
 	msg[CCID_OFF_SLOT] = (uint8_t)s->index;
 	msg[CCID_OFF_SEQ] = seq;
 	pthread_mutex_lock(&r->lock);
-	s->seq = seq;
+	uccid_note_seq(s, seq);
+	s->resync = false;
 	s->expect_type = CCID_RDR_TO_PC_SLOT_STATUS;
 	s->ans = ans;
 	s->ans_cap = sizeof(ans);
@@ -348,7 +419,8 @@ again:
 	}
 	s->busy = true;
 	r->busy++;
-	s->seq = r->next_seq++;
+	uccid_note_seq(s, r->next_seq++);
+	s->resync = false;
 	s->expect_type = ccid_response_type(msg[CCID_OFF_TYPE]);
 	s->ans = ans;
 	s->ans_cap = cap;
@@ -386,6 +458,12 @@ again:
 	if (!s->ans_done) {
 		abort_command(r, s);
 		rc = r->dead ? r->dead : -ETIMEDOUT;
+		goto out;
+	}
+	if (s->resync) {
+		/* a malformed or misnumbered answer: the reader's state is unknown; resynchronise */
+		abort_command(r, s);
+		rc = r->dead ? r->dead : -EPROTO;
 		goto out;
 	}
 	rc = s->ans_err;

@@ -44,6 +44,9 @@ struct uslot {
 	unsigned base_ms;                /* its timeout before time extensions */
 	unsigned skips;
 	bool raw;                        /* diagnostics: any answer type, no busy retry */
+	uint8_t recent[8];               /* the slot's last bSeq values: answers that may be stale */
+	unsigned recent_pos;
+	bool resync;                     /* the answer was unusable: abort before reporting it */
 
 	/* card state, under op (present/generation also under r->lock for events) */
 	bool present, powered;
@@ -125,10 +128,14 @@ void uccid_log(struct uccid_reader *r, enum uccid_log_level level, const char *f
 
 /*
  * Send one PC_to_RDR message on slot (bSlot and bSeq are filled in) and wait
- * for its answer, honouring time extensions, skipping stale, duplicate,
- * zero-length and wrong-bSeq answers (bounded), within base_ms per command
+ * for its answer, honouring time extensions, skipping stale and duplicate
+ * answers (the bSeq of one of the slot's recent commands) and zero-length
+ * transfers (bounded), within base_ms per command
  * and the session's exchange deadline in all; on a deadline the command is
- * aborted (ABORT request + PC_to_RDR_Abort).  The answer is decoded into
+ * aborted (ABORT request + PC_to_RDR_Abort).  An answer that cannot be
+ * stale — malformed while this is the only command in flight, or carrying a
+ * bSeq the slot never used — fails the command at once with -EPROTO, after
+ * the same abort to resynchronise.  The answer is decoded into
  * *ret (abData points into ans).  A failed command (bmCommandStatus 1) is
  * returned as success with ret->rsp.bStatus / bError set and recorded as the
  * slot's last error; callers decide.
@@ -141,6 +148,9 @@ int uccid_xchg(struct uccid_reader *r, struct uslot *s, uint8_t *msg, size_t len
 /* Build a command header in msg (slot and sequence are set by uccid_xchg). */
 size_t uccid_build(uint8_t *msg, uint8_t type, uint8_t b7, uint8_t b8, uint8_t b9, const uint8_t *data,
 		   size_t len);
+
+/* Give s the command sequence number seq (and remember it: a late answer may carry it). */
+void uccid_note_seq(struct uslot *s, uint8_t seq);
 
 /* Map a failed answer to an errno (and keep it as the slot's last error). */
 int uccid_answer_error(struct uccid_reader *r, struct uslot *s, const struct ccid_msg *m);

@@ -285,20 +285,21 @@ static const struct fault_case {
 	enum vdev_fault fault;
 	uint32_t arg;
 	int want;              /* transmit result: 0 = success */
+	bool at_once;          /* reported before the session's deadline: the answer cannot be stale */
 } faults[] = {
-	{ VDEV_FAULT_MUTE, 0, -ETIMEDOUT },
-	{ VDEV_FAULT_WRONG_SEQ, 0, -ETIMEDOUT },
-	{ VDEV_FAULT_STALE_DUPLICATE, 0, 0 },
-	{ VDEV_FAULT_ZLP, 0, 0 },
-	{ VDEV_FAULT_TRUNCATED, 0, -ETIMEDOUT },
-	{ VDEV_FAULT_LENGTH_OVER, 0, -ETIMEDOUT },
-	{ VDEV_FAULT_LENGTH_HUGE, 0, -ETIMEDOUT },
-	{ VDEV_FAULT_GARBAGE, 0, -ETIMEDOUT },
-	{ VDEV_FAULT_ENDLESS_WTX, 0, -ETIMEDOUT },
-	{ VDEV_FAULT_SLOT_BUSY, 0, 0 },
-	{ VDEV_FAULT_HW_ERROR, 0, -EIO },
-	{ VDEV_FAULT_STALL, 0, -ETIMEDOUT },
-	{ VDEV_FAULT_LATENCY, 300, 0 },
+	{ VDEV_FAULT_MUTE, 0, -ETIMEDOUT, false },
+	{ VDEV_FAULT_WRONG_SEQ, 0, -EPROTO, true },
+	{ VDEV_FAULT_STALE_DUPLICATE, 0, 0, false },
+	{ VDEV_FAULT_ZLP, 0, 0, false },
+	{ VDEV_FAULT_TRUNCATED, 0, -EPROTO, true },
+	{ VDEV_FAULT_LENGTH_OVER, 0, -EPROTO, true },
+	{ VDEV_FAULT_LENGTH_HUGE, 0, -EPROTO, true },
+	{ VDEV_FAULT_GARBAGE, 0, -EPROTO, true },
+	{ VDEV_FAULT_ENDLESS_WTX, 0, -ETIMEDOUT, false },
+	{ VDEV_FAULT_SLOT_BUSY, 0, 0, false },
+	{ VDEV_FAULT_HW_ERROR, 0, -EIO, true },
+	{ VDEV_FAULT_STALL, 0, -EPROTO, true },
+	{ VDEV_FAULT_LATENCY, 300, 0, false },
 };
 
 START_TEST(test_fault)
@@ -320,6 +321,9 @@ START_TEST(test_fault)
 			      n < 0 ? uccid_strerror((int)n) : "data", f->want);
 	/* bounded: the session's deadline (1.5 s), the abort (1 s), and slack for valgrind */
 	ck_assert_int_lt(ms_now() - t0, 4000);
+	if (f->at_once)
+		ck_assert_msg(ms_now() - t0 < 1000, "%s: reported after %lld ms, not at once", vdev_fault_name(f->fault),
+			      (long long)(ms_now() - t0));
 	/* and the session works again */
 	expect_sw(g, 0, ECHO_5, sizeof(ECHO_5), 0x9000);
 	rig_free(g);
@@ -333,6 +337,28 @@ START_TEST(test_fault_t1_edc)
 	power(g, 0);
 	arm_fault(g, VDEV_FAULT_T1_EDC, 0, 2);
 	echo(g, 0, 200);           /* the engine recovers with R-blocks */
+	rig_free(g);
+}
+END_TEST
+
+/*
+ * A mute card at TPDU level: one ICC_MUTE is recovered with an R-block
+ * (ISO 7816-3 §11.6.3.2 rule 7.1); a card that stays mute ends in
+ * -ETIMEDOUT (not "protocol error") once RESYNCH fails too, and a reset
+ * brings it back.
+ */
+START_TEST(test_fault_t1_mute)
+{
+	struct rig *g = rig_new_over(OVER(_i), VDEV_PROFILE_TPDU_T1, 5000);
+
+	power(g, 0);
+	arm_fault(g, VDEV_FAULT_MUTE, 0, 1);
+	echo(g, 0, 20);
+	arm_fault(g, VDEV_FAULT_MUTE, 0, 0);
+	ck_assert_int_eq(uccid_transmit(g->r, 0, ECHO_5, sizeof(ECHO_5), rsp, sizeof(rsp)), -ETIMEDOUT);
+	arm_fault(g, VDEV_FAULT_NONE, 0, 0);
+	power(g, 0);
+	echo(g, 0, 20);
 	rig_free(g);
 }
 END_TEST
@@ -650,6 +676,7 @@ int main(void)
 	tc = tcase_create("faults");
 	tcase_add_loop_test(tc, test_fault, 0, (int)(sizeof(faults) / sizeof(faults[0])) * OVER_COUNT);
 	tcase_add_loop_test(tc, test_fault_t1_edc, 0, OVER_COUNT);
+	tcase_add_loop_test(tc, test_fault_t1_mute, 0, OVER_COUNT);
 	tcase_add_loop_test(tc, test_card_removed_mid_apdu, 0, OVER_COUNT);
 	tcase_add_loop_test(tc, test_hardware_error_event, 0, OVER_COUNT);
 	tcase_add_loop_test(tc, test_drop_connection, 0, OVER_COUNT);

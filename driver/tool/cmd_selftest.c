@@ -410,7 +410,7 @@ static void check_wire(struct st *st, struct answer *a)
 		if (w->len < CCID_HEADER_SIZE || w->decode_rc < 0) {
 			st->echo_bad++;
 			a->wire_bad = true;
-			append(a->wire, sizeof(a->wire), "%sa malformed %zu-byte answer, skipped (expected %s at byte %zu; "
+			append(a->wire, sizeof(a->wire), "%sa malformed %zu-byte answer (expected %s at byte %zu; "
 			       "CCID §6.2)",
 			       a->wire[0] ? "; " : "", w->len, w->diag.expected ? w->diag.expected : "a header",
 			       w->diag.offset);
@@ -425,7 +425,7 @@ static void check_wire(struct st *st, struct answer *a)
 			st->echo_bad++;
 			a->wire_bad = true;
 			append(a->wire, sizeof(a->wire),
-			       "%san answer %s with bSlot %u bSeq %02X matching no command in progress, skipped "
+			       "%san answer %s with bSlot %u bSeq %02X matching no command in progress "
 			       "(sent bSlot %u bSeq %02X; CCID §6.2: bSlot and bSeq are echoed)",
 			       a->wire[0] ? "; " : "", type_name(w->hdr[0]), w->hdr[CCID_OFF_SLOT], w->hdr[CCID_OFF_SEQ],
 			       a->slot, a->seq);
@@ -578,7 +578,7 @@ static bool answer_problem(struct st *st, const struct answer *a, struct result 
 			judge(r, V_DEVIATION, "%s answered with %s (%s), not %s (CCID §6.1 table 6.1-1)", type_name(a->type),
 			      type_name(m.bMessageType), what, type_name(ccid_response_type(a->type)));
 		} else {
-			judge(r, V_DEVIATION, "%s: the answers broke the protocol (malformed or foreign; see above)",
+			judge(r, V_DEVIATION, "%s failed on an answer that broke the protocol (see above) and was aborted",
 			      type_name(a->type));
 		}
 		break;
