@@ -140,8 +140,10 @@ for line in read_lines("faults.txt"):
 if faults:
     print("## Faults: both drivers under the virtual reader's injected faults\n")
     print("The tpdu-t1 reader (bus ID 1-2); each fault armed through the control socket for every answer "
-          "until cleared (endless-wtx: one answer), then `tests/ifd/pcsc-client fault`: SCardTransmit of "
-          "SLOW `80 12 00 01`, the time until it returns an error, then the fault cleared, "
+          "until cleared (endless-wtx: one answer; the `-once` rows: one answer, a transient fault a driver "
+          "may recover from), then `tests/ifd/pcsc-client fault`: SCardTransmit of "
+          "SLOW `80 12 00 01`, the time until it returns an error (or, recovered, succeeds), then the fault "
+          "cleared, "
           "whether pcscd answers SCardListReaders (`pcsc_scan -r`, in s) and whether the next command "
           "works (after SCardReconnect with RESET, as the client retries; \"after a retry\": a second client "
           "succeeded).  The client gives up after 30 s.  Where pcscd or the reader stayed wedged, pcscd was "

@@ -164,6 +164,13 @@ for f in mute garbage truncated length-huge wrong-seq slot-busy stall hw-error; 
 	run "fault $f" $C1 fault "uccid t1" $f 3000 0
 done
 run "fault endless-wtx" $C1 fault "uccid t1" endless-wtx 3000 1
+# a transient fault, one answer: T=1 recovery (ISO 7816-3 §11.6.3) or the
+# CMD_SLOT_BUSY retry gets the APDU through, as libccid does not
+for f in mute slot-busy; do
+	run "fault $f once" $C1 fault "uccid t1" $f 3000 1 recover
+	grep -q "^ok $f: SCardTransmit succeeded after .* (recovered)" "$tmp/out" && pass "$f once: recovered" \
+		|| failed "$f once: the APDU failed"
+done
 kill -0 "$pc" 2>/dev/null && pass "pcscd survived the faults" || failed "pcscd died"
 stop_pcscd
 

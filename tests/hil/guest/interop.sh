@@ -352,20 +352,25 @@ bench_row() {  # bench_row libccid|bundle (pcscd running)
 }
 
 # --- faults: the vreader's tpdu-t1 reader, both drivers ---
-FAULTS="mute wrong-seq garbage truncated length-huge slot-busy stall hw-error endless-wtx"
+# NAME: armed on every answer until cleared; NAME-once: on one answer only, a
+# transient fault that a driver may recover from (endless-wtx needs only one)
+FAULTS="mute mute-once wrong-seq garbage truncated length-huge slot-busy slot-busy-once stall hw-error endless-wtx"
 fault_row() {  # fault_row libccid|bundle (pcscd running)
 	for f in $FAULTS; do
-		count=0; [ $f = endless-wtx ] && count=1
+		name=${f%-once}; count=0; recover=
+		[ $f != $name ] && { count=1; recover=recover; }
+		[ $f = endless-wtx ] && count=1
 		t=$(now)
-		timeout 30 "$PCSC_CLIENT" --ctl /run/vr.sock --bus 1-2 fault "VR-tpdu-t1" $f 60000 $count > $O/fault-$1-$f.txt 2>&1
+		timeout 30 "$PCSC_CLIENT" --ctl /run/vr.sock --bus 1-2 fault "VR-tpdu-t1" $name 60000 $count $recover > $O/fault-$1-$f.txt 2>&1
 		rc=$?
 		vrctl 1-2 "fault clear" > /dev/null
-		err=$(sed -n "s/^ok $f: SCardTransmit failed after \([0-9]*\) ms: \(.*\)$/\1 ms|\2/p" $O/fault-$1-$f.txt)
+		err=$(sed -n -e "s/^ok $name: SCardTransmit failed after \([0-9]*\) ms: \(.*\)$/\1 ms|\2/p" \
+			-e "s/^ok $name: SCardTransmit succeeded after \([0-9]*\) ms (recovered)$/\1 ms|none: recovered, the APDU succeeded/p" $O/fault-$1-$f.txt)
 		[ -z "$err" ] && err="$(grep -q 'SCardTransmit succeeded' $O/fault-$1-$f.txt && echo 'no error: SCardTransmit succeeded' || echo "no error within 30 s (client killed)")|-"
 		t0=$(now)
 		resp=no; timeout 5 pcsc_scan -r > /dev/null 2>&1 && resp=yes
 		rt=$(echo "$(now) - $t0" | bc)
-		next=no; grep -q "^ok $f: pcscd responsive, the reader works again" $O/fault-$1-$f.txt && next=yes
+		next=no; grep -q "^ok $name: pcscd responsive, the reader works again" $O/fault-$1-$f.txt && next=yes
 		if [ $next = no ]; then  # a second chance, as a user would retry
 			timeout 20 "$PCSC_SESSION" --name "VR-tpdu-t1" --bench 5 --count 3 > /dev/null 2>&1 && next="after a retry"
 		fi
