@@ -9,9 +9,10 @@
  * may be late ones (the bSeq of one of the slot's recent commands, for a
  * slot nobody waits on), zero-length transfers, and malformed answers while
  * several commands are in flight are logged and skipped, a bounded number
- * of times.  An answer that cannot be late — a bSeq the slot never used,
- * malformed or a bulk-IN halt while one command is in flight — fails that
- * command at once.  Every exchange has a deadline; when it passes, or the
+ * of times.  An answer that cannot be late — once the session has had its
+ * first answer, a bSeq the slot never used or a malformed answer while one
+ * command is in flight; a bulk-IN halt at any time — fails that command at
+ * once.  Every exchange has a deadline; when it passes, or the
  * answer was unusable, the command is aborted (CCID §5.3.1, §6.1.13).
  */
 #include "config.h"
@@ -189,7 +190,7 @@ static void dispatch(struct uccid_reader *r, const uint8_t *buf, int n)
 	rc = ccid_msg_decode(buf, (size_t)n, &m, &diag);
 	if (rc < 0 || !ccid_is_response(m.bMessageType)) {
 		/* with one command in flight, nothing else can be meant: fail it now, not at its timeout */
-		s = only_waiting(r);
+		s = r->in_sync ? only_waiting(r) : NULL;
 		uccid_log(r, UCCID_LOG_WARNING, "malformed answer from the reader%s: %s at byte %zu (expected %s)",
 			  s ? "" : " skipped", strerror(-rc), diag.offset,
 			  diag.expected ? diag.expected : "an RDR_to_PC message");
@@ -199,10 +200,12 @@ static void dispatch(struct uccid_reader *r, const uint8_t *buf, int n)
 		}
 		goto skipped;
 	}
-	if (m.bSlot < r->nslots && r->slots[m.bSlot].busy && !r->slots[m.bSlot].ans_done &&
+	if (r->in_sync && m.bSlot < r->nslots && r->slots[m.bSlot].busy && !r->slots[m.bSlot].ans_done &&
 	    r->slots[m.bSlot].seq != m.bSeq && !recent_seq(&r->slots[m.bSlot], m.bSeq)) {
 		/* a bSeq this slot never used (CCID §6.2: the answer carries the command's bSeq):
-		   not a late answer to an abandoned command, but a reader that broke the rule */
+		   not a late answer to an abandoned command, but a reader that broke the rule.
+		   Until the session's first answer, the pipe may still hold a previous
+		   driver's (QEMU's usb-ccid keeps one across sessions): skipped then. */
 		uccid_log(r, UCCID_LOG_WARNING, "slot %u: %s with seq %02X answers command seq %02X", m.bSlot,
 			  ccid_msg_type_name(m.bMessageType), m.bSeq, r->slots[m.bSlot].seq);
 		fail_fast(&r->slots[m.bSlot]);
@@ -215,6 +218,7 @@ static void dispatch(struct uccid_reader *r, const uint8_t *buf, int n)
 		goto skipped;
 	}
 	s = &r->slots[m.bSlot];
+	r->in_sync = true;
 	if (s->expect_type && m.bMessageType != s->expect_type) {
 		uccid_log(r, UCCID_LOG_WARNING, "slot %u: %s answers seq %02X, expected %s", s->index,
 			  ccid_msg_type_name(m.bMessageType), m.bSeq, ccid_msg_type_name(s->expect_type));

@@ -103,6 +103,8 @@ struct uccid_reader {
 	uint8_t next_seq;
 	unsigned busy;
 	bool reading;
+	bool in_sync;                    /* an answer of this session was routed: what bulk-IN holds
+					    now is ours, not a previous session's leftovers */
 	int dead;                        /* 0, or -ENODEV / -ECANCELED: sticky */
 	uint8_t *rx;
 

@@ -363,6 +363,35 @@ START_TEST(test_fault_t1_mute)
 }
 END_TEST
 
+/*
+ * The pipe may hold a previous session's answer when a session starts (QEMU's
+ * usb-ccid keeps one): its bSeq is foreign to the new session, and it is
+ * skipped, not taken for a reader breaking CCID §6.2.
+ */
+START_TEST(test_leftover_answer)
+{
+	struct rig *g = rig_new_over(OVER_USBIP, VDEV_PROFILE_SHORT_APDU, 3000);
+	struct uccid_options o = { .exchange_deadline_ms = 3000, .power_deadline_ms = 3000, .log = quiet_log,
+				   .log_level = UCCID_LOG_DEBUG };
+	char url[64], err[256] = "";
+	int64_t t0;
+
+	power(g, 0);
+	echo(g, 0, 20);
+	echo(g, 0, 20);
+	uccid_close(g->r);
+	g->r = NULL;
+	arm_fault(g, VDEV_FAULT_STALE_DUPLICATE, 0, 1);
+	snprintf(url, sizeof(url), "usbip://127.0.0.1:%u/1-1", usbip_server_port(g->srv));
+	t0 = ms_now();
+	ck_assert_msg(uccid_open(url, &o, &g->r, err, sizeof(err)) == 0, "%s", err);
+	power(g, 0);
+	echo(g, 0, 20);
+	ck_assert_int_lt(ms_now() - t0, 2000);
+	rig_free(g);
+}
+END_TEST
+
 START_TEST(test_card_removed_mid_apdu)
 {
 	struct rig *g = rig_new_over(OVER(_i), VDEV_PROFILE_SHORT_APDU, 5000);
@@ -677,6 +706,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_fault, 0, (int)(sizeof(faults) / sizeof(faults[0])) * OVER_COUNT);
 	tcase_add_loop_test(tc, test_fault_t1_edc, 0, OVER_COUNT);
 	tcase_add_loop_test(tc, test_fault_t1_mute, 0, OVER_COUNT);
+	tcase_add_test(tc, test_leftover_answer);
 	tcase_add_loop_test(tc, test_card_removed_mid_apdu, 0, OVER_COUNT);
 	tcase_add_loop_test(tc, test_hardware_error_event, 0, OVER_COUNT);
 	tcase_add_loop_test(tc, test_drop_connection, 0, OVER_COUNT);

@@ -125,7 +125,7 @@ run 1 -r "$R/1-7" --json selftest &&
 ctl "reader 1-8" "fault wrong-seq"
 run 1 -r "$R/1-8" --json selftest && json 24,2,2,0 GetSlotStatus=deviation "bSeq/bSlot echo=deviation" &&
 	has out 'with bSlot 0 bSeq 01 matching no command in progress (sent bSlot 0 bSeq 00' &&
-	has out 'PC_to_RDR_GetSlotStatus failed on an answer that broke the protocol'
+	has out 'no answer to PC_to_RDR_GetSlotStatus with its bSeq in'
 ctl "reader 1-8" "fault slot-busy"
 run 1 -r "$R/1-8" selftest && has out 'CMD_SLOT_BUSY although no command was outstanding on any slot (CCID §6.2.6)'
 ctl "reader 1-8" "fault stale-duplicate count=3"
