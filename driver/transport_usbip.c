@@ -224,43 +224,6 @@ static int wait_until(struct utr *u, pthread_cond_t *cv, int64_t deadline)
  * Socket I/O on a non-blocking fd, bounded by a deadline
  */
 
-/* Send len bytes.  Returns 0, -ETIMEDOUT or -errno; *sent counts what went out. */
-static int send_all(int fd, const uint8_t *buf, size_t len, int64_t deadline, size_t *sent)
-{
-	size_t off = 0;
-	int r = 0;
-
-	while (off < len) {
-		ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
-
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd p = { .fd = fd, .events = POLLOUT };
-			int pr = poll(&p, 1, poll_ms(deadline));
-
-			if (pr == 0) {
-				r = -ETIMEDOUT;
-				break;
-			}
-			if (pr < 0 && errno != EINTR) {
-				r = -errno;
-				break;
-			}
-			continue;
-		}
-		r = n < 0 ? -errno : -EPIPE;
-		break;
-	}
-	if (sent)
-		*sent = off;
-	return r;
-}
-
 /*
  * Send the n buffers of iov as one stream (one sendmsg in the usual case:
  * a PDU's header and data, or two PDUs, leave in one segment).  iov is
@@ -318,6 +281,14 @@ static int send_iov(int fd, struct iovec *iov, int n, int64_t deadline, size_t *
 	if (sent)
 		*sent = off;
 	return r;
+}
+
+/* Send len bytes, as send_iov() does.  Returns 0, -ETIMEDOUT or -errno; *sent counts what went out. */
+static int send_all(int fd, const uint8_t *buf, size_t len, int64_t deadline, size_t *sent)
+{
+	struct iovec v = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
+
+	return send_iov(fd, &v, 1, deadline, sent);
 }
 
 /*
