@@ -59,6 +59,12 @@ static void presence(struct uccid_reader *r, unsigned slot, bool present, bool c
 
 	if (!changed && present == s->present)
 		return;
+	if (present && s->present && r->notify_seen) {
+		/* present before and now, changed between: the card went out and one came back
+		   (a removal the caller and an eject latch must hear of) */
+		uccid_push_event(r, UCCID_EVENT_REMOVED, slot, 0);
+		uccid_card_event(r, s, LOCKMGR_EV_REMOVED);
+	}
 	uccid_push_event(r, present ? UCCID_EVENT_INSERTED : UCCID_EVENT_REMOVED, slot, 0);
 	s->present = present;
 	s->powered = false;
@@ -91,7 +97,6 @@ static void interrupt_message(struct uccid_reader *r, const uint8_t *buf, size_t
 		 */
 		bool first = !r->notify_seen;
 
-		r->notify_seen = true;
 		for (unsigned i = 0; i < r->nslots; i++) {
 			bool present = ccid_notify_present(&m, i), changed = ccid_notify_changed(&m, i);
 
@@ -103,6 +108,7 @@ static void interrupt_message(struct uccid_reader *r, const uint8_t *buf, size_t
 			}
 			presence(r, i, present, changed);
 		}
+		r->notify_seen = true;
 	}
 	pthread_mutex_unlock(&r->lock);
 }

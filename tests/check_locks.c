@@ -393,6 +393,35 @@ START_TEST(test_eject_latch)
 }
 END_TEST
 
+/* A card pulled and put back between two NotifySlotChange reports (one report:
+   present, changed) is a removal too: the caller hears it and the latch ends. */
+START_TEST(test_eject_latch_swap)
+{
+	struct rig *g = rig_new(VDEV_PROFILE_SHORT_APDU);
+	enum uccid_done done = UCCID_DONE_NOTHING;
+	struct uccid_event e;
+	uint8_t atr[64];
+
+	power_and_verify(g->r, 0);
+	ck_assert_int_eq(uccid_eject(g->r, 0, &done), 0);
+	ck_assert_int_eq(done, UCCID_DONE_LATCHED);
+	while (uccid_wait_event(g->r, 300, &e) == 1)
+		;                                   /* the reports since the open */
+	pthread_mutex_lock(&g->srv_lock);
+	ck_assert_int_eq(vdev_remove_card(g->d, 0, vusb_now()), 0);
+	ck_assert_int_eq(vdev_insert_card(g->d, 0, NULL, vusb_now()), 0);
+	usbip_server_wake(g->srv);
+	pthread_mutex_unlock(&g->srv_lock);
+	ck_assert_int_eq(uccid_wait_event(g->r, 2000, &e), 1);
+	ck_assert_int_eq(e.type, UCCID_EVENT_REMOVED);
+	ck_assert_int_eq(uccid_wait_event(g->r, 2000, &e), 1);
+	ck_assert_int_eq(e.type, UCCID_EVENT_INSERTED);
+	ck_assert_int_eq(uccid_ejected(g->r, 0, false), 0);
+	ck_assert_int_gt(uccid_power_on(g->r, 0, UCCID_VOLTAGE_AUTO, atr, sizeof(atr)), 0);
+	rig_free(g);
+}
+END_TEST
+
 /* uccid_eject() without a lock takes the same path. */
 START_TEST(test_eject_unlocked)
 {
@@ -859,6 +888,7 @@ static Suite *locks_suite(void)
 	tcase_add_test(tc, test_unpower);
 	tcase_add_test(tc, test_eject_mechanism);
 	tcase_add_test(tc, test_eject_latch);
+	tcase_add_test(tc, test_eject_latch_swap);
 	tcase_add_loop_test(tc, test_eject_unlocked, 0, 2);
 	tcase_add_test(tc, test_reentrant);
 	tcase_add_test(tc, test_mechanical_lock);
