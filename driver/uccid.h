@@ -62,7 +62,8 @@ typedef void (*uccid_trace_fn)(void *ctx, bool out, const uint8_t *msg, size_t l
 
 struct uccid_options {
 	unsigned exchange_deadline_ms;  /* total time one exchange may take, time extensions
-					   included (0: default 60000; always finite) */
+					   included (0: default 60000; always finite); then
+					   the command is aborted, in at most 1 s more */
 	unsigned power_deadline_ms;     /* power on, ATR (0: default 30000) */
 	bool auto_get_response;         /* T=0 TPDU: follow 61xx / 6Cxx for the caller */
 	uccid_log_fn log;
