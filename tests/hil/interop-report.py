@@ -146,10 +146,10 @@ if faults:
           "cleared, "
           "whether pcscd answers SCardListReaders (`pcsc_scan -r`, in s) and whether the next command "
           "works (after SCardReconnect with RESET, as the client retries; \"after a retry\": a second client "
-          "succeeded).  The client gives up after 30 s.  Where pcscd or the reader stayed wedged, pcscd was "
+          "succeeded).  The client gives up after 15 s.  Where pcscd or the reader stayed wedged, pcscd was "
           "restarted and the card replugged before the next fault (marked †), so that each row stands alone.  "
-          "uccid runs with its exchange deadline at 10 s (`UCCID_IFD_DEADLINE_MS=10000`; default 60 s) so that "
-          "endless-wtx ends within the client's 30 s; libccid with its own timeouts (it has no such setting).\n")
+          "uccid runs with its exchange deadline at 5 s (`UCCID_IFD_DEADLINE_MS=5000`; default 60 s) so that "
+          "endless-wtx ends within the client's 15 s; libccid with its own timeouts (it has no such setting).\n")
     print("| fault | libccid: error after | libccid: error | pcscd answers | next command | "
           "uccid: error after | uccid: error | pcscd answers | next command |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -191,15 +191,17 @@ pcscd_row() {  # pcscd_row libccid|bundle
 }
 
 # After an eject without a mechanism the lock manager keeps the card latched
-# until a uccid process sees it removed and inserted; a removal and insertion
-# in one NotifySlotChange (both within one interrupt) does not unlatch it, so
-# the card stays out for a moment while "uccid watch" looks.
-unlatch() {  # unlatch READER BUSID SLOT
-	timeout 4 "$UCCID" -r $1 watch > /dev/null 2>&1 &
+# until a uccid process sees it removed (docs/locks.md); "uccid watch" looks
+# while the card goes out and comes back.
+unlatch() {  # unlatch READER BUSID SLOT: a watcher sees the card go (that ends the eject latch)
+	timeout 30 "$UCCID" -r $1 watch > $O/unlatch.txt 2>&1 &
 	_w=$!
-	sleep 1
-	vrctl $2 "remove $3" > /dev/null; sleep 1; vrctl $2 "insert $3" > /dev/null
-	wait $_w
+	# the watcher has the reader once it reports the card there; under load that takes a while
+	wait_for 200 grep -q "slot $3: inserted" $O/unlatch.txt
+	vrctl $2 "remove $3" > /dev/null
+	wait_for 100 grep -q "slot $3: removed" $O/unlatch.txt
+	vrctl $2 "insert $3" > /dev/null
+	kill $_w 2>/dev/null; wait $_w 2>/dev/null
 }
 
 # --- row (c): uccid direct, the libusb transport ---
@@ -361,12 +363,12 @@ fault_row() {  # fault_row libccid|bundle (pcscd running)
 		[ $f != $name ] && { count=1; recover=recover; }
 		[ $f = endless-wtx ] && count=1
 		t=$(now)
-		timeout 30 "$PCSC_CLIENT" --ctl /run/vr.sock --bus 1-2 fault "VR-tpdu-t1" $name 60000 $count $recover > $O/fault-$1-$f.txt 2>&1
+		timeout 15 "$PCSC_CLIENT" --ctl /run/vr.sock --bus 1-2 fault "VR-tpdu-t1" $name 60000 $count $recover > $O/fault-$1-$f.txt 2>&1
 		rc=$?
 		vrctl 1-2 "fault clear" > /dev/null
 		err=$(sed -n -e "s/^ok $name: SCardTransmit failed after \([0-9]*\) ms: \(.*\)$/\1 ms|\2/p" \
 			-e "s/^ok $name: SCardTransmit succeeded after \([0-9]*\) ms (recovered)$/\1 ms|none: recovered, the APDU succeeded/p" $O/fault-$1-$f.txt)
-		[ -z "$err" ] && err="$(grep -q 'SCardTransmit succeeded' $O/fault-$1-$f.txt && echo 'no error: SCardTransmit succeeded' || echo "no error within 30 s (client killed)")|-"
+		[ -z "$err" ] && err="$(grep -q 'SCardTransmit succeeded' $O/fault-$1-$f.txt && echo 'no error: SCardTransmit succeeded' || echo "no error within 15 s (client killed)")|-"
 		t0=$(now)
 		resp=no; timeout 5 pcsc_scan -r > /dev/null 2>&1 && resp=yes
 		rt=$(echo "$(now) - $t0" | bc)
@@ -403,8 +405,8 @@ fi
 if has faults; then
 	for row in bundle libccid; do
 		echo "== faults, $row ($(now)s)"
-		# uccid's exchange deadline at 10 s (default 60 s) so that endless-wtx fits the client's 30 s
-		PCSCD_ENV=; [ $row = bundle ] && PCSCD_ENV=UCCID_IFD_DEADLINE_MS=10000
+		# uccid's exchange deadline at 5 s (default 60 s) so that endless-wtx fits the client's 15 s
+		PCSCD_ENV=; [ $row = bundle ] && PCSCD_ENV=UCCID_IFD_DEADLINE_MS=5000
 		start_pcscd $row
 		fault_row $row
 		stop_pcscd
