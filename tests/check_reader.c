@@ -341,6 +341,28 @@ START_TEST(test_fault_t1_edc)
 }
 END_TEST
 
+/* Card events, one per change, however the changes fall against the interrupt polls. */
+START_TEST(test_event_cycles)
+{
+	struct rig *g = rig_new_over(OVER(_i), VDEV_PROFILE_SHORT_APDU, 3000);
+	static const unsigned gaps_ms[] = { 0, 30, 90, 150, 210, 420 };
+	struct uccid_event e;
+
+	while (uccid_wait_event(g->r, 300, &e) == 1)
+		;                                   /* the report since the open */
+	for (unsigned k = 0; k < 2 * sizeof(gaps_ms) / sizeof(gaps_ms[0]); k++) {
+		bool out = k % 2 == 0;
+
+		usleep(gaps_ms[k / 2] * 1000);
+		on_device(g, out ? remove_cb : insert_cb, NULL);
+		ck_assert_msg(uccid_wait_event(g->r, 2000, &e) == 1, "change %u (%s after %u ms): no event", k,
+			      out ? "removal" : "insertion", gaps_ms[k / 2]);
+		ck_assert_int_eq(e.type, out ? UCCID_EVENT_REMOVED : UCCID_EVENT_INSERTED);
+	}
+	rig_free(g);
+}
+END_TEST
+
 /*
  * A mute card at TPDU level: one ICC_MUTE is recovered with an R-block
  * (ISO 7816-3 §11.6.3.2 rule 7.1); a card that stays mute ends in
@@ -707,6 +729,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_fault_t1_edc, 0, OVER_COUNT);
 	tcase_add_loop_test(tc, test_fault_t1_mute, 0, OVER_COUNT);
 	tcase_add_test(tc, test_leftover_answer);
+	tcase_add_loop_test(tc, test_event_cycles, 0, OVER_COUNT);
 	tcase_add_loop_test(tc, test_card_removed_mid_apdu, 0, OVER_COUNT);
 	tcase_add_loop_test(tc, test_hardware_error_event, 0, OVER_COUNT);
 	tcase_add_loop_test(tc, test_drop_connection, 0, OVER_COUNT);
