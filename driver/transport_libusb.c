@@ -5,10 +5,12 @@
  * the transport ops.  Every transfer is submitted with the asynchronous API
  * and waited for with libusb_handle_events_timeout_completed(), which
  * libusb lets several threads call at once; a transfer in flight is on a
- * list under the transport's mutex so that cancel() can reach it.  No call
- * returns while its transfer is still in flight: the caller's buffer is
- * never written after the call returned.  libusb codes become negative
- * errno in lu_errno() and nowhere else.
+ * list under the transport's mutex so that cancel() can reach it.
+ * bulk_out_in has two transfers in flight at once (the IN queued before the
+ * OUT, as the kernel runs queued URBs: one round trip per exchange), both on
+ * that list.  No call returns while any of its transfers is still in
+ * flight: the caller's buffers are never touched after the call returned.
+ * libusb codes become negative errno in lu_errno() and nowhere else.
  *
  * Unplug: where libusb has hotplug support, a DEVICE_LEFT callback marks
  * the transport gone and cancels its transfers, so every pending and later
@@ -564,17 +566,20 @@ out:
 	return r;
 }
 
+/* A bulk-OUT carries one whole CCID message: a device that took only part of it gets -EIO. */
+static int out_whole(int r, size_t len)
+{
+	return r >= 0 && (size_t)r != len ? -EIO : r;
+}
+
 static int op_bulk_out(struct uccid_transport *pub, const uint8_t *data, size_t len, unsigned timeout_ms)
 {
 	struct lu_transport *t = to_lu(pub);
-	int r;
 
 	/* libusb does not write to an OUT transfer's buffer; the cast only fits its signature. */
-	r = transfer(t, t->pub.info.ep_bulk_out, LIBUSB_TRANSFER_TYPE_BULK, (uint8_t *)(uintptr_t)data, len,
-		     timeout_ms);
-	if (r >= 0 && (size_t)r != len)
-		return -EIO;
-	return r;
+	return out_whole(transfer(t, t->pub.info.ep_bulk_out, LIBUSB_TRANSFER_TYPE_BULK, (uint8_t *)(uintptr_t)data,
+				  len, timeout_ms),
+			 len);
 }
 
 static int op_bulk_in(struct uccid_transport *pub, uint8_t *buf, size_t cap, unsigned timeout_ms)
@@ -582,6 +587,55 @@ static int op_bulk_in(struct uccid_transport *pub, uint8_t *buf, size_t cap, uns
 	struct lu_transport *t = to_lu(pub);
 
 	return transfer(t, t->pub.info.ep_bulk_in, LIBUSB_TRANSFER_TYPE_BULK, buf, cap, timeout_ms);
+}
+
+/*
+ * transport.h's bulk_out_in.  The IN transfer is submitted first, so that
+ * the host controller already polls for the answer when the OUT completes,
+ * then the OUT; both are waited for.  libusb counts a timeout from the
+ * submission: in_timeout_ms includes the time the OUT took.  An OUT that
+ * failed (or went out short) cancels the IN transfer: the command did not
+ * reach the reader whole, so there is no answer to wait for, and whatever
+ * the IN brought meanwhile is dropped with it.
+ */
+static int op_bulk_out_in(struct uccid_transport *pub, const uint8_t *out, size_t out_len, uint8_t *in,
+			  size_t in_cap, unsigned out_timeout_ms, unsigned in_timeout_ms, int *out_rc)
+{
+	struct lu_transport *t = to_lu(pub);
+	struct xfer xo = { .in = false }, xi = { .in = true };
+	int r = 0, ro;
+
+	if (!out_rc)
+		return -EINVAL;
+	ro = -EINVAL;
+	if (out_len > INT_MAX || (out_len && !out) || !in || !in_cap || in_cap > INT_MAX)
+		goto out;
+	ro = -ENOMEM;
+	xo.tr = libusb_alloc_transfer(0);
+	xi.tr = libusb_alloc_transfer(0);
+	if (!xo.tr || !xi.tr)
+		goto out;
+	libusb_fill_bulk_transfer(xi.tr, t->h, t->pub.info.ep_bulk_in, in, (int)in_cap, NULL, NULL, in_timeout_ms);
+	/* libusb does not write to an OUT transfer's buffer; the cast only fits its signature. */
+	libusb_fill_bulk_transfer(xo.tr, t->h, t->pub.info.ep_bulk_out, (uint8_t *)(uintptr_t)out, (int)out_len,
+				  NULL, NULL, out_timeout_ms);
+	ro = xfer_submit(t, &xi);
+	if (ro < 0)
+		goto out;
+	ro = xfer_submit(t, &xo);
+	if (ro == 0) {
+		xfer_wait(t, &xo);
+		ro = out_whole(xfer_result(t, &xo), out_len);
+	}
+	if (ro < 0)
+		libusb_cancel_transfer(xi.tr);   /* NOT_FOUND when it already ended: harmless */
+	xfer_wait(t, &xi);
+	r = xfer_result(t, &xi);
+out:
+	libusb_free_transfer(xo.tr);
+	libusb_free_transfer(xi.tr);
+	*out_rc = ro;
+	return ro < 0 ? ro : r;
 }
 
 static int op_intr_in(struct uccid_transport *pub, uint8_t *buf, size_t cap, unsigned timeout_ms)
@@ -775,6 +829,7 @@ const struct uccid_transport_ops uccid_libusb_ops = {
 	.control = op_control,
 	.bulk_out = op_bulk_out,
 	.bulk_in = op_bulk_in,
+	.bulk_out_in = op_bulk_out_in,
 	.intr_in = op_intr_in,
 	.cancel = op_cancel,
 	.clear_halt = op_clear_halt,
