@@ -5,10 +5,12 @@
  * the transport ops.  Every transfer is submitted with the asynchronous API
  * and waited for with libusb_handle_events_timeout_completed(), which
  * libusb lets several threads call at once; a transfer in flight is on a
- * list under the transport's mutex so that cancel() can reach it.  No call
- * returns while its transfer is still in flight: the caller's buffer is
- * never written after the call returned.  libusb codes become negative
- * errno in lu_errno() and nowhere else.
+ * list under the transport's mutex so that cancel() can reach it.
+ * bulk_out_in has two transfers in flight at once (the IN queued before the
+ * OUT, as the kernel runs queued URBs: one round trip per exchange), both on
+ * that list.  No call returns while any of its transfers is still in
+ * flight: the caller's buffers are never touched after the call returned.
+ * libusb codes become negative errno in lu_errno() and nowhere else.
  *
  * Unplug: where libusb has hotplug support, a DEVICE_LEFT callback marks
  * the transport gone and cancels its transfers, so every pending and later
@@ -42,9 +44,16 @@
 /* How often a waiting thread wakes up although nothing happened (libusb may need it for timeouts). */
 #define EVENT_POLL_US 100000
 
-struct inflight {
+/*
+ * A transfer of this file's, from submit to result (xfer_submit, xfer_wait,
+ * xfer_result).  While libusb has it, it is on its transport's inflight list,
+ * where cancel() and the unplug callback reach it.
+ */
+struct xfer {
 	struct libusb_transfer *tr;
-	struct inflight *next;
+	bool in;                         /* IN: data that arrived before a timeout is returned */
+	int completed;                   /* set by xfer_done */
+	struct xfer *next;               /* in lu_transport.inflight, under its lock */
 };
 
 struct lu_transport {
@@ -56,7 +65,7 @@ struct lu_transport {
 	atomic_bool cancelled;           /* cancel() was called: every call returns -ECANCELED */
 	atomic_bool gone;                /* the device went away: every call returns -ENODEV */
 	pthread_mutex_t lock;            /* orders submit against cancel() and unplug; guards inflight */
-	struct inflight *inflight;
+	struct xfer *inflight;
 	libusb_device *dev;              /* of h: what a DEVICE_LEFT event names */
 	struct lu_transport *reg_next;   /* in the registry of open transports (reg_lock) */
 };
@@ -415,61 +424,88 @@ static void LIBUSB_CALL xfer_done(struct libusb_transfer *tr)
 }
 
 /*
- * Submit tr (filled but for callback and user data) and wait until it
- * completes, its timeout expires or cancel() cancels it; libusb reaps a
- * timed-out transfer before reporting it.  Returns actual_length or a
- * negative errno; an IN transfer that timed out after data arrived returns
- * the data.  tr is not freed.
+ * Submit x->tr (filled but for callback and user data) and put it on the
+ * inflight list.  Returns 0, or a negative errno when it was not submitted
+ * (nothing to wait for then).
  */
-static int run_transfer(struct lu_transport *t, struct libusb_transfer *tr, bool in)
+static int xfer_submit(struct lu_transport *t, struct xfer *x)
 {
-	struct inflight node = { .tr = tr };
-	int completed = 0, r;
-	bool cancel_sent = false;
+	int r;
 
-	tr->callback = xfer_done;
-	tr->user_data = &completed;
+	x->completed = 0;
+	x->tr->callback = xfer_done;
+	x->tr->user_data = &x->completed;
 
 	/* Under the lock, cancel() either sees the flag set before the submit or finds tr in the list. */
 	pthread_mutex_lock(&t->lock);
 	r = lu_state(t);
 	if (r == 0) {
-		r = libusb_submit_transfer(tr);
+		r = libusb_submit_transfer(x->tr);
 		if (r == 0) {
-			node.next = t->inflight;
-			t->inflight = &node;
+			x->next = t->inflight;
+			t->inflight = x;
 		} else {
 			r = lu_errno(t, r);
 		}
 	}
 	pthread_mutex_unlock(&t->lock);
-	if (r < 0)
-		return r;
+	return r;
+}
 
-	while (!__atomic_load_n(&completed, __ATOMIC_ACQUIRE)) {
+/*
+ * Handle libusb events until libusb gave a submitted x back (it completed,
+ * its timeout expired or it was cancelled; libusb reaps a timed-out
+ * transfer before reporting it), then take it off the inflight list.
+ * Other transfers' completions are handled on the way.
+ */
+static void xfer_wait(struct lu_transport *t, struct xfer *x)
+{
+	bool cancel_sent = false;
+
+	while (!__atomic_load_n(&x->completed, __ATOMIC_ACQUIRE)) {
 		struct timeval tv = { 0, EVENT_POLL_US };
-		int e = libusb_handle_events_timeout_completed(t->ctx, &tv, &completed);
+		int e = libusb_handle_events_timeout_completed(t->ctx, &tv, &x->completed);
 
 		/* Event handling itself failed: end the transfer, but still wait for libusb to give it back. */
 		if (e < 0 && e != LIBUSB_ERROR_INTERRUPTED && e != LIBUSB_ERROR_TIMEOUT && !cancel_sent) {
-			libusb_cancel_transfer(tr);
+			libusb_cancel_transfer(x->tr);
 			cancel_sent = true;
 		}
 	}
 
 	pthread_mutex_lock(&t->lock);
-	for (struct inflight **p = &t->inflight; *p; p = &(*p)->next)
-		if (*p == &node) {
-			*p = node.next;
+	for (struct xfer **p = &t->inflight; *p; p = &(*p)->next)
+		if (*p == x) {
+			*p = x->next;
 			break;
 		}
 	pthread_mutex_unlock(&t->lock);
+}
 
-	if (tr->status == LIBUSB_TRANSFER_COMPLETED)
-		return tr->actual_length;
-	if (in && tr->status == LIBUSB_TRANSFER_TIMED_OUT && tr->actual_length > 0)
-		return tr->actual_length;
-	return lu_errno(t, (int)tr->status);
+/*
+ * What a transfer libusb gave back amounts to: actual_length or a negative
+ * errno; an IN transfer that timed out after data arrived returns the data.
+ */
+static int xfer_result(struct lu_transport *t, const struct xfer *x)
+{
+	if (x->tr->status == LIBUSB_TRANSFER_COMPLETED)
+		return x->tr->actual_length;
+	if (x->in && x->tr->status == LIBUSB_TRANSFER_TIMED_OUT && x->tr->actual_length > 0)
+		return x->tr->actual_length;
+	return lu_errno(t, (int)x->tr->status);
+}
+
+/* One transfer from submit to result (xfer_submit, xfer_wait, xfer_result).  tr is not freed. */
+static int run_transfer(struct lu_transport *t, struct libusb_transfer *tr, bool in)
+{
+	struct xfer x = { .tr = tr, .in = in };
+	int r;
+
+	r = xfer_submit(t, &x);
+	if (r < 0)
+		return r;
+	xfer_wait(t, &x);
+	return xfer_result(t, &x);
 }
 
 static int transfer(struct lu_transport *t, uint8_t ep, unsigned char type, uint8_t *buf, size_t len,
@@ -530,17 +566,20 @@ out:
 	return r;
 }
 
+/* A bulk-OUT carries one whole CCID message: a device that took only part of it gets -EIO. */
+static int out_whole(int r, size_t len)
+{
+	return r >= 0 && (size_t)r != len ? -EIO : r;
+}
+
 static int op_bulk_out(struct uccid_transport *pub, const uint8_t *data, size_t len, unsigned timeout_ms)
 {
 	struct lu_transport *t = to_lu(pub);
-	int r;
 
 	/* libusb does not write to an OUT transfer's buffer; the cast only fits its signature. */
-	r = transfer(t, t->pub.info.ep_bulk_out, LIBUSB_TRANSFER_TYPE_BULK, (uint8_t *)(uintptr_t)data, len,
-		     timeout_ms);
-	if (r >= 0 && (size_t)r != len)
-		return -EIO;
-	return r;
+	return out_whole(transfer(t, t->pub.info.ep_bulk_out, LIBUSB_TRANSFER_TYPE_BULK, (uint8_t *)(uintptr_t)data,
+				  len, timeout_ms),
+			 len);
 }
 
 static int op_bulk_in(struct uccid_transport *pub, uint8_t *buf, size_t cap, unsigned timeout_ms)
@@ -548,6 +587,55 @@ static int op_bulk_in(struct uccid_transport *pub, uint8_t *buf, size_t cap, uns
 	struct lu_transport *t = to_lu(pub);
 
 	return transfer(t, t->pub.info.ep_bulk_in, LIBUSB_TRANSFER_TYPE_BULK, buf, cap, timeout_ms);
+}
+
+/*
+ * transport.h's bulk_out_in.  The IN transfer is submitted first, so that
+ * the host controller already polls for the answer when the OUT completes,
+ * then the OUT; both are waited for.  libusb counts a timeout from the
+ * submission: in_timeout_ms includes the time the OUT took.  An OUT that
+ * failed (or went out short) cancels the IN transfer: the command did not
+ * reach the reader whole, so there is no answer to wait for, and whatever
+ * the IN brought meanwhile is dropped with it.
+ */
+static int op_bulk_out_in(struct uccid_transport *pub, const uint8_t *out, size_t out_len, uint8_t *in,
+			  size_t in_cap, unsigned out_timeout_ms, unsigned in_timeout_ms, int *out_rc)
+{
+	struct lu_transport *t = to_lu(pub);
+	struct xfer xo = { .in = false }, xi = { .in = true };
+	int r = 0, ro;
+
+	if (!out_rc)
+		return -EINVAL;
+	ro = -EINVAL;
+	if (out_len > INT_MAX || (out_len && !out) || !in || !in_cap || in_cap > INT_MAX)
+		goto out;
+	ro = -ENOMEM;
+	xo.tr = libusb_alloc_transfer(0);
+	xi.tr = libusb_alloc_transfer(0);
+	if (!xo.tr || !xi.tr)
+		goto out;
+	libusb_fill_bulk_transfer(xi.tr, t->h, t->pub.info.ep_bulk_in, in, (int)in_cap, NULL, NULL, in_timeout_ms);
+	/* libusb does not write to an OUT transfer's buffer; the cast only fits its signature. */
+	libusb_fill_bulk_transfer(xo.tr, t->h, t->pub.info.ep_bulk_out, (uint8_t *)(uintptr_t)out, (int)out_len,
+				  NULL, NULL, out_timeout_ms);
+	ro = xfer_submit(t, &xi);
+	if (ro < 0)
+		goto out;
+	ro = xfer_submit(t, &xo);
+	if (ro == 0) {
+		xfer_wait(t, &xo);
+		ro = out_whole(xfer_result(t, &xo), out_len);
+	}
+	if (ro < 0)
+		libusb_cancel_transfer(xi.tr);   /* NOT_FOUND when it already ended: harmless */
+	xfer_wait(t, &xi);
+	r = xfer_result(t, &xi);
+out:
+	libusb_free_transfer(xo.tr);
+	libusb_free_transfer(xi.tr);
+	*out_rc = ro;
+	return ro < 0 ? ro : r;
 }
 
 static int op_intr_in(struct uccid_transport *pub, uint8_t *buf, size_t cap, unsigned timeout_ms)
@@ -568,8 +656,8 @@ static void op_cancel(struct uccid_transport *pub)
 	pthread_mutex_lock(&t->lock);
 	atomic_store(&t->cancelled, true);
 	/* A transfer that already completed but is not yet unlinked gives NOT_FOUND: harmless. */
-	for (struct inflight *n = t->inflight; n; n = n->next)
-		libusb_cancel_transfer(n->tr);
+	for (struct xfer *x = t->inflight; x; x = x->next)
+		libusb_cancel_transfer(x->tr);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -671,8 +759,8 @@ static int LIBUSB_CALL on_device_left(libusb_context *ctx, libusb_device *dev, l
 		/* under t->lock: no transfer is submitted after this, and those in flight end now */
 		pthread_mutex_lock(&t->lock);
 		atomic_store(&t->gone, true);
-		for (struct inflight *n = t->inflight; n; n = n->next)
-			libusb_cancel_transfer(n->tr);
+		for (struct xfer *x = t->inflight; x; x = x->next)
+			libusb_cancel_transfer(x->tr);
 		pthread_mutex_unlock(&t->lock);
 	}
 	pthread_mutex_unlock(&reg_lock);
@@ -741,6 +829,7 @@ const struct uccid_transport_ops uccid_libusb_ops = {
 	.control = op_control,
 	.bulk_out = op_bulk_out,
 	.bulk_in = op_bulk_in,
+	.bulk_out_in = op_bulk_out_in,
 	.intr_in = op_intr_in,
 	.cancel = op_cancel,
 	.clear_halt = op_clear_halt,

@@ -400,6 +400,30 @@ START_TEST(test_descriptors)
 }
 END_TEST
 
+/* The host halts bulk-OUT (SET_FEATURE(ENDPOINT_HALT), USB 2.0 §9.4.9): commands STALL, unread, until cleared. */
+START_TEST(test_halt_bulk_out)
+{
+	struct rig *r = rig_new(VDEV_PROFILE_SHORT_APDU);
+	enum vusb_in_action action;
+	uint8_t msg[CCID_HEADER_SIZE], buf[64];
+	size_t m = build(msg, CCID_PC_TO_RDR_GET_SLOT_STATUS, 0, 0x42, 0, 0, 0, NULL, 0);
+
+	ck_assert_int_eq(control(r, 0x82, 0x00, 0, VDEV_BULK_OUT, 2, buf), 2);    /* GET_STATUS */
+	ck_assert_uint_eq(buf[0], 0);
+	ck_assert_int_eq(control(r, 0x02, 0x03, 0, VDEV_BULK_OUT, 0, NULL), 0);   /* SET_FEATURE(HALT) */
+	ck_assert_int_eq(control(r, 0x82, 0x00, 0, VDEV_BULK_OUT, 2, buf), 2);
+	ck_assert_uint_eq(buf[0], 1);
+	ck_assert_int_eq(control(r, 0x82, 0x00, 0, VDEV_BULK_IN, 2, buf), 2);     /* bulk-IN is not halted */
+	ck_assert_uint_eq(buf[0], 0);
+	ck_assert_int_eq(ops->out(r->d, VDEV_BULK_OUT & 0x0F, msg, m, r->now), -EPIPE);
+	ck_assert_int_eq(read_in(r, VDEV_BULK_IN, buf, sizeof(buf), &action, 1000), -EAGAIN);  /* not executed */
+	ck_assert_int_eq(control(r, 0x02, 0x01, 0, VDEV_BULK_OUT, 0, NULL), 0);   /* CLEAR_FEATURE(HALT) */
+	ck_assert_int_eq(xchg_raw(r, msg, m), CCID_HEADER_SIZE);
+	ck_assert_uint_eq(r->m.bSeq, 0x42);
+	rig_free(r);
+}
+END_TEST
+
 START_TEST(test_card_events)
 {
 	struct rig *r = rig_new(VDEV_PROFILE_TPDU_T1);
@@ -892,6 +916,7 @@ int main(void)
 	tc = tcase_create("usb");
 	tcase_add_loop_test(tc, test_descriptors, 0, VDEV_PROFILE_COUNT);
 	tcase_add_test(tc, test_card_events);
+	tcase_add_test(tc, test_halt_bulk_out);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("session");
 	tcase_add_loop_test(tc, test_session_profiles, 0, 6);

@@ -3,7 +3,8 @@
  * The libusb transport against a real kernel USB stack (run inside the QEMU
  * guest by tests/hil/guest/transport-libusb.sh): listing, opening by every
  * name form, descriptors, a CCID session (IccPowerOn, GetSlotStatus, one
- * XfrBlock), a bulk-IN timeout that loses nothing, ABORT, NotifySlotChange
+ * XfrBlock), a bulk-IN timeout that loses nothing, bulk_out_in (exchanges,
+ * a late answer, an IN stall, a halted bulk-OUT), ABORT, NotifySlotChange
  * on card removal and insertion, an endpoint stall and clear_halt, cancel()
  * from another thread, and an unplug while a bulk-IN and an interrupt-IN
  * wait and uccid_libusb_watch() watches the buses.  Prints one
@@ -163,23 +164,31 @@ out:
 static uint8_t bseq;
 static uint8_t rsp_buf[RSP_CAP];
 static uint32_t max_message = 271;
+static bool pipelined;               /* exchange() sends with bulk_out_in, as the reader engine does */
 
 /* Send cmd (bSeq assigned here), wait for its answer past time extensions; any other bSeq is a failure. */
 static int exchange(struct uccid_transport *t, struct ccid_msg *cmd, struct ccid_msg *ret)
 {
 	uint8_t out[CCID_MAX_MESSAGE_LENGTH];
 	ssize_t len;
-	int r;
+	int r, out_rc = 0;
 
 	cmd->bSeq = bseq++;
 	len = ccid_msg_encode(cmd, out, sizeof(out));
 	if (len < 0)
 		return (int)len;
-	r = t->ops->bulk_out(t, out, (size_t)len, XFER_MS);
-	if (r < 0)
-		return r;
+	if (pipelined) {
+		r = t->ops->bulk_out_in(t, out, (size_t)len, rsp_buf, max_message, XFER_MS, XFER_MS, &out_rc);
+		if (out_rc >= 0 && out_rc != len)
+			return -EIO;
+	} else {
+		r = t->ops->bulk_out(t, out, (size_t)len, XFER_MS);
+		if (r >= 0)
+			r = t->ops->bulk_in(t, rsp_buf, max_message, XFER_MS);
+	}
 	for (int i = 0; i < 100; i++) {
-		r = t->ops->bulk_in(t, rsp_buf, max_message, XFER_MS);
+		if (i)
+			r = t->ops->bulk_in(t, rsp_buf, max_message, XFER_MS);
 		if (r < 0)
 			return r;
 		if (ccid_msg_decode(rsp_buf, (size_t)r, ret, NULL) < 0)
@@ -448,19 +457,148 @@ static void test_session(struct uccid_transport *t, const struct opts *o)
 	xfr_block(t, o->xfr, "after timeout");
 }
 
+/* A GetSlotStatus with the next bSeq, encoded into out; returns the bSeq. */
+static uint8_t encode_slot_status(uint8_t out[CCID_HEADER_SIZE])
+{
+	struct ccid_msg cmd = { .bMessageType = CCID_PC_TO_RDR_GET_SLOT_STATUS };
+
+	cmd.bSeq = bseq++;
+	if (ccid_msg_encode(&cmd, out, CCID_HEADER_SIZE) != CCID_HEADER_SIZE)
+		abort();
+	return cmd.bSeq;
+}
+
 /* Send a GetSlotStatus without reading its answer; returns its bSeq. */
 static uint8_t send_slot_status(struct uccid_transport *t, const char *when)
 {
-	struct ccid_msg cmd = { .bMessageType = CCID_PC_TO_RDR_GET_SLOT_STATUS };
-	uint8_t out[CCID_HEADER_SIZE];
+	uint8_t out[CCID_HEADER_SIZE], seq = encode_slot_status(out);
 	int rc;
 
-	cmd.bSeq = bseq++;
-	if (ccid_msg_encode(&cmd, out, sizeof(out)) != CCID_HEADER_SIZE)
-		abort();
 	rc = t->ops->bulk_out(t, out, sizeof(out), XFER_MS);
 	check(rc == CCID_HEADER_SIZE, "%s: GetSlotStatus sent (%s)", when, errname(rc));
-	return cmd.bSeq;
+	return seq;
+}
+
+/*
+ * Read bulk-IN (3 s each) past the time extensions the reader may send
+ * while an answer is late (CCID §6.2.6, at most 4 here) for bSeq seq.
+ * Returns the last read's result, the message in *rsp.
+ */
+static int read_past_extensions(struct uccid_transport *t, uint8_t seq, struct ccid_msg *rsp, int *ret_extensions)
+{
+	int rc, extensions = 0;
+
+	for (;;) {
+		rc = t->ops->bulk_in(t, rsp_buf, max_message, 3000);
+		if (rc != CCID_HEADER_SIZE || ccid_msg_decode(rsp_buf, (size_t)rc, rsp, NULL) < 0 || rsp->bSeq != seq ||
+		    CCID_CMD_STATUS(rsp->rsp.bStatus) != CCID_CMD_TIME_EXTENSION || ++extensions > 4)
+			break;
+	}
+	*ret_extensions = extensions;
+	return rc;
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Microseconds for n GetSlotStatus exchanges, -1 at the first failure. */
+static int64_t time_exchanges(struct uccid_transport *t, int n)
+{
+	struct ccid_msg rsp;
+	int64_t t0 = now_us();
+
+	for (int i = 0; i < n; i++)
+		if (get_slot_status(t, &rsp) != 0)
+			return -1;
+	return now_us() - t0;
+}
+
+/* A GetSlotStatus and an XfrBlock, each sent with bulk_out_in and answered with its own bSeq. */
+static void out_in_exchanges(struct uccid_transport *t, const struct opts *o, const char *when)
+{
+	struct ccid_msg rsp;
+	int rc;
+
+	pipelined = true;
+	rc = get_slot_status(t, &rsp);
+	check(rc == 0 && rsp.bMessageType == CCID_RDR_TO_PC_SLOT_STATUS, "%s: GetSlotStatus -> SlotStatus (%s)", when,
+	      errname(rc));
+	xfr_block(t, o->xfr, when);
+	pipelined = false;
+}
+
+/*
+ * bulk_out_in: the command and the first read of its answer in one call,
+ * the IN transfer queued before the OUT.  Answers arrive whole and in step;
+ * an answer later than the IN's timeout waits in the device for the next
+ * read; an IN error leaves the OUT's result alone; an OUT error (the host
+ * halted bulk-OUT) ends the call at once, the IN transfer cancelled without
+ * taking anything.
+ */
+static void test_out_in(struct uccid_transport *t, const struct opts *o)
+{
+	uint8_t out[CCID_HEADER_SIZE], seq;
+	struct ccid_msg rsp;
+	int64_t t0, sep, pipe;
+	int rc, out_rc, extensions;
+
+	check(t->ops->bulk_out_in != NULL, "out_in: the transport has bulk_out_in");
+	if (!t->ops->bulk_out_in)
+		return;
+	out_in_exchanges(t, o, "out_in");
+
+	/* not a check (TCG timing): what one round trip less is worth here */
+	pipelined = false;
+	sep = time_exchanges(t, 50);
+	pipelined = true;
+	pipe = time_exchanges(t, 50);
+	printf("# 50 GetSlotStatus: bulk_out then bulk_in %lld us each, bulk_out_in %lld us each\n",
+	       sep < 0 ? -1LL : (long long)(sep / 50), pipe < 0 ? -1LL : (long long)(pipe / 50));
+	check(sep > 0 && pipe > 0, "out_in: 50 exchanges each way");
+	pipelined = false;
+	if (!control_path)
+		return;
+
+	/* the answer comes after the IN's 200 ms: the IN is reaped, the answer waits for the next read */
+	check(vctl("fault latency 700"), "out_in late: control 'fault latency 700'");
+	seq = encode_slot_status(out);
+	t0 = now_ms();
+	rc = t->ops->bulk_out_in(t, out, sizeof(out), rsp_buf, max_message, XFER_MS, 200, &out_rc);
+	check(out_rc == CCID_HEADER_SIZE && rc == -ETIMEDOUT,
+	      "out_in late: bulk_out_in(IN 200 ms) -> sent %s, read %s after %lld ms", errname(out_rc), errname(rc),
+	      (long long)(now_ms() - t0));
+	rc = read_past_extensions(t, seq, &rsp, &extensions);
+	check(rc == CCID_HEADER_SIZE && rsp.bSeq == seq && CCID_CMD_STATUS(rsp.rsp.bStatus) == CCID_CMD_OK,
+	      "out_in late: the next bulk_in gets the delayed answer, bSeq %02X (%s)", seq, errname(rc));
+
+	/* IN error: bulk-IN stalls instead of answering; the OUT went out all the same */
+	check(vctl("fault stall"), "out_in stall: control 'fault stall'");
+	encode_slot_status(out);
+	rc = t->ops->bulk_out_in(t, out, sizeof(out), rsp_buf, max_message, XFER_MS, XFER_MS, &out_rc);
+	check(out_rc == CCID_HEADER_SIZE && rc == -EPIPE, "out_in stall: bulk-IN stalls -> sent %s, read %s",
+	      errname(out_rc), errname(rc));
+	rc = t->ops->clear_halt(t, t->info.ep_bulk_in);
+	check(rc == 0, "out_in stall: clear_halt(%02X) -> %s", t->info.ep_bulk_in, errname(rc));
+
+	/* OUT error: SET_FEATURE(ENDPOINT_HALT) on bulk-OUT (USB 2.0 §9.4.9); the IN (5 s) must not be waited out */
+	rc = t->ops->control(t, 0x02, 0x03, 0, t->info.ep_bulk_out, NULL, 0, XFER_MS);
+	check(rc == 0, "out_in halted OUT: SET_FEATURE(ENDPOINT_HALT) on %02X -> %s", t->info.ep_bulk_out,
+	      errname(rc));
+	encode_slot_status(out);
+	t0 = now_ms();
+	rc = t->ops->bulk_out_in(t, out, sizeof(out), rsp_buf, max_message, XFER_MS, XFER_MS, &out_rc);
+	t0 = now_ms() - t0;
+	check(out_rc == -EPIPE && rc == -EPIPE && t0 < 2000,
+	      "out_in halted OUT: -> sent %s, returned %s after %lld ms (the IN cancelled)", errname(out_rc),
+	      errname(rc), (long long)t0);
+	rc = t->ops->clear_halt(t, t->info.ep_bulk_out);
+	check(rc == 0, "out_in halted OUT: clear_halt(%02X) -> %s", t->info.ep_bulk_out, errname(rc));
+	out_in_exchanges(t, o, "out_in after the halted OUT");   /* in step: the cancelled IN took nothing */
 }
 
 /*
@@ -473,7 +611,7 @@ static void test_late_answer(struct uccid_transport *t)
 	struct ccid_msg rsp;
 	uint8_t seq;
 	int64_t t0;
-	int rc;
+	int rc, extensions;
 
 	if (!control_path)
 		return;
@@ -483,22 +621,11 @@ static void test_late_answer(struct uccid_transport *t)
 	rc = t->ops->bulk_in(t, rsp_buf, max_message, 200);
 	check(rc == -ETIMEDOUT, "late: bulk_in(200 ms) before the answer -> %s after %lld ms", errname(rc),
 	      (long long)(now_ms() - t0));
-	/* CCID §6.2.6: while the answer is late the reader may send time extensions (bSeq of the command) */
-	{
-		int extensions = 0;
-
-		for (;;) {
-			rc = t->ops->bulk_in(t, rsp_buf, max_message, 3000);
-			if (rc != CCID_HEADER_SIZE || ccid_msg_decode(rsp_buf, (size_t)rc, &rsp, NULL) < 0 ||
-			    rsp.bSeq != seq || CCID_CMD_STATUS(rsp.rsp.bStatus) != CCID_CMD_TIME_EXTENSION ||
-			    ++extensions > 4)
-				break;
-		}
-		check(rc == CCID_HEADER_SIZE && rsp.bSeq == seq && rsp.bMessageType == CCID_RDR_TO_PC_SLOT_STATUS &&
-			      CCID_CMD_STATUS(rsp.rsp.bStatus) == CCID_CMD_OK,
-		      "late: the next bulk_in gets the delayed answer whole, bSeq %02X (%s after %lld ms, "
-		      "%d time extension(s) first)", seq, errname(rc), (long long)(now_ms() - t0), extensions);
-	}
+	rc = read_past_extensions(t, seq, &rsp, &extensions);
+	check(rc == CCID_HEADER_SIZE && rsp.bSeq == seq && rsp.bMessageType == CCID_RDR_TO_PC_SLOT_STATUS &&
+		      CCID_CMD_STATUS(rsp.rsp.bStatus) == CCID_CMD_OK,
+	      "late: the next bulk_in gets the delayed answer whole, bSeq %02X (%s after %lld ms, "
+	      "%d time extension(s) first)", seq, errname(rc), (long long)(now_ms() - t0), extensions);
 
 	/*
 	 * The virtual reader sends the zero-length packet before an answer; which
@@ -667,10 +794,16 @@ static void test_stall(struct uccid_transport *t, const struct opts *o)
 struct waiter {
 	struct uccid_transport *t;
 	bool interrupt;
+	bool out_in;                     /* bulk_out_in with a zero-length OUT (the vreader ignores it) */
 	unsigned timeout_ms;
-	int rc;
+	int rc, out_rc;
 	int64_t ended;
 };
+
+static const char *waiter_name(const struct waiter *w)
+{
+	return w->interrupt ? "intr_in" : w->out_in ? "bulk_out_in" : "bulk_in";
+}
 
 static void *wait_thread(void *arg)
 {
@@ -679,16 +812,24 @@ static void *wait_thread(void *arg)
 
 	if (w->interrupt)
 		w->rc = w->t->ops->intr_in(w->t, buf, sizeof(buf), w->timeout_ms);
+	else if (w->out_in)
+		w->rc = w->t->ops->bulk_out_in(w->t, NULL, 0, rsp_buf, max_message, XFER_MS, w->timeout_ms,
+					       &w->out_rc);
 	else
 		w->rc = w->t->ops->bulk_in(w->t, rsp_buf, max_message, w->timeout_ms);
 	w->ended = now_ms();
 	return NULL;
 }
 
-/* cancel() from this thread ends a bulk_in and an intr_in blocked in two other threads. */
+/*
+ * cancel() from this thread ends a bulk_in (with the virtual reader: a
+ * bulk_out_in whose OUT is done and whose IN waits) and an intr_in blocked
+ * in two other threads.
+ */
 static void test_cancel(struct uccid_transport *t)
 {
-	struct waiter w[2] = { { .t = t, .timeout_ms = 20000 }, { .t = t, .interrupt = true, .timeout_ms = 20000 } };
+	struct waiter w[2] = { { .t = t, .out_in = control_path && t->ops->bulk_out_in, .timeout_ms = 20000 },
+			       { .t = t, .interrupt = true, .timeout_ms = 20000 } };
 	unsigned nw = t->info.ep_intr_in ? 2 : 1;
 	pthread_t th[2];
 	uint8_t cmd[CCID_HEADER_SIZE] = { 0 };
@@ -702,9 +843,9 @@ static void test_cancel(struct uccid_transport *t)
 	t->ops->cancel(t);
 	for (unsigned i = 0; i < nw; i++) {
 		pthread_join(th[i], NULL);
-		check(w[i].rc == -ECANCELED && w[i].ended - at < 1000,
-		      "cancel: a blocked %s returns %s %lld ms after cancel()", w[i].interrupt ? "intr_in" : "bulk_in",
-		      errname(w[i].rc), (long long)(w[i].ended - at));
+		check(w[i].rc == -ECANCELED && w[i].out_rc == 0 && w[i].ended - at < 1000,
+		      "cancel: a blocked %s returns %s %lld ms after cancel()", waiter_name(&w[i]), errname(w[i].rc),
+		      (long long)(w[i].ended - at));
 	}
 	rc = t->ops->bulk_out(t, cmd, sizeof(cmd), XFER_MS);
 	check(rc == -ECANCELED, "cancel: a later bulk_out -> %s", errname(rc));
@@ -878,6 +1019,7 @@ int main(int argc, char **argv)
 	test_descriptors(t, r);
 	test_session(t, &o);
 	test_late_answer(t);
+	test_out_in(t, &o);
 	test_abort(t, &o);
 	test_interrupt(t, &o);
 	test_stall(t, &o);

@@ -416,18 +416,23 @@ static int op_control(void *dev, const uint8_t setup[8], const uint8_t *data, ui
 	case 0x82: /* endpoint, standard, IN */
 		if (req != REQ_GET_STATUS)
 			return -EPIPE;
-		buf[0] = (wIndex & 0xFF) == VDEV_BULK_IN && d->bulk_in_halted;
+		buf[0] = ((wIndex & 0xFF) == VDEV_BULK_IN && d->bulk_in_halted) ||
+			 ((wIndex & 0xFF) == VDEV_BULK_OUT && d->bulk_out_halted);
 		buf[1] = 0;
 		return copy_out(in, in_cap, wLength, buf, 2);
 	case 0x02: /* endpoint, standard, OUT */
 		if (req == REQ_CLEAR_FEATURE && wValue == 0 /* ENDPOINT_HALT */) {
 			if ((wIndex & 0xFF) == VDEV_BULK_IN)
 				d->bulk_in_halted = false;
+			if ((wIndex & 0xFF) == VDEV_BULK_OUT)
+				d->bulk_out_halted = false;
 			return 0;
 		}
 		if (req == REQ_SET_FEATURE && wValue == 0) {
 			if ((wIndex & 0xFF) == VDEV_BULK_IN)
 				d->bulk_in_halted = true;
+			if ((wIndex & 0xFF) == VDEV_BULK_OUT)
+				d->bulk_out_halted = true;
 			return 0;
 		}
 		return -EPIPE;
@@ -481,7 +486,8 @@ static int op_out(void *dev, uint8_t ep, const uint8_t *data, size_t len, int64_
 	uint32_t max = ccid_class_desc_max_message(&d->cfg.desc);
 	bool short_transfer = len % VDEV_MAX_PACKET != 0 || len == 0;
 
-	if (ep != (VDEV_BULK_OUT & 0x0F))
+	/* a halted endpoint STALLs every transfer and takes no data (USB 2.0 §9.4.5) */
+	if (ep != (VDEV_BULK_OUT & 0x0F) || d->bulk_out_halted)
 		return -EPIPE;
 	advance(d, now);
 	if (d->out_discard) {
@@ -672,6 +678,7 @@ static void op_attach(void *dev, int64_t now)
 	d->out_len = 0;
 	d->out_discard = false;
 	d->bulk_in_halted = false;
+	d->bulk_out_halted = false;
 	d->zlp_pending = false;
 	d->configuration = 0;
 	for (unsigned i = 0; i < d->nslots; i++)

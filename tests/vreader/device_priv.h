@@ -73,6 +73,7 @@ struct vdev {
 	struct vslot slots[VDEV_MAX_SLOTS];
 	uint8_t configuration;          /* SET_CONFIGURATION value */
 	bool bulk_in_halted;
+	bool bulk_out_halted;           /* only the host halts it (SET_FEATURE), to test its error paths */
 	FILE *log;
 
 	/* bulk-OUT reassembly */
