@@ -135,8 +135,9 @@ void uccid_log(struct uccid_reader *r, enum uccid_log_level level, const char *f
  * transfers (bounded), within base_ms per command
  * and the session's exchange deadline in all; on a deadline the command is
  * aborted (ABORT request + PC_to_RDR_Abort).  An answer that cannot be
- * stale — malformed while this is the only command in flight, or carrying a
- * bSeq the slot never used — fails the command at once with -EPROTO, after
+ * stale — once the session has had an answer, one malformed while this is
+ * the only command in flight or carrying a bSeq the slot never used; a
+ * bulk-IN halt in its place — fails the command at once with -EPROTO, after
  * the same abort to resynchronise.  The answer is decoded into
  * *ret (abData points into ans).  A failed command (bmCommandStatus 1) is
  * returned as success with ret->rsp.bStatus / bError set and recorded as the
