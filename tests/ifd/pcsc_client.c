@@ -217,12 +217,18 @@ static void check_disposition(const char *what, DWORD disp, const char *j)
 		else
 			ok("%s: no power command", what);
 		break;
-	case SCARD_RESET_CARD:
-		if (warm < 1 || off)
-			fail("%s: want a warm IccPowerOn and no IccPowerOff, got %u warm, %u off", what, warm, off);
+	case SCARD_RESET_CARD: {
+		/* an IccPowerOff after the reset is pcscd's own: it powers an idle card down once
+		   its grace period after the last disconnect ran out, which a slow run can reach */
+		const char *first_warm = strstr(j, " warm"), *first_off = strstr(j, "host PC_to_RDR_IccPowerOff");
+
+		if (!first_warm || (first_off && first_off < first_warm))
+			fail("%s: want a warm IccPowerOn and no IccPowerOff before it, got %u warm, %u off", what, warm,
+			     off);
 		else
 			ok("%s: warm reset (IccPowerOn while powered)", what);
 		break;
+	}
 	case SCARD_UNPOWER_CARD:
 		if (off < 1)
 			fail("%s: want an IccPowerOff, got none", what);

@@ -191,17 +191,12 @@ pcscd_row() {  # pcscd_row libccid|bundle
 }
 
 # After an eject without a mechanism the lock manager keeps the card latched
-# until a uccid process sees it removed (docs/locks.md); "uccid watch" looks
-# while the card goes out and comes back.
-unlatch() {  # unlatch READER BUSID SLOT: a watcher sees the card go (that ends the eject latch)
-	timeout 30 "$UCCID" -r $1 watch > $O/unlatch.txt 2>&1 &
-	_w=$!
-	# the watcher has the reader once it reports the card there; under load that takes a while
-	wait_for 200 grep -q "slot $3: inserted" $O/unlatch.txt
+# until a uccid process sees the slot empty (docs/locks.md): "uccid status"
+# asks the reader while the card is out.
+unlatch() {  # unlatch READER BUSID SLOT
 	vrctl $2 "remove $3" > /dev/null
-	wait_for 100 grep -q "slot $3: removed" $O/unlatch.txt
+	timeout 30 "$UCCID" -r $1 status --slot $3 > $O/unlatch.txt 2>&1
 	vrctl $2 "insert $3" > /dev/null
-	kill $_w 2>/dev/null; wait $_w 2>/dev/null
 }
 
 # --- row (c): uccid direct, the libusb transport ---
