@@ -12,6 +12,7 @@
 # are kept in tests/ifd/pcscd-*.log as artifacts.
 set -u
 top_builddir=${top_builddir:-.}
+top_srcdir=${top_srcdir:-$(dirname "$0")/../..}
 top_builddir=$(cd "$top_builddir" && pwd)
 so=$top_builddir/.libs/libifd-uccid.so
 vreader=$top_builddir/tests/vreader/uccid-vreader
@@ -69,22 +70,7 @@ for name in t1 ext multi mech t0; do
 done > "$tmp/conf/uccid"
 
 ask() {  # ask LINES...: the control socket's replies
-	python3 - "$tmp/ctl" "$@" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(10)
-s.connect(sys.argv[1])
-f = s.makefile("rwb")
-for line in sys.argv[2:]:
-    f.write(line.encode() + b"\n"); f.flush()
-    while True:
-        r = f.readline().decode()
-        if not r:
-            sys.exit(0)
-        sys.stdout.write(r)
-        if r.startswith("ok") or r.startswith("error:"):
-            break
-PY
+	python3 "$top_srcdir/tests/vreader/vrctl.py" "$tmp/ctl" "$@"
 }
 
 start_pcscd() {  # start_pcscd LOGNAME [ENV=VALUE...]

@@ -9,6 +9,7 @@
 # SIGKILL is reported and its card reset before the next one gets it.
 set -u
 top_builddir=${top_builddir:-.}
+top_srcdir=${top_srcdir:-$(dirname "$0")/../..}
 UCCID=${UCCID:-$top_builddir/driver/tool/uccid}
 VREADER=$top_builddir/tests/vreader/uccid-vreader
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/uccid-locks.XXXXXX")
@@ -46,17 +47,7 @@ lacks() {
 		echo "FAIL: $1 has /$2/"; sed 's/^/  | /' "$tmp/$1" | head -20; fails=$((fails + 1)); else passes=$((passes + 1)); fi
 }
 ctl() {  # ctl LINE...: the replies of one control connection into $tmp/ctl.out
-	python3 - "$tmp/ctl" "$@" <<'PY' >"$tmp/ctl.out"
-import socket, sys
-s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1]); f = s.makefile("rwb")
-for line in sys.argv[2:]:
-    f.write(line.encode() + b"\n"); f.flush()
-    while True:
-        l = f.readline().decode()
-        sys.stdout.write(l)
-        if l.startswith(("ok", "error:")) or not l:
-            break
-PY
+	python3 "$top_srcdir/tests/vreader/vrctl.py" "$tmp/ctl" "$@" >"$tmp/ctl.out"
 }
 # The host's commands in the journal of reader $1 slot 0 since entry $2, one per line.
 journal_from() {

@@ -6,6 +6,7 @@
 # an unknown bus id, a card that is gone, a reader without a mechanism.
 set -u
 top_builddir=${top_builddir:-.}
+top_srcdir=${top_srcdir:-$(dirname "$0")/../..}
 UCCID=${UCCID:-$top_builddir/driver/tool/uccid}
 VREADER=$top_builddir/tests/vreader/uccid-vreader
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/uccid-reader.XXXXXX")
@@ -39,14 +40,7 @@ has() {
 		echo "FAIL: $1 lacks '$2'"; sed 's/^/  | /' "$tmp/$1" | head -20; fails=$((fails + 1)); fi
 }
 ctl() {  # ctl LINE...: one control connection, each line answered before the next
-	python3 - "$tmp/ctl" "$@" <<'PY' >/dev/null
-import socket, sys
-s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1]); f = s.makefile("rwb")
-for line in sys.argv[2:]:
-    f.write(line.encode() + b"\n"); f.flush()
-    while not f.readline().decode().startswith(("ok", "error:")):
-        pass
-PY
+	python3 "$top_srcdir/tests/vreader/vrctl.py" "$tmp/ctl" "$@" >/dev/null
 }
 
 run 0 list "usbip://127.0.0.1:$port" && has out "$R1  1209:0001  CCID reader" && has out "$R3  1209:0001"

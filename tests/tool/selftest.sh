@@ -45,17 +45,7 @@ has() {
 		echo "FAIL: $1 lacks '$2'"; sed 's/^/  | /' "$tmp/$1" | head -40; fails=$((fails + 1)); fi
 }
 ctl() {  # ctl LINE...: one control connection; the replies go to $tmp/ctl.out
-	python3 - "$tmp/ctl" "$@" <<'PY' >"$tmp/ctl.out"
-import socket, sys
-s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1]); f = s.makefile("rwb")
-for line in sys.argv[2:]:
-    f.write(line.encode() + b"\n"); f.flush()
-    while True:
-        l = f.readline().decode()
-        print(l.rstrip())
-        if l.startswith(("ok", "error:")):
-            break
-PY
+	python3 "$top_srcdir/tests/vreader/vrctl.py" "$tmp/ctl" "$@" >"$tmp/ctl.out"
 }
 # json SUMMARY [PROBE=VERDICT...]: the last --json output parses, has these counts and verdicts,
 # every result has the four keys, and the summary adds up

@@ -6,6 +6,7 @@
 # socket.  Uses python3 as the socket client.
 set -u
 top_builddir=${top_builddir:-.}
+top_srcdir=${top_srcdir:-$(dirname "$0")/../..}
 vreader=$top_builddir/tests/vreader/uccid-vreader
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vr-control.XXXXXX")
 sock=$tmp/control.sock
@@ -26,22 +27,7 @@ done
 
 # ask LINES...: send each line, print the replies (each ends with ok/error)
 ask() {
-	python3 - "$sock" "$@" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(10)
-s.connect(sys.argv[1])
-f = s.makefile("rwb")
-for line in sys.argv[2:]:
-    f.write(line.encode() + b"\n"); f.flush()
-    while True:
-        r = f.readline().decode()
-        if not r:
-            sys.exit(0)
-        sys.stdout.write(r)
-        if r.startswith("ok") or r.startswith("error:"):
-            break
-PY
+	python3 "$top_srcdir/tests/vreader/vrctl.py" "$sock" "$@"
 }
 expect() {  # expect TEXT LINES...
 	want=$1; shift

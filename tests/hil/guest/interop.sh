@@ -10,7 +10,7 @@
 # Every check writes one line to /hilout/results.txt:
 #   ROW<TAB>COLUMN<TAB>CHECK<TAB>ok|FAIL|n/a<TAB>DETAIL
 # and bench / fault figures go to /hilout/bench.txt and /hilout/faults.txt.
-# Settings from /hilout/config.sh: VREADER PCSC_SESSION PCSC_CLIENT UCCID
+# Settings from /hilout/config.sh: VREADER PCSC_SESSION PCSC_CLIENT UCCID VRCTL
 # BUNDLE (the installed ifd-uccid.bundle) PHASES BENCH_COUNT.
 # Exit status: the number of FAIL lines.
 O=/hilout
@@ -47,22 +47,8 @@ wait_for() {  # wait_for TENTHS COMMAND...
 	return 1
 }
 vrctl() {  # vrctl BUSID LINE...: the control socket's replies
-	python3 - /run/vr.sock "$@" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(10)
-s.connect(sys.argv[1])
-f = s.makefile("rwb")
-for line in ["reader " + sys.argv[2]] + sys.argv[3:]:
-    f.write(line.encode() + b"\n"); f.flush()
-    while True:
-        r = f.readline().decode()
-        if not r:
-            sys.exit(0)
-        sys.stdout.write(r)
-        if r.startswith("ok") or r.startswith("error:"):
-            break
-PY
+	_vb=$1; shift
+	python3 "$VRCTL" /run/vr.sock "reader $_vb" "$@"
 }
 bus_of() {  # the vreader's bus ID of a profile (the order of --profile below)
 	case $1 in tpdu-t0) echo 1-1;; tpdu-t1) echo 1-2;; short-apdu) echo 1-3;; extended-apdu) echo 1-4;;
