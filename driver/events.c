@@ -59,12 +59,6 @@ static void presence(struct uccid_reader *r, unsigned slot, bool present, bool c
 
 	if (!changed && present == s->present)
 		return;
-	if (present && s->present && r->notify_seen) {
-		/* present before and now, changed between: the card went out and one came back
-		   (a removal the caller and an eject latch must hear of) */
-		uccid_push_event(r, UCCID_EVENT_REMOVED, slot, 0);
-		uccid_card_event(r, s, LOCKMGR_EV_REMOVED);
-	}
 	uccid_push_event(r, present ? UCCID_EVENT_INSERTED : UCCID_EVENT_REMOVED, slot, 0);
 	s->present = present;
 	s->powered = false;
@@ -97,6 +91,7 @@ static void interrupt_message(struct uccid_reader *r, const uint8_t *buf, size_t
 		 */
 		bool first = !r->notify_seen;
 
+		r->notify_seen = true;
 		for (unsigned i = 0; i < r->nslots; i++) {
 			bool present = ccid_notify_present(&m, i), changed = ccid_notify_changed(&m, i);
 
@@ -106,9 +101,14 @@ static void interrupt_message(struct uccid_reader *r, const uint8_t *buf, size_t
 				r->slots[i].verify = true;
 				continue;
 			}
+			if (!first && present && changed && r->slots[i].present) {
+				/* present before and now, changed between: the card went out and
+				   one came back (a removal the caller and an eject latch must hear of) */
+				uccid_push_event(r, UCCID_EVENT_REMOVED, i, 0);
+				uccid_card_event(r, &r->slots[i], LOCKMGR_EV_REMOVED);
+			}
 			presence(r, i, present, changed);
 		}
-		r->notify_seen = true;
 	}
 	pthread_mutex_unlock(&r->lock);
 }
@@ -144,11 +144,7 @@ int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_e
 				interrupt_message(r, buf, (size_t)n);
 			else if (n == -ENODEV || n == -ECANCELED) {
 				pthread_mutex_lock(&r->lock);
-				if (!r->dead) {
-					r->dead = n;
-					if (n == -ENODEV)
-						uccid_push_event(r, UCCID_EVENT_READER_REMOVED, 0, 0);
-				}
+				uccid_set_dead(r, n);
 				pthread_mutex_unlock(&r->lock);
 			} else if (n < 0 && n != -ETIMEDOUT) {
 				struct timespec nap = { .tv_nsec = 50 * 1000 * 1000 };

@@ -81,7 +81,7 @@ static void abs_deadline(struct timespec *ts, int64_t until_us)
 	}
 }
 
-static void set_dead(struct uccid_reader *r, int err)
+void uccid_set_dead(struct uccid_reader *r, int err)
 {
 	if (!r->dead) {
 		r->dead = err;
@@ -257,7 +257,7 @@ static void take_read(struct uccid_reader *r, int n)
 	if (n >= 0) {
 		dispatch(r, r->rx, n);
 	} else if (n == -ENODEV || n == -ECANCELED) {
-		set_dead(r, n);
+		uccid_set_dead(r, n);
 	} else if (n == -EPIPE) {
 		/*
 		 * bulk-IN halted: clear it (USB 2.0 §9.4.5).  The halt took the
@@ -386,7 +386,7 @@ static void abort_command(struct uccid_reader *r, struct uslot *s)
 	pthread_mutex_lock(&r->lock);
 	if (rc < 0) {
 		if (rc == -ENODEV)
-			set_dead(r, rc);
+			uccid_set_dead(r, rc);
 		return;
 	}
 	wait_answer(r, s, until);
@@ -449,7 +449,7 @@ again:
 	pthread_mutex_lock(&r->lock);
 	if (rc < 0) {
 		if (rc == -ENODEV || rc == -ECANCELED)
-			set_dead(r, rc);
+			uccid_set_dead(r, rc);
 		else if (rc == -ETIMEDOUT)
 			rc = -ETIMEDOUT;
 		goto out;
@@ -730,7 +730,7 @@ void uccid_cancel(struct uccid_reader *r)
 	if (!r)
 		return;
 	pthread_mutex_lock(&r->lock);
-	set_dead(r, -ECANCELED);
+	uccid_set_dead(r, -ECANCELED);
 	pthread_mutex_unlock(&r->lock);
 	/* threads waiting for a slot another thread locked, or in uccid_lock() */
 	for (unsigned i = 0; r->lm && i < r->nslots; i++)

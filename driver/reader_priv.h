@@ -155,6 +155,13 @@ size_t uccid_build(uint8_t *msg, uint8_t type, uint8_t b7, uint8_t b8, uint8_t b
 /* Give s the command sequence number seq (and remember it: a late answer may carry it). */
 void uccid_note_seq(struct uslot *s, uint8_t seq);
 
+/*
+ * The session ends for good with err (-ENODEV: the reader is gone, with a
+ * READER_REMOVED event; -ECANCELED: uccid_cancel); the first cause stays.
+ * Wakes every waiter.  r->lock held.
+ */
+void uccid_set_dead(struct uccid_reader *r, int err);
+
 /* Map a failed answer to an errno (and keep it as the slot's last error). */
 int uccid_answer_error(struct uccid_reader *r, struct uslot *s, const struct ccid_msg *m);
 
