@@ -647,18 +647,28 @@ static int op_intr_in(struct uccid_transport *pub, uint8_t *buf, size_t cap, uns
 	return transfer(t, t->pub.info.ep_intr_in, LIBUSB_TRANSFER_TYPE_INTERRUPT, buf, cap, timeout_ms);
 }
 
+/*
+ * Set flag (cancelled or gone) and cancel every transfer in flight, under
+ * t->lock: no transfer is submitted after this (xfer_submit checks the
+ * flags under the same lock), and those in flight end now.  A transfer that
+ * already completed but is not yet off the list gives NOT_FOUND: harmless.
+ */
+static void end_transfers(struct lu_transport *t, atomic_bool *flag)
+{
+	pthread_mutex_lock(&t->lock);
+	atomic_store(flag, true);
+	for (struct xfer *x = t->inflight; x; x = x->next)
+		libusb_cancel_transfer(x->tr);
+	pthread_mutex_unlock(&t->lock);
+}
+
 static void op_cancel(struct uccid_transport *pub)
 {
 	struct lu_transport *t = to_lu(pub);
 
 	if (!t)
 		return;
-	pthread_mutex_lock(&t->lock);
-	atomic_store(&t->cancelled, true);
-	/* A transfer that already completed but is not yet unlinked gives NOT_FOUND: harmless. */
-	for (struct xfer *x = t->inflight; x; x = x->next)
-		libusb_cancel_transfer(x->tr);
-	pthread_mutex_unlock(&t->lock);
+	end_transfers(t, &t->cancelled);
 }
 
 /*
@@ -756,12 +766,7 @@ static int LIBUSB_CALL on_device_left(libusb_context *ctx, libusb_device *dev, l
 	for (struct lu_transport *t = reg_head; t; t = t->reg_next) {
 		if (t->dev != dev)
 			continue;
-		/* under t->lock: no transfer is submitted after this, and those in flight end now */
-		pthread_mutex_lock(&t->lock);
-		atomic_store(&t->gone, true);
-		for (struct xfer *x = t->inflight; x; x = x->next)
-			libusb_cancel_transfer(x->tr);
-		pthread_mutex_unlock(&t->lock);
+		end_transfers(t, &t->gone);
 	}
 	pthread_mutex_unlock(&reg_lock);
 	return 0;       /* stay registered */
