@@ -113,6 +113,11 @@ run 2 -r "$R1" apdu -f "$tmp/s2" && has err "'sideways' is not a disposition"
 run 1 -r "$R1" unlock --disposition reset && has err "slot 0 is not locked"
 run 2 -r "$R1" unlock && has err "usage"
 run 2 -r "$R1" unlock --disposition sideways && has err "not a disposition"
+# times in seconds (--wait, lock --timeout): bad ones are refused before the reader is opened
+for t in abc -1 86401 5x ''; do
+	run 2 -r "$R1" --wait="$t" locks && has err "--wait takes a time in seconds \\(0..86400\\) or 'forever', not '$t'"
+	run 2 -r "$R1" lock --timeout "$t" && has err "--timeout takes a time in seconds \\(0..86400\\) or 'forever', not '$t'"
+done
 
 # -- EJECT on the mechanism profile: Mechanical 02, the card leaves
 start_holder "$R2"
