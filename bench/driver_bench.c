@@ -20,11 +20,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "driver/tool/pingpong.h"
-#include "driver/uccid.h"
-#include "driver/usbip_wire.h"
-#include "tests/vreader/device.h"
-#include "tests/vreader/usbip_server.h"
+#include "tool/pingpong.h"
+#include "session/uccid.h"
+#include "usbip/usbip_wire.h"
+#include "vreader/device.h"
+#include "vreader/usbip_server.h"
 
 static unsigned rounds = 5000;
 

@@ -22,14 +22,14 @@ mkdir -p /run/pcscd "$tmp/b/ifd-uccid.bundle/Contents/Linux" "$tmp/conf" "$tmp/d
 mount -t tmpfs tmpfs /run/pcscd
 [ -d /usr/lib/pcsc/drivers ] && mount --bind "$tmp/drop" /usr/lib/pcsc/drivers
 cp "$so" "$tmp/b/ifd-uccid.bundle/Contents/Linux/"
-cp "$top_builddir/driver/ifd/Info.plist" "$tmp/b/ifd-uccid.bundle/Contents/"
-"$top_builddir/tests/vreader/uccid-vreader" --port 0 --profile short-apdu > "$tmp/vr.out" 2>&1 &
+cp "$top_builddir/ifd/Info.plist" "$tmp/b/ifd-uccid.bundle/Contents/"
+"$top_builddir/vreader/uccid-vreader" --port 0 --profile short-apdu > "$tmp/vr.out" 2>&1 &
 vr=$!
 until grep -q '^listening' "$tmp/vr.out"; do sleep 0.1; done
 port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/vr.out")
 url=usbip://127.0.0.1:$port/1-1
 # the direct API first, while nobody else has the reader open
-"$top_builddir/driver/tool/uccid" -r "$url" bench --rounds "$rounds" --apdu 801000000401020304 > "$tmp/direct" 2>&1
+"$top_builddir/tool/uccid" -r "$url" bench --rounds "$rounds" --apdu 801000000401020304 > "$tmp/direct" 2>&1
 printf 'FRIENDLYNAME "uccid bench"\nDEVICENAME %s\nLIBPATH %s\n' "$url" \
 	"$tmp/b/ifd-uccid.bundle/Contents/Linux/libifd-uccid.so" > "$tmp/conf/uccid"
 pcscd -f -c "$tmp/conf" > "$tmp/pcscd.log" 2>&1 &

@@ -27,9 +27,9 @@
 
 #include "ccid/bytes.h"
 #include "ccid/message.h"
-#include "driver/usbip_wire.h"
-#include "tests/vreader/device.h"
-#include "tests/vreader/usbip_server.h"
+#include "usbip/usbip_wire.h"
+#include "vreader/device.h"
+#include "vreader/usbip_server.h"
 
 static unsigned rounds = 20000;
 

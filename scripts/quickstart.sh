@@ -9,8 +9,8 @@ set -eu
 . "$(dirname "$0")/common.sh"
 uccid_install_deps
 uccid_build
-uccid="$BUILD/driver/tool/uccid"
-vreader="$BUILD/tests/vreader/uccid-vreader"
+uccid="$BUILD/tool/uccid"
+vreader="$BUILD/vreader/uccid-vreader"
 tmp=$(mktemp -d)
 "$vreader" --port 0 --profile tpdu-t1 >"$tmp/vreader.out" 2>&1 &
 vr=$!

@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "driver/ifd/ifd_priv.h"
+#include "ifd/ifd_priv.h"
 #include "tests/testutil.h"
-#include "tests/vreader/device.h"
-#include "tests/vreader/transport_inproc.h"
-#include "tests/vreader/usbip_server.h"
+#include "vreader/device.h"
+#include "vreader/transport_inproc.h"
+#include "vreader/usbip_server.h"
 
 START_TEST(errmap_table)
 {

@@ -22,10 +22,10 @@
 #include <unistd.h>
 
 #include "ccid/ccid.h"
-#include "driver/uccid.h"
+#include "session/uccid.h"
 #include "tests/testutil.h"
-#include "tests/vreader/device.h"
-#include "tests/vreader/usbip_server.h"
+#include "vreader/device.h"
+#include "vreader/usbip_server.h"
 
 static const uint8_t VERIFY_RIGHT[] = { 0x00, 0x20, 0x00, 0x80, 0x06, '1', '2', '3', '4', '5', '6' };
 static const uint8_t VERIFY_ASK[] = { 0x00, 0x20, 0x00, 0x80 };   /* 9000 if verified, 63Cx if not */

@@ -15,12 +15,12 @@
 #include <unistd.h>
 
 #include "ccid/ccid.h"
-#include "driver/uccid.h"
+#include "session/uccid.h"
 #include "tests/testutil.h"
-#include "tests/vreader/device.h"
-#include "driver/usbip_client.h"
-#include "tests/vreader/transport_inproc.h"
-#include "tests/vreader/usbip_server.h"
+#include "vreader/device.h"
+#include "transport/usbip_client.h"
+#include "vreader/transport_inproc.h"
+#include "vreader/usbip_server.h"
 
 /* Each test runs over both transports: the device model in process, and over USB/IP on loopback. */
 enum { OVER_INPROC, OVER_USBIP, OVER_COUNT };

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The `uccid test` suite format (driver/tool/suite.c, suite_match.c):
+ * The `uccid test` suite format (tool/hil/suite.c, suite_match.c):
  * parsing into steps and tests, the errors a suite author sees (FILE:LINE
  * and what was wrong), status-word specs, data patterns, slices, durations
  * and variables.
@@ -9,8 +9,8 @@
 
 #include <errno.h>
 
-#include "driver/tool/suite.h"
-#include "driver/uccid.h"
+#include "tool/hil/suite.h"
+#include "session/uccid.h"
 #include "tests/testutil.h"
 
 static struct suite *parse_ok(const char *text)

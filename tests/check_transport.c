@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Check suite for the transports (driver/transport.h): the same tests run
+ * Check suite for the transports (transport/transport.h): the same tests run
  * over the in-process transport and over the USB/IP client talking to the
  * virtual reader's USB/IP server on 127.0.0.1 (loop tests, _i = enum kind):
  * descriptors, a CCID exchange, interrupt-IN card events, timeouts (with
@@ -29,13 +29,13 @@
 #include "ccid/bytes.h"
 #include "ccid/ccid.h"
 #include "ccid/usb_desc.h"
-#include "driver/transport.h"
-#include "driver/usbip_client.h"
-#include "driver/usbip_wire.h"
+#include "transport/transport.h"
+#include "transport/usbip_client.h"
+#include "usbip/usbip_wire.h"
 #include "tests/testutil.h"
-#include "tests/vreader/device.h"
-#include "tests/vreader/transport_inproc.h"
-#include "tests/vreader/usbip_server.h"
+#include "vreader/device.h"
+#include "vreader/transport_inproc.h"
+#include "vreader/usbip_server.h"
 
 #define OPEN_MS 3000            /* uccid_usbip_open timeout */
 #define IO_MS 3000              /* transfers that must succeed */

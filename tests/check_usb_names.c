@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Check suite for reader names (driver/usb_names.h): every form a user or
+ * Check suite for reader names (transport/usb_names.h): every form a user or
  * pcscd gives, the trailing parts pcscd says to ignore, every bound
  * (digits, ranges, serial characters, total length), formatting back to the
  * canonical forms, and the match rule.
@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "driver/usb_names.h"
+#include "transport/usb_names.h"
 #include "tests/testutil.h"
 
 static struct uccid_usb_name parsed(const char *s)

@@ -22,9 +22,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "driver/usbip_wire.h"
+#include "usbip/usbip_wire.h"
 #include "tests/testutil.h"
-#include "tests/vreader/usbip_server.h"
+#include "vreader/usbip_server.h"
 
 #define WAIT_MS 3000            /* bound on every wait for the server */
 #define EP_BULK_OUT 0x02

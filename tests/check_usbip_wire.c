@@ -12,7 +12,7 @@
 #include <linux/usbip.h>        /* our USBIP_URB_* must be the same tokens (no redefinition error) */
 #include <stdio.h>
 
-#include "driver/usbip_wire.h"
+#include "usbip/usbip_wire.h"
 #include "tests/testutil.h"
 
 static uint8_t buf[4096], out[4096];

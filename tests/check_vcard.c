@@ -19,7 +19,7 @@
 #include "ccid/t1.h"
 #include "ccid/timing.h"
 #include "tests/testutil.h"
-#include "tests/vreader/card.h"
+#include "vreader/card.h"
 
 #define BIG (VCARD_RSP_MAX + 16)
 #define NONE UINT_MAX

@@ -16,8 +16,8 @@
 #include "ccid/bytes.h"
 #include "ccid/ccid.h"
 #include "tests/testutil.h"
-#include "tests/vreader/control.h"
-#include "tests/vreader/device.h"
+#include "vreader/control.h"
+#include "vreader/device.h"
 
 struct rig {
 	struct vdev *d;

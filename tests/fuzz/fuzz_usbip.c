@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "driver/usbip_wire.h"
+#include "usbip/usbip_wire.h"
 #include "tests/fuzz/fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -32,7 +32,7 @@ mkdir -p "$out"
 codec="field status message message_describe interrupt class_desc usb_desc atr pps timing t1_block t1"
 sources=""
 for f in $codec; do sources="$sources $src/ccid/$f.c"; done
-sources="$sources $src/driver/usbip_wire.c"
+sources="$sources $src/usbip/usbip_wire.c"
 
 status=0
 for h in $harnesses; do

@@ -25,10 +25,10 @@ for tool in qemu-system-x86_64 usbip pcscd opensc-tool lsusb busybox cpio certut
 done
 ls /boot/vmlinuz-* >/dev/null 2>&1 || skip "no Debian kernel in /boot (see tests/hil/README.md)"
 [ -d /usr/lib/pcsc/drivers/ifd-ccid.bundle ] || skip "no libccid in /usr/lib/pcsc/drivers (see tests/hil/README.md)"
-VREADER=$top_builddir/tests/vreader/uccid-vreader
+VREADER=$top_builddir/vreader/uccid-vreader
 PCSC_SESSION=$top_builddir/tests/hil/pcsc-session
 PCSC_CLIENT=$top_builddir/tests/ifd/pcsc-client
-UCCID=$top_builddir/driver/tool/uccid
+UCCID=$top_builddir/tool/uccid
 for b in "$VREADER" "$PCSC_SESSION" "$PCSC_CLIENT" "$UCCID"; do
 	[ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }
 done
@@ -49,7 +49,7 @@ VREADER='$VREADER'
 PCSC_SESSION='$PCSC_SESSION'
 PCSC_CLIENT='$PCSC_CLIENT'
 UCCID='$UCCID'
-VRCTL='$top_srcdir/tests/vreader/vrctl.py'
+VRCTL='$top_srcdir/vreader/vrctl.py'
 BUNDLE='$BUNDLE'
 PHASES='${PHASES:-libccid bundle direct bench faults}'
 BENCH_COUNT='${BENCH_COUNT:-300}'

@@ -27,7 +27,7 @@ done
 if ! ls /boot/vmlinuz-* >/dev/null 2>&1; then
 	skip "no Debian kernel in /boot (see tests/hil/README.md)"
 fi
-VREADER=${VREADER:-$top_builddir/tests/vreader/uccid-vreader}
+VREADER=${VREADER:-$top_builddir/vreader/uccid-vreader}
 CHECK=${TRANSPORT_CHECK:-$top_builddir/tests/hil/transport-libusb-check}
 for b in "$VREADER" "$CHECK"; do
 	[ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }

@@ -44,8 +44,8 @@
 #include "ccid/class_desc.h"
 #include "ccid/message.h"
 #include "ccid/usb_desc.h"
-#include "driver/libusb_transport.h"
-#include "driver/usb_names.h"
+#include "transport/libusb.h"
+#include "transport/usb_names.h"
 
 #define MAX_READERS 32
 #define RSP_CAP (CCID_MAX_MESSAGE_LENGTH + 64)

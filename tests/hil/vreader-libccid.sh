@@ -26,7 +26,7 @@ done
 if ! ls /boot/vmlinuz-* >/dev/null 2>&1 || [ ! -d /usr/lib/pcsc/drivers/ifd-ccid.bundle ]; then
 	skip "no Debian kernel in /boot or no libccid (see tests/hil/README.md)"
 fi
-VREADER=$top_builddir/tests/vreader/uccid-vreader
+VREADER=$top_builddir/vreader/uccid-vreader
 PCSC_SESSION=$top_builddir/tests/hil/pcsc-session
 for b in "$VREADER" "$PCSC_SESSION"; do
 	[ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }

@@ -15,7 +15,7 @@ top_builddir=${top_builddir:-.}
 top_srcdir=${top_srcdir:-$(dirname "$0")/../..}
 top_builddir=$(cd "$top_builddir" && pwd)
 so=$top_builddir/.libs/libifd-uccid.so
-vreader=$top_builddir/tests/vreader/uccid-vreader
+vreader=$top_builddir/vreader/uccid-vreader
 client=$top_builddir/tests/ifd/pcsc-client
 art=$top_builddir/tests/ifd
 
@@ -50,7 +50,7 @@ if [ -d /usr/lib/pcsc/drivers ]; then mount --bind "$tmp/drop" /usr/lib/pcsc/dri
 # The bundle: the built library and its generated Info.plist with debug logging.
 cp "$so" "$tmp/bundle/ifd-uccid.bundle/Contents/Linux/"
 sed -e '/<key>ifdLogLevel<\/key>/{n;s|<string>.*</string>|<string>3</string>|}' \
-	"$top_builddir/driver/ifd/Info.plist" > "$tmp/bundle/ifd-uccid.bundle/Contents/Info.plist"
+	"$top_builddir/ifd/Info.plist" > "$tmp/bundle/ifd-uccid.bundle/Contents/Info.plist"
 lib=$tmp/bundle/ifd-uccid.bundle/Contents/Linux/libifd-uccid.so
 
 "$vreader" --port 0 --profile tpdu-t1 --profile extended-apdu --profile multi-slot --profile mechanical \
@@ -70,7 +70,7 @@ for name in t1 ext multi mech t0; do
 done > "$tmp/conf/uccid"
 
 ask() {  # ask LINES...: the control socket's replies
-	python3 "$top_srcdir/tests/vreader/vrctl.py" "$tmp/ctl" "$@"
+	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl" "$@"
 }
 
 start_pcscd() {  # start_pcscd LOGNAME [ENV=VALUE...]

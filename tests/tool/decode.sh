@@ -4,8 +4,8 @@
 # message for each kind of bad input (byte offset and what was expected).
 set -u
 top_builddir=${top_builddir:-.}
-UCCID=${UCCID:-$top_builddir/driver/tool/uccid}
-[ -x "$UCCID" ] || UCCID=$top_builddir/driver/tool/uccid
+UCCID=${UCCID:-$top_builddir/tool/uccid}
+[ -x "$UCCID" ] || UCCID=$top_builddir/tool/uccid
 fails=0
 passes=0
 tmp=$(mktemp -d)

@@ -10,8 +10,8 @@
 set -u
 top_builddir=${top_builddir:-.}
 top_srcdir=${top_srcdir:-$(dirname "$0")/../..}
-UCCID=${UCCID:-$top_builddir/driver/tool/uccid}
-VREADER=$top_builddir/tests/vreader/uccid-vreader
+UCCID=${UCCID:-$top_builddir/tool/uccid}
+VREADER=$top_builddir/vreader/uccid-vreader
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/uccid-locks.XXXXXX")
 export UCCID_LOCK_DIR="$tmp/locks"
 pid=
@@ -47,7 +47,7 @@ lacks() {
 		echo "FAIL: $1 has /$2/"; sed 's/^/  | /' "$tmp/$1" | head -20; fails=$((fails + 1)); else passes=$((passes + 1)); fi
 }
 ctl() {  # ctl LINE...: the replies of one control connection into $tmp/ctl.out
-	python3 "$top_srcdir/tests/vreader/vrctl.py" "$tmp/ctl" "$@" >"$tmp/ctl.out"
+	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl" "$@" >"$tmp/ctl.out"
 }
 # The host's commands in the journal of reader $1 slot 0 since entry $2, one per line.
 journal_from() {

@@ -7,8 +7,8 @@
 set -u
 top_builddir=${top_builddir:-.}
 top_srcdir=${top_srcdir:-$(dirname "$0")/../..}
-UCCID=${UCCID:-$top_builddir/driver/tool/uccid}
-VREADER=$top_builddir/tests/vreader/uccid-vreader
+UCCID=${UCCID:-$top_builddir/tool/uccid}
+VREADER=$top_builddir/vreader/uccid-vreader
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/uccid-reader.XXXXXX")
 pid=
 passes=0
@@ -40,7 +40,7 @@ has() {
 		echo "FAIL: $1 lacks '$2'"; sed 's/^/  | /' "$tmp/$1" | head -20; fails=$((fails + 1)); fi
 }
 ctl() {  # ctl LINE...: one control connection, each line answered before the next
-	python3 "$top_srcdir/tests/vreader/vrctl.py" "$tmp/ctl" "$@" >/dev/null
+	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl" "$@" >/dev/null
 }
 
 run 0 list "usbip://127.0.0.1:$port" && has out "$R1  1209:0001  CCID reader" && has out "$R3  1209:0001"

@@ -13,8 +13,8 @@
 set -u
 top_builddir=${top_builddir:-.}
 top_srcdir=${top_srcdir:-.}
-UCCID=${UCCID:-$top_builddir/driver/tool/uccid}
-VREADER=${VREADER:-$top_builddir/tests/vreader/uccid-vreader}
+UCCID=${UCCID:-$top_builddir/tool/uccid}
+VREADER=${VREADER:-$top_builddir/vreader/uccid-vreader}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/uccid-selftest.XXXXXX")
 pid=
 passes=0
@@ -45,7 +45,7 @@ has() {
 		echo "FAIL: $1 lacks '$2'"; sed 's/^/  | /' "$tmp/$1" | head -40; fails=$((fails + 1)); fi
 }
 ctl() {  # ctl LINE...: one control connection; the replies go to $tmp/ctl.out
-	python3 "$top_srcdir/tests/vreader/vrctl.py" "$tmp/ctl" "$@" >"$tmp/ctl.out"
+	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl" "$@" >"$tmp/ctl.out"
 }
 # json SUMMARY [PROBE=VERDICT...]: the last --json output parses, has these counts and verdicts,
 # every result has the four keys, and the summary adds up

@@ -9,8 +9,8 @@
 set -u
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
-UCCID=${UCCID:-$top_builddir/driver/tool/uccid}
-VREADER=$top_builddir/tests/vreader/uccid-vreader
+UCCID=${UCCID:-$top_builddir/tool/uccid}
+VREADER=$top_builddir/vreader/uccid-vreader
 SUITES=$top_srcdir/tests/hil/suites
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/uccid-test.XXXXXX")
 pid=

@@ -9,8 +9,8 @@
 # it cannot be.
 set -u
 top_builddir=${top_builddir:-.}
-UCCID=${UCCID:-$top_builddir/driver/tool/uccid}
-VREADER=${VREADER:-$top_builddir/tests/vreader/uccid-vreader}
+UCCID=${UCCID:-$top_builddir/tool/uccid}
+VREADER=${VREADER:-$top_builddir/vreader/uccid-vreader}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/uccid-trace.XXXXXX")
 pid=
 passes=0

@@ -7,7 +7,7 @@
 set -u
 top_builddir=${top_builddir:-.}
 top_srcdir=${top_srcdir:-$(dirname "$0")/../..}
-vreader=$top_builddir/tests/vreader/uccid-vreader
+vreader=$top_builddir/vreader/uccid-vreader
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vr-control.XXXXXX")
 sock=$tmp/control.sock
 pid=
@@ -27,7 +27,7 @@ done
 
 # ask LINES...: send each line, print the replies (each ends with ok/error)
 ask() {
-	python3 "$top_srcdir/tests/vreader/vrctl.py" "$sock" "$@"
+	python3 "$top_srcdir/vreader/vrctl.py" "$sock" "$@"
 }
 expect() {  # expect TEXT LINES...
 	want=$1; shift

@@ -10,7 +10,7 @@
 # package if missing; exits 77 (skip) only if it cannot be installed.
 set -eu
 top_builddir=${top_builddir:-.}
-server=${USBIP_TEST_SERVER:-$top_builddir/tests/vreader/uccid-vreader}
+server=${USBIP_TEST_SERVER:-$top_builddir/vreader/uccid-vreader}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/usbip-list.XXXXXX")
 pid=
 

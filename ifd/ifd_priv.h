@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The pcsc-lite IFD handler (API v3, ../shared/docs/reference/ifdhandler.md)
+ * on top of libuccid: what the entry points in ifdhandler.c share.  The
+ * entry points only translate: a Lun to a reader and slot (table.c), a
+ * negative errno to an IFD_* code (errmap.c); the work is libuccid's.
+ *
+ * Locking: one mutex (ifd_lock) guards the reader table and every field of
+ * struct ifd_reader marked "table"; it is never held across a libuccid call.
+ * A call in progress holds a reference (ifd_get/ifd_put), so that
+ * IFDHCloseChannel waits for it before closing the handle.
+ */
+#ifndef UCCID_IFD_PRIV_H
+#define UCCID_IFD_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ifdhandler.h>
+#include <reader.h>
+
+#include "session/uccid.h"
+
+#define IFD_MAX_READERS 16      /* PCSCLITE_MAX_READERS_CONTEXTS: TAG_IFD_SIMULTANEOUS_ACCESS */
+#define IFD_MAX_SLOTS 16
+#define IFD_NAME_MAX 256
+#define IFD_POLL_SLICE_MS 200   /* the event pump looks at stop requests at least this often */
+
+/* uccid's own IFDHControl codes (docs/ifd-uccid.8): SCARD_CTL_CODE(0x756300 + n), "uc" */
+#define IFD_UCCID_CTL(n) SCARD_CTL_CODE(0x756300 + (n))
+#define IOCTL_UCCID_EJECT IFD_UCCID_CTL(1)
+#define IOCTL_UCCID_LOCK_HOLDER IFD_UCCID_CTL(2)
+#define IOCTL_UCCID_GENERATION IFD_UCCID_CTL(3)
+/* the CCID escape, as libccid numbers it (IOCTL_SMARTCARD_VENDOR_IFD_EXCHANGE) */
+#define IOCTL_UCCID_ESCAPE SCARD_CTL_CODE(1)
+/* part 10 feature control codes: SCARD_CTL_CODE(0x330000 + feature), libccid's numbering */
+#define IFD_FEATURE_CTL(feature) SCARD_CTL_CODE(0x330000 + (feature))
+/* CM_IOCTL_GET_FEATURE_REQUEST as Windows numbers it; accepted too */
+#define CM_IOCTL_GET_FEATURE_REQUEST_WIN 0x313520
+
+/* ifdDriverOptions bits */
+#define IFD_OPTION_ESCAPE 0x0001   /* allow the CCID escape pass-through */
+
+/* Configuration: Info.plist keys, then environment overrides (config.c). */
+struct ifd_config {
+	unsigned log_level;         /* 0 errors, 1 + warnings, 2 + info, 3 + debug */
+	bool log_frames;            /* ifdLogLevel bit 4: CCID frames (carry PINs) */
+	uint32_t options;           /* IFD_OPTION_* */
+	unsigned deadline_ms;       /* uccid_options.exchange_deadline_ms (0: libuccid's default) */
+	unsigned power_deadline_ms;
+	char plist[512];            /* where it was read, "" if nowhere */
+};
+extern struct ifd_config ifd_config;
+void ifd_config_load(void);
+/* Parse the text of an Info.plist; for tests. */
+void ifd_config_parse(struct ifd_config *c, const char *text);
+void ifd_config_env(struct ifd_config *c);
+
+/* log.c: pcscd's log_msg when the driver runs inside pcscd, else stderr. */
+enum ifd_log_level { IFD_LOG_ERROR, IFD_LOG_WARNING, IFD_LOG_INFO, IFD_LOG_DEBUG };
+void ifd_log(enum ifd_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ifd_uccid_log(void *ctx, enum uccid_log_level level, const char *msg);
+void ifd_uccid_trace(void *ctx, bool out, const uint8_t *msg, size_t len);
+
+/* errmap.c: the one mapping from a negative errno to an IFD_* code. */
+enum ifd_op {
+	IFD_OP_GENERIC,     /* transmit, control, capabilities */
+	IFD_OP_OPEN,        /* create channel */
+	IFD_OP_POWER,       /* power up, down, reset */
+	IFD_OP_PROTOCOL,    /* set protocol parameters */
+	IFD_OP_PRESENCE,    /* ICC presence */
+};
+RESPONSECODE ifd_from_errno(int err, enum ifd_op op);
+
+/* table.c */
+struct ifd_reader {
+	unsigned index;                     /* Lun >> 16 */
+	char name[IFD_NAME_MAX];
+	struct uccid_reader *r;
+	struct uccid_reader_info info;
+	uint8_t desc[54];                   /* CCID class descriptor */
+	/* table */
+	unsigned opens;                     /* CreateChannel calls not yet matched by CloseChannel */
+	unsigned refs;                      /* calls in progress */
+	bool closing;
+	bool removed;                       /* TAG_IFD_DEVICE_REMOVED or -ENODEV seen */
+	bool pumping;                       /* a polling thread is in uccid_wait_event */
+	bool pending[IFD_MAX_SLOTS];        /* an event for the slot's polling thread */
+	bool stop[IFD_MAX_SLOTS];           /* STOP_POLLING_THREAD asked */
+	uint8_t atr[IFD_MAX_SLOTS][MAX_ATR_SIZE];
+	size_t atr_len[IFD_MAX_SLOTS];
+	pthread_cond_t cond;                /* pending / stop / refs changed (CLOCK_MONOTONIC) */
+};
+
+extern pthread_mutex_t ifd_lock;
+
+/* Split a Lun: reader = Lun >> 16, slot = Lun & 0xFFFF.  -EINVAL beyond our limits. */
+int ifd_lun_split(unsigned long lun, unsigned *ret_reader, unsigned *ret_slot);
+
+/*
+ * Open (or, for another slot of a reader already open under the same
+ * index, share) the reader for Lun.  Returns 0 or a negative errno.
+ */
+int ifd_table_open(unsigned long lun, const char *name);
+/* Undo one open; the last one waits for calls in progress and closes the handle. */
+int ifd_table_close(unsigned long lun);
+/*
+ * Take a reference on the reader of Lun (slot checked against its slot
+ * count).  Returns 0, -ENODEV (no such reader, closing, or removed),
+ * -EINVAL (slot out of range).
+ */
+int ifd_get(unsigned long lun, struct ifd_reader **ret, unsigned *ret_slot);
+void ifd_put(struct ifd_reader *rd);
+/* Ask the polling thread of Lun to return (any reader state). */
+void ifd_table_stop(unsigned long lun);
+/* Note that the reader is gone: later calls fail fast with -ENODEV. */
+void ifd_mark_removed(struct ifd_reader *rd);
+/* A libuccid result; -ENODEV marks the reader removed.  Returns err. */
+int ifd_note(struct ifd_reader *rd, int err);
+/* Cached ATR of a slot (TAG_IFD_ATR). */
+void ifd_set_atr(struct ifd_reader *rd, unsigned slot, const uint8_t *atr, size_t len);
+size_t ifd_get_atr(struct ifd_reader *rd, unsigned slot, uint8_t *buf, size_t cap);
+
+/* poll.c: TAG_IFD_POLLING_THREAD_WITH_TIMEOUT and TAG_IFD_STOP_POLLING_THREAD */
+RESPONSECODE ifd_poll(DWORD Lun, int timeout_ms);
+RESPONSECODE ifd_stop_poll(DWORD Lun);
+
+/* tags.c */
+RESPONSECODE ifd_get_capability(struct ifd_reader *rd, unsigned slot, DWORD tag, uint8_t *value, size_t *len);
+
+/* readers.c: manufacturer and model of a listed VID:PID (NULL if not listed). */
+struct ifd_reader_name {
+	uint16_t vid, pid;
+	const char *vendor, *model;
+};
+extern const struct ifd_reader_name ifd_readers[];
+extern const size_t ifd_readers_count;
+const struct ifd_reader_name *ifd_reader_lookup(uint16_t vid, uint16_t pid);
+
+/* control.c */
+RESPONSECODE ifd_control(struct ifd_reader *rd, unsigned slot, DWORD code, const uint8_t *tx, size_t txlen,
+			 uint8_t *rx, size_t rxcap, size_t *ret_len);
+
+/* secure.c: FEATURE_VERIFY_PIN_DIRECT / MODIFY_PIN_DIRECT as PC_to_RDR_Secure (CCID §6.1.11). */
+bool ifd_secure_possible(struct ifd_reader *rd, unsigned slot, bool modify);
+int ifd_secure(struct ifd_reader *rd, unsigned slot, bool modify, const uint8_t *tx, size_t txlen, uint8_t *rx,
+	       size_t rxcap);
+
+/* Little-endian / big-endian helpers for answers. */
+static inline void ifd_put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static inline void ifd_put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void ifd_put_be32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+static inline uint32_t ifd_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+#endif

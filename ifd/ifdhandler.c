@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The IFD handler API v3 entry points pcscd looks up with dlsym
+ * (/usr/include/PCSC/ifdhandler.h; ../shared/docs/reference/ifdhandler.md §2).
+ * Each one checks what pcscd passed, turns the Lun into a reader and slot,
+ * calls libuccid and turns the result into an IFD_* code; nothing else.
+ * Every libuccid call is bounded by the exchange (or power) deadline, so no
+ * entry point blocks pcscd longer; a reader that is gone answers
+ * IFD_NO_SUCH_DEVICE at once.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ccid/ccid.h"
+#include "ifd/ifd_priv.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+static pthread_once_t config_once = PTHREAD_ONCE_INIT;
+
+static void config_init(void)
+{
+	pthread_once(&config_once, ifd_config_load);
+}
+
+EXPORT RESPONSECODE IFDHCreateChannelByName(DWORD Lun, LPSTR DeviceName)
+{
+	int rc;
+
+	config_init();
+	if (!DeviceName)
+		return IFD_COMMUNICATION_ERROR;
+	ifd_log(IFD_LOG_INFO, "Lun 0x%lX: open %s", (unsigned long)Lun, DeviceName);
+	rc = ifd_table_open(Lun, DeviceName);
+	return ifd_from_errno(rc, IFD_OP_OPEN);
+}
+
+/*
+ * Legacy open by channel (reader.conf with CHANNELID and no DEVICENAME):
+ * Channel is the USB position as SCARD_ATTR_CHANNEL_ID gives it, bus << 8 |
+ * address (docs/ifd-uccid.8).
+ */
+EXPORT RESPONSECODE IFDHCreateChannel(DWORD Lun, DWORD Channel)
+{
+	char name[32];
+
+	config_init();
+	if (Channel > 0xFFFF || !(Channel >> 8) || !(Channel & 0xFF)) {
+		ifd_log(IFD_LOG_ERROR, "Lun 0x%lX: channel 0x%lX is not bus << 8 | address", (unsigned long)Lun,
+			(unsigned long)Channel);
+		return IFD_COMMUNICATION_ERROR;
+	}
+	snprintf(name, sizeof(name), "usb:%lu:%lu", (unsigned long)(Channel >> 8), (unsigned long)(Channel & 0xFF));
+	return IFDHCreateChannelByName(Lun, name);
+}
+
+EXPORT RESPONSECODE IFDHCloseChannel(DWORD Lun)
+{
+	struct ifd_reader *rd;
+	unsigned slot;
+
+	/* power the slot down first (the last close powers off every slot in uccid_close) */
+	if (ifd_get(Lun, &rd, &slot) == 0) {
+		ifd_note(rd, uccid_power_off(rd->r, slot));
+		ifd_set_atr(rd, slot, NULL, 0);
+		ifd_put(rd);
+	}
+	return ifd_from_errno(ifd_table_close(Lun), IFD_OP_GENERIC);
+}
+
+EXPORT RESPONSECODE IFDHGetCapabilities(DWORD Lun, DWORD Tag, PDWORD Length, PUCHAR Value)
+{
+	struct ifd_reader *rd;
+	unsigned slot;
+	size_t len;
+	RESPONSECODE rc;
+	int err;
+
+	if (!Length || (!Value && *Length))
+		return IFD_COMMUNICATION_ERROR;
+	err = ifd_get(Lun, &rd, &slot);
+	if (err < 0) {
+		*Length = 0;
+		return ifd_from_errno(err, IFD_OP_GENERIC);
+	}
+	len = *Length;
+	rc = ifd_get_capability(rd, slot, Tag, Value, &len);
+	ifd_put(rd);
+	*Length = rc == IFD_SUCCESS ? len : 0;
+	return rc;
+}
+
+EXPORT RESPONSECODE IFDHSetCapabilities(DWORD Lun, DWORD Tag, DWORD Length, PUCHAR Value)
+{
+	struct ifd_reader *rd;
+	unsigned slot;
+	int err = ifd_get(Lun, &rd, &slot);
+
+	if (Tag == TAG_IFD_DEVICE_REMOVED && err == -ENODEV)
+		return IFD_SUCCESS;     /* already known */
+	if (err < 0)
+		return ifd_from_errno(err, IFD_OP_GENERIC);
+	if (Tag == TAG_IFD_DEVICE_REMOVED) {
+		/* pcscd saw the device go: stop all I/O on it (reference §4) */
+		if (Length >= 1 && Value && Value[0])
+			ifd_mark_removed(rd);
+		ifd_put(rd);
+		return IFD_SUCCESS;
+	}
+	ifd_put(rd);
+	return IFD_ERROR_TAG;
+}
+
+EXPORT RESPONSECODE IFDHSetProtocolParameters(DWORD Lun, DWORD Protocol, UCHAR Flags, UCHAR PTS1, UCHAR PTS2,
+					     UCHAR PTS3)
+{
+	struct uccid_slot_status st;
+	struct ifd_reader *rd;
+	unsigned slot;
+	uint8_t want;
+	int err = ifd_get(Lun, &rd, &slot);
+
+	if (err < 0)
+		return ifd_from_errno(err, IFD_OP_PROTOCOL);
+	if (Protocol == SCARD_PROTOCOL_T0)
+		want = CCID_PROTOCOL_T0;
+	else if (Protocol == SCARD_PROTOCOL_T1)
+		want = CCID_PROTOCOL_T1;
+	else {
+		ifd_put(rd);
+		return IFD_PROTOCOL_NOT_SUPPORTED;
+	}
+	/*
+	 * libuccid negotiates at power-up (PPS and SetParameters as dwFeatures
+	 * requires; T=1 when offered, the specific mode when TA2 imposes one),
+	 * as pcscd would choose; another protocol would need another reset.
+	 */
+	err = ifd_note(rd, uccid_slot_status(rd->r, slot, &st));
+	ifd_put(rd);
+	if (err < 0)
+		return ifd_from_errno(err, IFD_OP_PROTOCOL);
+	if (!st.present)
+		return IFD_ICC_NOT_PRESENT;
+	if (!st.powered || st.protocol != want) {
+		ifd_log(IFD_LOG_INFO, "Lun 0x%lX: T=%u asked, the card runs T=%u", (unsigned long)Lun, want,
+			st.protocol);
+		return IFD_PROTOCOL_NOT_SUPPORTED;
+	}
+	(void)Flags;
+	(void)PTS1;
+	(void)PTS2;
+	(void)PTS3;
+	return IFD_SUCCESS;
+}
+
+EXPORT RESPONSECODE IFDHPowerICC(DWORD Lun, DWORD Action, PUCHAR Atr, PDWORD AtrLength)
+{
+	struct uccid_slot_status st;
+	uint8_t atr[MAX_ATR_SIZE];
+	struct ifd_reader *rd;
+	unsigned slot;
+	int rc;
+
+	if (AtrLength)
+		*AtrLength = 0;
+	rc = ifd_get(Lun, &rd, &slot);
+	if (rc < 0)
+		return ifd_from_errno(rc, IFD_OP_POWER);
+	switch (Action) {
+	case IFD_POWER_DOWN:
+		rc = uccid_power_off(rd->r, slot);
+		ifd_set_atr(rd, slot, NULL, 0);
+		break;
+	case IFD_POWER_UP:
+	case IFD_RESET:
+		rc = uccid_slot_status(rd->r, slot, &st);
+		if (rc < 0)
+			break;
+		if (!st.present) {
+			rc = -ENOMEDIUM;
+		} else if (st.powered && Action == IFD_POWER_UP && st.atr_len > 0) {
+			/* powered already: the ATR it gave (pcscd asks after its own power-down grace) */
+			memcpy(atr, st.atr, st.atr_len);
+			rc = (int)st.atr_len;
+		} else if (st.powered) {
+			/* a reset; or a power-up of a card another host left powered, whose ATR
+			   this session never saw: a warm reset gives it and a clean card state */
+			rc = uccid_reset(rd->r, slot, false, atr, sizeof(atr));      /* warm reset */
+		} else {
+			rc = uccid_power_on(rd->r, slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr));
+		}
+		if (rc >= 0)
+			ifd_set_atr(rd, slot, atr, (size_t)rc);
+		else
+			ifd_set_atr(rd, slot, NULL, 0);
+		break;
+	default:
+		ifd_put(rd);
+		return IFD_NOT_SUPPORTED;
+	}
+	ifd_note(rd, rc);
+	ifd_put(rd);
+	if (rc < 0) {
+		ifd_log(IFD_LOG_INFO, "Lun 0x%lX: power action %lu: %s", (unsigned long)Lun, (unsigned long)Action,
+			uccid_strerror(rc));
+		return ifd_from_errno(rc, IFD_OP_POWER);
+	}
+	if (Action != IFD_POWER_DOWN && Atr && AtrLength) {
+		memcpy(Atr, atr, (size_t)rc);
+		*AtrLength = (DWORD)rc;
+	}
+	return IFD_SUCCESS;
+}
+
+EXPORT RESPONSECODE IFDHTransmitToICC(DWORD Lun, SCARD_IO_HEADER SendPci, PUCHAR TxBuffer, DWORD TxLength,
+				     PUCHAR RxBuffer, PDWORD RxLength, PSCARD_IO_HEADER RecvPci)
+{
+	struct ifd_reader *rd;
+	unsigned slot;
+	size_t cap;
+	ssize_t n;
+	int rc;
+
+	if (!RxLength)
+		return IFD_COMMUNICATION_ERROR;
+	cap = *RxLength;
+	*RxLength = 0;
+	if (!TxBuffer || !RxBuffer || TxLength < 4 || TxLength > MAX_BUFFER_SIZE_EXTENDED)
+		return IFD_COMMUNICATION_ERROR;
+	/* SendPci.Protocol: 0 T=0, 1 T=1 (pcscd converts), or SCARD_PROTOCOL_RAW: libuccid knows the protocol */
+	rc = ifd_get(Lun, &rd, &slot);
+	if (rc < 0)
+		return ifd_from_errno(rc, IFD_OP_GENERIC);
+	n = uccid_transmit(rd->r, slot, TxBuffer, TxLength, RxBuffer, cap);
+	ifd_note(rd, (int)(n < 0 ? n : 0));
+	ifd_put(rd);
+	if (n < 0) {
+		ifd_log(IFD_LOG_INFO, "Lun 0x%lX: transmit: %s", (unsigned long)Lun, uccid_strerror((int)n));
+		return ifd_from_errno((int)n, IFD_OP_GENERIC);
+	}
+	*RxLength = (DWORD)n;
+	if (RecvPci) {
+		RecvPci->Protocol = SendPci.Protocol;
+		RecvPci->Length = sizeof(*RecvPci);
+	}
+	return IFD_SUCCESS;
+}
+
+EXPORT RESPONSECODE IFDHControl(DWORD Lun, DWORD dwControlCode, PUCHAR TxBuffer, DWORD TxLength, PUCHAR RxBuffer,
+			       DWORD RxLength, LPDWORD pdwBytesReturned)
+{
+	struct ifd_reader *rd;
+	unsigned slot;
+	size_t got = 0;
+	RESPONSECODE rc;
+	int err;
+
+	if (pdwBytesReturned)
+		*pdwBytesReturned = 0;
+	if (!pdwBytesReturned || (!TxBuffer && TxLength) || (!RxBuffer && RxLength) ||
+	    TxLength > MAX_BUFFER_SIZE_EXTENDED)
+		return IFD_COMMUNICATION_ERROR;
+	err = ifd_get(Lun, &rd, &slot);
+	if (err < 0)
+		return ifd_from_errno(err, IFD_OP_GENERIC);
+	rc = ifd_control(rd, slot, dwControlCode, TxBuffer, TxLength, RxBuffer, RxLength, &got);
+	ifd_put(rd);
+	if (rc == IFD_SUCCESS)
+		*pdwBytesReturned = (DWORD)got;
+	return rc;
+}
+
+EXPORT RESPONSECODE IFDHICCPresence(DWORD Lun)
+{
+	struct uccid_slot_status st;
+	struct ifd_reader *rd;
+	unsigned slot;
+	int rc = ifd_get(Lun, &rd, &slot);
+
+	if (rc < 0)
+		return ifd_from_errno(rc, IFD_OP_PRESENCE);
+	rc = uccid_slot_status(rd->r, slot, &st);
+	/*
+	 * A failed GetSlotStatus (a hardware error, CCID §6.2.6) still carries the
+	 * slot's bmICCStatus: the card is there.  Reported as an error, pcscd would
+	 * count the card removed and its next status as a new card, and every
+	 * handle would lose it (SCARD_E_PROTO_MISMATCH).
+	 */
+	if (rc == -EIO)
+		rc = 0;
+	rc = ifd_note(rd, rc);
+	/* an ejected card, latched until it is taken out, is gone for pcscd */
+	if (rc == 0 && (!st.present || st.ejected))
+		ifd_set_atr(rd, slot, NULL, 0);
+	ifd_put(rd);
+	if (rc < 0)
+		return ifd_from_errno(rc, IFD_OP_PRESENCE);
+	return st.present && !st.ejected ? IFD_ICC_PRESENT : IFD_ICC_NOT_PRESENT;
+}

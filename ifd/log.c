@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Logging the way pcscd drivers do: inside pcscd through its log_msg()
+ * (so that the lines land in pcscd's log with its own level filter, -d for
+ * debug), found at run time so that the driver also loads outside pcscd,
+ * where it writes to stderr.  ifdLogLevel / UCCID_IFD_LOGLEVEL choose what
+ * the driver emits at all; CCID frames are a separate bit since APDUs carry
+ * PINs.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <debuglog.h>
+
+#include "ifd/ifd_priv.h"
+
+typedef void (*log_msg_fn)(const int priority, const char *fmt, ...);
+
+static log_msg_fn sink;
+static pthread_once_t sink_once = PTHREAD_ONCE_INIT;
+
+static void find_sink(void)
+{
+	/* pcscd exports log_msg (debuglog.h); a plain program does not */
+	sink = (log_msg_fn)dlsym(RTLD_DEFAULT, "log_msg");
+}
+
+static void emit(enum ifd_log_level level, const char *msg)
+{
+	static const int prio[] = { PCSC_LOG_ERROR, PCSC_LOG_INFO, PCSC_LOG_INFO, PCSC_LOG_DEBUG };
+	static const char *const tag[] = { "error", "warning", "info", "debug" };
+
+	pthread_once(&sink_once, find_sink);
+	if (sink)
+		sink(prio[level], "ifd-uccid %s: %s", tag[level], msg);
+	else
+		fprintf(stderr, "ifd-uccid %s: %s\n", tag[level], msg);
+}
+
+void ifd_log(enum ifd_log_level level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if ((unsigned)level > ifd_config.log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	emit(level, msg);
+}
+
+void ifd_uccid_log(void *ctx, enum uccid_log_level level, const char *msg)
+{
+	const char *name = ctx;
+	static const enum ifd_log_level map[] = {
+		[UCCID_LOG_ERROR] = IFD_LOG_ERROR,
+		[UCCID_LOG_WARNING] = IFD_LOG_WARNING,
+		[UCCID_LOG_INFO] = IFD_LOG_INFO,
+		[UCCID_LOG_DEBUG] = IFD_LOG_DEBUG,
+	};
+
+	if ((unsigned)level >= sizeof(map) / sizeof(map[0]))
+		level = UCCID_LOG_DEBUG;
+	ifd_log(map[level], "%s: %s", name ? name : "?", msg);
+}
+
+void ifd_uccid_trace(void *ctx, bool out, const uint8_t *msg, size_t len)
+{
+	char hex[3 * 64 + 8];
+	size_t n = len > 64 ? 64 : len, o = 0;
+
+	for (size_t i = 0; i < n; i++)
+		o += (size_t)snprintf(hex + o, sizeof(hex) - o, "%02X ", msg[i]);
+	if (len > n)
+		snprintf(hex + o, sizeof(hex) - o, "...");
+	char line[sizeof(hex) + IFD_NAME_MAX + 32];
+
+	/* installed only when ifdLogLevel asks for frames: emitted whatever the level */
+	snprintf(line, sizeof(line), "%s %s %zu: %s", ctx ? (const char *)ctx : "?", out ? "->" : "<-", len, hex);
+	emit(IFD_LOG_DEBUG, line);
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Card events for pcscd: TAG_IFD_POLLING_THREAD_WITH_TIMEOUT and
+ * TAG_IFD_STOP_POLLING_THREAD (reference §4).  pcscd runs one polling
+ * thread per reader context, so a multi-slot reader has one per slot, but
+ * libuccid has one event queue per reader.  Whichever polling thread finds
+ * no other pumping becomes the pump: it waits in uccid_wait_event() for at
+ * most IFD_POLL_SLICE_MS, files each event under its slot and wakes the
+ * others.  Every thread returns as soon as its slot has an event, its stop
+ * was asked, or its timeout passed; pcscd then calls IFDHICCPresence.
+ * A reader that is gone is never polled again, and its threads sleep out
+ * their timeout rather than spin.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "ifd/ifd_priv.h"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void wait_until(struct ifd_reader *rd, int64_t when_ms)
+{
+	struct timespec ts = { .tv_sec = when_ms / 1000, .tv_nsec = (when_ms % 1000) * 1000000 };
+
+	pthread_cond_timedwait(&rd->cond, &ifd_lock, &ts);
+}
+
+/* File one event; ifd_lock held. */
+static void file_event(struct ifd_reader *rd, const struct uccid_event *ev)
+{
+	switch (ev->type) {
+	case UCCID_EVENT_INSERTED:
+	case UCCID_EVENT_REMOVED:
+	case UCCID_EVENT_HARDWARE_ERROR:
+		if (ev->slot < IFD_MAX_SLOTS)
+			rd->pending[ev->slot] = true;
+		break;
+	case UCCID_EVENT_READER_REMOVED:
+		rd->removed = true;
+		for (unsigned i = 0; i < IFD_MAX_SLOTS; i++)
+			rd->pending[i] = true;
+		break;
+	}
+}
+
+RESPONSECODE ifd_poll(DWORD Lun, int timeout_ms)
+{
+	struct ifd_reader *rd;
+	unsigned slot;
+	int64_t deadline;
+	RESPONSECODE rc = IFD_SUCCESS;
+	bool removed_now = false;
+
+	if (ifd_get(Lun, &rd, &slot) < 0) {
+		/*
+		 * A reader that is gone: pcscd polls again as soon as we return;
+		 * hold it for the slice so that it does not spin.
+		 */
+		struct timespec nap = { .tv_nsec = IFD_POLL_SLICE_MS * 1000000L };
+
+		nanosleep(&nap, NULL);
+		return IFD_NO_SUCH_DEVICE;
+	}
+	deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	pthread_mutex_lock(&ifd_lock);
+	for (;;) {
+		int64_t left;
+
+		if (rd->stop[slot]) {
+			rd->stop[slot] = false;
+			break;
+		}
+		if (rd->pending[slot]) {
+			rd->pending[slot] = false;
+			break;
+		}
+		left = deadline - now_ms();
+		if (left <= 0)
+			break;
+		if (rd->removed || rd->closing) {
+			/* gone: return within a slice (a stop ends it sooner), then fail fast */
+			wait_until(rd, now_ms() + (left < IFD_POLL_SLICE_MS ? left : IFD_POLL_SLICE_MS));
+			rd->stop[slot] = false;
+			break;
+		}
+		if (!rd->pumping) {
+			struct uccid_event ev;
+			int n;
+
+			rd->pumping = true;
+			pthread_mutex_unlock(&ifd_lock);
+			n = uccid_wait_event(rd->r, (unsigned)(left < IFD_POLL_SLICE_MS ? left : IFD_POLL_SLICE_MS), &ev);
+			pthread_mutex_lock(&ifd_lock);
+			rd->pumping = false;
+			if (n == 1) {
+				ifd_log(IFD_LOG_DEBUG, "%s: event %d on slot %u", rd->name, (int)ev.type, ev.slot);
+				if (ev.type == UCCID_EVENT_READER_REMOVED && !rd->removed)
+					removed_now = true;
+				file_event(rd, &ev);
+			} else if (n < 0) {
+				ifd_log(IFD_LOG_DEBUG, "%s: waiting for events: %s", rd->name, uccid_strerror(n));
+				if (n == -ENODEV && !rd->removed) {
+					removed_now = true;
+					for (unsigned i = 0; i < IFD_MAX_SLOTS; i++)
+						rd->pending[i] = true;
+					rd->removed = true;
+				}
+			}
+			pthread_cond_broadcast(&rd->cond);
+			continue;
+		}
+		wait_until(rd, now_ms() + (left < IFD_POLL_SLICE_MS ? left : IFD_POLL_SLICE_MS));
+	}
+	if (rd->removed)
+		rc = IFD_NO_SUCH_DEVICE;
+	pthread_mutex_unlock(&ifd_lock);
+	if (removed_now) {
+		ifd_log(IFD_LOG_ERROR, "%s: the reader is gone", rd->name);
+		uccid_cancel(rd->r);
+	}
+	ifd_put(rd);
+	return rc;
+}
+
+RESPONSECODE ifd_stop_poll(DWORD Lun)
+{
+	ifd_table_stop(Lun);
+	return IFD_SUCCESS;
+}

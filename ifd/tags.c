@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * IFDHGetCapabilities answers (reference §4): pcscd's own TAG_IFD_* and the
+ * SCARD_ATTR_* an application reads with SCardGetAttrib, taken from the
+ * reader's CCID class descriptor (CCID §5.1), what libuccid knows of the
+ * slot, and the readers list for the names.  DWORD-valued attributes are 4
+ * bytes little-endian as Windows and libccid give them.  Anything else is
+ * IFD_ERROR_TAG (pcscd answers the friendly and system names itself).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <reader.h>
+
+#include "ccid/ccid.h"
+#include "ifd/ifd_priv.h"
+
+/* SCARD_ATTR_CHANNEL_ID: channel type USB (reference §4) */
+#define CHANNEL_TYPE_USB 0x0020
+/* SCARD_ATTR_CHARACTERISTICS bits (PC/SC part 3): swallow, eject, capture */
+#define CHAR_SWALLOW 0x1
+#define CHAR_EJECT 0x2
+#define CHAR_CAPTURE 0x4
+
+struct answer {
+	uint8_t *value;
+	size_t *len;
+};
+
+static RESPONSECODE give(struct answer *a, const void *data, size_t n)
+{
+	if (*a->len < n) {
+		*a->len = n;
+		return IFD_ERROR_INSUFFICIENT_BUFFER;
+	}
+	if (n)
+		memcpy(a->value, data, n);
+	*a->len = n;
+	return IFD_SUCCESS;
+}
+
+static RESPONSECODE give_byte(struct answer *a, uint8_t v)
+{
+	return give(a, &v, 1);
+}
+
+static RESPONSECODE give_dword(struct answer *a, uint32_t v)
+{
+	uint8_t b[4];
+
+	ifd_put_le32(b, v);
+	return give(a, b, 4);
+}
+
+static RESPONSECODE give_string(struct answer *a, const char *s)
+{
+	return give(a, s, strlen(s) + 1);
+}
+
+static RESPONSECODE give_pointer(struct answer *a, void *p)
+{
+	return give(a, &p, sizeof(p));
+}
+
+static RESPONSECODE slot_answer(struct ifd_reader *rd, unsigned slot, DWORD tag, struct answer *a)
+{
+	struct uccid_slot_status st;
+	int rc = ifd_note(rd, uccid_slot_status(rd->r, slot, &st));
+
+	if (rc < 0)
+		return ifd_from_errno(rc, IFD_OP_GENERIC);
+	switch (tag) {
+	case SCARD_ATTR_ICC_PRESENCE:
+		return give_byte(a, st.present && !st.ejected ? 2 : 0);
+	case SCARD_ATTR_ICC_INTERFACE_STATUS:
+		return give_byte(a, st.powered ? 1 : 0);
+	case SCARD_ATTR_CURRENT_PROTOCOL_TYPE:
+		if (!st.powered || st.protocol > 1)
+			return give_dword(a, 0);
+		return give_dword(a, st.protocol == 0 ? SCARD_PROTOCOL_T0 : SCARD_PROTOCOL_T1);
+	}
+	return IFD_ERROR_TAG;
+}
+
+RESPONSECODE ifd_get_capability(struct ifd_reader *rd, unsigned slot, DWORD tag, uint8_t *value, size_t *len)
+{
+	struct answer a = { value, len };
+	const struct ifd_reader_name *names = ifd_reader_lookup(rd->info.idVendor, rd->info.idProduct);
+	struct ccid_class_desc d;
+	uint8_t atr[MAX_ATR_SIZE];
+	size_t n;
+
+	if (ccid_class_desc_parse(rd->desc, sizeof(rd->desc), &d, NULL) < 0)
+		memset(&d, 0, sizeof(d));
+
+	switch (tag) {
+	case TAG_IFD_ATR:
+	case SCARD_ATTR_ATR_STRING:
+		n = ifd_get_atr(rd, slot, atr, sizeof(atr));
+		return give(&a, atr, n);
+	case TAG_IFD_SIMULTANEOUS_ACCESS:
+		return give_byte(&a, IFD_MAX_READERS);
+	case TAG_IFD_THREAD_SAFE:
+		return give_byte(&a, 1);        /* the reader table has its own lock */
+	case TAG_IFD_SLOT_THREAD_SAFE:
+		return give_byte(&a, 1);        /* libuccid serialises per slot, busy slots bounded */
+	case TAG_IFD_SLOTS_NUMBER:
+		return give_byte(&a, (uint8_t)rd->info.nslots);
+	case TAG_IFD_POLLING_THREAD_WITH_TIMEOUT:
+		return give_pointer(&a, (void *)ifd_poll);
+	case TAG_IFD_POLLING_THREAD_KILLABLE:
+		/* no: a cancelled thread would leave libuccid's locks held; use the stop function */
+		return give_byte(&a, 0);
+	case TAG_IFD_STOP_POLLING_THREAD:
+		return give_pointer(&a, (void *)ifd_stop_poll);
+	case TAG_IFD_DEVICE_REMOVED:
+		return give_byte(&a, 1);
+	case SCARD_ATTR_ICC_PRESENCE:
+	case SCARD_ATTR_ICC_INTERFACE_STATUS:
+	case SCARD_ATTR_CURRENT_PROTOCOL_TYPE:
+		return slot_answer(rd, slot, tag, &a);
+	case SCARD_ATTR_VENDOR_NAME:
+		if (!names)
+			return IFD_ERROR_TAG;
+		return give_string(&a, names->vendor);
+	case SCARD_ATTR_VENDOR_IFD_TYPE:
+		if (!names)
+			return IFD_ERROR_TAG;
+		return give_string(&a, names->model);
+	case SCARD_ATTR_VENDOR_IFD_VERSION:
+		/* 0xMMmmbbbb: bcdDevice is MM.mm */
+		return give_dword(&a, (uint32_t)rd->info.bcdDevice << 16);
+	case SCARD_ATTR_CHANNEL_ID:
+		return give_dword(&a, (uint32_t)CHANNEL_TYPE_USB << 16 | (uint32_t)rd->info.busnum << 8 |
+					      rd->info.devnum);
+	case SCARD_ATTR_ASYNC_PROTOCOL_TYPES:
+		return give_dword(&a, d.dwProtocols & (CCID_PROTOCOLS_T0 | CCID_PROTOCOLS_T1));
+	case SCARD_ATTR_SYNC_PROTOCOL_TYPES:
+		return give_dword(&a, d.dwSynchProtocols);
+	case SCARD_ATTR_DEFAULT_CLK:
+		return give_dword(&a, d.dwDefaultClock);
+	case SCARD_ATTR_MAX_CLK:
+		return give_dword(&a, d.dwMaximumClock);
+	case SCARD_ATTR_DEFAULT_DATA_RATE:
+		return give_dword(&a, d.dwDataRate);
+	case SCARD_ATTR_MAX_DATA_RATE:
+		return give_dword(&a, d.dwMaxDataRate);
+	case SCARD_ATTR_MAX_IFSD:
+		return give_dword(&a, d.dwMaxIFSD);
+	case SCARD_ATTR_CHARACTERISTICS: {
+		uint32_t c = 0;
+
+		if (rd->info.mechanical & CCID_MECHANICAL_ACCEPT)
+			c |= CHAR_SWALLOW;
+		if (rd->info.mechanical & CCID_MECHANICAL_EJECT)
+			c |= CHAR_EJECT;
+		if (rd->info.mechanical & CCID_MECHANICAL_CAPTURE)
+			c |= CHAR_CAPTURE;
+		return give_dword(&a, c);
+	}
+	case SCARD_ATTR_MAXINPUT:
+		/* the largest abData of one message (libccid answers the same) */
+		return give_dword(&a, rd->info.max_message - CCID_HEADER_SIZE);
+	}
+	return IFD_ERROR_TAG;
+}

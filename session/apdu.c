@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * APDU exchange at every exchange level the reader may work at:
+ *  - TPDU, T=1: the codec's T=1 engine, one block per XfrBlock, bBWI carrying
+ *    the card's S(WTX) multiplier (CCID §6.1.4); extended APDUs by chaining;
+ *  - TPDU, T=0: the APDU cut into a T=0 TPDU (ISO 7816-3 §12.2); 61xx and
+ *    6Cxx followed for the caller when asked (auto_get_response);
+ *  - short APDU: the APDU in one XfrBlock;
+ *  - extended APDU: wLevelParameter / bChainParameter chaining both ways
+ *    (CCID §6.1.4, §6.2.1).
+ * Also Escape, Mechanical and IccClock.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session/session_priv.h"
+
+#define COMMAND_MS 5000
+#define MAX_T0_ROUNDS 258            /* 61xx rounds: 65536 bytes in 256-byte parts, and a margin */
+
+/* One XfrBlock; a failed answer is left in *m for the caller (0 returned). */
+static int xfr_raw(struct uccid_reader *r, struct uslot *s, uint8_t bwi, uint16_t level, const uint8_t *data,
+		   size_t len, uint8_t *ans, size_t cap, unsigned base_ms, struct ccid_msg *m)
+{
+	uint8_t *msg = malloc(CCID_HEADER_SIZE + len);
+	int rc;
+
+	if (!msg)
+		return -ENOMEM;
+	rc = uccid_xchg(r, s, msg,
+			uccid_build(msg, CCID_PC_TO_RDR_XFR_BLOCK, bwi, (uint8_t)level, (uint8_t)(level >> 8), data, len),
+			ans, cap, base_ms, m);
+	free(msg);
+	return rc;
+}
+
+/* One XfrBlock; a failed answer becomes an errno. */
+static ssize_t xfr(struct uccid_reader *r, struct uslot *s, uint8_t bwi, uint16_t level, const uint8_t *data,
+		   size_t len, uint8_t *ans, size_t cap, unsigned base_ms, struct ccid_msg *m)
+{
+	int rc = xfr_raw(r, s, bwi, level, data, len, ans, cap, base_ms, m);
+
+	if (rc < 0)
+		return rc;
+	if (CCID_CMD_STATUS(m->rsp.bStatus) == CCID_CMD_FAILED)
+		return uccid_answer_error(r, s, m);
+	return 0;
+}
+
+/* T=1 at TPDU level: the codec's engine decides every block (ISO 7816-3 §11). */
+static ssize_t transmit_t1(struct uccid_reader *r, struct uslot *s, const uint8_t *apdu, size_t len, uint8_t *rsp,
+			   size_t cap)
+{
+	uint8_t blk[CCID_T1_BLOCK_MAX], ans[CCID_HEADER_SIZE + CCID_T1_BLOCK_MAX + 16];
+	struct ccid_msg m;
+	int st = ccid_t1_begin(&s->t1, apdu, len, rsp, cap);
+	int rc, lost = 0;        /* why the last block did not arrive: -ETIMEDOUT mute, -EIO parity */
+
+	while (st == CCID_T1_SEND) {
+		unsigned wtx = ccid_t1_wtx(&s->t1);
+		int n = ccid_t1_next_block(&s->t1, blk, sizeof(blk));
+
+		if (n < 0)
+			return -EPROTO;
+		rc = xfr_raw(r, s, wtx > 1 ? (uint8_t)(wtx > 255 ? 255 : wtx) : 0, 0, blk, (size_t)n, ans, sizeof(ans),
+			     s->bwt_ms * (wtx ? wtx : 1) + 1000, &m);
+		if (rc < 0)
+			return rc;
+		if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED) {
+			/* no block within BWT (or a parity error): the engine's error recovery (§11.6.3) */
+			if (CCID_ICC_STATUS(m.rsp.bStatus) != CCID_ICC_ABSENT
+			    && (m.rsp.bError == CCID_ERR_ICC_MUTE || m.rsp.bError == CCID_ERR_XFR_PARITY_ERROR)) {
+				lost = uccid_answer_error(r, s, &m);
+				st = ccid_t1_feed(&s->t1, NULL, 0);
+				continue;
+			}
+			return uccid_answer_error(r, s, &m);
+		}
+		lost = 0;
+		st = ccid_t1_feed(&s->t1, m.abData, m.dwLength);
+	}
+	if (st == -EMSGSIZE)
+		return -EMSGSIZE;
+	/* recovery gave up while the card stayed mute (or garbled): say so, not "protocol error" */
+	if (st < 0 && lost)
+		return lost;
+	if (st < 0)
+		return st == -ECONNABORTED ? -EPROTO : st;
+	return (ssize_t)ccid_t1_response_len(&s->t1);
+}
+
+/* T=0 at TPDU level (ISO 7816-3 §12.2): cases 1, 2S, 3S; case 4S as 3S then GET RESPONSE. */
+static ssize_t transmit_t0(struct uccid_reader *r, struct uslot *s, const uint8_t *apdu, size_t len, uint8_t *rsp,
+			   size_t cap)
+{
+	uint8_t tpdu[5 + 255], *ans;
+	size_t tlen, total = 0;
+	bool case4 = false;
+	struct ccid_msg m;
+	ssize_t rc = 0;
+
+	if (len < 4)
+		return -EINVAL;
+	memcpy(tpdu, apdu, 4);
+	if (len == 4) {
+		tpdu[4] = 0;
+		tlen = 5;
+	} else if (len == 5) {
+		tpdu[4] = apdu[4];
+		tlen = 5;
+	} else if (apdu[4] != 0 && len == 5u + apdu[4]) {
+		memcpy(tpdu + 4, apdu + 4, len - 4);
+		tlen = len;
+	} else if (apdu[4] != 0 && len == 6u + apdu[4]) {
+		memcpy(tpdu + 4, apdu + 4, len - 5);  /* case 4S: Le travels as GET RESPONSE */
+		tlen = len - 1;
+		case4 = true;
+	} else {
+		return -ENOTSUP;                      /* extended APDUs need T=1 or an APDU-level reader */
+	}
+	ans = malloc(CCID_HEADER_SIZE + 258 + 16);
+	if (!ans)
+		return -ENOMEM;
+	for (int round = 0; round < MAX_T0_ROUNDS; round++) {
+		uint8_t sw1, sw2;
+
+		rc = xfr(r, s, 0, 0, tpdu, tlen, ans, CCID_HEADER_SIZE + 258 + 16, s->wwt_ms + 1000, &m);
+		if (rc < 0)
+			goto out;
+		if (m.dwLength < 2) {
+			rc = -EPROTO;
+			goto out;
+		}
+		sw1 = m.abData[m.dwLength - 2];
+		sw2 = m.abData[m.dwLength - 1];
+		if (total + m.dwLength - 2 > cap) {
+			rc = -EMSGSIZE;
+			goto out;
+		}
+		memcpy(rsp + total, m.abData, m.dwLength - 2);
+		total += m.dwLength - 2;
+		/* 61xx: xx more bytes; 6Cxx: wrong Le, xx is right (ISO 7816-4 §5.1.3) */
+		if (sw1 == 0x61 && (r->opt.auto_get_response || case4)) {
+			tpdu[0] = apdu[0];
+			tpdu[1] = 0xC0;
+			tpdu[2] = tpdu[3] = 0;
+			tpdu[4] = sw2;
+			tlen = 5;
+			continue;
+		}
+		if (sw1 == 0x6C && r->opt.auto_get_response && tlen == 5) {
+			tpdu[4] = sw2;
+			continue;
+		}
+		if (total + 2 > cap) {
+			rc = -EMSGSIZE;
+			goto out;
+		}
+		rsp[total++] = sw1;
+		rsp[total++] = sw2;
+		rc = (ssize_t)total;
+		goto out;
+	}
+	rc = -EPROTO;
+out:
+	free(ans);
+	return rc;
+}
+
+/* APDU level; extended readers chain with wLevelParameter / bChainParameter (CCID §6.1.4). */
+static ssize_t transmit_apdu(struct uccid_reader *r, struct uslot *s, const uint8_t *apdu, size_t len,
+			     uint8_t *rsp, size_t cap)
+{
+	size_t part = r->max_msg - CCID_HEADER_SIZE, off = 0, total = 0;
+	uint8_t *ans = malloc(r->max_msg + 16);
+	struct ccid_msg m;
+	ssize_t rc;
+
+	if (!ans)
+		return -ENOMEM;
+	if (r->level != CCID_LEVEL_EXTENDED_APDU && len > part) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (len <= part) {
+		rc = xfr(r, s, 0, CCID_CHAIN_BEGIN_END, apdu, len, ans, r->max_msg + 16, COMMAND_MS, &m);
+	} else {
+		for (off = 0; off < len; off += part) {
+			size_t n = len - off < part ? len - off : part;
+			uint16_t level = off == 0 ? CCID_CHAIN_BEGIN : off + n == len ? CCID_CHAIN_END : CCID_CHAIN_CONTINUE;
+
+			rc = xfr(r, s, 0, level, apdu + off, n, ans, r->max_msg + 16, COMMAND_MS, &m);
+			if (rc < 0)
+				goto out;
+			if (level != CCID_CHAIN_END && m.rsp.b9 != CCID_CHAIN_EMPTY_NEXT) {
+				uccid_log(r, UCCID_LOG_WARNING, "slot %u: the reader did not ask for the next part",
+					  s->index);
+				rc = -EPROTO;
+				goto out;
+			}
+		}
+	}
+	for (unsigned parts = 0;; parts++) {
+		if (rc < 0)
+			goto out;
+		if (total + m.dwLength > cap) {
+			rc = -EMSGSIZE;
+			goto out;
+		}
+		memcpy(rsp + total, m.abData, m.dwLength);
+		total += m.dwLength;
+		if (m.rsp.b9 == CCID_CHAIN_BEGIN_END || m.rsp.b9 == CCID_CHAIN_END)
+			break;
+		if (r->level != CCID_LEVEL_EXTENDED_APDU || parts > 65536 / 8) {
+			rc = -EPROTO;
+			goto out;
+		}
+		rc = xfr(r, s, 0, CCID_CHAIN_EMPTY_NEXT, NULL, 0, ans, r->max_msg + 16, COMMAND_MS, &m);
+	}
+	rc = total >= 2 ? (ssize_t)total : -EPROTO;
+out:
+	free(ans);
+	return rc;
+}
+
+ssize_t uccid_transmit(struct uccid_reader *r, unsigned slot, const uint8_t *apdu, size_t len, uint8_t *rsp,
+		       size_t cap)
+{
+	struct uslot *s;
+	ssize_t rc;
+
+	if (!r || slot >= r->nslots || !apdu || len < 4 || len > 65544 || !rsp || cap < 2)
+		return -EINVAL;
+	s = &r->slots[slot];
+	rc = uccid_slot_enter(r, s, 0);
+	if (rc < 0)
+		return rc;
+	if (!s->present) {
+		rc = -ENOMEDIUM;
+	} else if (!s->powered || s->protocol == 0xFF) {
+		rc = -EIO;
+		uccid_log(r, UCCID_LOG_INFO, "slot %u: transmit to a card that is not powered", slot);
+	} else if (r->level == CCID_LEVEL_TPDU) {
+		rc = s->protocol == CCID_PROTOCOL_T1 ? transmit_t1(r, s, apdu, len, rsp, cap)
+						     : transmit_t0(r, s, apdu, len, rsp, cap);
+	} else {
+		rc = transmit_apdu(r, s, apdu, len, rsp, cap);
+	}
+	uccid_slot_leave(r, s);
+	return rc;
+}
+
+ssize_t uccid_escape(struct uccid_reader *r, unsigned slot, const uint8_t *data, size_t len, uint8_t *rsp,
+		     size_t cap)
+{
+	struct uslot *s;
+	uint8_t *msg, *ans;
+	struct ccid_msg m;
+	ssize_t rc;
+
+	if (!r || slot >= r->nslots || (!data && len) || len > r->max_msg - CCID_HEADER_SIZE || (!rsp && cap))
+		return -EINVAL;
+	s = &r->slots[slot];
+	msg = malloc(CCID_HEADER_SIZE + len);
+	ans = malloc(r->max_msg + 16);
+	if (!msg || !ans) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = uccid_slot_enter(r, s, 0);
+	if (rc < 0)
+		goto out;
+	rc = uccid_xchg(r, s, msg, uccid_build(msg, CCID_PC_TO_RDR_ESCAPE, 0, 0, 0, data, len), ans, r->max_msg + 16,
+			COMMAND_MS, &m);
+	if (rc == 0 && CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
+		rc = uccid_answer_error(r, s, &m);
+	else if (rc == 0 && m.dwLength > cap)
+		rc = -EMSGSIZE;
+	else if (rc == 0) {
+		memcpy(rsp, m.abData, m.dwLength);
+		rc = (ssize_t)m.dwLength;
+	}
+	uccid_slot_leave(r, s);
+out:
+	free(msg);
+	free(ans);
+	return rc;
+}
+
+int uccid_do_simple(struct uccid_reader *r, struct uslot *s, uint8_t type, uint8_t b7)
+{
+	uint8_t msg[CCID_HEADER_SIZE], ans[64];
+	struct ccid_msg m;
+	int rc;
+
+	rc = uccid_xchg(r, s, msg, uccid_build(msg, type, b7, 0, 0, NULL, 0), ans, sizeof(ans), COMMAND_MS, &m);
+	if (rc == 0 && CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
+		rc = uccid_answer_error(r, s, &m);
+	if (rc == 0 && type == CCID_PC_TO_RDR_MECHANICAL
+	    && (b7 == CCID_MECH_EJECT || b7 == CCID_MECH_CAPTURE)) {
+		s->powered = false;
+		s->protocol = 0xFF;
+		uccid_card_event(r, s, LOCKMGR_EV_EJECT);
+	}
+	return rc;
+}
+
+static int simple(struct uccid_reader *r, unsigned slot, uint8_t type, uint8_t b7)
+{
+	struct uslot *s;
+	int rc;
+
+	if (!r || slot >= r->nslots)
+		return -EINVAL;
+	s = &r->slots[slot];
+	rc = uccid_slot_enter(r, s, 0);
+	if (rc < 0)
+		return rc;
+	rc = uccid_do_simple(r, s, type, b7);
+	uccid_slot_leave(r, s);
+	return rc;
+}
+
+int uccid_mechanical(struct uccid_reader *r, unsigned slot, uint8_t function)
+{
+	if (function < CCID_MECH_ACCEPT || function > CCID_MECH_UNLOCK)
+		return -EINVAL;
+	if (r && !r->desc.dwMechanical)
+		return -ENOTSUP;
+	return simple(r, slot, CCID_PC_TO_RDR_MECHANICAL, function);
+}
+
+int uccid_clock(struct uccid_reader *r, unsigned slot, bool stop)
+{
+	return simple(r, slot, CCID_PC_TO_RDR_ICC_CLOCK, stop ? CCID_CLOCK_STOP : CCID_CLOCK_RESTART);
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * uccid_open(): a reader name to a transport.  "usbip://" names go to the
+ * USB/IP client; "usb:" names (ours and the forms pcscd passes) to libusb.
+ * The reader's open lock (lock.c) is taken first.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "transport/libusb.h"
+#include "session/session_priv.h"
+#include "transport/usbip_client.h"
+
+#define OPEN_TIMEOUT_MS 5000
+
+int uccid_open(const char *name, const struct uccid_options *opts, struct uccid_reader **ret, char *err,
+	       size_t errlen)
+{
+	return uccid_open_wrapped(name, opts, NULL, NULL, ret, err, errlen);
+}
+
+int uccid_open_wrapped(const char *name, const struct uccid_options *opts, uccid_wrap_fn wrap, void *wrap_ctx,
+		       struct uccid_reader **ret, char *err, size_t errlen)
+{
+	struct uccid_transport *t = NULL;
+	struct uccid_open_lock ol;
+	char scratch[8];
+	int rc;
+
+	if (!err) {
+		err = scratch;
+		errlen = sizeof(scratch);
+	}
+	if (!name || !ret) {
+		snprintf(err, errlen, "no reader name");
+		return -EINVAL;
+	}
+	if (strncmp(name, "usbip://", 8) && strncmp(name, "usb:", 4)) {
+		snprintf(err, errlen, "'%s' is not a reader name (usb:VVVV/PPPP, usb:BUS:ADDR or usbip://HOST/BUSID)",
+			 name);
+		return -EINVAL;
+	}
+	/* one process at a time has the reader: wait for it in order, or name who has it */
+	rc = uccid_open_lock(&ol, name, opts, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (!strncmp(name, "usbip://", 8))
+		rc = uccid_usbip_open(name, 0, OPEN_TIMEOUT_MS, &t, err, errlen);
+	else
+		rc = uccid_libusb_open(name, 0, OPEN_TIMEOUT_MS, &t, err, errlen);
+	if (rc == 0 && wrap) {
+		struct uccid_transport *w = wrap(wrap_ctx, t);
+
+		if (!w) {
+			t->ops->close(t);
+			rc = -ENOMEM;
+		}
+		t = w;
+	}
+	if (rc < 0) {
+		uccid_open_unlock(&ol);
+		return rc;
+	}
+	return uccid_session_open(t, opts, &ol, ret, err, errlen);
+}

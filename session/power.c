@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Card activation for a slot: IccPowerOn with voltage selection (the
+ * reader's automatic selection, or 5 V -> 3 V -> 1.8 V over the voltages
+ * bVoltageSupport declares), the ATR checked by the codec, then protocol
+ * negotiation exactly as dwFeatures asks (CCID 1.1 §5.1, ISO 7816-3 §9):
+ * nothing when the reader negotiates itself (40), SetParameters only when it
+ * does PPS itself (80), otherwise PPS at TPDU level and SetParameters; for
+ * T=1 at TPDU level the host's S(IFS) unless the reader does it (400).
+ * Also power off, warm and cold reset, and slot status.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "session/session_priv.h"
+
+#define POWER_MS 20000           /* one IccPowerOn: the ATR may take long at 372 clk/etu */
+#define COMMAND_MS 5000
+
+static void forget_card(struct uccid_reader *r, struct uslot *s, enum lockmgr_event ev)
+{
+	s->powered = false;
+	s->protocol = 0xFF;
+	s->atr_len = 0;
+	uccid_card_event(r, s, ev);
+}
+
+/* 1 = the reader's bPowerSelect for v, or 0 if the reader cannot supply v. */
+static uint8_t power_select(const struct uccid_reader *r, enum uccid_voltage v)
+{
+	static const uint8_t need[] = { 0, CCID_VOLTAGE_5V, CCID_VOLTAGE_3V, CCID_VOLTAGE_1V8 };
+
+	if (v == UCCID_VOLTAGE_AUTO)
+		return CCID_POWER_AUTO;
+	return r->desc.bVoltageSupport & need[v] ? (uint8_t)v : 0xFF;
+}
+
+static int power_on_once(struct uccid_reader *r, struct uslot *s, uint8_t sel, struct ccid_msg *m, uint8_t *ans,
+			 size_t cap)
+{
+	uint8_t msg[CCID_HEADER_SIZE];
+	int rc;
+
+	uccid_build(msg, CCID_PC_TO_RDR_ICC_POWER_ON, sel, 0, 0, NULL, 0);
+	rc = uccid_xchg(r, s, msg, sizeof(msg), ans, cap, POWER_MS, m);
+	if (rc < 0)
+		return rc;
+	if (CCID_CMD_STATUS(m->rsp.bStatus) == CCID_CMD_FAILED)
+		return uccid_answer_error(r, s, m);
+	return 0;
+}
+
+int uccid_do_power_off(struct uccid_reader *r, struct uslot *s)
+{
+	uint8_t msg[CCID_HEADER_SIZE], ans[64];
+	struct ccid_msg m;
+	int rc;
+
+	uccid_build(msg, CCID_PC_TO_RDR_ICC_POWER_OFF, 0, 0, 0, NULL, 0);
+	rc = uccid_xchg(r, s, msg, sizeof(msg), ans, sizeof(ans), COMMAND_MS, &m);
+	if (rc < 0)
+		return rc;
+	forget_card(r, s, LOCKMGR_EV_POWER_OFF);
+	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
+		return uccid_answer_error(r, s, &m);
+	return 0;
+}
+
+/* Is rate (bps) one the reader runs at: in its GET_DATA_RATES list (2 % tolerance), else up to the maximum. */
+static bool rate_ok(const struct uccid_reader *r, uint64_t rate)
+{
+	if (r->nrates) {
+		for (unsigned i = 0; i < r->nrates; i++)
+			if (rate * 50 >= (uint64_t)r->rates[i] * 49 && rate * 50 <= (uint64_t)r->rates[i] * 51)
+				return true;
+		return false;
+	}
+	return !r->desc.dwMaxDataRate || rate <= r->desc.dwMaxDataRate + r->desc.dwMaxDataRate / 50;
+}
+
+/*
+ * Fi/Di to ask for: TA1 when the reader can run at that rate (ISO 7816-3
+ * §7.1: f x D / F bps), else TA1's F with the largest lower D it can run, else
+ * the defaults (11).
+ */
+static uint8_t choose_fidi(const struct uccid_reader *r, const struct ccid_atr *a)
+{
+	if (!a->Fi || !a->Di || (a->Fi_index == 1 && a->Di_index == 1))
+		return 0x11;
+	for (uint8_t di = a->Di_index; di >= 1 && di <= 9; di--) {
+		uint8_t D = ccid_di(di);
+
+		if (D && D <= a->Di && rate_ok(r, (uint64_t)r->clock_khz * 1000 * D / a->Fi))
+			return (uint8_t)(a->Fi_index << 4 | di);
+	}
+	return 0x11;
+}
+
+/* PPS at TPDU level: the request travels as raw bytes in an XfrBlock (ISO 7816-3 §9.2). */
+static int do_pps(struct uccid_reader *r, struct uslot *s, uint8_t proto, uint8_t fidi)
+{
+	uint8_t req[CCID_PPS_MAX], msg[CCID_HEADER_SIZE + CCID_PPS_MAX], ans[64];
+	struct ccid_pps pps;
+	struct ccid_diag diag = { 0 };
+	struct ccid_msg m;
+	int n, rc;
+
+	n = ccid_pps_build(proto, fidi == 0x11 ? NULL : &fidi, NULL, NULL, req, sizeof(req));
+	if (n < 0)
+		return n;
+	rc = uccid_xchg(r, s, msg, uccid_build(msg, CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, req, (size_t)n), ans,
+			sizeof(ans), COMMAND_MS, &m);
+	if (rc < 0)
+		return rc;
+	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
+		return uccid_answer_error(r, s, &m);
+	rc = ccid_pps_check(req, (size_t)n, m.abData, m.dwLength, &pps, &diag);
+	if (rc < 0) {
+		uccid_log(r, UCCID_LOG_WARNING, "slot %u: PPS refused: %s at byte %zu (%s)", s->index, strerror(-rc),
+			  diag.offset, diag.expected ? diag.expected : "");
+		return -EPROTO;
+	}
+	uccid_log(r, UCCID_LOG_INFO, "slot %u: PPS T=%u Fi/Di %02X accepted", s->index, proto,
+		  pps.has_pps1 ? pps.pps1 : 0x11);
+	return pps.has_pps1 ? pps.pps1 : 0x11;
+}
+
+static int set_parameters(struct uccid_reader *r, struct uslot *s, uint8_t proto, uint8_t fidi)
+{
+	const struct ccid_atr *a = &s->atrp;
+	uint8_t p[CCID_T1_PARAMS_LEN], msg[CCID_HEADER_SIZE + CCID_T1_PARAMS_LEN], ans[64];
+	struct ccid_msg m;
+	size_t n;
+	int rc;
+
+	/* CCID §6.1.7: the protocol data structure from the ATR */
+	if (proto == CCID_PROTOCOL_T1) {
+		p[0] = fidi;
+		p[1] = (uint8_t)(0x10 | (a->edc == CCID_EDC_CRC ? 1 : 0) | (a->inverse ? 2 : 0));
+		p[2] = a->N;
+		p[3] = (uint8_t)((a->BWI > 9 ? 9 : a->BWI) << 4 | a->CWI);
+		p[4] = 0;
+		p[5] = a->IFSC;
+		p[6] = 0;
+		n = CCID_T1_PARAMS_LEN;
+	} else {
+		p[0] = fidi;
+		p[1] = a->inverse ? 0x02 : 0x00;
+		p[2] = a->N;
+		p[3] = a->WI;
+		p[4] = 0;
+		n = CCID_T0_PARAMS_LEN;
+	}
+	rc = uccid_xchg(r, s, msg, uccid_build(msg, CCID_PC_TO_RDR_SET_PARAMETERS, proto, 0, 0, p, n), ans,
+			sizeof(ans), COMMAND_MS, &m);
+	if (rc < 0)
+		return rc;
+	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
+		return uccid_answer_error(r, s, &m);
+	return 0;
+}
+
+/* Card timing for the exchange timeouts (ISO 7816-3 §10.2, §11.4.3). */
+static void card_timing(struct uccid_reader *r, struct uslot *s, uint8_t fidi)
+{
+	uint16_t F = ccid_fi(fidi >> 4);
+	uint8_t D = ccid_di(fidi & 0x0F);
+	uint64_t wwt = ccid_wwt_us(s->atrp.WI, F ? F : CCID_FD, r->clock_khz);
+	uint64_t bwt = ccid_bwt_us(s->atrp.BWI, F ? F : CCID_FD, D ? D : CCID_DD, r->clock_khz);
+
+	s->wwt_ms = (uint32_t)(wwt / 1000) + 1;
+	s->bwt_ms = (uint32_t)(bwt / 1000) + 1;
+}
+
+static int negotiate(struct uccid_reader *r, struct uslot *s)
+{
+	const struct ccid_atr *a = &s->atrp;
+	uint32_t feat = r->desc.dwFeatures;
+	uint8_t proto, fidi;
+	int rc;
+
+	/* the protocol: specific mode imposes it; else T=1 when offered and the reader does it */
+	if (a->specific_mode)
+		proto = a->ta2_protocol;
+	else if ((a->protocols & 2) && (r->desc.dwProtocols & CCID_PROTOCOLS_T1))
+		proto = CCID_PROTOCOL_T1;
+	else
+		proto = CCID_PROTOCOL_T0;
+	if (proto > 1 || !(r->desc.dwProtocols & (1u << proto))) {
+		uccid_log(r, UCCID_LOG_ERROR, "slot %u: the card's protocol T=%u is not supported by the reader",
+			  s->index, proto);
+		return -ENOTSUP;
+	}
+	fidi = a->specific_mode && !a->ta2_implicit ? (uint8_t)(a->Fi_index << 4 | a->Di_index) : choose_fidi(r, a);
+	if (feat & CCID_FEAT_AUTO_PPS_PROP) {
+		/* the reader negotiated by its own rules: neither PPS nor SetParameters */
+		fidi = (uint8_t)(a->Fi_index << 4 | a->Di_index);
+	} else {
+		if (!a->specific_mode && !(feat & CCID_FEAT_AUTO_PPS_CUR) && r->level == CCID_LEVEL_TPDU
+		    && (proto != a->default_protocol || fidi != 0x11)) {
+			rc = do_pps(r, s, proto, fidi);
+			if (rc < 0)
+				return rc;
+			fidi = (uint8_t)rc;
+		}
+		rc = set_parameters(r, s, proto, fidi);
+		if (rc < 0 && rc != -ENOTSUP)
+			return rc;
+	}
+	s->protocol = proto;
+	card_timing(r, s, fidi);
+	if (proto == CCID_PROTOCOL_T1 && r->level == CCID_LEVEL_TPDU) {
+		struct ccid_t1_config cfg = {
+			.ifsc = a->IFSC,
+			.ifsd = (uint8_t)(r->desc.dwMaxIFSD && r->desc.dwMaxIFSD < 254 ? r->desc.dwMaxIFSD : 254),
+			.edc = a->edc,
+		};
+
+		/* a block must fit one XfrBlock */
+		if (cfg.ifsd + 5u > r->max_msg - CCID_HEADER_SIZE)
+			cfg.ifsd = (uint8_t)(r->max_msg - CCID_HEADER_SIZE - 5);
+		ccid_t1_init(&s->t1, &cfg);
+		if (!(feat & CCID_FEAT_AUTO_IFSD)) {
+			uint8_t blk[CCID_T1_BLOCK_MAX], msg[CCID_HEADER_SIZE + CCID_T1_BLOCK_MAX], ans[300];
+			struct ccid_msg m;
+			int st = ccid_t1_begin_ifsd(&s->t1, cfg.ifsd);
+
+			/* ISO 7816-3 §11.4.2: announce IFSD; a card that does not answer keeps 32 */
+			while (st == CCID_T1_SEND) {
+				int n = ccid_t1_next_block(&s->t1, blk, sizeof(blk));
+
+				if (n < 0)
+					return -EPROTO;
+				rc = uccid_xchg(r, s, msg,
+						uccid_build(msg, CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, blk, (size_t)n), ans,
+						sizeof(ans), s->bwt_ms + 1000, &m);
+				if (rc < 0)
+					return rc;
+				if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED) {
+					if (m.rsp.bError != CCID_ERR_ICC_MUTE)
+						return uccid_answer_error(r, s, &m);
+					st = ccid_t1_feed(&s->t1, NULL, 0);
+				} else {
+					st = ccid_t1_feed(&s->t1, m.abData, m.dwLength);
+				}
+			}
+			if (st < 0) {
+				uccid_log(r, UCCID_LOG_WARNING, "slot %u: S(IFS) exchange failed: %s", s->index,
+					  strerror(-st));
+				return -EPROTO;
+			}
+		}
+	}
+	uccid_log(r, UCCID_LOG_INFO, "slot %u: T=%u, Fi/Di %02X", s->index, proto, fidi);
+	return 0;
+}
+
+int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltage v, bool warm)
+{
+	static const enum uccid_voltage order[] = { UCCID_VOLTAGE_5V, UCCID_VOLTAGE_3V, UCCID_VOLTAGE_1V8 };
+	uint8_t ans[CCID_HEADER_SIZE + 64];
+	struct ccid_msg m;
+	struct ccid_diag diag = { 0 };
+	int rc = -ENOTSUP;
+
+	if (v == UCCID_VOLTAGE_AUTO && !(r->desc.dwFeatures & (CCID_FEAT_AUTO_VOLTAGE | CCID_FEAT_AUTO_ACTIVATION))) {
+		/* try 5 V, then 3 V, then 1.8 V, as the reader supplies them (ISO 7816-3 §6.2.4) */
+		for (size_t i = 0; i < 3; i++) {
+			uint8_t sel = power_select(r, order[i]);
+
+			if (sel == 0xFF)
+				continue;
+			rc = power_on_once(r, s, sel, &m, ans, sizeof(ans));
+			if (rc == 0 || rc == -ENOMEDIUM || rc == -ENODEV || rc == -ECANCELED)
+				break;
+			uccid_log(r, UCCID_LOG_INFO, "slot %u: no ATR at class %zu; trying the next voltage", s->index, i);
+			uccid_do_power_off(r, s);
+		}
+	} else {
+		uint8_t sel = power_select(r, v);
+
+		if (sel == 0xFF)
+			return -ENOTSUP;
+		rc = power_on_once(r, s, sel, &m, ans, sizeof(ans));
+	}
+	forget_card(r, s, LOCKMGR_EV_RESET);
+	if (rc < 0)
+		return rc;
+	rc = ccid_atr_parse(m.abData, m.dwLength, &s->atrp, &diag);
+	if (rc < 0) {
+		uccid_log(r, UCCID_LOG_ERROR, "slot %u: bad ATR: %s at byte %zu (expected %s)", s->index, strerror(-rc),
+			  diag.offset, diag.expected ? diag.expected : "");
+		return -EPROTO;
+	}
+	memcpy(s->atr, m.abData, m.dwLength);
+	s->atr_len = m.dwLength;
+	s->powered = true;
+	s->present = true;
+	uccid_log(r, UCCID_LOG_INFO, "slot %u: %s reset, ATR of %zu bytes", s->index, warm ? "warm" : "cold",
+		  s->atr_len);
+	return negotiate(r, s);
+}
+
+/* EJECT without a mechanism latched the slot: no power-up until the card was removed. */
+static int latched(struct uccid_reader *r, struct uslot *s)
+{
+	if (lockmgr_latch(r->lm, s->index, -1) != 1)
+		return 0;
+	uccid_log(r, UCCID_LOG_WARNING, "slot %u: the card was ejected; remove and insert it to power it up",
+		  s->index);
+	return -ENOMEDIUM;
+}
+
+static int slot_of(struct uccid_reader *r, unsigned slot, struct uslot **ret)
+{
+	if (!r || slot >= r->nslots)
+		return -EINVAL;
+	*ret = &r->slots[slot];
+	return 0;
+}
+
+int uccid_power_on(struct uccid_reader *r, unsigned slot, enum uccid_voltage v, uint8_t *atr, size_t cap)
+{
+	struct uslot *s;
+	int rc = slot_of(r, slot, &s);
+
+	if (rc < 0)
+		return rc;
+	if (!atr || cap < CCID_ATR_MAX || (unsigned)v > UCCID_VOLTAGE_1V8)
+		return -EINVAL;
+	rc = uccid_slot_enter(r, s, UCCID_ENTER_ACK);
+	if (rc < 0)
+		return rc;
+	rc = latched(r, s);
+	if (rc == 0)
+		rc = uccid_do_power_on(r, s, v, s->powered);
+	if (rc == 0) {
+		memcpy(atr, s->atr, s->atr_len);
+		rc = (int)s->atr_len;
+	}
+	uccid_slot_leave(r, s);
+	return rc;
+}
+
+int uccid_reset(struct uccid_reader *r, unsigned slot, bool cold, uint8_t *atr, size_t cap)
+{
+	struct uslot *s;
+	int rc = slot_of(r, slot, &s);
+
+	if (rc < 0)
+		return rc;
+	if (!atr || cap < CCID_ATR_MAX)
+		return -EINVAL;
+	rc = uccid_slot_enter(r, s, UCCID_ENTER_ACK);
+	if (rc < 0)
+		return rc;
+	if ((rc = latched(r, s)) < 0)
+		goto out;
+	if (cold && s->powered && (rc = uccid_do_power_off(r, s)) < 0)
+		goto out;
+	/* a warm reset is IccPowerOn on a powered card (CCID §6.1.1) */
+	rc = uccid_do_power_on(r, s, UCCID_VOLTAGE_AUTO, !cold && s->powered);
+	if (rc == 0) {
+		memcpy(atr, s->atr, s->atr_len);
+		rc = (int)s->atr_len;
+	}
+out:
+	uccid_slot_leave(r, s);
+	return rc;
+}
+
+int uccid_power_off(struct uccid_reader *r, unsigned slot)
+{
+	struct uslot *s;
+	int rc = slot_of(r, slot, &s);
+
+	if (rc < 0)
+		return rc;
+	rc = uccid_slot_enter(r, s, 0);
+	if (rc < 0)
+		return rc;
+	rc = uccid_do_power_off(r, s);
+	uccid_slot_leave(r, s);
+	return rc;
+}
+
+int uccid_do_slot_status(struct uccid_reader *r, struct uslot *s, struct uccid_slot_status *ret)
+{
+	uint8_t msg[CCID_HEADER_SIZE], ans[64];
+	struct ccid_msg m;
+	int rc;
+
+	uccid_build(msg, CCID_PC_TO_RDR_GET_SLOT_STATUS, 0, 0, 0, NULL, 0);
+	rc = uccid_xchg(r, s, msg, sizeof(msg), ans, sizeof(ans), COMMAND_MS, &m);
+	if (rc < 0)
+		return rc;
+	memset(ret, 0, sizeof(*ret));
+	ret->present = CCID_ICC_STATUS(m.rsp.bStatus) != CCID_ICC_ABSENT;
+	/* a card the reader reports inactive is not powered, whatever we thought */
+	if (CCID_ICC_STATUS(m.rsp.bStatus) != CCID_ICC_ACTIVE && s->powered)
+		forget_card(r, s, LOCKMGR_EV_POWER_OFF);
+	/* and one it reports active is, even if this session never powered it (another
+	   process did, or a holder that died) */
+	ret->powered = s->powered || CCID_ICC_STATUS(m.rsp.bStatus) == CCID_ICC_ACTIVE;
+	ret->protocol = s->protocol;
+	memcpy(ret->atr, s->atr, s->atr_len);
+	ret->atr_len = s->atr_len;
+	ret->generation = s->generation;
+	ret->ejected = lockmgr_latch(r->lm, s->index, -1) == 1;
+	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
+		rc = uccid_answer_error(r, s, &m);
+	return rc;
+}
+
+int uccid_slot_status(struct uccid_reader *r, unsigned slot, struct uccid_slot_status *ret)
+{
+	struct uslot *s;
+	int rc = slot_of(r, slot, &s);
+
+	if (rc < 0)
+		return rc;
+	if (!ret)
+		return -EINVAL;
+	rc = uccid_slot_enter(r, s, 0);
+	if (rc < 0)
+		return rc;
+	rc = uccid_do_slot_status(r, s, ret);
+	uccid_slot_leave(r, s);
+	return rc;
+}

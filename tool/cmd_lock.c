@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * uccid lock, unlock and locks (docs/locks.md).
+ *
+ * A lock lives as long as the process that holds it (the kernel frees a lock
+ * file's lock when its holder dies), so "uccid lock" stays running: it opens
+ * the reader, locks the slot, runs the script it reads on standard input
+ * ("uccid apdu -f" syntax: APDUs, reset, lock, unlock DISPOSITION) and, at
+ * the end of input, on SIGINT/SIGTERM or when "uccid unlock" asks, unlocks
+ * with the disposition given (if the script has not) and exits.  "uccid unlock" finds the holding uccid
+ * process in the lock file and asks it with sigqueue(SIGUSR1), the
+ * disposition in the signal's value, then waits for the slot to be free.
+ * Other programs' locks (pcscd, a test rig) can only be released by them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tool/tool.h"
+#include "session/uccid.h"
+
+#define UNLOCK_WAIT_MS 15000            /* how long "uccid unlock" waits for the holder to let go */
+
+static volatile sig_atomic_t g_stop;    /* SIGINT/SIGTERM */
+static volatile sig_atomic_t g_asked;   /* SIGUSR1 from uccid unlock: disposition + 1 */
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+}
+
+static void on_unlock(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig, (void)uc;
+	if (si->si_code == SI_QUEUE && si->si_value.sival_int >= UCCID_LEAVE && si->si_value.sival_int <= UCCID_EJECT)
+		g_asked = si->si_value.sival_int + 1;
+}
+
+const char *tool_scard_name(int rc)
+{
+	switch (rc) {
+	case -ENOMEDIUM: return "SCARD_W_REMOVED_CARD";
+	case -EMEDIUMTYPE: return "SCARD_W_REMOVED_CARD";
+	case -ECONNRESET: return "SCARD_W_RESET_CARD";
+	case -ETIMEDOUT: return "SCARD_W_UNRESPONSIVE_CARD";
+	case -ENODEV: return "SCARD_E_READER_UNAVAILABLE";
+	case -EBUSY: return "SCARD_E_SHARING_VIOLATION";
+	case -EPROTO: return "SCARD_W_UNRESPONSIVE_CARD";
+	case -ENOTSUP: return "SCARD_E_UNSUPPORTED_FEATURE";
+	case -EINVAL: return "SCARD_E_INVALID_VALUE";
+	case -ECANCELED: return "SCARD_E_CANCELLED";
+	default: return "SCARD_F_COMM_ERROR";
+	}
+}
+
+static void format_since(int64_t since, char *buf, size_t len)
+{
+	time_t t = (time_t)since;
+	struct tm tm;
+
+	buf[0] = '\0';
+	if (t && localtime_r(&t, &tm))
+		strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+void tool_lock_busy(struct tool_session *s, int rc)
+{
+	struct uccid_holder h;
+	char when[32];
+
+	if ((rc == -EBUSY || rc == -ETIMEDOUT) && uccid_lock_holder(s->r, s->slot, &h) == 0 && h.held) {
+		format_since(h.since, when, sizeof(when));
+		tool_err("lock: slot %u is locked by %s (pid %ld) since %s", s->slot, h.program, (long)h.pid, when);
+		return;
+	}
+	tool_err("lock: slot %u: %s", s->slot, uccid_strerror(rc));
+}
+
+static int parse_disposition(const char *arg, int *ret)
+{
+	int d = uccid_disposition_parse(arg);
+
+	if (d < 0) {
+		tool_err("'%s' is not a disposition: leave, reset, unpower or eject", arg);
+		return -EINVAL;
+	}
+	*ret = d;
+	return 0;
+}
+
+/* Read lines from stdin into the script runner until EOF, a signal or an unlock request. */
+static int serve_stdin(struct tool_session *s, bool json)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+	int count = 0, rc = EXIT_OK;
+
+	for (;;) {
+		struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+		ssize_t n;
+		FILE *one;
+
+		if (g_stop || g_asked)
+			break;
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		n = getline(&buf, &cap, stdin);
+		if (n < 0)
+			break;  /* end of input */
+		one = fmemopen(buf, (size_t)n, "r");
+		if (!one) {
+			rc = EXIT_FAILED;
+			break;
+		}
+		/* a failed line is reported and the session goes on: the card stays ours */
+		if (tool_run_script(s, one, "stdin", json, &count) != EXIT_OK)
+			rc = EXIT_FAILED;
+		fclose(one);
+		fflush(stdout);
+	}
+	free(buf);
+	return rc;
+}
+
+int cmd_lock(const struct tool_opts *opts, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "slot", required_argument, NULL, 's' },
+		{ "disposition", required_argument, NULL, 'd' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "mechanical", no_argument, NULL, 'm' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char usage[] =
+		"uccid [-r NAME] lock [--slot N] [--timeout SECONDS|forever] [--mechanical]\n"
+		"                     [--disposition leave|reset|unpower|eject]\n"
+		"  Locks the card and runs the script read on stdin (as apdu -f) until its end,\n"
+		"  'uccid unlock', or SIGINT/SIGTERM; then, if still locked, unlocks with\n"
+		"  --disposition (default reset) or the one 'uccid unlock' gave.";
+	struct tool_opts o = *opts;
+	struct tool_session s = { 0 };
+	struct sigaction stop = { .sa_handler = on_stop }, ask = { .sa_sigaction = on_unlock, .sa_flags = SA_SIGINFO };
+	struct uccid_lock_info li;
+	uint8_t atr[64];
+	unsigned flags = 0;
+	int c, rc, timeout = -1, disposition = UCCID_RESET;
+	struct uccid_holder h;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "s:d:t:mh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (tool_slot_arg(optarg, &s.slot) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'd':
+			if (parse_disposition(optarg, &disposition) < 0)
+				return EXIT_USAGE;
+			break;
+		case 't':
+			if (tool_seconds_arg("--timeout", optarg, &timeout) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'm':
+			flags |= UCCID_LOCK_MECHANICAL;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'h':
+			printf("usage: %s\n", usage);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "usage: %s\n", usage);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		tool_err("lock: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	sigaction(SIGINT, &stop, NULL);
+	sigaction(SIGTERM, &stop, NULL);
+	sigaction(SIGUSR1, &ask, NULL);
+	if ((rc = tool_open_session(&o, &s)) < 0)
+		return tool_open_failed(rc);
+	rc = uccid_lock(s.r, s.slot, timeout, flags, &li);
+	if (rc < 0) {
+		tool_lock_busy(&s, rc);
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	if (o.json) {
+		printf("{\"event\":\"locked\",\"slot\":%u,\"pid\":%ld,\"abandoned\":%s", s.slot, (long)getpid(),
+		       li.abandoned ? "true" : "false");
+		if (li.abandoned) {
+			printf(",\"previous\":{\"pid\":%ld,\"program\":", (long)li.prev_pid);
+			json_string(stdout, li.prev_program);
+			printf(",\"done\":\"%s\",\"error\":", uccid_done_name(li.abandon_done));
+			json_string(stdout, li.abandon_status ? uccid_strerror(li.abandon_status) : "");
+			printf("}");
+		}
+		printf("}\n");
+	} else {
+		printf("slot %u locked by pid %ld; reading commands from stdin\n", s.slot, (long)getpid());
+		if (li.abandoned)
+			printf("the previous holder, %s (pid %ld), died holding the card; abandon disposition: %s%s%s\n",
+			       li.prev_program, (long)li.prev_pid, uccid_done_name(li.abandon_done),
+			       li.abandon_status ? ": " : "", li.abandon_status ? uccid_strerror(li.abandon_status) : "");
+	}
+	fflush(stdout);
+	/* the card powered, as apdu does: a card already on stays as it is */
+	if (uccid_power_on(s.r, s.slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr)) < 0)
+		tool_err("lock: the card could not be powered; APDUs will fail");
+	/* unbuffered: poll() must see every line still to be read, not a stdio buffer */
+	setvbuf(stdin, NULL, _IONBF, 0);
+	rc = serve_stdin(&s, o.json);
+	if (g_asked)
+		disposition = g_asked - 1;
+	/* still ours (the script may have unlocked and locked again, reentrantly): let go,
+	   the last unlock with the disposition */
+	while (uccid_lock_holder(s.r, s.slot, &h) == 0 && h.held && h.this_process) {
+		int d = h.count > 1 ? UCCID_LEAVE : disposition;
+
+		if (tool_unlock(&s, d, o.json) < 0) {
+			if (rc == EXIT_OK)
+				rc = EXIT_FAILED;
+			if (h.count <= 1)
+				break;
+		}
+	}
+	if (o.json)
+		printf("{\"event\":\"unlocked\",\"slot\":%u}\n", s.slot);
+out:
+	uccid_close(s.r);
+	return rc;
+}
+
+int cmd_unlock(const struct tool_opts *opts, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "slot", required_argument, NULL, 's' },
+		{ "disposition", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char usage[] = "uccid [-r NAME] unlock [--slot N] --disposition leave|reset|unpower|eject";
+	struct uccid_holder h;
+	union sigval v;
+	unsigned slot = 0;
+	int c, rc, disposition = 0;
+	char name[128];
+	const char *reader = opts->reader;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "s:d:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (tool_slot_arg(optarg, &slot) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'd':
+			if (parse_disposition(optarg, &disposition) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'h':
+			printf("usage: %s\n", usage);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "usage: %s\n", usage);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc || !disposition) {
+		/* no default: an unlock that silently left an authenticated card would be worse */
+		fprintf(stderr, "usage: %s\n", usage);
+		return EXIT_USAGE;
+	}
+	if (!reader) {
+		if (tool_default_reader(name, sizeof(name)) < 0)
+			return EXIT_FAILED;
+		reader = name;
+	}
+	rc = uccid_reader_holder(reader, NULL, (int)slot, &h);
+	if (rc < 0) {
+		tool_err("unlock: %s: %s", reader, uccid_strerror(rc));
+		return rc == -EINVAL ? EXIT_USAGE : EXIT_FAILED;
+	}
+	if (!h.held) {
+		tool_err("unlock: %s slot %u is not locked%s", reader, slot,
+			 h.abandoned ? " (its last holder died; the next lock resets the card)" : "");
+		return EXIT_FAILED;
+	}
+	if (strcmp(h.program, "uccid")) {
+		tool_err("unlock: %s slot %u is locked by %s (pid %ld): only it can unlock it", reader, slot,
+			 h.program, (long)h.pid);
+		return EXIT_FAILED;
+	}
+	v.sival_int = disposition;
+	if (sigqueue(h.pid, SIGUSR1, v) < 0) {
+		tool_err("unlock: cannot ask pid %ld: %s", (long)h.pid, strerror(errno));
+		return EXIT_FAILED;
+	}
+	for (int waited = 0; waited < UNLOCK_WAIT_MS; waited += 20) {
+		struct uccid_holder now;
+		struct timespec nap = { .tv_nsec = 20 * 1000 * 1000 };
+
+		if (uccid_reader_holder(reader, NULL, (int)slot, &now) == 0 && !(now.held && now.pid == h.pid)) {
+			printf("slot %u unlocked by pid %ld with %s\n", slot, (long)h.pid,
+			       uccid_disposition_name(disposition));
+			return EXIT_OK;
+		}
+		nanosleep(&nap, NULL);
+	}
+	tool_err("unlock: pid %ld did not let go of slot %u within %d s", (long)h.pid, slot, UNLOCK_WAIT_MS / 1000);
+	return EXIT_FAILED;
+}
+
+static void print_holder(bool json, const char *what, int slot, const struct uccid_holder *h, bool *first)
+{
+	char when[32];
+
+	format_since(h->since, when, sizeof(when));
+	if (json) {
+		printf("%s{\"what\":\"%s\",", *first ? "" : ",", what);
+		if (slot >= 0)
+			printf("\"slot\":%d,", slot);
+		printf("\"state\":\"%s\"", h->held ? "held" : h->abandoned ? "abandoned" : "free");
+		if (h->held || h->abandoned) {
+			printf(",\"pid\":%ld,\"program\":", (long)h->pid);
+			json_string(stdout, h->program);
+			printf(",\"since\":%lld", (long long)h->since);
+		}
+		printf("}");
+	} else if (h->held || h->abandoned) {
+		printf("  %-8s %s by %s (pid %ld) since %s\n", what, h->held ? "held" : "abandoned", h->program,
+		       (long)h->pid, when);
+	}
+	*first = false;
+}
+
+int cmd_locks(const struct tool_opts *opts, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "slots", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char usage[] = "uccid [-r NAME] locks [--slots N] [--json]";
+	struct uccid_holder h;
+	unsigned nslots = 1;
+	bool json = opts->json, first = true, any = false;
+	char name[128];
+	const char *reader = opts->reader;
+	int c, rc;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (tool_slot_arg(optarg, &nslots) < 0 || nslots == 0)
+				return EXIT_USAGE;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			printf("usage: %s\n", usage);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "usage: %s\n", usage);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		tool_err("locks: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!reader) {
+		if (tool_default_reader(name, sizeof(name)) < 0)
+			return EXIT_FAILED;
+		reader = name;
+	}
+	rc = uccid_reader_holder(reader, NULL, -1, &h);
+	if (rc < 0) {
+		tool_err("locks: %s: %s", reader, uccid_strerror(rc));
+		return rc == -EINVAL ? EXIT_USAGE : EXIT_FAILED;
+	}
+	if (json)
+		printf("{\"reader\":\"%s\",\"locks\":[", reader);
+	else
+		printf("%s\n", reader);
+	print_holder(json, "reader", -1, &h, &first);
+	any = h.held;
+	for (unsigned i = 0; i < nslots; i++) {
+		char what[16];
+
+		if (uccid_reader_holder(reader, NULL, (int)i, &h) < 0)
+			continue;
+		snprintf(what, sizeof(what), "slot %u", i);
+		print_holder(json, what, (int)i, &h, &first);
+		any |= h.held || h.abandoned;
+	}
+	if (json)
+		printf("]}\n");
+	else if (!any)
+		printf("  nobody has it open, no slot is locked\n");
+	return EXIT_OK;
+}

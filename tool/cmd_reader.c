@@ -1,0 +1,558 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The uccid subcommands that talk to a reader: info, atr, apdu, status,
+ * reset, poweroff, eject and watch.  Each opens the reader named by
+ * --reader (or the only one present), does its job through libuccid, and
+ * reports in text or JSON; failures name what failed and exit 1.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccid/ccid.h"
+#include "ccid/sw.h"
+#include "tool/tool.h"
+#include "session/uccid.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void tool_log(void *ctx, enum uccid_log_level level, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "uccid: %s%s\n", level == UCCID_LOG_ERROR ? "error: " : level == UCCID_LOG_WARNING ? "warning: " : "",
+		msg);
+}
+
+int tool_open_session(const struct tool_opts *o, struct tool_session *s)
+{
+	struct uccid_options opts = { .log = tool_log, .log_level = o->verbose ? UCCID_LOG_DEBUG : UCCID_LOG_WARNING,
+				      .auto_get_response = true, .open_wait_ms = o->wait_ms, .program = "uccid" };
+	char err[512] = "", name[128];
+	const char *reader = o->reader;
+	int rc;
+
+	s->o = o;
+	if (!reader) {
+		rc = tool_default_reader(name, sizeof(name));
+		if (rc < 0)
+			return rc;
+		reader = name;
+	}
+	tool_trace_setup(o, &opts);
+	rc = uccid_open(reader, &opts, &s->r, err, sizeof(err));
+	if (rc < 0) {
+		tool_err("%s", err[0] ? err : uccid_strerror(rc));
+		return rc;
+	}
+	tool_trace_opened(o, s->r);
+	return 0;
+}
+
+int tool_open_failed(int rc)
+{
+	return rc == -EINVAL ? EXIT_USAGE : EXIT_FAILED;
+}
+
+int tool_fail(struct tool_session *s, const char *what, int rc)
+{
+	struct uccid_reader_error le;
+
+	if (s->r && uccid_last_error(s->r, s->slot, &le) == 0 && le.valid && rc == -EIO)
+		tool_err("%s: the reader refused: %s (bError %02X)", what, ccid_error_name(le.bError), le.bError);
+	else
+		tool_err("%s: %s", what, uccid_strerror(rc));
+	return EXIT_FAILED;
+}
+
+/* Options of the reader subcommands: --slot N, --json, and --warm/--cold where cold is given. */
+static int parse_opts(struct tool_opts *o, unsigned *slot, bool *cold, int argc, char **argv, const char *usage)
+{
+	static const struct option longopts[] = {
+		{ "slot", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "warm", no_argument, NULL, 'w' },
+		{ "cold", no_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (tool_slot_arg(optarg, slot) < 0)
+				return -EINVAL;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'w':
+		case 'c':
+			if (!cold) {
+				fprintf(stderr, "usage: %s\n", usage);
+				return -EINVAL;
+			}
+			*cold = c == 'c';
+			break;
+		case 'h':
+			printf("usage: %s\n", usage);
+			return 1;
+		default:
+			fprintf(stderr, "usage: %s\n", usage);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		tool_err("unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_common(struct tool_opts *o, unsigned *slot, int argc, char **argv, const char *usage)
+{
+	return parse_opts(o, slot, NULL, argc, argv, usage);
+}
+
+static void print_hex(FILE *f, const uint8_t *b, size_t n, const char *sep)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s%02X", i ? sep : "", b[i]);
+}
+
+int cmd_info(const struct tool_opts *opts, int argc, char **argv)
+{
+	struct tool_opts o = *opts;
+	struct tool_session s = { 0 };
+	struct uccid_reader_info info;
+	struct ccid_class_desc d;
+	uint8_t raw[CCID_CLASS_DESC_LEN];
+	struct out out;
+	int rc = parse_common(&o, &s.slot, argc, argv, "uccid [-r NAME] info [--json]");
+
+	if (rc)
+		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+	if ((rc = tool_open_session(&o, &s)) < 0)
+		return tool_open_failed(rc);
+	uccid_info(s.r, &info);
+	uccid_class_descriptor(s.r, raw);
+	ccid_class_desc_parse(raw, sizeof(raw), &d, NULL);
+	if (!o.json)
+		printf("reader %s (%04x:%04x), %u slot%s, %s level, messages up to %u bytes%s%s\n", info.path,
+		       info.idVendor, info.idProduct, info.nslots, info.nslots == 1 ? "" : "s",
+		       ccid_exchange_level_name((enum ccid_exchange_level)info.exchange_level),
+		       (unsigned)info.max_message, info.quirks[0] ? ", quirks: " : "", info.quirks);
+	out_begin(&out, stdout, o.json, "reader_info", info.path, raw, sizeof(raw));
+	ccid_class_desc_describe(&d, out_field, &out);
+	ccid_class_desc_validate(&d, out_finding, &out, NULL);
+	out_end(&out);
+	uccid_close(s.r);
+	return EXIT_OK;
+}
+
+int cmd_atr(const struct tool_opts *opts, int argc, char **argv)
+{
+	struct tool_opts o = *opts;
+	struct tool_session s = { 0 };
+	uint8_t atr[CCID_ATR_MAX];
+	struct ccid_atr a;
+	struct out out;
+	int rc = parse_common(&o, &s.slot, argc, argv, "uccid [-r NAME] atr [--slot N] [--json]");
+
+	if (rc)
+		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+	if ((rc = tool_open_session(&o, &s)) < 0)
+		return tool_open_failed(rc);
+	rc = uccid_power_on(s.r, s.slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr));
+	if (rc < 0) {
+		rc = tool_fail(&s, "power on", rc);
+		goto out;
+	}
+	ccid_atr_parse(atr, (size_t)rc, &a, NULL);
+	out_begin(&out, stdout, o.json, "atr", "ATR", atr, (size_t)rc);
+	ccid_atr_describe(&a, out_field, &out);
+	out_end(&out);
+	rc = EXIT_OK;
+out:
+	uccid_close(s.r);
+	return rc;
+}
+
+/* Send each APDU and show the response with the status word's meaning. */
+int tool_run_apdu(struct tool_session *s, const uint8_t *apdu, size_t len, bool json, bool first)
+{
+	static uint8_t rsp[65538];
+	char meaning[128];
+	ssize_t n = uccid_transmit(s->r, s->slot, apdu, len, rsp, sizeof(rsp));
+	uint16_t sw;
+
+	if (n < 0) {
+		tool_fail(s, "transmit", (int)n);
+		return -1;
+	}
+	sw = (uint16_t)(rsp[n - 2] << 8 | rsp[n - 1]);
+	ccid_sw_explain(sw, meaning, sizeof(meaning));
+	if (json) {
+		printf("%s{\"command\":\"", first ? "" : ",");
+		print_hex(stdout, apdu, len, "");
+		printf("\",\"data\":\"");
+		print_hex(stdout, rsp, (size_t)n - 2, "");
+		printf("\",\"sw\":\"%04X\",\"meaning\":", sw);
+		json_string(stdout, meaning);
+		printf("}");
+	} else {
+		printf("> ");
+		print_hex(stdout, apdu, len, " ");
+		printf("\n< ");
+		if (n > 2) {
+			print_hex(stdout, rsp, (size_t)n - 2, " ");
+			printf(" ");
+		}
+		printf("%04X  %s\n", sw, meaning);
+	}
+	return 0;
+}
+
+/* "lock [mechanical] [TIMEOUT_MS]" in a script: the card is ours until "unlock DISPOSITION". */
+static int script_lock(struct tool_session *s, char *args, const char *file, unsigned lineno)
+{
+	struct uccid_lock_info li;
+	unsigned flags = 0;
+	int timeout = -1, rc;
+	char *w, *save = NULL;
+
+	for (w = strtok_r(args, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		char *end;
+		long v;
+
+		if (!strcmp(w, "mechanical")) {
+			flags |= UCCID_LOCK_MECHANICAL;
+			continue;
+		}
+		v = strtol(w, &end, 10);
+		if (*end || v < -1 || v > 86400000) {
+			tool_err("%s:%u: lock: '%s' is neither 'mechanical' nor a timeout in ms", file, lineno, w);
+			return -EINVAL;
+		}
+		timeout = (int)v;
+	}
+	rc = uccid_lock(s->r, s->slot, timeout, flags, &li);
+	if (rc < 0) {
+		tool_lock_busy(s, rc);
+		return rc;
+	}
+	if (li.abandoned)
+		printf("-- the previous holder, %s (pid %ld), died holding the card: %s%s%s\n", li.prev_program,
+		       (long)li.prev_pid, uccid_done_name(li.abandon_done), li.abandon_status ? ", " : "",
+		       li.abandon_status ? uccid_strerror(li.abandon_status) : "");
+	if (!s->o->json)
+		printf("-- slot %u locked\n", s->slot);
+	return 0;
+}
+
+int tool_unlock(struct tool_session *s, int disposition, bool json)
+{
+	enum uccid_done done = UCCID_DONE_NOTHING;
+	int rc = uccid_unlock(s->r, s->slot, disposition, &done);
+
+	if (rc == -EINVAL || rc == -ENOLCK || rc == -EPERM) {
+		tool_err("unlock: %s: %s", uccid_disposition_name(disposition) ? uccid_disposition_name(disposition)
+			 : "?", rc == -EINVAL ? "not a disposition (leave, reset, unpower, eject)"
+			 : rc == -ENOLCK ? "the slot is not locked" : "the slot is locked by someone else");
+		return rc;
+	}
+	if (!json)
+		printf("-- slot %u unlocked (%s): %s\n", s->slot, uccid_disposition_name(disposition),
+		       uccid_done_name(done));
+	if (rc < 0) {
+		/* released all the same; the card's error as PC/SC would name it */
+		tool_err("unlock %s: %s (%s); the lock is released", uccid_disposition_name(disposition),
+			 uccid_strerror(rc), tool_scard_name(rc));
+	}
+	return rc;
+}
+
+int tool_run_script(struct tool_session *s, FILE *f, const char *file, bool json, int *count)
+{
+	static char line[HEX_MAX_BYTES * 3];
+	uint8_t atr[CCID_ATR_MAX];
+	static uint8_t apdu[HEX_MAX_BYTES];
+	unsigned lineno = 0;
+
+	while (fgets(line, sizeof(line), f)) {
+		char *hash = strchr(line, '#'), *words[1] = { line }, *cmd;
+		size_t bad_pos;
+		char bad_char;
+		int n;
+
+		lineno++;
+		if (hash)
+			*hash = 0;
+		line[strcspn(line, "\r\n")] = 0;
+		cmd = line + strspn(line, " \t");
+		/* "reset" (warm) or "reset cold" between APDUs: the card loses its session state */
+		if (!strncmp(cmd, "reset", 5)) {
+			bool cold = strstr(cmd, "cold") != NULL;
+
+			n = uccid_reset(s->r, s->slot, cold, atr, sizeof(atr));
+			if (n < 0)
+				return tool_fail(s, "reset", n);
+			if (!json)
+				printf("-- %s reset\n", cold ? "cold" : "warm");
+			continue;
+		}
+		if (!strncmp(cmd, "unlock", 6)) {
+			char *d = cmd + 6 + strspn(cmd + 6, " \t");
+			int disp;
+
+			d[strcspn(d, " \t")] = 0;
+			disp = uccid_disposition_parse(d);
+			if (disp < 0) {
+				tool_err("%s:%u: unlock: '%s' is not a disposition (leave, reset, unpower, eject)", file,
+					 lineno, d);
+				return EXIT_USAGE;
+			}
+			if (tool_unlock(s, disp, json) < 0)
+				return EXIT_FAILED;
+			continue;
+		}
+		if (!strncmp(cmd, "lock", 4)) {
+			n = script_lock(s, cmd + 4, file, lineno);
+			if (n == -EINVAL)
+				return EXIT_USAGE;
+			if (n < 0)
+				return EXIT_FAILED;
+			continue;
+		}
+		n = hex_parse_words(1, words, apdu, HEX_MAX_BYTES, &bad_pos, &bad_char);
+		if (n == 0)
+			continue;
+		if (n < 0) {
+			tool_err("%s:%u: bad hex at character %zu", file, lineno, bad_pos + 1);
+			return EXIT_USAGE;
+		}
+		if (tool_run_apdu(s, apdu, (size_t)n, json, (*count)++ == 0) < 0)
+			return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
+int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "slot", required_argument, NULL, 's' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char usage[] = "uccid [-r NAME] apdu [--slot N] [--json] (-f SCRIPT | APDU...)\n"
+				    "  APDU: hex, one per argument; SCRIPT: one APDU per line, # comments,\n"
+				    "  'reset' or 'reset cold', 'lock [mechanical] [TIMEOUT_MS]' and\n"
+				    "  'unlock leave|reset|unpower|eject' lines";
+	struct tool_opts o = *opts;
+	struct tool_session s = { 0 };
+	const char *file = NULL;
+	uint8_t atr[CCID_ATR_MAX], *apdu = malloc(HEX_MAX_BYTES);
+	int c, rc = EXIT_OK, count = 0;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "s:f:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (tool_slot_arg(optarg, &s.slot) < 0) {
+				free(apdu);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'h':
+			printf("usage: %s\n", usage);
+			free(apdu);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "usage: %s\n", usage);
+			free(apdu);
+			return EXIT_USAGE;
+		}
+	}
+	if (!file && optind >= argc) {
+		tool_err("apdu: give APDUs as hex arguments or a script with -f");
+		free(apdu);
+		return EXIT_USAGE;
+	}
+	if ((rc = tool_open_session(&o, &s)) < 0) {
+		free(apdu);
+		return tool_open_failed(rc);
+	}
+	/* the card must be powered: power it on (a card already on stays as it is) */
+	if ((rc = uccid_power_on(s.r, s.slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr))) < 0) {
+		rc = tool_fail(&s, "power on", rc);
+		goto out;
+	}
+	rc = EXIT_OK;
+	if (o.json)
+		printf("{\"reader\":\"%s\",\"slot\":%u,\"apdus\":[", o.reader, s.slot);
+	if (file) {
+		FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+		if (!f) {
+			tool_err("apdu: %s: %s", file, strerror(errno));
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		rc = tool_run_script(&s, f, file, o.json, &count);
+		if (f != stdin)
+			fclose(f);
+	} else {
+		for (int i = optind; i < argc; i++) {
+			size_t bad_pos;
+			char bad_char;
+			int n = hex_parse_words(1, &argv[i], apdu, HEX_MAX_BYTES, &bad_pos, &bad_char);
+
+			if (n < 4) {
+				tool_err("apdu: '%s' is not an APDU (hex, at least 4 bytes)", argv[i]);
+				rc = EXIT_USAGE;
+				break;
+			}
+			if (tool_run_apdu(&s, apdu, (size_t)n, o.json, count++ == 0) < 0) {
+				rc = EXIT_FAILED;
+				break;
+			}
+		}
+	}
+	if (o.json)
+		printf("]}\n");
+out:
+	uccid_close(s.r);
+	free(apdu);
+	return rc;
+}
+
+int cmd_status(const struct tool_opts *opts, int argc, char **argv)
+{
+	struct tool_opts o = *opts;
+	struct tool_session s = { 0 };
+	struct uccid_slot_status st;
+	int rc = parse_common(&o, &s.slot, argc, argv, "uccid [-r NAME] status [--slot N] [--json]");
+
+	if (rc)
+		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+	if ((rc = tool_open_session(&o, &s)) < 0)
+		return tool_open_failed(rc);
+	rc = uccid_slot_status(s.r, s.slot, &st);
+	if (rc < 0 && rc != -ENOMEDIUM) {
+		rc = tool_fail(&s, "status", rc);
+	} else {
+		if (o.json)
+			printf("{\"reader\":\"%s\",\"slot\":%u,\"present\":%s,\"powered\":%s,\"ejected\":%s}\n",
+			       o.reader, s.slot, st.present ? "true" : "false", st.powered ? "true" : "false",
+			       st.ejected ? "true" : "false");
+		else
+			printf("slot %u: %s%s\n", s.slot, !st.present ? "no card" : st.powered ? "card powered"
+			       : "card present, not powered", st.ejected ? " (ejected: remove and insert it)" : "");
+		rc = EXIT_OK;
+	}
+	uccid_close(s.r);
+	return rc;
+}
+
+/* reset --warm|--cold, poweroff, eject */
+int cmd_power(const struct tool_opts *opts, int argc, char **argv)
+{
+	struct tool_opts o = *opts;
+	struct tool_session s = { 0 };
+	uint8_t atr[CCID_ATR_MAX];
+	const char *what = argv[0];
+	bool cold = false;
+	int rc;
+
+	rc = parse_opts(&o, &s.slot, strcmp(what, "reset") ? NULL : &cold, argc, argv,
+			"uccid [-r NAME] reset [--warm|--cold] | poweroff | eject [--slot N]");
+	if (rc)
+		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+	if ((rc = tool_open_session(&o, &s)) < 0)
+		return tool_open_failed(rc);
+	if (!strcmp(what, "reset")) {
+		rc = uccid_power_on(s.r, s.slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr));
+		if (rc >= 0)
+			rc = uccid_reset(s.r, s.slot, cold, atr, sizeof(atr));
+		if (rc >= 0) {
+			printf("%s reset, ATR ", cold ? "cold" : "warm");
+			print_hex(stdout, atr, (size_t)rc, " ");
+			printf("\n");
+		}
+	} else if (!strcmp(what, "poweroff")) {
+		rc = uccid_power_off(s.r, s.slot);
+		if (rc >= 0)
+			printf("slot %u powered off\n", s.slot);
+	} else {
+		enum uccid_done done;
+
+		rc = uccid_eject(s.r, s.slot, &done);
+		if (rc >= 0)
+			printf("slot %u: %s\n", s.slot, done == UCCID_DONE_EJECTED ? "card ejected"
+			       : "card powered off and latched (no mechanism): remove and insert it to use it again");
+	}
+	if (rc < 0)
+		rc = tool_fail(&s, what, rc);
+	else
+		rc = EXIT_OK;
+	uccid_close(s.r);
+	return rc;
+}
+
+int cmd_watch(const struct tool_opts *opts, int argc, char **argv)
+{
+	struct tool_opts o = *opts;
+	struct tool_session s = { 0 };
+	struct sigaction sa = { .sa_handler = on_sigint };
+	int rc = parse_common(&o, &s.slot, argc, argv, "uccid [-r NAME] watch [--json]  (until interrupted)");
+
+	if (rc)
+		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+	if ((rc = tool_open_session(&o, &s)) < 0)
+		return tool_open_failed(rc);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	while (!interrupted) {
+		struct uccid_event e;
+		static const char *const names[] = { "inserted", "removed", "hardware-error", "reader-removed" };
+
+		rc = uccid_wait_event(s.r, 500, &e);
+		if (rc < 0) {
+			rc = tool_fail(&s, "watch", rc);
+			goto out;
+		}
+		if (rc == 0)
+			continue;
+		if (o.json)
+			printf("{\"event\":\"%s\",\"slot\":%u,\"code\":%u}\n", names[e.type], e.slot, e.code);
+		else
+			printf("slot %u: %s\n", e.slot, names[e.type]);
+		fflush(stdout);
+		if (e.type == UCCID_EVENT_READER_REMOVED) {
+			rc = EXIT_FAILED;
+			goto out;
+		}
+	}
+	rc = EXIT_OK;
+out:
+	uccid_close(s.r);
+	return rc;
+}

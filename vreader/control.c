@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The virtual reader's control protocol: one command per line, a reply of
+ * zero or more data lines and a final "ok ..." or "error: ..." line.  Served
+ * on a Unix stream socket from the USB/IP server's event loop; each client
+ * is bounded (line length, output size, send timeout) and costs only itself.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vreader/control.h"
+#include "vreader/usbip_server.h"
+
+#define VCTL_MAX_CLIENTS 16
+#define VCTL_OUT_MAX (1024 * 1024)   /* a full journal of one slot fits */
+
+struct vctl_client {
+	int fd;
+	unsigned current;
+	char line[VCTL_LINE_MAX];
+	size_t len;
+	bool overflow;                   /* the current line is too long: refuse it */
+	struct vctl *ctl;
+};
+
+struct vctl {
+	struct vctl_reader readers[VCTL_MAX_READERS];
+	unsigned n;
+	int listen_fd;
+	char path[108];
+	struct usbip_server *srv;
+	struct vctl_client clients[VCTL_MAX_CLIENTS];
+	char *out;
+};
+
+struct outbuf {
+	char *p;
+	size_t cap, len;
+};
+
+static void say(struct outbuf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void say(struct outbuf *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->len + 1 >= o->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	o->len += (size_t)n < o->cap - o->len ? (size_t)n : o->cap - o->len - 1;
+}
+
+struct vctl *vctl_new(const struct vctl_reader *readers, unsigned n)
+{
+	struct vctl *c;
+
+	if (!readers || n == 0 || n > VCTL_MAX_READERS)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	memcpy(c->readers, readers, n * sizeof(*readers));
+	c->n = n;
+	c->listen_fd = -1;
+	for (unsigned i = 0; i < VCTL_MAX_CLIENTS; i++)
+		c->clients[i].fd = -1;
+	c->out = malloc(VCTL_OUT_MAX);
+	if (!c->out) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void client_close(struct vctl_client *cl)
+{
+	if (cl->fd < 0)
+		return;
+	if (cl->ctl->srv)
+		usbip_server_remove_watch(cl->ctl->srv, cl->fd);
+	close(cl->fd);
+	cl->fd = -1;
+}
+
+void vctl_free(struct vctl *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < VCTL_MAX_CLIENTS; i++) {
+		c->clients[i].ctl = c;
+		client_close(&c->clients[i]);
+	}
+	if (c->listen_fd >= 0) {
+		if (c->srv)
+			usbip_server_remove_watch(c->srv, c->listen_fd);
+		close(c->listen_fd);
+		unlink(c->path);
+	}
+	free(c->out);
+	free(c);
+}
+
+/* ---- the interpreter ---- */
+
+#define MAX_WORDS 8
+
+static int split(char *line, char **w)
+{
+	int n = 0;
+
+	for (char *tok = strtok(line, " \t\r\n"); tok && n < MAX_WORDS; tok = strtok(NULL, " \t\r\n"))
+		w[n++] = tok;
+	return n;
+}
+
+static int number(const char *s, unsigned long max, unsigned long *ret)
+{
+	char *end;
+
+	errno = 0;
+	*ret = strtoul(s, &end, 10);
+	if (!*s || *end || errno || *ret > max)
+		return -EINVAL;
+	return 0;
+}
+
+static int slot_arg(struct vdev *d, int argc, char **w, int i, unsigned *slot, struct outbuf *o)
+{
+	unsigned long v;
+
+	*slot = 0;
+	if (argc <= i)
+		return 0;
+	if (number(w[i], VDEV_MAX_SLOTS - 1, &v) < 0 || v >= vdev_nslots(d)) {
+		say(o, "error: no slot '%s' (this reader has slots 0..%u)\n", w[i], vdev_nslots(d) - 1);
+		return -EINVAL;
+	}
+	*slot = (unsigned)v;
+	return 0;
+}
+
+static void status_line(struct vdev *d, unsigned slot, struct outbuf *o)
+{
+	struct vdev_slot_status st;
+
+	vdev_slot_status(d, slot, &st);
+	say(o, "slot %u: %s%s%s%s protocol=T=%u pin=%s tries=%u fault=%s", slot, st.present ? "card" : "empty",
+	    st.powered ? " powered" : "", st.locked ? " locked" : "", st.busy ? " busy" : "", st.protocol,
+	    st.pin_verified ? "verified" : "not-verified", st.pin_tries_left, vdev_fault_name(st.fault));
+	if (st.fault != VDEV_FAULT_NONE)
+		say(o, " (%s)", st.fault_left ? "" : "until cleared");
+	say(o, "\n");
+}
+
+static const char help_text[] =
+	"readers                      list the exported readers\n"
+	"reader BUSID                 direct the next commands to reader BUSID (default: the first)\n"
+	"status                       one line per slot\n"
+	"insert [SLOT]                insert the configured card\n"
+	"remove [SLOT]                remove the card\n"
+	"fault NAME [ARG] [slot=N] [count=N]   arm a fault (count 0: until cleared)\n"
+	"fault clear                  disarm every fault\n"
+	"faults                       list the fault names\n"
+	"hwerror [SLOT]               send RDR_to_PC_HardwareError (overcurrent)\n"
+	"journal [SLOT] [FROM]        the messages of a slot, from index FROM\n"
+	"journal clear                forget the journal of every slot\n"
+	"counters [reset]             message counters\n"
+	"quit                         close this connection\n";
+
+static int cmd_fault(struct vdev *d, int argc, char **w, struct outbuf *o)
+{
+	int slot = -1, f;
+	unsigned long arg = 0, count = 1, v;
+
+	if (argc < 2) {
+		say(o, "error: fault NAME [ARG] [slot=N] [count=N], or fault clear\n");
+		return -EINVAL;
+	}
+	if (!strcmp(w[1], "clear")) {
+		vdev_clear_faults(d);
+		say(o, "ok faults cleared\n");
+		return 0;
+	}
+	f = vdev_fault_from_name(w[1]);
+	if (f <= 0) {
+		say(o, "error: unknown fault '%s' (see: faults)\n", w[1]);
+		return -EINVAL;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (!strncmp(w[i], "slot=", 5)) {
+			if (number(w[i] + 5, vdev_nslots(d) - 1, &v) < 0) {
+				say(o, "error: bad slot '%s'\n", w[i] + 5);
+				return -EINVAL;
+			}
+			slot = (int)v;
+		} else if (!strncmp(w[i], "count=", 6)) {
+			if (number(w[i] + 6, 1000000, &count) < 0) {
+				say(o, "error: bad count '%s'\n", w[i] + 6);
+				return -EINVAL;
+			}
+		} else if (number(w[i], 3600000, &arg) < 0) {
+			say(o, "error: bad argument '%s' (a number of ms)\n", w[i]);
+			return -EINVAL;
+		}
+	}
+	if (f == VDEV_FAULT_LATENCY && argc < 3) {
+		say(o, "error: latency needs a delay in ms\n");
+		return -EINVAL;
+	}
+	vdev_set_fault(d, slot, (enum vdev_fault)f, (uint32_t)arg, (unsigned)count);
+	say(o, "ok fault %s armed\n", vdev_fault_name((enum vdev_fault)f));
+	return 0;
+}
+
+static int cmd_journal(struct vdev *d, int argc, char **w, struct outbuf *o)
+{
+	static struct vdev_journal_entry entries[VDEV_JOURNAL_MAX];
+	unsigned slot = 0;
+	unsigned long from = 0;
+	size_t n;
+
+	if (argc >= 2 && !strcmp(w[1], "clear")) {
+		vdev_journal_clear(d);
+		say(o, "ok journal cleared\n");
+		return 0;
+	}
+	if (slot_arg(d, argc, w, 1, &slot, o) < 0)
+		return -EINVAL;
+	if (argc >= 3 && number(w[2], ~0UL, &from) < 0) {
+		say(o, "error: bad index '%s'\n", w[2]);
+		return -EINVAL;
+	}
+	n = vdev_journal(d, slot, from, entries, VDEV_JOURNAL_MAX);
+	for (size_t i = 0; i < n; i++) {
+		char line[256];
+
+		vdev_journal_format(&entries[i], line, sizeof(line));
+		say(o, "%s\n", line);
+	}
+	say(o, "ok %zu entries\n", n);
+	return 0;
+}
+
+int vctl_execute(struct vctl *c, unsigned *current, const char *text, char *out, size_t cap, int64_t now)
+{
+	struct outbuf o = { out, cap, 0 };
+	char line[VCTL_LINE_MAX];
+	char *w[MAX_WORDS];
+	struct vdev *d;
+	unsigned slot;
+	int argc, r = 0;
+
+	if (cap)
+		out[0] = 0;
+	snprintf(line, sizeof(line), "%s", text);
+	argc = split(line, w);
+	if (*current >= c->n)
+		*current = 0;
+	d = c->readers[*current].dev;
+	if (argc == 0) {
+		say(&o, "error: empty command (try: help)\n");
+		return -EINVAL;
+	}
+	if (!strcmp(w[0], "help")) {
+		say(&o, "%sok\n", help_text);
+	} else if (!strcmp(w[0], "quit")) {
+		say(&o, "ok bye\n");
+		return 1;
+	} else if (!strcmp(w[0], "readers")) {
+		for (unsigned i = 0; i < c->n; i++)
+			say(&o, "%s %s slots=%u%s\n", c->readers[i].busid, vdev_config(c->readers[i].dev)->name,
+			    vdev_nslots(c->readers[i].dev), i == *current ? " (current)" : "");
+		say(&o, "ok %u readers\n", c->n);
+	} else if (!strcmp(w[0], "reader")) {
+		unsigned i;
+
+		for (i = 0; argc >= 2 && i < c->n && strcmp(c->readers[i].busid, w[1]); i++)
+			;
+		if (argc < 2 || i == c->n) {
+			say(&o, "error: no reader '%s'\n", argc >= 2 ? w[1] : "");
+			return -ENOENT;
+		}
+		*current = i;
+		say(&o, "ok reader %s\n", c->readers[i].busid);
+	} else if (!strcmp(w[0], "status")) {
+		for (unsigned i = 0; i < vdev_nslots(d); i++)
+			status_line(d, i, &o);
+		say(&o, "ok\n");
+	} else if (!strcmp(w[0], "insert") || !strcmp(w[0], "remove")) {
+		bool insert = w[0][0] == 'i';
+
+		if (slot_arg(d, argc, w, 1, &slot, &o) < 0)
+			return -EINVAL;
+		r = insert ? vdev_insert_card(d, slot, NULL, now) : vdev_remove_card(d, slot, now);
+		if (r == -EEXIST)
+			say(&o, "error: slot %u already holds a card\n", slot);
+		else if (r == -ENOENT)
+			say(&o, "error: slot %u is empty\n", slot);
+		else if (r < 0)
+			say(&o, "error: %s\n", strerror(-r));
+		else
+			say(&o, "ok card %s slot %u\n", insert ? "inserted in" : "removed from", slot);
+	} else if (!strcmp(w[0], "fault")) {
+		r = cmd_fault(d, argc, w, &o);
+	} else if (!strcmp(w[0], "faults")) {
+		for (int i = 1; i < VDEV_FAULT_COUNT; i++)
+			say(&o, "%s\n", vdev_fault_name((enum vdev_fault)i));
+		say(&o, "ok\n");
+	} else if (!strcmp(w[0], "hwerror")) {
+		if (slot_arg(d, argc, w, 1, &slot, &o) < 0)
+			return -EINVAL;
+		r = vdev_hardware_error(d, slot, now);
+		say(&o, r < 0 ? "error: %s\n" : "ok%s\n", r < 0 ? strerror(-r) : "");
+	} else if (!strcmp(w[0], "journal")) {
+		r = cmd_journal(d, argc, w, &o);
+	} else if (!strcmp(w[0], "counters")) {
+		struct vdev_counters k;
+
+		if (argc >= 2 && !strcmp(w[1], "reset")) {
+			vdev_counters_reset(d);
+			say(&o, "ok counters reset\n");
+		} else {
+			vdev_counters(d, &k);
+			say(&o, "commands=%llu answers=%llu time_extensions=%llu interrupts=%llu "
+				"errors_injected=%llu bad_commands=%llu\nok\n",
+			    (unsigned long long)k.commands, (unsigned long long)k.answers,
+			    (unsigned long long)k.time_extensions, (unsigned long long)k.interrupts,
+			    (unsigned long long)k.errors_injected, (unsigned long long)k.bad_commands);
+		}
+	} else {
+		say(&o, "error: unknown command '%s' (try: help)\n", w[0]);
+		return -EINVAL;
+	}
+	return r < 0 ? r : 0;
+}
+
+/* ---- the socket ---- */
+
+static void send_all(struct vctl_client *cl, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(cl->fd, p, n, MSG_NOSIGNAL);
+
+		if (w <= 0) {
+			/* SO_SNDTIMEO expired or the peer left: this client is gone */
+			client_close(cl);
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void client_input(void *ctx, int fd, short revents)
+{
+	struct vctl_client *cl = ctx;
+	struct vctl *c = cl->ctl;
+	char buf[1024];
+	ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	(void)revents;
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		client_close(cl);
+		return;
+	}
+	for (ssize_t i = 0; i < n && cl->fd >= 0; i++) {
+		if (buf[i] != '\n') {
+			if (cl->len + 1 < sizeof(cl->line))
+				cl->line[cl->len++] = buf[i];
+			else
+				cl->overflow = true;
+			continue;
+		}
+		cl->line[cl->len] = 0;
+		if (cl->overflow) {
+			snprintf(c->out, VCTL_OUT_MAX, "error: line longer than %d bytes\n", VCTL_LINE_MAX - 1);
+		} else if (vctl_execute(c, &cl->current, cl->line, c->out, VCTL_OUT_MAX, vusb_now()) == 1) {
+			send_all(cl, c->out, strlen(c->out));
+			client_close(cl);
+			return;
+		}
+		cl->len = 0;
+		cl->overflow = false;
+		send_all(cl, c->out, strlen(c->out));
+		if (c->srv)
+			usbip_server_wake(c->srv);
+	}
+}
+
+static void accept_client(void *ctx, int fd, short revents)
+{
+	struct vctl *c = ctx;
+	struct timeval tv = { .tv_sec = 1 };
+	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	unsigned i;
+
+	(void)revents;
+	if (cfd < 0)
+		return;
+	for (i = 0; i < VCTL_MAX_CLIENTS && c->clients[i].fd >= 0; i++)
+		;
+	if (i == VCTL_MAX_CLIENTS) {
+		static const char busy[] = "error: too many control clients\n";
+
+		(void)!send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(cfd);
+		return;
+	}
+	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	c->clients[i] = (struct vctl_client){ .fd = cfd, .ctl = c };
+	if (usbip_server_add_watch(c->srv, cfd, client_input, &c->clients[i]) < 0) {
+		close(cfd);
+		c->clients[i].fd = -1;
+	}
+}
+
+int vctl_listen(struct vctl *c, const char *path, struct usbip_server *srv)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, r;
+
+	if (!c || !path || !srv)
+		return -EINVAL;
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	/* a stale socket from an earlier run is replaced; any other file is not */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 8) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	r = usbip_server_add_watch(srv, fd, accept_client, c);
+	if (r < 0) {
+		close(fd);
+		unlink(path);
+		return r;
+	}
+	c->listen_fd = fd;
+	c->srv = srv;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	return 0;
+}

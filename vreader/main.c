@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * uccid-vreader: virtual USB CCID readers with simulated cards, served over
+ * USB/IP.  Each --profile or --descriptor adds a reader (bus ids 1-1, 1-2,
+ * ...); --control PATH opens the control socket.  Prints one line
+ * "listening on ADDR:PORT" on standard output when ready.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vreader/control.h"
+#include "vreader/device.h"
+#include "vreader/usbip_server.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: uccid-vreader [OPTIONS]\n"
+	      "  -p, --profile NAME      add a reader with a built-in profile (repeatable):\n"
+	      "                          tpdu-t0, tpdu-t1, short-apdu, extended-apdu, multi-slot, mechanical\n"
+	      "  -d, --descriptor FILE   add a reader that declares and behaves as a real reader's\n"
+	      "                          descriptor dump (the format of tests/data/readers/)\n"
+	      "      --card t0|t1|both   the protocols the cards of the next readers offer\n"
+	      "      --no-card           the next readers start with empty slots\n"
+	      "      --pin DIGITS        the cards' PIN (ASCII digits, default 123456)\n"
+	      "      --mute-ms MS        how long a mute card takes to be reported (default 100)\n"
+	      "      --no-interrupt      the next readers have no interrupt endpoint (hosts poll)\n"
+	      "  -l, --listen ADDR       listen address (default 127.0.0.1)\n"
+	      "  -P, --port PORT         TCP port (default 3240; 0 picks a free one)\n"
+	      "  -c, --control PATH      control socket (line protocol, see uccid-vreader(1))\n"
+	      "  -v, --verbose           log every message on standard error\n"
+	      "  -h, --help              this text\n"
+	      "Without --profile or --descriptor, one tpdu-t1 reader is exported.\n",
+	      f);
+}
+
+struct card_opts {
+	int protocols;          /* 0: the profile's */
+	bool no_card;
+	bool no_interrupt;
+	char pin[9];
+	long mute_ms;
+};
+
+static void apply_card_opts(struct vdev_config *cfg, const struct card_opts *co)
+{
+	if (co->protocols) {
+		uint8_t ta1 = cfg->card.ta1;
+
+		vcard_config_default(&cfg->card, (uint16_t)co->protocols);
+		cfg->card.ta1 = ta1;
+		cfg->desc.dwProtocols = (uint32_t)co->protocols;
+	}
+	if (co->no_card)
+		for (unsigned i = 0; i < VDEV_MAX_SLOTS; i++)
+			cfg->card_present[i] = false;
+	if (co->pin[0]) {
+		cfg->card.pin_len = strlen(co->pin);
+		memcpy(cfg->card.pin, co->pin, cfg->card.pin_len);
+	}
+	if (co->mute_ms >= 0)
+		cfg->mute_ms = (uint32_t)co->mute_ms;
+	cfg->no_interrupt = co->no_interrupt;
+}
+
+/* ", ATR 3B ..." of the card a configuration inserts, for scripts that check it. */
+static void print_atr(const struct vcard_config *cfg)
+{
+	struct vcard *card = vcard_new(cfg);
+	uint8_t atr[33];
+	int n = card ? vcard_reset(card, false, atr, sizeof(atr)) : -1;
+
+	if (n > 0) {
+		printf(", ATR");
+		for (int i = 0; i < n; i++)
+			printf(" %02X", atr[i]);
+	}
+	printf("\n");
+	vcard_free(card);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "profile", required_argument, NULL, 'p' },
+		{ "descriptor", required_argument, NULL, 'd' },
+		{ "card", required_argument, NULL, 'C' },
+		{ "no-card", no_argument, NULL, 'N' },
+		{ "pin", required_argument, NULL, 'I' },
+		{ "mute-ms", required_argument, NULL, 'M' },
+		{ "no-interrupt", no_argument, NULL, 'X' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "port", required_argument, NULL, 'P' },
+		{ "control", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vctl_reader readers[VCTL_MAX_READERS];
+	unsigned nreaders = 0;
+	struct card_opts co = { .mute_ms = -1 };
+	const char *listen_addr = "127.0.0.1", *control = NULL;
+	long port = 3240;
+	bool verbose = false;
+	struct usbip_server *srv = NULL;
+	struct vctl *ctl = NULL;
+	struct sigaction sa = { .sa_handler = on_signal };
+	int c, rc = 1, r;
+
+	while ((c = getopt_long(argc, argv, "p:d:l:P:c:vh", longopts, NULL)) != -1) {
+		struct vdev_config cfg;
+		char err[512] = "";
+		char *end;
+
+		switch (c) {
+		case 'p':
+		case 'd':
+			if (nreaders == VCTL_MAX_READERS) {
+				fprintf(stderr, "uccid-vreader: at most %d readers\n", VCTL_MAX_READERS);
+				goto out;
+			}
+			if (c == 'p') {
+				r = vdev_profile_from_name(optarg);
+				if (r < 0) {
+					fprintf(stderr, "uccid-vreader: unknown profile '%s'\n", optarg);
+					usage(stderr);
+					goto out;
+				}
+				vdev_profile_config((enum vdev_profile)r, &cfg);
+			} else if (vdev_config_from_reader_file(optarg, &cfg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "uccid-vreader: %s\n", err);
+				goto out;
+			}
+			apply_card_opts(&cfg, &co);
+			snprintf(cfg.serial + strlen(cfg.serial), sizeof(cfg.serial) - strlen(cfg.serial), "-%u",
+				 nreaders + 1);
+			readers[nreaders].dev = vdev_new(&cfg);
+			if (!readers[nreaders].dev) {
+				fprintf(stderr, "uccid-vreader: cannot create reader '%s': %s\n", optarg,
+					strerror(errno));
+				goto out;
+			}
+			snprintf(readers[nreaders].busid, sizeof(readers[nreaders].busid), "1-%u", nreaders + 1);
+			nreaders++;
+			break;
+		case 'C':
+			if (!strcmp(optarg, "t0"))
+				co.protocols = 1;
+			else if (!strcmp(optarg, "t1"))
+				co.protocols = 2;
+			else if (!strcmp(optarg, "both"))
+				co.protocols = 3;
+			else {
+				fprintf(stderr, "uccid-vreader: --card takes t0, t1 or both, not '%s'\n", optarg);
+				goto out;
+			}
+			break;
+		case 'N':
+			co.no_card = true;
+			break;
+		case 'X':
+			co.no_interrupt = true;
+			break;
+		case 'I':
+			if (strlen(optarg) < 4 || strlen(optarg) > 8 || strspn(optarg, "0123456789") != strlen(optarg)) {
+				fprintf(stderr, "uccid-vreader: --pin takes 4 to 8 digits\n");
+				goto out;
+			}
+			snprintf(co.pin, sizeof(co.pin), "%s", optarg);
+			break;
+		case 'M':
+			co.mute_ms = strtol(optarg, &end, 10);
+			if (!*optarg || *end || co.mute_ms < 0 || co.mute_ms > 60000) {
+				fprintf(stderr, "uccid-vreader: --mute-ms takes 0 to 60000\n");
+				goto out;
+			}
+			break;
+		case 'l':
+			listen_addr = optarg;
+			break;
+		case 'P':
+			port = strtol(optarg, &end, 10);
+			if (!*optarg || *end || port < 0 || port > 65535) {
+				fprintf(stderr, "uccid-vreader: --port takes 0 to 65535, not '%s'\n", optarg);
+				goto out;
+			}
+			break;
+		case 'c':
+			control = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			rc = 0;
+			goto out;
+		default:
+			usage(stderr);
+			rc = 2;
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "uccid-vreader: unexpected argument '%s'\n", argv[optind]);
+		rc = 2;
+		goto out;
+	}
+	if (nreaders == 0) {
+		struct vdev_config cfg;
+
+		vdev_profile_config(VDEV_PROFILE_TPDU_T1, &cfg);
+		apply_card_opts(&cfg, &co);
+		readers[0].dev = vdev_new(&cfg);
+		if (!readers[0].dev) {
+			fprintf(stderr, "uccid-vreader: cannot create the reader: %s\n", strerror(errno));
+			goto out;
+		}
+		snprintf(readers[0].busid, sizeof(readers[0].busid), "1-1");
+		nreaders = 1;
+	}
+
+	srv = usbip_server_new();
+	if (!srv) {
+		fprintf(stderr, "uccid-vreader: out of memory\n");
+		goto out;
+	}
+	for (unsigned i = 0; i < nreaders; i++) {
+		struct vusb_device dev = { .ops = &vdev_usb_ops, .dev = readers[i].dev };
+
+		snprintf(dev.busid, sizeof(dev.busid), "%s", readers[i].busid);
+		if (verbose)
+			vdev_set_log(readers[i].dev, stderr);
+		if ((r = usbip_server_add_device(srv, &dev)) < 0) {
+			fprintf(stderr, "uccid-vreader: cannot export %s: %s\n", dev.busid, strerror(-r));
+			goto out;
+		}
+	}
+	r = usbip_server_listen(srv, listen_addr, (uint16_t)port);
+	if (r < 0) {
+		fprintf(stderr, "uccid-vreader: cannot listen on %s:%ld: %s\n", listen_addr, port, strerror(-r));
+		goto out;
+	}
+	ctl = vctl_new(readers, nreaders);
+	if (!ctl) {
+		fprintf(stderr, "uccid-vreader: out of memory\n");
+		goto out;
+	}
+	if (control && (r = vctl_listen(ctl, control, srv)) < 0) {
+		fprintf(stderr, "uccid-vreader: cannot open control socket %s: %s\n", control, strerror(-r));
+		goto out;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	printf("listening on %s:%u\n", listen_addr, usbip_server_port(srv));
+	for (unsigned i = 0; i < nreaders; i++) {
+		printf("reader %s: %s, %u slot%s", readers[i].busid, vdev_config(readers[i].dev)->product,
+		       vdev_nslots(readers[i].dev), vdev_nslots(readers[i].dev) == 1 ? "" : "s");
+		print_atr(&vdev_config(readers[i].dev)->card);
+	}
+	fflush(stdout);
+	r = usbip_server_run(srv, &stop);
+	rc = r < 0 ? 1 : 0;
+out:
+	vctl_free(ctl);
+	usbip_server_free(srv);
+	for (unsigned i = 0; i < nreaders; i++)
+		vdev_free(readers[i].dev);
+	return rc;
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A user-space USB/IP server exporting virtual USB devices (struct
+ * vusb_device) over TCP, so that the kernel's vhci-hcd (`usbip attach`) or
+ * uccid's own USB/IP client can use them like real hardware.  One
+ * single-threaded poll() loop serves many clients at once: DEVLIST and
+ * IMPORT in the op phase, then CMD_SUBMIT / CMD_UNLINK for the imported
+ * device.  The server handles nothing on endpoint 0 itself: every control
+ * request (GET_DESCRIPTOR, SET_CONFIGURATION, CLEAR_FEATURE ...) goes to the
+ * device's ops->control, because unlike Linux's usbip-host there is no USB
+ * core underneath to do it (ref §4).  Extra file descriptors (a control
+ * socket) can share the loop.  A misbehaving or vanished client costs only
+ * its own connection.  Sockets are non-blocking; the loop never blocks
+ * except in poll().
+ */
+#ifndef VREADER_USBIP_SERVER_H
+#define VREADER_USBIP_SERVER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "vreader/vusb.h"
+
+/* Limits on what clients can make the server hold. */
+#define USBIP_SERVER_MAX_DEVICES 32     /* exported devices */
+#define USBIP_SERVER_MAX_CONNS 64       /* open client connections; more are accepted and closed */
+#define USBIP_SERVER_MAX_PENDING 64     /* pending IN URBs per connection; more get -ENOMEM */
+#define USBIP_SERVER_MAX_WATCHES 16     /* extra file descriptors */
+#define USBIP_SERVER_OP_TIMEOUT_MS 10000 /* op phase (DEVLIST/IMPORT) must finish within this */
+/* Stop reading a client's requests while this much output waits for it. */
+#define USBIP_SERVER_OUT_HIGH_WATER (256u * 1024u)
+
+struct usbip_server;
+
+/* Create a server with no devices.  Returns NULL on allocation failure. */
+struct usbip_server *usbip_server_new(void);
+
+/*
+ * Export dev (copied; dev->dev must stay valid until usbip_server_free).
+ * dev->busid ("1-1", "1-2", ...) is chosen by the caller.
+ * Returns 0, or -EINVAL (NULL, no ops, busid empty or not NUL-terminated),
+ * -EEXIST (busid already exported), -ENOSPC (USBIP_SERVER_MAX_DEVICES),
+ * -ENOMEM.
+ */
+int usbip_server_add_device(struct usbip_server *s, const struct vusb_device *dev);
+
+/*
+ * Listen on addr (numeric IPv4 or IPv6, e.g. "127.0.0.1") and port (0 =
+ * ephemeral; see usbip_server_port).  Once per server.
+ * Returns 0, or -EINVAL (bad address), -EALREADY (already listening), or
+ * the negative errno of socket/bind/listen.
+ */
+int usbip_server_listen(struct usbip_server *s, const char *addr, uint16_t port);
+
+/* The port actually listened on, 0 before usbip_server_listen. */
+uint16_t usbip_server_port(const struct usbip_server *s);
+
+/*
+ * Watch fd for input in the same loop: cb(ctx, fd, revents) is called from
+ * usbip_server_run_once when poll() reports POLLIN/POLLHUP/POLLERR.  cb may
+ * add or remove watches (its own too) and call usbip_server_wake.
+ * Returns 0, or -EINVAL, -EEXIST (fd already watched), -ENOSPC.
+ */
+int usbip_server_add_watch(struct usbip_server *s, int fd,
+			   void (*cb)(void *ctx, int fd, short revents), void *ctx);
+
+/* Stop watching fd (does not close it).  Unknown fds are ignored. */
+void usbip_server_remove_watch(struct usbip_server *s, int fd);
+
+/*
+ * Device state changed outside a URB (e.g. a card inserted through the
+ * control socket): re-poll pending IN URBs without waiting.  Same thread
+ * as the loop only.
+ */
+void usbip_server_wake(struct usbip_server *s);
+
+/*
+ * One loop iteration: poll() for at most max_wait_ms (less if a device's
+ * next_event or a wake is due; < 0 = no limit but those), then accept,
+ * read and answer requests, poll every pending IN URB, write output.
+ * Returns 0, or -EINVAL, or the negative errno of poll() (never -EINTR:
+ * an interrupted poll is an iteration with nothing to do).
+ */
+int usbip_server_run_once(struct usbip_server *s, int max_wait_ms);
+
+/*
+ * Iterate until *stop becomes non-zero (checked at least every 100 ms, so
+ * a signal handler setting it is seen promptly).
+ * Returns 0 when stopped, or the error of usbip_server_run_once.
+ */
+int usbip_server_run(struct usbip_server *s, volatile sig_atomic_t *stop);
+
+/* Close every connection (detaching imported devices) and free s.  NULL is ignored. */
+void usbip_server_free(struct usbip_server *s);
+
+#endif
