@@ -31,7 +31,8 @@ static int xfr_raw(struct uccid_reader *r, struct uslot *s, uint8_t bwi, uint16_
 	if (!msg)
 		return -ENOMEM;
 	rc = uccid_xchg(r, s, msg,
-			uccid_build(msg, CCID_PC_TO_RDR_XFR_BLOCK, bwi, (uint8_t)level, (uint8_t)(level >> 8), data, len),
+			uccid_build(msg, CCID_HEADER_SIZE + len, CCID_PC_TO_RDR_XFR_BLOCK, bwi, (uint8_t)level,
+				    (uint8_t)(level >> 8), data, len),
 			ans, cap, base_ms, m);
 	free(msg);
 	return rc;
@@ -230,6 +231,7 @@ ssize_t uccid_transmit(struct uccid_reader *r, unsigned slot, const uint8_t *apd
 		       size_t cap)
 {
 	struct uslot *s;
+	struct ucard card;
 	ssize_t rc;
 
 	if (!r || slot >= r->nslots || !apdu || len < 4 || len > 65544 || !rsp || cap < 2)
@@ -238,14 +240,17 @@ ssize_t uccid_transmit(struct uccid_reader *r, unsigned slot, const uint8_t *apd
 	rc = uccid_slot_enter(r, s, 0);
 	if (rc < 0)
 		return rc;
-	if (!s->present) {
+	reader_lock(r);
+	card = s->card;
+	reader_unlock(r);
+	if (!card.present) {
 		rc = -ENOMEDIUM;
-	} else if (!s->powered || s->protocol == 0xFF) {
+	} else if (!card.powered || card.protocol == 0xFF) {
 		rc = -EIO;
 		uccid_log(r, UCCID_LOG_INFO, "slot %u: transmit to a card that is not powered", slot);
 	} else if (r->level == CCID_LEVEL_TPDU) {
-		rc = s->protocol == CCID_PROTOCOL_T1 ? transmit_t1(r, s, apdu, len, rsp, cap)
-						     : transmit_t0(r, s, apdu, len, rsp, cap);
+		rc = card.protocol == CCID_PROTOCOL_T1 ? transmit_t1(r, s, apdu, len, rsp, cap)
+						       : transmit_t0(r, s, apdu, len, rsp, cap);
 	} else {
 		rc = transmit_apdu(r, s, apdu, len, rsp, cap);
 	}
@@ -273,7 +278,7 @@ ssize_t uccid_escape(struct uccid_reader *r, unsigned slot, const uint8_t *data,
 	rc = uccid_slot_enter(r, s, 0);
 	if (rc < 0)
 		goto out;
-	rc = uccid_xchg(r, s, msg, uccid_build(msg, CCID_PC_TO_RDR_ESCAPE, 0, 0, 0, data, len), ans, r->max_msg + 16,
+	rc = uccid_xchg(r, s, msg, uccid_build(msg, CCID_HEADER_SIZE + len, CCID_PC_TO_RDR_ESCAPE, 0, 0, 0, data, len), ans, r->max_msg + 16,
 			COMMAND_MS, &m);
 	if (rc == 0 && CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
 		rc = uccid_answer_error(r, s, &m);
@@ -287,24 +292,6 @@ ssize_t uccid_escape(struct uccid_reader *r, unsigned slot, const uint8_t *data,
 out:
 	free(msg);
 	free(ans);
-	return rc;
-}
-
-int uccid_do_simple(struct uccid_reader *r, struct uslot *s, uint8_t type, uint8_t b7)
-{
-	uint8_t msg[CCID_HEADER_SIZE], ans[64];
-	struct ccid_msg m;
-	int rc;
-
-	rc = uccid_xchg(r, s, msg, uccid_build(msg, type, b7, 0, 0, NULL, 0), ans, sizeof(ans), COMMAND_MS, &m);
-	if (rc == 0 && CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
-		rc = uccid_answer_error(r, s, &m);
-	if (rc == 0 && type == CCID_PC_TO_RDR_MECHANICAL
-	    && (b7 == CCID_MECH_EJECT || b7 == CCID_MECH_CAPTURE)) {
-		s->powered = false;
-		s->protocol = 0xFF;
-		uccid_card_event(r, s, LOCKMGR_EV_EJECT);
-	}
 	return rc;
 }
 
@@ -333,7 +320,30 @@ int uccid_mechanical(struct uccid_reader *r, unsigned slot, uint8_t function)
 	return simple(r, slot, CCID_PC_TO_RDR_MECHANICAL, function);
 }
 
-int uccid_clock(struct uccid_reader *r, unsigned slot, bool stop)
+ssize_t uccid_ccid_command(struct uccid_reader *r, unsigned slot, const uint8_t *msg, size_t len, uint8_t *ans,
+			   size_t cap, unsigned timeout_ms)
 {
-	return simple(r, slot, CCID_PC_TO_RDR_ICC_CLOCK, stop ? CCID_CLOCK_STOP : CCID_CLOCK_RESTART);
+	struct uslot *s;
+	struct ccid_msg m;
+	uint8_t *copy;
+	int rc;
+
+	if (!r || slot >= r->nslots || !msg || len < CCID_HEADER_SIZE || len > r->max_msg || !ans
+	    || cap < CCID_HEADER_SIZE)
+		return -EINVAL;
+	s = &r->slots[slot];
+	copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, msg, len);
+	rc = uccid_slot_enter(r, s, 0);
+	if (rc < 0)
+		goto out;
+	s->raw = true;
+	rc = uccid_xchg(r, s, copy, len, ans, cap, timeout_ms ? timeout_ms : 5000, &m);
+	s->raw = false;
+	uccid_slot_leave(r, s);
+out:
+	free(copy);
+	return rc < 0 ? rc : (ssize_t)(CCID_HEADER_SIZE + m.dwLength);
 }

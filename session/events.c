@@ -15,37 +15,6 @@
 
 #define POLL_MS 200
 
-/* r->lock held. */
-void uccid_push_event(struct uccid_reader *r, enum uccid_event_type type, unsigned slot, uint8_t code)
-{
-	struct uccid_event *e;
-
-	if (r->ring_len == UCCID_EVENT_RING) {
-		r->ring_head = (r->ring_head + 1) % UCCID_EVENT_RING;
-		r->ring_len--;
-	}
-	e = &r->ring[(r->ring_head + r->ring_len) % UCCID_EVENT_RING];
-	e->type = type;
-	e->slot = slot;
-	e->code = code;
-	r->ring_len++;
-}
-
-static bool pop_event(struct uccid_reader *r, struct uccid_event *ret)
-{
-	bool got = false;
-
-	pthread_mutex_lock(&r->lock);
-	if (r->ring_len) {
-		*ret = r->ring[r->ring_head];
-		r->ring_head = (r->ring_head + 1) % UCCID_EVENT_RING;
-		r->ring_len--;
-		got = true;
-	}
-	pthread_mutex_unlock(&r->lock);
-	return got;
-}
-
 /*
  * A slot's presence as the reader reports it (CCID §6.3.1: bit 2n present,
  * bit 2n+1 changed since the last report): an event for every change, even
@@ -57,13 +26,9 @@ static void presence(struct uccid_reader *r, unsigned slot, bool present, bool c
 {
 	struct uslot *s = &r->slots[slot];
 
-	if (!changed && present == s->present)
+	if (!changed && present == s->card.present)
 		return;
-	uccid_push_event(r, present ? UCCID_EVENT_INSERTED : UCCID_EVENT_REMOVED, slot, 0);
-	s->present = present;
-	s->powered = false;
-	s->protocol = 0xFF;
-	uccid_card_event(r, s, present ? LOCKMGR_EV_INSERTED : LOCKMGR_EV_REMOVED);
+	uccid_card_changed(r, s, present);
 }
 
 static void interrupt_message(struct uccid_reader *r, const uint8_t *buf, size_t n)
@@ -76,7 +41,7 @@ static void interrupt_message(struct uccid_reader *r, const uint8_t *buf, size_t
 			  diag.offset, diag.expected ? diag.expected : "");
 		return;
 	}
-	pthread_mutex_lock(&r->lock);
+	reader_lock(r);
 	if (m.bMessageType == CCID_RDR_TO_PC_HARDWARE_ERROR) {
 		uccid_log(r, UCCID_LOG_ERROR, "slot %u: hardware error %02X", m.hw_error.bSlot,
 			  m.hw_error.bHardwareErrorCode);
@@ -95,22 +60,24 @@ static void interrupt_message(struct uccid_reader *r, const uint8_t *buf, size_t
 		for (unsigned i = 0; i < r->nslots; i++) {
 			bool present = ccid_notify_present(&m, i), changed = ccid_notify_changed(&m, i);
 
-			if (first && present && changed && r->slots[i].present && r->slots[i].powered) {
+			struct uslot *s = &r->slots[i];
+
+			if (first && present && changed && s->card.present && s->card.powered) {
 				/* the next operation asks the reader: a card that was pulled and
 				   put back has lost power (uccid_slot_enter) */
-				r->slots[i].verify = true;
+				uccid_card_set_verify(r, s);
 				continue;
 			}
-			if (!first && present && changed && r->slots[i].present) {
+			if (!first && present && changed && s->card.present) {
 				/* present before and now, changed between: the card went out and
 				   one came back (a removal the caller and an eject latch must hear of) */
-				uccid_push_event(r, UCCID_EVENT_REMOVED, i, 0);
-				uccid_card_event(r, &r->slots[i], LOCKMGR_EV_REMOVED);
+				uccid_card_swapped(r, s);
+				continue;
 			}
 			presence(r, i, present, changed);
 		}
 	}
-	pthread_mutex_unlock(&r->lock);
+	reader_unlock(r);
 }
 
 int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_event *ret)
@@ -122,13 +89,15 @@ int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_e
 	deadline = uccid_now_us() + (int64_t)timeout_ms * 1000;
 	for (;;) {
 		int64_t left_ms;
+		bool got;
 		int n;
 
-		if (pop_event(r, ret))
-			return 1;
-		pthread_mutex_lock(&r->lock);
+		reader_lock(r);
+		got = uccid_pop_event(r, ret);
 		n = r->dead;
-		pthread_mutex_unlock(&r->lock);
+		reader_unlock(r);
+		if (got)
+			return 1;
 		if (n)
 			return n;
 		left_ms = (deadline - uccid_now_us()) / 1000;
@@ -143,9 +112,9 @@ int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_e
 			if (n > 0)
 				interrupt_message(r, buf, (size_t)n);
 			else if (n == -ENODEV || n == -ECANCELED) {
-				pthread_mutex_lock(&r->lock);
+				reader_lock(r);
 				uccid_set_dead(r, n);
-				pthread_mutex_unlock(&r->lock);
+				reader_unlock(r);
 			} else if (n < 0 && n != -ETIMEDOUT) {
 				struct timespec nap = { .tv_nsec = 50 * 1000 * 1000 };
 
@@ -160,9 +129,9 @@ int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_e
 				struct uccid_slot_status st;
 				bool before;
 
-				pthread_mutex_lock(&r->lock);
-				before = r->slots[i].present;
-				pthread_mutex_unlock(&r->lock);
+				reader_lock(r);
+				before = r->slots[i].card.present;
+				reader_unlock(r);
 				/* a slot another thread has locked is asked next time */
 				if (uccid_slot_enter(r, &r->slots[i], UCCID_ENTER_TRY) < 0)
 					continue;
@@ -170,12 +139,11 @@ int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_e
 				uccid_slot_leave(r, &r->slots[i]);
 				if (n < 0)
 					continue;
-				pthread_mutex_lock(&r->lock);
-				if (st.present != before) {
-					r->slots[i].present = before;    /* let presence() see the change */
-					presence(r, i, st.present, true);
-				}
-				pthread_mutex_unlock(&r->lock);
+				reader_lock(r);
+				/* the status answer already recorded a change; the caller hears of it here */
+				if (st.present != before)
+					uccid_card_changed(r, &r->slots[i], st.present);
+				reader_unlock(r);
 			}
 			nanosleep(&nap, NULL);
 		}

@@ -19,12 +19,14 @@
 #define POWER_MS 20000           /* one IccPowerOn: the ATR may take long at 372 clk/etu */
 #define COMMAND_MS 5000
 
-static void forget_card(struct uccid_reader *r, struct uslot *s, enum lockmgr_event ev)
+static bool card_powered(struct uccid_reader *r, struct uslot *s)
 {
-	s->powered = false;
-	s->protocol = 0xFF;
-	s->atr_len = 0;
-	uccid_card_event(r, s, ev);
+	bool powered;
+
+	reader_lock(r);
+	powered = s->card.powered;
+	reader_unlock(r);
+	return powered;
 }
 
 /* 1 = the reader's bPowerSelect for v, or 0 if the reader cannot supply v. */
@@ -43,28 +45,12 @@ static int power_on_once(struct uccid_reader *r, struct uslot *s, uint8_t sel, s
 	uint8_t msg[CCID_HEADER_SIZE];
 	int rc;
 
-	uccid_build(msg, CCID_PC_TO_RDR_ICC_POWER_ON, sel, 0, 0, NULL, 0);
-	rc = uccid_xchg(r, s, msg, sizeof(msg), ans, cap, POWER_MS, m);
+	rc = uccid_xchg(r, s, msg, uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_ICC_POWER_ON, sel, 0, 0, NULL, 0), ans,
+			cap, POWER_MS, m);
 	if (rc < 0)
 		return rc;
 	if (CCID_CMD_STATUS(m->rsp.bStatus) == CCID_CMD_FAILED)
 		return uccid_answer_error(r, s, m);
-	return 0;
-}
-
-int uccid_do_power_off(struct uccid_reader *r, struct uslot *s)
-{
-	uint8_t msg[CCID_HEADER_SIZE], ans[64];
-	struct ccid_msg m;
-	int rc;
-
-	uccid_build(msg, CCID_PC_TO_RDR_ICC_POWER_OFF, 0, 0, 0, NULL, 0);
-	rc = uccid_xchg(r, s, msg, sizeof(msg), ans, sizeof(ans), COMMAND_MS, &m);
-	if (rc < 0)
-		return rc;
-	forget_card(r, s, LOCKMGR_EV_POWER_OFF);
-	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
-		return uccid_answer_error(r, s, &m);
 	return 0;
 }
 
@@ -110,7 +96,7 @@ static int do_pps(struct uccid_reader *r, struct uslot *s, uint8_t proto, uint8_
 	n = ccid_pps_build(proto, fidi == 0x11 ? NULL : &fidi, NULL, NULL, req, sizeof(req));
 	if (n < 0)
 		return n;
-	rc = uccid_xchg(r, s, msg, uccid_build(msg, CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, req, (size_t)n), ans,
+	rc = uccid_xchg(r, s, msg, uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, req, (size_t)n), ans,
 			sizeof(ans), COMMAND_MS, &m);
 	if (rc < 0)
 		return rc;
@@ -153,7 +139,7 @@ static int set_parameters(struct uccid_reader *r, struct uslot *s, uint8_t proto
 		p[4] = 0;
 		n = CCID_T0_PARAMS_LEN;
 	}
-	rc = uccid_xchg(r, s, msg, uccid_build(msg, CCID_PC_TO_RDR_SET_PARAMETERS, proto, 0, 0, p, n), ans,
+	rc = uccid_xchg(r, s, msg, uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_SET_PARAMETERS, proto, 0, 0, p, n), ans,
 			sizeof(ans), COMMAND_MS, &m);
 	if (rc < 0)
 		return rc;
@@ -209,7 +195,9 @@ static int negotiate(struct uccid_reader *r, struct uslot *s)
 		if (rc < 0 && rc != -ENOTSUP)
 			return rc;
 	}
-	s->protocol = proto;
+	reader_lock(r);
+	uccid_card_protocol(r, s, proto);
+	reader_unlock(r);
 	card_timing(r, s, fidi);
 	if (proto == CCID_PROTOCOL_T1 && r->level == CCID_LEVEL_TPDU) {
 		struct ccid_t1_config cfg = {
@@ -234,7 +222,7 @@ static int negotiate(struct uccid_reader *r, struct uslot *s)
 				if (n < 0)
 					return -EPROTO;
 				rc = uccid_xchg(r, s, msg,
-						uccid_build(msg, CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, blk, (size_t)n), ans,
+						uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, blk, (size_t)n), ans,
 						sizeof(ans), s->bwt_ms + 1000, &m);
 				if (rc < 0)
 					return rc;
@@ -285,7 +273,7 @@ int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltag
 			return -ENOTSUP;
 		rc = power_on_once(r, s, sel, &m, ans, sizeof(ans));
 	}
-	forget_card(r, s, LOCKMGR_EV_RESET);
+	uccid_forget_card(r, s, LOCKMGR_EV_RESET);
 	if (rc < 0)
 		return rc;
 	rc = ccid_atr_parse(m.abData, m.dwLength, &s->atrp, &diag);
@@ -296,8 +284,9 @@ int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltag
 	}
 	memcpy(s->atr, m.abData, m.dwLength);
 	s->atr_len = m.dwLength;
-	s->powered = true;
-	s->present = true;
+	reader_lock(r);
+	uccid_card_powered(r, s);
+	reader_unlock(r);
 	uccid_log(r, UCCID_LOG_INFO, "slot %u: %s reset, ATR of %zu bytes", s->index, warm ? "warm" : "cold",
 		  s->atr_len);
 	return negotiate(r, s);
@@ -335,7 +324,7 @@ int uccid_power_on(struct uccid_reader *r, unsigned slot, enum uccid_voltage v, 
 		return rc;
 	rc = latched(r, s);
 	if (rc == 0)
-		rc = uccid_do_power_on(r, s, v, s->powered);
+		rc = uccid_do_power_on(r, s, v, card_powered(r, s));
 	if (rc == 0) {
 		memcpy(atr, s->atr, s->atr_len);
 		rc = (int)s->atr_len;
@@ -358,10 +347,10 @@ int uccid_reset(struct uccid_reader *r, unsigned slot, bool cold, uint8_t *atr, 
 		return rc;
 	if ((rc = latched(r, s)) < 0)
 		goto out;
-	if (cold && s->powered && (rc = uccid_do_power_off(r, s)) < 0)
+	if (cold && card_powered(r, s) && (rc = uccid_do_power_off(r, s)) < 0)
 		goto out;
 	/* a warm reset is IccPowerOn on a powered card (CCID §6.1.1) */
-	rc = uccid_do_power_on(r, s, UCCID_VOLTAGE_AUTO, !cold && s->powered);
+	rc = uccid_do_power_on(r, s, UCCID_VOLTAGE_AUTO, !cold && card_powered(r, s));
 	if (rc == 0) {
 		memcpy(atr, s->atr, s->atr_len);
 		rc = (int)s->atr_len;
@@ -383,34 +372,6 @@ int uccid_power_off(struct uccid_reader *r, unsigned slot)
 		return rc;
 	rc = uccid_do_power_off(r, s);
 	uccid_slot_leave(r, s);
-	return rc;
-}
-
-int uccid_do_slot_status(struct uccid_reader *r, struct uslot *s, struct uccid_slot_status *ret)
-{
-	uint8_t msg[CCID_HEADER_SIZE], ans[64];
-	struct ccid_msg m;
-	int rc;
-
-	uccid_build(msg, CCID_PC_TO_RDR_GET_SLOT_STATUS, 0, 0, 0, NULL, 0);
-	rc = uccid_xchg(r, s, msg, sizeof(msg), ans, sizeof(ans), COMMAND_MS, &m);
-	if (rc < 0)
-		return rc;
-	memset(ret, 0, sizeof(*ret));
-	ret->present = CCID_ICC_STATUS(m.rsp.bStatus) != CCID_ICC_ABSENT;
-	/* a card the reader reports inactive is not powered, whatever we thought */
-	if (CCID_ICC_STATUS(m.rsp.bStatus) != CCID_ICC_ACTIVE && s->powered)
-		forget_card(r, s, LOCKMGR_EV_POWER_OFF);
-	/* and one it reports active is, even if this session never powered it (another
-	   process did, or a holder that died) */
-	ret->powered = s->powered || CCID_ICC_STATUS(m.rsp.bStatus) == CCID_ICC_ACTIVE;
-	ret->protocol = s->protocol;
-	memcpy(ret->atr, s->atr, s->atr_len);
-	ret->atr_len = s->atr_len;
-	ret->generation = s->generation;
-	ret->ejected = lockmgr_latch(r->lm, s->index, -1) == 1;
-	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
-		rc = uccid_answer_error(r, s, &m);
 	return rc;
 }
 

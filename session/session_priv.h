@@ -1,24 +1,44 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Internal state of a reader session, shared by reader.c (open, close and
- * the exchange engine), power.c (power, ATR, PPS, parameters), apdu.c
- * (APDU exchange at every level) and events.c (card events).
+ * Internal state of a reader session, and the calls between the session's
+ * files.  The files form layers; each calls only the layers below it
+ * (docs/design.md draws them):
  *
- * Locking: r->lock guards the exchange engine (slot busy flags, pending
- * answers, the bulk-IN reader role, bSeq) and the event ring; s->op
- * serialises whole operations on one slot (a power-on with its PPS, an APDU
- * with its T=1 blocks or chaining) and guards the slot's card state.  Order:
- * s->op before r->lock; never hold r->lock across transport I/O.
+ *   open.c                      uccid_open: the open lock, a transport, a session
+ *   session.c   locks.c         open/close/info | uccid_lock/unlock, dispositions
+ *   power.c  apdu.c  events.c   the card operations, each inside the slot gate
+ *   gate.c                      the slot gate: thread locks, card-state warnings
+ *   commands.c                  one-command primitives (status, power off, mechanical)
+ *   engine.c                    uccid_xchg: bSeq routing, deadlines, abort
+ *   card.c                      card state and the event ring: every transition
+ *   log.c  quirks.c  openlock.c logging, quirks, the open lock (lockmgr, transport)
+ *
+ * Locking:
+ *  - r->lock guards the exchange engine (slot busy flags, pending answers,
+ *    the bulk-IN reader role, bSeq), the event ring and every slot's card
+ *    state (struct ucard).  It is taken with reader_lock() so that card.c can
+ *    assert that its callers hold it.  Never held across transport I/O.
+ *  - s->op serialises whole operations on one slot (a power-on with its PPS,
+ *    an APDU with its T=1 blocks or chaining) and guards the slot's
+ *    operation state (ATR, its parameters, T=1 state, waiting times).
+ *  - r->out_lock keeps bulk-OUT messages whole; r->ev_lock admits one
+ *    interrupt reader; r->own_lock guards the owner list.
+ *  Order: s->op, then r->lock; r->lock before the lock manager's own locks.
  */
 #ifndef UCCID_READER_PRIV_H
 #define UCCID_READER_PRIV_H
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "ccid/ccid.h"
-#include "transport/transport.h"
 #include "session/uccid.h"
+#include "transport/transport.h"
 #include "lockmgr/lockmgr.h"
 
 #define UCCID_MAX_SLOTS 16
@@ -27,6 +47,21 @@
 #define UCCID_EVENT_RING 64
 #define UCCID_READ_SLICE_MS 200      /* the bulk-IN reader hands over at least this often */
 #define UCCID_ABORT_MS 1000          /* bound on the ABORT sequence */
+
+/*
+ * What the session knows of the card in a slot.  Under r->lock; every change
+ * is one of card.c's transitions, which assert that the caller holds it.
+ */
+struct ucard {
+	bool present, powered;
+	uint8_t protocol;                /* CCID_PROTOCOL_T0 / T1, 0xFF when not negotiated */
+	uint64_t generation;             /* bumped by every card event */
+	bool disposing;                  /* the lock manager is carrying out a disposition: it
+					    accounts for the card event itself */
+	bool left;                       /* the last unlock was LEAVE: close leaves the card as is */
+	bool verify;                     /* ask the reader whether the powered card is still on before
+					    the next operation (events.c, gate.c) */
+};
 
 struct uslot {
 	unsigned index;
@@ -48,21 +83,17 @@ struct uslot {
 	unsigned recent_pos;
 	bool resync;                     /* the answer was unusable: abort before reporting it */
 
-	/* card state, under op (present/generation also under r->lock for events) */
-	bool present, powered;
-	uint8_t protocol;                /* CCID_PROTOCOL_T0 / T1, 0xFF when not negotiated */
+	/* operation state, under op */
+	uint8_t cmd_type;                /* the command in flight: what a reader error refers to */
 	uint8_t atr[CCID_ATR_MAX];
 	size_t atr_len;
 	struct ccid_atr atrp;
 	struct ccid_t1 t1;
 	uint32_t bwt_ms, wwt_ms;
-	uint64_t generation;
 	struct uccid_reader_error last_error;
-	bool disposing;                  /* the lock manager is carrying out a disposition: it
-					    accounts for the card event itself */
-	bool left;                       /* the last unlock was LEAVE: close leaves the card as is */
-	bool verify;                     /* ask the reader whether the powered card is still on before
-					    the next operation (under r->lock; see events.c) */
+
+	/* card state: under r->lock, written only by card.c */
+	struct ucard card;
 };
 
 /* A thread that takes part in locking, and its view of one slot's card state. */
@@ -97,7 +128,8 @@ struct uccid_reader {
 	char quirks[192];
 	bool class_last, vendor_class;
 
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;            /* reader_lock() / reader_unlock() */
+	_Atomic uintptr_t lock_owner;    /* the thread holding lock (uccid_thread_id()), 0 if none */
 	pthread_cond_t cond;
 	pthread_mutex_t out_lock;        /* one bulk-OUT writer at a time */
 	uint8_t next_seq;
@@ -114,7 +146,7 @@ struct uccid_reader {
 	struct uccid_event ring[UCCID_EVENT_RING];
 	unsigned ring_head, ring_len;
 
-	/* locks (lock.c) */
+	/* locks (openlock.c, gate.c, locks.c) */
 	struct uccid_open_lock open;     /* held for the handle's life (named readers) */
 	struct lockmgr *lm;              /* slot locks */
 	pthread_mutex_t own_lock;        /* guards owners */
@@ -123,10 +155,104 @@ struct uccid_reader {
 	struct uslot slots[UCCID_MAX_SLOTS];
 };
 
-/* reader.c */
+
+/* ---- r->lock, with its holder known (card.c asserts it) ---- */
+
+/* An address unique to the calling thread. */
+uintptr_t uccid_thread_id(void);
+
+static inline void reader_lock(struct uccid_reader *r)
+{
+	pthread_mutex_lock(&r->lock);
+	atomic_store_explicit(&r->lock_owner, uccid_thread_id(), memory_order_relaxed);
+}
+
+static inline void reader_unlock(struct uccid_reader *r)
+{
+	atomic_store_explicit(&r->lock_owner, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* pthread_cond_timedwait on r->cond (CLOCK_MONOTONIC), r->lock held. */
+static inline void reader_wait(struct uccid_reader *r, const struct timespec *until)
+{
+	atomic_store_explicit(&r->lock_owner, 0, memory_order_relaxed);
+	pthread_cond_timedwait(&r->cond, &r->lock, until);
+	atomic_store_explicit(&r->lock_owner, uccid_thread_id(), memory_order_relaxed);
+}
+
+/* The rule "r->lock held", checked where card state changes. */
+#define reader_assert_locked(r) \
+	assert(atomic_load_explicit(&(r)->lock_owner, memory_order_relaxed) == uccid_thread_id())
+
+/* ---- log.c: the bottom of the session ---- */
+
 int64_t uccid_now_us(void);
 void uccid_log(struct uccid_reader *r, enum uccid_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* ---- quirks.c: name (and log) the structural faults the session works around ---- */
+
+void uccid_apply_quirks(struct uccid_reader *r, bool class_after_endpoint, bool vendor_class);
+
+/* ---- openlock.c: the open lock of a named reader, and lock-file holders ---- */
+
+lockmgr_owner_t uccid_owner(void);      /* the calling thread, as the lock manager's owner */
+
+lockmgr_owner_t uccid_owner(void);      /* the calling thread, as the lock manager's owner */
+
+lockmgr_owner_t uccid_owner(void);      /* the calling thread, as the lock manager's owner */
+
+/*
+ * Take the open lock of a named reader (before its transport is opened),
+ * waiting opts->open_wait_ms.  Returns 0 (also when the name has no identity
+ * or there can be no lock file: ol->lm NULL), -EBUSY (err names the holder),
+ * -EINVAL, or the lock file's error.
+ */
+int uccid_open_lock(struct uccid_open_lock *ol, const char *name, const struct uccid_options *opts, char *err,
+		    size_t errlen);
+void uccid_open_unlock(struct uccid_open_lock *ol);
+/* The lock directory: dir, else $UCCID_LOCK_DIR, else NULL (the lock manager's default). */
+const char *uccid_lock_dir(const char *dir);
+/* A lock manager on the lock files of ident (for_open: the reader's open lock, one "slot"). */
+struct lockmgr *uccid_open_manager(const char *ident, const char *dir, const char *program, unsigned slots,
+				   bool for_open, const struct lockmgr_ops *ops, void *ctx);
+void uccid_holder_from(const struct lockmgr_holder_info *in, struct uccid_holder *out);
+
+/* ---- card.c: card state and the event ring (r->lock held for every call) ---- */
+
+/* Queue an event for uccid_wait_event (the oldest is dropped when the ring is full). */
+void uccid_push_event(struct uccid_reader *r, enum uccid_event_type type, unsigned slot, uint8_t code);
+bool uccid_pop_event(struct uccid_reader *r, struct uccid_event *ret);
+/* A card event on s: bumps the generation, tells the lock manager (and ends an eject latch on removal). */
+void uccid_card_event(struct uccid_reader *r, struct uslot *s, enum lockmgr_event ev);
+/* The reader says the slot is (not) occupied: a change is a card event. */
+void uccid_card_present(struct uccid_reader *r, struct uslot *s, bool present);
+/* The reader reports a change: a new card (unpowered) or none, with an event for the caller. */
+void uccid_card_changed(struct uccid_reader *r, struct uslot *s, bool present);
+/* The card went out and one came back between two reports (REMOVED, then INSERTED, with events). */
+void uccid_card_swapped(struct uccid_reader *r, struct uslot *s);
+/* The card answered a power-up: powered, with protocol still to negotiate (0xFF). */
+void uccid_card_powered(struct uccid_reader *r, struct uslot *s);
+/* The protocol the card and reader agreed on. */
+void uccid_card_protocol(struct uccid_reader *r, struct uslot *s, uint8_t protocol);
+/* The card is not powered any more, for the reason ev (RESET, POWER_OFF, EJECT). */
+void uccid_card_unpowered(struct uccid_reader *r, struct uslot *s, enum lockmgr_event ev);
+void uccid_card_set_left(struct uccid_reader *r, struct uslot *s, bool left);
+void uccid_card_set_disposing(struct uccid_reader *r, struct uslot *s, bool disposing);
+void uccid_card_set_verify(struct uccid_reader *r, struct uslot *s);
+bool uccid_card_take_verify(struct uccid_reader *r, struct uslot *s);
+
+/* ---- engine.c: every command goes through uccid_xchg ---- */
+
+/*
+ * Build a command (bSlot and bSeq are set by uccid_xchg) with the codec's
+ * checked encoder, into msg of cap bytes: a command the codec would refuse
+ * never reaches the wire.  Returns the length, or -ENOBUFS, -EINVAL and the
+ * errors of ccid_msg_encode.
+ */
+ssize_t uccid_build(uint8_t *msg, size_t cap, uint8_t type, uint8_t b7, uint8_t b8, uint8_t b9, const uint8_t *data,
+		    size_t len);
 
 /*
  * Send one PC_to_RDR message on slot (bSlot and bSeq are filled in) and wait
@@ -140,19 +266,16 @@ void uccid_log(struct uccid_reader *r, enum uccid_log_level level, const char *f
  * bulk-IN halt in its place — fails the command at once with -EPROTO, after
  * the same abort to resynchronise.  The answer is decoded into
  * *ret (abData points into ans).  A failed command (bmCommandStatus 1) is
- * returned as success with ret->rsp.bStatus / bError set and recorded as the
- * slot's last error; callers decide.
+ * returned as success with ret->rsp.bStatus / bError set; callers decide
+ * (uccid_answer_error).  len may be uccid_build's negative error, returned
+ * as it is.  s->op held.
  * Returns 0, -ETIMEDOUT, -ENODEV, -ECANCELED, -EPROTO, -EMSGSIZE (answer
  * larger than cap), -EBUSY.
  */
-int uccid_xchg(struct uccid_reader *r, struct uslot *s, uint8_t *msg, size_t len, uint8_t *ans, size_t cap,
+int uccid_xchg(struct uccid_reader *r, struct uslot *s, uint8_t *msg, ssize_t len, uint8_t *ans, size_t cap,
 	       unsigned base_ms, struct ccid_msg *ret);
 
-/* Build a command header in msg (slot and sequence are set by uccid_xchg). */
-size_t uccid_build(uint8_t *msg, uint8_t type, uint8_t b7, uint8_t b8, uint8_t b9, const uint8_t *data,
-		   size_t len);
-
-/* Give s the command sequence number seq (and remember it: a late answer may carry it). */
+/* Give s the command sequence number seq (and remember it: a late answer may carry it).  r->lock held. */
 void uccid_note_seq(struct uslot *s, uint8_t seq);
 
 /*
@@ -161,18 +284,25 @@ void uccid_note_seq(struct uslot *s, uint8_t seq);
  * Wakes every waiter.  r->lock held.
  */
 void uccid_set_dead(struct uccid_reader *r, int err);
+/* r->dead, read under r->lock. */
+int uccid_dead(struct uccid_reader *r);
 
-/* Map a failed answer to an errno (and keep it as the slot's last error). */
+/*
+ * A failed answer to the slot's command: keep it as the slot's last error
+ * (with the refused command's type), log it once, and map it to an errno.
+ */
 int uccid_answer_error(struct uccid_reader *r, struct uslot *s, const struct ccid_msg *m);
 
-/* The bmICCStatus of an answer updates what we know of the card. */
-void uccid_note_icc_status(struct uccid_reader *r, struct uslot *s, uint8_t bStatus);
+/* ---- commands.c: one-command primitives, s->op held ---- */
 
-/* identity.c: the reader identity of a name (-EINVAL, -ENOENT, -ENOBUFS, libusb errors). */
-int uccid_identity(const char *name, char *id, size_t cap);
+/* The card is off (ev: RESET, POWER_OFF, EJECT): forget its ATR, record the transition. */
+void uccid_forget_card(struct uccid_reader *r, struct uslot *s, enum lockmgr_event ev);
+int uccid_do_power_off(struct uccid_reader *r, struct uslot *s);
+int uccid_do_slot_status(struct uccid_reader *r, struct uslot *s, struct uccid_slot_status *ret);
+int uccid_do_simple(struct uccid_reader *r, struct uslot *s, uint8_t type, uint8_t b7);
 
-/* lock.c */
-lockmgr_owner_t uccid_owner(void);      /* the calling thread */
+/* ---- gate.c: the slot gate ---- */
+
 /*
  * Enter slot for one operation: wait for the slot (another thread's lock),
  * refuse with -ECONNRESET / -EMEDIUMTYPE if the calling thread has not
@@ -183,37 +313,25 @@ lockmgr_owner_t uccid_owner(void);      /* the calling thread */
 #define UCCID_ENTER_TRY 0x2u
 int uccid_slot_enter(struct uccid_reader *r, struct uslot *s, unsigned how);
 void uccid_slot_leave(struct uccid_reader *r, struct uslot *s);
-/* A card event on s (s->op or r->lock held): bumps the generation, tells the lock manager. */
-void uccid_card_event(struct uccid_reader *r, struct uslot *s, enum lockmgr_event ev);
-/*
- * Take the open lock of a named reader (before its transport is opened),
- * waiting opts->open_wait_ms.  Returns 0 (also when the name has no identity
- * or there can be no lock file: ol->lm NULL), -EBUSY (err names the holder),
- * -EINVAL, or the lock file's error.
- */
-int uccid_open_lock(struct uccid_open_lock *ol, const char *name, const struct uccid_options *opts, char *err,
-		    size_t errlen);
-void uccid_open_unlock(struct uccid_open_lock *ol);
-/* Open a session over t, taking over ol (may be NULL). */
-int uccid_session_open(struct uccid_transport *t, const struct uccid_options *opts, struct uccid_open_lock *ol,
-		       struct uccid_reader **ret, char *err, size_t errlen);
-/* Create the slot lock manager (after the descriptor), and free both. */
+/* The calling thread's lock-manager handle on slot, created when create; NULL if none. */
+struct lockmgr_handle *uccid_handle_of(struct uccid_reader *r, unsigned slot, bool create);
+/* Close every thread's handle (uccid_close). */
+void uccid_handles_free(struct uccid_reader *r);
+
+/* ---- power.c ---- */
+
+int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltage v, bool warm);
+
+/* ---- locks.c ---- */
+
+/* Create the slot lock manager (after the descriptor), and free it with the open lock. */
 int uccid_locks_init(struct uccid_reader *r, char *err, size_t errlen);
 void uccid_locks_free(struct uccid_reader *r);
 
-/* power.c, apdu.c: the operations without entering the slot (s->op held) */
-int uccid_do_power_off(struct uccid_reader *r, struct uslot *s);
-int uccid_do_slot_status(struct uccid_reader *r, struct uslot *s, struct uccid_slot_status *ret);
-int uccid_do_simple(struct uccid_reader *r, struct uslot *s, uint8_t type, uint8_t b7);
+/* ---- session.c ---- */
 
-/* quirks.c: name (and log) the structural faults the session works around. */
-void uccid_apply_quirks(struct uccid_reader *r, bool class_after_endpoint, bool vendor_class);
-
-/* power.c */
-int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltage v, bool warm);
-
-/* events.c */
-
-void uccid_push_event(struct uccid_reader *r, enum uccid_event_type type, unsigned slot, uint8_t code);
+/* Open a session over t, taking over ol (may be NULL). */
+int uccid_session_open(struct uccid_transport *t, const struct uccid_options *opts, struct uccid_open_lock *ol,
+		       struct uccid_reader **ret, char *err, size_t errlen);
 
 #endif

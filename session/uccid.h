@@ -182,9 +182,6 @@ ssize_t uccid_escape(struct uccid_reader *r, unsigned slot, const uint8_t *data,
 /* PC_to_RDR_Mechanical with bFunction 1..5 (accept, eject, capture, lock, unlock). */
 int uccid_mechanical(struct uccid_reader *r, unsigned slot, uint8_t function);
 
-/* PC_to_RDR_IccClock: stop (true) or restart the clock. */
-int uccid_clock(struct uccid_reader *r, unsigned slot, bool stop);
-
 /*
  * Diagnostics (uccid selftest, uccid trace): send one PC_to_RDR message as
  * given, with only bSlot and bSeq filled in, and return the reader's answer

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "transport/libusb.h"
-#include "session/session_priv.h"
+#include "transport/usb_names.h"
 #include "transport/usbip_client.h"
 
 #define MAX_USB_READERS 64

@@ -78,4 +78,12 @@ ssize_t uccid_usb_name_format(const struct uccid_usb_name *n, enum uccid_usb_nam
  */
 bool uccid_usb_name_match(const struct uccid_usb_name *name, const struct uccid_usb_name *dev);
 
+/*
+ * The identity of a reader name, what its lock files are named by: the
+ * device a "usb:" name resolves to now ("usb:BUS:ADDR" form), or a
+ * "usbip://" URL with its port made explicit.  Returns 0, -EINVAL (not a
+ * reader name), -ENOENT (no such device), -ENOBUFS, or a libusb error.
+ */
+int uccid_identity(const char *name, char *id, size_t cap);
+
 #endif

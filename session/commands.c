@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * One-command primitives on a slot whose s->op the caller holds: slot
+ * status, power off, and the commands without data (Mechanical, IccClock).
+ * Below the slot gate, so that the gate itself may ask the reader
+ * (gate.c's verify) and the dispositions may use them inside a lock.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "session/session_priv.h"
+
+#define COMMAND_MS 5000
+
+void uccid_forget_card(struct uccid_reader *r, struct uslot *s, enum lockmgr_event ev)
+{
+	s->atr_len = 0;
+	reader_lock(r);
+	uccid_card_unpowered(r, s, ev);
+	reader_unlock(r);
+}
+
+int uccid_do_power_off(struct uccid_reader *r, struct uslot *s)
+{
+	uint8_t msg[CCID_HEADER_SIZE], ans[64];
+	struct ccid_msg m;
+	int rc;
+
+	rc = uccid_xchg(r, s, msg, uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_ICC_POWER_OFF, 0, 0, 0, NULL, 0), ans,
+			sizeof(ans), COMMAND_MS, &m);
+	if (rc < 0)
+		return rc;
+	uccid_forget_card(r, s, LOCKMGR_EV_POWER_OFF);
+	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
+		return uccid_answer_error(r, s, &m);
+	return 0;
+}
+
+int uccid_do_slot_status(struct uccid_reader *r, struct uslot *s, struct uccid_slot_status *ret)
+{
+	uint8_t msg[CCID_HEADER_SIZE], ans[64];
+	struct ccid_msg m;
+	bool active;
+	int rc;
+
+	rc = uccid_xchg(r, s, msg, uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_GET_SLOT_STATUS, 0, 0, 0, NULL, 0), ans,
+			sizeof(ans), COMMAND_MS, &m);
+	if (rc < 0)
+		return rc;
+	memset(ret, 0, sizeof(*ret));
+	ret->present = CCID_ICC_STATUS(m.rsp.bStatus) != CCID_ICC_ABSENT;
+	active = CCID_ICC_STATUS(m.rsp.bStatus) == CCID_ICC_ACTIVE;
+	/* a card the reader reports inactive is not powered, whatever we thought */
+	reader_lock(r);
+	if (!active && s->card.powered) {
+		s->atr_len = 0;
+		uccid_card_unpowered(r, s, LOCKMGR_EV_POWER_OFF);
+	}
+	/* and one it reports active is, even if this session never powered it (another
+	   process did, or a holder that died) */
+	ret->powered = s->card.powered || active;
+	ret->protocol = s->card.protocol;
+	ret->generation = s->card.generation;
+	reader_unlock(r);
+	memcpy(ret->atr, s->atr, s->atr_len);
+	ret->atr_len = s->atr_len;
+	ret->ejected = lockmgr_latch(r->lm, s->index, -1) == 1;
+	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
+		rc = uccid_answer_error(r, s, &m);
+	return rc;
+}
+
+int uccid_do_simple(struct uccid_reader *r, struct uslot *s, uint8_t type, uint8_t b7)
+{
+	uint8_t msg[CCID_HEADER_SIZE], ans[64];
+	struct ccid_msg m;
+	int rc;
+
+	rc = uccid_xchg(r, s, msg, uccid_build(msg, sizeof(msg), type, b7, 0, 0, NULL, 0), ans, sizeof(ans), COMMAND_MS,
+			&m);
+	if (rc == 0 && CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
+		rc = uccid_answer_error(r, s, &m);
+	if (rc == 0 && type == CCID_PC_TO_RDR_MECHANICAL && (b7 == CCID_MECH_EJECT || b7 == CCID_MECH_CAPTURE))
+		uccid_forget_card(r, s, LOCKMGR_EV_EJECT);
+	return rc;
+}
