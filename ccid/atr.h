@@ -24,6 +24,9 @@
 extern "C" {
 #endif
 
+/* libuccid exports what this header declares, and nothing else (-fvisibility=hidden) */
+#pragma GCC visibility push(default)
+
 /* TS plus at most 32 further bytes (§8.2.1). */
 #define CCID_ATR_MAX 33
 
@@ -196,6 +199,8 @@ int ccid_pps_parse(const uint8_t *buf, size_t len, struct ccid_pps *ret, struct 
  */
 int ccid_pps_check(const uint8_t *req, size_t req_len, const uint8_t *rsp, size_t rsp_len,
 		   struct ccid_pps *ret, struct ccid_diag *diag);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,9 @@
 extern "C" {
 #endif
 
+/* libuccid exports what this header declares, and nothing else (-fvisibility=hidden) */
+#pragma GCC visibility push(default)
+
 #define CCID_CLASS_DESC_LEN 54
 #define CCID_CLASS_DESC_TYPE 0x21
 /* Vendor-class readers (interface class FF) may use FF as the descriptor type. */
@@ -141,6 +144,8 @@ unsigned ccid_class_desc_busy_slots(const struct ccid_class_desc *d);
 
 /* Explain every field and set bit, for humans and for JSON. */
 void ccid_class_desc_describe(const struct ccid_class_desc *d, ccid_emit_fn emit, void *ctx);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

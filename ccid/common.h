@@ -26,6 +26,9 @@
 extern "C" {
 #endif
 
+/* libuccid exports what this header declares, and nothing else (-fvisibility=hidden) */
+#pragma GCC visibility push(default)
+
 /*
  * Where and why a decoder refused its input.  Every decoder takes an optional
  * struct ccid_diag * (may be NULL) and fills it only on failure.  "expected"
@@ -84,6 +87,8 @@ enum ccid_edc {
 	CCID_EDC_LRC = 0,
 	CCID_EDC_CRC = 1,
 };
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,9 @@
 extern "C" {
 #endif
 
+/* libuccid exports what this header declares, and nothing else (-fvisibility=hidden) */
+#pragma GCC visibility push(default)
+
 /* Every bulk message starts with a 10-byte header (CCID §6.1, §6.2). */
 #define CCID_HEADER_SIZE 10
 /*
@@ -287,6 +290,8 @@ static inline bool ccid_notify_changed(const struct ccid_intr_msg *m, unsigned s
 void ccid_notify_set(struct ccid_intr_msg *m, unsigned slot, bool present, bool changed);
 
 void ccid_intr_describe(const struct ccid_intr_msg *msg, ccid_emit_fn emit, void *ctx);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

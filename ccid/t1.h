@@ -22,6 +22,9 @@
 extern "C" {
 #endif
 
+/* libuccid exports what this header declares, and nothing else (-fvisibility=hidden) */
+#pragma GCC visibility push(default)
+
 /* ---------------------------------------------------------------------------
  * Block format (ISO 7816-3 §11.3): NAD PCB LEN [INF] EDC
  */
@@ -305,6 +308,8 @@ unsigned ccid_t1_wtx(const struct ccid_t1 *t1);
 
 /* Current IFSC: the largest INF the engine sends; the card may change it with S(IFS req). */
 uint8_t ccid_t1_ifsc(const struct ccid_t1 *t1);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

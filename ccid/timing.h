@@ -23,6 +23,9 @@
 extern "C" {
 #endif
 
+/* libuccid exports what this header declares, and nothing else (-fvisibility=hidden) */
+#pragma GCC visibility push(default)
+
 /* The values the card uses until PPS or specific mode changes them (§8.1). */
 #define CCID_FD 372
 #define CCID_DD 1
@@ -83,6 +86,8 @@ uint64_t ccid_bwt_us(uint8_t BWI, uint16_t F, uint8_t D, uint32_t clock_khz);
  * microseconds, or 0 if F, D or clock_khz is 0 or CWI > 15.
  */
 uint64_t ccid_cwt_us(uint8_t CWI, uint16_t F, uint8_t D, uint32_t clock_khz);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,9 @@
 extern "C" {
 #endif
 
+/* libuccid exports what this header declares, and nothing else (-fvisibility=hidden) */
+#pragma GCC visibility push(default)
+
 #define CCID_USB_DT_DEVICE 0x01
 #define CCID_USB_DT_CONFIG 0x02
 #define CCID_USB_DT_STRING 0x03
@@ -153,6 +156,8 @@ void ccid_usb_device_desc_describe(const struct ccid_usb_device_desc *d, ccid_em
 /* Describes each descriptor of the configuration, the CCID class descriptors included. */
 void ccid_usb_config_describe(const struct ccid_usb_config *cfg, const uint8_t *buf, size_t len,
 			      ccid_emit_fn emit, void *ctx);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

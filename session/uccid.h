@@ -42,6 +42,9 @@
 extern "C" {
 #endif
 
+/* libuccid exports what this header declares, and nothing else (-fvisibility=hidden) */
+#pragma GCC visibility push(default)
+
 struct uccid_reader;
 struct uccid_transport;
 
@@ -355,6 +358,8 @@ const char *uccid_done_name(enum uccid_done done);
 
 /* Names and explanations: errno from this API, bError. */
 const char *uccid_strerror(int err);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,10 @@
  * is — a USB device through libusb, a remote device over USB/IP, or the
  * virtual reader's device model linked in process.  Each backend is one
  * const struct uccid_transport_ops; the reader code never knows which one it
- * talks to.
+ * talks to.  Installed as <uccid/transport.h>: a program may bring its own
+ * backend and open a session over it with uccid_open_transport() (the
+ * virtual reader's in-process transport does), or put one between the
+ * session and a reader with uccid_open_wrapped().
  *
  * Errors are negative errno, the same for every backend (translated at the
  * backend's edge, in one function each):
@@ -30,6 +33,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* libuccid exports what this header declares, and nothing else (-fvisibility=hidden) */
+#pragma GCC visibility push(default)
 
 #define UCCID_DESC_MAX 4096         /* a configuration descriptor larger than this is refused */
 
@@ -121,5 +131,11 @@ struct uccid_reader;
 typedef struct uccid_transport *(*uccid_wrap_fn)(void *ctx, struct uccid_transport *inner);
 int uccid_open_wrapped(const char *name, const struct uccid_options *opts, uccid_wrap_fn wrap, void *wrap_ctx,
 		       struct uccid_reader **ret, char *err, size_t errlen);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
