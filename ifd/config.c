@@ -24,8 +24,6 @@
 #define DEADLINE_MIN_MS 100
 #define DEADLINE_MAX_MS 600000
 
-struct ifd_config ifd_config = { .log_level = IFD_LOG_WARNING };
-
 /* A number in decimal or 0x hex, whole string; -EINVAL otherwise. */
 static int parse_number(const char *s, unsigned long max, unsigned long *ret)
 {

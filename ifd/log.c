@@ -20,6 +20,13 @@
 
 typedef void (*log_msg_fn)(const int priority, const char *fmt, ...);
 
+/*
+ * The handler's configuration: defined at the bottom of the handler, where
+ * the log level is read, and set once by config.c when pcscd loads the
+ * driver (before any channel exists).
+ */
+struct ifd_config ifd_config = { .log_level = IFD_LOG_WARNING };
+
 static log_msg_fn sink;
 static pthread_once_t sink_once = PTHREAD_ONCE_INIT;
 

@@ -319,33 +319,6 @@ size_t vcard_app_exec(struct vcard *card, const struct vcard_cmd *c, uint32_t *w
 	}
 }
 
-int vcard_apdu(struct vcard *card, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t cap,
-	       uint32_t *work_ms)
-{
-	struct vcard_cmd c;
-	uint32_t work = 0;
-	size_t n;
-
-	if (!card || !cmd || !rsp)
-		return -EINVAL;
-	if (!card->powered)
-		return -ENODEV;
-	card->pps_allowed = false;
-	vcard_t0_reset(card);
-	card->t1.state = VCARD_T1_IDLE;
-	card->t1.cmd_len = 0;
-	if (vcard_cmd_parse(cmd, len, &c) < 0)
-		n = sw(card, 0, SW_WRONG_LENGTH);
-	else
-		n = vcard_app_exec(card, &c, &work);
-	if (cap < n)
-		return -ENOBUFS;
-	memcpy(rsp, card->rsp, n);
-	if (work_ms)
-		*work_ms = work;
-	return (int)n;
-}
-
 bool vcard_pin_verified(const struct vcard *card)
 {
 	return card && card->pin_verified;
