@@ -2,7 +2,7 @@
 /*
  * uccid_open(): a reader name to a transport.  "usbip://" names go to the
  * USB/IP client; "usb:" names (ours and the forms pcscd passes) to libusb.
- * The reader's open lock (lock.c) is taken first.
+ * The reader's open lock (openlock.c) is taken first.
  */
 #include "config.h"
 

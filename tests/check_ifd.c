@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The IFD handler's translation layer (driver/ifd): errno -> IFD_* codes,
+ * The IFD handler's translation layer (ifd/): errno -> IFD_* codes,
  * Lun parsing, configuration parsing, the readers table, and the tag and
  * control answers against the virtual reader in process.  pcscd itself is
  * exercised by tests/ifd/pcscd.sh.
