@@ -25,6 +25,7 @@
 #include "usbip/usbip_wire.h"
 #include "vreader/device.h"
 #include "vreader/usbip_server.h"
+#include "util/clock.h"
 
 static unsigned rounds = 5000;
 
@@ -126,16 +127,16 @@ static struct rt_stats bench_stack(const char *url, size_t size, bool with_event
 	}
 	if ((rc = uccid_power_on(r, 0, UCCID_VOLTAGE_AUTO, atr, sizeof(atr))) < 0)
 		die("power on", -rc);
-	t0 = rt_now_ns();
+	t0 = uccid_mono_ns();
 	for (unsigned i = 0; i < rounds; i++) {
-		int64_t s = rt_now_ns();
+		int64_t s = uccid_mono_ns();
 		ssize_t n = uccid_transmit(r, 0, apdu, len, rsp, sizeof(rsp));
 
 		if (n != (ssize_t)want || rsp[n - 2] != 0x90)
 			die("transmit", n < 0 ? (int)-n : EPROTO);
-		lat[i] = rt_now_ns() - s;
+		lat[i] = uccid_mono_ns() - s;
 	}
-	res = rt_summarize(lat, rounds, rt_now_ns() - t0);
+	res = rt_summarize(lat, rounds, uccid_mono_ns() - t0);
 	if (with_events) {
 		ea.stop = 1;
 		pthread_join(evth, NULL);

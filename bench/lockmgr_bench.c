@@ -34,17 +34,10 @@
 #include <unistd.h>
 
 #include "lockmgr/lockmgr.h"
+#include "util/clock.h"
 
 static unsigned handoffs = 20000;
 static char dir[64];
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -91,19 +84,19 @@ static double best_of(double (*run)(void *ctx, unsigned n), void *ctx, unsigned 
 static double run_mutex(void *ctx, unsigned n)
 {
 	pthread_mutex_t *mu = ctx;
-	int64_t t0 = now_ns();
+	int64_t t0 = uccid_mono_ns();
 
 	for (unsigned i = 0; i < n; i++) {
 		pthread_mutex_lock(mu);
 		pthread_mutex_unlock(mu);
 	}
-	return (double)(now_ns() - t0) / n;
+	return (double)(uccid_mono_ns() - t0) / n;
 }
 
 static double run_lockmgr(void *ctx, unsigned n)
 {
 	struct lockmgr *m = ctx;
-	int64_t t0 = now_ns();
+	int64_t t0 = uccid_mono_ns();
 
 	for (unsigned i = 0; i < n; i++) {
 		if (lockmgr_lock(m, 0, 1, 0, 0, NULL) < 0 || lockmgr_unlock(m, 0, 1, LOCKMGR_LEAVE, NULL) < 0) {
@@ -111,7 +104,7 @@ static double run_lockmgr(void *ctx, unsigned n)
 			exit(1);
 		}
 	}
-	return (double)(now_ns() - t0) / n;
+	return (double)(uccid_mono_ns() - t0) / n;
 }
 
 static double run_ofd(void *ctx, unsigned n)
@@ -119,7 +112,7 @@ static double run_ofd(void *ctx, unsigned n)
 	int fd = *(int *)ctx;
 	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 64, .l_len = 1 };
 	struct flock un = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 64, .l_len = 1 };
-	int64_t t0 = now_ns();
+	int64_t t0 = uccid_mono_ns();
 
 	for (unsigned i = 0; i < n; i++) {
 		if (fcntl(fd, F_OFD_SETLK, &lk) < 0 || fcntl(fd, F_OFD_SETLK, &un) < 0) {
@@ -127,7 +120,7 @@ static double run_ofd(void *ctx, unsigned n)
 			exit(1);
 		}
 	}
-	return (double)(now_ns() - t0) / n;
+	return (double)(uccid_mono_ns() - t0) / n;
 }
 
 /* ---- hand-off under contention ---- */
@@ -149,9 +142,9 @@ struct pingpong {
 
 static void spin_ns(int64_t ns)
 {
-	int64_t end = now_ns() + ns;
+	int64_t end = uccid_mono_ns() + ns;
 
-	while (now_ns() < end)
+	while (uccid_mono_ns() < end)
 		;
 }
 
@@ -170,14 +163,14 @@ static void party(struct lockmgr *m, struct pingpong *pp, int side)
 		atomic_store(&pp->started, 1);
 		atomic_store(&pp->turn, side);
 		stamp = atomic_load(&pp->stamp);
-		pp->lat[side][i] = stamp ? now_ns() - stamp : -1;
+		pp->lat[side][i] = stamp ? uccid_mono_ns() - stamp : -1;
 		if (i + 1 < pp->n || side == 0) {
 			do {
 				lockmgr_holder(m, 0, &h);
 			} while (h.waiters == 0);
 			spin_ns(20000);
 		}
-		atomic_store(&pp->stamp, now_ns());
+		atomic_store(&pp->stamp, uccid_mono_ns());
 		lockmgr_unlock(m, 0, me, LOCKMGR_LEAVE, NULL);
 		/* Across processes a releaser could take the slot back before the woken waiter
 		   runs: measure hand-offs, so let the other party have its turn first. */

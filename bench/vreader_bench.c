@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ccid/bytes.h"
@@ -30,16 +29,9 @@
 #include "usbip/usbip_wire.h"
 #include "vreader/device.h"
 #include "vreader/usbip_server.h"
+#include "util/clock.h"
 
 static unsigned rounds = 20000;
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -107,8 +99,8 @@ static struct vdev *new_reader(void)
 	d = vdev_new(&cfg);
 	if (!d)
 		die("vdev_new");
-	vdev_usb_ops.attach(d, vusb_now());
-	vdev_usb_ops.control(d, setup, NULL, in, sizeof(in), vusb_now());
+	vdev_usb_ops.attach(d, uccid_mono_us());
+	vdev_usb_ops.control(d, setup, NULL, in, sizeof(in), uccid_mono_us());
 	return d;
 }
 
@@ -124,11 +116,11 @@ static struct result bench_inprocess(size_t size)
 	enum vusb_in_action action;
 	struct result r;
 
-	vdev_usb_ops.out(d, 2, pon, sizeof(pon), vusb_now());
-	vdev_usb_ops.in(d, VDEV_BULK_IN, rsp, sizeof(rsp), &action, vusb_now());
-	t0 = now_ns();
+	vdev_usb_ops.out(d, 2, pon, sizeof(pon), uccid_mono_us());
+	vdev_usb_ops.in(d, VDEV_BULK_IN, rsp, sizeof(rsp), &action, uccid_mono_us());
+	t0 = uccid_mono_ns();
 	for (unsigned i = 0; i < rounds; i++) {
-		int64_t s = now_ns(), t = s / 1000;
+		int64_t s = uccid_mono_ns(), t = s / 1000;
 		size_t n = xfr(msg, (uint8_t)i, apdu, alen);
 
 		vdev_usb_ops.out(d, 2, msg, n, t);
@@ -136,9 +128,9 @@ static struct result bench_inprocess(size_t size)
 			fprintf(stderr, "vreader-bench: bad in-process answer\n");
 			exit(1);
 		}
-		lat[i] = now_ns() - s;
+		lat[i] = uccid_mono_ns() - s;
 	}
-	r = summarize(lat, rounds, now_ns() - t0);
+	r = summarize(lat, rounds, uccid_mono_ns() - t0);
 	free(lat);
 	vdev_free(d);
 	return r;
@@ -252,18 +244,18 @@ static struct result bench_usbip(size_t size)
 		die("import");
 	devid = rep.dev.busnum << 16 | rep.dev.devnum;
 	usbip_xchg(fd, pon, sizeof(pon), rsp, sizeof(rsp));
-	t0 = now_ns();
+	t0 = uccid_mono_ns();
 	for (unsigned i = 0; i < rounds; i++) {
-		int64_t s = now_ns();
+		int64_t s = uccid_mono_ns();
 		size_t n = xfr(msg, (uint8_t)i, apdu, alen);
 
 		if (usbip_xchg(fd, msg, n, rsp, 271) < 12 || rsp[6] != (uint8_t)i) {
 			fprintf(stderr, "vreader-bench: bad USB/IP answer\n");
 			exit(1);
 		}
-		lat[i] = now_ns() - s;
+		lat[i] = uccid_mono_ns() - s;
 	}
-	res = summarize(lat, rounds, now_ns() - t0);
+	res = summarize(lat, rounds, uccid_mono_ns() - t0);
 	close(fd);
 	server_stop = 1;
 	usbip_server_wake(srv);
@@ -327,15 +319,15 @@ static struct result bench_raw(size_t req, size_t rsp_len)
 		die("raw listen");
 	pthread_create(&th, NULL, pong_thread, &p);
 	fd = tcp_connect(ntohs(a.sin_port));
-	t0 = now_ns();
+	t0 = uccid_mono_ns();
 	for (unsigned i = 0; i < rounds; i++) {
-		int64_t s = now_ns();
+		int64_t s = uccid_mono_ns();
 
 		write_full(fd, buf, req);
 		read_full(fd, buf, rsp_len);
-		lat[i] = now_ns() - s;
+		lat[i] = uccid_mono_ns() - s;
 	}
-	r = summarize(lat, rounds, now_ns() - t0);
+	r = summarize(lat, rounds, uccid_mono_ns() - t0);
 	close(fd);
 	pthread_join(th, NULL);
 	close(p.fd);

@@ -17,14 +17,7 @@
 #include <time.h>
 
 #include "ifd/ifd_priv.h"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "util/clock.h"
 
 static void wait_until(struct ifd_reader *rd, int64_t when_ms)
 {
@@ -69,7 +62,7 @@ RESPONSECODE ifd_poll(DWORD Lun, int timeout_ms)
 		nanosleep(&nap, NULL);
 		return IFD_NO_SUCH_DEVICE;
 	}
-	deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	deadline = uccid_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	pthread_mutex_lock(&ifd_lock);
 	for (;;) {
 		int64_t left;
@@ -82,12 +75,12 @@ RESPONSECODE ifd_poll(DWORD Lun, int timeout_ms)
 			rd->pending[slot] = false;
 			break;
 		}
-		left = deadline - now_ms();
+		left = deadline - uccid_mono_ms();
 		if (left <= 0)
 			break;
 		if (rd->removed || rd->closing) {
 			/* gone: return within a slice (a stop ends it sooner), then fail fast */
-			wait_until(rd, now_ms() + (left < IFD_POLL_SLICE_MS ? left : IFD_POLL_SLICE_MS));
+			wait_until(rd, uccid_mono_ms() + (left < IFD_POLL_SLICE_MS ? left : IFD_POLL_SLICE_MS));
 			rd->stop[slot] = false;
 			break;
 		}
@@ -117,7 +110,7 @@ RESPONSECODE ifd_poll(DWORD Lun, int timeout_ms)
 			pthread_cond_broadcast(&rd->cond);
 			continue;
 		}
-		wait_until(rd, now_ms() + (left < IFD_POLL_SLICE_MS ? left : IFD_POLL_SLICE_MS));
+		wait_until(rd, uccid_mono_ms() + (left < IFD_POLL_SLICE_MS ? left : IFD_POLL_SLICE_MS));
 	}
 	if (rd->removed)
 		rc = IFD_NO_SUCH_DEVICE;

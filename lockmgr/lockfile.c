@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "lockmgr/lockmgr_priv.h"
+#include "util/clock.h"
 
 #define LM_MAGIC "uccid-lk"
 #define LM_VERSION 1u
@@ -197,7 +198,7 @@ int lm_file_acquire(struct lm_file *f, unsigned slot, int64_t deadline_ns, atomi
 		if (cancel && atomic_load(cancel))
 			return -ECANCELED;
 		if (deadline_ns > 0) {
-			int64_t left = deadline_ns - lm_now_ns();
+			int64_t left = deadline_ns - uccid_mono_ns();
 
 			if (left <= 0)
 				return -ETIMEDOUT;

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "lockmgr/lockmgr.h"
+#include "util/clock.h"
 
 /*
  * A process that has waiting threads hands the slot from one to the next
@@ -113,8 +114,14 @@ struct lockmgr {
 	struct lm_slot *slots;
 };
 
-/* Monotonic time in nanoseconds. */
-int64_t lm_now_ns(void);
+/*
+ * The old name of uccid_mono_ns() (util/clock.h), kept while lock.c still
+ * calls it; new code calls uccid_mono_ns().  Goes once lock.c is switched.
+ */
+static inline int64_t lm_now_ns(void)
+{
+	return uccid_mono_ns();
+}
 
 /* The record of a holder, as read from or written to the lock file. */
 struct lm_holder_rec {
@@ -129,7 +136,7 @@ struct lm_holder_rec {
 int lm_file_open(const char *path, unsigned nslots, struct lm_file **ret);
 void lm_file_close(struct lm_file *f);
 /* Take slot's OFD lock: deadline_ns 0 tries once (-EBUSY), < 0 waits forever,
-   else until that lm_now_ns(); -ETIMEDOUT, -ECANCELED when *cancel, -errno. */
+   else until that uccid_mono_ns(); -ETIMEDOUT, -ECANCELED when *cancel, -errno. */
 int lm_file_acquire(struct lm_file *f, unsigned slot, int64_t deadline_ns, atomic_bool *cancel);
 /* Release slot's OFD lock and ring its doorbell. */
 void lm_file_release(struct lm_file *f, unsigned slot);

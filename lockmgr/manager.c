@@ -11,18 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lockmgr/lockmgr_priv.h"
-
-int64_t lm_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* FNV-1a, 64 bits: tells apart identities that sanitise to the same name. */
 static uint64_t fnv1a(const char *s)

@@ -31,6 +31,7 @@
 
 #include "lockmgr/lockmgr.h"
 #include "tests/testutil.h"
+#include "util/clock.h"
 
 /* ---- fixture: a private runtime directory ---- */
 
@@ -50,14 +51,6 @@ static void setup(void)
 static void teardown(void)
 {
 	nftw(g_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- a reader that records what the manager asks of it ---- */
@@ -189,10 +182,10 @@ static void expect_free(struct lockmgr *m, unsigned slot)
 /* Poll (test side only) until slot has n waiters. */
 static void await_waiters(struct lockmgr *m, unsigned slot, unsigned n)
 {
-	int64_t end = now_ms() + 20000;
+	int64_t end = uccid_mono_ms() + 20000;
 
 	while (holder(m, slot).waiters < n) {
-		ck_assert_msg(now_ms() < end, "waiters never reached %u", n);
+		ck_assert_msg(uccid_mono_ms() < end, "waiters never reached %u", n);
 		usleep(200);
 	}
 }
@@ -648,10 +641,10 @@ struct waiter_arg {
 static void *waiter_thread(void *p)
 {
 	struct waiter_arg *a = p;
-	int64_t t0 = now_ms();
+	int64_t t0 = uccid_mono_ms();
 
 	a->result = lockmgr_lock(a->m, a->slot, a->owner, a->timeout_ms, 0, &a->info);
-	a->elapsed_ms = now_ms() - t0;
+	a->elapsed_ms = uccid_mono_ms() - t0;
 	if (a->result == 0 && a->unlock_after)
 		lockmgr_unlock(a->m, a->slot, a->owner, LOCKMGR_LEAVE, NULL);
 	return NULL;
@@ -873,10 +866,10 @@ START_TEST(test_wait_timeout)
 	int64_t t0;
 
 	ck_assert_int_eq(lockmgr_lock(m, 0, 1, 0, 0, NULL), 0);
-	t0 = now_ms();
+	t0 = uccid_mono_ms();
 	ck_assert_int_eq(lockmgr_lock(m, 0, 2, 150, 0, NULL), -ETIMEDOUT);
-	ck_assert_int_ge(now_ms() - t0, 150);
-	ck_assert_int_lt(now_ms() - t0, 2000);
+	ck_assert_int_ge(uccid_mono_ms() - t0, 150);
+	ck_assert_int_lt(uccid_mono_ms() - t0, 2000);
 	/* the waiter left no trace */
 	expect_held(m, 0, 1, 1);
 	ck_assert_uint_eq(holder(m, 0).waiters, 0);
@@ -1253,7 +1246,7 @@ static void child_hold(unsigned slot, const char *program)
 static pid_t spawn_holder(unsigned slot, const char *program)
 {
 	pid_t pid;
-	int64_t end = now_ms() + 20000;
+	int64_t end = uccid_mono_ms() + 20000;
 
 	atomic_store(&g_sh->holding, 0);
 	pid = fork();
@@ -1261,7 +1254,7 @@ static pid_t spawn_holder(unsigned slot, const char *program)
 	if (pid == 0)
 		child_hold(slot, program);
 	while (!atomic_load(&g_sh->holding)) {
-		ck_assert_msg(now_ms() < end, "holder never took the slot");
+		ck_assert_msg(uccid_mono_ms() < end, "holder never took the slot");
 		usleep(500);
 	}
 	return pid;
@@ -1293,10 +1286,10 @@ START_TEST(test_process_holder_and_waits)
 
 	/* try once, and a finite wait, against another process */
 	ck_assert_int_eq(lockmgr_lock(m, 3, 1, 0, 0, NULL), -EBUSY);
-	t = now_ms();
+	t = uccid_mono_ms();
 	ck_assert_int_eq(lockmgr_lock(m, 3, 1, 120, 0, NULL), -ETIMEDOUT);
-	ck_assert_int_ge(now_ms() - t, 120);
-	ck_assert_int_lt(now_ms() - t, 3000);
+	ck_assert_int_ge(uccid_mono_ms() - t, 120);
+	ck_assert_int_lt(uccid_mono_ms() - t, 3000);
 	/* the failed waits left the slot free in this process */
 	ck_assert_int_eq(holder(m, 3).state, LOCKMGR_HOLDER_HELD);
 	ck_assert(!holder(m, 3).this_manager);

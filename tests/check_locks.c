@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,20 +25,13 @@
 #include "tests/testutil.h"
 #include "vreader/device.h"
 #include "vreader/usbip_server.h"
+#include "util/clock.h"
 
 static const uint8_t VERIFY_RIGHT[] = { 0x00, 0x20, 0x00, 0x80, 0x06, '1', '2', '3', '4', '5', '6' };
 static const uint8_t VERIFY_ASK[] = { 0x00, 0x20, 0x00, 0x80 };   /* 9000 if verified, 63Cx if not */
 static const uint8_t ECHO4[] = { 0x80, 0x10, 0x00, 0x00, 0x01, 0x5A, 0x00 };
 
 static char g_dir[64];
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct rig {
 	struct vdev *d;
@@ -175,7 +167,7 @@ static struct vdev_slot_status dev_status(struct rig *g, unsigned slot)
 static void dev_remove(struct rig *g, unsigned slot)
 {
 	pthread_mutex_lock(&g->srv_lock);
-	ck_assert_int_eq(vdev_remove_card(g->d, slot, vusb_now()), 0);
+	ck_assert_int_eq(vdev_remove_card(g->d, slot, uccid_mono_us()), 0);
 	usbip_server_wake(g->srv);
 	pthread_mutex_unlock(&g->srv_lock);
 }
@@ -183,7 +175,7 @@ static void dev_remove(struct rig *g, unsigned slot)
 static void dev_insert(struct rig *g, unsigned slot)
 {
 	pthread_mutex_lock(&g->srv_lock);
-	ck_assert_int_eq(vdev_insert_card(g->d, slot, NULL, vusb_now()), 0);
+	ck_assert_int_eq(vdev_insert_card(g->d, slot, NULL, uccid_mono_us()), 0);
 	usbip_server_wake(g->srv);
 	pthread_mutex_unlock(&g->srv_lock);
 }
@@ -408,8 +400,8 @@ START_TEST(test_eject_latch_swap)
 	while (uccid_wait_event(g->r, 300, &e) == 1)
 		;                                   /* the reports since the open */
 	pthread_mutex_lock(&g->srv_lock);
-	ck_assert_int_eq(vdev_remove_card(g->d, 0, vusb_now()), 0);
-	ck_assert_int_eq(vdev_insert_card(g->d, 0, NULL, vusb_now()), 0);
+	ck_assert_int_eq(vdev_remove_card(g->d, 0, uccid_mono_us()), 0);
+	ck_assert_int_eq(vdev_insert_card(g->d, 0, NULL, uccid_mono_us()), 0);
 	usbip_server_wake(g->srv);
 	pthread_mutex_unlock(&g->srv_lock);
 	ck_assert_int_eq(uccid_wait_event(g->r, 2000, &e), 1);
@@ -720,10 +712,10 @@ struct waiter_args {
 static void *lock_waiter(void *p)
 {
 	struct waiter_args *a = p;
-	int64_t t0 = now_ms();
+	int64_t t0 = uccid_mono_ms();
 
 	a->rc_lock = uccid_lock(a->r, 0, -1, 0, NULL);
-	a->ms = now_ms() - t0;
+	a->ms = uccid_mono_ms() - t0;
 	return NULL;
 }
 
@@ -731,10 +723,10 @@ static void *op_waiter(void *p)
 {
 	struct waiter_args *a = p;
 	uint8_t rsp[16];
-	int64_t t0 = now_ms();
+	int64_t t0 = uccid_mono_ms();
 
 	a->rc_transmit = (int)uccid_transmit(a->r, 0, ECHO4, sizeof(ECHO4), rsp, sizeof(rsp));
-	a->ms = now_ms() - t0;
+	a->ms = uccid_mono_ms() - t0;
 	return NULL;
 }
 
@@ -751,8 +743,8 @@ START_TEST(test_cancel_ends_waits)
 	pthread_create(&ta, NULL, lock_waiter, &a);
 	pthread_create(&tb, NULL, op_waiter, &b);
 	/* both queued behind us (the test side polls; the library does not) */
-	end = now_ms() + 5000;
-	while (uccid_lock_holder(g->r, 0, &h) == 0 && h.waiters < 2 && now_ms() < end)
+	end = uccid_mono_ms() + 5000;
+	while (uccid_lock_holder(g->r, 0, &h) == 0 && h.waiters < 2 && uccid_mono_ms() < end)
 		usleep(1000);
 	ck_assert_uint_eq(h.waiters, 2);
 	uccid_cancel(g->r);
@@ -774,14 +766,14 @@ START_TEST(test_open_busy_names_holder)
 	struct uccid_options o = g_opts;
 	struct uccid_holder h;
 	char err[256] = "", want[64];
-	int64_t t0 = now_ms();
+	int64_t t0 = uccid_mono_ms();
 
 	ck_assert_int_eq(uccid_open(g->url, &o, &r2, err, sizeof(err)), -EBUSY);
 	snprintf(want, sizeof(want), "in use by check-locks (pid %ld) since ", (long)getpid());
 	ck_assert_msg(strstr(err, want), "busy error: %s", err);
 	o.open_wait_ms = 300;
 	ck_assert_int_eq(uccid_open(g->url, &o, &r2, err, sizeof(err)), -EBUSY);
-	ck_assert_int_ge(now_ms() - t0, 300);
+	ck_assert_int_ge(uccid_mono_ms() - t0, 300);
 	ck_assert_int_eq(uccid_reader_holder(g->url, NULL, -1, &h), 0);
 	ck_assert(h.held && h.pid == getpid());
 	ck_assert_str_eq(h.program, "check-locks");

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ccid/ccid.h"
@@ -21,6 +20,7 @@
 #include "transport/usbip_client.h"
 #include "vreader/transport_inproc.h"
 #include "vreader/usbip_server.h"
+#include "util/clock.h"
 
 /* Each test runs over both transports: the device model in process, and over USB/IP on loopback. */
 enum { OVER_INPROC, OVER_USBIP, OVER_COUNT };
@@ -155,21 +155,13 @@ static void arm_fault(struct rig *g, enum vdev_fault f, uint32_t arg, unsigned c
 static void remove_cb(struct vdev *d, void *ctx)
 {
 	(void)ctx;
-	vdev_remove_card(d, 0, vusb_now());
+	vdev_remove_card(d, 0, uccid_mono_us());
 }
 
 static void insert_cb(struct vdev *d, void *ctx)
 {
 	(void)ctx;
-	vdev_insert_card(d, 0, NULL, vusb_now());
-}
-
-static int64_t ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	vdev_insert_card(d, 0, NULL, uccid_mono_us());
 }
 
 static uint8_t rsp[70000];
@@ -268,10 +260,10 @@ START_TEST(test_session)
 	/* SLOW: time extensions (APDU level) or S(WTX) (T=1) carry a 1.5 s command */
 	{
 		static const uint8_t slow[] = { 0x80, 0x12, 0x00, 0x96 };
-		int64_t t0 = ms_now();
+		int64_t t0 = uccid_mono_ms();
 
 		expect_sw(g, 0, slow, sizeof(slow), 0x9000);
-		ck_assert_int_ge(ms_now() - t0, 1400);
+		ck_assert_int_ge(uccid_mono_ms() - t0, 1400);
 	}
 	ck_assert_int_eq(uccid_power_off(g->r, 0), 0);
 	ck_assert_int_eq(uccid_transmit(g->r, 0, ECHO_5, 5, rsp, sizeof(rsp)), -EIO);
@@ -312,7 +304,7 @@ START_TEST(test_fault)
 	power(g, 0);
 	expect_sw(g, 0, ECHO_5, sizeof(ECHO_5), 0x9000);
 	arm_fault(g, f->fault, f->arg, 1);
-	t0 = ms_now();
+	t0 = uccid_mono_ms();
 	n = uccid_transmit(g->r, 0, ECHO_5, sizeof(ECHO_5), rsp, sizeof(rsp));
 	if (f->want == 0)
 		ck_assert_msg(n == 7, "%s: %s", vdev_fault_name(f->fault), n < 0 ? uccid_strerror((int)n) : "short");
@@ -320,10 +312,10 @@ START_TEST(test_fault)
 		ck_assert_msg(n == f->want, "%s: got %zd (%s), want %d", vdev_fault_name(f->fault), n,
 			      n < 0 ? uccid_strerror((int)n) : "data", f->want);
 	/* bounded: the session's deadline (1.5 s), the abort (1 s), and slack for valgrind */
-	ck_assert_int_lt(ms_now() - t0, 4000);
+	ck_assert_int_lt(uccid_mono_ms() - t0, 4000);
 	if (f->at_once)
-		ck_assert_msg(ms_now() - t0 < 1000, "%s: reported after %lld ms, not at once", vdev_fault_name(f->fault),
-			      (long long)(ms_now() - t0));
+		ck_assert_msg(uccid_mono_ms() - t0 < 1000, "%s: reported after %lld ms, not at once", vdev_fault_name(f->fault),
+			      (long long)(uccid_mono_ms() - t0));
 	/* and the session works again */
 	expect_sw(g, 0, ECHO_5, sizeof(ECHO_5), 0x9000);
 	rig_free(g);
@@ -405,11 +397,11 @@ START_TEST(test_leftover_answer)
 	g->r = NULL;
 	arm_fault(g, VDEV_FAULT_STALE_DUPLICATE, 0, 1);
 	snprintf(url, sizeof(url), "usbip://127.0.0.1:%u/1-1", usbip_server_port(g->srv));
-	t0 = ms_now();
+	t0 = uccid_mono_ms();
 	ck_assert_msg(uccid_open(url, &o, &g->r, err, sizeof(err)) == 0, "%s", err);
 	power(g, 0);
 	echo(g, 0, 20);
-	ck_assert_int_lt(ms_now() - t0, 2000);
+	ck_assert_int_lt(uccid_mono_ms() - t0, 2000);
 	rig_free(g);
 }
 END_TEST
@@ -511,10 +503,10 @@ static void *slow_thread(void *arg)
 	struct slow_call *c = arg;
 	static const uint8_t slow[] = { 0x80, 0x12, 0x01, 0x2C };   /* 3 s */
 	static uint8_t buf[300];
-	int64_t t0 = ms_now();
+	int64_t t0 = uccid_mono_ms();
 
 	c->result = uccid_transmit(c->g->r, 0, slow, sizeof(slow), buf, sizeof(buf));
-	c->ms = ms_now() - t0;
+	c->ms = uccid_mono_ms() - t0;
 	return NULL;
 }
 

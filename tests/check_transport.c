@@ -36,6 +36,7 @@
 #include "vreader/device.h"
 #include "vreader/transport_inproc.h"
 #include "vreader/usbip_server.h"
+#include "util/clock.h"
 
 #define OPEN_MS 3000            /* uccid_usbip_open timeout */
 #define IO_MS 3000              /* transfers that must succeed */
@@ -44,14 +45,6 @@
 enum kind { KIND_INPROC, KIND_USBIP, KIND_COUNT };
 
 static const char *const kind_name[KIND_COUNT] = { "inproc", "usbip" };
-
-static int64_t ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(unsigned ms)
 {
@@ -176,7 +169,7 @@ static void server_on_call(void *ctx, int fd, short revents)
 /* Run fn(reader's device, ctx) on the server thread and wait for it (bounded). */
 static void server_call(struct server *s, unsigned reader, device_fn *fn, void *ctx)
 {
-	int64_t end = ms_now() + 3000;
+	int64_t end = uccid_mono_ms() + 3000;
 
 	pthread_mutex_lock(&s->m);
 	s->fn = fn;
@@ -186,7 +179,7 @@ static void server_call(struct server *s, unsigned reader, device_fn *fn, void *
 	pthread_mutex_unlock(&s->m);
 	ck_assert_int_eq(write(s->pipe[1], "x", 1), 1);
 	pthread_mutex_lock(&s->m);
-	while (!s->fn_done && ms_now() < end) {
+	while (!s->fn_done && uccid_mono_ms() < end) {
 		pthread_mutex_unlock(&s->m);
 		sleep_ms(2);
 		pthread_mutex_lock(&s->m);
@@ -391,12 +384,12 @@ static int notify_bits(struct rig *r, unsigned timeout_ms)
 /* device_fn helpers */
 static void do_remove(struct vdev *d, void *ctx)
 {
-	*(int *)ctx = vdev_remove_card(d, 0, vusb_now());
+	*(int *)ctx = vdev_remove_card(d, 0, uccid_mono_us());
 }
 
 static void do_insert(struct vdev *d, void *ctx)
 {
-	*(int *)ctx = vdev_insert_card(d, 0, NULL, vusb_now());
+	*(int *)ctx = vdev_insert_card(d, 0, NULL, uccid_mono_us());
 }
 
 struct fault_arg {
@@ -492,7 +485,7 @@ static void *waiter_main(void *arg)
 		w->r = w->t->ops->bulk_in(w->t, w->buf, sizeof(w->buf), w->timeout_ms);
 	else
 		w->r = w->t->ops->intr_in(w->t, w->buf, 16, w->timeout_ms);
-	w->done_at = ms_now();
+	w->done_at = uccid_mono_ms();
 	return NULL;
 }
 
@@ -564,9 +557,9 @@ START_TEST(test_timeout)
 	uint8_t buf[64];
 
 	power_on(r);
-	t0 = ms_now();
+	t0 = uccid_mono_ms();
 	ck_assert_int_eq(r->t->ops->bulk_in(r->t, buf, sizeof(buf), 150), -ETIMEDOUT);
-	dt = ms_now() - t0;
+	dt = uccid_mono_ms() - t0;
 	ck_assert_int_ge(dt, 140);
 	ck_assert_int_lt(dt, 1500);
 	if (_i == KIND_USBIP) {
@@ -632,10 +625,10 @@ START_TEST(test_shared)
 	ck_assert_int_eq(res, 0);
 	w = waiter_start(r->t, 1, 100);
 	sleep_ms(20);
-	t0 = ms_now();
+	t0 = uccid_mono_ms();
 	send_cmd(r, CCID_PC_TO_RDR_GET_SLOT_STATUS, NULL, 0);
 	ck_assert_int_gt(recv_answer(r, IO_MS), 0);
-	dt = ms_now() - t0;
+	dt = uccid_mono_ms() - t0;
 	ck_assert_uint_eq(r->m.bSeq, r->seq);
 	ck_assert_int_ge(dt, 250);
 	ck_assert_int_lt(dt, 2000);
@@ -658,7 +651,7 @@ START_TEST(test_cancel)
 	wb = waiter_start(t, 0, 10000);
 	wi = waiter_start(t, 1, 10000);
 	sleep_ms(100);
-	t0 = ms_now();
+	t0 = uccid_mono_ms();
 	t->ops->cancel(t);
 	ck_assert_int_eq(waiter_join(wb, &done_b, NULL), -ECANCELED);
 	ck_assert_int_eq(waiter_join(wi, &done_i, NULL), -ECANCELED);
@@ -715,9 +708,9 @@ START_TEST(test_drop)
 	rig_call(r, do_fault, &fa);
 	ck_assert_int_eq(fa.r, 0);
 	send_cmd(r, CCID_PC_TO_RDR_XFR_BLOCK, SELECT_AID, sizeof(SELECT_AID));
-	t0 = ms_now();
+	t0 = uccid_mono_ms();
 	ck_assert_int_eq(recv_answer(r, IO_MS), -ENODEV);
-	ck_assert_int_lt(ms_now() - t0, 1000);
+	ck_assert_int_lt(uccid_mono_ms() - t0, 1000);
 	assert_all_gone(r->t);
 	rig_free(r);
 }
@@ -732,7 +725,7 @@ START_TEST(test_unplug)
 	power_on(r);
 	w = waiter_start(r->t, 0, 10000);
 	sleep_ms(100);
-	t0 = ms_now();
+	t0 = uccid_mono_ms();
 	rig_unplug(r);
 	ck_assert_int_eq(waiter_join(w, &done, NULL), -ENODEV);
 	ck_assert_int_lt(done - t0, 1000);
@@ -894,9 +887,9 @@ START_TEST(test_open_errors)
 
 	/* nothing listening */
 	snprintf(url, sizeof(url), "usbip://127.0.0.1:%u/1-1", (unsigned)port);
-	t0 = ms_now();
+	t0 = uccid_mono_ms();
 	ck_assert_int_eq(uccid_usbip_open(url, 0, 2000, &t, err, sizeof(err)), -ECONNREFUSED);
-	ck_assert_int_lt(ms_now() - t0, 2000);
+	ck_assert_int_lt(uccid_mono_ms() - t0, 2000);
 	snprintf(want, sizeof(want), "127.0.0.1:%u: connection refused", (unsigned)port);
 	ck_assert_str_eq(err, want);
 	ck_assert_ptr_null(t);
@@ -1207,7 +1200,7 @@ START_TEST(test_hostile)
 	struct uccid_transport *t = NULL;
 	char url[64], err[256] = "";
 	uint8_t buf[600];
-	int64_t t0 = ms_now(), dt;
+	int64_t t0 = uccid_mono_ms(), dt;
 	int r;
 
 	ck_assert_int_eq(c->mode, _i);
@@ -1231,7 +1224,7 @@ START_TEST(test_hostile)
 		if (c->op_r == -ENODEV)
 			assert_all_gone(t);
 	}
-	dt = ms_now() - t0;
+	dt = uccid_mono_ms() - t0;
 	ck_assert_msg(dt >= c->min_ms && dt <= c->max_ms, "mode %d took %lld ms", _i, (long long)dt);
 	if (t)
 		t->ops->close(t);

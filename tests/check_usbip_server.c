@@ -25,6 +25,7 @@
 #include "usbip/usbip_wire.h"
 #include "tests/testutil.h"
 #include "vreader/usbip_server.h"
+#include "util/clock.h"
 
 #define WAIT_MS 3000            /* bound on every wait for the server */
 #define EP_BULK_OUT 0x02
@@ -257,9 +258,9 @@ static bool recv_exact(int fd, void *p, size_t n)
 {
 	uint8_t *b = p;
 	size_t got = 0;
-	int64_t end = vusb_now() + WAIT_MS * 1000;
+	int64_t end = uccid_mono_us() + WAIT_MS * 1000;
 
-	while (got < n && vusb_now() < end) {
+	while (got < n && uccid_mono_us() < end) {
 		ssize_t r = recv(fd, b + got, n - got, MSG_DONTWAIT);
 
 		if (r > 0) {
@@ -276,10 +277,10 @@ static bool recv_exact(int fd, void *p, size_t n)
 /* Step the server until fd reaches end of file (after discarding any bytes); false on timeout. */
 static bool wait_eof(int fd, size_t *ret_discarded)
 {
-	int64_t end = vusb_now() + WAIT_MS * 1000;
+	int64_t end = uccid_mono_us() + WAIT_MS * 1000;
 	size_t discarded = 0;
 
-	while (vusb_now() < end) {
+	while (uccid_mono_us() < end) {
 		uint8_t b[512];
 		ssize_t r = recv(fd, b, sizeof(b), MSG_DONTWAIT);
 
@@ -300,10 +301,10 @@ static bool wait_eof(int fd, size_t *ret_discarded)
 /* Step the server for ms and require that nothing arrives on fd. */
 static void expect_silence(int fd, int ms)
 {
-	int64_t end = vusb_now() + (int64_t)ms * 1000;
+	int64_t end = uccid_mono_us() + (int64_t)ms * 1000;
 	uint8_t b;
 
-	while (vusb_now() < end)
+	while (uccid_mono_us() < end)
 		ck_assert_int_eq(usbip_server_run_once(srv, 5), 0);
 	ck_assert_int_eq(recv(fd, &b, 1, MSG_DONTWAIT), -1);
 	ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
@@ -311,9 +312,9 @@ static void expect_silence(int fd, int ms)
 
 static void pump(int ms)
 {
-	int64_t end = vusb_now() + (int64_t)ms * 1000;
+	int64_t end = uccid_mono_us() + (int64_t)ms * 1000;
 
-	while (vusb_now() < end)
+	while (uccid_mono_us() < end)
 		ck_assert_int_eq(usbip_server_run_once(srv, 5), 0);
 }
 
@@ -838,9 +839,9 @@ START_TEST(test_interrupt_in)
 	expect_silence(fd, 30);
 	dev1.intr_ready = true;
 	usbip_server_wake(srv);
-	t0 = vusb_now();
+	t0 = uccid_mono_us();
 	ck_assert_int_eq(usbip_server_run_once(srv, 2000), 0);
-	ck_assert_int_lt(vusb_now() - t0, 500 * 1000);     /* the wake cut the wait short */
+	ck_assert_int_lt(uccid_mono_us() - t0, 500 * 1000);     /* the wake cut the wait short */
 	h = read_ret(fd, true, msg, sizeof(msg));
 	ck_assert_uint_eq(h.seqnum, s);
 	ck_assert_uint_eq(h.u.ret_submit.actual_length, 2);
@@ -850,12 +851,12 @@ START_TEST(test_interrupt_in)
 	/* Fired by time: one run_once with a long limit returns at next_event. */
 	s = submit(fd, USBIP_DIR_IN, 3, sizeof(msg), NULL, NULL);
 	ck_assert_int_eq(usbip_server_run_once(srv, 50), 0);        /* take the CMD_SUBMIT */
-	t0 = vusb_now();
+	t0 = uccid_mono_us();
 	dev1.intr_at = t0 + 80 * 1000;
-	while (dev1.intr_at != VUSB_NEVER && vusb_now() - t0 < WAIT_MS * 1000)
+	while (dev1.intr_at != VUSB_NEVER && uccid_mono_us() - t0 < WAIT_MS * 1000)
 		ck_assert_int_eq(usbip_server_run_once(srv, 10000), 0);
-	ck_assert_int_ge(vusb_now() - t0, 80 * 1000);
-	ck_assert_int_lt(vusb_now() - t0, 2000 * 1000);
+	ck_assert_int_ge(uccid_mono_us() - t0, 80 * 1000);
+	ck_assert_int_lt(uccid_mono_us() - t0, 2000 * 1000);
 	h = read_ret(fd, true, msg, sizeof(msg));
 	ck_assert_uint_eq(h.seqnum, s);
 	ck_assert_uint_eq(h.u.ret_submit.actual_length, 2);

@@ -17,6 +17,7 @@
 #include "tool/tool.h"
 #include "session/uccid.h"
 #include "usbip/usbip_wire.h"
+#include "util/clock.h"
 
 #define BENCH_MAX_APDU 4200
 
@@ -58,9 +59,9 @@ static int measure(struct uccid_reader *r, unsigned slot, const uint8_t *apdu, s
 
 	if (!lat)
 		return -ENOMEM;
-	t0 = rt_now_ns();
+	t0 = uccid_mono_ns();
 	for (unsigned i = 0; i < rounds; i++) {
-		int64_t s = rt_now_ns();
+		int64_t s = uccid_mono_ns();
 		ssize_t n = uccid_transmit(r, slot, apdu, len, rsp, sizeof(rsp));
 
 		if (n < 2) {
@@ -69,9 +70,9 @@ static int measure(struct uccid_reader *r, unsigned slot, const uint8_t *apdu, s
 		}
 		if (i == 0)
 			*rsp_len = (size_t)n;
-		lat[i] = rt_now_ns() - s;
+		lat[i] = uccid_mono_ns() - s;
 	}
-	*ret = rt_summarize(lat, rounds, rt_now_ns() - t0);
+	*ret = rt_summarize(lat, rounds, uccid_mono_ns() - t0);
 	free(lat);
 	return 0;
 }

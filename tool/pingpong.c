@@ -10,20 +10,12 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tool/pingpong.h"
+#include "util/clock.h"
 
 #define PP_MAX 70000
-
-int64_t rt_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -109,15 +101,15 @@ int rt_raw_tcp(size_t req, size_t rsp, unsigned n, struct rt_stats *ret)
 		goto out;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	t0 = rt_now_ns();
+	t0 = uccid_mono_ns();
 	for (unsigned i = 0; i < n; i++) {
-		int64_t s = rt_now_ns();
+		int64_t s = uccid_mono_ns();
 
 		if (io_full(fd, buf, req, false) < 0 || io_full(fd, buf, rsp, true) < 0)
 			goto out;
-		lat[i] = rt_now_ns() - s;
+		lat[i] = uccid_mono_ns() - s;
 	}
-	*ret = rt_summarize(lat, n, rt_now_ns() - t0);
+	*ret = rt_summarize(lat, n, uccid_mono_ns() - t0);
 	rc = 0;
 out:
 	if (fd >= 0)

@@ -14,8 +14,6 @@ struct rt_stats {
 	double rps, median_us, p99_us;
 };
 
-int64_t rt_now_ns(void);
-
 /* Sort lat[0..n) and summarise; total_ns is the wall time of the n round trips. */
 struct rt_stats rt_summarize(int64_t *lat, unsigned n, int64_t total_ns);
 

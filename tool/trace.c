@@ -23,6 +23,7 @@
 #include "tool/pcap.h"
 #include "tool/tool.h"
 #include "session/uccid.h"
+#include "util/clock.h"
 
 /*
  * Messages that arrive before the reader's descriptors and endpoints are
@@ -44,7 +45,7 @@ struct tool_trace {
 	pthread_mutex_t lock;        /* the library may call from two threads (bulk-OUT, bulk-IN) */
 	FILE *out;                   /* text trace, or NULL */
 	bool verbose;
-	struct timespec start;       /* CLOCK_MONOTONIC: the trace's time 0 */
+	int64_t start_ns;            /* uccid_mono_ns(): the trace's time 0 */
 	struct pcap_writer *pcap;
 	const char *pcap_path;
 	struct timespec open_wall;   /* CLOCK_REALTIME when the reader was being opened */
@@ -159,14 +160,13 @@ static void release_pending(struct tool_trace *t, bool write)
 static void on_message(void *ctx, bool out, const uint8_t *msg, size_t len)
 {
 	struct tool_trace *t = ctx;
-	struct timespec now, wall;
+	int64_t now_ns = uccid_mono_ns();
+	struct timespec wall;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	clock_gettime(CLOCK_REALTIME, &wall);
 	pthread_mutex_lock(&t->lock);
 	if (t->out) {
-		tool_trace_print(t->out, t->verbose, out, msg, len,
-				 (double)(now.tv_sec - t->start.tv_sec) * 1e3 + (double)(now.tv_nsec - t->start.tv_nsec) / 1e6);
+		tool_trace_print(t->out, t->verbose, out, msg, len, (double)(now_ns - t->start_ns) / 1e6);
 		fflush(t->out);
 	}
 	if (t->pcap) {
@@ -206,7 +206,7 @@ int tool_trace_start(struct tool_opts *o)
 	pthread_mutex_init(&t->lock, NULL);
 	t->out = o->trace_to;
 	t->verbose = o->verbose;
-	clock_gettime(CLOCK_MONOTONIC, &t->start);
+	t->start_ns = uccid_mono_ns();
 	o->trace = t;
 	return EXIT_OK;
 }

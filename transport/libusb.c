@@ -36,6 +36,7 @@
 
 #include "ccid/class_desc.h"
 #include "ccid/usb_desc.h"
+#include "util/clock.h"
 
 /* USB 2.0 §9.4: standard request codes and descriptor types used here. */
 #define REQ_GET_DESCRIPTOR 0x06
@@ -1085,14 +1086,6 @@ struct watch {
 	bool nomem;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool collect_visit(void *arg, libusb_device *dev, const struct uccid_libusb_reader *r)
 {
 	struct watch *w = arg;
@@ -1214,7 +1207,7 @@ int uccid_libusb_watch(uccid_libusb_watch_fn fn, void *arg, unsigned timeout_ms,
 	libusb_context *ctx = NULL;
 	libusb_hotplug_callback_handle hh;
 	bool hotplug = false;
-	int64_t deadline = timeout_ms ? mono_ms() + timeout_ms : INT64_MAX, next_scan = 0;
+	int64_t deadline = timeout_ms ? uccid_mono_ms() + timeout_ms : INT64_MAX, next_scan = 0;
 	int changed = 0, r;
 
 	if (!fn) {
@@ -1233,13 +1226,13 @@ int uccid_libusb_watch(uccid_libusb_watch_fn fn, void *arg, unsigned timeout_ms,
 							   LIBUSB_HOTPLUG_MATCH_ANY, on_watch_event, &changed,
 							   &hh) == LIBUSB_SUCCESS;
 	for (;;) {
-		int64_t now = mono_ms(), tick;
+		int64_t now = uccid_mono_ms(), tick;
 
 		if (__atomic_exchange_n(&changed, 0, __ATOMIC_ACQ_REL) || now >= next_scan) {
 			r = watch_rescan(&w, fn, arg, err, errlen);
 			if (r != 0)
 				goto out;
-			now = mono_ms();
+			now = uccid_mono_ms();
 			next_scan = now + WATCH_RESCAN_MS;
 		}
 		if ((stop && *stop) || now >= deadline) {

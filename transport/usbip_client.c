@@ -45,6 +45,7 @@
 #include "ccid/usb_desc.h"
 #include "transport/usbip_client.h"
 #include "usbip/usbip_wire.h"
+#include "util/clock.h"
 
 /*
  * URB completion codes as they travel on the wire: Linux errno numbers
@@ -167,17 +168,9 @@ static const char *errno_text(int e)
  * Time: CLOCK_MONOTONIC milliseconds; NO_DEADLINE for timeout 0 (as libusb: no limit)
  */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t deadline_after(unsigned timeout_ms)
 {
-	return timeout_ms ? now_ms() + timeout_ms : NO_DEADLINE;
+	return timeout_ms ? uccid_mono_ms() + timeout_ms : NO_DEADLINE;
 }
 
 /* poll() timeout until deadline: -1 for none, 0 when passed. */
@@ -187,7 +180,7 @@ static int poll_ms(int64_t deadline)
 
 	if (deadline == NO_DEADLINE)
 		return -1;
-	left = deadline - now_ms();
+	left = deadline - uccid_mono_ms();
 	if (left <= 0)
 		return 0;
 	return left > INT_MAX ? INT_MAX : (int)left;
@@ -200,7 +193,7 @@ static unsigned remaining_ms(int64_t deadline)
 
 	if (deadline == NO_DEADLINE)
 		return 0;
-	left = deadline - now_ms();
+	left = deadline - uccid_mono_ms();
 	if (left < 1)
 		return 1;
 	return left > UINT_MAX ? UINT_MAX : (unsigned)left;
@@ -213,7 +206,7 @@ static int wait_until(struct utr *u, pthread_cond_t *cv, int64_t deadline)
 
 	if (deadline == NO_DEADLINE)
 		return pthread_cond_wait(cv, &u->lock);
-	if (now_ms() >= deadline)
+	if (uccid_mono_ms() >= deadline)
 		return ETIMEDOUT;
 	ts.tv_sec = (time_t)(deadline / 1000);
 	ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
@@ -1060,14 +1053,14 @@ static int await(struct utr *u, int64_t deadline, bool patient)
 	int r;
 
 	if (patient) {
-		int64_t now = now_ms(), ready = u->read_free_since + PATIENT_GRACE_MS;
+		int64_t now = uccid_mono_ms(), ready = u->read_free_since + PATIENT_GRACE_MS;
 
 		if (u->reading || now < ready) {
 			int64_t until = u->reading ? now + PATIENT_POLL_MS : ready;
 
 			r = wait_until(u, &u->pcond, until < deadline ? until : deadline);
 			/* ETIMEDOUT only for the caller's deadline: at the grace's end it may read */
-			return r == ETIMEDOUT && now_ms() >= deadline ? ETIMEDOUT : 0;
+			return r == ETIMEDOUT && uccid_mono_ms() >= deadline ? ETIMEDOUT : 0;
 		}
 	} else if (u->reading) {
 		return wait_until(u, &u->cond, deadline);
@@ -1075,7 +1068,7 @@ static int await(struct utr *u, int64_t deadline, bool patient)
 	u->reading = true;
 	r = read_pdu(u, deadline);
 	u->reading = false;
-	u->read_free_since = now_ms();
+	u->read_free_since = uccid_mono_ms();
 	/* the URB completed may be another caller's; and a follower may now take the read side */
 	pthread_cond_broadcast(&u->cond);
 	return r == -ETIMEDOUT ? ETIMEDOUT : 0;
@@ -1129,7 +1122,7 @@ static int urb_result(struct utr *u, const struct urb *x)
  */
 static int unlink_urb(struct utr *u, struct urb *x)
 {
-	int64_t deadline = now_ms() + UCCID_USBIP_UNLINK_WAIT_MS;
+	int64_t deadline = uccid_mono_ms() + UCCID_USBIP_UNLINK_WAIT_MS;
 	struct usbip_header h = { 0 };
 	uint8_t hb[USBIP_HEADER_SIZE];
 	int r;

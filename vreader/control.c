@@ -20,6 +20,7 @@
 
 #include "vreader/control.h"
 #include "vreader/usbip_server.h"
+#include "util/clock.h"
 
 #define VCTL_MAX_CLIENTS 16
 #define VCTL_OUT_MAX (1024 * 1024)   /* a full journal of one slot fits */
@@ -391,7 +392,7 @@ static void client_input(void *ctx, int fd, short revents)
 		cl->line[cl->len] = 0;
 		if (cl->overflow) {
 			snprintf(c->out, VCTL_OUT_MAX, "error: line longer than %d bytes\n", VCTL_LINE_MAX - 1);
-		} else if (vctl_execute(c, &cl->current, cl->line, c->out, VCTL_OUT_MAX, vusb_now()) == 1) {
+		} else if (vctl_execute(c, &cl->current, cl->line, c->out, VCTL_OUT_MAX, uccid_mono_us()) == 1) {
 			send_all(cl, c->out, strlen(c->out));
 			client_close(cl);
 			return;

@@ -15,6 +15,7 @@
 #include "ccid/bytes.h"
 #include "ccid/usb_desc.h"
 #include "vreader/device_priv.h"
+#include "util/clock.h"
 
 /* USB 2.0 §9.4 standard requests and CCID §5.3 class requests. */
 enum {
@@ -87,7 +88,7 @@ void vdev_journal_add(struct vdev *d, unsigned slot, const uint8_t *msg, size_t 
 		s->jcount++;
 	memset(e, 0, sizeof(*e));
 	e->index = s->jnext++;
-	e->time = vusb_now();
+	e->time = uccid_mono_us();
 	e->from_host = from_host;
 	e->bMessageType = msg[CCID_OFF_TYPE];
 	e->dwLength = get_le32(msg + CCID_OFF_LENGTH);

@@ -22,6 +22,7 @@
 #include "ccid/usb_desc.h"
 #include "vreader/transport_inproc.h"
 #include "vreader/vusb.h"
+#include "util/clock.h"
 
 #define REQ_CLEAR_FEATURE 0x01
 #define REQ_GET_DESCRIPTOR 0x06
@@ -98,9 +99,9 @@ static int control_locked(struct inproc *p, uint8_t bmRequestType, uint8_t bRequ
 	int r;
 
 	if (bmRequestType & 0x80)
-		r = p->ops->control(p->dev, setup, NULL, data ? data : none, data ? wLength : 0, vusb_now());
+		r = p->ops->control(p->dev, setup, NULL, data ? data : none, data ? wLength : 0, uccid_mono_us());
 	else
-		r = p->ops->control(p->dev, setup, data, none, 0, vusb_now());
+		r = p->ops->control(p->dev, setup, data, none, 0, uccid_mono_us());
 	if (r < 0)
 		return r == -EPIPE ? -EPIPE : -EIO;
 	return (bmRequestType & 0x80) ? r : wLength;
@@ -135,7 +136,7 @@ static int op_bulk_out(struct uccid_transport *t, const uint8_t *data, size_t le
 	pthread_mutex_lock(&p->lock);
 	r = state(p);
 	if (r == 0) {
-		r = p->ops->out(p->dev, t->info.ep_bulk_out & 0x0F, data, len, vusb_now());
+		r = p->ops->out(p->dev, t->info.ep_bulk_out & 0x0F, data, len, uccid_mono_us());
 		if (r < 0)
 			r = r == -EPIPE ? -EPIPE : -EIO;
 	}
@@ -152,7 +153,7 @@ static int op_bulk_out(struct uccid_transport *t, const uint8_t *data, size_t le
  */
 static int in_transfer(struct inproc *p, uint8_t ep, uint8_t *buf, size_t cap, unsigned timeout_ms)
 {
-	int64_t deadline = timeout_ms ? vusb_now() + (int64_t)timeout_ms * 1000 : VUSB_NEVER;
+	int64_t deadline = timeout_ms ? uccid_mono_us() + (int64_t)timeout_ms * 1000 : VUSB_NEVER;
 	int r;
 
 	if (!buf || !cap)
@@ -167,7 +168,7 @@ static int in_transfer(struct inproc *p, uint8_t ep, uint8_t *buf, size_t cap, u
 		r = state(p);
 		if (r < 0)
 			break;
-		now = vusb_now();
+		now = uccid_mono_us();
 		r = p->ops->in(p->dev, ep, buf, cap, &action, now);
 		if (action == VUSB_IN_STALL) {
 			r = -EPIPE;
@@ -235,7 +236,7 @@ static void op_close(struct uccid_transport *t)
 		return;
 	p = ip_of(t);
 	if (p->ops->detach)
-		p->ops->detach(p->dev, vusb_now());
+		p->ops->detach(p->dev, uccid_mono_us());
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
@@ -282,7 +283,7 @@ static int attach(struct inproc *p)
 	struct vusb_info vi;
 	int r;
 
-	p->ops->attach(p->dev, vusb_now());
+	p->ops->attach(p->dev, uccid_mono_us());
 	r = control_locked(p, 0x80, REQ_GET_DESCRIPTOR, CCID_USB_DT_DEVICE << 8, 0, p->dev_desc,
 			   sizeof(p->dev_desc));
 	if (r != CCID_USB_DEVICE_DESC_LEN || ccid_usb_device_desc_parse(p->dev_desc, (size_t)r, &dd, NULL) < 0)

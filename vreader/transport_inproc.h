@@ -6,7 +6,7 @@
  * reader in one process.  The device is guarded by one mutex; IN calls
  * wait on a condition variable, re-polling the device whenever an OUT or
  * control transfer, a vreader_inproc_call() or the device's own next event
- * may have made data ready.  Real time (vusb_now()) drives the device.
+ * may have made data ready.  Real time (uccid_mono_us()) drives the device.
  */
 #ifndef VREADER_TRANSPORT_INPROC_H
 #define VREADER_TRANSPORT_INPROC_H

@@ -26,6 +26,7 @@
 
 #include "usbip/usbip_wire.h"
 #include "vreader/usbip_server.h"
+#include "util/clock.h"
 
 #define IN_CHUNK (64u * 1024u)          /* default input buffer; grows to one whole PDU */
 #define OUT_KEEP (64u * 1024u)          /* output buffer kept after a drain */
@@ -798,7 +799,7 @@ int usbip_server_run_once(struct usbip_server *s, int max_wait_ms)
 {
 	struct pollfd pfd[1 + USBIP_SERVER_MAX_CONNS + USBIP_SERVER_MAX_WATCHES];
 	unsigned nconns, nwatches, n = 0, wbase;
-	int64_t now = vusb_now();
+	int64_t now = uccid_mono_us();
 	int r;
 
 	if (!s)
@@ -825,7 +826,7 @@ int usbip_server_run_once(struct usbip_server *s, int max_wait_ms)
 	r = poll(pfd, n, poll_timeout(s, max_wait_ms, now));
 	if (r < 0 && errno != EINTR)
 		return -errno;
-	now = vusb_now();
+	now = uccid_mono_us();
 	if (r > 0) {
 		unsigned k = 0;
 
@@ -906,7 +907,7 @@ void usbip_server_free(struct usbip_server *s)
 
 	if (!s)
 		return;
-	now = vusb_now();
+	now = uccid_mono_us();
 	for (unsigned i = 0; i < s->nconns; i++)
 		conn_free(s->conns[i], now);
 	if (s->lfd >= 0)

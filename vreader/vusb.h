@@ -5,8 +5,8 @@
  * data.  The CCID device model implements it; the USB/IP server and tests
  * drive it.  Single-threaded: every call comes from one event loop.
  *
- * Time is a monotonic clock in microseconds (vusb_now()), passed in so that
- * the model stays deterministic under test.
+ * Time is a monotonic clock in microseconds (uccid_mono_us(), util/clock.h),
+ * passed in so that the model stays deterministic under test.
  */
 #ifndef VREADER_VUSB_H
 #define VREADER_VUSB_H
@@ -86,8 +86,5 @@ struct vusb_device {
 	void *dev;
 	char busid[32];                 /* "1-1", "1-2", ... */
 };
-
-/* Monotonic time in microseconds. */
-int64_t vusb_now(void);
 
 #endif

@@ -30,7 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "util/clock.h"
 
 #define RSP_MAX 65538
 
@@ -298,14 +299,6 @@ static int cmp_long(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static long elapsed_us(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (t1.tv_sec - t0->tv_sec) * 1000000L + (t1.tv_nsec - t0->tv_nsec) / 1000;
-}
-
 /* COUNT ECHO round trips of a SIZE-byte APDU; every answer checked. */
 static void bench(size_t size, unsigned count)
 {
@@ -313,7 +306,7 @@ static void bench(size_t size, unsigned count)
 	const SCARD_IO_REQUEST *pci = protocol == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
 	size_t len, want;
 	long *us = calloc(count, sizeof(*us)), total = 0;
-	struct timespec t0, all;
+	int64_t t0, all;
 	DWORD n;
 
 	if (!us)
@@ -340,14 +333,14 @@ static void bench(size_t size, unsigned count)
 		apdu[7 + want] = apdu[8 + want] = 0x00;
 		len = size;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &all);
+	all = uccid_mono_us();
 	for (unsigned i = 0; i < count; i++) {
 		LONG rv;
 
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		t0 = uccid_mono_us();
 		n = RSP_MAX;
 		rv = SCardTransmit(card, pci, apdu, (DWORD)len, NULL, rsp, &n);
-		us[i] = elapsed_us(&t0);
+		us[i] = (long)(uccid_mono_us() - t0);
 		if (rv != SCARD_S_SUCCESS || n != want + 2 || rsp[n - 2] != 0x90) {
 			check(false, "bench %zu: transmit %u: %s, %lu bytes", size, i, pcsc_stringify_error(rv),
 			      (unsigned long)n);
@@ -355,7 +348,7 @@ static void bench(size_t size, unsigned count)
 			return;
 		}
 	}
-	total = elapsed_us(&all);
+	total = (long)(uccid_mono_us() - all);
 	qsort(us, count, sizeof(*us), cmp_long);
 	printf("bench %zu %u %ld %ld %.1f\n", size, count, us[count / 2], us[count * 99 / 100],
 	       count * 1e6 / (double)(total > 0 ? total : 1));

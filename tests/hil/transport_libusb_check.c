@@ -46,6 +46,7 @@
 #include "ccid/usb_desc.h"
 #include "transport/libusb.h"
 #include "transport/usb_names.h"
+#include "util/clock.h"
 
 #define MAX_READERS 32
 #define RSP_CAP (CCID_MAX_MESSAGE_LENGTH + 64)
@@ -95,14 +96,6 @@ static const char *errname(int r)
 		snprintf(buf, sizeof(buf), "-%d (%s)", -r, strerror(-r));
 		return buf;
 	}
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void sleep_ms(unsigned ms)
@@ -446,9 +439,9 @@ static void test_session(struct uccid_transport *t, const struct opts *o)
 	xfr_block(t, o->xfr, "session");
 
 	/* Nothing pending: the transfer times out, is reaped, and the pipe stays in step. */
-	t0 = now_ms();
+	t0 = uccid_mono_ms();
 	rc = t->ops->bulk_in(t, rsp_buf, max_message, 300);
-	t0 = now_ms() - t0;
+	t0 = uccid_mono_ms() - t0;
 	check(rc == -ETIMEDOUT && t0 >= 250 && t0 < 1500, "timeout: idle bulk_in(300 ms) -> %s after %lld ms",
 	      errname(rc), (long long)t0);
 	rc = get_slot_status(t, &rsp);
@@ -498,24 +491,16 @@ static int read_past_extensions(struct uccid_transport *t, uint8_t seq, struct c
 	return rc;
 }
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Microseconds for n GetSlotStatus exchanges, -1 at the first failure. */
 static int64_t time_exchanges(struct uccid_transport *t, int n)
 {
 	struct ccid_msg rsp;
-	int64_t t0 = now_us();
+	int64_t t0 = uccid_mono_us();
 
 	for (int i = 0; i < n; i++)
 		if (get_slot_status(t, &rsp) != 0)
 			return -1;
-	return now_us() - t0;
+	return uccid_mono_us() - t0;
 }
 
 /* A GetSlotStatus and an XfrBlock, each sent with bulk_out_in and answered with its own bSeq. */
@@ -567,11 +552,11 @@ static void test_out_in(struct uccid_transport *t, const struct opts *o)
 	/* the answer comes after the IN's 200 ms: the IN is reaped, the answer waits for the next read */
 	check(vctl("fault latency 700"), "out_in late: control 'fault latency 700'");
 	seq = encode_slot_status(out);
-	t0 = now_ms();
+	t0 = uccid_mono_ms();
 	rc = t->ops->bulk_out_in(t, out, sizeof(out), rsp_buf, max_message, XFER_MS, 200, &out_rc);
 	check(out_rc == CCID_HEADER_SIZE && rc == -ETIMEDOUT,
 	      "out_in late: bulk_out_in(IN 200 ms) -> sent %s, read %s after %lld ms", errname(out_rc), errname(rc),
-	      (long long)(now_ms() - t0));
+	      (long long)(uccid_mono_ms() - t0));
 	rc = read_past_extensions(t, seq, &rsp, &extensions);
 	check(rc == CCID_HEADER_SIZE && rsp.bSeq == seq && CCID_CMD_STATUS(rsp.rsp.bStatus) == CCID_CMD_OK,
 	      "out_in late: the next bulk_in gets the delayed answer, bSeq %02X (%s)", seq, errname(rc));
@@ -590,9 +575,9 @@ static void test_out_in(struct uccid_transport *t, const struct opts *o)
 	check(rc == 0, "out_in halted OUT: SET_FEATURE(ENDPOINT_HALT) on %02X -> %s", t->info.ep_bulk_out,
 	      errname(rc));
 	encode_slot_status(out);
-	t0 = now_ms();
+	t0 = uccid_mono_ms();
 	rc = t->ops->bulk_out_in(t, out, sizeof(out), rsp_buf, max_message, XFER_MS, XFER_MS, &out_rc);
-	t0 = now_ms() - t0;
+	t0 = uccid_mono_ms() - t0;
 	check(out_rc == -EPIPE && rc == -EPIPE && t0 < 2000,
 	      "out_in halted OUT: -> sent %s, returned %s after %lld ms (the IN cancelled)", errname(out_rc),
 	      errname(rc), (long long)t0);
@@ -617,15 +602,15 @@ static void test_late_answer(struct uccid_transport *t)
 		return;
 	check(vctl("fault latency 700"), "late: control 'fault latency 700'");
 	seq = send_slot_status(t, "late");
-	t0 = now_ms();
+	t0 = uccid_mono_ms();
 	rc = t->ops->bulk_in(t, rsp_buf, max_message, 200);
 	check(rc == -ETIMEDOUT, "late: bulk_in(200 ms) before the answer -> %s after %lld ms", errname(rc),
-	      (long long)(now_ms() - t0));
+	      (long long)(uccid_mono_ms() - t0));
 	rc = read_past_extensions(t, seq, &rsp, &extensions);
 	check(rc == CCID_HEADER_SIZE && rsp.bSeq == seq && rsp.bMessageType == CCID_RDR_TO_PC_SLOT_STATUS &&
 		      CCID_CMD_STATUS(rsp.rsp.bStatus) == CCID_CMD_OK,
 	      "late: the next bulk_in gets the delayed answer whole, bSeq %02X (%s after %lld ms, "
-	      "%d time extension(s) first)", seq, errname(rc), (long long)(now_ms() - t0), extensions);
+	      "%d time extension(s) first)", seq, errname(rc), (long long)(uccid_mono_ms() - t0), extensions);
 
 	/*
 	 * The virtual reader sends the zero-length packet before an answer; which
@@ -683,11 +668,11 @@ static void test_abort(struct uccid_transport *t, const struct opts *o)
 /* Read NotifySlotChange messages until one reports slot 0 with the given state (or 10 s pass). */
 static bool wait_notify(struct uccid_transport *t, bool present, char *seen, size_t cap)
 {
-	int64_t end = now_ms() + 10000;
+	int64_t end = uccid_mono_ms() + 10000;
 	size_t used = 0;
 
 	seen[0] = '\0';
-	while (now_ms() < end) {
+	while (uccid_mono_ms() < end) {
 		uint8_t buf[CCID_NOTIFY_MAX_LEN];
 		struct ccid_intr_msg m;
 		int rc = t->ops->intr_in(t, buf, sizeof(buf), 1000);
@@ -817,7 +802,7 @@ static void *wait_thread(void *arg)
 					       &w->out_rc);
 	else
 		w->rc = w->t->ops->bulk_in(w->t, rsp_buf, max_message, w->timeout_ms);
-	w->ended = now_ms();
+	w->ended = uccid_mono_ms();
 	return NULL;
 }
 
@@ -839,7 +824,7 @@ static void test_cancel(struct uccid_transport *t)
 	for (unsigned i = 0; i < nw; i++)
 		pthread_create(&th[i], NULL, wait_thread, &w[i]);
 	sleep_ms(500);
-	at = now_ms();
+	at = uccid_mono_ms();
 	t->ops->cancel(t);
 	for (unsigned i = 0; i < nw; i++) {
 		pthread_join(th[i], NULL);
@@ -875,7 +860,7 @@ static bool watch_event(void *arg, bool arrived, const struct uccid_libusb_reade
 		__atomic_store_n(&w->arrived, true, __ATOMIC_RELEASE);
 		return false;
 	}
-	w->left_at = now_ms();
+	w->left_at = uccid_mono_ms();
 	return true;
 }
 
@@ -922,11 +907,11 @@ static void test_unplug(const struct uccid_libusb_reader *listed, const struct o
 		close(fd);
 	printf("# waiting in bulk_in for the unplug (%s)\n", o->unplug_ready);
 	fflush(stdout);
-	t0 = now_ms();
+	t0 = uccid_mono_ms();
 	rc = t->ops->bulk_in(t, rsp_buf, max_message, 30000);
-	t0 = now_ms() - t0;
+	t0 = uccid_mono_ms() - t0;
 	check(rc == -ENODEV, "unplug: the waiting bulk_in -> %s after %lld ms", errname(rc), (long long)t0);
-	t0 = now_ms();
+	t0 = uccid_mono_ms();
 	if (t->info.ep_intr_in) {
 		pthread_join(intr_th, NULL);
 		check(intr_waiter.rc == -ENODEV && intr_waiter.ended - t0 < 1000,

@@ -30,11 +30,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <reader.h>
 #include <winscard.h>
+
+#include "util/clock.h"
 
 #define IOCTL_UCCID_EJECT SCARD_CTL_CODE(0x756301)
 #define IOCTL_UCCID_LOCK_HOLDER SCARD_CTL_CODE(0x756302)
@@ -69,14 +70,6 @@ static void ok(const char *fmt, ...)
 	printf("\n");
 	va_end(ap);
 	fflush(stdout);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* One request to the virtual reader's control socket; the reply (ending in ok/error) in buf. */
@@ -391,15 +384,15 @@ static void cmd_session(bool extended)
 /* Wait for the reader's state to have (or lack) SCARD_STATE_PRESENT; ms taken, or -1. */
 static int64_t wait_state(SCARD_READERSTATE *rs, bool present, int timeout_ms)
 {
-	int64_t t0 = now_ms();
+	int64_t t0 = uccid_mono_ms();
 
 	for (;;) {
-		int64_t left = timeout_ms - (now_ms() - t0);
+		int64_t left = timeout_ms - (uccid_mono_ms() - t0);
 		LONG rv;
 
 		if (!!(rs->dwEventState & SCARD_STATE_PRESENT) == present && (rs->dwEventState & SCARD_STATE_PRESENT ||
 									     rs->dwEventState & SCARD_STATE_EMPTY))
-			return now_ms() - t0;
+			return uccid_mono_ms() - t0;
 		if (left <= 0)
 			return -1;
 		rs->dwCurrentState = rs->dwEventState & ~SCARD_STATE_CHANGED;
@@ -483,11 +476,11 @@ static void cmd_after_kill(unsigned from)
 	uint8_t rsp[16];
 	const char *j;
 	unsigned mark = from;
-	int64_t t0 = now_ms();
+	int64_t t0 = uccid_mono_ms();
 
 	if (connect_card(&h, SCARD_SHARE_EXCLUSIVE, &proto) < 0)
 		return;
-	ok("the next client connected after %lld ms", (long long)(now_ms() - t0));
+	ok("the next client connected after %lld ms", (long long)(uccid_mono_ms() - t0));
 	j = journal(0, &mark);
 	if (!strstr(j, "host PC_to_RDR_IccPowerOn") && !strstr(j, "host PC_to_RDR_IccPowerOff"))
 		fail("no reset or power-off in the journal after the holder died");
@@ -523,10 +516,10 @@ static void cmd_fault(const char *name, int deadline_ms, int times, bool may_rec
 		fail("arming %s: %s", name, buf);
 		return;
 	}
-	t0 = now_ms();
+	t0 = uccid_mono_ms();
 	rlen = sizeof(rsp);
 	rv = xmit(h, proto, slow, sizeof(slow), rsp, &rlen);
-	ms = now_ms() - t0;
+	ms = uccid_mono_ms() - t0;
 	if (rv == SCARD_S_SUCCESS && may_recover)
 		ok("%s: SCardTransmit succeeded after %lld ms (recovered)", name, (long long)ms);
 	else if (rv == SCARD_S_SUCCESS)
@@ -537,13 +530,13 @@ static void cmd_fault(const char *name, int deadline_ms, int times, bool may_rec
 		ok("%s: SCardTransmit failed after %lld ms: %s", name, (long long)ms, pcsc_stringify_error(rv));
 	ask("fault clear", buf, sizeof(buf));
 	/* pcscd answers at once, and the reader works again after a reconnect */
-	t0 = now_ms();
+	t0 = uccid_mono_ms();
 	{
 		char list[4096];
 		DWORD len = sizeof(list);
 
 		rv = SCardListReaders(ctx, NULL, list, &len);
-		if (rv != SCARD_S_SUCCESS || now_ms() - t0 > 1000)
+		if (rv != SCARD_S_SUCCESS || uccid_mono_ms() - t0 > 1000)
 			fail("%s: pcscd unresponsive after the fault: %s", name, pcsc_stringify_error(rv));
 	}
 	for (int i = 0; i < 3; i++) {
@@ -689,7 +682,7 @@ static void cmd_bench(long n)
 
 	if (connect_card(&h, SCARD_SHARE_EXCLUSIVE, &proto) < 0)
 		return;
-	t0 = now_ms();
+	t0 = uccid_mono_ms();
 	for (long i = 0; i < n; i++) {
 		rlen = sizeof(rsp);
 		if (xmit(h, proto, echo, sizeof(echo), rsp, &rlen) != SCARD_S_SUCCESS || rlen != 6) {
@@ -697,8 +690,8 @@ static void cmd_bench(long n)
 			break;
 		}
 	}
-	printf("pcscd+uccid: %ld SCardTransmit in %lld ms: %.0f round trips/s\n", n, (long long)(now_ms() - t0),
-	       n * 1000.0 / (double)(now_ms() - t0 > 0 ? now_ms() - t0 : 1));
+	printf("pcscd+uccid: %ld SCardTransmit in %lld ms: %.0f round trips/s\n", n, (long long)(uccid_mono_ms() - t0),
+	       n * 1000.0 / (double)(uccid_mono_ms() - t0 > 0 ? uccid_mono_ms() - t0 : 1));
 	SCardDisconnect(h, SCARD_LEAVE_CARD);
 }
 

@@ -28,6 +28,7 @@
 #include "tool/hil/suite.h"
 #include "tool/tool.h"
 #include "session/uccid.h"
+#include "util/clock.h"
 
 #define DEFAULT_STEP_MS 30000u
 #define WATCHDOG_GRACE_MS 2000u        /* calls that bound themselves (wait-event, lock) get this on top */
@@ -98,14 +99,6 @@ struct runner {
 	bool fired, quit;
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- the watchdog: cancels the armed reader at its deadline ---- */
 
 static void *watchdog(void *arg)
@@ -118,7 +111,7 @@ static void *watchdog(void *arg)
 			long long d = R->armed_deadline;
 			struct timespec ts = { .tv_sec = d / 1000, .tv_nsec = (d % 1000) * 1000000 };
 
-			if (now_ms() >= d) {
+			if (uccid_mono_ms() >= d) {
 				uccid_cancel(R->armed);
 				R->armed = NULL;
 				R->fired = true;
@@ -305,7 +298,7 @@ static int open_reader(struct runner *R, struct rreader *rr)
 static long long step_deadline(struct runner *R, const struct suite_step *st, bool *by_suite)
 {
 	unsigned ms = st->timeout_ms ? st->timeout_ms : R->s->step_timeout_ms ? R->s->step_timeout_ms : R->step_default_ms;
-	long long d = now_ms() + ms;
+	long long d = uccid_mono_ms() + ms;
 
 	*by_suite = R->suite_deadline && R->suite_deadline < d;
 	return *by_suite ? R->suite_deadline : d;
@@ -336,7 +329,7 @@ static int call_done(struct runner *R, const struct suite_step *st, struct rread
 				return 1;
 			}
 		*res = by_suite ? failf(R, "the suite's timeout (%u ms) passed during the step", R->suite_ms)
-				: failf(R, "no answer within the step's timeout (%lld ms)", now_ms() - started);
+				: failf(R, "no answer within the step's timeout (%lld ms)", uccid_mono_ms() - started);
 		return 1;
 	}
 	if (rc == -ECANCELED || rc == -ENODEV)
@@ -414,7 +407,7 @@ static int hex_arg(struct runner *R, const char *text, const char *what, size_t 
 
 static int step_power(struct runner *R, const struct suite_step *st, struct rreader *rr)
 {
-	long long started = now_ms();
+	long long started = uccid_mono_ms();
 	bool by_suite;
 	long long d = step_deadline(R, st, &by_suite);
 	int rc, res;
@@ -454,7 +447,7 @@ static int step_xfr(struct runner *R, const struct suite_step *st, struct rreade
 	if (n < 0)
 		return -1;
 	detail_bytes(R, "sent", R->apdu, (size_t)n);
-	started = now_ms();
+	started = uccid_mono_ms();
 	d = step_deadline(R, st, &by_suite);
 	arm(R, rr->r, d);
 	got = apdu ? uccid_transmit(rr->r, rr->slot, R->apdu, (size_t)n, R->rsp, RSP_CAP)
@@ -487,7 +480,7 @@ static int step_xfr(struct runner *R, const struct suite_step *st, struct rreade
 static int step_status(struct runner *R, const struct suite_step *st, struct rreader *rr)
 {
 	struct uccid_slot_status ss = { 0 };
-	long long started = now_ms();
+	long long started = uccid_mono_ms();
 	bool by_suite;
 	long long d = step_deadline(R, st, &by_suite);
 	unsigned got;
@@ -511,7 +504,7 @@ static const char *const event_names[] = { "inserted", "removed", "hardware-erro
 
 static int step_wait_event(struct runner *R, const struct suite_step *st, struct rreader *rr)
 {
-	long long started = now_ms();
+	long long started = uccid_mono_ms();
 	bool by_suite;
 	long long d = step_deadline(R, st, &by_suite);
 	int rc = 0, res;
@@ -520,7 +513,7 @@ static int step_wait_event(struct runner *R, const struct suite_step *st, struct
 	arm(R, rr->r, d + WATCHDOG_GRACE_MS);
 	for (;;) {
 		struct uccid_event e;
-		long long left = d - now_ms();
+		long long left = d - uccid_mono_ms();
 
 		if (left <= 0) {
 			rc = 0;
@@ -558,14 +551,14 @@ static int step_wait_event(struct runner *R, const struct suite_step *st, struct
 		return 0;
 	if (by_suite)
 		return failf(R, "the suite's timeout (%u ms) passed waiting for '%s'", R->suite_ms, event_names[st->iarg]);
-	return failf(R, "no '%s' event within %lld ms", event_names[st->iarg], now_ms() - started);
+	return failf(R, "no '%s' event within %lld ms", event_names[st->iarg], uccid_mono_ms() - started);
 }
 
 static const char *const done_names[] = { "nothing", "reset", "unpowered", "ejected", "latched" };
 
 static int step_lock(struct runner *R, const struct suite_step *st, struct rreader *rr)
 {
-	long long started = now_ms();
+	long long started = uccid_mono_ms();
 	bool by_suite;
 	long long d = step_deadline(R, st, &by_suite);
 	int rc, res;
@@ -573,7 +566,7 @@ static int step_lock(struct runner *R, const struct suite_step *st, struct rread
 	arm(R, rr->r, d + WATCHDOG_GRACE_MS);
 	if (st->op == SOP_LOCK) {
 		struct uccid_lock_info info = { 0 };
-		long long left = d - now_ms();
+		long long left = d - uccid_mono_ms();
 
 		rc = uccid_lock(rr->r, rr->slot, st->try_once ? 0 : (int)(left > 0 ? left : 1), (unsigned)st->iarg, &info);
 		if (call_done(R, st, rr, rc, disarm(R), by_suite, started, &res))
@@ -597,12 +590,12 @@ static int step_lock(struct runner *R, const struct suite_step *st, struct rread
 
 static int step_sleep(struct runner *R, const struct suite_step *st)
 {
-	long long until = now_ms() + st->timeout_ms;
+	long long until = uccid_mono_ms() + st->timeout_ms;
 	bool cut = R->suite_deadline && R->suite_deadline < until;
 
 	if (cut)
 		until = R->suite_deadline;
-	for (long long left; (left = until - now_ms()) > 0;) {
+	for (long long left; (left = until - uccid_mono_ms()) > 0;) {
 		struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000 };
 
 		nanosleep(&ts, NULL);
@@ -648,7 +641,7 @@ static int step_vreader(struct runner *R, const struct suite_step *st)
 		char sel[80];
 
 		snprintf(sel, sizeof(sel), "reader %s", busid);
-		left = d - now_ms();
+		left = d - uccid_mono_ms();
 		rc = vctl_command(R->vctl, sel, left > 0 ? (unsigned)left : 1, reply, 8192);
 		if (rc == 0)
 			snprintf(R->vctl_busid, sizeof(R->vctl_busid), "%s", busid);
@@ -656,7 +649,7 @@ static int step_vreader(struct runner *R, const struct suite_step *st)
 			detail(R, "vreader> %s\n%s", sel, reply);
 	}
 	if (rc == 0) {
-		left = d - now_ms();
+		left = d - uccid_mono_ms();
 		rc = vctl_command(R->vctl, line, left > 0 ? (unsigned)left : 1, reply, 8192);
 		detail(R, "vreader> %s", line);
 		if (reply[0])
@@ -841,7 +834,7 @@ static int report_test(struct runner *R, struct run_results *rr, struct suite_re
 static int run_suite(struct runner *R, struct run_results *rr, const struct suite *s)
 {
 	struct suite_result *sr = results_suite(rr, s->name, s->file);
-	long long start = now_ms();
+	long long start = uccid_mono_ms();
 	unsigned t = 0, ti;
 	bool failed = false;
 	long long tstart = 0;
@@ -881,7 +874,7 @@ static int run_suite(struct runner *R, struct run_results *rr, const struct suit
 
 		if (in_test && i == s->tests[t].first) {
 			failed = false;
-			tstart = now_ms();
+			tstart = uccid_mono_ms();
 			free(det_text);
 			det_text = NULL;
 		}
@@ -900,7 +893,7 @@ static int run_suite(struct runner *R, struct run_results *rr, const struct suit
 				break;
 			}
 			R->msg[0] = 0;
-			if (R->suite_deadline && now_ms() >= R->suite_deadline)
+			if (R->suite_deadline && uccid_mono_ms() >= R->suite_deadline)
 				res = failf(R, "not run: the suite's timeout (%u ms) had passed", R->suite_ms);
 			else
 				res = run_step(R, st);
@@ -928,7 +921,7 @@ static int run_suite(struct runner *R, struct run_results *rr, const struct suit
 			free(step_text);
 		}
 		if (in_test && i == s->tests[t].first + s->tests[t].count - 1) {
-			if (report_test(R, rr, sr, &s->tests[t], failed, det_text, (double)(now_ms() - tstart) / 1e3) < 0)
+			if (report_test(R, rr, sr, &s->tests[t], failed, det_text, (double)(uccid_mono_ms() - tstart) / 1e3) < 0)
 				rc = -ENOMEM;
 			t++;
 		}

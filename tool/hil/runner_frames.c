@@ -11,10 +11,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "tool/hil/runner.h"
 #include "tool/tool.h"
+#include "util/clock.h"
 
 #define FRAME_COPY_MAX (65536u + 10u)  /* the largest CCID message the library passes on */
 #define LINE_WIDTH 200                 /* report lines are cut here: a 4 KiB APDU is one frame */
@@ -28,7 +28,7 @@ struct frame {
 
 struct frame_ring {
 	pthread_mutex_t lock;
-	struct timespec start;
+	int64_t start_ns;            /* uccid_mono_ns() when the ring was made */
 	struct frame f[FRAME_RING_N];
 	uint64_t count;
 };
@@ -40,7 +40,7 @@ struct frame_ring *frame_ring_new(void)
 	if (!fr)
 		return NULL;
 	pthread_mutex_init(&fr->lock, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &fr->start);
+	fr->start_ns = uccid_mono_ns();
 	return fr;
 }
 
@@ -57,13 +57,13 @@ void frame_ring_free(struct frame_ring *fr)
 void frame_ring_push(void *ctx, bool out, const uint8_t *msg, size_t len)
 {
 	struct frame_ring *fr = ctx;
-	struct timespec now;
+	int64_t now_ns;
 	struct frame *f;
 	uint8_t *copy;
 
 	if (len > FRAME_COPY_MAX)
 		len = FRAME_COPY_MAX;
-	clock_gettime(CLOCK_MONOTONIC, &now);
+	now_ns = uccid_mono_ns();
 	copy = malloc(len ? len : 1);
 	pthread_mutex_lock(&fr->lock);
 	f = &fr->f[fr->count % FRAME_RING_N];
@@ -73,7 +73,7 @@ void frame_ring_push(void *ctx, bool out, const uint8_t *msg, size_t len)
 	if (copy)
 		memcpy(copy, msg, len);
 	f->out = out;
-	f->ms = (double)(now.tv_sec - fr->start.tv_sec) * 1e3 + (double)(now.tv_nsec - fr->start.tv_nsec) / 1e6;
+	f->ms = (double)(now_ns - fr->start_ns) / 1e6;
 	fr->count++;
 	pthread_mutex_unlock(&fr->lock);
 }

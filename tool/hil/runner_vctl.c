@@ -14,10 +14,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tool/hil/runner.h"
+#include "util/clock.h"
 
 #define VCTL_REPLY_MAX (64u * 1024u)
 
@@ -63,20 +63,12 @@ void vctl_close(struct vctl_client *c)
 	free(c);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for fd until the deadline; 0 ready, -ETIMEDOUT, -errno. */
 static int wait_fd(int fd, short events, long long deadline)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = events };
-		long long left = deadline - now_ms();
+		long long left = deadline - uccid_mono_ms();
 		int n;
 
 		if (left <= 0)
@@ -91,7 +83,7 @@ static int wait_fd(int fd, short events, long long deadline)
 
 int vctl_command(struct vctl_client *c, const char *line, unsigned timeout_ms, char *reply, size_t cap)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = uccid_mono_ms() + timeout_ms;
 	size_t len = strlen(line), sent = 0, rlen = 0;
 	int rc;
 

@@ -14,10 +14,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "ccid/bytes.h"
 #include "tool/selftest/selftest.h"
+#include "util/clock.h"
 
 static void appendv(char *buf, size_t cap, const char *fmt, va_list ap)
 {
@@ -169,7 +169,7 @@ static void check_wire(struct st *st, struct answer *a)
 /* Send msg (bSlot and bSeq are the library's) and collect the answer and the wire record. */
 static void xchg_raw(struct st *st, const uint8_t *msg, size_t len, unsigned ms, struct answer *a)
 {
-	struct timespec t0, t1;
+	int64_t t0;
 
 	a->rc = -EIO;
 	a->len = 0;
@@ -183,10 +183,9 @@ static void xchg_raw(struct st *st, const uint8_t *msg, size_t len, unsigned ms,
 		return;
 	}
 	shim_clear(st->shim);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = uccid_mono_ns();
 	a->rc = uccid_ccid_command(st->r, st->slot, msg, len, a->buf, sizeof(a->buf), ms);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	a->elapsed_ms = (unsigned)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+	a->elapsed_ms = (unsigned)((uccid_mono_ns() - t0) / 1000000);
 	shim_read(st->shim, &st->wire);
 	for (unsigned i = 0; i < st->wire.nrec; i++)
 		if (st->wire.rec[i].out) {
