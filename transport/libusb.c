@@ -26,7 +26,6 @@
 #include <limits.h>
 #include <libusb.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +36,7 @@
 #include "ccid/class_desc.h"
 #include "ccid/usb_desc.h"
 #include "util/clock.h"
+#include "util/errbuf.h"
 
 /* USB 2.0 §9.4: standard request codes and descriptor types used here. */
 #define REQ_GET_DESCRIPTOR 0x06
@@ -74,19 +74,6 @@ struct lu_transport {
 static struct lu_transport *to_lu(struct uccid_transport *t)
 {
 	return (struct lu_transport *)t;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 /* ---- the shared context ---- */
@@ -399,13 +386,13 @@ int uccid_libusb_list(struct uccid_libusb_reader *out, size_t max, char *err, si
 
 	r = ctx_get(&ctx);
 	if (r < 0) {
-		set_err(err, errlen, "libusb: cannot initialise");
+		uccid_set_err(err, errlen, "libusb: cannot initialise");
 		return r;
 	}
 	r = scan(ctx, NULL, list_visit, &a, NULL);
 	ctx_put();
 	if (r < 0) {
-		set_err(err, errlen, "libusb: cannot list USB devices: %s", strerror(-r));
+		uccid_set_err(err, errlen, "libusb: cannot list USB devices: %s", strerror(-r));
 		return r;
 	}
 	return (int)a.n;
@@ -910,24 +897,24 @@ static int find_endpoints(struct lu_transport *t, const char *name, unsigned tim
 	len = read_descriptors(t, dev, raw, UCCID_DESC_MAX, timeout_ms);
 	if (len < 0) {
 		r = len;
-		set_err(err, errlen, "%.80s: cannot read the descriptors: %s", name, strerror(-r));
+		uccid_set_err(err, errlen, "%.80s: cannot read the descriptors: %s", name, strerror(-r));
 		goto out;
 	}
 	r = ccid_usb_config_parse(raw, (size_t)len, cfg, &diag);
 	if (r < 0) {
-		set_err(err, errlen, "%.80s: configuration descriptor malformed at offset %zu: expected %s", name,
+		uccid_set_err(err, errlen, "%.80s: configuration descriptor malformed at offset %zu: expected %s", name,
 			diag.offset, diag.expected);
 		goto out;
 	}
 	for (unsigned n = 0;; n++) {
 		r = ccid_usb_find_ccid(cfg, raw, (size_t)len, n, &ci, &diag);
 		if (r == -ENOENT) {
-			set_err(err, errlen, "%.80s: interface %u is not a CCID interface", name,
+			uccid_set_err(err, errlen, "%.80s: interface %u is not a CCID interface", name,
 				t->pub.info.interface);
 			goto out;
 		}
 		if (r < 0) {
-			set_err(err, errlen, "%.80s: CCID interface malformed at offset %zu: expected %s", name,
+			uccid_set_err(err, errlen, "%.80s: CCID interface malformed at offset %zu: expected %s", name,
 				diag.offset, diag.expected);
 			goto out;
 		}
@@ -956,33 +943,34 @@ int uccid_libusb_open(const char *name, unsigned index, unsigned timeout_ms, str
 	int r;
 
 	if (!ret || !name) {
-		set_err(err, errlen, "no reader name");
+		uccid_set_err(err, errlen, "no reader name");
 		return -EINVAL;
 	}
 	r = uccid_usb_name_parse(name, &filter);
 	if (r < 0) {
-		set_err(err, errlen, "%.80s: not a USB reader name (usb:VVVV/PPPP[:SERIAL], usb:BUS:ADDR)", name);
+		uccid_set_err(err, errlen, "%.80s: not a USB reader name (usb:VVVV/PPPP[:SERIAL], usb:BUS:ADDR)", name);
 		return r;
 	}
 	r = ctx_get(&ctx);
 	if (r < 0) {
-		set_err(err, errlen, "%.80s: libusb cannot initialise", name);
+		uccid_set_err(err, errlen, "%.80s: libusb cannot initialise", name);
 		return r;
 	}
 	r = scan(ctx, &filter, pick_visit, &pick, &unreadable);
 	if (r < 0) {
-		set_err(err, errlen, "%.80s: cannot list USB devices: %s", name, strerror(-r));
+		uccid_set_err(err, errlen, "%.80s: cannot list USB devices: %s", name, strerror(-r));
 		goto out;
 	}
 	if (!pick.dev) {
 		r = -ENOENT;
 		if (unreadable)
-			set_err(err, errlen, "%.80s: no such reader (%u device(s) with that ID could not be opened "
-				"to read the serial: permission denied? see udev rules)", name, unreadable);
+			uccid_set_err(err, errlen, "%.80s: no such reader (%u device(s) with that ID could not be "
+				"opened to read the serial: permission denied? see udev rules)", name, unreadable);
 		else if (index && pick.seen)
-			set_err(err, errlen, "%.80s: no such reader (%u match, index %u asked)", name, pick.seen, index);
+			uccid_set_err(err, errlen, "%.80s: no such reader (%u match, index %u asked)", name, pick.seen,
+				index);
 		else
-			set_err(err, errlen, "%.80s: no such reader", name);
+			uccid_set_err(err, errlen, "%.80s: no such reader", name);
 		goto out;
 	}
 
@@ -1007,14 +995,14 @@ int uccid_libusb_open(const char *name, unsigned index, unsigned timeout_ms, str
 		t->h = NULL;
 		r = lu_errno(NULL, r);
 		if (r == -EACCES)
-			set_err(err, errlen, "%.80s: permission denied (see udev rules)", name);
+			uccid_set_err(err, errlen, "%.80s: permission denied (see udev rules)", name);
 		else
-			set_err(err, errlen, "%.80s: cannot open: %s", name, strerror(-r));
+			uccid_set_err(err, errlen, "%.80s: cannot open: %s", name, strerror(-r));
 		goto out;
 	}
 	r = active_config_index(pick.dev, &t->cfg_index);
 	if (r < 0) {
-		set_err(err, errlen, "%.80s: no active configuration", name);
+		uccid_set_err(err, errlen, "%.80s: no active configuration", name);
 		goto out;
 	}
 	/* Linux usbfs: a kernel driver bound to the interface must let go before the claim. */
@@ -1022,7 +1010,7 @@ int uccid_libusb_open(const char *name, unsigned index, unsigned timeout_ms, str
 		r = libusb_detach_kernel_driver(t->h, pick.r.interface);
 		if (r < 0) {
 			r = lu_errno(NULL, r);
-			set_err(err, errlen, "%.80s: cannot detach the kernel driver of interface %u: %s", name,
+			uccid_set_err(err, errlen, "%.80s: cannot detach the kernel driver of interface %u: %s", name,
 				pick.r.interface, strerror(-r));
 			goto out;
 		}
@@ -1032,10 +1020,10 @@ int uccid_libusb_open(const char *name, unsigned index, unsigned timeout_ms, str
 	if (r < 0) {
 		r = lu_errno(NULL, r);
 		if (r == -EBUSY)
-			set_err(err, errlen, "%.80s: interface %u busy (claimed by another program)", name,
+			uccid_set_err(err, errlen, "%.80s: interface %u busy (claimed by another program)", name,
 				pick.r.interface);
 		else
-			set_err(err, errlen, "%.80s: cannot claim interface %u: %s", name, pick.r.interface,
+			uccid_set_err(err, errlen, "%.80s: cannot claim interface %u: %s", name, pick.r.interface,
 				strerror(-r));
 		goto out;
 	}
@@ -1117,13 +1105,13 @@ static int watch_rescan(struct watch *w, uccid_libusb_watch_fn fn, void *arg, ch
 	int r = 0;
 
 	if (libusb_init(&ctx) < 0) {
-		set_err(err, errlen, "libusb: cannot initialise");
+		uccid_set_err(err, errlen, "libusb: cannot initialise");
 		return -EIO;
 	}
 	ndev = libusb_get_device_list(ctx, &list);
 	if (ndev < 0) {
 		r = lu_errno(NULL, (int)ndev);
-		set_err(err, errlen, "libusb: cannot list USB devices: %s", strerror(-r));
+		uccid_set_err(err, errlen, "libusb: cannot list USB devices: %s", strerror(-r));
 		goto out;
 	}
 	for (size_t i = 0; i < w->nd; i++)
@@ -1182,7 +1170,7 @@ static int watch_rescan(struct watch *w, uccid_libusb_watch_fn fn, void *arg, ch
 		*d = w->d[--w->nd];
 	}
 	if (r == -ENOMEM)
-		set_err(err, errlen, "out of memory");
+		uccid_set_err(err, errlen, "out of memory");
 out:
 	if (list)
 		libusb_free_device_list(list, 1);
@@ -1211,12 +1199,12 @@ int uccid_libusb_watch(uccid_libusb_watch_fn fn, void *arg, unsigned timeout_ms,
 	int changed = 0, r;
 
 	if (!fn) {
-		set_err(err, errlen, "no callback");
+		uccid_set_err(err, errlen, "no callback");
 		return -EINVAL;
 	}
 	/* the events come to a context of our own, so that only this thread handles them */
 	if (libusb_init(&ctx) < 0) {
-		set_err(err, errlen, "libusb: cannot initialise");
+		uccid_set_err(err, errlen, "libusb: cannot initialise");
 		return -EIO;
 	}
 	if (libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG))

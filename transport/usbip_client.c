@@ -46,6 +46,7 @@
 #include "transport/usbip_client.h"
 #include "usbip/usbip_wire.h"
 #include "util/clock.h"
+#include "util/errbuf.h"
 
 /*
  * URB completion codes as they travel on the wire: Linux errno numbers
@@ -127,18 +128,6 @@ struct utr {
 static struct utr *utr_of(struct uccid_transport *t)
 {
 	return (struct utr *)(void *)t;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 /* Short lower-case words for the errors a user meets; library code must not use strerror (not thread-safe). */
@@ -396,7 +385,7 @@ static int tcp_connect(const char *host, uint16_t port, int64_t deadline, int *r
 	snprintf(service, sizeof(service), "%u", (unsigned)port);
 	g = getaddrinfo(host, service, &hints, &res);
 	if (g != 0) {
-		set_err(err, errlen, "%s: cannot resolve host: %s", where, gai_strerror(g));
+		uccid_set_err(err, errlen, "%s: cannot resolve host: %s", where, gai_strerror(g));
 		return -EHOSTUNREACH;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
@@ -444,7 +433,7 @@ static int tcp_connect(const char *host, uint16_t port, int64_t deadline, int *r
 		return 0;
 	}
 	freeaddrinfo(res);
-	set_err(err, errlen, "%s: %s", where, errno_text(r));
+	uccid_set_err(err, errlen, "%s: %s", where, errno_text(r));
 	return r;
 }
 
@@ -595,12 +584,12 @@ static int op_recv(int fd, uint8_t *buf, size_t len, int64_t deadline, const cha
 	int r = recv_all(fd, buf, len, deadline, &got);
 
 	if (r == -ETIMEDOUT)
-		set_err(err, errlen, "%s: no complete %s within %u ms", where, what, timeout_ms);
+		uccid_set_err(err, errlen, "%s: no complete %s within %u ms", where, what, timeout_ms);
 	else if (r == -EPIPE)
-		set_err(err, errlen, "%s: server closed the connection %s %s", where,
+		uccid_set_err(err, errlen, "%s: server closed the connection %s %s", where,
 			got ? "in the middle of its" : "instead of sending its", what);
 	else if (r < 0)
-		set_err(err, errlen, "%s: reading %s: %s", where, what, errno_text(r));
+		uccid_set_err(err, errlen, "%s: reading %s: %s", where, what, errno_text(r));
 	if (r == -EPIPE)
 		r = -ENODEV;
 	return r;
@@ -612,7 +601,7 @@ static int op_send(int fd, const uint8_t *buf, size_t len, int64_t deadline, con
 	int r = send_all(fd, buf, len, deadline, NULL);
 
 	if (r < 0)
-		set_err(err, errlen, "%s: sending %s: %s", where, what, errno_text(r));
+		uccid_set_err(err, errlen, "%s: sending %s: %s", where, what, errno_text(r));
 	if (r == -EPIPE)
 		r = -ENODEV;
 	return r;
@@ -630,7 +619,7 @@ static int op_import(int fd, const char *busid, int64_t deadline, unsigned timeo
 
 	n = usbip_req_import_encode(busid, buf, sizeof(buf));
 	if (n < 0) {
-		set_err(err, errlen, "%s: bad bus id \"%s\"", where, busid);
+		uccid_set_err(err, errlen, "%s: bad bus id \"%s\"", where, busid);
 		return (int)n;
 	}
 	r = op_send(fd, buf, (size_t)n, deadline, where, "OP_REQ_IMPORT", err, errlen);
@@ -641,12 +630,13 @@ static int op_import(int fd, const char *busid, int64_t deadline, unsigned timeo
 		return r;
 	r = usbip_op_common_decode(buf, USBIP_OP_COMMON_SIZE, &oc, &diag);
 	if (r < 0 || oc.code != USBIP_OP_REP_IMPORT) {
-		set_err(err, errlen, "%s: not a USB/IP 1.1.1 server (reply %02X %02X %02X %02X ...)", where, buf[0],
-			buf[1], buf[2], buf[3]);
+		uccid_set_err(err, errlen, "%s: not a USB/IP 1.1.1 server (reply %02X %02X %02X %02X ...)", where,
+			buf[0], buf[1], buf[2], buf[3]);
 		return -EPROTO;
 	}
 	if (oc.status != USBIP_ST_OK) {
-		set_err(err, errlen, "%s: server refused import of %s: %s", where, busid, op_status_text(oc.status));
+		uccid_set_err(err, errlen, "%s: server refused import of %s: %s", where, busid,
+			op_status_text(oc.status));
 		return -ENODEV;
 	}
 	r = op_recv(fd, buf + USBIP_OP_COMMON_SIZE, USBIP_DEVICE_SIZE, deadline, where, "OP_REP_IMPORT",
@@ -655,12 +645,12 @@ static int op_import(int fd, const char *busid, int64_t deadline, unsigned timeo
 		return r;
 	r = usbip_rep_import_decode(buf, sizeof(buf), rep, &diag);
 	if (r < 0) {
-		set_err(err, errlen, "%s: malformed OP_REP_IMPORT at offset %zu: expected %s", where, diag.offset,
+		uccid_set_err(err, errlen, "%s: malformed OP_REP_IMPORT at offset %zu: expected %s", where, diag.offset,
 			diag.expected ? diag.expected : "?");
 		return -EPROTO;
 	}
 	if (strcmp(rep->dev.busid, busid) != 0) {
-		set_err(err, errlen, "%s: asked to import %s, the server answered for \"%.31s\"", where, busid,
+		uccid_set_err(err, errlen, "%s: asked to import %s, the server answered for \"%.31s\"", where, busid,
 			rep->dev.busid);
 		return -EPROTO;
 	}
@@ -696,7 +686,7 @@ int uccid_usbip_list(const char *host, uint16_t port, struct uccid_usbip_device 
 	int fd = -1, r;
 
 	if (!host || !port || (max && !out)) {
-		set_err(err, errlen, "invalid arguments");
+		uccid_set_err(err, errlen, "invalid arguments");
 		return -EINVAL;
 	}
 	format_where(where, sizeof(where), host, port);
@@ -717,13 +707,14 @@ int uccid_usbip_list(const char *host, uint16_t port, struct uccid_usbip_device 
 			if (r >= 0)
 				break;
 			if (r != -ENODATA) {
-				set_err(err, errlen, "%s: malformed OP_REP_DEVLIST at offset %zu: expected %s", where,
-					diag.offset, diag.expected ? diag.expected : "?");
+				uccid_set_err(err, errlen, "%s: malformed OP_REP_DEVLIST at offset %zu: expected %s",
+					where, diag.offset, diag.expected ? diag.expected : "?");
 				goto out;
 			}
 		}
 		if (len >= DEVLIST_MAX_BYTES) {
-			set_err(err, errlen, "%s: OP_REP_DEVLIST longer than %zu bytes", where, DEVLIST_MAX_BYTES);
+			uccid_set_err(err, errlen, "%s: OP_REP_DEVLIST longer than %zu bytes", where,
+				DEVLIST_MAX_BYTES);
 			r = -EMSGSIZE;
 			goto out;
 		}
@@ -735,7 +726,7 @@ int uccid_usbip_list(const char *host, uint16_t port, struct uccid_usbip_device 
 				ncap = DEVLIST_MAX_BYTES;
 			p = realloc(buf, ncap);
 			if (!p) {
-				set_err(err, errlen, "out of memory");
+				uccid_set_err(err, errlen, "out of memory");
 				r = -ENOMEM;
 				goto out;
 			}
@@ -752,7 +743,7 @@ int uccid_usbip_list(const char *host, uint16_t port, struct uccid_usbip_device 
 			len += (size_t)n;
 	}
 	if (rep.status != USBIP_ST_OK) {
-		set_err(err, errlen, "%s: server refused the device list: %s", where, op_status_text(rep.status));
+		uccid_set_err(err, errlen, "%s: server refused the device list: %s", where, op_status_text(rep.status));
 		r = -EPROTO;
 		goto out;
 	}
@@ -1534,9 +1525,9 @@ static int urb_failed(struct utr *u, int r, const char *where, const char *what,
 {
 	pthread_mutex_lock(&u->lock);
 	if (u->dead)
-		set_err(err, errlen, "%s: %s: %s", where, what, u->why);
+		uccid_set_err(err, errlen, "%s: %s: %s", where, what, u->why);
 	else
-		set_err(err, errlen, "%s: %s: %s", where, what, r == -EPIPE ? "stalled" : errno_text(r));
+		uccid_set_err(err, errlen, "%s: %s: %s", where, what, r == -EPIPE ? "stalled" : errno_text(r));
 	pthread_mutex_unlock(&u->lock);
 	return r;
 }
@@ -1564,7 +1555,7 @@ static int read_descriptors(struct utr *u, const char *where, const char *busid,
 	if (r < 0)
 		return urb_failed(u, r, where, "GET_DESCRIPTOR(device)", err, errlen);
 	if (r != CCID_USB_DEVICE_DESC_LEN || ccid_usb_device_desc_parse(u->dev_desc, (size_t)r, &dd, &diag) < 0) {
-		set_err(err, errlen, "%s: bad device descriptor (%d bytes)", where, r);
+		uccid_set_err(err, errlen, "%s: bad device descriptor (%d bytes)", where, r);
 		return -EBADMSG;
 	}
 	r = op_control(t, 0x80, REQ_GET_DESCRIPTOR, CCID_USB_DT_CONFIG << 8, 0, head, sizeof(head),
@@ -1572,19 +1563,19 @@ static int read_descriptors(struct utr *u, const char *where, const char *busid,
 	if (r < 0)
 		return urb_failed(u, r, where, "GET_DESCRIPTOR(configuration)", err, errlen);
 	if (r != CCID_USB_CONFIG_DESC_LEN || head[1] != CCID_USB_DT_CONFIG) {
-		set_err(err, errlen, "%s: bad configuration descriptor header (%d bytes)", where, r);
+		uccid_set_err(err, errlen, "%s: bad configuration descriptor header (%d bytes)", where, r);
 		return -EBADMSG;
 	}
 	total = get_le16(head + 2);
 	if (total < CCID_USB_CONFIG_DESC_LEN || total > UCCID_DESC_MAX) {
-		set_err(err, errlen, "%s: configuration descriptor of %u bytes (accepted: 9 to %u)", where, total,
+		uccid_set_err(err, errlen, "%s: configuration descriptor of %u bytes (accepted: 9 to %u)", where, total,
 			UCCID_DESC_MAX);
 		return -EMSGSIZE;
 	}
 	u->cfg = malloc(total);
 	cfg = malloc(sizeof(*cfg));
 	if (!u->cfg || !cfg) {
-		set_err(err, errlen, "out of memory");
+		uccid_set_err(err, errlen, "out of memory");
 		r = -ENOMEM;
 		goto out;
 	}
@@ -1594,14 +1585,15 @@ static int read_descriptors(struct utr *u, const char *where, const char *busid,
 		goto out;
 	}
 	if (r != total) {
-		set_err(err, errlen, "%s: configuration descriptor of %d bytes, wTotalLength says %u", where, r, total);
+		uccid_set_err(err, errlen, "%s: configuration descriptor of %d bytes, wTotalLength says %u", where, r,
+			total);
 		r = -EPROTO;
 		goto out;
 	}
 	u->cfg_len = total;
 	r = ccid_usb_config_parse(u->cfg, total, cfg, &diag);
 	if (r < 0) {
-		set_err(err, errlen, "%s: malformed configuration descriptor at offset %zu: expected %s", where,
+		uccid_set_err(err, errlen, "%s: malformed configuration descriptor at offset %zu: expected %s", where,
 			diag.offset, diag.expected ? diag.expected : "?");
 		r = -EBADMSG;
 		goto out;
@@ -1617,13 +1609,14 @@ static int read_descriptors(struct utr *u, const char *where, const char *busid,
 	r = ccid_usb_find_ccid(cfg, u->cfg, total, index, &ci, &diag);
 	if (r == -ENOENT) {
 		if (index)
-			set_err(err, errlen, "%s: no CCID interface #%u in %s's configuration", where, index, busid);
+			uccid_set_err(err, errlen, "%s: no CCID interface #%u in %s's configuration", where, index,
+				busid);
 		else
-			set_err(err, errlen, "%s: no CCID interface in %s's configuration", where, busid);
+			uccid_set_err(err, errlen, "%s: no CCID interface in %s's configuration", where, busid);
 		goto out;
 	}
 	if (r < 0) {
-		set_err(err, errlen, "%s: unusable CCID interface in %s (offset %zu: expected %s)", where, busid,
+		uccid_set_err(err, errlen, "%s: unusable CCID interface in %s (offset %zu: expected %s)", where, busid,
 			diag.offset, diag.expected ? diag.expected : "?");
 		goto out;
 	}
@@ -1653,18 +1646,18 @@ int uccid_usbip_open(const char *url, unsigned index, unsigned timeout_ms, struc
 	int r;
 
 	if (!url || !ret) {
-		set_err(err, errlen, "invalid arguments");
+		uccid_set_err(err, errlen, "invalid arguments");
 		return -EINVAL;
 	}
 	if (uccid_usbip_parse_url(url, host, sizeof(host), &port, busid, sizeof(busid)) < 0) {
-		set_err(err, errlen, "\"%.*s\": not a usbip://HOST[:PORT]/BUSID URL", UCCID_USBIP_URL_MAX, url);
+		uccid_set_err(err, errlen, "\"%.*s\": not a usbip://HOST[:PORT]/BUSID URL", UCCID_USBIP_URL_MAX, url);
 		return -EINVAL;
 	}
 	deadline = deadline_after(timeout_ms);
 	format_where(where, sizeof(where), host, port);
 	u = utr_new();
 	if (!u) {
-		set_err(err, errlen, "out of memory");
+		uccid_set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	r = tcp_connect(host, port, deadline, &u->fd, err, errlen);
@@ -1675,7 +1668,7 @@ int uccid_usbip_open(const char *url, unsigned index, unsigned timeout_ms, struc
 		goto out;
 	r = urb_phase_socket(u->fd);
 	if (r < 0) {
-		set_err(err, errlen, "%s: cannot set up the socket: %s", where, errno_text(r));
+		uccid_set_err(err, errlen, "%s: cannot set up the socket: %s", where, errno_text(r));
 		goto out;
 	}
 	u->devid = usbip_devid(rep.dev.busnum, rep.dev.devnum);
