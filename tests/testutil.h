@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ccid/common.h"
+#include "util/hex.h"
 
 /* Parse a hex string ("62 00 00 ..", spaces ignored) into out; returns length or aborts. */
 static inline size_t tu_hex(const char *hex, uint8_t *out, size_t cap)
@@ -24,9 +25,9 @@ static inline size_t tu_hex(const char *hex, uint8_t *out, size_t cap)
 
 		if (isspace((unsigned char)*hex) || *hex == ':')
 			continue;
-		if (!isxdigit((unsigned char)*hex))
+		v = uccid_hex_digit(*hex);
+		if (v < 0)
 			ck_abort_msg("bad hex digit '%c' in test vector", *hex);
-		v = isdigit((unsigned char)*hex) ? *hex - '0' : (tolower((unsigned char)*hex) - 'a' + 10);
 		if (hi < 0) {
 			hi = v;
 			continue;

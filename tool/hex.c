@@ -6,11 +6,11 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 
 #include "tool/tool.h"
+#include "util/hex.h"
 
 struct hex_state {
 	uint8_t *out;
@@ -20,16 +20,6 @@ struct hex_state {
 	size_t pos;        /* characters consumed so far */
 	char prev;         /* previous character, for the 0x prefix */
 };
-
-static int hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 /* Feed one character; separators end a byte only at a byte boundary. */
 static int hex_feed(struct hex_state *s, char c, size_t *bad_pos, char *bad_char)
@@ -47,7 +37,7 @@ static int hex_feed(struct hex_state *s, char c, size_t *bad_pos, char *bad_char
 		s->prev = c;
 		return 0;
 	}
-	v = hex_value((unsigned char)c);
+	v = uccid_hex_digit((unsigned char)c);
 	if (v < 0) {
 		*bad_pos = s->pos - 1;
 		*bad_char = c;

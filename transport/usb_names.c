@@ -13,19 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static unsigned hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return (unsigned)(c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (unsigned)(c - 'a' + 10);
-	return (unsigned)(c - 'A' + 10);
-}
+#include "util/hex.h"
 
 /* Exactly four hex digits. */
 static bool take_hex16(const char **p, uint16_t *ret)
@@ -33,9 +21,11 @@ static bool take_hex16(const char **p, uint16_t *ret)
 	unsigned v = 0;
 
 	for (int i = 0; i < 4; i++) {
-		if (!is_hex((*p)[i]))
+		int d = uccid_hex_digit((*p)[i]);
+
+		if (d < 0)
 			return false;
-		v = v << 4 | hex_value((*p)[i]);
+		v = v << 4 | (unsigned)d;
 	}
 	*p += 4;
 	*ret = (uint16_t)v;

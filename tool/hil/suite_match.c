@@ -15,16 +15,7 @@
 #include <string.h>
 
 #include "tool/hil/suite.h"
-
-static int nibble(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+#include "util/hex.h"
 
 int suite_hex(const char *text, uint8_t *out, size_t cap)
 {
@@ -36,7 +27,7 @@ int suite_hex(const char *text, uint8_t *out, size_t cap)
 
 		if (*p == ' ' || *p == '\t')
 			continue;
-		if ((v = nibble((unsigned char)*p)) < 0)
+		if ((v = uccid_hex_digit((unsigned char)*p)) < 0)
 			return -EINVAL;
 		if (hi < 0) {
 			hi = v;
@@ -66,7 +57,7 @@ static int parse_sw_alt(const char *t, size_t len, struct suite_sw *ret)
 		mask <<= 4;
 		if (t[i] == '?')
 			continue;
-		if ((v = nibble((unsigned char)t[i])) < 0)
+		if ((v = uccid_hex_digit((unsigned char)t[i])) < 0)
 			return -EINVAL;
 		value |= (uint16_t)v;
 		mask |= 0xF;
@@ -77,7 +68,7 @@ static int parse_sw_alt(const char *t, size_t len, struct suite_sw *ret)
 		if (t[4] != '/' || len != 9)
 			return -EINVAL;
 		for (i = 5; i < 9; i++) {
-			int v = nibble((unsigned char)t[i]);
+			int v = uccid_hex_digit((unsigned char)t[i]);
 
 			if (v < 0)
 				return -EINVAL;
@@ -177,7 +168,7 @@ static long compile_hex(const char *pat, struct ptok *toks, size_t cap, char *er
 		}
 		if (*p == '?' || *p == '.')
 			wild = true;
-		else if ((v = nibble((unsigned char)*p)) < 0) {
+		else if ((v = uccid_hex_digit((unsigned char)*p)) < 0) {
 			snprintf(err, errlen, "'%c' is not hex, '?', '..' or '*'", *p);
 			return -EINVAL;
 		}
