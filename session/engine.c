@@ -46,20 +46,15 @@ ssize_t uccid_build(uint8_t *msg, size_t cap, uint8_t type, uint8_t b7, uint8_t 
 	return ccid_msg_encode(&m, msg, cap);
 }
 
+/* until_us, a uccid_mono_us() time, as the absolute time r->cond waits for (it runs on CLOCK_MONOTONIC). */
 static void abs_deadline(struct timespec *ts, int64_t until_us)
 {
-	struct timespec now;
-	int64_t delta = until_us - uccid_now_us();
+	int64_t now = uccid_mono_us();
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (delta < 0)
-		delta = 0;
-	ts->tv_sec = now.tv_sec + (time_t)(delta / 1000000);
-	ts->tv_nsec = now.tv_nsec + (long)(delta % 1000000) * 1000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
+	if (until_us < now)
+		until_us = now;
+	ts->tv_sec = (time_t)(until_us / 1000000);
+	ts->tv_nsec = (long)(until_us % 1000000) * 1000;
 }
 
 void uccid_set_dead(struct uccid_reader *r, int err)
@@ -214,7 +209,7 @@ static void dispatch(struct uccid_reader *r, const uint8_t *buf, int n)
 		/* CCID §6.2.6: wait bError x the command's timeout more, within the session's deadline */
 		unsigned mult = m.rsp.bError ? m.rsp.bError : 1;
 
-		s->cmd_deadline = uccid_now_us() + (int64_t)s->base_ms * 1000 * mult;
+		s->cmd_deadline = uccid_mono_us() + (int64_t)s->base_ms * 1000 * mult;
 		uccid_log(r, UCCID_LOG_DEBUG, "slot %u: time extension x%u", s->index, mult);
 		return;
 	}
@@ -266,7 +261,7 @@ static void take_read(struct uccid_reader *r, int n)
 /* Take the reader role for one slice: read bulk-IN once and dispatch.  r->lock held on entry and exit. */
 static void read_once(struct uccid_reader *r, int64_t until)
 {
-	int64_t left_ms = (until - uccid_now_us()) / 1000;
+	int64_t left_ms = (until - uccid_mono_us()) / 1000;
 	unsigned ms = left_ms < 1 ? 1 : left_ms > UCCID_READ_SLICE_MS ? UCCID_READ_SLICE_MS : (unsigned)left_ms;
 	int n;
 
@@ -286,14 +281,14 @@ static void wait_answer(struct uccid_reader *r, struct uslot *s, int64_t deadlin
 		int64_t until = s->cmd_deadline < deadline ? s->cmd_deadline : deadline;
 		struct timespec ts;
 
-		if (uccid_now_us() >= until)
+		if (uccid_mono_us() >= until)
 			return;
 		if (!r->reading) {
 			read_once(r, until);
 			continue;
 		}
-		abs_deadline(&ts, until < uccid_now_us() + UCCID_READ_SLICE_MS * 1000 ? until
-						      : uccid_now_us() + UCCID_READ_SLICE_MS * 1000);
+		abs_deadline(&ts, until < uccid_mono_us() + UCCID_READ_SLICE_MS * 1000 ? until
+						      : uccid_mono_us() + UCCID_READ_SLICE_MS * 1000);
 		reader_wait(r, &ts);
 	}
 }
@@ -343,7 +338,7 @@ static void abort_command(struct uccid_reader *r, struct uslot *s)
 {
 	uint8_t msg[CCID_HEADER_SIZE], ans[64];
 	uint8_t seq = r->next_seq++;
-	int64_t until = uccid_now_us() + UCCID_ABORT_MS * 1000;
+	int64_t until = uccid_mono_us() + UCCID_ABORT_MS * 1000;
 	int rc;
 
 	uccid_log(r, UCCID_LOG_WARNING, "slot %u: command seq %02X %s; aborting", s->index, s->seq,
@@ -401,12 +396,12 @@ int uccid_xchg(struct uccid_reader *r, struct uslot *s, uint8_t *msg, ssize_t sl
 		return -EINVAL;
 	total_ms = msg[CCID_OFF_TYPE] == CCID_PC_TO_RDR_ICC_POWER_ON ? r->opt.power_deadline_ms
 								     : r->opt.exchange_deadline_ms;
-	deadline = uccid_now_us() + (int64_t)total_ms * 1000;
+	deadline = uccid_mono_us() + (int64_t)total_ms * 1000;
 	s->cmd_type = msg[CCID_OFF_TYPE];
 again:
 	reader_lock(r);
 	/* one command per slot, at most bMaxCCIDBusySlots slots at once (CCID §5.1) */
-	while (!r->dead && (s->busy || r->busy >= r->busy_max) && uccid_now_us() < deadline) {
+	while (!r->dead && (s->busy || r->busy >= r->busy_max) && uccid_mono_us() < deadline) {
 		struct timespec ts;
 
 		abs_deadline(&ts, deadline);
@@ -432,7 +427,7 @@ again:
 	s->ans_done = false;
 	s->skips = 0;
 	s->base_ms = base_ms;
-	s->cmd_deadline = uccid_now_us() + (int64_t)base_ms * 1000;
+	s->cmd_deadline = uccid_mono_us() + (int64_t)base_ms * 1000;
 	msg[CCID_OFF_SLOT] = (uint8_t)s->index;
 	msg[CCID_OFF_SEQ] = s->seq;
 	/* alone on the reader: command and first read in one go (one round trip over USB/IP) */
@@ -483,7 +478,7 @@ out_unlocked_slot:
 	reader_unlock(r);
 	/* CMD_SLOT_BUSY: the reader was busy with something of its own; retry a little */
 	if (rc == 0 && !s->raw && CCID_CMD_STATUS(ret->rsp.bStatus) == CCID_CMD_FAILED && answer_errno(ret) == -EBUSY) {
-		if (++busy_tries <= UCCID_BUSY_RETRIES && uccid_now_us() < deadline) {
+		if (++busy_tries <= UCCID_BUSY_RETRIES && uccid_mono_us() < deadline) {
 			struct timespec nap = { .tv_nsec = 20 * 1000 * 1000 };
 
 			uccid_log(r, UCCID_LOG_DEBUG, "slot %u: slot busy; retrying", s->index);

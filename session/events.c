@@ -86,7 +86,7 @@ int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_e
 
 	if (!r || !ret)
 		return -EINVAL;
-	deadline = uccid_now_us() + (int64_t)timeout_ms * 1000;
+	deadline = uccid_mono_us() + (int64_t)timeout_ms * 1000;
 	for (;;) {
 		int64_t left_ms;
 		bool got;
@@ -100,7 +100,7 @@ int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_e
 			return 1;
 		if (n)
 			return n;
-		left_ms = (deadline - uccid_now_us()) / 1000;
+		left_ms = (deadline - uccid_mono_us()) / 1000;
 		if (left_ms <= 0)
 			return 0;
 		if (r->t->info.ep_intr_in) {

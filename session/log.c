@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The bottom of the session: the log callback, the session's clock, error
- * names, and the thread identity that reader_lock() records so that card
- * state changes can assert their lock.
+ * The bottom of the session: the log callback, error names, and the
+ * thread identity that reader_lock() records so that card state changes
+ * can assert their lock.
  */
 #include "config.h"
 
@@ -11,14 +11,6 @@
 #include <string.h>
 
 #include "session/session_priv.h"
-
-int64_t uccid_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 uintptr_t uccid_thread_id(void)
 {

@@ -40,6 +40,7 @@
 #include "session/uccid.h"
 #include "transport/transport.h"
 #include "lockmgr/lockmgr.h"
+#include "util/clock.h"
 
 #define UCCID_MAX_SLOTS 16
 #define UCCID_SKIP_LIMIT 16          /* stale / malformed answers tolerated per exchange */
@@ -187,7 +188,6 @@ static inline void reader_wait(struct uccid_reader *r, const struct timespec *un
 
 /* ---- log.c: the bottom of the session ---- */
 
-int64_t uccid_now_us(void);
 void uccid_log(struct uccid_reader *r, enum uccid_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
