@@ -154,7 +154,9 @@ struct lockmgr_config {
 					   (readers no other process can reach, tests, benchmarks) */
 	pid_t pid;                      /* this process as recorded (0: getpid()) */
 	const char *program;            /* its name as recorded (NULL: program_invocation_short_name) */
-	enum lockmgr_disposition abandon; /* carried out when a holder died (0: LOCKMGR_RESET) */
+	enum lockmgr_disposition abandon; /* carried out when a holder died, if abandon_set */
+	bool abandon_set;               /* false: LOCKMGR_RESET (abandon must then be 0), so that a
+					   zeroed config never leaves an authenticated card */
 	const struct lockmgr_ops *ops;  /* required, dispose required */
 	void *ctx;                      /* passed to the callbacks */
 };
@@ -163,10 +165,11 @@ struct lockmgr_config {
  * Create the manager for one reader: open (create) its lock file
  * "<sanitised id>-<hash>.lock" in the runtime directory, mode 0600.
  * Returns the manager, or NULL with errno set: EINVAL (no ops or dispose,
- * slots 0 or above LOCKMGR_MAX_SLOTS, empty reader_id, invalid abandon
- * disposition), ENOTDIR (runtime directory is not one), EPROTO (the lock file
- * is not a uccid lock file of this version), ENOMEM, or the errno of the
- * failing mkdir/open/fallocate/mmap (EACCES, ENOENT, ...).
+ * slots 0 or above LOCKMGR_MAX_SLOTS, empty reader_id, abandon not a
+ * disposition, or abandon non-zero without abandon_set), ENOTDIR (runtime
+ * directory is not one), EPROTO (the lock file is not a uccid lock file of
+ * this version), ENOMEM, or the errno of the failing
+ * mkdir/open/fallocate/mmap (EACCES, ENOENT, ...).
  */
 struct lockmgr *lockmgr_new(const struct lockmgr_config *cfg);
 

@@ -68,7 +68,8 @@ struct lockmgr *lockmgr_new(const struct lockmgr_config *cfg)
 	int r;
 
 	if (!cfg || !cfg->ops || !cfg->ops->dispose || cfg->slots == 0 || cfg->slots > LOCKMGR_MAX_SLOTS ||
-	    !cfg->reader_id || !cfg->reader_id[0] || (cfg->abandon && !valid_disposition(cfg->abandon))) {
+	    !cfg->reader_id || !cfg->reader_id[0] ||
+	    (cfg->abandon_set ? !valid_disposition(cfg->abandon) : cfg->abandon != 0)) {
 		r = -EINVAL;
 		goto out;
 	}
@@ -85,7 +86,7 @@ struct lockmgr *lockmgr_new(const struct lockmgr_config *cfg)
 	m->nslots = cfg->slots;
 	m->ops = cfg->ops;
 	m->ctx = cfg->ctx;
-	m->abandon = cfg->abandon ? cfg->abandon : LOCKMGR_RESET;
+	m->abandon = cfg->abandon_set ? cfg->abandon : LOCKMGR_RESET;
 	m->pid = cfg->pid ? cfg->pid : getpid();
 	lm_sanitise(cfg->program ? cfg->program : program_invocation_short_name, m->program,
 		    sizeof(m->program));

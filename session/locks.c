@@ -133,17 +133,24 @@ static const struct lockmgr_ops slot_ops = {
 
 int uccid_locks_init(struct uccid_reader *r, char *err, size_t errlen)
 {
-	int abandon = r->opt.abandon_disposition ? r->opt.abandon_disposition : UCCID_RESET;
+	int abandon = r->opt.abandon_disposition_set ? r->opt.abandon_disposition : UCCID_RESET;
 	struct lockmgr_config local = {
 		.slots = r->nslots,
 		.reader_id = "process-local",
 		.process_local = true,
 		.program = r->opt.program,
 		.abandon = (enum lockmgr_disposition)abandon,
+		.abandon_set = true,
 		.ops = &slot_ops,
 		.ctx = r,
 	};
 
+	if (!r->opt.abandon_disposition_set && r->opt.abandon_disposition != 0) {
+		/* a value without the flag: say so rather than carry out RESET instead of it */
+		snprintf(err, errlen, "abandon_disposition %d is given without abandon_disposition_set",
+			 r->opt.abandon_disposition);
+		return -EINVAL;
+	}
 	if (abandon < UCCID_LEAVE || abandon > UCCID_EJECT) {
 		snprintf(err, errlen, "abandon disposition %d is not one of leave, reset, unpower, eject", abandon);
 		return -EINVAL;

@@ -62,6 +62,7 @@ struct lockmgr *uccid_open_manager(const char *ident, const char *dir, const cha
 		.runtime_dir = uccid_lock_dir(dir),
 		.program = program,
 		.abandon = for_open ? LOCKMGR_LEAVE : 0,
+		.abandon_set = for_open,        /* slot locks: the default, RESET */
 		.ops = for_open ? &open_ops : ops,
 		.ctx = ctx,
 	};

@@ -80,8 +80,11 @@ struct uccid_options {
 	const char *lock_dir;           /* lock files (NULL: $UCCID_LOCK_DIR, else $XDG_RUNTIME_DIR/uccid,
 					   else /run/uccid; unusable: locks hold within the process) */
 	const char *program;            /* this process as the lock files record it (NULL: its name) */
-	int abandon_disposition;        /* carried out when the last holder died holding a slot
-					   (0: UCCID_RESET) */
+	int abandon_disposition;        /* carried out when the last holder died holding a slot,
+					   if abandon_disposition_set */
+	bool abandon_disposition_set;   /* false: UCCID_RESET, and abandon_disposition must be 0
+					   (else uccid_open fails with -EINVAL): zeroed options
+					   never pass an authenticated card on */
 	/* Every reader: */
 	int slot_wait_ms;               /* how long an operation waits for a slot another thread has
 					   locked (0: the exchange deadline; -1 forever) */
@@ -95,8 +98,9 @@ struct uccid_options {
  *   usb:VVVV/PPPP:libudev:IF:/dev/bus/usb/BBB/DDD, usb:VVVV/PPPP:libusb-1.0:BUS:ADDR:IF
  *                                     the forms pcscd passes
  * opts may be NULL.  err (may be NULL) receives a message naming what failed.
- * Returns 0, -EINVAL (bad name), -ENODEV (no such reader), -EACCES, -EBUSY,
- * -ETIMEDOUT, -EPROTO (not a usable CCID interface), -ENOMEM.
+ * Returns 0, -EINVAL (bad name or options), -ENODEV (no such reader),
+ * -EACCES, -EBUSY, -ETIMEDOUT, -EPROTO (not a usable CCID interface),
+ * -ENOMEM.
  */
 int uccid_open(const char *name, const struct uccid_options *opts, struct uccid_reader **ret, char *err,
 	       size_t errlen);

@@ -131,8 +131,9 @@ static void expect_call(int i, char kind, unsigned slot, int arg)
 		      g_rd.calls[i].slot, g_rd.calls[i].arg);
 }
 
-static struct lockmgr *mk_full(const char *id, bool file, const struct lockmgr_ops *ops,
-			       enum lockmgr_disposition abandon, const char *program)
+/* abandon: a disposition, or -1 for the default (abandon_set false) */
+static struct lockmgr *mk_full(const char *id, bool file, const struct lockmgr_ops *ops, int abandon,
+			       const char *program)
 {
 	struct lockmgr_config cfg = {
 		.slots = 4,
@@ -140,7 +141,8 @@ static struct lockmgr *mk_full(const char *id, bool file, const struct lockmgr_o
 		.runtime_dir = g_dir,
 		.process_local = !file,
 		.program = program,
-		.abandon = abandon,
+		.abandon = abandon < 0 ? 0 : (enum lockmgr_disposition)abandon,
+		.abandon_set = abandon >= 0,
 		.ops = ops,
 		.ctx = &g_rd,
 	};
@@ -153,7 +155,7 @@ static struct lockmgr *mk_full(const char *id, bool file, const struct lockmgr_o
 static struct lockmgr *mk(bool file)
 {
 	rd_reset();
-	return mk_full("usb:1209/0001:TEST", file, &rd_ops, 0, "lm-test");
+	return mk_full("usb:1209/0001:TEST", file, &rd_ops, -1, "lm-test");
 }
 
 static struct lockmgr_holder_info holder(struct lockmgr *m, unsigned slot)
@@ -216,7 +218,11 @@ START_TEST(test_config_refused)
 	ck_assert_ptr_null(lockmgr_new(&c));
 	c = good, c.ops = &no_dispose;
 	ck_assert_ptr_null(lockmgr_new(&c));
-	c = good, c.abandon = (enum lockmgr_disposition)5;
+	c = good, c.abandon = (enum lockmgr_disposition)5, c.abandon_set = true;
+	ck_assert_ptr_null(lockmgr_new(&c));
+	ck_assert_int_eq(errno, EINVAL);
+	/* a disposition without abandon_set would silently be RESET instead: refused */
+	c = good, c.abandon = LOCKMGR_UNPOWER;
 	ck_assert_ptr_null(lockmgr_new(&c));
 	ck_assert_int_eq(errno, EINVAL);
 
@@ -382,7 +388,7 @@ START_TEST(test_lock_bad_arguments)
 	lockmgr_free(m);
 
 	/* the mechanical flag without a mechanism: refused before anything is taken */
-	m = mk_full("r2", _i, &rd_ops_nomech, 0, "lm-test");
+	m = mk_full("r2", _i, &rd_ops_nomech, -1, "lm-test");
 	ck_assert_int_eq(lockmgr_lock(m, 0, 1, 0, LOCKMGR_F_MECHANICAL, NULL), -EOPNOTSUPP);
 	expect_free(m, 0);
 	lockmgr_free(m);
@@ -397,7 +403,7 @@ END_TEST
 START_TEST(test_lock_local)
 {
 	struct lockmgr *a = mk(_i);
-	struct lockmgr *b = _i ? mk_full("usb:1209/0001:TEST", true, &rd_ops, 0, "other") : NULL;
+	struct lockmgr *b = _i ? mk_full("usb:1209/0001:TEST", true, &rd_ops, -1, "other") : NULL;
 
 	ck_assert_int_eq(lockmgr_lock(a, 0, 1, 0, LOCKMGR_F_LOCAL | LOCKMGR_F_MECHANICAL, NULL), -EINVAL);
 	ck_assert_int_eq(lockmgr_lock(a, 0, 1, 0, LOCKMGR_F_LOCAL, NULL), 0);
@@ -441,7 +447,7 @@ END_TEST
 START_TEST(test_latch)
 {
 	struct lockmgr *a = mk(_i);
-	struct lockmgr *b = _i ? mk_full("usb:1209/0001:TEST", true, &rd_ops, 0, "other") : NULL;
+	struct lockmgr *b = _i ? mk_full("usb:1209/0001:TEST", true, &rd_ops, -1, "other") : NULL;
 
 	ck_assert_int_eq(lockmgr_latch(NULL, 0, 1), -EINVAL);
 	ck_assert_int_eq(lockmgr_latch(a, 4, 1), -EINVAL);
@@ -466,7 +472,7 @@ END_TEST
 START_TEST(test_lock_two_managers)
 {
 	struct lockmgr *a = mk(true);
-	struct lockmgr *b = mk_full("usb:1209/0001:TEST", true, &rd_ops, 0, "other");
+	struct lockmgr *b = mk_full("usb:1209/0001:TEST", true, &rd_ops, -1, "other");
 	struct lockmgr_holder_info h;
 	struct lockmgr_lock_info li;
 
@@ -1156,17 +1162,21 @@ static const struct lockmgr_ops child_ops = { .dispose = child_dispose };
 
 /* A child's own manager (never the parent's: a child sharing the parent's description
    would share its locks). */
-static struct lockmgr *child_mgr(const char *program, enum lockmgr_disposition abandon)
+static struct lockmgr *child_mgr(const char *program, int abandon)
 {
 	struct lockmgr_config cfg = { .slots = 4, .reader_id = "usb:1209/0001:TEST", .runtime_dir = g_dir,
-				      .program = program, .abandon = abandon, .ops = &child_ops };
+				      .program = program, .ops = &child_ops };
 
+	if (abandon >= 0) {
+		cfg.abandon = (enum lockmgr_disposition)abandon;
+		cfg.abandon_set = true;
+	}
 	return lockmgr_new(&cfg);
 }
 
 static void child_count(int iters, const char *counter_path)
 {
-	struct lockmgr *m = child_mgr("lm-counter", 0);
+	struct lockmgr *m = child_mgr("lm-counter", -1);
 	int fd = open(counter_path, O_RDWR);
 	int bad = 0;
 
@@ -1231,7 +1241,7 @@ END_TEST
 /* A child that takes slot and holds it until killed (or until told to let go via holding = 2). */
 static void child_hold(unsigned slot, const char *program)
 {
-	struct lockmgr *m = child_mgr(program, 0);
+	struct lockmgr *m = child_mgr(program, -1);
 
 	if (!m || lockmgr_lock(m, slot, 42, -1, 0, NULL) < 0)
 		_exit(2);
@@ -1323,7 +1333,7 @@ START_TEST(test_process_holder_and_waits)
 END_TEST
 
 /* A contender: waits for the slot; logs when it got it and what it was told. */
-static void child_contend(unsigned slot, enum lockmgr_disposition abandon)
+static void child_contend(unsigned slot, int abandon)
 {
 	struct lockmgr *m = child_mgr("lm-next", abandon);
 	struct lockmgr_lock_info li;
@@ -1351,10 +1361,11 @@ static void child_contend(unsigned slot, enum lockmgr_disposition abandon)
 #define CONTENDERS 3
 
 /* One round: a holder is killed with the slot; of the contenders waiting, exactly one is told. */
-static void abandon_round(struct lockmgr *m, enum lockmgr_disposition abandon)
+static void abandon_round(struct lockmgr *m, int abandon)
 {
 	pid_t victim, pids[CONTENDERS];
-	enum lockmgr_disposition want = abandon ? abandon : LOCKMGR_RESET;   /* 0: the default */
+	enum lockmgr_disposition want = abandon >= 0 ? (enum lockmgr_disposition)abandon
+						     : LOCKMGR_RESET;   /* -1: the default */
 	int st, told = 0, disposals = 0;
 
 	memset(g_sh->log, 0, sizeof(g_sh->log));
@@ -1416,7 +1427,7 @@ START_TEST(test_process_abandon)
 	g_sh = shared_new();
 	m = mk(true);
 	for (int round = 0; round < ABANDON_ROUNDS; round++)
-		abandon_round(m, 0);   /* the default: RESET */
+		abandon_round(m, -1);  /* the default: RESET */
 
 	/* the record outlives its holder: ABANDONED until the next owner disposes */
 	victim = spawn_holder(0, "lm-victim");

@@ -811,6 +811,38 @@ static void child_hold(const char *url, int fd)
 		pause();
 }
 
+/* A child holds the card with its PIN verified and is killed; returns its pid (the reader is not open here). */
+static pid_t kill_a_holder(struct rig *g)
+{
+	struct uccid_holder h;
+	int fds[2], st;
+	pid_t pid;
+	char c = 0;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		child_hold(g->url, fds[1]);
+	}
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	ck_assert_msg(c == 'L', "the holder failed");
+	ck_assert(dev_status(g, 0).pin_verified);
+	ck_assert_int_eq(uccid_reader_holder(g->url, NULL, 0, &h), 0);
+	ck_assert(h.held && h.pid == pid);
+	ck_assert_str_eq(h.program, "holder");
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+
+	/* the kernel freed both locks; the record says the holder died holding the card */
+	ck_assert_int_eq(uccid_reader_holder(g->url, NULL, 0, &h), 0);
+	ck_assert(!h.held && h.abandoned && h.pid == pid);
+	return pid;
+}
+
 START_TEST(test_process_killed_holder)
 {
 	struct rig *g = rig_new(VDEV_PROFILE_TPDU_T1);
@@ -820,34 +852,9 @@ START_TEST(test_process_killed_holder)
 	uccid_close(g->r);
 	g->r = NULL;
 	for (int round = 0; round < 5; round++) {
-		struct uccid_holder h;
-		uint64_t mark;
-		int fds[2], st;
-		pid_t pid;
-		char c = 0;
+		pid_t pid = kill_a_holder(g);
+		uint64_t mark = journal_end(g, 0);
 
-		ck_assert_int_eq(pipe(fds), 0);
-		pid = fork();
-		ck_assert_int_ge(pid, 0);
-		if (pid == 0) {
-			close(fds[0]);
-			child_hold(g->url, fds[1]);
-		}
-		close(fds[1]);
-		ck_assert_int_eq(read(fds[0], &c, 1), 1);
-		close(fds[0]);
-		ck_assert_msg(c == 'L', "round %d: the holder failed", round);
-		ck_assert(dev_status(g, 0).pin_verified);
-		ck_assert_int_eq(uccid_reader_holder(g->url, NULL, 0, &h), 0);
-		ck_assert(h.held && h.pid == pid);
-		ck_assert_str_eq(h.program, "holder");
-		kill(pid, SIGKILL);
-		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-
-		/* the kernel freed both locks; the record says the holder died holding the card */
-		ck_assert_int_eq(uccid_reader_holder(g->url, NULL, 0, &h), 0);
-		ck_assert(!h.held && h.abandoned && h.pid == pid);
-		mark = journal_end(g, 0);
 		g->r = open_reader(g->url, 5000);
 		ck_assert_int_eq(uccid_lock(g->r, 0, 5000, 0, &li), 0);
 		ck_assert(li.abandoned);
@@ -863,6 +870,49 @@ START_TEST(test_process_killed_holder)
 		g->r = NULL;
 	}
 	g->r = open_reader(g->url, 0);
+	rig_free(g);
+}
+END_TEST
+
+/*
+ * uccid_options.abandon_disposition: a value is used only with
+ * abandon_disposition_set (a value without it is refused, not replaced by
+ * the default); set, LEAVE is carried out as LEAVE — the next owner is told,
+ * nothing is sent and the card keeps its verified PIN.
+ */
+START_TEST(test_abandon_option)
+{
+	struct rig *g = rig_new(VDEV_PROFILE_TPDU_T1);
+	struct uccid_options o = g_opts;
+	struct uccid_reader *r = NULL;
+	struct uccid_lock_info li;
+	char err[256] = "", cmds[512];
+	uint64_t mark;
+	pid_t pid;
+
+	uccid_close(g->r);
+	g->r = NULL;
+	o.abandon_disposition = UCCID_UNPOWER;
+	ck_assert_int_eq(uccid_open(g->url, &o, &r, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "without abandon_disposition_set"), "error: %s", err);
+	o.abandon_disposition_set = true;
+	o.abandon_disposition = UCCID_EJECT + 1;
+	ck_assert_int_eq(uccid_open(g->url, &o, &r, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "is not one of leave, reset, unpower, eject"), "error: %s", err);
+
+	o.abandon_disposition = UCCID_LEAVE;
+	pid = kill_a_holder(g);
+	mark = journal_end(g, 0);
+	ck_assert_msg(uccid_open(g->url, &o, &g->r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(uccid_lock(g->r, 0, 5000, 0, &li), 0);
+	ck_assert(li.abandoned);
+	ck_assert_int_eq(li.prev_pid, pid);
+	ck_assert_int_eq(li.abandon_status, 0);
+	ck_assert_int_eq(li.abandon_done, UCCID_DONE_NOTHING);
+	host_commands(g, 0, mark, cmds, sizeof(cmds));
+	ck_assert_msg(!strstr(cmds, "IccPower") && !strstr(cmds, "Mechanical"), "abandon LEAVE sent: %s", cmds);
+	ck_assert(dev_status(g, 0).pin_verified);
+	ck_assert_int_eq(uccid_unlock(g->r, 0, UCCID_LEAVE, NULL), 0);
 	rig_free(g);
 }
 END_TEST
@@ -906,6 +956,7 @@ static Suite *locks_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_open_busy_names_holder);
 	tcase_add_test(tc, test_process_killed_holder);
+	tcase_add_test(tc, test_abandon_option);
 	suite_add_tcase(s, tc);
 	return s;
 }
