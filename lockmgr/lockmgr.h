@@ -70,16 +70,18 @@ typedef uint64_t lockmgr_owner_t;
 
 /*
  * What becomes of the card when its owner lets go.  The values are PC/SC's
- * SCARD_LEAVE_CARD .. SCARD_EJECT_CARD plus one: 0 is deliberately no
- * disposition, so that a field nobody set is refused (or, in the config,
- * means the default) instead of silently leaving an authenticated card.
+ * (pcsclite.h, Windows' winscard.h): SCARD_LEAVE_CARD 0, SCARD_RESET_CARD 1,
+ * SCARD_UNPOWER_CARD 2, SCARD_EJECT_CARD 3, so that a value a PC/SC caller
+ * passes means what it meant there (issue 12: numbered 1-4 before, RESET
+ * arrived as LEAVE).  Anything else is refused.  Since 0 is LEAVE, a config
+ * says "the default" with a flag (lockmgr_config.abandon_set), never with 0.
  */
 enum lockmgr_disposition {
-	LOCKMGR_LEAVE = 1,      /* send nothing; the card keeps its state (PIN verified, ...) */
-	LOCKMGR_RESET = 2,      /* warm reset (PC_to_RDR_IccPowerOn while powered); a card that
+	LOCKMGR_LEAVE = 0,      /* send nothing; the card keeps its state (PIN verified, ...) */
+	LOCKMGR_RESET = 1,      /* warm reset (PC_to_RDR_IccPowerOn while powered); a card that
 				   was off stays off and its next power-up is cold */
-	LOCKMGR_UNPOWER = 3,    /* PC_to_RDR_IccPowerOff */
-	LOCKMGR_EJECT = 4,      /* PC_to_RDR_Mechanical bFunction 02 where dwMechanical declares
+	LOCKMGR_UNPOWER = 2,    /* PC_to_RDR_IccPowerOff */
+	LOCKMGR_EJECT = 3,      /* PC_to_RDR_Mechanical bFunction 02 where dwMechanical declares
 				   eject; otherwise power off and latch the slot as ejected */
 };
 

@@ -184,5 +184,10 @@ void lm_record_mine(const struct lockmgr *m, const struct lm_slot *s, struct lm_
 
 /* names.c */
 void lm_sanitise(const char *in, char *out, size_t outlen);
+/* LEAVE .. EJECT (0-3); a negative int passed in converts to a large unsigned value. */
+static inline bool lm_valid_disposition(enum lockmgr_disposition d)
+{
+	return (unsigned)d <= LOCKMGR_EJECT;
+}
 
 #endif

@@ -56,11 +56,6 @@ static int runtime_dir(const struct lockmgr_config *cfg, char *buf, size_t len)
 	return 0;
 }
 
-static bool valid_disposition(enum lockmgr_disposition d)
-{
-	return (unsigned)d >= LOCKMGR_LEAVE && (unsigned)d <= LOCKMGR_EJECT;
-}
-
 struct lockmgr *lockmgr_new(const struct lockmgr_config *cfg)
 {
 	struct lockmgr *m = NULL;
@@ -69,7 +64,7 @@ struct lockmgr *lockmgr_new(const struct lockmgr_config *cfg)
 
 	if (!cfg || !cfg->ops || !cfg->ops->dispose || cfg->slots == 0 || cfg->slots > LOCKMGR_MAX_SLOTS ||
 	    !cfg->reader_id || !cfg->reader_id[0] ||
-	    (cfg->abandon_set ? !valid_disposition(cfg->abandon) : cfg->abandon != 0)) {
+	    (cfg->abandon_set ? !lm_valid_disposition(cfg->abandon) : cfg->abandon != 0)) {
 		r = -EINVAL;
 		goto out;
 	}

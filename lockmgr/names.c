@@ -30,7 +30,7 @@ static const char *const done_names[] = {
 
 const char *lockmgr_disposition_name(enum lockmgr_disposition d)
 {
-	if ((unsigned)d < LOCKMGR_LEAVE || (unsigned)d > LOCKMGR_EJECT)
+	if (!lm_valid_disposition(d))
 		return NULL;
 	return disposition_names[d];
 }

@@ -47,11 +47,6 @@ void lm_release(struct lockmgr *m, unsigned slot, enum lockmgr_event ev, lockmgr
 	pthread_mutex_unlock(&m->lock);
 }
 
-static bool valid_disposition(enum lockmgr_disposition d)
-{
-	return (unsigned)d >= LOCKMGR_LEAVE && (unsigned)d <= LOCKMGR_EJECT;
-}
-
 int lockmgr_unlock(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner, enum lockmgr_disposition d,
 		   enum lockmgr_done *done)
 {
@@ -61,7 +56,7 @@ int lockmgr_unlock(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner, enum
 	int r = 0, st = 0;
 
 	/* Every check comes before any change (issue 5: a refused unlock changes nothing). */
-	if (!m || slot >= m->nslots || !valid_disposition(d))
+	if (!m || slot >= m->nslots || !lm_valid_disposition(d))
 		return -EINVAL;
 	s = &m->slots[slot];
 	if (d == LOCKMGR_LEAVE && lm_fast_owner(owner)) {

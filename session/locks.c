@@ -18,6 +18,11 @@
 #include "session/session_priv.h"
 #include "transport/usb_names.h"
 
+/* uccid_unlock() hands its disposition to the lock manager as it is: one numbering, PC/SC's. */
+_Static_assert(UCCID_LEAVE == (int)LOCKMGR_LEAVE && UCCID_RESET == (int)LOCKMGR_RESET &&
+	       UCCID_UNPOWER == (int)LOCKMGR_UNPOWER && UCCID_EJECT == (int)LOCKMGR_EJECT,
+	       "libuccid and the lock manager number dispositions alike");
+
 /*
  * IccPowerOff for a disposition: a reader answers it for an empty slot too
  * (bmICCStatus 2), but then there was no card to leave in any state, which

@@ -249,17 +249,25 @@ int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_e
  * open, from a lock file in the lock directory.  Slot locks are recorded
  * there too: when a process dies holding one, the next process to lock the
  * slot is told (uccid_lock_info.abandoned) and the abandon disposition
- * (default UCCID_RESET: a card left authenticated must not pass on) is
- * carried out first.
+ * (opts.abandon_disposition; default UCCID_RESET: a card left
+ * authenticated must not pass on) is carried out first.
+ *
+ * Dispositions have PC/SC's numbers — those of Windows' SCardUnlock and
+ * SCardEndTransaction and of pcsc-lite's <winscard.h>: SCARD_LEAVE_CARD 0,
+ * SCARD_RESET_CARD 1, SCARD_UNPOWER_CARD 2, SCARD_EJECT_CARD 3 — so code
+ * ported from PC/SC may pass its SCARD_* value as it is.  (Before issue 12
+ * they were 1-4, and a ported SCARD_RESET_CARD meant LEAVE.)  Any other
+ * value is -EINVAL with nothing changed.
  */
 enum uccid_disposition {
-	UCCID_LEAVE = 1,        /* nothing is sent; the card keeps its state (a verified PIN ...) */
-	UCCID_RESET = 2,        /* warm reset (PC_to_RDR_IccPowerOn on a powered card); a card
-				   that was off stays off and its next power-up is cold */
-	UCCID_UNPOWER = 3,      /* PC_to_RDR_IccPowerOff */
-	UCCID_EJECT = 4,        /* PC_to_RDR_Mechanical 02 where dwMechanical declares eject;
-				   otherwise power off and latch the slot: no power-up until the
-				   card has been removed and inserted again */
+	UCCID_LEAVE = 0,        /* SCARD_LEAVE_CARD: nothing is sent; the card keeps its state
+				   (a verified PIN ...) */
+	UCCID_RESET = 1,        /* SCARD_RESET_CARD: warm reset (PC_to_RDR_IccPowerOn on a powered
+				   card); a card that was off stays off and its next power-up is cold */
+	UCCID_UNPOWER = 2,      /* SCARD_UNPOWER_CARD: PC_to_RDR_IccPowerOff */
+	UCCID_EJECT = 3,        /* SCARD_EJECT_CARD: PC_to_RDR_Mechanical 02 where dwMechanical
+				   declares eject; otherwise power off and latch the slot: no
+				   power-up until the card has been removed and inserted again */
 };
 
 /* What a disposition did. */

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -218,7 +219,7 @@ START_TEST(test_config_refused)
 	ck_assert_ptr_null(lockmgr_new(&c));
 	c = good, c.ops = &no_dispose;
 	ck_assert_ptr_null(lockmgr_new(&c));
-	c = good, c.abandon = (enum lockmgr_disposition)5, c.abandon_set = true;
+	c = good, c.abandon = (enum lockmgr_disposition)4, c.abandon_set = true;
 	ck_assert_ptr_null(lockmgr_new(&c));
 	ck_assert_int_eq(errno, EINVAL);
 	/* a disposition without abandon_set would silently be RESET instead: refused */
@@ -308,10 +309,14 @@ END_TEST
 
 START_TEST(test_names)
 {
-	ck_assert_str_eq(lockmgr_disposition_name(LOCKMGR_LEAVE), "leave");
-	ck_assert_str_eq(lockmgr_disposition_name(LOCKMGR_EJECT), "eject");
-	ck_assert_ptr_null(lockmgr_disposition_name((enum lockmgr_disposition)0));
-	ck_assert_ptr_null(lockmgr_disposition_name((enum lockmgr_disposition)5));
+	/* PC/SC's numbers: SCARD_LEAVE_CARD 0 .. SCARD_EJECT_CARD 3 */
+	ck_assert_str_eq(lockmgr_disposition_name((enum lockmgr_disposition)0), "leave");
+	ck_assert_str_eq(lockmgr_disposition_name((enum lockmgr_disposition)1), "reset");
+	ck_assert_str_eq(lockmgr_disposition_name((enum lockmgr_disposition)2), "unpower");
+	ck_assert_str_eq(lockmgr_disposition_name((enum lockmgr_disposition)3), "eject");
+	ck_assert_ptr_null(lockmgr_disposition_name((enum lockmgr_disposition)4));
+	ck_assert_ptr_null(lockmgr_disposition_name((enum lockmgr_disposition)-1));
+	ck_assert_int_eq(lockmgr_disposition_parse("leave"), 0);
 	ck_assert_int_eq(lockmgr_disposition_parse("unpower"), LOCKMGR_UNPOWER);
 	ck_assert_int_eq(lockmgr_disposition_parse("reset"), LOCKMGR_RESET);
 	ck_assert_int_eq(lockmgr_disposition_parse("RESET"), -EINVAL);
@@ -541,7 +546,7 @@ START_TEST(test_refuse_invalid_disposition)
 {
 	struct lockmgr *m = mk(_i);
 	struct lockmgr_handle *other;
-	const int bad[] = { 0, 5, -1, 0x7fffffff };
+	const int bad[] = { 4, 5, -1, INT_MAX, INT_MIN };   /* 0-3 are LEAVE .. EJECT */
 	enum lockmgr_done done;
 	uint64_t gen;
 

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -454,6 +455,7 @@ static void *other_thread(void *p)
 
 START_TEST(test_refusals)
 {
+	static const int bad[] = { -1, 4, INT_MAX, 5, INT_MIN };
 	struct rig *g = rig_new(VDEV_PROFILE_SHORT_APDU);
 	struct uccid_options o = g_opts;
 	struct other_args a;
@@ -466,9 +468,18 @@ START_TEST(test_refusals)
 	mark = journal_end(g, 0);
 	ck_assert_int_eq(uccid_unlock(g->r, 0, UCCID_RESET, NULL), -ENOLCK);
 	ck_assert_int_eq(uccid_lock(g->r, 0, 0, 0, NULL), 0);
-	ck_assert_int_eq(uccid_unlock(g->r, 0, 0, NULL), -EINVAL);
-	ck_assert_int_eq(uccid_unlock(g->r, 0, 5, NULL), -EINVAL);
-	ck_assert_int_eq(uccid_unlock(g->r, 0, -1, NULL), -EINVAL);
+	/* 0-3 are SCARD_LEAVE_CARD .. SCARD_EJECT_CARD; anything else is refused with nothing done */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		enum uccid_done done = UCCID_DONE_EJECTED;
+
+		ck_assert_int_eq(uccid_unlock(g->r, 0, bad[i], &done), -EINVAL);
+		ck_assert_int_eq(done, UCCID_DONE_EJECTED);     /* not written */
+		ck_assert_int_eq(uccid_lock_holder(g->r, 0, &h), 0);
+		ck_assert_msg(h.held && h.this_process && h.count == 1, "unlock(%d) let go", bad[i]);
+	}
+	host_commands(g, 0, mark, cmds, sizeof(cmds));
+	ck_assert_msg(!cmds[0], "refused unlocks sent: %s", cmds);
+	ck_assert(pin_verified(g->r, 0));
 	ck_assert_int_eq(uccid_lock(g->r, 9, 0, 0, NULL), -EINVAL);
 	ck_assert_int_eq(uccid_lock(g->r, 0, -2, 0, NULL), -EINVAL);
 	ck_assert_int_eq(uccid_lock(g->r, 0, 0, 0x10, NULL), -EINVAL);

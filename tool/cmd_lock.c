@@ -9,7 +9,8 @@
  * the end of input, on SIGINT/SIGTERM or when "uccid unlock" asks, unlocks
  * with the disposition given (if the script has not) and exits.  "uccid unlock" finds the holding uccid
  * process in the lock file and asks it with sigqueue(SIGUSR1), the
- * disposition in the signal's value, then waits for the slot to be free.
+ * disposition in the signal's value (UNLOCK_ASK), then waits for the slot
+ * to be free.
  * Other programs' locks (pcscd, a test rig) can only be released by them.
  */
 #include "config.h"
@@ -27,6 +28,15 @@
 #include "session/uccid.h"
 
 #define UNLOCK_WAIT_MS 15000            /* how long "uccid unlock" waits for the holder to let go */
+/*
+ * The signal's value: UNLOCK_ASK | the disposition (PC/SC's number, 0-3).
+ * Until issue 12 it was the bare disposition numbered 1-4, where 1 meant
+ * LEAVE and now means RESET; the tag keeps a "uccid lock" and a "uccid
+ * unlock" of those two versions from misreading each other — the holder
+ * ignores an untagged value (and an old holder ignores a tagged one), and
+ * "uccid unlock" reports that it did not let go.
+ */
+#define UNLOCK_ASK 0x75630000           /* "uc" in the top bytes, the disposition in the lowest */
 
 static volatile sig_atomic_t g_stop;    /* SIGINT/SIGTERM */
 static volatile sig_atomic_t g_asked;   /* SIGUSR1 from uccid unlock: disposition + 1 */
@@ -39,9 +49,11 @@ static void on_stop(int sig)
 
 static void on_unlock(int sig, siginfo_t *si, void *uc)
 {
+	int v = si->si_value.sival_int;
+
 	(void)sig, (void)uc;
-	if (si->si_code == SI_QUEUE && si->si_value.sival_int >= UCCID_LEAVE && si->si_value.sival_int <= UCCID_EJECT)
-		g_asked = si->si_value.sival_int + 1;
+	if (si->si_code == SI_QUEUE && (v & ~0xff) == UNLOCK_ASK && (v & 0xff) <= UCCID_EJECT)
+		g_asked = (v & 0xff) + 1;
 }
 
 const char *tool_scard_name(int rc)
@@ -258,7 +270,7 @@ int cmd_unlock(const struct tool_opts *opts, int argc, char **argv)
 	struct uccid_holder h;
 	union sigval v;
 	unsigned slot = 0;
-	int c, rc, disposition = 0;
+	int c, rc, disposition = -1;
 	char name[128];
 	const char *reader = opts->reader;
 
@@ -281,7 +293,7 @@ int cmd_unlock(const struct tool_opts *opts, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc || !disposition) {
+	if (optind < argc || disposition < 0) {
 		/* no default: an unlock that silently left an authenticated card would be worse */
 		fprintf(stderr, "usage: %s\n", usage);
 		return EXIT_USAGE;
@@ -306,7 +318,7 @@ int cmd_unlock(const struct tool_opts *opts, int argc, char **argv)
 			 h.program, (long)h.pid);
 		return EXIT_FAILED;
 	}
-	v.sival_int = disposition;
+	v.sival_int = UNLOCK_ASK | disposition;
 	if (sigqueue(h.pid, SIGUSR1, v) < 0) {
 		tool_err("unlock: cannot ask pid %ld: %s", (long)h.pid, strerror(errno));
 		return EXIT_FAILED;

@@ -506,17 +506,20 @@ static int directive(struct parser *p, char **w, unsigned n, const char *text)
 		return parse_clauses(p, st, w, end, n, C_ERR | C_TIMEOUT);
 	}
 	if (!strcmp(kw, "unlock")) {
-		static const char *const disps[] = { "leave", "reset", "unpower", "eject" };
+		/* indexed by the value (PC/SC's numbering); the parser stays free of libuccid */
+		static const char *const disps[] = {
+			[UCCID_LEAVE] = "leave", [UCCID_RESET] = "reset",
+			[UCCID_UNPOWER] = "unpower", [UCCID_EJECT] = "eject",
+		};
 
 		if (!(st = add_step(p, SOP_UNLOCK, text, &rc)))
 			return rc;
 		if (n < 2 || clause_of(w[1]))
 			return perr(p, "unlock: give the disposition: leave, reset, unpower or eject");
-		for (st->iarg = 0; st->iarg < 4 && strcmp(w[1], disps[st->iarg]); st->iarg++)
+		for (st->iarg = UCCID_LEAVE; st->iarg <= UCCID_EJECT && strcmp(w[1], disps[st->iarg]); st->iarg++)
 			;
-		if (st->iarg == 4)
+		if (st->iarg > UCCID_EJECT)
 			return perr(p, "unlock: '%s' is not leave, reset, unpower or eject", w[1]);
-		st->iarg += UCCID_LEAVE;
 		return parse_clauses(p, st, w, 2, n, C_DONE | C_ERR | C_TIMEOUT);
 	}
 	if (!strcmp(kw, "sleep")) {
