@@ -6,7 +6,8 @@
  * nothing, a disposition that fails still releasing the lock, threads,
  * card-state warnings, the reader's open lock, and processes killed while
  * holding a card.  Named readers over USB/IP, so that the lock files are
- * real; a private lock directory per run.
+ * real; a private lock directory per run.  <winscard.h> only for its
+ * SCARD_* disposition constants (issue 12): nothing links libpcsclite.
  */
 #include "config.h"
 
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <winscard.h>
 
 #include "ccid/ccid.h"
 #include "session/uccid.h"
@@ -239,6 +241,86 @@ START_TEST(test_leave_keeps_pin)
 	host_commands(g, 0, mark, cmds, sizeof(cmds));
 	ck_assert_msg(!cmds[0], "LEAVE sent: %s", cmds);
 	ck_assert(pin_verified(g->r, 0));
+	rig_free(g);
+}
+END_TEST
+
+/*
+ * Issue 12: dispositions are PC/SC's numbers.  Each SCARD_* constant of
+ * <winscard.h>, passed to uccid_unlock() as code ported from PC/SC passes
+ * it, must make the reader do what PC/SC means by it — read back from the
+ * virtual reader's journal, and from the card's state.  (With the old 1-4
+ * numbering SCARD_RESET_CARD sent nothing and left the PIN verified.)
+ */
+static const struct {
+	int scard;                      /* the <winscard.h> constant, as a PC/SC caller passes it */
+	const char *name;
+	enum vdev_profile profile;
+	const char *sent;               /* the host's commands on the slot, exactly; for RESET the
+					   first, followed only by what the new ATR negotiates
+					   (SetParameters), no other power or mechanical command */
+	enum uccid_done done;
+} scard_cases[] = {
+	{ SCARD_LEAVE_CARD, "leave", VDEV_PROFILE_SHORT_APDU, "", UCCID_DONE_NOTHING },
+	{ SCARD_RESET_CARD, "reset", VDEV_PROFILE_SHORT_APDU, "IccPowerOn(warm)", UCCID_DONE_RESET },
+	{ SCARD_UNPOWER_CARD, "unpower", VDEV_PROFILE_SHORT_APDU, "IccPowerOff", UCCID_DONE_UNPOWERED },
+	{ SCARD_EJECT_CARD, "eject", VDEV_PROFILE_MECHANICAL, "Mechanical(02)", UCCID_DONE_EJECTED },
+	{ SCARD_EJECT_CARD, "eject", VDEV_PROFILE_SHORT_APDU, "IccPowerOff", UCCID_DONE_LATCHED },   /* no mechanism */
+};
+
+/* Not enough alone (the test below drives the reader), but a mismatch fails the build. */
+_Static_assert(UCCID_LEAVE == SCARD_LEAVE_CARD && UCCID_RESET == SCARD_RESET_CARD &&
+	       UCCID_UNPOWER == SCARD_UNPOWER_CARD && UCCID_EJECT == SCARD_EJECT_CARD,
+	       "uccid_unlock takes PC/SC's disposition numbers");
+
+START_TEST(test_scard_dispositions)
+{
+	struct rig *g = rig_new(scard_cases[_i].profile);
+	int d = scard_cases[_i].scard;
+	enum uccid_done done = (enum uccid_done)-1;
+	struct vdev_slot_status st;
+	struct uccid_holder h;
+	const char *want = scard_cases[_i].sent, *rest;
+	char cmds[512];
+	uint64_t mark;
+	bool ok;
+
+	power_and_verify(g->r, 0);
+	ck_assert_int_eq(uccid_lock(g->r, 0, 0, 0, NULL), 0);
+	mark = journal_end(g, 0);
+	ck_assert_int_eq(uccid_unlock(g->r, 0, d, &done), 0);
+	host_commands(g, 0, mark, cmds, sizeof(cmds));
+	if (d == SCARD_RESET_CARD) {
+		rest = cmds + strlen(want);
+		ok = !strncmp(cmds, want, strlen(want)) && (!*rest || *rest == ' ') && !strstr(rest, "IccPower") &&
+		     !strstr(rest, "Mechanical");
+	} else {
+		ok = !strcmp(cmds, want);
+	}
+	ck_assert_msg(ok, "unlock(%d, SCARD %s) sent \"%s\", want \"%s\"", d, scard_cases[_i].name, cmds, want);
+	ck_assert_int_eq(done, scard_cases[_i].done);
+	st = dev_status(g, 0);
+	switch (d) {
+	case SCARD_LEAVE_CARD:
+		ck_assert(st.present && st.powered && st.pin_verified);
+		break;
+	case SCARD_RESET_CARD:
+		ck_assert(st.present && st.powered && !st.pin_verified);
+		break;
+	case SCARD_UNPOWER_CARD:
+		ck_assert(st.present && !st.powered);
+		break;
+	case SCARD_EJECT_CARD:
+		ck_assert(!st.powered);
+		ck_assert(st.present == (done == UCCID_DONE_LATCHED));
+		ck_assert_int_eq(uccid_ejected(g->r, 0, false), done == UCCID_DONE_LATCHED);
+		break;
+	}
+	ck_assert_int_eq(uccid_lock_holder(g->r, 0, &h), 0);
+	ck_assert(!h.held);                     /* and the lock was released */
+	/* the tool's names for them */
+	ck_assert_str_eq(uccid_disposition_name(d), scard_cases[_i].name);
+	ck_assert_int_eq(uccid_disposition_parse(scard_cases[_i].name), d);
 	rig_free(g);
 }
 END_TEST
@@ -935,6 +1017,7 @@ static Suite *locks_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_scard_dispositions, 0, sizeof(scard_cases) / sizeof(scard_cases[0]));
 	tcase_add_test(tc, test_leave_keeps_pin);
 	tcase_add_loop_test(tc, test_reset_warm, 0, 3);
 	tcase_add_test(tc, test_reset_card_off);
