@@ -16,52 +16,6 @@
 
 #include "lockmgr/lockmgr_priv.h"
 
-void lm_inflate(struct lm_slot *s)
-{
-	uint64_t v = atomic_load(&s->fast);
-
-	while (v != LM_FAST_INFLATED) {
-		/* a fast holder's unlock may race us: either it swaps first (v becomes IDLE and we
-		   retry) or we do, and its unlock then comes here and finds it HELD */
-		if (atomic_compare_exchange_weak(&s->fast, &v, LM_FAST_INFLATED)) {
-			if (v != LM_FAST_IDLE) {
-				s->state = LM_HELD;
-				s->owner = v;
-				s->count = 1;
-				s->mechanical = false;
-				s->since = (struct timespec){ 0 };
-			}
-			return;
-		}
-	}
-}
-
-/* Called with m->lock held. */
-bool lm_hand_off(struct lm_slot *s)
-{
-	struct lm_waiter *w = s->head;
-
-	s->count = 0;
-	if (!w) {
-		s->state = LM_FREE;
-		/* deflate: the next uncontended lock is a single swap again */
-		atomic_store_explicit(&s->fast, LM_FAST_IDLE, memory_order_release);
-		return false;
-	}
-	s->head = w->next;
-	if (!s->head)
-		s->tail = NULL;
-	s->nwaiters--;
-	s->state = LM_ACQUIRING;
-	s->owner = w->owner;
-	atomic_store_explicit(&s->cancel_acquire, false, memory_order_relaxed);
-	w->granted = true;
-	/* Signalled with m->lock held: w lives on the waiter's stack, and once the mutex is
-	   released a waiter that timed out could return and destroy w->cv. */
-	pthread_cond_signal(&w->cv);
-	return true;
-}
-
 void lm_record_mine(const struct lockmgr *m, const struct lm_slot *s, struct lm_holder_rec *ret)
 {
 	*ret = (struct lm_holder_rec){ .held = true, .pid = m->pid, .owner = s->owner, .since = s->since };
@@ -231,7 +185,7 @@ int lockmgr_lock(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner, int ti
 	if ((flags & LOCKMGR_F_MECHANICAL) && !m->ops->mechanical_lock)
 		return -EOPNOTSUPP;
 	/* 0: try once, -1: forever, else an absolute CLOCK_MONOTONIC deadline */
-	deadline = timeout_ms > 0 ? lm_now_ns() + (int64_t)timeout_ms * 1000000 : timeout_ms;
+	deadline = timeout_ms > 0 ? uccid_mono_ns() + (int64_t)timeout_ms * 1000000 : timeout_ms;
 	s = &m->slots[slot];
 
 	if ((!m->file || flags & LOCKMGR_F_LOCAL) && !(flags & LOCKMGR_F_MECHANICAL) && lm_fast_owner(owner)) {

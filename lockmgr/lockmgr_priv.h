@@ -114,15 +114,6 @@ struct lockmgr {
 	struct lm_slot *slots;
 };
 
-/*
- * The old name of uccid_mono_ns() (util/clock.h), kept while lock.c still
- * calls it; new code calls uccid_mono_ns().  Goes once lock.c is switched.
- */
-static inline int64_t lm_now_ns(void)
-{
-	return uccid_mono_ns();
-}
-
 /* The record of a holder, as read from or written to the lock file. */
 struct lm_holder_rec {
 	bool held;
@@ -163,7 +154,7 @@ void lm_bump(struct lockmgr *m, unsigned slot, enum lockmgr_event ev, bool has_e
 /* The event a disposition's outcome amounts to (0: none). */
 enum lockmgr_event lm_done_event(enum lockmgr_disposition d, enum lockmgr_done done, int status);
 
-/* lock.c, unlock.c */
+/* slot.c */
 /* Called with m->lock held: make the slot's state the truth (see LM_FAST_IDLE). */
 void lm_inflate(struct lm_slot *s);
 /* Can owner use the fast word at all? */

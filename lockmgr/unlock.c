@@ -13,40 +13,6 @@
 
 #include "lockmgr/lockmgr_priv.h"
 
-void lm_release(struct lockmgr *m, unsigned slot, enum lockmgr_event ev, lockmgr_owner_t owner)
-{
-	struct lm_slot *s = &m->slots[slot];
-
-	pthread_mutex_lock(&m->lock);
-	if (ev)
-		lm_bump(m, slot, ev, true, owner);
-	s->mechanical = false;
-	if (s->ofd_held) {
-		/* Hand over within the process keeping the OFD lock: the next owner needs no
-		   system call.  Bounded, so that waiting processes are not starved. */
-		if (s->head && s->local_handoffs < LM_LOCAL_HANDOFF_MAX) {
-			s->local_handoffs++;
-			lm_hand_off(s);
-			pthread_mutex_unlock(&m->lock);
-			return;
-		}
-		/* Free before the OFD lock goes: a record still marked held after that means
-		   its holder died (see finish_lock()). */
-		lm_file_write(m->file, slot, &(struct lm_holder_rec){ .held = false });
-		s->ofd_held = false;
-		s->local_handoffs = 0;
-		s->state = LM_RELEASING;
-		pthread_mutex_unlock(&m->lock);
-		/* Not under m->lock, and before any thread of this process may own the slot:
-		   OFD locks of one description never conflict, so a new owner here would
-		   "take" the lock we still hold and then lose it to this F_UNLCK. */
-		lm_file_release(m->file, slot);
-		pthread_mutex_lock(&m->lock);
-	}
-	lm_hand_off(s);
-	pthread_mutex_unlock(&m->lock);
-}
-
 int lockmgr_unlock(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner, enum lockmgr_disposition d,
 		   enum lockmgr_done *done)
 {

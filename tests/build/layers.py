@@ -29,8 +29,6 @@ SESSION_LAYERS = [
 ]
 # Cycles known and not yet untangled, each named with its reason; any other fails.
 KNOWN_CYCLES = {
-    # the lock manager's slot state machine is split across lock.c and unlock.c
-    ("lockmgr/lock.c", "lockmgr/unlock.c"),
     # the virtual device model: slot.c is the per-slot half of device.c
     ("vreader/device.c", "vreader/slot.c"),
 }
