@@ -94,7 +94,7 @@ struct vdev {
 	uint32_t rng;
 };
 
-/* device.c */
+/* outputs.c: below device.c and slot.c */
 void vdev_queue_bulk(struct vdev *d, int slot, const uint8_t *data, size_t len, enum vusb_in_action action,
 		     bool journal);
 void vdev_notify_change(struct vdev *d, unsigned slot);
@@ -102,6 +102,12 @@ void vdev_log(struct vdev *d, const char *fmt, ...) __attribute__((format(printf
 void vdev_journal_add(struct vdev *d, unsigned slot, const uint8_t *msg, size_t len, bool from_host, bool warm);
 uint8_t vdev_icc_status(const struct vslot *s);
 uint32_t vdev_random(struct vdev *d);
+bool vdev_has_interrupt(const struct vdev *d);
+/* Queue one interrupt-IN message (it is journalled as sent when the host reads it). */
+void vdev_queue_intr(struct vdev *d, const uint8_t *data, size_t len);
+/* Turn the slot changes not yet reported into a NotifySlotChange (CCID §6.3.1). */
+void vdev_flush_notify(struct vdev *d);
+void vdev_free_list(struct vmsg *m);
 
 /* slot.c */
 void vdev_handle_command(struct vdev *d, const uint8_t *msg, size_t len, int64_t now);

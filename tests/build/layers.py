@@ -29,8 +29,6 @@ SESSION_LAYERS = [
 ]
 # Cycles known and not yet untangled, each named with its reason; any other fails.
 KNOWN_CYCLES = {
-    # the virtual device model: slot.c is the per-slot half of device.c
-    ("vreader/device.c", "vreader/slot.c"),
 }
 # components, lowest first: each may use only those before it
 COMPONENTS = ["ccid", "usbip", "lockmgr", "transport", "session", "ifd", "vreader"]
