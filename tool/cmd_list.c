@@ -186,28 +186,4 @@ int cmd_list(const struct tool_opts *opts, int argc, char **argv)
 	return url ? list_usbip(&o, url) : list_usb(&o);
 }
 
-int tool_default_reader(char *name, size_t cap)
-{
-	struct uccid_libusb_reader rd[LIST_MAX];
-	char err[256] = "";
-	int n = uccid_libusb_list(rd, LIST_MAX, err, sizeof(err));
 
-	if (n < 0) {
-		tool_err("no reader given, and the USB buses cannot be listed: %s", err);
-		return -ENODEV;
-	}
-	if (n == 0) {
-		tool_err("no reader given and none found on the USB buses (use --reader usbip://HOST/BUSID for a "
-			 "USB/IP reader)");
-		return -ENODEV;
-	}
-	if (n > 1) {
-		tool_err("no reader given and %d are present; choose one with --reader:", n);
-		for (int i = 0; i < n && i < LIST_MAX; i++)
-			fprintf(stderr, "  %s  %s (%04x:%04x)\n", rd[i].name_libusb, rd[i].product, rd[i].idVendor,
-				rd[i].idProduct);
-		return -EINVAL;
-	}
-	snprintf(name, cap, "%s", rd[0].name_libusb);
-	return 0;
-}

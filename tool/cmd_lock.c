@@ -56,46 +56,6 @@ static void on_unlock(int sig, siginfo_t *si, void *uc)
 		g_asked = (v & 0xff) + 1;
 }
 
-const char *tool_scard_name(int rc)
-{
-	switch (rc) {
-	case -ENOMEDIUM: return "SCARD_W_REMOVED_CARD";
-	case -EMEDIUMTYPE: return "SCARD_W_REMOVED_CARD";
-	case -ECONNRESET: return "SCARD_W_RESET_CARD";
-	case -ETIMEDOUT: return "SCARD_W_UNRESPONSIVE_CARD";
-	case -ENODEV: return "SCARD_E_READER_UNAVAILABLE";
-	case -EBUSY: return "SCARD_E_SHARING_VIOLATION";
-	case -EPROTO: return "SCARD_W_UNRESPONSIVE_CARD";
-	case -ENOTSUP: return "SCARD_E_UNSUPPORTED_FEATURE";
-	case -EINVAL: return "SCARD_E_INVALID_VALUE";
-	case -ECANCELED: return "SCARD_E_CANCELLED";
-	default: return "SCARD_F_COMM_ERROR";
-	}
-}
-
-static void format_since(int64_t since, char *buf, size_t len)
-{
-	time_t t = (time_t)since;
-	struct tm tm;
-
-	buf[0] = '\0';
-	if (t && localtime_r(&t, &tm))
-		strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
-void tool_lock_busy(struct tool_session *s, int rc)
-{
-	struct uccid_holder h;
-	char when[32];
-
-	if ((rc == -EBUSY || rc == -ETIMEDOUT) && uccid_lock_holder(s->r, s->slot, &h) == 0 && h.held) {
-		format_since(h.since, when, sizeof(when));
-		tool_err("lock: slot %u is locked by %s (pid %ld) since %s", s->slot, h.program, (long)h.pid, when);
-		return;
-	}
-	tool_err("lock: slot %u: %s", s->slot, uccid_strerror(rc));
-}
-
 static int parse_disposition(const char *arg, int *ret)
 {
 	int d = uccid_disposition_parse(arg);
@@ -342,7 +302,7 @@ static void print_holder(bool json, const char *what, int slot, const struct ucc
 {
 	char when[32];
 
-	format_since(h->since, when, sizeof(when));
+	tool_format_since(h->since, when, sizeof(when));
 	if (json) {
 		printf("%s{\"what\":\"%s\",", *first ? "" : ",", what);
 		if (slot >= 0)

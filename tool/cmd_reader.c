@@ -26,54 +26,6 @@ static void on_sigint(int sig)
 	interrupted = 1;
 }
 
-static void tool_log(void *ctx, enum uccid_log_level level, const char *msg)
-{
-	(void)ctx;
-	fprintf(stderr, "uccid: %s%s\n", level == UCCID_LOG_ERROR ? "error: " : level == UCCID_LOG_WARNING ? "warning: " : "",
-		msg);
-}
-
-int tool_open_session(const struct tool_opts *o, struct tool_session *s)
-{
-	struct uccid_options opts = { .log = tool_log, .log_level = o->verbose ? UCCID_LOG_DEBUG : UCCID_LOG_WARNING,
-				      .auto_get_response = true, .open_wait_ms = o->wait_ms, .program = "uccid" };
-	char err[512] = "", name[128];
-	const char *reader = o->reader;
-	int rc;
-
-	s->o = o;
-	if (!reader) {
-		rc = tool_default_reader(name, sizeof(name));
-		if (rc < 0)
-			return rc;
-		reader = name;
-	}
-	tool_trace_setup(o, &opts);
-	rc = uccid_open(reader, &opts, &s->r, err, sizeof(err));
-	if (rc < 0) {
-		tool_err("%s", err[0] ? err : uccid_strerror(rc));
-		return rc;
-	}
-	tool_trace_opened(o, s->r);
-	return 0;
-}
-
-int tool_open_failed(int rc)
-{
-	return rc == -EINVAL ? EXIT_USAGE : EXIT_FAILED;
-}
-
-int tool_fail(struct tool_session *s, const char *what, int rc)
-{
-	struct uccid_reader_error le;
-
-	if (s->r && uccid_last_error(s->r, s->slot, &le) == 0 && le.valid && rc == -EIO)
-		tool_err("%s: the reader refused: %s (bError %02X)", what, ccid_error_name(le.bError), le.bError);
-	else
-		tool_err("%s: %s", what, uccid_strerror(rc));
-	return EXIT_FAILED;
-}
-
 /* Options of the reader subcommands: --slot N, --json, and --warm/--cold where cold is given. */
 static int parse_opts(struct tool_opts *o, unsigned *slot, bool *cold, int argc, char **argv, const char *usage)
 {
@@ -123,12 +75,6 @@ static int parse_opts(struct tool_opts *o, unsigned *slot, bool *cold, int argc,
 static int parse_common(struct tool_opts *o, unsigned *slot, int argc, char **argv, const char *usage)
 {
 	return parse_opts(o, slot, NULL, argc, argv, usage);
-}
-
-static void print_hex(FILE *f, const uint8_t *b, size_t n, const char *sep)
-{
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s%02X", i ? sep : "", b[i]);
 }
 
 int cmd_info(const struct tool_opts *opts, int argc, char **argv)
@@ -187,165 +133,6 @@ int cmd_atr(const struct tool_opts *opts, int argc, char **argv)
 out:
 	uccid_close(s.r);
 	return rc;
-}
-
-/* Send each APDU and show the response with the status word's meaning. */
-int tool_run_apdu(struct tool_session *s, const uint8_t *apdu, size_t len, bool json, bool first)
-{
-	static uint8_t rsp[65538];
-	char meaning[128];
-	ssize_t n = uccid_transmit(s->r, s->slot, apdu, len, rsp, sizeof(rsp));
-	uint16_t sw;
-
-	if (n < 0) {
-		tool_fail(s, "transmit", (int)n);
-		return -1;
-	}
-	sw = (uint16_t)(rsp[n - 2] << 8 | rsp[n - 1]);
-	ccid_sw_explain(sw, meaning, sizeof(meaning));
-	if (json) {
-		printf("%s{\"command\":\"", first ? "" : ",");
-		print_hex(stdout, apdu, len, "");
-		printf("\",\"data\":\"");
-		print_hex(stdout, rsp, (size_t)n - 2, "");
-		printf("\",\"sw\":\"%04X\",\"meaning\":", sw);
-		json_string(stdout, meaning);
-		printf("}");
-	} else {
-		printf("> ");
-		print_hex(stdout, apdu, len, " ");
-		printf("\n< ");
-		if (n > 2) {
-			print_hex(stdout, rsp, (size_t)n - 2, " ");
-			printf(" ");
-		}
-		printf("%04X  %s\n", sw, meaning);
-	}
-	return 0;
-}
-
-/* "lock [mechanical] [TIMEOUT_MS]" in a script: the card is ours until "unlock DISPOSITION". */
-static int script_lock(struct tool_session *s, char *args, const char *file, unsigned lineno)
-{
-	struct uccid_lock_info li;
-	unsigned flags = 0;
-	int timeout = -1, rc;
-	char *w, *save = NULL;
-
-	for (w = strtok_r(args, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-		char *end;
-		long v;
-
-		if (!strcmp(w, "mechanical")) {
-			flags |= UCCID_LOCK_MECHANICAL;
-			continue;
-		}
-		v = strtol(w, &end, 10);
-		if (*end || v < -1 || v > 86400000) {
-			tool_err("%s:%u: lock: '%s' is neither 'mechanical' nor a timeout in ms", file, lineno, w);
-			return -EINVAL;
-		}
-		timeout = (int)v;
-	}
-	rc = uccid_lock(s->r, s->slot, timeout, flags, &li);
-	if (rc < 0) {
-		tool_lock_busy(s, rc);
-		return rc;
-	}
-	if (li.abandoned)
-		printf("-- the previous holder, %s (pid %ld), died holding the card: %s%s%s\n", li.prev_program,
-		       (long)li.prev_pid, uccid_done_name(li.abandon_done), li.abandon_status ? ", " : "",
-		       li.abandon_status ? uccid_strerror(li.abandon_status) : "");
-	if (!s->o->json)
-		printf("-- slot %u locked\n", s->slot);
-	return 0;
-}
-
-int tool_unlock(struct tool_session *s, int disposition, bool json)
-{
-	enum uccid_done done = UCCID_DONE_NOTHING;
-	int rc = uccid_unlock(s->r, s->slot, disposition, &done);
-
-	if (rc == -EINVAL || rc == -ENOLCK || rc == -EPERM) {
-		tool_err("unlock: %s: %s", uccid_disposition_name(disposition) ? uccid_disposition_name(disposition)
-			 : "?", rc == -EINVAL ? "not a disposition (leave, reset, unpower, eject)"
-			 : rc == -ENOLCK ? "the slot is not locked" : "the slot is locked by someone else");
-		return rc;
-	}
-	if (!json)
-		printf("-- slot %u unlocked (%s): %s\n", s->slot, uccid_disposition_name(disposition),
-		       uccid_done_name(done));
-	if (rc < 0) {
-		/* released all the same; the card's error as PC/SC would name it */
-		tool_err("unlock %s: %s (%s); the lock is released", uccid_disposition_name(disposition),
-			 uccid_strerror(rc), tool_scard_name(rc));
-	}
-	return rc;
-}
-
-int tool_run_script(struct tool_session *s, FILE *f, const char *file, bool json, int *count)
-{
-	static char line[HEX_MAX_BYTES * 3];
-	uint8_t atr[CCID_ATR_MAX];
-	static uint8_t apdu[HEX_MAX_BYTES];
-	unsigned lineno = 0;
-
-	while (fgets(line, sizeof(line), f)) {
-		char *hash = strchr(line, '#'), *words[1] = { line }, *cmd;
-		size_t bad_pos;
-		char bad_char;
-		int n;
-
-		lineno++;
-		if (hash)
-			*hash = 0;
-		line[strcspn(line, "\r\n")] = 0;
-		cmd = line + strspn(line, " \t");
-		/* "reset" (warm) or "reset cold" between APDUs: the card loses its session state */
-		if (!strncmp(cmd, "reset", 5)) {
-			bool cold = strstr(cmd, "cold") != NULL;
-
-			n = uccid_reset(s->r, s->slot, cold, atr, sizeof(atr));
-			if (n < 0)
-				return tool_fail(s, "reset", n);
-			if (!json)
-				printf("-- %s reset\n", cold ? "cold" : "warm");
-			continue;
-		}
-		if (!strncmp(cmd, "unlock", 6)) {
-			char *d = cmd + 6 + strspn(cmd + 6, " \t");
-			int disp;
-
-			d[strcspn(d, " \t")] = 0;
-			disp = uccid_disposition_parse(d);
-			if (disp < 0) {
-				tool_err("%s:%u: unlock: '%s' is not a disposition (leave, reset, unpower, eject)", file,
-					 lineno, d);
-				return EXIT_USAGE;
-			}
-			if (tool_unlock(s, disp, json) < 0)
-				return EXIT_FAILED;
-			continue;
-		}
-		if (!strncmp(cmd, "lock", 4)) {
-			n = script_lock(s, cmd + 4, file, lineno);
-			if (n == -EINVAL)
-				return EXIT_USAGE;
-			if (n < 0)
-				return EXIT_FAILED;
-			continue;
-		}
-		n = hex_parse_words(1, words, apdu, HEX_MAX_BYTES, &bad_pos, &bad_char);
-		if (n == 0)
-			continue;
-		if (n < 0) {
-			tool_err("%s:%u: bad hex at character %zu", file, lineno, bad_pos + 1);
-			return EXIT_USAGE;
-		}
-		if (tool_run_apdu(s, apdu, (size_t)n, json, (*count)++ == 0) < 0)
-			return EXIT_FAILED;
-	}
-	return EXIT_OK;
 }
 
 int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
@@ -494,7 +281,7 @@ int cmd_power(const struct tool_opts *opts, int argc, char **argv)
 			rc = uccid_reset(s.r, s.slot, cold, atr, sizeof(atr));
 		if (rc >= 0) {
 			printf("%s reset, ATR ", cold ? "cold" : "warm");
-			print_hex(stdout, atr, (size_t)rc, " ");
+			tool_print_hex(stdout, atr, (size_t)rc, " ");
 			printf("\n");
 		}
 	} else if (!strcmp(what, "poweroff")) {

@@ -100,6 +100,10 @@ void tool_trace_print(FILE *f, bool verbose, bool out, const uint8_t *msg, size_
 
 /* The only reader on the USB buses, for subcommands run without --reader; else an error listing them. */
 int tool_default_reader(char *name, size_t cap);
+/* "2026-11-24 10:00:00" (local time) for a holder's since; "" when unknown. */
+void tool_format_since(int64_t since, char *buf, size_t len);
+/* b as hex bytes separated by sep. */
+void tool_print_hex(FILE *f, const uint8_t *b, size_t n, const char *sep);
 
 /* Parse a --slot argument (0..255); on a bad one print why and return -EINVAL. */
 int tool_slot_arg(const char *arg, unsigned *slot);

@@ -5,7 +5,8 @@
 Reads the symbols each object file of the libraries defines and uses (nm),
 and fails on:
   - a cycle between files (a file that, through others, calls itself);
-  - a cycle between components (ccid, usbip, lockmgr, transport, session, ifd, vreader);
+  - a component that uses one above it (COMPONENTS: ccid, usbip, lockmgr, transport, session, ifd,
+    vreader, the tool's selftest/ and hil/, the tool);
   - in session/, a call to a file of the same or a higher layer than the
     caller's (the order in session/session_priv.h's comment, repeated here).
 Usage: layers.py BUILDDIR
@@ -28,7 +29,12 @@ SESSION_LAYERS = [
     ["open"],
 ]
 # components, lowest first: each may use only those before it
-COMPONENTS = ["ccid", "usbip", "lockmgr", "transport", "session", "ifd", "vreader"]
+COMPONENTS = ["ccid", "usbip", "lockmgr", "transport", "session", "ifd", "vreader", "tool:base", "tool/selftest",
+              "tool/hil", "tool"]
+# tool/'s own base, below its selftest/ and hil/: what every subcommand shares
+TOOL_BASE = {"output", "hex", "pcap", "pingpong", "trace", "session", "script"}
+# the objects of a program: "<program>-<file>.o"
+PROGRAM_PREFIX = {"tool/selftest": "uccid-", "tool/hil": "uccid-", "tool": "uccid-"}
 
 
 def objects(build):
@@ -39,7 +45,10 @@ def objects(build):
             if not os.path.isdir(d):
                 continue
             for f in sorted(os.listdir(d)):
-                if f.endswith(".o") and f.startswith("lib") and "_la-" in f:
+                prefix = PROGRAM_PREFIX.get(comp)
+                if prefix and f.endswith(".o") and f.startswith(prefix):
+                    found.setdefault((comp, f[len(prefix):-2]), os.path.join(d, f))
+                elif not prefix and f.endswith(".o") and f.startswith("lib") and "_la-" in f:
                     stem = f.split("_la-", 1)[1][:-2]
                     found.setdefault((comp, stem), os.path.join(d, f))
     return found
@@ -111,15 +120,19 @@ def main():
     for c in cycles(edges, list(objs)):
         print("FAIL: files call each other:", " <-> ".join("%s/%s.c" % k for k in c))
         fail = 1
+    def comp(key):
+        return "tool:base" if key[0] == "tool" and key[1] in TOOL_BASE else key[0]
+
     comp_edges = {}
     for a, bs in edges.items():
         for b in bs:
-            if a[0] != b[0]:
-                comp_edges.setdefault(a[0], set()).add(b[0])
+            if comp(a) != comp(b):
+                comp_edges.setdefault(comp(a), set()).add(comp(b))
     for a, bs in comp_edges.items():
         for b in bs:
             if COMPONENTS.index(b) > COMPONENTS.index(a):
-                why = sorted("%s/%s.c -> %s/%s.c" % (x + y) for x in objs for y in edges.get(x, ()) if x[0] == a and y[0] == b)
+                why = sorted("%s/%s.c -> %s/%s.c" % (x + y) for x in objs for y in edges.get(x, ())
+                             if comp(x) == a and comp(y) == b)
                 print("FAIL: %s uses %s, a component above it: %s" % (a, b, "; ".join(why)))
                 fail = 1
     rank = {f: i for i, layer in enumerate(SESSION_LAYERS) for f in layer}
