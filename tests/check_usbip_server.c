@@ -952,6 +952,199 @@ START_TEST(test_unlink_completed)
 END_TEST
 
 /* ---------------------------------------------------------------------------
+ * modes: real servers' behaviours on demand (usbip_server_modes), and the counters
+ */
+
+static void set_modes(const struct usbip_server_modes *m)
+{
+	usbip_server_set_modes(srv, m);
+}
+
+/* Linux's usbip-host right after `usbip bind`: unconfigured, no interfaces, in the list and the import reply. */
+START_TEST(test_mode_unconfigured)
+{
+	int fd = client_connect();
+	uint8_t b[4096];
+	struct usbip_rep_devlist rl;
+	struct usbip_usb_device d;
+	struct usbip_usb_interface intf[USBIP_MAX_INTERFACES];
+	struct usbip_rep_import rep;
+	size_t n = 12 + 2 * 312;
+
+	set_modes(&(struct usbip_server_modes){ .unconfigured = true });
+	ck_assert_int_eq(usbip_req_devlist_encode(b, sizeof(b)), 8);
+	send_all(fd, b, 8);
+	ck_assert(recv_exact(fd, b, n));
+	ck_assert_int_eq(usbip_rep_devlist_decode(b, n, &rl, NULL), (int)n);
+	ck_assert_uint_eq(rl.ndev, 2);
+	ck_assert_int_eq(usbip_devlist_entry_decode(b + USBIP_OFF_DEVLIST_FIRST, n - USBIP_OFF_DEVLIST_FIRST, &d, intf,
+						    NULL), 312);
+	ck_assert_uint_eq(d.bConfigurationValue, 0);
+	ck_assert_uint_eq(d.bNumInterfaces, 0);
+	ck_assert(wait_eof(fd, NULL));
+	close(fd);
+	fd = client_connect();
+	ck_assert_uint_eq(import(fd, "1-1", &rep), USBIP_ST_OK);
+	ck_assert_uint_eq(rep.dev.bConfigurationValue, 0);
+	ck_assert_uint_eq(rep.dev.bNumInterfaces, 0);
+	close(fd);
+}
+END_TEST
+
+/*
+ * A device server whose endpoints open on SET_CONFIGURATION: URBs taken
+ * before are never answered (an unlink cancels them, the device never
+ * hears of them); after it, the device answers.
+ */
+START_TEST(test_mode_config_gate)
+{
+	const uint8_t setconf[8] = { 0x00, 0x09, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00 };
+	int fd;
+	struct usbip_header h;
+	uint8_t back[64];
+	uint32_t out, in, u, s;
+
+	set_modes(&(struct usbip_server_modes){ .config_gate = true });
+	fd = import_ok("1-1");
+	out = submit(fd, USBIP_DIR_OUT, 2, 3, NULL, "abc");
+	in = submit(fd, USBIP_DIR_IN, 1, sizeof(back), NULL, NULL);
+	expect_silence(fd, 30);
+	ck_assert_uint_eq(dev1.len, 0);                 /* the device never saw the data */
+	s = submit(fd, USBIP_DIR_OUT, 0, 0, setconf, NULL);
+	h = read_ret(fd, false, NULL, 0);
+	ck_assert_uint_eq(h.seqnum, s);
+	ck_assert_int_eq(h.u.ret_submit.status, 0);
+	expect_silence(fd, 30);                         /* what was taken before stays unanswered */
+	u = unlink_urb(fd, out);
+	h = read_ret(fd, false, NULL, 0);
+	ck_assert_uint_eq(h.command, USBIP_RET_UNLINK);
+	ck_assert_uint_eq(h.seqnum, u);
+	ck_assert_int_eq(h.u.ret_unlink.status, -ECONNRESET);
+	u = unlink_urb(fd, in);
+	h = read_ret(fd, false, NULL, 0);
+	ck_assert_uint_eq(h.seqnum, u);
+	ck_assert_int_eq(h.u.ret_unlink.status, -ECONNRESET);
+	ck_assert_int_eq(dev1.unlinks, 0);
+	/* configured: the endpoints answer */
+	bulk_out(fd, (const uint8_t *)"xyz", 3);
+	s = submit(fd, USBIP_DIR_IN, 1, sizeof(back), NULL, NULL);
+	h = read_ret(fd, true, back, sizeof(back));
+	ck_assert_uint_eq(h.seqnum, s);
+	ck_assert_uint_eq(h.u.ret_submit.actual_length, 3);
+	ck_assert_mem_eq(back, "xyz", 3);
+	close(fd);
+	/* a new import starts closed again */
+	pump(30);
+	fd = import_ok("1-1");
+	submit(fd, USBIP_DIR_OUT, 2, 1, NULL, "q");
+	expect_silence(fd, 30);
+	close(fd);
+}
+END_TEST
+
+/* RET_UNLINK leaves unlink_delay_ms late; the other URBs are answered meanwhile. */
+START_TEST(test_mode_unlink_delay)
+{
+	int fd;
+	struct usbip_header h;
+	uint8_t back[64];
+	uint32_t victim, u;
+
+	set_modes(&(struct usbip_server_modes){ .unlink_delay_ms = 300 });
+	fd = import_ok("1-1");
+	victim = submit(fd, USBIP_DIR_IN, 1, sizeof(back), NULL, NULL);
+	u = unlink_urb(fd, victim);
+	expect_silence(fd, 100);
+	bulk_out(fd, (const uint8_t *)"a", 1);          /* answered before the RET_UNLINK */
+	h = read_ret(fd, false, NULL, 0);
+	ck_assert_uint_eq(h.command, USBIP_RET_UNLINK);
+	ck_assert_uint_eq(h.seqnum, u);
+	ck_assert_int_eq(h.u.ret_unlink.status, -ECONNRESET);
+	close(fd);
+}
+END_TEST
+
+/* After an importer leaves, imports are refused as busy for busy_after_close_ms, then accepted. */
+START_TEST(test_mode_busy_after_close)
+{
+	int fd, other;
+	struct usbip_server_counters k;
+
+	set_modes(&(struct usbip_server_modes){ .busy_after_close_ms = 200 });
+	fd = import_ok("1-1");
+	close(fd);
+	for (int i = 0; i < WAIT_MS / 5 && dev1.detaches == 0; i++)
+		pump(5);
+	ck_assert_int_eq(dev1.detaches, 1);
+	other = client_connect();
+	ck_assert_uint_eq(import(other, "1-1", NULL), USBIP_ST_DEV_BUSY);
+	close(other);
+	other = client_connect();
+	ck_assert_uint_eq(import(other, "1-2", NULL), USBIP_ST_OK);  /* another device is not affected */
+	close(other);
+	pump(250);
+	fd = import_ok("1-1");
+	close(fd);
+	usbip_server_counters(srv, &k);
+	ck_assert_uint_eq(k.imports, 3);
+	ck_assert_uint_eq(k.busy, 1);
+}
+END_TEST
+
+/* A RET_SUBMIT that says one byte more than the URB offered, once. */
+START_TEST(test_mode_bad_actual_length)
+{
+	int fd = import_ok("1-1");
+	struct usbip_header h;
+	uint8_t back[64];
+	uint32_t s;
+
+	set_modes(&(struct usbip_server_modes){ .bad_actual_length = 1 });
+	bulk_out(fd, (const uint8_t *)"abcd", 4);
+	s = submit(fd, USBIP_DIR_IN, 1, 16, NULL, NULL);
+	h = read_ret(fd, true, back, sizeof(back));
+	ck_assert_uint_eq(h.seqnum, s);
+	ck_assert_uint_eq(h.u.ret_submit.actual_length, 17);
+	ck_assert_mem_eq(back, "abcd", 4);
+	bulk_out(fd, (const uint8_t *)"e", 1);
+	submit(fd, USBIP_DIR_IN, 1, 16, NULL, NULL);
+	h = read_ret(fd, true, back, sizeof(back));
+	ck_assert_uint_eq(h.u.ret_submit.actual_length, 1);
+	close(fd);
+}
+END_TEST
+
+/* Every PDU a client sends is counted, by endpoint and direction. */
+START_TEST(test_counters)
+{
+	const uint8_t get18[8] = { 0x80, 0x06, 0x00, 0x01, 0x00, 0x00, 0x12, 0x00 };
+	int fd = import_ok("1-1");
+	struct usbip_server_counters k;
+	uint8_t back[64];
+	uint32_t v;
+
+	submit(fd, USBIP_DIR_IN, 0, 18, get18, NULL);
+	read_ret(fd, true, back, sizeof(back));
+	bulk_out(fd, (const uint8_t *)"a", 1);
+	bulk_out(fd, (const uint8_t *)"b", 1);
+	v = submit(fd, USBIP_DIR_IN, 3, 8, NULL, NULL);
+	unlink_urb(fd, v);
+	read_ret(fd, false, NULL, 0);
+	usbip_server_counters(srv, &k);
+	ck_assert_uint_eq(k.imports, 1);
+	ck_assert_uint_eq(k.submit_in[0], 1);
+	ck_assert_uint_eq(k.submit_out[2], 2);
+	ck_assert_uint_eq(k.submit_in[3], 1);
+	ck_assert_uint_eq(k.unlinks, 1);
+	ck_assert_uint_eq(k.unlinked, 1);
+	usbip_server_counters_reset(srv);
+	usbip_server_counters(srv, &k);
+	ck_assert_uint_eq(k.imports + k.submit_in[0] + k.submit_out[2] + k.unlinks, 0);
+	close(fd);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------
  * robustness: each bad client costs only its own connection
  */
 
@@ -1252,6 +1445,17 @@ static Suite *usbip_server_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_unlink_pending);
 	tcase_add_test(tc, test_unlink_completed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("modes");
+	tcase_add_checked_fixture(tc, setup_server, teardown_server);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_mode_unconfigured);
+	tcase_add_test(tc, test_mode_config_gate);
+	tcase_add_test(tc, test_mode_unlink_delay);
+	tcase_add_test(tc, test_mode_busy_after_close);
+	tcase_add_test(tc, test_mode_bad_actual_length);
+	tcase_add_test(tc, test_counters);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("robustness");

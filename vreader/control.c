@@ -181,6 +181,13 @@ static const char help_text[] =
 	"journal [SLOT] [FROM]        the messages of a slot, from index FROM\n"
 	"journal clear                forget the journal of every slot\n"
 	"counters [reset]             message counters\n"
+	"usbip                        the USB/IP server's modes (all readers)\n"
+	"usbip counters [reset]       PDUs the clients sent: imports, CMD_SUBMIT per endpoint, CMD_UNLINK\n"
+	"usbip unconfigured on|off    list and import devices unconfigured, without interfaces\n"
+	"usbip config-gate on|off     endpoints answer nothing until SET_CONFIGURATION\n"
+	"usbip unlink-delay MS        send each RET_UNLINK MS late\n"
+	"usbip busy-after-close MS    refuse imports as busy for MS after an importer left\n"
+	"usbip bad-actual-length [COUNT] [ep=EP]   the next IN completions (EP 81) say one byte too many\n"
 	"quit                         close this connection\n";
 
 static int cmd_fault(struct vdev *d, int argc, char **w, struct outbuf *o)
@@ -257,6 +264,106 @@ static int cmd_journal(struct vdev *d, int argc, char **w, struct outbuf *o)
 	return 0;
 }
 
+static void say_counts(struct outbuf *o, const char *name, const uint64_t n[16])
+{
+	bool any = false;
+
+	say(o, " %s=", name);
+	for (unsigned ep = 0; ep < 16; ep++) {
+		if (!n[ep])
+			continue;
+		say(o, "%s%u:%llu", any ? "," : "", ep, (unsigned long long)n[ep]);
+		any = true;
+	}
+	if (!any)
+		say(o, "-");
+}
+
+static int on_off(const char *w, bool *ret)
+{
+	if (!strcmp(w, "on"))
+		*ret = true;
+	else if (!strcmp(w, "off"))
+		*ret = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* The USB/IP server's modes and counters (vreader/usbip_server.h). */
+static int cmd_usbip(struct vctl *c, int argc, char **w, struct outbuf *o)
+{
+	struct usbip_server_modes m;
+	unsigned long v;
+
+	if (!c->srv) {
+		say(o, "error: no USB/IP server behind this control interface\n");
+		return -ENOTSUP;
+	}
+	usbip_server_get_modes(c->srv, &m);
+	if (argc >= 2 && !strcmp(w[1], "counters")) {
+		struct usbip_server_counters k;
+
+		if (argc >= 3 && !strcmp(w[2], "reset")) {
+			usbip_server_counters_reset(c->srv);
+			say(o, "ok usbip counters reset\n");
+			return 0;
+		}
+		usbip_server_counters(c->srv, &k);
+		say(o, "imports=%llu busy=%llu unlinks=%llu unlinked=%llu", (unsigned long long)k.imports,
+		    (unsigned long long)k.busy, (unsigned long long)k.unlinks, (unsigned long long)k.unlinked);
+		say_counts(o, "submit-in", k.submit_in);
+		say_counts(o, "submit-out", k.submit_out);
+		say(o, "\nok\n");
+		return 0;
+	}
+	if (argc >= 3 && (!strcmp(w[1], "unconfigured") || !strcmp(w[1], "config-gate"))) {
+		if (on_off(w[2], w[1][0] == 'u' ? &m.unconfigured : &m.config_gate) < 0) {
+			say(o, "error: usbip %s takes on or off\n", w[1]);
+			return -EINVAL;
+		}
+	} else if (argc >= 3 && (!strcmp(w[1], "unlink-delay") || !strcmp(w[1], "busy-after-close"))) {
+		if (number(w[2], 600000, &v) < 0) {
+			say(o, "error: bad delay '%s' (0 to 600000 ms)\n", w[2]);
+			return -EINVAL;
+		}
+		if (w[1][0] == 'u')
+			m.unlink_delay_ms = (unsigned)v;
+		else
+			m.busy_after_close_ms = (unsigned)v;
+	} else if (argc >= 2 && !strcmp(w[1], "bad-actual-length")) {
+		m.bad_actual_length = 1;
+		m.bad_actual_ep = 0x81;
+		for (int i = 2; i < argc; i++) {
+			if (!strncmp(w[i], "ep=", 3)) {
+				char *end;
+
+				errno = 0;
+				v = strtoul(w[i] + 3, &end, 16);
+				if (!w[i][3] || *end || errno || !(v & 0x80) || (v & 0x70) || !(v & 0x0F)) {
+					say(o, "error: bad endpoint '%s' (an IN endpoint, hex: 81 .. 8F)\n", w[i] + 3);
+					return -EINVAL;
+				}
+				m.bad_actual_ep = (uint8_t)v;
+			} else if (number(w[i], 1000000, &v) < 0) {
+				say(o, "error: bad count '%s'\n", w[i]);
+				return -EINVAL;
+			} else {
+				m.bad_actual_length = (unsigned)v;
+			}
+		}
+	} else if (argc >= 2) {
+		say(o, "error: usbip [counters [reset] | unconfigured on|off | config-gate on|off | unlink-delay MS"
+		       " | busy-after-close MS | bad-actual-length [COUNT] [ep=EP]]\n");
+		return -EINVAL;
+	}
+	usbip_server_set_modes(c->srv, &m);
+	say(o, "unconfigured=%s config-gate=%s unlink-delay=%u busy-after-close=%u bad-actual-length=%u ep=%02X\nok\n",
+	    m.unconfigured ? "on" : "off", m.config_gate ? "on" : "off", m.unlink_delay_ms, m.busy_after_close_ms,
+	    m.bad_actual_length, m.bad_actual_ep ? m.bad_actual_ep : 0x81);
+	return 0;
+}
+
 int vctl_execute(struct vctl *c, unsigned *current, const char *text, char *out, size_t cap, int64_t now)
 {
 	struct outbuf o = { out, cap, 0 };
@@ -329,6 +436,8 @@ int vctl_execute(struct vctl *c, unsigned *current, const char *text, char *out,
 		say(&o, r < 0 ? "error: %s\n" : "ok%s\n", r < 0 ? strerror(-r) : "");
 	} else if (!strcmp(w[0], "journal")) {
 		r = cmd_journal(d, argc, w, &o);
+	} else if (!strcmp(w[0], "usbip")) {
+		r = cmd_usbip(c, argc, w, &o);
 	} else if (!strcmp(w[0], "counters")) {
 		struct vdev_counters k;
 

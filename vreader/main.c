@@ -18,6 +18,14 @@
 #include "vreader/device.h"
 #include "vreader/usbip_server.h"
 
+/* Long options without a short form. */
+enum {
+	OPT_UNCONFIGURED = 256,
+	OPT_CONFIG_GATE,
+	OPT_UNLINK_DELAY,
+	OPT_BUSY_AFTER_CLOSE,
+};
+
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -41,6 +49,13 @@ static void usage(FILE *f)
 	      "  -l, --listen ADDR       listen address (default 127.0.0.1)\n"
 	      "  -P, --port PORT         TCP port (default 3240; 0 picks a free one)\n"
 	      "  -c, --control PATH      control socket (line protocol, see uccid-vreader(1))\n"
+	      "USB/IP server behaviours met in the field (all readers):\n"
+	      "      --usbip-unconfigured          list and import devices unconfigured, without\n"
+	      "                                    interfaces (Linux's usbip-host after `usbip bind`)\n"
+	      "      --usbip-config-gate           endpoints answer nothing until SET_CONFIGURATION\n"
+	      "                                    (a device server that opens them then)\n"
+	      "      --usbip-unlink-delay MS       send each RET_UNLINK MS late\n"
+	      "      --usbip-busy-after-close MS   refuse imports as busy for MS after an importer left\n"
 	      "  -v, --verbose           log every message on standard error\n"
 	      "  -h, --help              this text\n"
 	      "Without --profile or --descriptor, one tpdu-t1 reader is exported.\n",
@@ -105,6 +120,10 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "port", required_argument, NULL, 'P' },
 		{ "control", required_argument, NULL, 'c' },
+		{ "usbip-unconfigured", no_argument, NULL, OPT_UNCONFIGURED },
+		{ "usbip-config-gate", no_argument, NULL, OPT_CONFIG_GATE },
+		{ "usbip-unlink-delay", required_argument, NULL, OPT_UNLINK_DELAY },
+		{ "usbip-busy-after-close", required_argument, NULL, OPT_BUSY_AFTER_CLOSE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -112,6 +131,8 @@ int main(int argc, char **argv)
 	struct vctl_reader readers[VCTL_MAX_READERS];
 	unsigned nreaders = 0;
 	struct card_opts co = { .mute_ms = -1 };
+	struct usbip_server_modes modes = { 0 };
+	long ms;
 	const char *listen_addr = "127.0.0.1", *control = NULL;
 	long port = 3240;
 	bool verbose = false;
@@ -201,6 +222,25 @@ int main(int argc, char **argv)
 		case 'c':
 			control = optarg;
 			break;
+		case OPT_UNCONFIGURED:
+			modes.unconfigured = true;
+			break;
+		case OPT_CONFIG_GATE:
+			modes.config_gate = true;
+			break;
+		case OPT_UNLINK_DELAY:
+		case OPT_BUSY_AFTER_CLOSE:
+			ms = strtol(optarg, &end, 10);
+			if (!*optarg || *end || ms < 0 || ms > 600000) {
+				fprintf(stderr, "uccid-vreader: --%s takes 0 to 600000 (ms), not '%s'\n",
+					c == OPT_UNLINK_DELAY ? "usbip-unlink-delay" : "usbip-busy-after-close", optarg);
+				goto out;
+			}
+			if (c == OPT_UNLINK_DELAY)
+				modes.unlink_delay_ms = (unsigned)ms;
+			else
+				modes.busy_after_close_ms = (unsigned)ms;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -238,6 +278,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "uccid-vreader: out of memory\n");
 		goto out;
 	}
+	usbip_server_set_modes(srv, &modes);
 	for (unsigned i = 0; i < nreaders; i++) {
 		struct vusb_device dev = { .ops = &vdev_usb_ops, .dev = readers[i].dev };
 

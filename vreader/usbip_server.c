@@ -39,11 +39,20 @@ struct pending {
 	uint8_t ep;                     /* endpoint address with the direction bit (0x81) */
 	uint32_t length;                /* transfer_buffer_length */
 	uint32_t number_of_packets;     /* echoed in RET_SUBMIT, as the Linux stub does */
+	bool held;                      /* taken before SET_CONFIGURATION (config_gate): never answered */
+};
+
+/* A RET_UNLINK waiting for its time (modes.unlink_delay_ms). */
+struct delayed_unlink {
+	uint32_t seqnum;
+	int32_t status;
+	int64_t due;                    /* µs */
 };
 
 struct export {
 	struct vusb_device vd;
 	struct conn *importer;          /* the one connection in the URB phase, or NULL */
+	int64_t busy_until;             /* µs: imports refused as busy until then (busy_after_close_ms) */
 };
 
 enum phase {
@@ -65,6 +74,9 @@ struct conn {
 	size_t out_off, out_len, out_cap;
 	struct pending pending[USBIP_SERVER_MAX_PENDING]; /* in submission order */
 	unsigned npending;
+	bool configured;                /* a SET_CONFIGURATION != 0 passed (config_gate) */
+	struct delayed_unlink delayed[USBIP_SERVER_MAX_PENDING]; /* in due order */
+	unsigned ndelayed;
 };
 
 struct watch {
@@ -83,7 +95,9 @@ struct usbip_server {
 	struct watch watches[USBIP_SERVER_MAX_WATCHES];
 	unsigned nwatches;
 	bool wake;
-	uint8_t *scratch;               /* one IN transfer: USBIP_MAX_TRANSFER bytes */
+	uint8_t *scratch;               /* one IN transfer: USBIP_MAX_TRANSFER + 1 bytes (bad_actual_length) */
+	struct usbip_server_modes modes;
+	struct usbip_server_counters counters;
 };
 
 /* ---------------------------------------------------------------------------
@@ -174,15 +188,35 @@ static void queue_ret_unlink(struct conn *c, uint32_t seqnum, int32_t status)
 	c->out_len += USBIP_HEADER_SIZE;
 }
 
-/* The wire identity of an export, from the device's current vusb_info. */
-static void export_identity(const struct export *e, struct usbip_usb_device *ret_dev,
-			    struct usbip_usb_interface ret_intf[8])
+/* bConfigurationValue of the device's (first) configuration descriptor; 1 if it has none to show. */
+static uint8_t config_value(const struct export *e, int64_t now)
+{
+	static const uint8_t get_config[8] = { 0x80, 0x06, 0x00, 0x02, 0x00, 0x00, 0x09, 0x00 };
+	uint8_t b[9];
+	int r = e->vd.ops->control ? e->vd.ops->control(e->vd.dev, get_config, NULL, b, sizeof(b), now) : -EPIPE;
+
+	return r >= 6 && b[5] ? b[5] : 1;
+}
+
+/*
+ * The wire identity of an export, from the device's current vusb_info, as
+ * the modes make the server show it: unconfigured (no interfaces), or
+ * configured even before a host configured it (config_gate).
+ */
+static void export_identity(const struct usbip_server *s, const struct export *e, struct usbip_usb_device *ret_dev,
+			    struct usbip_usb_interface ret_intf[8], int64_t now)
 {
 	struct vusb_info info;
 	size_t n;
 
 	memset(&info, 0, sizeof(info));
 	e->vd.ops->info(e->vd.dev, &info);
+	if (s->modes.unconfigured) {
+		info.bConfigurationValue = 0;
+		info.bNumInterfaces = 0;
+	} else if (s->modes.config_gate && !info.bConfigurationValue) {
+		info.bConfigurationValue = config_value(e, now);
+	}
 	memset(ret_dev, 0, sizeof(*ret_dev));
 	n = strnlen(info.path, sizeof(info.path) - 1);
 	memcpy(ret_dev->path, info.path, n);
@@ -211,7 +245,7 @@ static void export_identity(const struct export *e, struct usbip_usb_device *ret
  * Op phase (ref §2)
  */
 
-static void op_devlist(struct usbip_server *s, struct conn *c)
+static void op_devlist(struct usbip_server *s, struct conn *c, int64_t now)
 {
 	size_t need = USBIP_OP_REP_DEVLIST_HEADER_SIZE + s->nexports * (USBIP_DEVICE_SIZE + 8 * USBIP_INTERFACE_SIZE);
 	uint8_t *p = out_reserve(c, need);
@@ -225,7 +259,7 @@ static void op_devlist(struct usbip_server *s, struct conn *c)
 		struct usbip_usb_interface intf[8];
 		ssize_t r;
 
-		export_identity(&s->exports[i], &d, intf);
+		export_identity(s, &s->exports[i], &d, intf, now);
 		r = usbip_devlist_entry_encode(&d, intf, p + off, need - off);
 		if (r < 0) {            /* cannot happen: strings are bounded above */
 			c->dead = true;
@@ -255,22 +289,26 @@ static void op_import(struct usbip_server *s, struct conn *c, const char *busid,
 	/* Refusals are op_common alone with a non-zero status (usbipd.c recv_request_import). */
 	if (!e)
 		status = USBIP_ST_NODEV;
-	else if (e->importer)
+	else if (e->importer || now < e->busy_until)
 		status = USBIP_ST_DEV_BUSY;
 	p = out_reserve(c, USBIP_OP_REP_IMPORT_SIZE);
 	if (!p)
 		return;
 	if (status != USBIP_ST_OK) {
+		if (status == USBIP_ST_DEV_BUSY)
+			s->counters.busy++;
 		c->out_len += (size_t)usbip_rep_import_encode(status, NULL, p, USBIP_OP_REP_IMPORT_SIZE);
 		conn_closing(c, now);
 		return;
 	}
-	export_identity(e, &d, intf);
+	s->counters.imports++;
+	export_identity(s, e, &d, intf, now);
 	c->out_len += (size_t)usbip_rep_import_encode(USBIP_ST_OK, &d, p, USBIP_OP_REP_IMPORT_SIZE);
 	c->phase = PHASE_URB;
 	c->deadline = VUSB_NEVER;
 	c->exp = e;
 	c->devid = usbip_devid(d.busnum, d.devnum);
+	c->configured = false;
 	e->importer = c;
 	if (e->vd.ops->attach)
 		e->vd.ops->attach(e->vd.dev, now);
@@ -316,6 +354,9 @@ static void urb_control(struct usbip_server *s, struct conn *c, const struct usb
 		return;
 	}
 	r = vd->ops->control ? vd->ops->control(vd->dev, setup, data, s->scratch, 0, now) : -EPIPE;
+	/* SET_CONFIGURATION (USB 2.0 §9.4.7) opens the endpoints of a gated device, 0 closes them */
+	if (r >= 0 && st.bmRequestType == 0x00 && st.bRequest == 0x09)
+		c->configured = st.wValue != 0;
 	queue_ret_submit(c, h->seqnum, np, r < 0 ? r : 0, r < 0 ? 0 : st.wLength, NULL);
 }
 
@@ -332,7 +373,8 @@ static void urb_out(struct conn *c, const struct usbip_header *h, const uint8_t 
 		queue_ret_submit(c, h->seqnum, np, 0, (size_t)r < dlen ? (uint32_t)r : (uint32_t)dlen, NULL);
 }
 
-static void urb_in(struct conn *c, const struct usbip_header *h)
+/* An IN URB (held: taken on a closed endpoint, never answered) waits in c->pending. */
+static void urb_in(struct conn *c, const struct usbip_header *h, bool held)
 {
 	struct pending *p;
 
@@ -346,6 +388,7 @@ static void urb_in(struct conn *c, const struct usbip_header *h)
 	p->ep = (uint8_t)(h->ep | 0x80);
 	p->length = h->u.cmd_submit.transfer_buffer_length;
 	p->number_of_packets = h->u.cmd_submit.number_of_packets;
+	p->held = held;
 }
 
 static void pending_remove(struct conn *c, unsigned i)
@@ -355,26 +398,58 @@ static void pending_remove(struct conn *c, unsigned i)
 }
 
 /*
+ * A RET_UNLINK now, or after modes.unlink_delay_ms (in the order the
+ * unlinks came; when more wait than pending URBs could have, at once).
+ */
+static void answer_unlink(struct usbip_server *s, struct conn *c, uint32_t seqnum, int32_t status, int64_t now)
+{
+	if (!s->modes.unlink_delay_ms || c->ndelayed == USBIP_SERVER_MAX_PENDING) {
+		queue_ret_unlink(c, seqnum, status);
+		return;
+	}
+	c->delayed[c->ndelayed++] = (struct delayed_unlink){ seqnum, status,
+							     now + (int64_t)s->modes.unlink_delay_ms * 1000 };
+}
+
+/* Queue the delayed RET_UNLINKs that are due. */
+static void flush_delayed(struct conn *c, int64_t now)
+{
+	unsigned n = 0;
+
+	while (n < c->ndelayed && c->delayed[n].due <= now) {
+		queue_ret_unlink(c, c->delayed[n].seqnum, c->delayed[n].status);
+		n++;
+	}
+	if (n) {
+		memmove(c->delayed, c->delayed + n, (c->ndelayed - n) * sizeof(c->delayed[0]));
+		c->ndelayed -= n;
+	}
+}
+
+/*
  * CMD_UNLINK (ref §3): a pending URB is cancelled with RET_UNLINK
  * -ECONNRESET and never gets a RET_SUBMIT; a URB already answered (or
  * unknown) gets RET_UNLINK 0.
  */
-static void urb_unlink(struct conn *c, const struct usbip_header *h, int64_t now)
+static void urb_unlink(struct usbip_server *s, struct conn *c, const struct usbip_header *h, int64_t now)
 {
 	const struct vusb_device *vd = &c->exp->vd;
 
+	s->counters.unlinks++;
 	for (unsigned i = 0; i < c->npending; i++) {
 		uint8_t ep = c->pending[i].ep;
+		bool held = c->pending[i].held;
 
 		if (c->pending[i].seqnum != h->u.cmd_unlink.seqnum)
 			continue;
 		pending_remove(c, i);
-		if (vd->ops->unlink)
+		if (vd->ops->unlink && !held)
 			vd->ops->unlink(vd->dev, ep, now);
-		queue_ret_unlink(c, h->seqnum, -ECONNRESET);
+		s->counters.unlinked++;
+		answer_unlink(s, c, h->seqnum, -ECONNRESET, now);
 		return;
 	}
-	queue_ret_unlink(c, h->seqnum, 0);
+	answer_unlink(s, c, h->seqnum, 0, now);
 }
 
 /*
@@ -399,7 +474,7 @@ static void poll_pending(struct usbip_server *s, struct conn *c, int64_t now)
 		uint16_t bit = (uint16_t)(1u << (p.ep & 0x0F));
 		int r;
 
-		if (waiting & bit) {
+		if (p.held || (waiting & bit)) {
 			i++;
 			continue;
 		}
@@ -423,6 +498,12 @@ static void poll_pending(struct usbip_server *s, struct conn *c, int64_t now)
 			conn_closing(c, now);
 		} else if (r < 0) {
 			queue_ret_submit(c, p.seqnum, p.number_of_packets, r, 0, s->scratch);
+		} else if (r > 0 && s->modes.bad_actual_length &&
+			   p.ep == (s->modes.bad_actual_ep ? s->modes.bad_actual_ep : 0x81)) {
+			/* Fault injection: one byte more than the host offered (scratch has room for it). */
+			s->modes.bad_actual_length--;
+			memset(s->scratch + r, 0, p.length + 1 - (size_t)r);
+			queue_ret_submit(c, p.seqnum, p.number_of_packets, 0, p.length + 1, s->scratch);
 		} else {
 			queue_ret_submit(c, p.seqnum, p.number_of_packets, 0, (uint32_t)r, s->scratch);
 		}
@@ -438,15 +519,21 @@ static bool handle_urb(struct usbip_server *s, struct conn *c, const struct usbi
 		return false;
 	switch (h->command) {
 	case USBIP_CMD_SUBMIT:
+		if (h->direction == USBIP_DIR_OUT)
+			s->counters.submit_out[h->ep & 0x0F]++;
+		else
+			s->counters.submit_in[h->ep & 0x0F]++;
 		if (h->ep == 0)
 			urb_control(s, c, h, payload, plen, now);
+		else if (s->modes.config_gate && !c->configured)
+			urb_in(c, h, true);     /* a closed endpoint: taken, never answered (OUT data dropped) */
 		else if (h->direction == USBIP_DIR_OUT)
 			urb_out(c, h, payload, plen, now);
 		else
-			urb_in(c, h);
+			urb_in(c, h, false);
 		return true;
 	case USBIP_CMD_UNLINK:
-		urb_unlink(c, h, now);
+		urb_unlink(s, c, h, now);
 		return true;
 	default:                        /* RET_* from a client: garbage */
 		return false;
@@ -484,7 +571,7 @@ static void conn_process(struct usbip_server *s, struct conn *c, int64_t now)
 			c->in_off += (size_t)r;
 			c->in_need = 0;
 			if (req.code == USBIP_OP_REQ_DEVLIST) {
-				op_devlist(s, c);
+				op_devlist(s, c, now);
 				conn_closing(c, now);   /* ref §2: DEVLIST ends the connection */
 			} else {
 				op_import(s, c, req.busid, now);
@@ -585,11 +672,12 @@ static void conn_flush(struct conn *c)
 		c->dead = true;
 }
 
-static void conn_free(struct conn *c, int64_t now)
+static void conn_free(struct usbip_server *s, struct conn *c, int64_t now)
 {
 	if (c->exp && c->exp->importer == c) {
 		/* Pending URBs die with the connection; the device forgets the host. */
 		c->exp->importer = NULL;
+		c->exp->busy_until = now + (int64_t)s->modes.busy_after_close_ms * 1000;
 		if (c->exp->vd.ops->detach)
 			c->exp->vd.ops->detach(c->exp->vd.dev, now);
 	}
@@ -637,7 +725,7 @@ struct usbip_server *usbip_server_new(void)
 
 	if (!s)
 		return NULL;
-	s->scratch = malloc(USBIP_MAX_TRANSFER);
+	s->scratch = malloc(USBIP_MAX_TRANSFER + 1);
 	if (!s->scratch) {
 		free(s);
 		return NULL;
@@ -714,6 +802,30 @@ out:
 	return r;
 }
 
+void usbip_server_set_modes(struct usbip_server *s, const struct usbip_server_modes *m)
+{
+	if (s && m)
+		s->modes = *m;
+}
+
+void usbip_server_get_modes(const struct usbip_server *s, struct usbip_server_modes *ret)
+{
+	if (s && ret)
+		*ret = s->modes;
+}
+
+void usbip_server_counters(const struct usbip_server *s, struct usbip_server_counters *ret)
+{
+	if (s && ret)
+		*ret = s->counters;
+}
+
+void usbip_server_counters_reset(struct usbip_server *s)
+{
+	if (s)
+		memset(&s->counters, 0, sizeof(s->counters));
+}
+
 uint16_t usbip_server_port(const struct usbip_server *s)
 {
 	return s ? s->port : 0;
@@ -783,6 +895,11 @@ static int poll_timeout(struct usbip_server *s, int max_wait_ms, int64_t now)
 
 		if (c->deadline != VUSB_NEVER) {
 			m = ms_until(c->deadline, now);
+			if (m < t)
+				t = m;
+		}
+		if (c->ndelayed) {
+			m = ms_until(c->delayed[0].due, now);
 			if (m < t)
 				t = m;
 		}
@@ -869,6 +986,8 @@ int usbip_server_run_once(struct usbip_server *s, int max_wait_ms)
 			conn_process(s, c, now);
 		if (!c->dead)
 			poll_pending(s, c, now);
+		if (!c->dead && c->ndelayed)
+			flush_delayed(c, now);
 		if (!c->dead && out_pending(c))
 			conn_flush(c);
 		if (!c->dead && c->closing && !out_pending(c))
@@ -879,7 +998,7 @@ int usbip_server_run_once(struct usbip_server *s, int max_wait_ms)
 
 	for (unsigned i = 0; i < s->nconns;) {
 		if (s->conns[i]->dead) {
-			conn_free(s->conns[i], now);
+			conn_free(s, s->conns[i], now);
 			s->conns[i] = s->conns[--s->nconns];
 		} else {
 			i++;
@@ -909,7 +1028,7 @@ void usbip_server_free(struct usbip_server *s)
 		return;
 	now = uccid_mono_us();
 	for (unsigned i = 0; i < s->nconns; i++)
-		conn_free(s->conns[i], now);
+		conn_free(s, s->conns[i], now);
 	if (s->lfd >= 0)
 		close(s->lfd);
 	free(s->scratch);

@@ -17,6 +17,7 @@
 #define VREADER_USBIP_SERVER_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vreader/vusb.h"
@@ -31,6 +32,68 @@
 #define USBIP_SERVER_OUT_HIGH_WATER (256u * 1024u)
 
 struct usbip_server;
+
+/*
+ * Behaviours of real USB/IP servers that the virtual one reproduces on
+ * demand, so that clients can be tested against them ("the virtual reader
+ * must reproduce the field").  All zero: a plain, prompt server.
+ */
+struct usbip_server_modes {
+	/*
+	 * OP_REP_DEVLIST and OP_REP_IMPORT say bConfigurationValue 0 and carry
+	 * no interfaces, as Linux's usbip-host right after `usbip bind` (the
+	 * kernel exports the device unconfigured): the importer must read the
+	 * configuration descriptor and send SET_CONFIGURATION itself.
+	 */
+	bool unconfigured;
+	/*
+	 * Endpoints other than 0 take URBs but answer none of them until a
+	 * SET_CONFIGURATION with a non-zero value has passed on the
+	 * connection, as a device server that opens its endpoints only then
+	 * (Linux's client always sends it).  URBs taken before are never
+	 * answered (a CMD_UNLINK still cancels them).  The device list and the
+	 * import reply say the device is configured (the bConfigurationValue
+	 * of its configuration descriptor).
+	 */
+	bool config_gate;
+	/* Every RET_UNLINK leaves this long after its CMD_UNLINK (a loaded server, a slow link). */
+	unsigned unlink_delay_ms;
+	/*
+	 * After an importer's connection ends, its device refuses imports as
+	 * busy for this long (Linux's stub has not yet seen the close).
+	 */
+	unsigned busy_after_close_ms;
+	/*
+	 * The next bad_actual_length IN completions with data on endpoint
+	 * bad_actual_ep (with the direction bit; 0 means 0x81) say
+	 * actual_length one byte more than the URB's buffer, and carry that
+	 * many bytes: a protocol violation the client must name.
+	 */
+	unsigned bad_actual_length;
+	uint8_t bad_actual_ep;
+};
+
+/* Replace the modes (see above); they apply from the next PDU on.  Same thread as the loop. */
+void usbip_server_set_modes(struct usbip_server *s, const struct usbip_server_modes *m);
+void usbip_server_get_modes(const struct usbip_server *s, struct usbip_server_modes *ret);
+
+/*
+ * What clients asked for, since creation or the last reset: PDUs are
+ * counted as they are processed, so a test that counts them sees exactly
+ * what went over the link (round trips and unlinks are the cost of a
+ * remote reader).
+ */
+struct usbip_server_counters {
+	uint64_t imports;               /* OP_REQ_IMPORT answered OK */
+	uint64_t busy;                  /* OP_REQ_IMPORT refused as busy */
+	uint64_t submit_in[16];         /* CMD_SUBMIT per endpoint number, direction IN (0: control IN) */
+	uint64_t submit_out[16];        /* ... direction OUT (0: control OUT) */
+	uint64_t unlinks;               /* CMD_UNLINK received */
+	uint64_t unlinked;              /* ... that cancelled a pending URB (RET_UNLINK -ECONNRESET) */
+};
+
+void usbip_server_counters(const struct usbip_server *s, struct usbip_server_counters *ret);
+void usbip_server_counters_reset(struct usbip_server *s);
 
 /* Create a server with no devices.  Returns NULL on allocation failure. */
 struct usbip_server *usbip_server_new(void);
