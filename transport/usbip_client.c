@@ -657,6 +657,8 @@ static int op_import(int fd, const char *busid, int64_t deadline, unsigned timeo
 	return 0;
 }
 
+static int probe_unconfigured(const char *host, uint16_t port, struct uccid_usbip_device *o, int64_t deadline);
+
 static enum uccid_usbip_ccid classify(const struct uccid_usbip_device *d)
 {
 	enum uccid_usbip_ccid c = UCCID_USBIP_NOT_CCID;
@@ -780,6 +782,8 @@ int uccid_usbip_list(const char *host, uint16_t port, struct uccid_usbip_device 
 			o->intf[k].bInterfaceProtocol = intf[k].bInterfaceProtocol;
 		}
 		o->ccid = classify(o);
+		if (!o->bConfigurationValue && !o->ninterfaces)
+			o->ccid = probe_unconfigured(host, port, o, deadline) < 0 ? UCCID_USBIP_UNKNOWN : classify(o);
 	}
 	r = rep.ndev > INT_MAX ? INT_MAX : (int)rep.ndev;
 out:
@@ -1533,31 +1537,19 @@ static int urb_failed(struct utr *u, int r, const char *where, const char *what,
 }
 
 /*
- * GET_DESCRIPTOR device (18), configuration (9, then wTotalLength at most
- * UCCID_DESC_MAX), SET_CONFIGURATION when the import reply says the
- * device is unconfigured, and the index-th CCID interface.  The first
- * configuration is used: CCID readers have one.
+ * The whole configuration descriptor into u->cfg (9 bytes, then
+ * wTotalLength at most UCCID_DESC_MAX), parsed into *cfg.  Returns 0 or a
+ * negative errno with err set.
  */
-static int read_descriptors(struct utr *u, const char *where, const char *busid, uint8_t configured,
-			    unsigned index, int64_t deadline, char *err, size_t errlen)
+static int read_config(struct utr *u, const char *where, int64_t deadline, struct ccid_usb_config *cfg, char *err,
+		       size_t errlen)
 {
 	struct uccid_transport *t = &u->pub;
-	struct ccid_usb_device_desc dd;
-	struct ccid_usb_config *cfg = NULL;
-	struct ccid_usb_ccid_interface ci;
 	struct ccid_diag diag = { 0 };
 	uint8_t head[CCID_USB_CONFIG_DESC_LEN];
 	uint16_t total;
 	int r;
 
-	r = op_control(t, 0x80, REQ_GET_DESCRIPTOR, CCID_USB_DT_DEVICE << 8, 0, u->dev_desc, sizeof(u->dev_desc),
-		       remaining_ms(deadline));
-	if (r < 0)
-		return urb_failed(u, r, where, "GET_DESCRIPTOR(device)", err, errlen);
-	if (r != CCID_USB_DEVICE_DESC_LEN || ccid_usb_device_desc_parse(u->dev_desc, (size_t)r, &dd, &diag) < 0) {
-		uccid_set_err(err, errlen, "%s: bad device descriptor (%d bytes)", where, r);
-		return -EBADMSG;
-	}
 	r = op_control(t, 0x80, REQ_GET_DESCRIPTOR, CCID_USB_DT_CONFIG << 8, 0, head, sizeof(head),
 		       remaining_ms(deadline));
 	if (r < 0)
@@ -1572,39 +1564,75 @@ static int read_descriptors(struct utr *u, const char *where, const char *busid,
 			UCCID_DESC_MAX);
 		return -EMSGSIZE;
 	}
+	free(u->cfg);
+	u->cfg_len = 0;
 	u->cfg = malloc(total);
-	cfg = malloc(sizeof(*cfg));
-	if (!u->cfg || !cfg) {
+	if (!u->cfg) {
 		uccid_set_err(err, errlen, "out of memory");
-		r = -ENOMEM;
-		goto out;
+		return -ENOMEM;
 	}
 	r = op_control(t, 0x80, REQ_GET_DESCRIPTOR, CCID_USB_DT_CONFIG << 8, 0, u->cfg, total, remaining_ms(deadline));
-	if (r < 0) {
-		urb_failed(u, r, where, "GET_DESCRIPTOR(configuration)", err, errlen);
-		goto out;
-	}
+	if (r < 0)
+		return urb_failed(u, r, where, "GET_DESCRIPTOR(configuration)", err, errlen);
 	if (r != total) {
 		uccid_set_err(err, errlen, "%s: configuration descriptor of %d bytes, wTotalLength says %u", where, r,
 			total);
-		r = -EPROTO;
-		goto out;
+		return -EPROTO;
 	}
 	u->cfg_len = total;
-	r = ccid_usb_config_parse(u->cfg, total, cfg, &diag);
-	if (r < 0) {
+	if (ccid_usb_config_parse(u->cfg, total, cfg, &diag) < 0) {
 		uccid_set_err(err, errlen, "%s: malformed configuration descriptor at offset %zu: expected %s", where,
 			diag.offset, diag.expected ? diag.expected : "?");
-		r = -EBADMSG;
-		goto out;
+		return -EBADMSG;
 	}
-	if (!configured) {
-		r = op_control(t, 0x00, REQ_SET_CONFIGURATION, cfg->bConfigurationValue, 0, NULL, 0,
-			       remaining_ms(deadline));
-		if (r < 0) {
-			urb_failed(u, r, where, "SET_CONFIGURATION", err, errlen);
-			goto out;
-		}
+	return 0;
+}
+
+/*
+ * GET_DESCRIPTOR device (18), configuration (read_config),
+ * SET_CONFIGURATION, and the index-th CCID interface.  The
+ * first configuration is used: CCID readers have one.
+ *
+ * SET_CONFIGURATION goes out always, as Linux's vhci-hcd has the device
+ * enumerated after every import: a device server may open its endpoints
+ * only then (and answer nothing before), and Linux's usbip-host exports a
+ * device unconfigured right after `usbip bind` (the import reply says
+ * bConfigurationValue 0: the value is then the configuration
+ * descriptor's).
+ */
+static int read_descriptors(struct utr *u, const char *where, const char *busid, uint8_t configured,
+			    unsigned index, int64_t deadline, char *err, size_t errlen)
+{
+	struct uccid_transport *t = &u->pub;
+	struct ccid_usb_device_desc dd;
+	struct ccid_usb_config *cfg = NULL;
+	struct ccid_usb_ccid_interface ci;
+	struct ccid_diag diag = { 0 };
+	uint16_t total;
+	int r;
+
+	r = op_control(t, 0x80, REQ_GET_DESCRIPTOR, CCID_USB_DT_DEVICE << 8, 0, u->dev_desc, sizeof(u->dev_desc),
+		       remaining_ms(deadline));
+	if (r < 0)
+		return urb_failed(u, r, where, "GET_DESCRIPTOR(device)", err, errlen);
+	if (r != CCID_USB_DEVICE_DESC_LEN || ccid_usb_device_desc_parse(u->dev_desc, (size_t)r, &dd, &diag) < 0) {
+		uccid_set_err(err, errlen, "%s: bad device descriptor (%d bytes)", where, r);
+		return -EBADMSG;
+	}
+	cfg = malloc(sizeof(*cfg));
+	if (!cfg) {
+		uccid_set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = read_config(u, where, deadline, cfg, err, errlen);
+	if (r < 0)
+		goto out;
+	total = (uint16_t)u->cfg_len;
+	r = op_control(t, 0x00, REQ_SET_CONFIGURATION, configured ? configured : cfg->bConfigurationValue, 0, NULL,
+		       0, remaining_ms(deadline));
+	if (r < 0) {
+		urb_failed(u, r, where, "SET_CONFIGURATION", err, errlen);
+		goto out;
 	}
 	r = ccid_usb_find_ccid(cfg, u->cfg, total, index, &ci, &diag);
 	if (r == -ENOENT) {
@@ -1635,6 +1663,43 @@ out:
 	return r;
 }
 
+/*
+ * Connect, import busid and set the connection up for URBs: *ret_u (to be
+ * closed with op_close) and the import reply.  Returns 0 or a negative
+ * errno with err set.
+ */
+static int import_device(const char *host, uint16_t port, const char *busid, int64_t deadline, unsigned timeout_ms,
+			 const char *where, struct utr **ret_u, struct usbip_rep_import *rep, char *err, size_t errlen)
+{
+	struct utr *u = utr_new();
+	int r;
+
+	if (!u) {
+		uccid_set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = tcp_connect(host, port, deadline, &u->fd, err, errlen);
+	if (r < 0)
+		goto out;
+	r = op_import(u->fd, busid, deadline, timeout_ms, where, rep, err, errlen);
+	if (r < 0)
+		goto out;
+	r = urb_phase_socket(u->fd);
+	if (r < 0) {
+		uccid_set_err(err, errlen, "%s: cannot set up the socket: %s", where, errno_text(r));
+		goto out;
+	}
+	u->devid = usbip_devid(rep->dev.busnum, rep->dev.devnum);
+	u->pub.info.busnum = rep->dev.busnum <= UINT8_MAX ? (uint8_t)rep->dev.busnum : 0;
+	u->pub.info.devnum = rep->dev.devnum <= UINT8_MAX ? (uint8_t)rep->dev.devnum : 0;
+	*ret_u = u;
+	u = NULL;
+out:
+	if (u)
+		op_close(&u->pub);
+	return r;
+}
+
 int uccid_usbip_open(const char *url, unsigned index, unsigned timeout_ms, struct uccid_transport **ret,
 		     char *err, size_t errlen)
 {
@@ -1655,33 +1720,60 @@ int uccid_usbip_open(const char *url, unsigned index, unsigned timeout_ms, struc
 	}
 	deadline = deadline_after(timeout_ms);
 	format_where(where, sizeof(where), host, port);
-	u = utr_new();
-	if (!u) {
-		uccid_set_err(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	r = tcp_connect(host, port, deadline, &u->fd, err, errlen);
+	r = import_device(host, port, busid, deadline, timeout_ms, where, &u, &rep, err, errlen);
 	if (r < 0)
-		goto out;
-	r = op_import(u->fd, busid, deadline, timeout_ms, where, &rep, err, errlen);
-	if (r < 0)
-		goto out;
-	r = urb_phase_socket(u->fd);
-	if (r < 0) {
-		uccid_set_err(err, errlen, "%s: cannot set up the socket: %s", where, errno_text(r));
-		goto out;
-	}
-	u->devid = usbip_devid(rep.dev.busnum, rep.dev.devnum);
-	u->pub.info.busnum = rep.dev.busnum <= UINT8_MAX ? (uint8_t)rep.dev.busnum : 0;
-	u->pub.info.devnum = rep.dev.devnum <= UINT8_MAX ? (uint8_t)rep.dev.devnum : 0;
+		return r;
 	snprintf(u->pub.info.path, sizeof(u->pub.info.path), "%s", url);
 	r = read_descriptors(u, where, busid, rep.dev.bConfigurationValue, index, deadline, err, errlen);
+	if (r < 0) {
+		op_close(&u->pub);
+		return r;
+	}
+	*ret = &u->pub;
+	return 0;
+}
+
+/*
+ * A device listed unconfigured, without interfaces (Linux's usbip-host
+ * right after `usbip bind`): import it, read its configuration descriptor
+ * and classify it by the interfaces found there, then let it go (no
+ * SET_CONFIGURATION: reading descriptors is allowed in the Address state,
+ * USB 2.0 §9.4.3).  Within deadline.  Returns 0 with o's interfaces filled
+ * in and o->probed set, or a negative errno (busy, refused, gone, timed
+ * out, malformed): the class stays unknown.
+ */
+static int probe_unconfigured(const char *host, uint16_t port, struct uccid_usbip_device *o, int64_t deadline)
+{
+	struct usbip_rep_import rep;
+	struct ccid_usb_config *cfg = malloc(sizeof(*cfg));
+	struct utr *u = NULL;
+	char where[96];
+	int r;
+
+	if (!cfg)
+		return -ENOMEM;
+	format_where(where, sizeof(where), host, port);
+	r = import_device(host, port, o->busid, deadline, remaining_ms(deadline), where, &u, &rep, NULL, 0);
 	if (r < 0)
 		goto out;
-	*ret = &u->pub;
-	u = NULL;
+	r = read_config(u, where, deadline, cfg, NULL, 0);
+	if (r < 0)
+		goto out;
+	o->ninterfaces = 0;
+	for (unsigned i = 0; i < cfg->ninterfaces && o->ninterfaces < UCCID_USBIP_MAX_INTERFACES; i++) {
+		const struct ccid_usb_interface *in = &cfg->intf[i];
+
+		if (in->bAlternateSetting)
+			continue;       /* as OP_REP_DEVLIST: the interfaces of the active settings */
+		o->intf[o->ninterfaces].bInterfaceClass = in->bInterfaceClass;
+		o->intf[o->ninterfaces].bInterfaceSubClass = in->bInterfaceSubClass;
+		o->intf[o->ninterfaces].bInterfaceProtocol = in->bInterfaceProtocol;
+		o->ninterfaces++;
+	}
+	o->probed = true;
 out:
 	if (u)
 		op_close(&u->pub);
+	free(cfg);
 	return r;
 }

@@ -45,6 +45,8 @@ enum uccid_usbip_ccid {
 	UCCID_USBIP_CCID,                 /* an interface of class 0B (smart card, CCID §4.3) */
 	UCCID_USBIP_MAYBE_CCID,           /* no class 0B but a vendor-class (FF) interface: only its
 					   * class descriptor can tell (ccid_usb_find_ccid after open) */
+	UCCID_USBIP_UNKNOWN,              /* listed unconfigured, without interfaces, and it could not be
+					   * imported to read its descriptors (busy, refused): class unknown */
 };
 
 struct uccid_usbip_interface {
@@ -63,6 +65,9 @@ struct uccid_usbip_device {
 	uint8_t bNumConfigurations;
 	unsigned ninterfaces;
 	struct uccid_usbip_interface intf[UCCID_USBIP_MAX_INTERFACES];
+	bool probed;                      /* the list had no interfaces (an unconfigured export, as Linux's
+					   * usbip-host right after `usbip bind`): intf[] was read from the
+					   * configuration descriptor by importing the device for a moment */
 	enum uccid_usbip_ccid ccid;
 };
 
@@ -81,8 +86,11 @@ int uccid_usbip_parse_url(const char *url, char *host, size_t host_cap, uint16_t
 
 /*
  * Ask host:port for its exported devices (OP_REQ_DEVLIST) and copy up to
- * max of them to out[] (out may be NULL when max is 0).  The whole exchange
- * (resolve excepted, connect, request, reply) is bounded by timeout_ms.
+ * max of them to out[] (out may be NULL when max is 0).  A device listed
+ * unconfigured and without interfaces is imported for a moment to read its
+ * configuration descriptor (probed); when that fails its class is
+ * UCCID_USBIP_UNKNOWN.  The whole exchange (resolve excepted, connect,
+ * request, reply, probes) is bounded by timeout_ms.
  * Returns the number of devices the server exports (possibly more than
  * max, as snprintf does), or -EINVAL, -ETIMEDOUT, -ECONNREFUSED (or another
  * connect errno), -EBADMSG / -EMSGSIZE (a malformed or oversized reply),
@@ -97,9 +105,10 @@ int uccid_usbip_list(const char *host, uint16_t port, struct uccid_usbip_device 
  * first; a composite device may hold several).  Connects (non-blocking,
  * TCP_NODELAY, SO_KEEPALIVE), sends OP_REQ_IMPORT and checks the busid of
  * the reply, reads the device and configuration descriptors with
- * GET_DESCRIPTOR URBs, sends
- * SET_CONFIGURATION when the import reply says the device is not
- * configured, and finds the CCID interface.  Everything up to the return
+ * GET_DESCRIPTOR URBs, sends SET_CONFIGURATION (always, as Linux's
+ * vhci-hcd: a device server may open its endpoints only then; the value is
+ * the import reply's, or the configuration descriptor's when the device
+ * was exported unconfigured), and finds the CCID interface.  Everything up to the return
  * is bounded by timeout_ms (name resolution excepted).  On success *ret is
  * a transport whose info.path is url.
  * Returns 0, or -EINVAL (bad URL or arguments), -ETIMEDOUT, a connect

