@@ -47,10 +47,15 @@ int uccid_open_wrapped(const char *name, const struct uccid_options *opts, uccid
 	rc = uccid_open_lock(&ol, name, opts, err, errlen);
 	if (rc < 0)
 		return rc;
-	if (!strncmp(name, "usbip://", 8))
-		rc = uccid_usbip_open(name, 0, OPEN_TIMEOUT_MS, &t, err, errlen);
-	else
+	if (!strncmp(name, "usbip://", 8)) {
+		/* a late RET_UNLINK is waited for within the exchange deadline (0: its default) */
+		struct uccid_usbip_params p = { .timeout_ms = OPEN_TIMEOUT_MS,
+						.unlink_wait_ms = opts ? opts->exchange_deadline_ms : 0 };
+
+		rc = uccid_usbip_open_params(name, 0, &p, &t, err, errlen);
+	} else {
 		rc = uccid_libusb_open(name, 0, OPEN_TIMEOUT_MS, &t, err, errlen);
+	}
 	if (rc == 0 && wrap) {
 		struct uccid_transport *w = wrap(wrap_ctx, t);
 

@@ -1205,7 +1205,9 @@ START_TEST(test_hostile)
 
 	ck_assert_int_eq(c->mode, _i);
 	snprintf(url, sizeof(url), "usbip://127.0.0.1:%u/1-1", (unsigned)f->port);
-	r = uccid_usbip_open(url, 0, c->mode == FAKE_OP_STALL ? 500 : OPEN_MS, &t, err, sizeof(err));
+	/* an unanswered unlink is given up after 1 s (a session waits its exchange deadline) */
+	r = uccid_usbip_open_params(url, 0, &(struct uccid_usbip_params){ .timeout_ms = c->mode == FAKE_OP_STALL ? 500 : OPEN_MS,
+									  .unlink_wait_ms = 1000 }, &t, err, sizeof(err));
 	ck_assert_msg(r == c->open_r, "mode %d: open %d (%s), expected %d", _i, r, err, c->open_r);
 	if (c->open_err)
 		ck_assert_msg(strstr(err, c->open_err), "mode %d: \"%s\" lacks \"%s\"", _i, err, c->open_err);

@@ -254,6 +254,91 @@ START_TEST(test_unconfigured_busy)
 END_TEST
 
 /* ---------------------------------------------------------------------------
+ * Late RET_UNLINKs: waited for within the session's deadline
+ */
+
+static void arm_fault(struct field *f, enum vdev_fault fault, uint32_t arg, unsigned count)
+{
+	pthread_mutex_lock(&f->lock);
+	ck_assert_int_eq(vdev_set_fault(f->d, 0, fault, arg, count), 0);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static struct usbip_server_counters counters(struct field *f)
+{
+	struct usbip_server_counters k;
+
+	pthread_mutex_lock(&f->lock);
+	usbip_server_counters(f->srv, &k);
+	pthread_mutex_unlock(&f->lock);
+	return k;
+}
+
+/* Take every event waiting; returns how many. */
+static int drain_events(struct uccid_reader *r)
+{
+	struct uccid_event ev;
+	int n = 0, rc;
+
+	while ((rc = uccid_wait_event(r, 300, &ev)) == 1)
+		n++;
+	ck_assert_msg(rc == 0, "wait_event: %s", uccid_strerror(rc));
+	return n;
+}
+
+#define UNLINK_DELAY_MS 1500
+
+/* An idle reader whose server answers every CMD_UNLINK 1.5 s late stays. */
+START_TEST(test_late_unlink_idle)
+{
+	struct usbip_server_modes m = { .unlink_delay_ms = UNLINK_DELAY_MS };
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, &m);
+	struct uccid_options o = options(10000);
+	struct uccid_reader *r = open_reader(f, &o);
+	struct uccid_event ev;
+	int64_t end = uccid_mono_ms() + 3000;
+	int rc = 0;
+
+	drain_events(r);
+	while (rc == 0 && uccid_mono_ms() < end)
+		rc = uccid_wait_event(r, 500, &ev);
+	ck_assert_msg(rc == 0, "wait_event: %s", uccid_strerror(rc));
+	power(r);
+	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/*
+ * Commands whose answers come late, so that bulk-IN reads time out and are
+ * unlinked, with RET_UNLINK 1.5 s late: one answered after 700 ms, one that
+ * runs past the exchange deadline and is aborted.  The connection stays,
+ * and the next command is answered.
+ */
+START_TEST(test_late_unlink_command)
+{
+	struct usbip_server_modes m = { .unlink_delay_ms = UNLINK_DELAY_MS };
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, &m);
+	struct uccid_options o = options(3000);
+	struct uccid_reader *r = open_reader(f, &o);
+	ssize_t n;
+
+	drain_events(r);
+	power(r);
+	arm_fault(f, VDEV_FAULT_LATENCY, 700, 1);
+	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	ck_assert_uint_ge(counters(f).unlinked, 1);     /* the case it is about happened */
+	arm_fault(f, VDEV_FAULT_LATENCY, 6000, 1);
+	n = uccid_transmit(r, 0, SELECT_AID, sizeof(SELECT_AID), rsp, sizeof(rsp));
+	ck_assert_msg(n == -ETIMEDOUT, "timed-out command: %s", uccid_strerror((int)n));
+	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------
  * Suite
  */
 
@@ -268,6 +353,12 @@ static Suite *field_suite(void)
 	tcase_add_test(tc, test_config_gate);
 	tcase_add_test(tc, test_unconfigured_gated);
 	tcase_add_test(tc, test_unconfigured_busy);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("unlink");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_late_unlink_idle);
+	tcase_add_test(tc, test_late_unlink_command);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -98,6 +98,7 @@ struct utr {
 	int fd;                         /* constant from open to close */
 	uint32_t devid;                 /* busnum << 16 | devnum of the import reply (ref §3) */
 	uint8_t intr_interval;          /* bInterval of the interrupt endpoint */
+	unsigned unlink_wait_ms;        /* constant: how long an unlink waits for its RET_UNLINK */
 
 	pthread_mutex_t wlock;          /* one PDU at a time on the socket */
 	pthread_mutex_t lock;           /* everything below */
@@ -1109,15 +1110,18 @@ static int urb_result(struct utr *u, const struct urb *x)
 
 /*
  * The caller's timeout passed: CMD_UNLINK, then wait at most
- * UCCID_USBIP_UNLINK_WAIT_MS for the verdict (ref §3): RET_UNLINK
- * -ECONNRESET means cancelled (-ETIMEDOUT: nothing was consumed); a
- * RET_SUBMIT that raced the UNLINK is returned as a success; status 0 means
- * the RET_SUBMIT went first, so it must be here.  No answer: the server's
- * state is unknown, the connection is killed.  Lock held.
+ * u->unlink_wait_ms (the session's exchange deadline) for the verdict
+ * (ref §3): RET_UNLINK -ECONNRESET means cancelled (-ETIMEDOUT: nothing
+ * was consumed); a RET_SUBMIT that raced the UNLINK is returned as a
+ * success; status 0 means the RET_SUBMIT went first, so it must be here.
+ * A late answer is no fault (vhci-hcd waits for it without a limit: a
+ * loaded server, a slow link); no answer within that time: the server's
+ * state is unknown, the connection is killed.  cancel() and the
+ * connection's end still cut the wait short.  Lock held.
  */
 static int unlink_urb(struct utr *u, struct urb *x)
 {
-	int64_t deadline = uccid_mono_ms() + UCCID_USBIP_UNLINK_WAIT_MS;
+	int64_t deadline = uccid_mono_ms() + u->unlink_wait_ms;
 	struct usbip_header h = { 0 };
 	uint8_t hb[USBIP_HEADER_SIZE];
 	int r;
@@ -1133,7 +1137,7 @@ static int unlink_urb(struct utr *u, struct urb *x)
 	pthread_mutex_lock(&u->lock);
 	if (r < 0 && !x->done) {
 		if (r == -ETIMEDOUT)
-			kill_locked(u, "could not send CMD_UNLINK within %u ms", UCCID_USBIP_UNLINK_WAIT_MS);
+			kill_locked(u, "could not send CMD_UNLINK within %u ms", u->unlink_wait_ms);
 		return gone(u) ? gone(u) : -ENODEV;
 	}
 	while (!x->done && !(x->unlink_done && x->unlink_status != 0) && !gone(u))
@@ -1150,8 +1154,11 @@ static int unlink_urb(struct utr *u, struct urb *x)
 		kill_locked(u, "RET_UNLINK with status %d", (int)x->unlink_status);
 		return -ENODEV;
 	}
-	kill_locked(u, x->unlink_done ? "RET_UNLINK said done but no RET_SUBMIT %u followed" :
-		    "no RET_UNLINK for URB %u within 1 s", x->seqnum);
+	if (x->unlink_done)
+		kill_locked(u, "RET_UNLINK said done but no RET_SUBMIT %u followed within %u ms", x->seqnum,
+			    u->unlink_wait_ms);
+	else
+		kill_locked(u, "no RET_UNLINK for URB %u within %u ms", x->seqnum, u->unlink_wait_ms);
 	return -ENODEV;
 }
 
@@ -1491,6 +1498,7 @@ static struct utr *utr_new(void)
 		return NULL;
 	u->fd = -1;
 	u->next_seqnum = 1;             /* as vhci (ref §3) */
+	u->unlink_wait_ms = UCCID_USBIP_UNLINK_WAIT_MS;
 	u->pub.ops = &uccid_usbip_ops;
 	u->rbuf = malloc(RBUF_CAP);
 	if (!u->rbuf) {
@@ -1690,6 +1698,9 @@ static int import_device(const char *host, uint16_t port, const char *busid, int
 		goto out;
 	}
 	u->devid = usbip_devid(rep->dev.busnum, rep->dev.devnum);
+	/* the open's own URBs wait for an unlink's answer as long as the open may take */
+	if (timeout_ms)
+		u->unlink_wait_ms = timeout_ms;
 	u->pub.info.busnum = rep->dev.busnum <= UINT8_MAX ? (uint8_t)rep->dev.busnum : 0;
 	u->pub.info.devnum = rep->dev.devnum <= UINT8_MAX ? (uint8_t)rep->dev.devnum : 0;
 	*ret_u = u;
@@ -1703,9 +1714,18 @@ out:
 int uccid_usbip_open(const char *url, unsigned index, unsigned timeout_ms, struct uccid_transport **ret,
 		     char *err, size_t errlen)
 {
+	struct uccid_usbip_params p = { .timeout_ms = timeout_ms };
+
+	return uccid_usbip_open_params(url, index, &p, ret, err, errlen);
+}
+
+int uccid_usbip_open_params(const char *url, unsigned index, const struct uccid_usbip_params *p,
+			    struct uccid_transport **ret, char *err, size_t errlen)
+{
 	char host[UCCID_USBIP_HOST_MAX + 1], busid[UCCID_USBIP_BUSID_MAX + 1], where[128];
 	struct usbip_rep_import rep;
 	struct utr *u = NULL;
+	unsigned timeout_ms = p ? p->timeout_ms : 0;
 	int64_t deadline;
 	uint16_t port;
 	int r;
@@ -1729,6 +1749,7 @@ int uccid_usbip_open(const char *url, unsigned index, unsigned timeout_ms, struc
 		op_close(&u->pub);
 		return r;
 	}
+	u->unlink_wait_ms = p && p->unlink_wait_ms ? p->unlink_wait_ms : UCCID_USBIP_UNLINK_WAIT_MS;
 	*ret = &u->pub;
 	return 0;
 }

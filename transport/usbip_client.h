@@ -37,7 +37,13 @@ extern "C" {
  */
 #define UCCID_USBIP_MAX_BULK (65554u + 1006u)          /* 66560 */
 #define UCCID_USBIP_MAX_PENDING 32        /* URBs in flight per connection, unlinks included */
-#define UCCID_USBIP_UNLINK_WAIT_MS 1000   /* how long a timed-out call waits for RET_UNLINK */
+/*
+ * How long a timed-out call waits for its RET_UNLINK by default (the
+ * session passes its exchange deadline instead, whose default this is):
+ * Linux's vhci-hcd waits without a limit, and a loaded server or a slow
+ * link answers late; only then is the connection given up.
+ */
+#define UCCID_USBIP_UNLINK_WAIT_MS 60000
 
 /* Whether a listed device looks like a smart-card reader (from its interface classes). */
 enum uccid_usbip_ccid {
@@ -108,9 +114,11 @@ int uccid_usbip_list(const char *host, uint16_t port, struct uccid_usbip_device 
  * GET_DESCRIPTOR URBs, sends SET_CONFIGURATION (always, as Linux's
  * vhci-hcd: a device server may open its endpoints only then; the value is
  * the import reply's, or the configuration descriptor's when the device
- * was exported unconfigured), and finds the CCID interface.  Everything up to the return
- * is bounded by timeout_ms (name resolution excepted).  On success *ret is
- * a transport whose info.path is url.
+ * was exported unconfigured), and finds the CCID interface.  Everything up
+ * to the return is bounded by timeout_ms (name resolution excepted; a URB
+ * that timed out may wait as long again for its RET_UNLINK).  On success
+ * *ret is a transport whose info.path is url; a URB of it that times out
+ * waits up to UCCID_USBIP_UNLINK_WAIT_MS for its RET_UNLINK.
  * Returns 0, or -EINVAL (bad URL or arguments), -ETIMEDOUT, a connect
  * errno (-ECONNREFUSED, -EHOSTUNREACH ...), -ENODEV (the server refused
  * the import, or closed or broke the connection), -EPROTO (a reply that
@@ -120,6 +128,17 @@ int uccid_usbip_list(const char *host, uint16_t port, struct uccid_usbip_device 
  */
 int uccid_usbip_open(const char *url, unsigned index, unsigned timeout_ms, struct uccid_transport **ret,
 		     char *err, size_t errlen);
+
+/* How uccid_usbip_open_params() opens, and how the connection waits afterwards. */
+struct uccid_usbip_params {
+	unsigned timeout_ms;            /* connect, import, descriptors (0: no limit) */
+	unsigned unlink_wait_ms;        /* a timed-out URB waits this long for its RET_UNLINK before the
+					   connection is given up (0: UCCID_USBIP_UNLINK_WAIT_MS) */
+};
+
+/* uccid_usbip_open() with params p (NULL: all defaults); the same returns. */
+int uccid_usbip_open_params(const char *url, unsigned index, const struct uccid_usbip_params *p,
+			    struct uccid_transport **ret, char *err, size_t errlen);
 
 /* The backend's operations (ops->name is "usbip"). */
 extern const struct uccid_transport_ops uccid_usbip_ops;
