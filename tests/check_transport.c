@@ -577,8 +577,9 @@ START_TEST(test_timeout)
 	cmd(r, CCID_PC_TO_RDR_XFR_BLOCK, SELECT_AID, sizeof(SELECT_AID));
 	ck_assert_uint_eq(r->m.abData[0], 0x90);
 	if (_i == KIND_USBIP) {
+		/* the bulk-IN reads that timed out were unlinked; the interrupt URB stays submitted */
 		rig_call(r, get_unlinks, NULL);
-		ck_assert_uint_eq(atomic_load(&r->srv->readers[0].unlinks), UCCID_USBIP_MAX_PENDING + 8 + 2);
+		ck_assert_uint_eq(atomic_load(&r->srv->readers[0].unlinks), UCCID_USBIP_MAX_PENDING + 8 + 1);
 	}
 	rig_free(r);
 }

@@ -339,6 +339,69 @@ START_TEST(test_late_unlink_command)
 END_TEST
 
 /* ---------------------------------------------------------------------------
+ * Idle: an interrupt-IN URB stays submitted, nothing else goes on the link
+ */
+
+/* PDUs a client sent: every CMD_SUBMIT and CMD_UNLINK. */
+static uint64_t pdus(const struct usbip_server_counters *k)
+{
+	uint64_t n = k->unlinks;
+
+	for (unsigned ep = 0; ep < 16; ep++)
+		n += k->submit_in[ep] + k->submit_out[ep];
+	return n;
+}
+
+/*
+ * A session waiting for card events for 2 s sends at most one interrupt
+ * CMD_SUBMIT and no CMD_UNLINK; then a card event still arrives.
+ */
+START_TEST(test_idle_link)
+{
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, NULL);
+	struct uccid_options o = options(10000);
+	struct uccid_reader *r = open_reader(f, &o);
+	struct uccid_reader_info info;
+	struct usbip_server_counters k;
+	struct uccid_event ev;
+	int64_t end;
+	unsigned intr;
+	int rc = 0;
+
+	ck_assert_int_eq(uccid_info(r, &info), 0);
+	intr = info.ep_intr_in & 0x0F;
+	ck_assert_uint_ne(intr, 0);
+	drain_events(r);
+	pthread_mutex_lock(&f->lock);
+	usbip_server_counters_reset(f->srv);
+	pthread_mutex_unlock(&f->lock);
+	end = uccid_mono_ms() + 2000;
+	while (rc == 0 && uccid_mono_ms() < end)
+		rc = uccid_wait_event(r, (unsigned)(end - uccid_mono_ms() > 0 ? end - uccid_mono_ms() : 1), &ev);
+	ck_assert_int_eq(rc, 0);
+	k = counters(f);
+	fprintf(stderr, "idle 2 s: %llu PDUs (%llu interrupt CMD_SUBMIT, %llu CMD_UNLINK)\n",
+		(unsigned long long)pdus(&k), (unsigned long long)k.submit_in[intr], (unsigned long long)k.unlinks);
+	ck_assert_uint_eq(k.unlinks, 0);
+	ck_assert_uint_le(k.submit_in[intr], 1);
+	ck_assert_uint_eq(pdus(&k), k.submit_in[intr]);
+
+	/* the URB left submitted carries the next event */
+	pthread_mutex_lock(&f->lock);
+	ck_assert_int_eq(vdev_remove_card(f->d, 0, uccid_mono_us()), 0);
+	usbip_server_wake(f->srv);
+	pthread_mutex_unlock(&f->lock);
+	rc = uccid_wait_event(r, 3000, &ev);
+	ck_assert_int_eq(rc, 1);
+	ck_assert_int_eq(ev.type, UCCID_EVENT_REMOVED);
+	k = counters(f);
+	ck_assert_uint_eq(k.unlinks, 0);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------
  * Suite
  */
 
@@ -359,6 +422,11 @@ static Suite *field_suite(void)
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_late_unlink_idle);
 	tcase_add_test(tc, test_late_unlink_command);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("idle");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_idle_link);
 	suite_add_tcase(s, tc);
 	return s;
 }

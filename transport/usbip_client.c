@@ -15,7 +15,9 @@
  * in the socket until the next call.  A call that times out unlinks
  * its URB and waits a bounded time for the verdict, so that -ETIMEDOUT
  * always means "nothing consumed" and a transfer that completed meanwhile
- * is returned, not lost.  Anything a server sends that the protocol does
+ * is returned, not lost; except interrupt-IN, whose URB stays submitted
+ * from one call to the next, as a host controller keeps it (an idle
+ * reader sends nothing).  Anything a server sends that the protocol does
  * not allow kills the connection: every pending and later call returns
  * -ENODEV.  Wire status codes are Linux errno values, translated in one
  * function (map_status).  Protocol: shared/docs/reference/usbip.md
@@ -66,6 +68,7 @@ enum {
 #define RECV_SLICE_MS 5                 /* SO_RCVTIMEO of the URB phase (recv_some) */
 #define PATIENT_GRACE_MS 2              /* how long the read side must lie idle before a patient caller takes it */
 #define PATIENT_POLL_MS 20              /* how often a patient caller looks whether the read side is free */
+#define INTR_MAX 1024                   /* largest interrupt-IN URB (a CCID interrupt message is at most 65 bytes) */
 /* One whole PDU fits (the largest IN URB is UCCID_USBIP_MAX_BULK); room beyond it is read-ahead. */
 #define RBUF_CAP (USBIP_HEADER_SIZE + UCCID_USBIP_MAX_BULK)
 #define NO_DEADLINE INT64_MAX
@@ -108,6 +111,14 @@ struct utr {
 	char why[160];                  /* what killed the connection */
 	uint32_t next_seqnum;
 	struct urb urb[UCCID_USBIP_MAX_PENDING];
+	/*
+	 * The interrupt-IN URB that stays submitted between intr_in calls
+	 * (NULL: none), and the buffer its data lands in (INTR_MAX bytes),
+	 * which outlives every caller.  Only intr_in (one call at a time)
+	 * sets intr; dispatch fills intr_buf whoever reads the socket.
+	 */
+	struct urb *intr;
+	uint8_t intr_buf[INTR_MAX];
 
 	/*
 	 * The read side.  reading (under lock): a caller holds it; only that
@@ -1417,18 +1428,92 @@ static int op_bulk_out_in(struct uccid_transport *t, const uint8_t *out, size_t 
 			     (uint32_t)in_cap, out_timeout_ms, in_timeout_ms, out_rc);
 }
 
+/*
+ * Interrupt-IN as a host controller keeps it: one URB stays submitted
+ * while the reader is idle, across calls — a call whose timeout passes
+ * leaves it in place (no CMD_UNLINK: nothing was consumed, and an idle
+ * reader costs no PDU), and a later call takes its completion, which may
+ * have been dispatched into u->intr_buf meanwhile by whoever read the
+ * socket.  A new URB (of cap bytes, at most INTR_MAX) goes out only after
+ * one completed.  The URB ends with the connection (close, cancel: the
+ * server drops a connection's URBs with it).  Data beyond cap, when a call
+ * offers less than the URB it finds, is -EOVERFLOW (babble).
+ */
 static int op_intr_in(struct uccid_transport *t, uint8_t *buf, size_t cap, unsigned timeout_ms)
 {
 	struct utr *u = utr_of(t);
+	int64_t deadline = deadline_after(timeout_ms);
+	struct usbip_header h = { 0 };
+	uint8_t hb[USBIP_HEADER_SIZE];
+	struct urb *x;
+	int r;
 
 	if (!t->info.ep_intr_in)
 		return -ENOTSUP;
 	if (!buf || !cap)
 		return -EINVAL;
-	if (cap > UCCID_USBIP_MAX_BULK)
-		cap = UCCID_USBIP_MAX_BULK;
-	return submit(u, t->info.ep_intr_in & 0x0F, true, NULL, NULL, buf, (uint32_t)cap, u->intr_interval,
-		      timeout_ms);
+	pthread_mutex_lock(&u->lock);
+	x = u->intr;
+	while (!x) {
+		if ((r = gone(u)) < 0)
+			goto out;
+		x = free_slot(u);
+		if (x)
+			break;
+		if (await(u, deadline, true) == ETIMEDOUT) {
+			r = -ETIMEDOUT;
+			goto out;
+		}
+	}
+	if (!u->intr) {
+		memset(x, 0, sizeof(*x));
+		x->used = true;
+		x->in = true;
+		x->patient = true;
+		x->seqnum = take_seqnum(u);
+		x->length = cap < INTR_MAX ? (uint32_t)cap : INTR_MAX;
+		x->buf = u->intr_buf;
+		h.command = USBIP_CMD_SUBMIT;
+		h.seqnum = x->seqnum;
+		h.devid = u->devid;
+		h.direction = USBIP_DIR_IN;
+		h.ep = t->info.ep_intr_in & 0x0F;
+		h.u.cmd_submit.transfer_flags = USBIP_URB_DIR_IN;
+		h.u.cmd_submit.transfer_buffer_length = x->length;
+		h.u.cmd_submit.interval = u->intr_interval;
+		usbip_header_encode(&h, hb, sizeof(hb));
+		pthread_mutex_unlock(&u->lock);
+		r = write_pdu(u, hb, NULL, 0, deadline);
+		pthread_mutex_lock(&u->lock);
+		if (r < 0) {
+			x->used = false;
+			goto out;
+		}
+		u->intr = x;
+	}
+	while (!x->done && !gone(u))
+		if (await(u, deadline, true) == ETIMEDOUT)
+			break;
+	if (x->done) {
+		r = urb_result(u, x);
+		if (r > 0) {
+			memcpy(buf, u->intr_buf, (size_t)r < cap ? (size_t)r : cap);
+			if ((size_t)r > cap)
+				r = -EOVERFLOW;
+		}
+	} else {
+		r = gone(u);
+		if (r == 0) {
+			r = -ETIMEDOUT;         /* still submitted: the next call waits on */
+			goto out;
+		}
+	}
+	x->used = false;
+	u->intr = NULL;
+	pthread_cond_broadcast(&u->cond);
+out:
+	pthread_mutex_unlock(&u->lock);
+	return r;
 }
 
 /*
