@@ -28,6 +28,7 @@ int uccid_open_wrapped(const char *name, const struct uccid_options *opts, uccid
 	struct uccid_transport *t = NULL;
 	struct uccid_open_lock ol;
 	char scratch[8];
+	int64_t start;
 	int rc;
 
 	if (!err) {
@@ -44,12 +45,21 @@ int uccid_open_wrapped(const char *name, const struct uccid_options *opts, uccid
 		return -EINVAL;
 	}
 	/* one process at a time has the reader: wait for it in order, or name who has it */
+	start = uccid_mono_ms();
 	rc = uccid_open_lock(&ol, name, opts, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (!strncmp(name, "usbip://", 8)) {
-		/* a late RET_UNLINK is waited for within the exchange deadline (0: its default) */
+		/*
+		 * The rest of the open wait goes to an import the server refuses as busy: the
+		 * last holder may have left (or died) before the server saw its connection
+		 * close.  A late RET_UNLINK is waited for within the exchange deadline (0: its
+		 * default).
+		 */
+		int wait = opts ? opts->open_wait_ms : 0;
+		int64_t left = wait > 0 ? wait - (uccid_mono_ms() - start) : wait;
 		struct uccid_usbip_params p = { .timeout_ms = OPEN_TIMEOUT_MS,
+						.busy_wait_ms = wait > 0 && left < 1 ? 1 : (int)left,
 						.unlink_wait_ms = opts ? opts->exchange_deadline_ms : 0 };
 
 		rc = uccid_usbip_open_params(name, 0, &p, &t, err, errlen);

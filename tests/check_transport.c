@@ -913,8 +913,16 @@ START_TEST(test_open_errors)
 	ck_assert_ptr_nonnull(strstr(err, "no CCID interface #1 in 1-1's configuration"));
 	/* busy: imported already */
 	ck_assert_msg(uccid_usbip_open(url, 0, OPEN_MS, &t, err, sizeof(err)) == 0, "open: %s", err);
-	ck_assert_int_eq(uccid_usbip_open(url, 0, OPEN_MS, &t2, err, sizeof(err)), -ENODEV);
+	ck_assert_int_eq(uccid_usbip_open(url, 0, OPEN_MS, &t2, err, sizeof(err)), -EBUSY);
 	ck_assert_ptr_nonnull(strstr(err, "server refused import of 1-1: device busy"));
+	/* retried within busy_wait_ms, then the same error, with the tries */
+	t0 = uccid_mono_ms();
+	ck_assert_int_eq(uccid_usbip_open_params(url, 0, &(struct uccid_usbip_params){ .timeout_ms = OPEN_MS,
+										 .busy_wait_ms = 300 },
+						 &t2, err, sizeof(err)), -EBUSY);
+	ck_assert_int_ge(uccid_mono_ms() - t0, 300);
+	ck_assert_ptr_nonnull(strstr(err, "device busy (imported by another host) through "));
+	ck_assert_ptr_nonnull(strstr(err, " tries in 300 ms"));
 	ck_assert_ptr_null(t2);
 	t->ops->close(t);
 	/* and free again once closed (the server sees the connection end) */

@@ -402,6 +402,85 @@ START_TEST(test_idle_link)
 END_TEST
 
 /* ---------------------------------------------------------------------------
+ * Hand-over: an import refused as busy is tried again within the open wait
+ */
+
+#define BUSY_WINDOW_MS 500
+
+struct opener {
+	struct field *f;
+	int wait_ms;
+	struct uccid_reader *r;
+	int rc;
+	char err[256];
+	pthread_t th;
+};
+
+static void *opener_main(void *arg)
+{
+	struct opener *op = arg;
+	struct uccid_options o = options(10000);
+
+	o.open_wait_ms = op->wait_ms;
+	op->rc = uccid_open(op->f->url, &o, &op->r, op->err, sizeof(op->err));
+	return NULL;
+}
+
+/*
+ * The holder closes while another thread waits for the reader; the server
+ * refuses imports as busy for 500 ms after the holder's connection ends.
+ * The waiter's open succeeds, after at least one refusal.
+ */
+START_TEST(test_handover_busy)
+{
+	struct usbip_server_modes m = { .busy_after_close_ms = BUSY_WINDOW_MS };
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, &m);
+	struct uccid_options o = options(10000);
+	struct uccid_reader *holder = open_reader(f, &o);
+	struct opener op = { .f = f, .wait_ms = 10000 };
+	bool queued = false;
+
+	power(holder);
+	ck_assert_int_eq(pthread_create(&op.th, NULL, opener_main, &op), 0);
+	/* the waiter is queued on the open lock: wait for the event, not for time */
+	for (int i = 0; i < 1000 && !queued; i++) {
+		struct uccid_holder h;
+
+		queued = uccid_reader_holder(f->url, NULL, -1, &h) == 0 && h.waiters > 0;
+		if (!queued)
+			usleep(2000);
+	}
+	ck_assert_msg(queued, "the second opener never queued for the reader");
+	uccid_close(holder);
+	pthread_join(op.th, NULL);
+	ck_assert_msg(op.rc == 0, "hand-over: %s", op.err);
+	ck_assert_uint_ge(counters(f).busy, 1);         /* the server did refuse it first */
+	power(op.r);
+	expect_sw(op.r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	uccid_close(op.r);
+	field_free(f);
+}
+END_TEST
+
+/* Without an open wait, "busy" is final and says so. */
+START_TEST(test_busy_no_wait)
+{
+	struct usbip_server_modes m = { .busy_after_close_ms = BUSY_WINDOW_MS };
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, &m);
+	struct uccid_options o = options(10000);
+	struct uccid_reader *r = open_reader(f, &o);
+	char err[256] = "";
+
+	uccid_close(r);
+	r = NULL;
+	ck_assert_int_eq(uccid_open(f->url, &o, &r, err, sizeof(err)), -EBUSY);
+	ck_assert_ptr_null(r);
+	ck_assert_msg(strstr(err, "server refused import of 1-1: device busy"), "%s", err);
+	field_free(f);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------
  * Suite
  */
 
@@ -427,6 +506,12 @@ static Suite *field_suite(void)
 	tc = tcase_create("idle");
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_idle_link);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("busy");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_handover_busy);
+	tcase_add_test(tc, test_busy_no_wait);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -619,7 +619,11 @@ static int op_send(int fd, const uint8_t *buf, size_t len, int64_t deadline, con
 	return r;
 }
 
-/* OP_REQ_IMPORT / OP_REP_IMPORT; checks the busid of the reply as the Linux client does (ref §2). */
+/*
+ * OP_REQ_IMPORT / OP_REP_IMPORT; checks the busid of the reply as the
+ * Linux client does (ref §2).  A refusal is -EBUSY (imported by another
+ * host, or not yet released by the last one) or -ENODEV.
+ */
 static int op_import(int fd, const char *busid, int64_t deadline, unsigned timeout_ms, const char *where,
 		     struct usbip_rep_import *rep, char *err, size_t errlen)
 {
@@ -649,7 +653,7 @@ static int op_import(int fd, const char *busid, int64_t deadline, unsigned timeo
 	if (oc.status != USBIP_ST_OK) {
 		uccid_set_err(err, errlen, "%s: server refused import of %s: %s", where, busid,
 			op_status_text(oc.status));
-		return -ENODEV;
+		return oc.status == USBIP_ST_DEV_BUSY ? -EBUSY : -ENODEV;
 	}
 	r = op_recv(fd, buf + USBIP_OP_COMMON_SIZE, USBIP_DEVICE_SIZE, deadline, where, "OP_REP_IMPORT",
 		    timeout_ms, err, errlen);
@@ -1796,6 +1800,48 @@ out:
 	return r;
 }
 
+#define BUSY_BACKOFF_FIRST_MS 5
+#define BUSY_BACKOFF_MAX_MS 200
+
+/*
+ * import_device(), again after a "busy" refusal for up to busy_wait_ms
+ * (-1: no limit) with a back-off from BUSY_BACKOFF_FIRST_MS doubling to
+ * BUSY_BACKOFF_MAX_MS: when a holder exits or dies, the lock files free
+ * the reader before the server has seen its connection close, and the
+ * next holder's import is refused for that moment.  Each attempt has
+ * timeout_ms; *ret_deadline is the successful attempt's deadline.
+ */
+static int import_retrying(const char *host, uint16_t port, const char *busid, unsigned timeout_ms, int busy_wait_ms,
+			   const char *where, struct utr **ret_u, struct usbip_rep_import *rep, int64_t *ret_deadline,
+			   char *err, size_t errlen)
+{
+	int64_t until = busy_wait_ms < 0 ? NO_DEADLINE : uccid_mono_ms() + busy_wait_ms;
+	unsigned backoff = BUSY_BACKOFF_FIRST_MS, tries = 0;
+	int r;
+
+	for (;;) {
+		int64_t left;
+		struct timespec nap;
+
+		*ret_deadline = deadline_after(timeout_ms);
+		r = import_device(host, port, busid, *ret_deadline, timeout_ms, where, ret_u, rep, err, errlen);
+		tries++;
+		if (r != -EBUSY || busy_wait_ms == 0)
+			return r;
+		left = until == NO_DEADLINE ? backoff : until - uccid_mono_ms();
+		if (left <= 0) {
+			uccid_set_err(err, errlen, "%s: server refused import of %s: device busy (imported by another "
+				      "host) through %u tries in %d ms", where, busid, tries, busy_wait_ms);
+			return r;
+		}
+		if ((int64_t)backoff < left)
+			left = backoff;
+		nap = (struct timespec){ .tv_sec = left / 1000, .tv_nsec = (long)(left % 1000) * 1000000L };
+		nanosleep(&nap, NULL);
+		backoff = backoff * 2 < BUSY_BACKOFF_MAX_MS ? backoff * 2 : BUSY_BACKOFF_MAX_MS;
+	}
+}
+
 int uccid_usbip_open(const char *url, unsigned index, unsigned timeout_ms, struct uccid_transport **ret,
 		     char *err, size_t errlen)
 {
@@ -1823,9 +1869,9 @@ int uccid_usbip_open_params(const char *url, unsigned index, const struct uccid_
 		uccid_set_err(err, errlen, "\"%.*s\": not a usbip://HOST[:PORT]/BUSID URL", UCCID_USBIP_URL_MAX, url);
 		return -EINVAL;
 	}
-	deadline = deadline_after(timeout_ms);
 	format_where(where, sizeof(where), host, port);
-	r = import_device(host, port, busid, deadline, timeout_ms, where, &u, &rep, err, errlen);
+	r = import_retrying(host, port, busid, timeout_ms, p ? p->busy_wait_ms : 0, where, &u, &rep, &deadline, err,
+			    errlen);
 	if (r < 0)
 		return r;
 	snprintf(u->pub.info.path, sizeof(u->pub.info.path), "%s", url);

@@ -120,11 +120,12 @@ int uccid_usbip_list(const char *host, uint16_t port, struct uccid_usbip_device 
  * *ret is a transport whose info.path is url; a URB of it that times out
  * waits up to UCCID_USBIP_UNLINK_WAIT_MS for its RET_UNLINK.
  * Returns 0, or -EINVAL (bad URL or arguments), -ETIMEDOUT, a connect
- * errno (-ECONNREFUSED, -EHOSTUNREACH ...), -ENODEV (the server refused
- * the import, or closed or broke the connection), -EPROTO (a reply that
- * contradicts the request: busid, lengths), -ENOENT (no index-th CCID
- * interface), -EBADMSG (malformed descriptors), -ENOMEM.  err (optional)
- * names what failed in words a user can act on.
+ * errno (-ECONNREFUSED, -EHOSTUNREACH ...), -EBUSY (the server refused the
+ * import: the device is imported by another host), -ENODEV (the server
+ * refused the import otherwise, or closed or broke the connection),
+ * -EPROTO (a reply that contradicts the request: busid, lengths), -ENOENT
+ * (no index-th CCID interface), -EBADMSG (malformed descriptors), -ENOMEM.
+ * err (optional) names what failed in words a user can act on.
  */
 int uccid_usbip_open(const char *url, unsigned index, unsigned timeout_ms, struct uccid_transport **ret,
 		     char *err, size_t errlen);
@@ -132,6 +133,8 @@ int uccid_usbip_open(const char *url, unsigned index, unsigned timeout_ms, struc
 /* How uccid_usbip_open_params() opens, and how the connection waits afterwards. */
 struct uccid_usbip_params {
 	unsigned timeout_ms;            /* connect, import, descriptors (0: no limit) */
+	int busy_wait_ms;               /* the server refuses the import as busy: try again, with
+					   back-off, for this long (0: fail at once; -1: no limit) */
 	unsigned unlink_wait_ms;        /* a timed-out URB waits this long for its RET_UNLINK before the
 					   connection is given up (0: UCCID_USBIP_UNLINK_WAIT_MS) */
 };

@@ -3,7 +3,9 @@
 # The uccid tool against uccid-vreader behaving as real USB/IP servers do
 # (issue 14): an unconfigured export (Linux's usbip-host right after
 # `usbip bind`) is listed as a CCID reader and opens; a device server whose
-# endpoints open only on SET_CONFIGURATION answers; the control socket's
+# endpoints open only on SET_CONFIGURATION answers; a reader handed from
+# one process to the next while the server still refuses imports as busy
+# opens (--wait), and fails at once with --no-wait; the control socket's
 # "usbip" command switches those modes and counts the PDUs.  Waits for
 # events (the server's "listening" line through a FIFO), never for time.
 set -u
@@ -82,6 +84,16 @@ run 0 -r "$P/1-1" apdu $SELECT && has out "9000  success"
 ctl plain "usbip counters" && has ctl.out "imports=1 busy=0"
 ctl plain "usbip unlink-delay x" && has ctl.out "error: bad delay"
 ctl plain "usbip bad-actual-length ep=02" && has ctl.out "error: bad endpoint"
+
+# --- a hand-over: the server refuses imports for a moment after a client left
+# (5 s: the next command starts well within it, even under valgrind)
+start busy --usbip-busy-after-close 5000 --profile short-apdu
+B=usbip://127.0.0.1:$port/1-1
+run 0 -r "$B" apdu $SELECT && has out "9000  success"
+run 0 -r "$B" apdu $SELECT && has out "9000  success"       # within the window: tried again
+ctl busy "usbip counters" && has ctl.out "imports=2 busy=" && ! grep -q "busy=0 " "$tmp/ctl.out" &&
+	passes=$((passes + 1)) || { echo "FAIL: no import was refused as busy"; fails=$((fails + 1)); }
+run 1 --no-wait -r "$B" apdu $SELECT && has err "server refused import of 1-1: device busy"
 
 echo "usbip-field: $passes passed, $fails failed"
 [ "$fails" = 0 ]
