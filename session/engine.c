@@ -62,7 +62,13 @@ void uccid_set_dead(struct uccid_reader *r, int err)
 	if (!r->dead) {
 		r->dead = err;
 		if (err == -ENODEV) {
-			uccid_log(r, UCCID_LOG_ERROR, "reader removed");
+			/* the real cause, where the transport recorded one (a protocol violation,
+			   a timeout, the server closing), not only "gone" */
+			char why[200] = "";
+
+			if (r->t->ops->why)
+				r->t->ops->why(r->t, why, sizeof(why));
+			uccid_log(r, UCCID_LOG_ERROR, "reader removed%s%s", why[0] ? ": " : "", why);
 			uccid_push_event(r, UCCID_EVENT_READER_REMOVED, 0, 0);
 		}
 	}

@@ -481,6 +481,74 @@ START_TEST(test_busy_no_wait)
 END_TEST
 
 /* ---------------------------------------------------------------------------
+ * Reasons: the cause the transport recorded reaches the user
+ */
+
+static bool log_has(const char *text)
+{
+	bool r;
+
+	pthread_mutex_lock(&log_lock);
+	r = strstr(log_text, text) != NULL;
+	pthread_mutex_unlock(&log_lock);
+	return r;
+}
+
+static void log_clear(void)
+{
+	pthread_mutex_lock(&log_lock);
+	log_text[0] = '\0';
+	pthread_mutex_unlock(&log_lock);
+}
+
+/*
+ * A server answers a 271-byte bulk-IN URB (the extended-apdu profile's
+ * dwMaxCCIDMessageLength) with 272 bytes: the command fails with -ENODEV,
+ * and the session's error (level ERROR, which the tool prints by default)
+ * names the violation.
+ */
+START_TEST(test_reason_bad_length)
+{
+	struct field *f = field_new(VDEV_PROFILE_EXTENDED_APDU, NULL);
+	struct uccid_options o = options(10000);
+	struct uccid_reader *r = open_reader(f, &o);
+	struct usbip_server_modes m = { .bad_actual_length = 1, .bad_actual_ep = 0x81 };
+	ssize_t n;
+
+	power(r);
+	log_clear();
+	pthread_mutex_lock(&f->lock);
+	usbip_server_set_modes(f->srv, &m);
+	pthread_mutex_unlock(&f->lock);
+	n = uccid_transmit(r, 0, SELECT_AID, sizeof(SELECT_AID), rsp, sizeof(rsp));
+	ck_assert_int_eq(n, -ENODEV);
+	ck_assert_msg(log_has("[0] reader removed: protocol violation: RET_SUBMIT ") &&
+		      log_has(" with actual_length 272 for a 271-byte URB\n"), "log:\n%s", log_text);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/* The connection drops in the middle of an answer: the error says so. */
+START_TEST(test_reason_dropped)
+{
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, NULL);
+	struct uccid_options o = options(10000);
+	struct uccid_reader *r = open_reader(f, &o);
+	ssize_t n;
+
+	power(r);
+	log_clear();
+	arm_fault(f, VDEV_FAULT_DROP_CONNECTION, 0, 1);
+	n = uccid_transmit(r, 0, SELECT_AID, sizeof(SELECT_AID), rsp, sizeof(rsp));
+	ck_assert_int_eq(n, -ENODEV);
+	ck_assert_msg(log_has("[0] reader removed: connection closed in the middle of a URB"), "log:\n%s", log_text);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------
  * Suite
  */
 
@@ -512,6 +580,12 @@ static Suite *field_suite(void)
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_handover_busy);
 	tcase_add_test(tc, test_busy_no_wait);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reasons");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_reason_bad_length);
+	tcase_add_test(tc, test_reason_dropped);
 	suite_add_tcase(s, tc);
 	return s;
 }

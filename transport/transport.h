@@ -111,6 +111,16 @@ struct uccid_transport_ops {
 
 	/* Release everything; t is freed.  NULL ok. */
 	void (*close)(struct uccid_transport *t);
+
+	/*
+	 * Optional (NULL: the backend has nothing to add).  Once calls return
+	 * -ENODEV: why, in words a user can act on ("protocol violation:
+	 * RET_SUBMIT 12 with actual_length 272 for a 271-byte URB", "server
+	 * closed the connection"), written to buf and always terminated.
+	 * Returns its length; 0 when the device is not gone or the backend
+	 * knows no more than "gone".  Thread-safe; never blocks on I/O.
+	 */
+	int (*why)(struct uccid_transport *t, char *buf, size_t cap);
 };
 
 struct uccid_transport {

@@ -1561,6 +1561,22 @@ static void op_close(struct uccid_transport *t)
 	free(u);
 }
 
+/* What killed the connection, as kill_locked() recorded it. */
+static int op_why(struct uccid_transport *t, char *buf, size_t cap)
+{
+	struct utr *u = utr_of(t);
+	int n = 0;
+
+	if (!buf || !cap)
+		return -EINVAL;
+	buf[0] = '\0';
+	pthread_mutex_lock(&u->lock);
+	if (u->dead)
+		n = snprintf(buf, cap, "%s", u->why);
+	pthread_mutex_unlock(&u->lock);
+	return n < 0 ? 0 : (size_t)n < cap ? n : (int)cap - 1;
+}
+
 const struct uccid_transport_ops uccid_usbip_ops = {
 	.name = "usbip",
 	.descriptors = op_descriptors,
@@ -1572,6 +1588,7 @@ const struct uccid_transport_ops uccid_usbip_ops = {
 	.cancel = op_cancel,
 	.clear_halt = op_clear_halt,
 	.close = op_close,
+	.why = op_why,
 };
 
 /* ---------------------------------------------------------------------------

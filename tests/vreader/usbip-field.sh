@@ -5,7 +5,8 @@
 # `usbip bind`) is listed as a CCID reader and opens; a device server whose
 # endpoints open only on SET_CONFIGURATION answers; a reader handed from
 # one process to the next while the server still refuses imports as busy
-# opens (--wait), and fails at once with --no-wait; the control socket's
+# opens (--wait), and fails at once with --no-wait; a protocol violation
+# is named in the error; the control socket's
 # "usbip" command switches those modes and counts the PDUs.  Waits for
 # events (the server's "listening" line through a FIFO), never for time.
 set -u
@@ -72,6 +73,10 @@ G=usbip://127.0.0.1:$port
 run 0 list "$G" && has out "$G/1-1  1209:0001  CCID reader"
 run 0 -r "$G/1-1" apdu $SELECT 80100000000100 && has out "9000  success"
 ctl gate "usbip counters" && has ctl.out "unlinks=0 " && has ctl.out "submit-out=0:"
+# a protocol violation is named, not only "the reader is gone"
+ctl gate "usbip bad-actual-length" && has ctl.out "bad-actual-length=1 ep=81"
+run 1 -r "$G/1-1" apdu $SELECT && has err "protocol violation: RET_SUBMIT" &&
+	has err "with actual_length 272 for a 271-byte URB"
 
 # --- the control socket switches the modes of a running server
 start plain --profile tpdu-t0
