@@ -549,6 +549,148 @@ START_TEST(test_reason_dropped)
 END_TEST
 
 /* ---------------------------------------------------------------------------
+ * Round trips: the cost of a remote reader, counted
+ */
+
+static struct uccid_transport *wrap_keep(void *ctx, struct uccid_transport *inner)
+{
+	*(struct uccid_transport **)ctx = inner;
+	return inner;
+}
+
+/* uccid_open, keeping the USB/IP transport under the session for its stats. */
+static struct uccid_reader *open_counted(struct field *f, const struct uccid_options *o, struct uccid_transport **t)
+{
+	struct uccid_reader *r = NULL;
+	char err[256] = "";
+
+	ck_assert_msg(uccid_open_wrapped(f->url, o, wrap_keep, t, &r, err, sizeof(err)) == 0, "open: %s", err);
+	return r;
+}
+
+static struct uccid_usbip_stats stats(struct uccid_transport *t)
+{
+	struct uccid_usbip_stats st;
+
+	ck_assert_int_eq(uccid_usbip_stats(t, &st), 0);
+	return st;
+}
+
+/* Round trips after the import to open a reader (its import reply unconfigured or configured), then to power on. */
+#define OPEN_RT_UNCONFIGURED 6
+#define OPEN_RT_CONFIGURED 6
+
+START_TEST(test_open_round_trips)
+{
+	/* _i 0: the import reply says unconfigured (as Linux's usbip-host after bind); 1: configured */
+	struct usbip_server_modes m = { .config_gate = _i == 1 };
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, &m);
+	struct uccid_options o = options(10000);
+	struct uccid_transport *t = NULL;
+	struct uccid_reader *r = open_counted(f, &o, &t);
+	struct uccid_usbip_stats a, b;
+	struct vdev_counters v;
+
+	ck_assert_int_eq(uccid_usbip_stats(NULL, &a), -EINVAL);
+	a = stats(t);
+	pthread_mutex_lock(&f->lock);
+	vdev_counters_reset(f->d);
+	pthread_mutex_unlock(&f->lock);
+	power(r);
+	b = stats(t);
+	pthread_mutex_lock(&f->lock);
+	vdev_counters(f->d, &v);
+	pthread_mutex_unlock(&f->lock);
+	fprintf(stderr, "open (import %s): %u round trips, %llu CMD_SUBMIT; power on: %u round trips, %llu CCID "
+		"exchanges\n", _i ? "configured" : "unconfigured", a.round_trips, (unsigned long long)a.submits,
+		b.round_trips - a.round_trips, (unsigned long long)v.commands);
+	ck_assert_uint_eq(a.unlinks, 0);
+	ck_assert_uint_eq(a.round_trips, _i ? OPEN_RT_CONFIGURED : OPEN_RT_UNCONFIGURED);
+	/* power on: one round trip per CCID exchange (IccPowerOn, then the parameters) */
+	ck_assert_uint_eq(b.round_trips - a.round_trips, v.commands + v.time_extensions);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+struct apdu_case {
+	const char *name;
+	uint8_t apdu[12];
+	size_t len;
+	bool extended;                  /* only where extended APDUs get through */
+};
+
+static const struct apdu_case apdu_cases[] = {
+	{ "SELECT (case 3)", { 0 }, 0, false },
+	{ "ECHO 1", { 0x80, 0x10, 0x00, 0x00, 0x01 }, 5, false },
+	{ "ECHO 255", { 0x80, 0x10, 0x00, 0x00, 0xFF }, 5, false },
+	{ "ECHO 256", { 0x80, 0x10, 0x00, 0x00, 0x00 }, 5, false },
+	{ "ECHO 4096", { 0x80, 0x10, 0x00, 0x00, 0x00, 0x10, 0x00 }, 7, true },
+	{ "case 4, 3 bytes", { 0x80, 0x10, 0x00, 0x00, 0x03, 0xAA, 0xBB, 0xCC, 0x00 }, 9, false },
+};
+
+/*
+ * Every profile and APDU size: the URBs on the wire are exactly one
+ * bulk-OUT per CCID command and one bulk-IN per CCID answer (time
+ * extensions included), no unlink, and one round trip per exchange (the
+ * command and the first read go out together) plus one per time
+ * extension: the minimum the CCID spec allows.
+ */
+START_TEST(test_apdu_urbs)
+{
+	enum vdev_profile p = (enum vdev_profile)_i;
+	struct field *f = field_new(p, NULL);
+	struct uccid_options o = options(10000);
+	struct uccid_transport *t = NULL;
+	struct uccid_reader *r;
+	bool ext = p == VDEV_PROFILE_EXTENDED_APDU || p == VDEV_PROFILE_TPDU_T1 || p == VDEV_PROFILE_MECHANICAL;
+
+	o.auto_get_response = true;
+	r = open_counted(f, &o, &t);
+	power(r);
+	for (size_t i = 0; i < sizeof(apdu_cases) / sizeof(apdu_cases[0]); i++) {
+		const struct apdu_case *c = &apdu_cases[i];
+		struct usbip_server_counters k;
+		struct vdev_counters v;
+		struct uccid_usbip_stats a, b;
+		ssize_t n;
+
+		if (c->extended && !ext)
+			continue;
+		pthread_mutex_lock(&f->lock);
+		usbip_server_counters_reset(f->srv);
+		vdev_counters_reset(f->d);
+		pthread_mutex_unlock(&f->lock);
+		a = stats(t);
+		if (c->len)
+			n = uccid_transmit(r, 0, c->apdu, c->len, rsp, sizeof(rsp));
+		else
+			n = uccid_transmit(r, 0, SELECT_AID, sizeof(SELECT_AID), rsp, sizeof(rsp));
+		b = stats(t);
+		ck_assert_msg(n >= 2 && rsp[n - 2] == 0x90, "%s %s: %s", vdev_profile_name(p), c->name,
+			      n < 0 ? uccid_strerror((int)n) : "bad SW");
+		pthread_mutex_lock(&f->lock);
+		usbip_server_counters(f->srv, &k);
+		vdev_counters(f->d, &v);
+		pthread_mutex_unlock(&f->lock);
+		fprintf(stderr, "%-13s %-15s %zd bytes: %llu CCID exchanges (%llu time extensions): %llu bulk-OUT, "
+			"%llu bulk-IN URBs, %llu unlinks, %u round trips\n", vdev_profile_name(p), c->name, n,
+			(unsigned long long)v.commands, (unsigned long long)v.time_extensions,
+			(unsigned long long)k.submit_out[VDEV_BULK_OUT & 0x0F],
+			(unsigned long long)k.submit_in[VDEV_BULK_IN & 0x0F], (unsigned long long)k.unlinks,
+			b.round_trips - a.round_trips);
+		ck_assert_uint_ge(v.commands, 1);
+		ck_assert_uint_eq(k.submit_out[VDEV_BULK_OUT & 0x0F], v.commands);
+		ck_assert_uint_eq(k.submit_in[VDEV_BULK_IN & 0x0F], v.answers);
+		ck_assert_uint_eq(k.unlinks, 0);
+		ck_assert_uint_eq(b.round_trips - a.round_trips, v.commands + v.time_extensions);
+	}
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------
  * Suite
  */
 
@@ -586,6 +728,12 @@ static Suite *field_suite(void)
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_reason_bad_length);
 	tcase_add_test(tc, test_reason_dropped);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("round-trips");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_loop_test(tc, test_open_round_trips, 0, 2);
+	tcase_add_loop_test(tc, test_apdu_urbs, 0, VDEV_PROFILE_COUNT);
 	suite_add_tcase(s, tc);
 	return s;
 }

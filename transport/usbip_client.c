@@ -94,6 +94,7 @@ struct urb {
 	uint32_t unlink_seqnum;         /* seqnum of our CMD_UNLINK for it, 0 if none */
 	bool unlink_done;
 	int32_t unlink_status;          /* RET_UNLINK status, wire value */
+	unsigned depth, unlink_depth;   /* round trip of the CMD_SUBMIT / CMD_UNLINK (rt_begin) */
 };
 
 struct utr {
@@ -119,6 +120,14 @@ struct utr {
 	 */
 	struct urb *intr;
 	uint8_t intr_buf[INTR_MAX];
+	/*
+	 * The cost of the connection (uccid_usbip_stats): PDUs sent, and round
+	 * trips.  A PDU sent after the answer to a PDU of round trip n arrived
+	 * belongs to round trip n + 1 at least; PDUs sent together share one.
+	 */
+	uint64_t nsubmits, nunlinks;
+	unsigned rt_done;               /* the latest round trip an answer arrived for */
+	unsigned rt_max;                /* the latest round trip a PDU went out in */
 
 	/*
 	 * The read side.  reading (under lock): a caller holds it; only that
@@ -865,6 +874,16 @@ static int map_status(int32_t status, bool unlinked)
 	}
 }
 
+/* A PDU goes out now: its round trip (see struct utr).  Lock held. */
+static unsigned rt_begin(struct utr *u)
+{
+	unsigned d = u->rt_done + 1;
+
+	if (d > u->rt_max)
+		u->rt_max = d;
+	return d;
+}
+
 static uint32_t take_seqnum(struct utr *u)
 {
 	uint32_t s = u->next_seqnum++;
@@ -966,6 +985,8 @@ static bool dispatch(struct utr *u)
 		}
 		x->unlink_done = true;
 		x->unlink_status = h->u.ret_unlink.status;
+		if (x->unlink_depth > u->rt_done)
+			u->rt_done = x->unlink_depth;
 		if (x->patient)
 			pthread_cond_broadcast(&u->pcond);
 		if (x->abandoned)
@@ -978,6 +999,8 @@ static bool dispatch(struct utr *u)
 			memcpy(x->buf, u->rbuf + USBIP_HEADER_SIZE, len);
 		x->done = true;
 		x->status = h->u.ret_submit.status;
+		if (x->depth > u->rt_done)
+			u->rt_done = x->depth;
 		x->actual = h->u.ret_submit.actual_length;
 		if (x->patient)
 			pthread_cond_broadcast(&u->pcond);
@@ -1142,6 +1165,8 @@ static int unlink_urb(struct utr *u, struct urb *x)
 	int r;
 
 	x->unlink_seqnum = take_seqnum(u);
+	x->unlink_depth = rt_begin(u);
+	u->nunlinks++;
 	h.command = USBIP_CMD_UNLINK;
 	h.seqnum = x->unlink_seqnum;
 	h.devid = u->devid;
@@ -1210,6 +1235,8 @@ static int submit(struct utr *u, uint8_t ep, bool in, const uint8_t *setup, cons
 	x->in = in;
 	x->patient = patient;
 	x->seqnum = take_seqnum(u);
+	x->depth = rt_begin(u);
+	u->nsubmits++;
 	x->length = length;
 	x->buf = in ? inbuf : NULL;
 
@@ -1296,6 +1323,8 @@ static int submit_out_in(struct utr *u, uint8_t ep_out, const uint8_t *out, uint
 	xo->length = out_len;
 	xi->in = true;
 	xi->seqnum = take_seqnum(u);
+	xo->depth = xi->depth = rt_begin(u);
+	u->nsubmits += 2;
 	xi->length = in_len;
 	xi->buf = inbuf;
 	h.command = USBIP_CMD_SUBMIT;
@@ -1475,6 +1504,8 @@ static int op_intr_in(struct uccid_transport *t, uint8_t *buf, size_t cap, unsig
 		x->in = true;
 		x->patient = true;
 		x->seqnum = take_seqnum(u);
+		x->depth = rt_begin(u);
+		u->nsubmits++;
 		x->length = cap < INTR_MAX ? (uint32_t)cap : INTR_MAX;
 		x->buf = u->intr_buf;
 		h.command = USBIP_CMD_SUBMIT;
@@ -1945,4 +1976,19 @@ out:
 		op_close(&u->pub);
 	free(cfg);
 	return r;
+}
+
+int uccid_usbip_stats(struct uccid_transport *t, struct uccid_usbip_stats *ret)
+{
+	struct utr *u;
+
+	if (!t || !ret || t->ops != &uccid_usbip_ops)
+		return -EINVAL;
+	u = utr_of(t);
+	pthread_mutex_lock(&u->lock);
+	ret->submits = u->nsubmits;
+	ret->unlinks = u->nunlinks;
+	ret->round_trips = u->rt_max;
+	pthread_mutex_unlock(&u->lock);
+	return 0;
 }

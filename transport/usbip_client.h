@@ -143,6 +143,23 @@ struct uccid_usbip_params {
 int uccid_usbip_open_params(const char *url, unsigned index, const struct uccid_usbip_params *p,
 			    struct uccid_transport **ret, char *err, size_t errlen);
 
+/*
+ * What a connection has cost since the import: CMD_SUBMIT and CMD_UNLINK
+ * sent, and round trips — a PDU sent only after the answer to a PDU of
+ * round trip n arrived belongs to round trip n + 1; PDUs in flight
+ * together share one.  With one caller at a time, round_trips is how many
+ * times it waited for the server (a remote reader's latency is that many
+ * network round trips).
+ */
+struct uccid_usbip_stats {
+	uint64_t submits;
+	uint64_t unlinks;
+	unsigned round_trips;
+};
+
+/* Returns 0 with *ret, or -EINVAL (NULL, or t is not a USB/IP transport). */
+int uccid_usbip_stats(struct uccid_transport *t, struct uccid_usbip_stats *ret);
+
 /* The backend's operations (ops->name is "usbip"). */
 extern const struct uccid_transport_ops uccid_usbip_ops;
 
