@@ -952,6 +952,7 @@ enum fake_mode {
 	FAKE_HUGE_CONFIG,               /* wTotalLength 60000 */
 	FAKE_CLOSE_MID_PDU,             /* half a RET_SUBMIT header, then close */
 	FAKE_RET_COMMAND,               /* a CMD_SUBMIT from the server */
+	FAKE_CONFIG_SHORT,              /* the configuration's first 9 bytes unless asked for exactly wTotalLength */
 	FAKE_COUNT,
 };
 
@@ -1055,6 +1056,8 @@ static void fake_serve(struct fake *f, int fd)
 			} else if (st.bmRequestType == 0x80 && st.bRequest == 0x06 && st.wValue >> 8 == 2) {
 				size_t l = st.wLength < f->cfg_len ? st.wLength : f->cfg_len;
 
+				if (f->mode == FAKE_CONFIG_SHORT && st.wLength != f->cfg_len && l > 9)
+					l = 9;
 				fake_ret(fd, h.seqnum, 0, f->cfg, (uint32_t)l, l);
 			} else {
 				fake_ret(fd, h.seqnum, 0, NULL, 0, 0);
@@ -1200,6 +1203,7 @@ static const struct fake_case fake_cases[FAKE_COUNT] = {
 	{ FAKE_HUGE_CONFIG, -EMSGSIZE, "configuration descriptor of 60000 bytes", OP_NONE, 0, 0, 1000 },
 	{ FAKE_CLOSE_MID_PDU, 0, NULL, OP_BULK_IN, -ENODEV, 0, 1000 },
 	{ FAKE_RET_COMMAND, 0, NULL, OP_BULK_IN, -ENODEV, 0, 1000 },
+	{ FAKE_CONFIG_SHORT, 0, NULL, OP_BULK_OUT, 20, 0, 1000 },
 };
 
 START_TEST(test_hostile)

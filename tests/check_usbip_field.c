@@ -577,8 +577,8 @@ static struct uccid_usbip_stats stats(struct uccid_transport *t)
 }
 
 /* Round trips after the import to open a reader (its import reply unconfigured or configured), then to power on. */
-#define OPEN_RT_UNCONFIGURED 6
-#define OPEN_RT_CONFIGURED 6
+#define OPEN_RT_UNCONFIGURED 4
+#define OPEN_RT_CONFIGURED 3
 
 START_TEST(test_open_round_trips)
 {

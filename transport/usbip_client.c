@@ -1682,32 +1682,140 @@ static int urb_failed(struct utr *u, int r, const char *where, const char *what,
 }
 
 /*
- * The whole configuration descriptor into u->cfg (9 bytes, then
- * wTotalLength at most UCCID_DESC_MAX), parsed into *cfg.  Returns 0 or a
- * negative errno with err set.
+ * A control request of a batch (control_batch): IN with wLength bytes into
+ * data, or OUT without a data stage.  result: bytes or a negative errno.
  */
-static int read_config(struct utr *u, const char *where, int64_t deadline, struct ccid_usb_config *cfg, char *err,
-		       size_t errlen)
-{
-	struct uccid_transport *t = &u->pub;
-	struct ccid_diag diag = { 0 };
-	uint8_t head[CCID_USB_CONFIG_DESC_LEN];
-	uint16_t total;
-	int r;
+struct ctl_req {
+	uint8_t bmRequestType, bRequest;
+	uint16_t wValue, wIndex, wLength;
+	uint8_t *data;
+	int result;
+};
 
-	r = op_control(t, 0x80, REQ_GET_DESCRIPTOR, CCID_USB_DT_CONFIG << 8, 0, head, sizeof(head),
-		       remaining_ms(deadline));
+/*
+ * n (at most 4) control requests in flight together: written in one
+ * sendmsg, then awaited in order (a server runs endpoint 0's URBs in the
+ * order they came, USB 2.0 §5.5), each within deadline and unlinked when
+ * it passes, as submit() does.  Requests that do not depend on each other
+ * so cost one round trip instead of n.  Returns 0 when each request has
+ * its result, or gone() (every result is then that).
+ */
+static int control_batch(struct utr *u, struct ctl_req *req, unsigned n, int64_t deadline)
+{
+	struct urb *x[4] = { NULL };
+	uint8_t hb[4][USBIP_HEADER_SIZE];
+	struct iovec iov[4];
+	unsigned depth;
+	int r = 0;
+
+	if (n > 4)
+		return -EINVAL;
+	pthread_mutex_lock(&u->lock);
+	for (unsigned i = 0; i < n; i++) {
+		while (!(x[i] = free_slot(u)) && !gone(u))
+			if (await(u, deadline, false) == ETIMEDOUT)
+				break;
+		if (!x[i] || gone(u)) {
+			r = gone(u) ? gone(u) : -ETIMEDOUT;
+			for (unsigned k = 0; k < i; k++)
+				x[k]->used = false;
+			goto out;
+		}
+		x[i]->used = true;
+	}
+	depth = rt_begin(u);
+	for (unsigned i = 0; i < n; i++) {
+		struct usbip_setup st = { req[i].bmRequestType, req[i].bRequest, req[i].wValue, req[i].wIndex,
+					  req[i].wLength };
+		struct usbip_header h = { 0 };
+		bool in = req[i].bmRequestType & USBIP_SETUP_DIR_IN;
+
+		memset(x[i], 0, sizeof(*x[i]));
+		x[i]->used = true;
+		x[i]->in = in;
+		x[i]->seqnum = take_seqnum(u);
+		x[i]->depth = depth;
+		x[i]->length = req[i].wLength;
+		x[i]->buf = in ? req[i].data : NULL;
+		u->nsubmits++;
+		h.command = USBIP_CMD_SUBMIT;
+		h.seqnum = x[i]->seqnum;
+		h.devid = u->devid;
+		h.direction = in ? USBIP_DIR_IN : USBIP_DIR_OUT;
+		h.u.cmd_submit.transfer_flags = in ? USBIP_URB_DIR_IN : USBIP_URB_DIR_OUT;
+		h.u.cmd_submit.transfer_buffer_length = in ? req[i].wLength : 0;
+		usbip_setup_encode(&st, h.u.cmd_submit.setup);
+		usbip_header_encode(&h, hb[i], USBIP_HEADER_SIZE);
+		iov[i] = (struct iovec){ hb[i], USBIP_HEADER_SIZE };
+	}
+	pthread_mutex_unlock(&u->lock);
+	pthread_mutex_lock(&u->wlock);
+	r = send_iov(u->fd, iov, (int)n, deadline, NULL);
+	pthread_mutex_unlock(&u->wlock);
+	pthread_mutex_lock(&u->lock);
+	if (r < 0 && !gone(u))
+		kill_locked(u, "send failed: %s", errno_text(r));
+	for (unsigned i = 0; i < n; i++) {
+		struct urb *y = x[i];
+
+		while (!y->done && !gone(u))
+			if (await(u, deadline, false) == ETIMEDOUT)
+				break;
+		if (y->done)
+			req[i].result = urb_result(u, y);
+		else if ((req[i].result = gone(u)) == 0)
+			req[i].result = unlink_urb(u, y);
+		y->buf = NULL;
+		if (y->unlink_seqnum && !y->unlink_done && !gone(u))
+			y->abandoned = true;
+		else
+			y->used = false;
+	}
+	r = gone(u);
+	pthread_cond_broadcast(&u->cond);
+out:
+	pthread_mutex_unlock(&u->lock);
+	for (unsigned i = 0; r < 0 && i < n; i++)
+		req[i].result = r;
+	return r;
+}
+
+/*
+ * The configuration descriptor, asked for with wLength UCCID_DESC_MAX into
+ * buf (the device sends min(wLength, wTotalLength) bytes, USB 2.0 §9.4.3:
+ * the whole of it in one request), got r (bytes or an error): checked,
+ * asked again for wTotalLength when a device sent less, kept in u->cfg and
+ * parsed into *cfg.  Returns 0 or a negative errno with err set.
+ */
+static int take_config(struct utr *u, const char *where, int64_t deadline, uint8_t *buf, int r,
+		       struct ccid_usb_config *cfg, char *err, size_t errlen)
+{
+	struct ccid_diag diag = { 0 };
+	uint16_t total;
+
 	if (r < 0)
 		return urb_failed(u, r, where, "GET_DESCRIPTOR(configuration)", err, errlen);
-	if (r != CCID_USB_CONFIG_DESC_LEN || head[1] != CCID_USB_DT_CONFIG) {
+	if (r < CCID_USB_CONFIG_DESC_LEN || buf[1] != CCID_USB_DT_CONFIG) {
 		uccid_set_err(err, errlen, "%s: bad configuration descriptor header (%d bytes)", where, r);
 		return -EBADMSG;
 	}
-	total = get_le16(head + 2);
+	total = get_le16(buf + 2);
 	if (total < CCID_USB_CONFIG_DESC_LEN || total > UCCID_DESC_MAX) {
 		uccid_set_err(err, errlen, "%s: configuration descriptor of %u bytes (accepted: 9 to %u)", where, total,
 			UCCID_DESC_MAX);
 		return -EMSGSIZE;
+	}
+	if (r < total) {
+		/* a device that stops short of a long wLength: ask for exactly wTotalLength */
+		r = op_control(&u->pub, 0x80, REQ_GET_DESCRIPTOR, CCID_USB_DT_CONFIG << 8, 0, buf, total,
+			       remaining_ms(deadline));
+		if (r < 0)
+			return urb_failed(u, r, where, "GET_DESCRIPTOR(configuration)", err, errlen);
+	}
+	if (r != total) {
+		uccid_set_err(err, errlen, "%s: configuration descriptor of %d bytes, wTotalLength says %u", where, r,
+			total);
+		return -EPROTO;
 	}
 	free(u->cfg);
 	u->cfg_len = 0;
@@ -1716,14 +1824,7 @@ static int read_config(struct utr *u, const char *where, int64_t deadline, struc
 		uccid_set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	r = op_control(t, 0x80, REQ_GET_DESCRIPTOR, CCID_USB_DT_CONFIG << 8, 0, u->cfg, total, remaining_ms(deadline));
-	if (r < 0)
-		return urb_failed(u, r, where, "GET_DESCRIPTOR(configuration)", err, errlen);
-	if (r != total) {
-		uccid_set_err(err, errlen, "%s: configuration descriptor of %d bytes, wTotalLength says %u", where, r,
-			total);
-		return -EPROTO;
-	}
+	memcpy(u->cfg, buf, total);
 	u->cfg_len = total;
 	if (ccid_usb_config_parse(u->cfg, total, cfg, &diag) < 0) {
 		uccid_set_err(err, errlen, "%s: malformed configuration descriptor at offset %zu: expected %s", where,
@@ -1733,9 +1834,27 @@ static int read_config(struct utr *u, const char *where, int64_t deadline, struc
 	return 0;
 }
 
+/* The whole configuration descriptor in one request (take_config).  Returns 0 or a negative errno with err set. */
+static int read_config(struct utr *u, const char *where, int64_t deadline, struct ccid_usb_config *cfg, char *err,
+		       size_t errlen)
+{
+	uint8_t *buf = malloc(UCCID_DESC_MAX);
+	int r;
+
+	if (!buf) {
+		uccid_set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = op_control(&u->pub, 0x80, REQ_GET_DESCRIPTOR, CCID_USB_DT_CONFIG << 8, 0, buf, UCCID_DESC_MAX,
+		       remaining_ms(deadline));
+	r = take_config(u, where, deadline, buf, r, cfg, err, errlen);
+	free(buf);
+	return r;
+}
+
 /*
- * GET_DESCRIPTOR device (18), configuration (read_config),
- * SET_CONFIGURATION, and the index-th CCID interface.  The
+ * GET_DESCRIPTOR device (18) and configuration (the whole of it in one
+ * request), SET_CONFIGURATION, and the index-th CCID interface.  The
  * first configuration is used: CCID readers have one.
  *
  * SET_CONFIGURATION goes out always, as Linux's vhci-hcd has the device
@@ -1744,37 +1863,52 @@ static int read_config(struct utr *u, const char *where, int64_t deadline, struc
  * device unconfigured right after `usbip bind` (the import reply says
  * bConfigurationValue 0: the value is then the configuration
  * descriptor's).
+ *
+ * The requests that do not depend on each other go out together: the two
+ * descriptors, and SET_CONFIGURATION when the import reply names the
+ * configuration — one round trip after the import (two when the device
+ * was exported unconfigured), instead of four.
  */
 static int read_descriptors(struct utr *u, const char *where, const char *busid, uint8_t configured,
 			    unsigned index, int64_t deadline, char *err, size_t errlen)
 {
 	struct uccid_transport *t = &u->pub;
 	struct ccid_usb_device_desc dd;
-	struct ccid_usb_config *cfg = NULL;
+	struct ccid_usb_config *cfg = malloc(sizeof(*cfg));
 	struct ccid_usb_ccid_interface ci;
 	struct ccid_diag diag = { 0 };
+	uint8_t *cbuf = malloc(UCCID_DESC_MAX);
+	struct ctl_req req[3] = {
+		{ 0x80, REQ_GET_DESCRIPTOR, CCID_USB_DT_DEVICE << 8, 0, CCID_USB_DEVICE_DESC_LEN, u->dev_desc, 0 },
+		{ 0x80, REQ_GET_DESCRIPTOR, CCID_USB_DT_CONFIG << 8, 0, UCCID_DESC_MAX, cbuf, 0 },
+		{ 0x00, REQ_SET_CONFIGURATION, configured, 0, 0, NULL, 0 },
+	};
 	uint16_t total;
 	int r;
 
-	r = op_control(t, 0x80, REQ_GET_DESCRIPTOR, CCID_USB_DT_DEVICE << 8, 0, u->dev_desc, sizeof(u->dev_desc),
-		       remaining_ms(deadline));
-	if (r < 0)
-		return urb_failed(u, r, where, "GET_DESCRIPTOR(device)", err, errlen);
+	if (!cfg || !cbuf) {
+		uccid_set_err(err, errlen, "out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	control_batch(u, req, configured ? 3 : 2, deadline);
+	r = req[0].result;
+	if (r < 0) {
+		urb_failed(u, r, where, "GET_DESCRIPTOR(device)", err, errlen);
+		goto out;
+	}
 	if (r != CCID_USB_DEVICE_DESC_LEN || ccid_usb_device_desc_parse(u->dev_desc, (size_t)r, &dd, &diag) < 0) {
 		uccid_set_err(err, errlen, "%s: bad device descriptor (%d bytes)", where, r);
-		return -EBADMSG;
+		r = -EBADMSG;
+		goto out;
 	}
-	cfg = malloc(sizeof(*cfg));
-	if (!cfg) {
-		uccid_set_err(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	r = read_config(u, where, deadline, cfg, err, errlen);
+	r = take_config(u, where, deadline, cbuf, req[1].result, cfg, err, errlen);
 	if (r < 0)
 		goto out;
 	total = (uint16_t)u->cfg_len;
-	r = op_control(t, 0x00, REQ_SET_CONFIGURATION, configured ? configured : cfg->bConfigurationValue, 0, NULL,
-		       0, remaining_ms(deadline));
+	r = configured ? req[2].result
+		       : op_control(t, 0x00, REQ_SET_CONFIGURATION, cfg->bConfigurationValue, 0, NULL, 0,
+				    remaining_ms(deadline));
 	if (r < 0) {
 		urb_failed(u, r, where, "SET_CONFIGURATION", err, errlen);
 		goto out;
@@ -1804,6 +1938,7 @@ static int read_descriptors(struct utr *u, const char *where, const char *busid,
 			u->intr_interval = cfg->intf[ci.index].ep[e].bInterval;
 	r = 0;
 out:
+	free(cbuf);
 	free(cfg);
 	return r;
 }
