@@ -168,12 +168,36 @@ static void status_line(struct vdev *d, unsigned slot, struct outbuf *o)
 	say(o, "\n");
 }
 
+/*
+ * What the reader exports, one "name value" line each: what a host reads in
+ * its descriptors (USB 2.0 §9.6.1, §9.6.7; CCID §5.1) and the position the
+ * USB/IP server gives it — for tests that compare a driver's answers with it.
+ */
+static void device_lines(struct vdev *d, struct outbuf *o)
+{
+	const struct vdev_config *c = vdev_config(d);
+	struct vusb_info vi;
+
+	vdev_usb_ops.info(d, &vi);
+	say(o, "idVendor %04X\nidProduct %04X\nbcdDevice %04X\n", c->idVendor, c->idProduct, c->bcdDevice);
+	say(o, "manufacturer %s\nproduct %s\nserial %s\n", c->manufacturer, c->product, c->serial);
+	say(o, "busnum %u\ndevnum %u\n", (unsigned)vi.busnum, (unsigned)vi.devnum);
+	say(o, "dwProtocols %u\ndwDefaultClock %u\ndwMaximumClock %u\ndwDataRate %u\ndwMaxDataRate %u\n",
+	    (unsigned)c->desc.dwProtocols, (unsigned)c->desc.dwDefaultClock, (unsigned)c->desc.dwMaximumClock,
+	    (unsigned)c->desc.dwDataRate, (unsigned)c->desc.dwMaxDataRate);
+	say(o, "dwMaxIFSD %u\ndwSynchProtocols %u\ndwMechanical %u\ndwFeatures %u\ndwMaxCCIDMessageLength %u\n",
+	    (unsigned)c->desc.dwMaxIFSD, (unsigned)c->desc.dwSynchProtocols, (unsigned)c->desc.dwMechanical,
+	    (unsigned)c->desc.dwFeatures, (unsigned)c->desc.dwMaxCCIDMessageLength);
+}
+
 static const char help_text[] =
 	"readers                      list the exported readers\n"
 	"reader BUSID                 direct the next commands to reader BUSID (default: the first)\n"
 	"status                       one line per slot\n"
 	"insert [SLOT]                insert the configured card\n"
 	"remove [SLOT]                remove the card\n"
+	"swap [SLOT]                  remove the card and insert another with no report between\n"
+	"device                       the USB identity and class descriptor the reader exports\n"
 	"fault NAME [ARG] [slot=N] [count=N]   arm a fault (count 0: until cleared)\n"
 	"fault clear                  disarm every fault\n"
 	"faults                       list the fault names\n"
@@ -423,6 +447,19 @@ int vctl_execute(struct vctl *c, unsigned *current, const char *text, char *out,
 			say(&o, "error: %s\n", strerror(-r));
 		else
 			say(&o, "ok card %s slot %u\n", insert ? "inserted in" : "removed from", slot);
+	} else if (!strcmp(w[0], "swap")) {
+		if (slot_arg(d, argc, w, 1, &slot, &o) < 0)
+			return -EINVAL;
+		r = vdev_swap_card(d, slot, now);
+		if (r == -ENOENT)
+			say(&o, "error: slot %u is empty\n", slot);
+		else if (r < 0)
+			say(&o, "error: %s\n", strerror(-r));
+		else
+			say(&o, "ok card swapped in slot %u\n", slot);
+	} else if (!strcmp(w[0], "device")) {
+		device_lines(d, &o);
+		say(&o, "ok\n");
 	} else if (!strcmp(w[0], "fault")) {
 		r = cmd_fault(d, argc, w, &o);
 	} else if (!strcmp(w[0], "faults")) {

@@ -638,6 +638,29 @@ int vdev_remove_card(struct vdev *d, unsigned slot, int64_t now)
 	return 0;
 }
 
+int vdev_swap_card(struct vdev *d, unsigned slot, int64_t now)
+{
+	struct vcard *fresh;
+	struct vslot *s;
+
+	if (!d || slot >= d->nslots)
+		return -EINVAL;
+	advance(d, now);
+	s = &d->slots[slot];
+	if (!s->card)
+		return -ENOENT;
+	fresh = vcard_new(&d->cfg.card);
+	if (!fresh)
+		return -EINVAL;
+	vcard_free(s->card);
+	s->card = fresh;
+	s->powered = false;
+	s->locked = false;
+	vdev_notify_change(d, slot);
+	vdev_log(d, "slot %u: card swapped", slot);
+	return 0;
+}
+
 int vdev_set_fault(struct vdev *d, int slot, enum vdev_fault f, uint32_t arg, unsigned count)
 {
 	if (!d || (unsigned)f >= VDEV_FAULT_COUNT || slot >= (int)d->nslots || slot < -1)

@@ -87,6 +87,13 @@ unsigned vdev_nslots(const struct vdev *d);
  * Returns 0, -EINVAL (bad slot), -EEXIST (already present) / -ENOENT (no card). */
 int vdev_insert_card(struct vdev *d, unsigned slot, const struct vcard_config *cfg, int64_t now);
 int vdev_remove_card(struct vdev *d, unsigned slot, int64_t now);
+/*
+ * Take the card out and put a new one (the configured card) in at once, with
+ * no report between: the host's next NotifySlotChange says "present,
+ * changed", its next GetSlotStatus "present, inactive".  Returns 0,
+ * -EINVAL, -ENOENT (no card to take out).
+ */
+int vdev_swap_card(struct vdev *d, unsigned slot, int64_t now);
 
 /* Queue an RDR_to_PC_HardwareError (overcurrent) for slot. */
 int vdev_hardware_error(struct vdev *d, unsigned slot, int64_t now);
