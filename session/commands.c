@@ -38,6 +38,28 @@ int uccid_do_power_off(struct uccid_reader *r, struct uslot *s)
 	return 0;
 }
 
+/* What the card runs with under protocol, from the ATR and the negotiation (s->op held). */
+static void card_params(const struct uccid_reader *r, const struct uslot *s, uint8_t protocol,
+			struct uccid_card_params *p)
+{
+	const struct ccid_atr *a = &s->atrp;
+	bool host_t1 = protocol == CCID_PROTOCOL_T1 && r->level == CCID_LEVEL_TPDU;
+	uint32_t max_ifsd = r->desc.dwMaxIFSD && r->desc.dwMaxIFSD < 254 ? r->desc.dwMaxIFSD : 254;
+
+	p->clock_khz = r->clock_khz;
+	p->fidi = s->fidi;
+	p->F = ccid_fi(s->fidi >> 4);
+	p->D = ccid_di(s->fidi & 0x0F);
+	p->N = a->N;
+	p->WI = a->WI;
+	p->BWI = a->BWI;
+	p->CWI = a->CWI;
+	p->edc = a->edc == CCID_EDC_CRC ? 1 : 0;
+	/* the host runs T=1 at TPDU level (its current sizes); above it, the reader does */
+	p->IFSC = host_t1 ? s->t1.ifsc : a->IFSC;
+	p->IFSD = host_t1 ? s->t1.ifsd : (uint8_t)max_ifsd;
+}
+
 int uccid_do_slot_status(struct uccid_reader *r, struct uslot *s, struct uccid_slot_status *ret)
 {
 	uint8_t msg[CCID_HEADER_SIZE], ans[64];
@@ -66,6 +88,8 @@ int uccid_do_slot_status(struct uccid_reader *r, struct uslot *s, struct uccid_s
 	reader_unlock(r);
 	memcpy(ret->atr, s->atr, s->atr_len);
 	ret->atr_len = s->atr_len;
+	if (ret->protocol <= CCID_PROTOCOL_T1)
+		card_params(r, s, ret->protocol, &ret->params);
 	ret->ejected = lockmgr_latch(r->lm, s->index, -1) == 1;
 	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
 		rc = uccid_answer_error(r, s, &m);

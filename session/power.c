@@ -198,6 +198,7 @@ static int negotiate(struct uccid_reader *r, struct uslot *s)
 	reader_lock(r);
 	uccid_card_protocol(r, s, proto);
 	reader_unlock(r);
+	s->fidi = fidi;
 	card_timing(r, s, fidi);
 	if (proto == CCID_PROTOCOL_T1 && r->level == CCID_LEVEL_TPDU) {
 		struct ccid_t1_config cfg = {

@@ -21,11 +21,17 @@
 #define DEFAULT_POWER_MS 30000
 #define CONTROL_MS 2000
 
-static int find_interface(struct uccid_reader *r, char *err, size_t errlen)
+/* The device descriptor's string indices, for read_strings(). */
+struct string_indices {
+	uint8_t manufacturer, product, serial;
+};
+
+static int find_interface(struct uccid_reader *r, struct string_indices *ret_strings, char *err, size_t errlen)
 {
 	uint8_t dev[18], *cfg_raw = malloc(UCCID_DESC_MAX);
 	struct ccid_usb_config *cfg = malloc(sizeof(*cfg));
 	struct ccid_usb_ccid_interface ci;
+	struct ccid_usb_device_desc dd;
 	struct ccid_diag diag = { 0 };
 	int n, rc;
 
@@ -38,6 +44,17 @@ static int find_interface(struct uccid_reader *r, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot read the descriptors: %s", r->t->info.path, strerror(-n));
 		rc = n;
 		goto out;
+	}
+	/* bcdDevice and the strings are facts to report, not needed to work: a bad device
+	   descriptor leaves them unknown (the transport has checked what it needs) */
+	if (ccid_usb_device_desc_parse(dev, sizeof(dev), &dd, &diag) == 0) {
+		r->bcdDevice = dd.bcdDevice;
+		ret_strings->manufacturer = dd.iManufacturer;
+		ret_strings->product = dd.iProduct;
+		ret_strings->serial = dd.iSerialNumber;
+	} else {
+		uccid_log(r, UCCID_LOG_WARNING, "%s: bad device descriptor at byte %zu (expected %s)", r->t->info.path,
+			  diag.offset, diag.expected);
 	}
 	rc = ccid_usb_config_parse(cfg_raw, (size_t)n, cfg, &diag);
 	if (rc < 0) {
@@ -99,6 +116,60 @@ static unsigned read_list(struct uccid_reader *r, uint8_t request, unsigned coun
 	return (unsigned)n / 4;
 }
 
+/*
+ * GET_DESCRIPTOR(STRING, index, langid) into buf (USB 2.0 §9.6.7), as ASCII
+ * the way libusb_get_string_descriptor_ascii() gives it — so that the
+ * attributes answered from it read as libccid's — except that control
+ * characters become '?' too: the string goes into logs and answers.  A
+ * device that stalls or answers with a malformed descriptor leaves "".
+ */
+static void read_string(struct uccid_reader *r, uint8_t index, uint16_t langid, char *buf, size_t cap)
+{
+	uint8_t d[255];
+	size_t o = 0, len;
+	int n;
+
+	buf[0] = '\0';
+	if (!index)
+		return;
+	n = r->t->ops->control(r->t, 0x80, 0x06, (uint16_t)(CCID_USB_DT_STRING << 8 | index), langid, d, sizeof(d),
+			       CONTROL_MS);
+	if (n < 2 || d[1] != CCID_USB_DT_STRING || d[0] < 2 || d[0] > n) {
+		uccid_log(r, UCCID_LOG_INFO, "string %u: %s", index,
+			  n < 0 ? strerror(-n) : "not a string descriptor");
+		return;
+	}
+	len = d[0];
+	for (size_t i = 2; i + 1 < len && o + 1 < cap; i += 2) {
+		uint16_t c = (uint16_t)(d[i] | d[i + 1] << 8);
+
+		buf[o++] = c >= 0x20 && c < 0x7F ? (char)c : '?';
+	}
+	buf[o] = '\0';
+}
+
+/* The device's manufacturer, product and serial number strings, in its first language. */
+static void read_strings(struct uccid_reader *r, const struct string_indices *si)
+{
+	uint8_t d[255];
+	uint16_t langid;
+	int n;
+
+	if (!si->manufacturer && !si->product && !si->serial)
+		return;
+	/* string 0: the language IDs the device supports; libusb and libccid take the first */
+	n = r->t->ops->control(r->t, 0x80, 0x06, CCID_USB_DT_STRING << 8, 0, d, sizeof(d), CONTROL_MS);
+	if (n < 4 || d[1] != CCID_USB_DT_STRING || d[0] < 4 || d[0] > n) {
+		uccid_log(r, UCCID_LOG_INFO, "no language IDs (%s): the device's strings are unknown",
+			  n < 0 ? strerror(-n) : "malformed string descriptor 0");
+		return;
+	}
+	langid = get_le16(d + 2);
+	read_string(r, si->manufacturer, langid, r->manufacturer, sizeof(r->manufacturer));
+	read_string(r, si->product, langid, r->product, sizeof(r->product));
+	read_string(r, si->serial, langid, r->serial, sizeof(r->serial));
+}
+
 static void validation_log(void *ctx, enum ccid_severity sev, const char *field, size_t off, const char *text)
 {
 	struct uccid_reader *r = ctx;
@@ -117,6 +188,7 @@ int uccid_open_transport(struct uccid_transport *t, const struct uccid_options *
 int uccid_session_open(struct uccid_transport *t, const struct uccid_options *opts, struct uccid_open_lock *ol,
 		       struct uccid_reader **ret, char *err, size_t errlen)
 {
+	struct string_indices strings = { 0 };
 	struct uccid_reader *r;
 	char scratch[8];
 	int rc;
@@ -165,7 +237,7 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 		r->slots[i].card.present = true;        /* until the reader says otherwise */
 		pthread_mutex_init(&r->slots[i].op, NULL);
 	}
-	rc = find_interface(r, err, errlen);
+	rc = find_interface(r, &strings, err, errlen);
 	if (rc < 0)
 		goto fail;
 	if (ccid_class_desc_validate(&r->desc, validation_log, r, NULL) < 0) {
@@ -192,6 +264,7 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 	uccid_apply_quirks(r, r->class_last, r->vendor_class);
 	r->nclocks = read_list(r, 0x02, r->desc.bNumClockSupported, r->clocks);
 	r->nrates = read_list(r, 0x03, r->desc.bNumDataRatesSupported, r->rates);
+	read_strings(r, &strings);
 	r->rx = malloc(CCID_MAX_MESSAGE_LENGTH);
 	if (!r->rx) {
 		rc = -ENOMEM;
@@ -265,6 +338,10 @@ int uccid_info(const struct uccid_reader *r, struct uccid_reader_info *ret)
 	memset(ret, 0, sizeof(*ret));
 	ret->idVendor = r->t->info.idVendor;
 	ret->idProduct = r->t->info.idProduct;
+	ret->bcdDevice = r->bcdDevice;
+	memcpy(ret->manufacturer, r->manufacturer, sizeof(ret->manufacturer));
+	memcpy(ret->product, r->product, sizeof(ret->product));
+	memcpy(ret->serial, r->serial, sizeof(ret->serial));
 	snprintf(ret->path, sizeof(ret->path), "%s", r->t->info.path);
 	ret->nslots = r->nslots;
 	ret->busy_slots = r->busy_max;

@@ -91,6 +91,7 @@ struct uslot {
 	struct ccid_atr atrp;
 	struct ccid_t1 t1;
 	uint32_t bwt_ms, wwt_ms;
+	uint8_t fidi;                    /* the Fi/Di indices the card runs at (negotiated) */
 	struct uccid_reader_error last_error;
 
 	/* card state: under r->lock, written only by card.c */
@@ -128,6 +129,8 @@ struct uccid_reader {
 	unsigned nclocks;
 	char quirks[192];
 	bool class_last, vendor_class;
+	uint16_t bcdDevice;              /* from the device descriptor */
+	char manufacturer[128], product[128], serial[128];   /* its strings (uccid_reader_info) */
 
 	pthread_mutex_t lock;            /* reader_lock() / reader_unlock() */
 	_Atomic uintptr_t lock_owner;    /* the thread holding lock (uccid_thread_id()), 0 if none */

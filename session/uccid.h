@@ -129,6 +129,13 @@ struct uccid_reader_info {
 	uint8_t busnum, devnum;         /* the device's USB bus and address (0: unknown) */
 	uint8_t interface;              /* bInterfaceNumber of the CCID interface in use */
 	uint8_t ep_bulk_out, ep_bulk_in, ep_intr_in;   /* its endpoint addresses (ep_intr_in 0: none) */
+	/*
+	 * The device's strings (iManufacturer, iProduct, iSerialNumber; USB 2.0
+	 * §9.6.7), read once at open in the first language the device lists,
+	 * as libusb_get_string_descriptor_ascii() gives them: '?' for what is
+	 * not ASCII.  "" when the device has none or did not answer.
+	 */
+	char manufacturer[128], product[128], serial[128];
 };
 int uccid_info(const struct uccid_reader *r, struct uccid_reader_info *ret);
 
@@ -164,6 +171,24 @@ int uccid_power_on(struct uccid_reader *r, unsigned slot, enum uccid_voltage v, 
 int uccid_reset(struct uccid_reader *r, unsigned slot, bool cold, uint8_t *atr, size_t cap);
 int uccid_power_off(struct uccid_reader *r, unsigned slot);
 
+/*
+ * The parameters the card runs with (ISO 7816-3 §8.3, §9, §11.4), as this
+ * session negotiated them at power-up: from the ATR, the PPS the card
+ * accepted and the T=1 IFSD exchange.
+ */
+struct uccid_card_params {
+	uint32_t clock_khz;             /* the clock the reader gives the card (its dwDefaultClock) */
+	uint16_t F;                     /* clock rate conversion integer Fi (372 ...) */
+	uint8_t D;                      /* baud rate adjustment integer Di (1 ...) */
+	uint8_t fidi;                   /* their indices as PPS1 and bmFindexDindex carry them */
+	uint8_t N;                      /* extra guard time integer (TC1) */
+	uint8_t WI;                     /* T=0 waiting time integer (TC2, default 10) */
+	uint8_t IFSC, IFSD;             /* T=1 information field sizes in use; IFSD is the reader's
+					   dwMaxIFSD when the reader runs T=1 itself (APDU levels) */
+	uint8_t BWI, CWI;               /* T=1 block and character waiting time integers */
+	uint8_t edc;                    /* T=1 error detection code: 0 LRC, 1 CRC */
+};
+
 struct uccid_slot_status {
 	bool present, powered;
 	uint8_t protocol;               /* 0, 1, or 0xFF when not negotiated */
@@ -171,6 +196,7 @@ struct uccid_slot_status {
 	size_t atr_len;
 	uint64_t generation;            /* bumped by every power change and card event */
 	bool ejected;                   /* latched by an eject without a mechanism (uccid_ejected) */
+	struct uccid_card_params params;        /* valid when protocol is 0 or 1 */
 };
 int uccid_slot_status(struct uccid_reader *r, unsigned slot, struct uccid_slot_status *ret);
 
