@@ -82,14 +82,18 @@ EXPORT RESPONSECODE IFDHGetCapabilities(DWORD Lun, DWORD Tag, PDWORD Length, PUC
 	if (!Length || (!Value && *Length))
 		return IFD_COMMUNICATION_ERROR;
 	err = ifd_get(Lun, &rd, &slot);
-	if (err < 0) {
-		*Length = 0;
+	if (err < 0)
 		return ifd_from_errno(err, IFD_OP_GENERIC);
-	}
 	len = *Length;
 	rc = ifd_get_capability(rd, slot, Tag, Value, &len);
 	ifd_put(rd);
-	*Length = rc == IFD_SUCCESS ? len : 0;
+	/*
+	 * The length of the answer, or the length needed; anything else leaves
+	 * *Length as pcscd gave it: for IFD_ERROR_TAG pcscd answers the friendly
+	 * and system names itself if they fit in it (winscard.c SCardGetAttrib).
+	 */
+	if (rc == IFD_SUCCESS || rc == IFD_ERROR_INSUFFICIENT_BUFFER)
+		*Length = (DWORD)len;
 	return rc;
 }
 

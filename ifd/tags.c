@@ -1,11 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * IFDHGetCapabilities answers (reference §4): pcscd's own TAG_IFD_* and the
- * SCARD_ATTR_* an application reads with SCardGetAttrib, taken from the
- * reader's CCID class descriptor (CCID §5.1), what libuccid knows of the
- * slot, and the readers list for the names.  DWORD-valued attributes are 4
- * bytes little-endian as Windows and libccid give them.  Anything else is
- * IFD_ERROR_TAG (pcscd answers the friendly and system names itself).
+ * SCARD_ATTR_* an application reads with SCardGetAttrib — every one libccid
+ * answers (ifdhandler.c: vendor name, IFD version, serial number, channel
+ * id, maximum input, ATR, ICC presence and interface status), encoded as it
+ * does, and those of the reader and the card in use that PC/SC part 3 and
+ * Windows' smart card library define.  All come from the device: its
+ * descriptors and strings (uccid_info), its CCID class descriptor (CCID
+ * §5.1), and what libuccid negotiated with the card (uccid_slot_status).
+ * DWORD-valued attributes are 4 bytes little-endian, as Windows and libccid
+ * give them.
+ *
+ * Lengths, as pcscd expects them (IFDHGetCapabilities in ifdhandler.c): an
+ * answer that does not fit is IFD_ERROR_INSUFFICIENT_BUFFER with *len the
+ * length needed; an attribute the driver does not answer is IFD_ERROR_TAG
+ * with *len untouched — pcscd then answers SCARD_ATTR_DEVICE_FRIENDLY_NAME
+ * and SYSTEM_NAME itself, if the name fits in *len.  The table of every tag
+ * and its encoding is in ifd-uccid(8).
  */
 #include "config.h"
 
@@ -64,6 +75,74 @@ static RESPONSECODE give_pointer(struct answer *a, void *p)
 	return give(a, &p, sizeof(p));
 }
 
+/* The reader's strings, else the readers list's names (NULL: neither). */
+static const char *vendor_name(const struct ifd_reader *rd, const struct ifd_reader_name *names)
+{
+	if (rd->info.manufacturer[0])
+		return rd->info.manufacturer;
+	return names ? names->vendor : NULL;
+}
+
+static const char *model_name(const struct ifd_reader *rd, const struct ifd_reader_name *names)
+{
+	if (rd->info.product[0])
+		return rd->info.product;
+	return names ? names->model : NULL;
+}
+
+/*
+ * SCARD_ATTR_CURRENT_*: the parameters of the card in use, as Windows' smart
+ * card library encodes them (F and D as integers, W, BWT and CWT as the
+ * integers WI, BWI, CWI, EBC 0 LRC / 1 CRC).  Those of the other protocol
+ * (W under T=1; IFSC, IFSD, BWT, CWT, EBC under T=0) do not apply:
+ * IFD_ERROR_TAG.
+ */
+static RESPONSECODE current(const struct uccid_slot_status *st, DWORD tag, struct answer *a)
+{
+	const struct uccid_card_params *p = &st->params;
+	bool t1 = st->protocol == 1;
+
+	switch (tag) {
+	case SCARD_ATTR_CURRENT_W:
+		if (t1)
+			return IFD_ERROR_TAG;
+		break;
+	case SCARD_ATTR_CURRENT_IFSC:
+	case SCARD_ATTR_CURRENT_IFSD:
+	case SCARD_ATTR_CURRENT_BWT:
+	case SCARD_ATTR_CURRENT_CWT:
+	case SCARD_ATTR_CURRENT_EBC_ENCODING:
+		if (!t1)
+			return IFD_ERROR_TAG;
+		break;
+	}
+	switch (tag) {
+	case SCARD_ATTR_CURRENT_CLK:
+		return give_dword(a, p->clock_khz);
+	case SCARD_ATTR_CURRENT_F:
+		return give_dword(a, p->F);
+	case SCARD_ATTR_CURRENT_D:
+		return give_dword(a, p->D);
+	case SCARD_ATTR_CURRENT_N:
+		return give_dword(a, p->N);
+	case SCARD_ATTR_CURRENT_W:
+		return give_dword(a, p->WI);
+	case SCARD_ATTR_CURRENT_IFSC:
+		return give_dword(a, p->IFSC);
+	case SCARD_ATTR_CURRENT_IFSD:
+		return give_dword(a, p->IFSD);
+	case SCARD_ATTR_CURRENT_BWT:
+		return give_dword(a, p->BWI);
+	case SCARD_ATTR_CURRENT_CWT:
+		return give_dword(a, p->CWI);
+	case SCARD_ATTR_CURRENT_EBC_ENCODING:
+		return give_dword(a, p->edc);
+	case SCARD_ATTR_ICC_TYPE_PER_ATR:
+		return give_byte(a, 1);         /* ISO 7816 asynchronous: T=0 and T=1 are all we run */
+	}
+	return IFD_ERROR_TAG;
+}
+
 static RESPONSECODE slot_answer(struct ifd_reader *rd, unsigned slot, DWORD tag, struct answer *a)
 {
 	struct uccid_slot_status st;
@@ -75,13 +154,17 @@ static RESPONSECODE slot_answer(struct ifd_reader *rd, unsigned slot, DWORD tag,
 	case SCARD_ATTR_ICC_PRESENCE:
 		return give_byte(a, st.present && !st.ejected ? 2 : 0);
 	case SCARD_ATTR_ICC_INTERFACE_STATUS:
+		/* the contacts are active: powered (libccid answers presence here) */
 		return give_byte(a, st.powered ? 1 : 0);
 	case SCARD_ATTR_CURRENT_PROTOCOL_TYPE:
 		if (!st.powered || st.protocol > 1)
 			return give_dword(a, 0);
 		return give_dword(a, st.protocol == 0 ? SCARD_PROTOCOL_T0 : SCARD_PROTOCOL_T1);
 	}
-	return IFD_ERROR_TAG;
+	/* the rest describe the card in use: none without a card powered and negotiated */
+	if (!st.present || st.ejected || !st.powered || st.protocol > 1)
+		return IFD_ICC_NOT_PRESENT;
+	return current(&st, tag, a);
 }
 
 RESPONSECODE ifd_get_capability(struct ifd_reader *rd, unsigned slot, DWORD tag, uint8_t *value, size_t *len)
@@ -90,6 +173,7 @@ RESPONSECODE ifd_get_capability(struct ifd_reader *rd, unsigned slot, DWORD tag,
 	const struct ifd_reader_name *names = ifd_reader_lookup(rd->info.idVendor, rd->info.idProduct);
 	struct ccid_class_desc d;
 	uint8_t atr[MAX_ATR_SIZE];
+	const char *str;
 	size_t n;
 
 	if (ccid_class_desc_parse(rd->desc, sizeof(rd->desc), &d, NULL) < 0)
@@ -120,18 +204,31 @@ RESPONSECODE ifd_get_capability(struct ifd_reader *rd, unsigned slot, DWORD tag,
 	case SCARD_ATTR_ICC_PRESENCE:
 	case SCARD_ATTR_ICC_INTERFACE_STATUS:
 	case SCARD_ATTR_CURRENT_PROTOCOL_TYPE:
+	case SCARD_ATTR_CURRENT_CLK:
+	case SCARD_ATTR_CURRENT_F:
+	case SCARD_ATTR_CURRENT_D:
+	case SCARD_ATTR_CURRENT_N:
+	case SCARD_ATTR_CURRENT_W:
+	case SCARD_ATTR_CURRENT_IFSC:
+	case SCARD_ATTR_CURRENT_IFSD:
+	case SCARD_ATTR_CURRENT_BWT:
+	case SCARD_ATTR_CURRENT_CWT:
+	case SCARD_ATTR_CURRENT_EBC_ENCODING:
+	case SCARD_ATTR_ICC_TYPE_PER_ATR:
 		return slot_answer(rd, slot, tag, &a);
 	case SCARD_ATTR_VENDOR_NAME:
-		if (!names)
-			return IFD_ERROR_TAG;
-		return give_string(&a, names->vendor);
+		/* iManufacturer, as libccid answers it */
+		str = vendor_name(rd, names);
+		return str ? give_string(&a, str) : IFD_ERROR_TAG;
 	case SCARD_ATTR_VENDOR_IFD_TYPE:
-		if (!names)
-			return IFD_ERROR_TAG;
-		return give_string(&a, names->model);
+		str = model_name(rd, names);
+		return str ? give_string(&a, str) : IFD_ERROR_TAG;
 	case SCARD_ATTR_VENDOR_IFD_VERSION:
-		/* 0xMMmmbbbb: bcdDevice is MM.mm */
+		/* 0xMMmmbbbb: bcdDevice is MM.mm (libccid answers the same) */
 		return give_dword(&a, (uint32_t)rd->info.bcdDevice << 16);
+	case SCARD_ATTR_VENDOR_IFD_SERIAL_NO:
+		/* iSerialNumber, as libccid answers it */
+		return rd->info.serial[0] ? give_string(&a, rd->info.serial) : IFD_ERROR_TAG;
 	case SCARD_ATTR_CHANNEL_ID:
 		return give_dword(&a, (uint32_t)CHANNEL_TYPE_USB << 16 | (uint32_t)rd->info.busnum << 8 |
 					      rd->info.devnum);
@@ -161,7 +258,7 @@ RESPONSECODE ifd_get_capability(struct ifd_reader *rd, unsigned slot, DWORD tag,
 		return give_dword(&a, c);
 	}
 	case SCARD_ATTR_MAXINPUT:
-		/* the largest abData of one message (libccid answers the same) */
+		/* the largest abData of one message (libccid answers the same, unclamped) */
 		return give_dword(&a, rd->info.max_message - CCID_HEADER_SIZE);
 	}
 	return IFD_ERROR_TAG;

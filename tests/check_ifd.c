@@ -360,6 +360,94 @@ START_TEST(power_up_card_powered_by_another)
 }
 END_TEST
 
+/*
+ * IFDHGetCapabilities' lengths as pcscd relies on them: the answer's length,
+ * the length needed when the buffer is short, and *Length untouched for a tag
+ * the driver does not answer — pcscd answers the friendly name itself only if
+ * it fits in what is left there (a 0 made SCardGetAttrib fail).  The values
+ * come from the device: bcdDevice, its strings.
+ */
+START_TEST(get_capabilities_lengths)
+{
+	struct vusb_device dev = { .ops = &vdev_usb_ops, .busid = "1-1" };
+	struct served sv = { 0 };
+	struct vdev_config cfg;
+	struct vdev *d;
+	pthread_t th;
+	uint8_t v[MAX_BUFFER_SIZE];
+	DWORD len;
+	char url[64];
+
+	ck_assert_int_eq(vdev_profile_config(VDEV_PROFILE_TPDU_T1, &cfg), 0);
+	cfg.bcdDevice = 0x0213;
+	snprintf(cfg.serial, sizeof(cfg.serial), "SN-0042");
+	snprintf(cfg.manufacturer, sizeof(cfg.manufacturer), "Maker\tCo");      /* a control character */
+	d = vdev_new(&cfg);
+	ck_assert_ptr_nonnull(d);
+	dev.dev = d;
+	sv.srv = usbip_server_new();
+	ck_assert_int_eq(usbip_server_add_device(sv.srv, &dev), 0);
+	ck_assert_int_eq(usbip_server_listen(sv.srv, "127.0.0.1", 0), 0);
+	pthread_create(&th, NULL, serve, &sv);
+	snprintf(url, sizeof(url), "usbip://127.0.0.1:%u/1-1", usbip_server_port(sv.srv));
+	ck_assert_int_eq(IFDHCreateChannelByName(0x10000, url), IFD_SUCCESS);
+
+	len = sizeof(v);
+	ck_assert_int_eq(IFDHGetCapabilities(0x10000, SCARD_ATTR_VENDOR_IFD_VERSION, &len, v), IFD_SUCCESS);
+	ck_assert_uint_eq(len, 4);
+	ck_assert_uint_eq(ifd_get_le32(v), 0x02130000);
+	len = sizeof(v);
+	ck_assert_int_eq(IFDHGetCapabilities(0x10000, SCARD_ATTR_VENDOR_IFD_SERIAL_NO, &len, v), IFD_SUCCESS);
+	ck_assert_uint_eq(len, 8);
+	ck_assert_str_eq((char *)v, "SN-0042");
+	len = sizeof(v);
+	ck_assert_int_eq(IFDHGetCapabilities(0x10000, SCARD_ATTR_VENDOR_NAME, &len, v), IFD_SUCCESS);
+	ck_assert_str_eq((char *)v, "Maker?Co");
+	/* short: the length needed, nothing written */
+	len = 3;
+	memset(v, 0xEE, sizeof(v));
+	ck_assert_int_eq(IFDHGetCapabilities(0x10000, SCARD_ATTR_VENDOR_IFD_SERIAL_NO, &len, v),
+			 IFD_ERROR_INSUFFICIENT_BUFFER);
+	ck_assert_uint_eq(len, 8);
+	ck_assert_uint_eq(v[0], 0xEE);
+	len = 0;
+	ck_assert_int_eq(IFDHGetCapabilities(0x10000, SCARD_ATTR_CHANNEL_ID, &len, NULL),
+			 IFD_ERROR_INSUFFICIENT_BUFFER);
+	ck_assert_uint_eq(len, 4);
+	/* not answered: *Length as pcscd gave it */
+	len = sizeof(v);
+	ck_assert_int_eq(IFDHGetCapabilities(0x10000, SCARD_ATTR_DEVICE_FRIENDLY_NAME, &len, v), IFD_ERROR_TAG);
+	ck_assert_uint_eq(len, sizeof(v));
+	len = 77;
+	ck_assert_int_eq(IFDHGetCapabilities(0x10000, 0x12345678, &len, v), IFD_ERROR_TAG);
+	ck_assert_uint_eq(len, 77);
+	/* the card's parameters need a powered card; those of T=0 are not answered under T=1 */
+	len = sizeof(v);
+	ck_assert_int_eq(IFDHGetCapabilities(0x10000, SCARD_ATTR_CURRENT_IFSC, &len, v), IFD_ICC_NOT_PRESENT);
+	ck_assert_uint_eq(len, sizeof(v));
+	len = sizeof(v);
+	ck_assert_int_eq(IFDHPowerICC(0x10000, IFD_POWER_UP, v, &len), IFD_SUCCESS);
+	len = sizeof(v);
+	ck_assert_int_eq(IFDHGetCapabilities(0x10000, SCARD_ATTR_CURRENT_F, &len, v), IFD_SUCCESS);
+	ck_assert_uint_eq(ifd_get_le32(v), 512);        /* the profile's TA1 96, negotiated by PPS */
+	len = sizeof(v);
+	ck_assert_int_eq(IFDHGetCapabilities(0x10000, SCARD_ATTR_CURRENT_D, &len, v), IFD_SUCCESS);
+	ck_assert_uint_eq(ifd_get_le32(v), 32);
+	len = sizeof(v);
+	ck_assert_int_eq(IFDHGetCapabilities(0x10000, SCARD_ATTR_CURRENT_IFSD, &len, v), IFD_SUCCESS);
+	ck_assert_uint_eq(ifd_get_le32(v), 254);
+	len = sizeof(v);
+	ck_assert_int_eq(IFDHGetCapabilities(0x10000, SCARD_ATTR_CURRENT_W, &len, v), IFD_ERROR_TAG);
+	ck_assert_uint_eq(len, sizeof(v));
+	ck_assert_int_eq(IFDHCloseChannel(0x10000), IFD_SUCCESS);
+
+	sv.stop = true;
+	pthread_join(th, NULL);
+	usbip_server_free(sv.srv);
+	vdev_free(d);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ifd");
@@ -380,6 +468,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, tags_multi_slot);
 	tcase_add_test(tc, control_codes);
 	tcase_add_test(tc, power_up_card_powered_by_another);
+	tcase_add_test(tc, get_capabilities_lengths);
 	suite_add_tcase(s, tc);
 	return s;
 }

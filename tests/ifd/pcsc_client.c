@@ -17,6 +17,10 @@
  *   control ESCAPE(0|1)    SCardControl: features, properties, escape,
  *                          generation, lock holder, eject
  *   bench N                N SCardTransmit round trips, prints the rate
+ *   attrs ATR              every SCARD_ATTR_* through SCardGetAttrib, with a
+ *                          large and a short buffer, compared with what the
+ *                          virtual reader exports (control socket "device"),
+ *                          its journal and ATR; prints the table
  * Prints "ok ..." or "FAIL ..." lines; exit status 0 when nothing failed.
  */
 #include "config.h"
@@ -672,6 +676,270 @@ static void cmd_control(bool escape)
 	SCardDisconnect(h, SCARD_LEAVE_CARD);
 }
 
+/* ---- attrs ---- */
+
+/* One "name value" line of the control socket's "device" reply; "" if absent. */
+static const char *device_field(const char *dev, const char *name, char *buf, size_t cap)
+{
+	size_t n = strlen(name);
+
+	buf[0] = '\0';
+	for (const char *p = dev; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (!strncmp(p, name, n) && p[n] == ' ') {
+			const char *e = strchr(p + n + 1, '\n');
+			size_t len = e ? (size_t)(e - (p + n + 1)) : strlen(p + n + 1);
+
+			if (len >= cap)
+				len = cap - 1;
+			memcpy(buf, p + n + 1, len);
+			buf[len] = '\0';
+			break;
+		}
+	}
+	return buf;
+}
+
+static unsigned long device_number(const char *dev, const char *name, int base)
+{
+	char buf[64];
+
+	return strtoul(device_field(dev, name, buf, sizeof(buf)), NULL, base);
+}
+
+/* The data= bytes of the last journal line holding what; the count, or -1. */
+static int journal_data(const char *j, const char *what, uint8_t *out, size_t cap, unsigned *b9)
+{
+	const char *line = NULL, *d;
+	int n = 0;
+
+	for (const char *p = j; (p = strstr(p, what)); p++)
+		line = p;
+	if (!line)
+		return -1;
+	if (b9 && (d = strstr(line, "b9=")))
+		*b9 = (unsigned)strtoul(d + 3, NULL, 16);
+	d = strstr(line, "data=");
+	if (!d || (strchr(line, '\n') && d > strchr(line, '\n')))
+		return 0;
+	for (d += 5; n < (int)cap && sscanf(d, "%2hhx", &out[n]) == 1; d += 2)
+		n++;
+	return n;
+}
+
+/* ISO 7816-3 Tables 7 and 8: Fi and Di by index (0: RFU). */
+static const unsigned fi_table[16] = { 372, 372, 558, 744, 1116, 1488, 1860, 0, 0, 512, 768, 1024, 1536, 2048, 0, 0 };
+static const unsigned di_table[16] = { 0, 1, 2, 4, 8, 16, 32, 64, 12, 20, 0, 0, 0, 0, 0, 0 };
+
+enum attr_kind { A_DWORD, A_BYTE, A_STRING, A_BYTES, A_NONE };
+struct attr_want {
+	DWORD tag;
+	const char *name;
+	enum attr_kind kind;            /* A_NONE: the driver does not answer it */
+	uint32_t value;                 /* A_DWORD, A_BYTE */
+	const char *text;               /* A_STRING */
+	const uint8_t *bytes;           /* A_BYTES */
+	size_t nbytes;
+};
+
+static void attr_show(const struct attr_want *w, const uint8_t *v, DWORD len, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	if (w->kind == A_STRING && len > 0 && memchr(v, '\0', len)) {
+		snprintf(out, cap, "\"%s\"", (const char *)v);
+		return;
+	}
+	if (w->kind == A_DWORD && len == 4) {
+		snprintf(out, cap, "0x%08X (%u)", (unsigned)(v[0] | v[1] << 8 | v[2] << 16 | (uint32_t)v[3] << 24),
+			 (unsigned)(v[0] | v[1] << 8 | v[2] << 16 | (uint32_t)v[3] << 24));
+		return;
+	}
+	out[0] = '\0';
+	for (DWORD i = 0; i < len && o + 4 < cap; i++)
+		o += (size_t)snprintf(out + o, cap - o, "%02X%s", v[i], i + 1 < len ? " " : "");
+}
+
+/* One attribute: a large buffer (the answer), then one byte short of it (the length needed). */
+static void attr_check(SCARDHANDLE h, const struct attr_want *w)
+{
+	uint8_t v[MAX_BUFFER_SIZE], shortbuf[MAX_BUFFER_SIZE];
+	DWORD len = sizeof(v), slen;
+	char shown[3 * MAX_BUFFER_SIZE + 16];
+	bool good;
+	LONG rv;
+
+	memset(v, 0xEE, sizeof(v));
+	rv = SCardGetAttrib(h, w->tag, v, &len);
+	if (w->kind == A_NONE) {
+		if (rv != SCARD_E_UNSUPPORTED_FEATURE)
+			fail("0x%08lX %s: %s, want SCARD_E_UNSUPPORTED_FEATURE", (unsigned long)w->tag, w->name,
+			     pcsc_stringify_error(rv));
+		printf("attr 0x%08lX %-34s %s\n", (unsigned long)w->tag, w->name, pcsc_stringify_error(rv));
+		return;
+	}
+	if (rv != SCARD_S_SUCCESS) {
+		fail("0x%08lX %s: %s", (unsigned long)w->tag, w->name, pcsc_stringify_error(rv));
+		printf("attr 0x%08lX %-34s %s\n", (unsigned long)w->tag, w->name, pcsc_stringify_error(rv));
+		return;
+	}
+	attr_show(w, v, len, shown, sizeof(shown));
+	switch (w->kind) {
+	case A_DWORD:
+		good = len == 4 && (uint32_t)(v[0] | v[1] << 8 | v[2] << 16 | (uint32_t)v[3] << 24) == w->value;
+		break;
+	case A_BYTE:
+		good = len == 1 && v[0] == w->value;
+		break;
+	case A_STRING:
+		good = len == strlen(w->text) + 1 && !memcmp(v, w->text, len);
+		break;
+	default:
+		good = len == w->nbytes && !memcmp(v, w->bytes, len);
+		break;
+	}
+	if (!good) {
+		char want[3 * MAX_BUFFER_SIZE + 16];
+
+		if (w->kind == A_STRING)
+			snprintf(want, sizeof(want), "\"%s\"", w->text);
+		else if (w->kind == A_BYTES)
+			attr_show(w, w->bytes, (DWORD)w->nbytes, want, sizeof(want));
+		else
+			snprintf(want, sizeof(want), "0x%08X", (unsigned)w->value);
+		fail("0x%08lX %s: %s (%lu bytes), want %s", (unsigned long)w->tag, w->name, shown, (unsigned long)len,
+		     want);
+	}
+	printf("attr 0x%08lX %-34s %s\n", (unsigned long)w->tag, w->name, shown);
+	/* one byte short: SCARD_E_INSUFFICIENT_BUFFER and the length needed */
+	if (len > 0) {
+		slen = len - 1;
+		rv = SCardGetAttrib(h, w->tag, shortbuf, &slen);
+		if (rv != SCARD_E_INSUFFICIENT_BUFFER || slen != len)
+			fail("0x%08lX %s into %lu bytes: %s, length %lu (want insufficient buffer, %lu)",
+			     (unsigned long)w->tag, w->name, (unsigned long)len - 1, pcsc_stringify_error(rv),
+			     (unsigned long)slen, (unsigned long)len);
+	}
+}
+
+static void cmd_attrs(const char *atr_hex)
+{
+	static char dev[8192];
+	char manufacturer[128], product[128], serial[128], sysname[256];
+	uint8_t atr[MAX_ATR_SIZE], status_atr[MAX_ATR_SIZE], params[16], ifs[8];
+	DWORD proto, atr_len = 0, status_len = sizeof(status_atr), state, rlen = sizeof(sysname);
+	unsigned mark = 0, pnum = 0xFF, mech;
+	int np, nifs;
+	SCARDHANDLE h;
+	const char *j;
+	LONG rv;
+
+	if (ask("device", dev, sizeof(dev)) < 0 || !strstr(dev, "idVendor")) {
+		fail("the control socket's device command: %s", dev);
+		return;
+	}
+	for (size_t i = 0; atr_hex[i] && atr_hex[i + 1] && atr_len < sizeof(atr); i += 2)
+		sscanf(atr_hex + i, "%2hhx", &atr[atr_len++]);
+	if (connect_card(&h, SCARD_SHARE_SHARED, &proto) < 0)
+		return;
+	/* a fresh negotiation in the journal: what the reader was told to run the card at */
+	journal(0, &mark);
+	rv = SCardReconnect(h, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, SCARD_RESET_CARD, &proto);
+	if (rv != SCARD_S_SUCCESS) {
+		fail("SCardReconnect RESET: %s", pcsc_stringify_error(rv));
+		return;
+	}
+	j = journal(0, &mark);
+	np = journal_data(j, "reader RDR_to_PC_Parameters", params, sizeof(params), &pnum);
+	nifs = journal_data(j, "data=00C1", ifs, sizeof(ifs), NULL);     /* S(IFS request), NAD 0 */
+	if (np < 5 || pnum != (proto == SCARD_PROTOCOL_T0 ? 0u : 1u)) {
+		fail("no RDR_to_PC_Parameters for T=%d in the journal after the reset", proto == SCARD_PROTOCOL_T0 ? 0 : 1);
+		return;
+	}
+	rv = SCardStatus(h, NULL, &rlen, &state, NULL, status_atr, &status_len);
+	if (rv != SCARD_S_SUCCESS || status_len != atr_len || memcmp(status_atr, atr, atr_len))
+		fail("SCardStatus: %s, its ATR is not the virtual card's", pcsc_stringify_error(rv));
+
+	device_field(dev, "manufacturer", manufacturer, sizeof(manufacturer));
+	device_field(dev, "product", product, sizeof(product));
+	device_field(dev, "serial", serial, sizeof(serial));
+	mech = (unsigned)device_number(dev, "dwMechanical", 10);
+	{
+		bool t1 = proto == SCARD_PROTOCOL_T1;
+		/* the IFSD the host announced in S(IFS request) at TPDU level; else the reader's maximum */
+		uint32_t ifsd = nifs >= 4 ? ifs[3] : (uint32_t)device_number(dev, "dwMaxIFSD", 10);
+		const struct attr_want want[] = {
+			{ SCARD_ATTR_VENDOR_NAME, "VENDOR_NAME", A_STRING, 0, manufacturer, NULL, 0 },
+			{ SCARD_ATTR_VENDOR_IFD_TYPE, "VENDOR_IFD_TYPE", A_STRING, 0, product, NULL, 0 },
+			{ SCARD_ATTR_VENDOR_IFD_VERSION, "VENDOR_IFD_VERSION", A_DWORD,
+			  (uint32_t)device_number(dev, "bcdDevice", 16) << 16, NULL, NULL, 0 },
+			{ SCARD_ATTR_VENDOR_IFD_SERIAL_NO, "VENDOR_IFD_SERIAL_NO", A_STRING, 0, serial, NULL, 0 },
+			{ SCARD_ATTR_CHANNEL_ID, "CHANNEL_ID", A_DWORD,
+			  0x00200000u | (uint32_t)device_number(dev, "busnum", 10) << 8 |
+				  (uint32_t)device_number(dev, "devnum", 10), NULL, NULL, 0 },
+			{ SCARD_ATTR_ASYNC_PROTOCOL_TYPES, "ASYNC_PROTOCOL_TYPES", A_DWORD,
+			  (uint32_t)device_number(dev, "dwProtocols", 10) & 3, NULL, NULL, 0 },
+			{ SCARD_ATTR_DEFAULT_CLK, "DEFAULT_CLK", A_DWORD, (uint32_t)device_number(dev, "dwDefaultClock", 10),
+			  NULL, NULL, 0 },
+			{ SCARD_ATTR_MAX_CLK, "MAX_CLK", A_DWORD, (uint32_t)device_number(dev, "dwMaximumClock", 10), NULL,
+			  NULL, 0 },
+			{ SCARD_ATTR_DEFAULT_DATA_RATE, "DEFAULT_DATA_RATE", A_DWORD,
+			  (uint32_t)device_number(dev, "dwDataRate", 10), NULL, NULL, 0 },
+			{ SCARD_ATTR_MAX_DATA_RATE, "MAX_DATA_RATE", A_DWORD, (uint32_t)device_number(dev, "dwMaxDataRate", 10),
+			  NULL, NULL, 0 },
+			{ SCARD_ATTR_MAX_IFSD, "MAX_IFSD", A_DWORD, (uint32_t)device_number(dev, "dwMaxIFSD", 10), NULL, NULL,
+			  0 },
+			{ SCARD_ATTR_SYNC_PROTOCOL_TYPES, "SYNC_PROTOCOL_TYPES", A_DWORD,
+			  (uint32_t)device_number(dev, "dwSynchProtocols", 10), NULL, NULL, 0 },
+			{ SCARD_ATTR_POWER_MGMT_SUPPORT, "POWER_MGMT_SUPPORT", A_NONE, 0, NULL, NULL, 0 },
+			{ SCARD_ATTR_USER_TO_CARD_AUTH_DEVICE, "USER_TO_CARD_AUTH_DEVICE", A_NONE, 0, NULL, NULL, 0 },
+			{ SCARD_ATTR_USER_AUTH_INPUT_DEVICE, "USER_AUTH_INPUT_DEVICE", A_NONE, 0, NULL, NULL, 0 },
+			/* CCID dwMechanical bits 0-2 (accept, eject, capture) are part 3's swallow, eject, capture */
+			{ SCARD_ATTR_CHARACTERISTICS, "CHARACTERISTICS", A_DWORD, mech & 7, NULL, NULL, 0 },
+			{ SCARD_ATTR_CURRENT_PROTOCOL_TYPE, "CURRENT_PROTOCOL_TYPE", A_DWORD, (uint32_t)proto, NULL, NULL,
+			  0 },
+			{ SCARD_ATTR_CURRENT_CLK, "CURRENT_CLK", A_DWORD, (uint32_t)device_number(dev, "dwDefaultClock", 10),
+			  NULL, NULL, 0 },
+			/* the reader's RDR_to_PC_Parameters (CCID §6.2.3): what it runs the card at */
+			{ SCARD_ATTR_CURRENT_F, "CURRENT_F", A_DWORD, fi_table[params[0] >> 4], NULL, NULL, 0 },
+			{ SCARD_ATTR_CURRENT_D, "CURRENT_D", A_DWORD, di_table[params[0] & 0x0F], NULL, NULL, 0 },
+			{ SCARD_ATTR_CURRENT_N, "CURRENT_N", A_DWORD, params[2], NULL, NULL, 0 },
+			/* the parameters of one protocol are not answered under the other */
+			{ SCARD_ATTR_CURRENT_W, "CURRENT_W", t1 ? A_NONE : A_DWORD, params[3], NULL, NULL, 0 },
+			{ SCARD_ATTR_CURRENT_IFSC, "CURRENT_IFSC", t1 ? A_DWORD : A_NONE, np > 5 ? params[5] : 0, NULL, NULL,
+			  0 },
+			{ SCARD_ATTR_CURRENT_IFSD, "CURRENT_IFSD", t1 ? A_DWORD : A_NONE, ifsd, NULL, NULL, 0 },
+			{ SCARD_ATTR_CURRENT_BWT, "CURRENT_BWT", t1 ? A_DWORD : A_NONE, (uint32_t)params[3] >> 4, NULL, NULL,
+			  0 },
+			{ SCARD_ATTR_CURRENT_CWT, "CURRENT_CWT", t1 ? A_DWORD : A_NONE, params[3] & 0x0Fu, NULL, NULL, 0 },
+			{ SCARD_ATTR_CURRENT_EBC_ENCODING, "CURRENT_EBC_ENCODING", t1 ? A_DWORD : A_NONE, params[1] & 1u,
+			  NULL, NULL, 0 },
+			{ SCARD_ATTR_EXTENDED_BWT, "EXTENDED_BWT", A_NONE, 0, NULL, NULL, 0 },
+			{ SCARD_ATTR_ICC_PRESENCE, "ICC_PRESENCE", A_BYTE, 2, NULL, NULL, 0 },
+			{ SCARD_ATTR_ICC_INTERFACE_STATUS, "ICC_INTERFACE_STATUS", A_BYTE, 1, NULL, NULL, 0 },
+			{ SCARD_ATTR_CURRENT_IO_STATE, "CURRENT_IO_STATE", A_NONE, 0, NULL, NULL, 0 },
+			{ SCARD_ATTR_ATR_STRING, "ATR_STRING", A_BYTES, 0, NULL, atr, atr_len },
+			{ SCARD_ATTR_ICC_TYPE_PER_ATR, "ICC_TYPE_PER_ATR", A_BYTE, 1, NULL, NULL, 0 },
+			{ SCARD_ATTR_ESC_RESET, "ESC_RESET", A_NONE, 0, NULL, NULL, 0 },
+			{ SCARD_ATTR_ESC_CANCEL, "ESC_CANCEL", A_NONE, 0, NULL, NULL, 0 },
+			{ SCARD_ATTR_ESC_AUTHREQUEST, "ESC_AUTHREQUEST", A_NONE, 0, NULL, NULL, 0 },
+			{ SCARD_ATTR_MAXINPUT, "MAXINPUT", A_DWORD,
+			  (uint32_t)device_number(dev, "dwMaxCCIDMessageLength", 10) - 10, NULL, NULL, 0 },
+			{ SCARD_ATTR_DEVICE_UNIT, "DEVICE_UNIT", A_NONE, 0, NULL, NULL, 0 },
+			{ SCARD_ATTR_DEVICE_IN_USE, "DEVICE_IN_USE", A_NONE, 0, NULL, NULL, 0 },
+			/* pcscd answers these two itself when the driver leaves them (IFD_ERROR_TAG) */
+			{ SCARD_ATTR_DEVICE_FRIENDLY_NAME, "DEVICE_FRIENDLY_NAME (pcscd)", A_STRING, 0, reader, NULL, 0 },
+			{ SCARD_ATTR_DEVICE_SYSTEM_NAME, "DEVICE_SYSTEM_NAME (pcscd)", A_STRING, 0, reader, NULL, 0 },
+			{ SCARD_ATTR_SUPRESS_T1_IFS_REQUEST, "SUPRESS_T1_IFS_REQUEST", A_NONE, 0, NULL, NULL, 0 },
+		};
+
+		printf("attributes of %s (T=%d), SCardGetAttrib through pcscd:\n", reader, t1 ? 1 : 0);
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+			attr_check(h, &want[i]);
+		ok("%zu attributes checked", sizeof(want) / sizeof(want[0]));
+	}
+	SCardDisconnect(h, SCARD_LEAVE_CARD);
+}
+
 static void cmd_bench(long n)
 {
 	static const uint8_t echo[] = { 0x80, 0x10, 0x00, 0x00, 0x04, 1, 2, 3, 4, 0x00 };
@@ -739,6 +1007,8 @@ int main(int argc, char **argv)
 			  i + 3 < argc && !strcmp(argv[i + 3], "recover"));
 	else if (!strcmp(cmd, "control") && i < argc)
 		cmd_control(atoi(argv[i]) != 0);
+	else if (!strcmp(cmd, "attrs") && i < argc)
+		cmd_attrs(argv[i]);
 	else if (!strcmp(cmd, "bench") && i < argc)
 		cmd_bench(atol(argv[i]));
 	else {

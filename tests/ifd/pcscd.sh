@@ -121,6 +121,12 @@ run "session extended" $C --bus 1-2 session "uccid ext" --extended
 run "session t0" $C --bus 1-5 session "uccid t0"
 run "session multi-slot" $C --bus 1-3 session "uccid multi 02 00"
 
+# every SCARD_ATTR_* through SCardGetAttrib, against the virtual reader's descriptors and journal;
+# the table is kept as an artifact
+run "attributes t1" $C1 attrs "uccid t1" "$ATR"
+sed -n 's/^attr //p' "$tmp/out" > "$art/attributes-t1.txt"
+run "attributes t0" $C --bus 1-5 attrs "uccid t0" "$ATR0"
+
 # card events within 1 s, through the polling function
 run "events t1" $C1 events "uccid t1" 0
 run "events multi-slot 2" $C --bus 1-3 events "uccid multi 02 02" 2
