@@ -89,6 +89,13 @@ struct ifd_reader {
 	bool pumping;                       /* a polling thread is in uccid_wait_event */
 	bool pending[IFD_MAX_SLOTS];        /* an event for the slot's polling thread */
 	bool stop[IFD_MAX_SLOTS];           /* STOP_POLLING_THREAD asked */
+	/* pcscd's event thread of each slot (the one that polls) and what it was told (poll.c) */
+	pthread_t poller[IFD_MAX_SLOTS];
+	bool has_poller[IFD_MAX_SLOTS];
+	bool told_present[IFD_MAX_SLOTS];
+	uint64_t told_changes[IFD_MAX_SLOTS];    /* uccid_slot_status.changes when told present */
+	bool gone[IFD_MAX_SLOTS];               /* a swapped card: reported absent, to everyone ... */
+	bool gone_seen[IFD_MAX_SLOTS];          /* ... until the event thread has been told so */
 	uint8_t atr[IFD_MAX_SLOTS][MAX_ATR_SIZE];
 	size_t atr_len[IFD_MAX_SLOTS];
 	pthread_cond_t cond;                /* pending / stop / refs changed (CLOCK_MONOTONIC) */
@@ -126,6 +133,13 @@ size_t ifd_get_atr(struct ifd_reader *rd, unsigned slot, uint8_t *buf, size_t ca
 /* poll.c: TAG_IFD_POLLING_THREAD_WITH_TIMEOUT and TAG_IFD_STOP_POLLING_THREAD */
 RESPONSECODE ifd_poll(DWORD Lun, int timeout_ms);
 RESPONSECODE ifd_stop_poll(DWORD Lun);
+/*
+ * Whether IFDHICCPresence reports the card present, given what the reader
+ * says (present) and the slot's card changes (uccid_slot_status.changes):
+ * absent once when another card took the place of the one pcscd's event
+ * thread last saw.
+ */
+bool ifd_presence(struct ifd_reader *rd, unsigned slot, bool present, uint64_t changes);
 
 /* tags.c */
 RESPONSECODE ifd_get_capability(struct ifd_reader *rd, unsigned slot, DWORD tag, uint8_t *value, size_t *len);

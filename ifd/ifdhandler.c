@@ -282,6 +282,7 @@ EXPORT RESPONSECODE IFDHICCPresence(DWORD Lun)
 	struct uccid_slot_status st;
 	struct ifd_reader *rd;
 	unsigned slot;
+	bool present = false;
 	int rc = ifd_get(Lun, &rd, &slot);
 
 	if (rc < 0)
@@ -296,11 +297,14 @@ EXPORT RESPONSECODE IFDHICCPresence(DWORD Lun)
 	if (rc == -EIO)
 		rc = 0;
 	rc = ifd_note(rd, rc);
-	/* an ejected card, latched until it is taken out, is gone for pcscd */
-	if (rc == 0 && (!st.present || st.ejected))
+	/* an ejected card, latched until it is taken out, is gone for pcscd; a swapped one
+	   for one answer (poll.c) */
+	if (rc == 0)
+		present = ifd_presence(rd, slot, st.present && !st.ejected, st.changes);
+	if (rc == 0 && !present)
 		ifd_set_atr(rd, slot, NULL, 0);
 	ifd_put(rd);
 	if (rc < 0)
 		return ifd_from_errno(rc, IFD_OP_PRESENCE);
-	return st.present && !st.ejected ? IFD_ICC_PRESENT : IFD_ICC_NOT_PRESENT;
+	return present ? IFD_ICC_PRESENT : IFD_ICC_NOT_PRESENT;
 }

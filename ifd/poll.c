@@ -10,6 +10,19 @@
  * was asked, or its timeout passed; pcscd then calls IFDHICCPresence.
  * A reader that is gone is never polled again, and its threads sleep out
  * their timeout rather than spin.
+ *
+ * pcscd learns of a removal only from IFDHICCPresence answering "absent"
+ * (eventhandler.c): a card swapped between two of its calls — one
+ * NotifySlotChange "present, changed", or a powered card polled "present,
+ * inactive" — would go unnoticed, and every handle would keep a card that
+ * is not there.  So a card that changed since pcscd's event thread last saw
+ * it present is reported absent, as libccid does, until that thread has
+ * been told so and comes back to poll; that poll returns at once for the
+ * new card.  pcscd's power actions ask for presence too (ifdwrapper.c
+ * IFDPowerICC), from the clients' threads and from the event thread itself
+ * after a poll: one answer would not do, the removal is reported to every
+ * caller until the event thread's loop — whose first call after a poll is
+ * its status check — has seen it.
  */
 #include "config.h"
 
@@ -64,6 +77,17 @@ RESPONSECODE ifd_poll(DWORD Lun, int timeout_ms)
 	}
 	deadline = uccid_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	pthread_mutex_lock(&ifd_lock);
+	rd->poller[slot] = pthread_self();
+	rd->has_poller[slot] = true;
+	if (rd->gone[slot]) {
+		/* pcscd's loop came round: told "absent" since the swap, it has seen the
+		   removal; the new card is for its next status check, at once */
+		if (rd->gone_seen[slot]) {
+			rd->gone[slot] = rd->gone_seen[slot] = false;
+			rd->told_present[slot] = false;
+		}
+		rd->pending[slot] = true;
+	}
 	for (;;) {
 		int64_t left;
 
@@ -121,6 +145,34 @@ RESPONSECODE ifd_poll(DWORD Lun, int timeout_ms)
 	}
 	ifd_put(rd);
 	return rc;
+}
+
+bool ifd_presence(struct ifd_reader *rd, unsigned slot, bool present, uint64_t changes)
+{
+	bool poller, swapped = false;
+
+	pthread_mutex_lock(&ifd_lock);
+	/* before the first poll pcscd's first presence call is its event thread's */
+	poller = !rd->has_poller[slot] || pthread_equal(rd->poller[slot], pthread_self());
+	if (!rd->gone[slot] && present && rd->told_present[slot] && changes != rd->told_changes[slot]) {
+		swapped = true;
+		rd->gone[slot] = true;
+		rd->pending[slot] = true;       /* wake the event thread: its loop reports the removal */
+		pthread_cond_broadcast(&rd->cond);
+	}
+	if (rd->gone[slot]) {
+		present = false;
+		if (poller)
+			rd->gone_seen[slot] = true;
+	} else if (poller) {
+		rd->told_present[slot] = present;
+		rd->told_changes[slot] = changes;
+	}
+	pthread_mutex_unlock(&ifd_lock);
+	if (swapped)
+		ifd_log(IFD_LOG_INFO, "%s: slot %u: another card since pcscd last looked: reported removed first",
+			rd->name, slot);
+	return present;
 }
 
 RESPONSECODE ifd_stop_poll(DWORD Lun)

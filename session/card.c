@@ -39,10 +39,13 @@ bool uccid_pop_event(struct uccid_reader *r, struct uccid_event *ret)
 	return true;
 }
 
-void uccid_card_event(struct uccid_reader *r, struct uslot *s, enum lockmgr_event ev)
+/* A card event; another_card: the card itself changed (a removal or an insertion). */
+static void card_event(struct uccid_reader *r, struct uslot *s, enum lockmgr_event ev, bool another_card)
 {
 	reader_assert_locked(r);
 	s->card.generation++;
+	if (another_card)
+		s->card.changes++;
 	if (ev != LOCKMGR_EV_RESET && ev != LOCKMGR_EV_POWER_OFF)
 		s->card.left = false;
 	if (!r->lm)
@@ -60,12 +63,18 @@ void uccid_card_event(struct uccid_reader *r, struct uslot *s, enum lockmgr_even
 		lockmgr_card_event(r->lm, s->index, ev);
 }
 
+void uccid_card_event(struct uccid_reader *r, struct uslot *s, enum lockmgr_event ev)
+{
+	card_event(r, s, ev, ev == LOCKMGR_EV_REMOVED || ev == LOCKMGR_EV_INSERTED);
+}
+
 void uccid_card_present(struct uccid_reader *r, struct uslot *s, bool present)
 {
 	reader_assert_locked(r);
 	if (present == s->card.present && (present || !s->card.powered))
 		return;
 	s->card.present = present;
+	s->card.arrived = present;
 	if (!present) {
 		s->card.powered = false;
 		s->card.protocol = 0xFF;
@@ -75,12 +84,21 @@ void uccid_card_present(struct uccid_reader *r, struct uslot *s, bool present)
 
 void uccid_card_changed(struct uccid_reader *r, struct uslot *s, bool present)
 {
+	/*
+	 * "Present" for a card already taken as present is the reader's report of
+	 * the card it had when the host configured it (events.c routes a later one
+	 * to uccid_card_swapped), or a change a status answer already recorded
+	 * (uccid_card_present): the caller hears of it, but it is not another card.
+	 */
+	bool same = present && s->card.present;
+
 	reader_assert_locked(r);
 	uccid_push_event(r, present ? UCCID_EVENT_INSERTED : UCCID_EVENT_REMOVED, s->index, 0);
 	s->card.present = present;
+	s->card.arrived = false;
 	s->card.powered = false;
 	s->card.protocol = 0xFF;
-	uccid_card_event(r, s, present ? LOCKMGR_EV_INSERTED : LOCKMGR_EV_REMOVED);
+	card_event(r, s, present ? LOCKMGR_EV_INSERTED : LOCKMGR_EV_REMOVED, !same);
 }
 
 void uccid_card_swapped(struct uccid_reader *r, struct uslot *s)
@@ -129,6 +147,16 @@ void uccid_card_set_verify(struct uccid_reader *r, struct uslot *s)
 {
 	reader_assert_locked(r);
 	s->card.verify = true;
+}
+
+bool uccid_card_take_arrived(struct uccid_reader *r, struct uslot *s)
+{
+	bool a;
+
+	reader_assert_locked(r);
+	a = s->card.arrived;
+	s->card.arrived = false;
+	return a;
 }
 
 bool uccid_card_take_verify(struct uccid_reader *r, struct uslot *s)

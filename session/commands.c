@@ -65,6 +65,7 @@ int uccid_do_slot_status(struct uccid_reader *r, struct uslot *s, struct uccid_s
 	uint8_t msg[CCID_HEADER_SIZE], ans[64];
 	struct ccid_msg m;
 	bool active;
+	bool lost = false;
 	int rc;
 
 	rc = uccid_xchg(r, s, msg, uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_GET_SLOT_STATUS, 0, 0, 0, NULL, 0), ans,
@@ -78,14 +79,29 @@ int uccid_do_slot_status(struct uccid_reader *r, struct uslot *s, struct uccid_s
 	reader_lock(r);
 	if (!active && s->card.powered) {
 		s->atr_len = 0;
-		uccid_card_unpowered(r, s, LOCKMGR_EV_POWER_OFF);
+		/*
+		 * Only this session powers cards off (the open lock keeps other hosts
+		 * out), so a card it powered found off was removed and inserted — or
+		 * deactivated by the reader after a fault, which no host can tell from
+		 * a swap.  A reader with an interrupt endpoint says which in a
+		 * NotifySlotChange (events.c); on one without, this answer is all there
+		 * will be: a swap, as libccid takes it (IFDHICCPresence).
+		 */
+		lost = ret->present && !r->t->info.ep_intr_in;
+		if (lost)
+			uccid_card_swapped(r, s);
+		else
+			uccid_card_unpowered(r, s, LOCKMGR_EV_POWER_OFF);
 	}
 	/* and one it reports active is, even if this session never powered it (another
 	   process did, or a holder that died) */
 	ret->powered = s->card.powered || active;
 	ret->protocol = s->card.protocol;
 	ret->generation = s->card.generation;
+	ret->changes = s->card.changes;
 	reader_unlock(r);
+	if (lost)
+		uccid_log(r, UCCID_LOG_INFO, "slot %u: the powered card is off: it was removed and inserted", s->index);
 	memcpy(ret->atr, s->atr, s->atr_len);
 	ret->atr_len = s->atr_len;
 	if (ret->protocol <= CCID_PROTOCOL_T1)

@@ -69,6 +69,12 @@ static void interrupt_message(struct uccid_reader *r, const uint8_t *buf, size_t
 				continue;
 			}
 			if (!first && present && changed && s->card.present) {
+				if (uccid_card_take_arrived(r, s)) {
+					/* the insertion an answer already recorded (and the card may be
+					   powered by now): the caller hears of it, nothing changed since */
+					uccid_push_event(r, UCCID_EVENT_INSERTED, i, 0);
+					continue;
+				}
 				/* present before and now, changed between: the card went out and
 				   one came back (a removal the caller and an eject latch must hear of) */
 				uccid_card_swapped(r, s);

@@ -57,6 +57,9 @@ struct ucard {
 	bool present, powered;
 	uint8_t protocol;                /* CCID_PROTOCOL_T0 / T1, 0xFF when not negotiated */
 	uint64_t generation;             /* bumped by every card event */
+	uint64_t changes;                /* bumped by every removal and insertion: another card */
+	bool arrived;                    /* a command's answer found the card inserted: the
+					    NotifySlotChange to come reports that insertion (events.c) */
 	bool disposing;                  /* the lock manager is carrying out a disposition: it
 					    accounts for the card event itself */
 	bool left;                       /* the last unlock was LEAVE: close leaves the card as is */
@@ -245,6 +248,8 @@ void uccid_card_set_left(struct uccid_reader *r, struct uslot *s, bool left);
 void uccid_card_set_disposing(struct uccid_reader *r, struct uslot *s, bool disposing);
 void uccid_card_set_verify(struct uccid_reader *r, struct uslot *s);
 bool uccid_card_take_verify(struct uccid_reader *r, struct uslot *s);
+/* Did an answer find the card inserted since the last NotifySlotChange (and forget it)? */
+bool uccid_card_take_arrived(struct uccid_reader *r, struct uslot *s);
 
 /* ---- engine.c: every command goes through uccid_xchg ---- */
 

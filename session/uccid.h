@@ -196,6 +196,8 @@ struct uccid_slot_status {
 	size_t atr_len;
 	uint64_t generation;            /* bumped by every power change and card event */
 	bool ejected;                   /* latched by an eject without a mechanism (uccid_ejected) */
+	uint64_t changes;               /* removals and insertions seen in the slot (a swap between
+					   two reports counts): while it stays the same, so does the card */
 	struct uccid_card_params params;        /* valid when protocol is 0 or 1 */
 };
 int uccid_slot_status(struct uccid_reader *r, unsigned slot, struct uccid_slot_status *ret);

@@ -17,6 +17,11 @@
  *   control ESCAPE(0|1)    SCardControl: features, properties, escape,
  *                          generation, lock holder, eject
  *   bench N                N SCardTransmit round trips, prints the rate
+ *   swaps N                N cards swapped with no gap (control socket "swap")
+ *                          while a connection is held: each swap reaches
+ *                          pcscd as a removal and an insertion, the held
+ *                          handle gets SCARD_W_REMOVED_CARD, a new connection
+ *                          works
  *   attrs ATR              every SCARD_ATTR_* through SCardGetAttrib, with a
  *                          large and a short buffer, compared with what the
  *                          virtual reader exports (control socket "device"),
@@ -676,6 +681,109 @@ static void cmd_control(bool escape)
 	SCardDisconnect(h, SCARD_LEAVE_CARD);
 }
 
+/* ---- swaps ---- */
+
+/* pcscd's event counter of the reader (PC/SC: the high word of dwEventState). */
+static unsigned event_count(const SCARD_READERSTATE *rs)
+{
+	return (unsigned)(rs->dwEventState >> 16) & 0xFFFF;
+}
+
+/*
+ * Wait until pcscd has counted at least want events since from (a removal
+ * and an insertion are one each) and shows a card again; ms taken, or -1.
+ */
+static int64_t wait_events(SCARD_READERSTATE *rs, unsigned from, unsigned want, int timeout_ms)
+{
+	int64_t t0 = uccid_mono_ms();
+
+	for (;;) {
+		int64_t left = timeout_ms - (uccid_mono_ms() - t0);
+		LONG rv;
+
+		if (((event_count(rs) - from) & 0xFFFF) >= want && (rs->dwEventState & SCARD_STATE_PRESENT) &&
+		    !(rs->dwEventState & SCARD_STATE_MUTE))
+			return uccid_mono_ms() - t0;
+		if (left <= 0)
+			return -1;
+		rs->dwCurrentState = rs->dwEventState & ~SCARD_STATE_CHANGED;
+		rv = SCardGetStatusChange(ctx, (DWORD)left, rs, 1);
+		if (rv == SCARD_E_TIMEOUT)
+			return -1;
+		if (rv != SCARD_S_SUCCESS) {
+			fail("SCardGetStatusChange: %s", pcsc_stringify_error(rv));
+			return -1;
+		}
+	}
+}
+
+static void cmd_swaps(long n)
+{
+	SCARD_READERSTATE rs = { .szReader = reader, .dwCurrentState = SCARD_STATE_UNAWARE };
+	char buf[4096];
+	unsigned missed = 0, stale = 0, broken = 0;
+	int64_t worst = 0, t0 = uccid_mono_ms();
+	SCARDHANDLE h;
+	DWORD proto;
+	LONG rv;
+
+	if (connect_card(&h, SCARD_SHARE_SHARED, &proto) < 0)
+		return;
+	if (select_ok(h, proto) < 0)
+		fail("SELECT before the swaps");
+	if (SCardGetStatusChange(ctx, 0, &rs, 1) != SCARD_S_SUCCESS) {
+		fail("SCardGetStatusChange (initial)");
+		return;
+	}
+	for (long i = 0; i < n; i++) {
+		unsigned from = event_count(&rs);
+		int64_t ms;
+
+		if (ask("swap 0", buf, sizeof(buf)) < 0 || !strstr(buf, "ok card swapped")) {
+			fail("swap %ld: %s", i, buf);
+			break;
+		}
+		ms = wait_events(&rs, from, 2, 5000);
+		if (ms < 0) {
+			missed++;
+			fail("swap %ld: pcscd counted %u event(s) in 5 s, want a removal and an insertion", i,
+			     (event_count(&rs) - from) & 0xFFFF);
+		} else if (ms > worst) {
+			worst = ms;
+		}
+		/* the held handle lost its card */
+		{
+			uint8_t rsp[16];
+			DWORD rlen = sizeof(rsp);
+
+			rv = xmit(h, proto, select_app, sizeof(select_app), rsp, &rlen);
+			if (rv != SCARD_W_REMOVED_CARD) {
+				stale++;
+				fail("swap %ld: the held handle's SCardTransmit: %s, want SCARD_W_REMOVED_CARD", i,
+				     pcsc_stringify_error(rv));
+			}
+		}
+		SCardDisconnect(h, SCARD_LEAVE_CARD);
+		/* a new connection to the new card works (and is the one held over the next swap) */
+		rv = SCardConnect(ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &h, &proto);
+		if (rv != SCARD_S_SUCCESS || select_ok(h, proto) < 0) {
+			broken++;
+			fail("swap %ld: the new connection: %s", i,
+			     rv != SCARD_S_SUCCESS ? pcsc_stringify_error(rv) : "SELECT failed");
+			if (rv != SCARD_S_SUCCESS && connect_card(&h, SCARD_SHARE_SHARED, &proto) < 0)
+				return;
+		}
+		if (fails > 10) {
+			fail("giving up after swap %ld", i);
+			break;
+		}
+	}
+	SCardDisconnect(h, SCARD_LEAVE_CARD);
+	if (!missed && !stale && !broken)
+		ok("%ld swaps in %lld ms: each seen by pcscd (at most %lld ms), the held handle told, the new "
+		   "connection working", n, (long long)(uccid_mono_ms() - t0), (long long)worst);
+}
+
 /* ---- attrs ---- */
 
 /* One "name value" line of the control socket's "device" reply; "" if absent. */
@@ -1007,6 +1115,8 @@ int main(int argc, char **argv)
 			  i + 3 < argc && !strcmp(argv[i + 3], "recover"));
 	else if (!strcmp(cmd, "control") && i < argc)
 		cmd_control(atoi(argv[i]) != 0);
+	else if (!strcmp(cmd, "swaps") && i < argc)
+		cmd_swaps(atol(argv[i]));
 	else if (!strcmp(cmd, "attrs") && i < argc)
 		cmd_attrs(argv[i]);
 	else if (!strcmp(cmd, "bench") && i < argc)

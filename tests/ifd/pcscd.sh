@@ -3,7 +3,9 @@
 # uccid's IFD handler under the real pcscd: the test starts uccid-vreader
 # (five readers: tpdu-t1, extended-apdu, multi-slot, mechanical, tpdu-t0)
 # and pcscd in the foreground with a reader.conf naming the readers by
-# usbip:// and a bundle holding the freshly built libifd-uccid.so.  pcscd
+# usbip:// and a bundle holding the freshly built libifd-uccid.so; then a
+# second uccid-vreader with a reader without an interrupt endpoint under a
+# second pcscd, for card swaps seen by polling.  pcscd
 # 1.9.9 has a fixed socket (/run/pcscd) and USB drop directory, so both run
 # in a private mount namespace (unshare -m): a tmpfs on /run/pcscd, an
 # empty drop directory, and the host's pcscd, if any, untouched.
@@ -31,10 +33,11 @@ if [ -z "${UCCID_IFD_NS:-}" ]; then
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ifd-pcscd.XXXXXX")
-vr= pc= fails=0 passes=0
+vr= vr2= pc= fails=0 passes=0
 cleanup() {
 	[ -n "$pc" ] && kill "$pc" 2>/dev/null && wait "$pc" 2>/dev/null
 	[ -n "$vr" ] && kill "$vr" 2>/dev/null && wait "$vr" 2>/dev/null
+	[ -n "$vr2" ] && kill "$vr2" 2>/dev/null && wait "$vr2" 2>/dev/null
 	umount /usr/lib/pcsc/drivers 2>/dev/null; umount /run/pcscd 2>/dev/null
 	rm -rf "$tmp"
 }
@@ -42,7 +45,7 @@ trap cleanup EXIT
 pass() { passes=$((passes + 1)); echo "ok: $*"; }
 failed() { fails=$((fails + 1)); echo "FAIL: $*"; }
 
-mkdir -p /run/pcscd "$tmp/drop" "$tmp/conf" "$tmp/bundle/ifd-uccid.bundle/Contents/Linux" \
+mkdir -p /run/pcscd "$tmp/drop" "$tmp/conf" "$tmp/conf-polled" "$tmp/bundle/ifd-uccid.bundle/Contents/Linux" \
 	|| skip "cannot create /run/pcscd"
 mount -t tmpfs tmpfs /run/pcscd || skip "cannot mount a tmpfs on /run/pcscd"
 if [ -d /usr/lib/pcsc/drivers ]; then mount --bind "$tmp/drop" /usr/lib/pcsc/drivers || skip "bind mount"; fi
@@ -53,14 +56,17 @@ sed -e '/<key>ifdLogLevel<\/key>/{n;s|<string>.*</string>|<string>3</string>|}' 
 	"$top_builddir/ifd/Info.plist" > "$tmp/bundle/ifd-uccid.bundle/Contents/Info.plist"
 lib=$tmp/bundle/ifd-uccid.bundle/Contents/Linux/libifd-uccid.so
 
+wait_vreader() {  # wait_vreader OUT CTL: its "listening" line and its control socket
+	i=0
+	until grep -q '^listening' "$1" 2>/dev/null && [ -S "$2" ]; do
+		i=$((i + 1)); [ $i -gt 100 ] && { echo "FAIL: uccid-vreader did not start"; cat "$1"; exit 1; }
+		sleep 0.1
+	done
+}
 "$vreader" --port 0 --profile tpdu-t1 --profile extended-apdu --profile multi-slot --profile mechanical \
 	--profile tpdu-t0 --control "$tmp/ctl" > "$tmp/vr.out" 2>&1 &
 vr=$!
-i=0
-until grep -q '^listening' "$tmp/vr.out" 2>/dev/null && [ -S "$tmp/ctl" ]; do
-	i=$((i + 1)); [ $i -gt 100 ] && { echo "FAIL: uccid-vreader did not start"; cat "$tmp/vr.out"; exit 1; }
-	sleep 0.1
-done
+wait_vreader "$tmp/vr.out" "$tmp/ctl"
 port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/vr.out")
 ATR=$(sed -n 's/^reader 1-1:.*, ATR \(.*\)$/\1/p' "$tmp/vr.out" | tr -d ' ' | tr 'A-F' 'a-f')
 n=1
@@ -73,13 +79,14 @@ ask() {  # ask LINES...: the control socket's replies
 	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl" "$@"
 }
 
-start_pcscd() {  # start_pcscd LOGNAME [ENV=VALUE...]
+conf=$tmp/conf nreaders=8
+start_pcscd() {  # start_pcscd LOGNAME [ENV=VALUE...]: pcscd on $conf, until it lists $nreaders readers
 	log=$art/pcscd-$1.log; shift
-	env "$@" UCCID_IFD_DEADLINE_MS=3000 pcscd -f -a -d -c "$tmp/conf" > "$log" 2>&1 &
+	env "$@" UCCID_IFD_DEADLINE_MS=3000 pcscd -f -a -d -c "$conf" > "$log" 2>&1 &
 	pc=$!
 	i=0
-	until [ "$(timeout 5 opensc-tool -l 2>/dev/null | grep -c 'uccid ')" -ge 8 ]; do
-		i=$((i + 1)); [ $i -gt 50 ] && { failed "pcscd did not list 8 readers"; tail -30 "$log"; return 1; }
+	until [ "$(timeout 5 opensc-tool -l 2>/dev/null | grep -c 'uccid ')" -ge $nreaders ]; do
+		i=$((i + 1)); [ $i -gt 50 ] && { failed "pcscd did not list $nreaders readers"; tail -30 "$log"; return 1; }
 		sleep 0.2
 	done
 }
@@ -131,6 +138,10 @@ run "attributes t0" $C --bus 1-5 attrs "uccid t0" "$ATR0"
 run "events t1" $C1 events "uccid t1" 0
 run "events multi-slot 2" $C --bus 1-3 events "uccid multi 02 02" 2
 
+# cards swapped with no gap (one NotifySlotChange "present, changed") while a handle is held:
+# pcscd sees each as a removal and an insertion
+run "100 swaps, NotifySlotChange" $C1 swaps "uccid t1" 100
+
 # uccid's control codes; escape refused by default; eject on a latch and on a mechanism
 run "control, latch eject" $C1 control "uccid t1" 0
 run "control, mechanical eject" $C --bus 1-4 control "uccid mech" 0
@@ -169,6 +180,18 @@ stop_pcscd
 # escape allowed by the environment override; then the benchmark figure
 start_pcscd escape UCCID_IFD_OPTIONS=0x0001 || exit 1
 run "control, escape allowed" $C1 control "uccid t1" 1
+stop_pcscd
+
+# a reader without an interrupt endpoint: a swapped card is one polled "present, inactive"
+"$vreader" --port 0 --no-interrupt --profile tpdu-t1 --control "$tmp/ctl2" > "$tmp/vr2.out" 2>&1 &
+vr2=$!
+wait_vreader "$tmp/vr2.out" "$tmp/ctl2"
+port2=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/vr2.out")
+printf 'FRIENDLYNAME "uccid polled"\nDEVICENAME usbip://127.0.0.1:%s/1-1\nLIBPATH %s\n\n' "$port2" "$lib" \
+	> "$tmp/conf-polled/uccid"
+conf=$tmp/conf-polled nreaders=1
+start_pcscd polled || exit 1
+run "100 swaps, polled" timeout 120 $client --ctl "$tmp/ctl2" --bus 1-1 swaps "uccid polled" 100
 stop_pcscd
 
 grep -q "ifd-uccid" "$art/pcscd-main.log" && pass "the driver logs through pcscd's log" \
