@@ -72,20 +72,40 @@ static size_t tlv_u32(uint8_t *p, uint8_t tag, uint32_t v)
 	return 6;
 }
 
+/*
+ * dwMaxAPDUDataSize (part 10 §2.6.14): 0 for short APDUs only, else the
+ * largest data field of an extended APDU, 65536 as libccid gives it — only
+ * where uccid_transmit() carries extended APDUs: at extended-APDU level, and
+ * at TPDU level under T=1 (chaining).  A TPDU reader's answer depends on the
+ * card in the slot: a powered T=0 card takes none, nor a reader without T=1.
+ */
+static uint32_t max_apdu_data(struct ifd_reader *rd, unsigned slot)
+{
+	struct uccid_slot_status st;
+	struct ccid_class_desc d;
+
+	if (rd->info.exchange_level == CCID_LEVEL_EXTENDED_APDU)
+		return 65536;
+	if (rd->info.exchange_level != CCID_LEVEL_TPDU)
+		return 0;
+	if (ccid_class_desc_parse(rd->desc, sizeof(rd->desc), &d, NULL) < 0 || !(d.dwProtocols & CCID_PROTOCOLS_T1))
+		return 0;
+	if (ifd_note(rd, uccid_slot_status(rd->r, slot, &st)) == 0 && st.powered && st.protocol == CCID_PROTOCOL_T0)
+		return 0;
+	return 65536;
+}
+
 /* FEATURE_GET_TLV_PROPERTIES (part 10 §2.6.14): values little-endian. */
-static size_t tlv_properties(struct ifd_reader *rd, uint8_t *out)
+static size_t tlv_properties(struct ifd_reader *rd, unsigned slot, uint8_t *out)
 {
 	size_t n = 0;
-	uint32_t max_apdu;
 
 	if (rd->info.pin_support) {
 		n += tlv_u16(out + n, PCSCv2_PART10_PROPERTY_wLcdLayout, 0);
 		n += tlv_u8(out + n, PCSCv2_PART10_PROPERTY_bEntryValidationCondition, 0x02);
 		n += tlv_u8(out + n, PCSCv2_PART10_PROPERTY_bTimeOut2, 0);
 	}
-	/* extended APDUs at the extended level, and at TPDU level where the driver chains */
-	max_apdu = rd->info.exchange_level == CCID_LEVEL_SHORT_APDU ? 261 : 65544;
-	n += tlv_u32(out + n, PCSCv2_PART10_PROPERTY_dwMaxAPDUDataSize, max_apdu);
+	n += tlv_u32(out + n, PCSCv2_PART10_PROPERTY_dwMaxAPDUDataSize, max_apdu_data(rd, slot));
 	n += tlv_u16(out + n, PCSCv2_PART10_PROPERTY_wIdVendor, rd->info.idVendor);
 	n += tlv_u16(out + n, PCSCv2_PART10_PROPERTY_wIdProduct, rd->info.idProduct);
 	return n;
@@ -94,7 +114,7 @@ static size_t tlv_properties(struct ifd_reader *rd, uint8_t *out)
 static RESPONSECODE give(const uint8_t *data, size_t n, uint8_t *rx, size_t rxcap, size_t *ret_len)
 {
 	if (n > rxcap)
-		return IFD_ERROR_INSUFFICIENT_BUFFER;
+		return ifd_from_errno(-ENOBUFS, IFD_OP_GENERIC);
 	memcpy(rx, data, n);
 	*ret_len = n;
 	return IFD_SUCCESS;
@@ -126,7 +146,7 @@ static RESPONSECODE eject(struct ifd_reader *rd, unsigned slot, uint8_t *rx, siz
 	int rc;
 
 	if (rxcap < 1)
-		return IFD_ERROR_INSUFFICIENT_BUFFER;
+		return ifd_from_errno(-ENOBUFS, IFD_OP_GENERIC);
 	rc = ifd_note(rd, uccid_eject(rd->r, slot, &done));
 	if (rc < 0)
 		return ifd_from_errno(rc, IFD_OP_GENERIC);
@@ -151,7 +171,7 @@ static RESPONSECODE holder(struct ifd_reader *rd, unsigned slot, uint8_t *rx, si
 	int rc;
 
 	if (rxcap < HOLDER_LEN)
-		return IFD_ERROR_INSUFFICIENT_BUFFER;
+		return ifd_from_errno(-ENOBUFS, IFD_OP_GENERIC);
 	memset(&h, 0, sizeof(h));
 	rc = ifd_note(rd, uccid_lock_holder(rd->r, slot, &h));
 	if (rc < 0)
@@ -176,7 +196,7 @@ RESPONSECODE ifd_control(struct ifd_reader *rd, unsigned slot, DWORD code, const
 	if (code == CM_IOCTL_GET_FEATURE_REQUEST || code == CM_IOCTL_GET_FEATURE_REQUEST_WIN)
 		return give(out, features(rd, slot, out), rx, rxcap, ret_len);
 	if (code == IFD_FEATURE_CTL(FEATURE_GET_TLV_PROPERTIES))
-		return give(out, tlv_properties(rd, out), rx, rxcap, ret_len);
+		return give(out, tlv_properties(rd, slot, out), rx, rxcap, ret_len);
 	if (code == IFD_FEATURE_CTL(FEATURE_IFD_PIN_PROPERTIES) && rd->info.pin_support) {
 		/* PIN_PROPERTIES_STRUCTURE: wLcdLayout, bEntryValidationCondition (OK key), bTimeOut2 */
 		uint8_t p[4] = { 0, 0, 0x02, 0 };
@@ -195,7 +215,7 @@ RESPONSECODE ifd_control(struct ifd_reader *rd, unsigned slot, DWORD code, const
 		if (!escape_allowed()) {
 			ifd_log(IFD_LOG_INFO, "%s: escape refused: set bit 0x0001 of ifdDriverOptions to allow it",
 				rd->name);
-			return IFD_ERROR_NOT_SUPPORTED;
+			return ifd_from_errno(-ENOTSUP, IFD_OP_GENERIC);
 		}
 		n = ifd_note(rd, (int)uccid_escape(rd->r, slot, tx, txlen, rx, rxcap));
 		if (n < 0)
@@ -210,5 +230,5 @@ RESPONSECODE ifd_control(struct ifd_reader *rd, unsigned slot, DWORD code, const
 	if (code == IOCTL_UCCID_LOCK_HOLDER)
 		return holder(rd, slot, rx, rxcap, ret_len);
 	ifd_log(IFD_LOG_INFO, "%s: control code 0x%08lX not supported", rd->name, (unsigned long)code);
-	return IFD_ERROR_NOT_SUPPORTED;
+	return ifd_from_errno(-ENOTSUP, IFD_OP_GENERIC);
 }

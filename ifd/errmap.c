@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The one place where a libuccid result (a negative errno, session/uccid.h)
- * becomes an IFD_* code.  What pcscd makes of each code is in
- * ../shared/docs/reference/ifdhandler.md §1: IFD_NO_SUCH_DEVICE makes the
- * reader unavailable, IFD_ICC_NOT_PRESENT an absent card, a power action
- * that fails must say IFD_ERROR_POWER_ACTION, a protocol pcscd may retry
- * with the other one IFD_PROTOCOL_NOT_SUPPORTED.
+ * becomes an IFD_* code: one code per cause, whichever entry point and
+ * whatever exchange level, except where pcscd needs an entry point to say
+ * something else (ifd-uccid(8) has the table).  What pcscd makes of each
+ * code is in ../shared/docs/reference/ifdhandler.md §1: IFD_NO_SUCH_DEVICE
+ * makes the reader unavailable, IFD_ICC_NOT_PRESENT an absent card, a power
+ * action that fails must say IFD_ERROR_POWER_ACTION, a protocol pcscd may
+ * retry with the other one IFD_PROTOCOL_NOT_SUPPORTED.  "The reader cannot
+ * do it" is IFD_NOT_SUPPORTED, the code ifdhandler.h documents for the
+ * entry points (pcscd takes IFD_ERROR_NOT_SUPPORTED the same way in
+ * IFDHControl, and neither specially in IFDHTransmitToICC).
  */
 #include "config.h"
 
@@ -41,7 +46,7 @@ RESPONSECODE ifd_from_errno(int err, enum ifd_op op)
 			return IFD_PROTOCOL_NOT_SUPPORTED;
 		if (op == IFD_OP_POWER)
 			return IFD_ERROR_POWER_ACTION;
-		return IFD_ERROR_NOT_SUPPORTED;
+		return IFD_NOT_SUPPORTED;
 	case -ENOENT:
 		/* open: the name resolves to nothing (usb_names: no such device) */
 		return op == IFD_OP_OPEN ? IFD_NO_SUCH_DEVICE : IFD_COMMUNICATION_ERROR;

@@ -32,7 +32,7 @@ EXPORT RESPONSECODE IFDHCreateChannelByName(DWORD Lun, LPSTR DeviceName)
 
 	config_init();
 	if (!DeviceName)
-		return IFD_COMMUNICATION_ERROR;
+		return ifd_from_errno(-EINVAL, IFD_OP_OPEN);
 	ifd_log(IFD_LOG_INFO, "Lun 0x%lX: open %s", (unsigned long)Lun, DeviceName);
 	rc = ifd_table_open(Lun, DeviceName);
 	return ifd_from_errno(rc, IFD_OP_OPEN);
@@ -51,7 +51,7 @@ EXPORT RESPONSECODE IFDHCreateChannel(DWORD Lun, DWORD Channel)
 	if (Channel > 0xFFFF || !(Channel >> 8) || !(Channel & 0xFF)) {
 		ifd_log(IFD_LOG_ERROR, "Lun 0x%lX: channel 0x%lX is not bus << 8 | address", (unsigned long)Lun,
 			(unsigned long)Channel);
-		return IFD_COMMUNICATION_ERROR;
+		return ifd_from_errno(-EINVAL, IFD_OP_OPEN);
 	}
 	snprintf(name, sizeof(name), "usb:%lu:%lu", (unsigned long)(Channel >> 8), (unsigned long)(Channel & 0xFF));
 	return IFDHCreateChannelByName(Lun, name);
@@ -80,7 +80,7 @@ EXPORT RESPONSECODE IFDHGetCapabilities(DWORD Lun, DWORD Tag, PDWORD Length, PUC
 	int err;
 
 	if (!Length || (!Value && *Length))
-		return IFD_COMMUNICATION_ERROR;
+		return ifd_from_errno(-EINVAL, IFD_OP_GENERIC);
 	err = ifd_get(Lun, &rd, &slot);
 	if (err < 0)
 		return ifd_from_errno(err, IFD_OP_GENERIC);
@@ -135,7 +135,7 @@ EXPORT RESPONSECODE IFDHSetProtocolParameters(DWORD Lun, DWORD Protocol, UCHAR F
 		want = CCID_PROTOCOL_T1;
 	else {
 		ifd_put(rd);
-		return IFD_PROTOCOL_NOT_SUPPORTED;
+		return ifd_from_errno(-ENOTSUP, IFD_OP_PROTOCOL);
 	}
 	/*
 	 * libuccid negotiates at power-up (PPS and SetParameters as dwFeatures
@@ -147,11 +147,11 @@ EXPORT RESPONSECODE IFDHSetProtocolParameters(DWORD Lun, DWORD Protocol, UCHAR F
 	if (err < 0)
 		return ifd_from_errno(err, IFD_OP_PROTOCOL);
 	if (!st.present)
-		return IFD_ICC_NOT_PRESENT;
+		return ifd_from_errno(-ENOMEDIUM, IFD_OP_PROTOCOL);
 	if (!st.powered || st.protocol != want) {
 		ifd_log(IFD_LOG_INFO, "Lun 0x%lX: T=%u asked, the card runs T=%u", (unsigned long)Lun, want,
 			st.protocol);
-		return IFD_PROTOCOL_NOT_SUPPORTED;
+		return ifd_from_errno(-ENOTSUP, IFD_OP_PROTOCOL);
 	}
 	(void)Flags;
 	(void)PTS1;
@@ -203,7 +203,7 @@ EXPORT RESPONSECODE IFDHPowerICC(DWORD Lun, DWORD Action, PUCHAR Atr, PDWORD Atr
 		break;
 	default:
 		ifd_put(rd);
-		return IFD_NOT_SUPPORTED;
+		return ifd_from_errno(-ENOTSUP, IFD_OP_GENERIC);     /* an action the API does not define */
 	}
 	ifd_note(rd, rc);
 	ifd_put(rd);
@@ -229,11 +229,11 @@ EXPORT RESPONSECODE IFDHTransmitToICC(DWORD Lun, SCARD_IO_HEADER SendPci, PUCHAR
 	int rc;
 
 	if (!RxLength)
-		return IFD_COMMUNICATION_ERROR;
+		return ifd_from_errno(-EINVAL, IFD_OP_GENERIC);
 	cap = *RxLength;
 	*RxLength = 0;
 	if (!TxBuffer || !RxBuffer || TxLength < 4 || TxLength > MAX_BUFFER_SIZE_EXTENDED)
-		return IFD_COMMUNICATION_ERROR;
+		return ifd_from_errno(-EINVAL, IFD_OP_GENERIC);
 	/* SendPci.Protocol: 0 T=0, 1 T=1 (pcscd converts), or SCARD_PROTOCOL_RAW: libuccid knows the protocol */
 	rc = ifd_get(Lun, &rd, &slot);
 	if (rc < 0)
@@ -266,7 +266,7 @@ EXPORT RESPONSECODE IFDHControl(DWORD Lun, DWORD dwControlCode, PUCHAR TxBuffer,
 		*pdwBytesReturned = 0;
 	if (!pdwBytesReturned || (!TxBuffer && TxLength) || (!RxBuffer && RxLength) ||
 	    TxLength > MAX_BUFFER_SIZE_EXTENDED)
-		return IFD_COMMUNICATION_ERROR;
+		return ifd_from_errno(-EINVAL, IFD_OP_GENERIC);
 	err = ifd_get(Lun, &rd, &slot);
 	if (err < 0)
 		return ifd_from_errno(err, IFD_OP_GENERIC);

@@ -44,7 +44,7 @@ static RESPONSECODE give(struct answer *a, const void *data, size_t n)
 {
 	if (*a->len < n) {
 		*a->len = n;
-		return IFD_ERROR_INSUFFICIENT_BUFFER;
+		return ifd_from_errno(-ENOBUFS, IFD_OP_GENERIC);
 	}
 	if (n)
 		memcpy(a->value, data, n);
@@ -163,7 +163,7 @@ static RESPONSECODE slot_answer(struct ifd_reader *rd, unsigned slot, DWORD tag,
 	}
 	/* the rest describe the card in use: none without a card powered and negotiated */
 	if (!st.present || st.ejected || !st.powered || st.protocol > 1)
-		return IFD_ICC_NOT_PRESENT;
+		return ifd_from_errno(-ENOMEDIUM, IFD_OP_GENERIC);
 	return current(&st, tag, a);
 }
 

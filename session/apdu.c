@@ -21,6 +21,12 @@
 #define COMMAND_MS 5000
 #define MAX_T0_ROUNDS 258            /* 61xx rounds: 65536 bytes in 256-byte parts, and a margin */
 
+/* An APDU in the extended form (ISO 7816-4 §5.1: a first length byte 00 followed by two more). */
+static bool extended_form(const uint8_t *apdu, size_t len)
+{
+	return len >= 7 && apdu[4] == 0;
+}
+
 /* One XfrBlock; a failed answer is left in *m for the caller (0 returned). */
 static int xfr_raw(struct uccid_reader *r, struct uslot *s, uint8_t bwi, uint16_t level, const uint8_t *data,
 		   size_t len, uint8_t *ans, size_t cap, unsigned base_ms, struct ccid_msg *m)
@@ -119,8 +125,10 @@ static ssize_t transmit_t0(struct uccid_reader *r, struct uslot *s, const uint8_
 		memcpy(tpdu + 4, apdu + 4, len - 5);  /* case 4S: Le travels as GET RESPONSE */
 		tlen = len - 1;
 		case4 = true;
+	} else if (extended_form(apdu, len)) {
+		return -ENOTSUP;                      /* extended APDUs need T=1 or an extended-level reader */
 	} else {
-		return -ENOTSUP;                      /* extended APDUs need T=1 or an APDU-level reader */
+		return -EINVAL;                       /* lengths that do not add up */
 	}
 	ans = malloc(CCID_HEADER_SIZE + 258 + 16);
 	if (!ans)
@@ -182,8 +190,9 @@ static ssize_t transmit_apdu(struct uccid_reader *r, struct uslot *s, const uint
 
 	if (!ans)
 		return -ENOMEM;
-	if (r->level != CCID_LEVEL_EXTENDED_APDU && len > part) {
-		rc = -EINVAL;
+	/* a short-APDU reader takes no extended APDU (CCID §6.1.4), however short */
+	if (r->level != CCID_LEVEL_EXTENDED_APDU && (len > part || extended_form(apdu, len))) {
+		rc = -ENOTSUP;
 		goto out;
 	}
 	if (len <= part) {

@@ -7,7 +7,7 @@
  * errno.  Where the reader itself refused a command, the CCID bError and
  * bStatus it sent are kept per slot (uccid_last_error()).  The errors used:
  *   -EINVAL      bad argument (slot out of range, NULL, buffer too small for
- *                the protocol, an APDU longer than the reader accepts)
+ *                the protocol, an APDU whose lengths do not add up)
  *   -ENOMEDIUM   no card in the slot (bmICCStatus 2)
  *   -EIO         the reader reported the command failed (see uccid_last_error)
  *   -ETIMEDOUT   the exchange's deadline passed; the command was aborted
@@ -18,7 +18,9 @@
  *   -EBUSY       the slot or reader is busy (CMD_SLOT_BUSY more often than
  *                the retry limit)
  *   -EMSGSIZE    the response does not fit the caller's buffer
- *   -ENOTSUP     the reader cannot do it (no mechanism, character level, ...)
+ *   -ENOTSUP     the reader cannot do it (no mechanism, character level, an
+ *                extended APDU at short-APDU level or to a T=0 card at TPDU
+ *                level, ...)
  *   -ECANCELED   uccid_cancel() ended the call
  *   -ECONNRESET  the card was reset since this thread last acknowledged (uccid_card_check)
  *   -EMEDIUMTYPE the card was removed or replaced since then (uccid_card_check)
@@ -204,7 +206,9 @@ int uccid_slot_status(struct uccid_reader *r, unsigned slot, struct uccid_slot_s
 
 /*
  * Send a command APDU (short or extended) and receive the response APDU
- * (data + SW1 SW2) at whatever exchange level the reader works.
+ * (data + SW1 SW2) at whatever exchange level the reader works.  Extended
+ * APDUs go at extended-APDU level and at TPDU level under T=1; elsewhere
+ * they are -ENOTSUP, nothing sent.
  * Returns the response length, or an error above.
  */
 ssize_t uccid_transmit(struct uccid_reader *r, unsigned slot, const uint8_t *apdu, size_t len, uint8_t *rsp,

@@ -40,7 +40,10 @@ START_TEST(errmap_table)
 		{ -ETIMEDOUT, IFD_OP_POWER, IFD_ERROR_POWER_ACTION },
 		{ -ETIMEDOUT, IFD_OP_OPEN, IFD_COMMUNICATION_ERROR },
 		{ -EMSGSIZE, IFD_OP_GENERIC, IFD_ERROR_INSUFFICIENT_BUFFER },
-		{ -ENOTSUP, IFD_OP_GENERIC, IFD_ERROR_NOT_SUPPORTED },
+		{ -ENOTSUP, IFD_OP_GENERIC, IFD_NOT_SUPPORTED },
+		{ -ENOTSUP, IFD_OP_POWER, IFD_ERROR_POWER_ACTION },
+		{ -EINVAL, IFD_OP_GENERIC, IFD_COMMUNICATION_ERROR },
+		{ -ENOBUFS, IFD_OP_GENERIC, IFD_ERROR_INSUFFICIENT_BUFFER },
 		{ -ENOTSUP, IFD_OP_PROTOCOL, IFD_PROTOCOL_NOT_SUPPORTED },
 		{ -EIO, IFD_OP_PROTOCOL, IFD_ERROR_PTS_FAILURE },
 		{ -EIO, IFD_OP_GENERIC, IFD_COMMUNICATION_ERROR },
@@ -256,7 +259,7 @@ START_TEST(control_codes)
 		ck_assert(rx[i] != FEATURE_VERIFY_PIN_DIRECT && rx[i] != FEATURE_CCID_ESC_COMMAND);
 	}
 	ck_assert_int_eq(ifd_control(&g->rd, 0, IOCTL_UCCID_ESCAPE, in, 3, rx, sizeof(rx), &got),
-			 IFD_ERROR_NOT_SUPPORTED);
+			 IFD_NOT_SUPPORTED);
 	ck_assert_uint_eq(got, 0);
 
 	ifd_config.options = IFD_OPTION_ESCAPE;
@@ -288,9 +291,9 @@ START_TEST(control_codes)
 	/* Secure: no PIN pad here */
 	ck_assert_int_eq(ifd_control(&g->rd, 0, IFD_FEATURE_CTL(FEATURE_VERIFY_PIN_DIRECT), in, 3, rx, sizeof(rx),
 				     &got),
-			 IFD_ERROR_NOT_SUPPORTED);
+			 IFD_NOT_SUPPORTED);
 	ck_assert_int_eq(ifd_control(&g->rd, 0, SCARD_CTL_CODE(0x7563FF), NULL, 0, rx, sizeof(rx), &got),
-			 IFD_ERROR_NOT_SUPPORTED);
+			 IFD_NOT_SUPPORTED);
 	rig_free(g);
 }
 END_TEST
@@ -448,6 +451,91 @@ START_TEST(get_capabilities_lengths)
 }
 END_TEST
 
+/*
+ * One cause, one code: an extended APDU the reader cannot carry (short-APDU
+ * level, or a T=0 card at TPDU level) is IFD_NOT_SUPPORTED at every level,
+ * nothing sent, and the part 10 properties say so (dwMaxAPDUDataSize 0);
+ * where it goes (extended level, T=1 at TPDU level) they say 65536.
+ */
+START_TEST(extended_apdu_one_code)
+{
+	static const struct {
+		enum vdev_profile p;
+		bool extended;
+	} t[] = {
+		{ VDEV_PROFILE_TPDU_T0, false },
+		{ VDEV_PROFILE_SHORT_APDU, false },
+		{ VDEV_PROFILE_TPDU_T1, true },
+		{ VDEV_PROFILE_EXTENDED_APDU, true },
+	};
+	static uint8_t apdu[9 + 300], rsp[400];
+	static uint8_t case2e[] = { 0x80, 0x10, 0x00, 0x00, 0x00, 0x00, 0x10 };  /* 7 bytes, extended */
+	static uint8_t bad[] = { 0x80, 0x10, 0x00, 0x00, 0x05, 0x01, 0x02, 0x03 };  /* Lc 5, 3 bytes */
+
+	memcpy(apdu, (const uint8_t[]){ 0x80, 0x10, 0x00, 0x00, 0x00, 0x01, 0x2C }, 7);   /* ECHO, Lc 300 */
+	for (int i = 0; i < 300; i++)
+		apdu[7 + i] = (uint8_t)i;
+	apdu[307] = apdu[308] = 0x00;
+	for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
+		struct vusb_device dev = { .ops = &vdev_usb_ops, .busid = "1-1" };
+		struct served sv = { 0 };
+		struct vdev_config cfg;
+		SCARD_IO_HEADER pci = { .Protocol = 1, .Length = 8 };
+		uint8_t v[MAX_BUFFER_SIZE];
+		DWORD len, got = 0;
+		struct vdev *d;
+		pthread_t th;
+		char url[64];
+		uint32_t max = 1;
+
+		ck_assert_int_eq(vdev_profile_config(t[k].p, &cfg), 0);
+		d = vdev_new(&cfg);
+		ck_assert_ptr_nonnull(d);
+		dev.dev = d;
+		sv.srv = usbip_server_new();
+		ck_assert_int_eq(usbip_server_add_device(sv.srv, &dev), 0);
+		ck_assert_int_eq(usbip_server_listen(sv.srv, "127.0.0.1", 0), 0);
+		pthread_create(&th, NULL, serve, &sv);
+		snprintf(url, sizeof(url), "usbip://127.0.0.1:%u/1-1", usbip_server_port(sv.srv));
+		ck_assert_int_eq(IFDHCreateChannelByName(0, url), IFD_SUCCESS);
+		len = sizeof(v);
+		ck_assert_int_eq(IFDHPowerICC(0, IFD_POWER_UP, v, &len), IFD_SUCCESS);
+
+		ck_assert_int_eq(IFDHControl(0, IFD_FEATURE_CTL(FEATURE_GET_TLV_PROPERTIES), NULL, 0, v, sizeof(v), &got),
+				 IFD_SUCCESS);
+		for (DWORD i = 0; i + 2 <= got; i += 2u + v[i + 1])
+			if (v[i] == PCSCv2_PART10_PROPERTY_dwMaxAPDUDataSize && v[i + 1] == 4 && i + 6 <= got)
+				max = ifd_get_le32(v + i + 2);
+		ck_assert_msg(max == (t[k].extended ? 65536u : 0u), "%s: dwMaxAPDUDataSize %u",
+			      vdev_profile_name(t[k].p), max);
+
+		len = sizeof(rsp);
+		if (t[k].extended) {
+			ck_assert_int_eq(IFDHTransmitToICC(0, pci, apdu, sizeof(apdu), rsp, &len, NULL), IFD_SUCCESS);
+			ck_assert_uint_eq(len, 302);
+			ck_assert_mem_eq(rsp, apdu + 7, 300);
+		} else {
+			ck_assert_msg(IFDHTransmitToICC(0, pci, apdu, sizeof(apdu), rsp, &len, NULL) == IFD_NOT_SUPPORTED,
+				      "%s: an extended APDU is not IFD_NOT_SUPPORTED", vdev_profile_name(t[k].p));
+			ck_assert_uint_eq(len, 0);
+			/* case 2E: 7 bytes, as short as a short APDU */
+			len = sizeof(rsp);
+			ck_assert_int_eq(IFDHTransmitToICC(0, pci, case2e, sizeof(case2e), rsp, &len, NULL), IFD_NOT_SUPPORTED);
+		}
+		if (t[k].p == VDEV_PROFILE_TPDU_T0) {
+			/* lengths that do not add up are another cause */
+			len = sizeof(rsp);
+			ck_assert_int_eq(IFDHTransmitToICC(0, pci, bad, sizeof(bad), rsp, &len, NULL), IFD_COMMUNICATION_ERROR);
+		}
+		ck_assert_int_eq(IFDHCloseChannel(0), IFD_SUCCESS);
+		sv.stop = true;
+		pthread_join(th, NULL);
+		usbip_server_free(sv.srv);
+		vdev_free(d);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ifd");
@@ -469,6 +557,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, control_codes);
 	tcase_add_test(tc, power_up_card_powered_by_another);
 	tcase_add_test(tc, get_capabilities_lengths);
+	tcase_add_test(tc, extended_apdu_one_code);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -22,6 +22,9 @@
  *                          pcscd as a removal and an insertion, the held
  *                          handle gets SCARD_W_REMOVED_CARD, a new connection
  *                          works
+ *   limits                 the part 10 dwMaxAPDUDataSize tells the truth: an
+ *                          extended APDU goes through where it says so, and
+ *                          where it says 0 fails with nothing sent
  *   attrs ATR              every SCARD_ATTR_* through SCardGetAttrib, with a
  *                          large and a short buffer, compared with what the
  *                          virtual reader exports (control socket "device"),
@@ -681,6 +684,64 @@ static void cmd_control(bool escape)
 	SCardDisconnect(h, SCARD_LEAVE_CARD);
 }
 
+/* ---- limits ---- */
+
+static void cmd_limits(void)
+{
+	static uint8_t apdu[9 + 300], rsp[400];
+	uint8_t v[256];
+	uint32_t max = 1;
+	unsigned mark = 0;
+	SCARDHANDLE h;
+	DWORD proto, len = sizeof(v), rlen = sizeof(rsp);
+	bool have = false;
+	const char *j;
+	LONG rv;
+
+	if (connect_card(&h, SCARD_SHARE_SHARED, &proto) < 0)
+		return;
+	rv = control(h, SCARD_CTL_CODE(0x330000 + FEATURE_GET_TLV_PROPERTIES), NULL, 0, v, &len);
+	for (DWORD i = 0; rv == SCARD_S_SUCCESS && i + 2 <= len; i += 2u + v[i + 1])
+		if (v[i] == PCSCv2_PART10_PROPERTY_dwMaxAPDUDataSize && v[i + 1] == 4 && i + 6 <= len) {
+			max = (uint32_t)(v[i + 2] | v[i + 3] << 8 | v[i + 4] << 16 | (uint32_t)v[i + 5] << 24);
+			have = true;
+		}
+	if (!have) {
+		fail("TLV properties: no dwMaxAPDUDataSize (%s)", pcsc_stringify_error(rv));
+		return;
+	}
+	if (max != 0 && max != 65536)
+		fail("dwMaxAPDUDataSize %u: neither 0 (short APDUs only) nor 65536", (unsigned)max);
+	/* ECHO with 300 bytes in the extended form */
+	memcpy(apdu, (const uint8_t[]){ 0x80, 0x10, 0x00, 0x00, 0x00, 0x01, 0x2C }, 7);
+	for (int i = 0; i < 300; i++)
+		apdu[7 + i] = (uint8_t)(i * 3);
+	apdu[307] = apdu[308] = 0x00;
+	journal(0, &mark);
+	rv = xmit(h, proto, apdu, sizeof(apdu), rsp, &rlen);
+	j = journal(0, &mark);
+	if (max) {
+		if (rv != SCARD_S_SUCCESS || rlen != 302 || memcmp(rsp, apdu + 7, 300))
+			fail("dwMaxAPDUDataSize %u, but an extended ECHO of 300 bytes: %s, %lu bytes", (unsigned)max,
+			     pcsc_stringify_error(rv), (unsigned long)rlen);
+		else
+			ok("dwMaxAPDUDataSize %u (T=%d): an extended APDU of 300 bytes goes through", (unsigned)max,
+			   proto == SCARD_PROTOCOL_T0 ? 0 : 1);
+	} else {
+		if (rv != SCARD_E_NOT_TRANSACTED)
+			fail("dwMaxAPDUDataSize 0, but an extended APDU: %s (want SCARD_E_NOT_TRANSACTED)",
+			     pcsc_stringify_error(rv));
+		else if (strstr(j, "host PC_to_RDR_XfrBlock"))
+			fail("dwMaxAPDUDataSize 0 and the extended APDU refused, but it reached the reader");
+		else if (select_ok(h, proto) < 0)
+			fail("a short APDU after the refused extended one failed");
+		else
+			ok("dwMaxAPDUDataSize 0 (T=%d): an extended APDU refused, nothing sent; short APDUs work",
+			   proto == SCARD_PROTOCOL_T0 ? 0 : 1);
+	}
+	SCardDisconnect(h, SCARD_LEAVE_CARD);
+}
+
 /* ---- swaps ---- */
 
 /* pcscd's event counter of the reader (PC/SC: the high word of dwEventState). */
@@ -1115,6 +1176,8 @@ int main(int argc, char **argv)
 			  i + 3 < argc && !strcmp(argv[i + 3], "recover"));
 	else if (!strcmp(cmd, "control") && i < argc)
 		cmd_control(atoi(argv[i]) != 0);
+	else if (!strcmp(cmd, "limits"))
+		cmd_limits();
 	else if (!strcmp(cmd, "swaps") && i < argc)
 		cmd_swaps(atol(argv[i]));
 	else if (!strcmp(cmd, "attrs") && i < argc)

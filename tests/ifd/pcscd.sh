@@ -134,6 +134,18 @@ run "attributes t1" $C1 attrs "uccid t1" "$ATR"
 sed -n 's/^attr //p' "$tmp/out" > "$art/attributes-t1.txt"
 run "attributes t0" $C --bus 1-5 attrs "uccid t0" "$ATR0"
 
+# the part 10 limits tell the truth, and refusing an extended APDU is one IFD code
+# (IFD_NOT_SUPPORTED, 614) at every level; pcscd logs the driver's code
+mark=$(wc -l < "$art/pcscd-main.log")
+run "limits t0" $C --bus 1-5 limits "uccid t0"
+run "limits short APDU" $C --bus 1-3 limits "uccid multi 02 00"
+run "limits t1" $C1 limits "uccid t1"
+run "limits extended APDU" $C --bus 1-2 limits "uccid ext"
+codes=$(tail -n +$((mark + 1)) "$art/pcscd-main.log" \
+	| sed -n 's/.*IFDTransmit() Card not transacted: \([0-9]*\)$/\1/p' | sort | uniq -c | tr -s ' ')
+[ "$codes" = " 2 614" ] && pass "both refusals are IFD code 614 (IFD_NOT_SUPPORTED)" \
+	|| failed "the refusals' IFD codes in pcscd's log: '$codes', want twice 614"
+
 # card events within 1 s, through the polling function
 run "events t1" $C1 events "uccid t1" 0
 run "events multi-slot 2" $C --bus 1-3 events "uccid multi 02 02" 2
