@@ -46,6 +46,8 @@ static void usage(FILE *f)
 	      "      --pin DIGITS        the cards' PIN (ASCII digits, default 123456)\n"
 	      "      --mute-ms MS        how long a mute card takes to be reported (default 100)\n"
 	      "      --no-interrupt      the next readers have no interrupt endpoint (hosts poll)\n"
+	      "      --card-voltages MASK  the next readers' cards answer only at these voltages\n"
+	      "                          (bVoltageSupport bits: 1 5 V, 2 3 V, 4 1.8 V; 0 any)\n"
 	      "  -l, --listen ADDR       listen address (default 127.0.0.1)\n"
 	      "  -P, --port PORT         TCP port (default 3240; 0 picks a free one)\n"
 	      "  -c, --control PATH      control socket (line protocol, see uccid-vreader(1))\n"
@@ -66,6 +68,7 @@ struct card_opts {
 	int protocols;          /* 0: the profile's */
 	bool no_card;
 	bool no_interrupt;
+	long card_voltages;     /* -1: the profile's */
 	char pin[9];
 	long mute_ms;
 };
@@ -89,6 +92,8 @@ static void apply_card_opts(struct vdev_config *cfg, const struct card_opts *co)
 	if (co->mute_ms >= 0)
 		cfg->mute_ms = (uint32_t)co->mute_ms;
 	cfg->no_interrupt = co->no_interrupt;
+	if (co->card_voltages >= 0)
+		cfg->card_voltages = (uint8_t)co->card_voltages;
 }
 
 /* ", ATR 3B ..." of the card a configuration inserts, for scripts that check it. */
@@ -117,6 +122,7 @@ int main(int argc, char **argv)
 		{ "pin", required_argument, NULL, 'I' },
 		{ "mute-ms", required_argument, NULL, 'M' },
 		{ "no-interrupt", no_argument, NULL, 'X' },
+		{ "card-voltages", required_argument, NULL, 'V' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "port", required_argument, NULL, 'P' },
 		{ "control", required_argument, NULL, 'c' },
@@ -130,7 +136,7 @@ int main(int argc, char **argv)
 	};
 	struct vctl_reader readers[VCTL_MAX_READERS];
 	unsigned nreaders = 0;
-	struct card_opts co = { .mute_ms = -1 };
+	struct card_opts co = { .mute_ms = -1, .card_voltages = -1 };
 	struct usbip_server_modes modes = { 0 };
 	long ms;
 	const char *listen_addr = "127.0.0.1", *control = NULL;
@@ -194,6 +200,14 @@ int main(int argc, char **argv)
 			break;
 		case 'X':
 			co.no_interrupt = true;
+			break;
+		case 'V':
+			co.card_voltages = strtol(optarg, &end, 0);
+			if (!*optarg || *end || co.card_voltages < 0 || co.card_voltages > 7) {
+				fprintf(stderr, "uccid-vreader: --card-voltages takes a mask of 1 (5 V), 2 (3 V), "
+					"4 (1.8 V)\n");
+				goto out;
+			}
 			break;
 		case 'I':
 			if (strlen(optarg) < 4 || strlen(optarg) > 8 || strspn(optarg, "0123456789") != strlen(optarg)) {
