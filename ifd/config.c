@@ -3,11 +3,16 @@
  * Configuration as pcscd drivers take it: keys of the bundle's Info.plist
  * (found next to the loaded library: Contents/Linux/<lib> -> Contents/Info.plist),
  * then environment variables that override them (docs/ifd-uccid.8):
- *   ifdLogLevel / UCCID_IFD_LOGLEVEL          0..3 (+16: CCID frames)
- *   ifdDriverOptions / UCCID_IFD_OPTIONS      bit 0x0001: escape allowed
+ *   ifdLogLevel / UCCID_IFD_LOGLEVEL, LIBCCID_ifdLogLevel
+ *       libccid's bits: 0x0001 critical, 0x0002 info, 0x0004 comm, 0x0008 periodic
+ *   ifdDriverOptions / UCCID_IFD_OPTIONS
+ *       libccid's bits: 0x0001 escape, 0x0002 GemPC Twin/Key APDU mode (not
+ *       supported), 0x0004 bogus firmware, 0x0030 voltage, 0x0040 no PIN retries
  *   uccidExchangeDeadline / UCCID_IFD_DEADLINE_MS    ms, 100..600000
  *   uccidPowerDeadline / UCCID_IFD_POWER_DEADLINE_MS ms, 100..600000
- * Values out of range are ignored with a log line.
+ * Keys carry over from libccid's Info.plist with their meaning; a bit
+ * libccid does not define, or one uccid cannot honour, is an error in the
+ * log, and values out of range are ignored with one.
  */
 #include "config.h"
 
@@ -48,15 +53,25 @@ static void set_key(struct ifd_config *c, const char *key, const char *value, co
 {
 	unsigned long v;
 
-	if (!strcmp(key, "ifdLogLevel") || !strcmp(key, "UCCID_IFD_LOGLEVEL")) {
-		if (parse_number(value, 0x1F, &v) < 0 || (v & 0x0F) > IFD_LOG_DEBUG)
+	if (!strcmp(key, "ifdLogLevel") || !strcmp(key, "UCCID_IFD_LOGLEVEL") || !strcmp(key, "LIBCCID_ifdLogLevel")) {
+		if (parse_number(value, UINT32_MAX, &v) < 0)
 			goto bad;
-		c->log_level = v & 0x0F;
-		c->log_frames = v & 0x10;
+		if (v & ~(unsigned long)IFD_LOGLEVEL_KNOWN)
+			ifd_log(IFD_LOG_ERROR,
+				"%s: %s: unknown bits 0x%04lX ignored (0x0001 critical, 0x0002 info, 0x0004 comm, "
+				"0x0008 periodic)", from, key, v & ~(unsigned long)IFD_LOGLEVEL_KNOWN);
+		c->log_mask = (uint32_t)v & IFD_LOGLEVEL_KNOWN;
 	} else if (!strcmp(key, "ifdDriverOptions") || !strcmp(key, "UCCID_IFD_OPTIONS")) {
 		if (parse_number(value, UINT32_MAX, &v) < 0)
 			goto bad;
-		c->options = (uint32_t)v;
+		if (v & ~(unsigned long)IFD_OPTION_KNOWN)
+			ifd_log(IFD_LOG_ERROR, "%s: %s: unknown bits 0x%04lX ignored", from, key,
+				v & ~(unsigned long)IFD_OPTION_KNOWN);
+		if (v & IFD_OPTION_GEMPC_APDU)
+			ifd_log(IFD_LOG_ERROR,
+				"%s: %s: 0x0002 (GemPC Twin and Key in APDU mode) is not supported by uccid: "
+				"it runs T=1 on these readers itself", from, key);
+		c->options = (uint32_t)v & IFD_OPTION_KNOWN & ~(uint32_t)IFD_OPTION_GEMPC_APDU;
 	} else if (!strcmp(key, "uccidExchangeDeadline") || !strcmp(key, "UCCID_IFD_DEADLINE_MS")) {
 		if (parse_number(value, DEADLINE_MAX_MS, &v) < 0 || v < DEADLINE_MIN_MS)
 			goto bad;
@@ -108,8 +123,9 @@ void ifd_config_parse(struct ifd_config *c, const char *text)
 
 void ifd_config_env(struct ifd_config *c)
 {
-	static const char *const keys[] = { "UCCID_IFD_LOGLEVEL", "UCCID_IFD_OPTIONS", "UCCID_IFD_DEADLINE_MS",
-					    "UCCID_IFD_POWER_DEADLINE_MS" };
+	/* libccid's variable first, so that uccid's own wins when both are set */
+	static const char *const keys[] = { "LIBCCID_ifdLogLevel", "UCCID_IFD_LOGLEVEL", "UCCID_IFD_OPTIONS",
+					    "UCCID_IFD_DEADLINE_MS", "UCCID_IFD_POWER_DEADLINE_MS" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const char *v = getenv(keys[i]);
@@ -146,7 +162,7 @@ static int plist_path(char *buf, size_t cap)
 
 void ifd_config_load(void)
 {
-	struct ifd_config c = { .log_level = IFD_LOG_WARNING };
+	struct ifd_config c = { .log_mask = IFD_LOGLEVEL_DEFAULT };
 	char *text = NULL;
 	FILE *f = NULL;
 	size_t n;
@@ -169,7 +185,9 @@ void ifd_config_load(void)
 	}
 	ifd_config_env(&c);
 	ifd_config = c;
-	ifd_log(IFD_LOG_INFO, "configuration from %s: log level %u%s, options 0x%04X, exchange deadline %u ms",
-		c.plist[0] ? c.plist : "(no Info.plist)", c.log_level, c.log_frames ? " + frames" : "", c.options,
-		c.deadline_ms);
+	ifd_log(IFD_LOG_INFO, "configuration from %s: ifdLogLevel 0x%04X, ifdDriverOptions 0x%04X, exchange "
+		"deadline %u ms", c.plist[0] ? c.plist : "(no Info.plist)", c.log_mask, c.options, c.deadline_ms);
+	if (c.options & IFD_OPTION_BOGUS_FIRMWARE)
+		ifd_log(IFD_LOG_INFO, "ifdDriverOptions 0x0004: uccid refuses no firmware version; it works around "
+			"the faults it knows (uccid info lists them)");
 }

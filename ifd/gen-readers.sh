@@ -68,12 +68,27 @@ plist)
 	<key>ifdProductString</key>
 	<string>uccid USB CCID driver</string>
 
-	<!-- 0..3: errors, warnings, info, debug; add 16 to log every CCID frame (APDUs carry PINs) -->
 	<key>ifdLogLevel</key>
-	<string>1</string>
-	<!-- 0x0001: allow the CCID escape pass-through (SCardControl) -->
+	<string>0x0003</string>
+	<!-- libccid's bits, OR-ed (ifd-uccid(8)):
+	0x0001 CRITICAL  errors and warnings
+	0x0002 INFO      what the driver found and did
+	0x0004 COMM      every CCID message in hexadecimal, and debug lines
+	                 (APDUs carry PINs: never in production)
+	0x0008 PERIODIC  pcscd's presence checks, their messages too
+	Default 0x0003; other bits are an error in the log. -->
+
 	<key>ifdDriverOptions</key>
 	<string>0x0000</string>
+	<!-- libccid's bits, OR-ed (ifd-uccid(8)):
+	0x0001 the CCID escape pass-through is allowed (SCardControl)
+	0x0002 GemPC Twin and Key in APDU mode: not supported (an error in the log)
+	0x0004 use readers of bogus firmware: uccid refuses none, nothing changes
+	0x0030 the voltage a power-up starts at, then the others:
+	       0x0000 5 V, 1.8 V, 3 V;  0x0010 3 V, 5 V, 1.8 V;  0x0020 1.8 V, 3 V, 5 V;
+	       0x0030 the reader decides (readers that select automatically always do)
+	0x0040 Gemalto pinpads: no VERIFY without PIN to read the retry counter
+	Default 0x0000; other bits are an error in the log. -->
 	<!-- ms one exchange may take at most, time extensions included -->
 	<key>uccidExchangeDeadline</key>
 	<string>60000</string>

@@ -40,13 +40,25 @@
 /* CM_IOCTL_GET_FEATURE_REQUEST as Windows numbers it; accepted too */
 #define CM_IOCTL_GET_FEATURE_REQUEST_WIN 0x313520
 
-/* ifdDriverOptions bits */
-#define IFD_OPTION_ESCAPE 0x0001   /* allow the CCID escape pass-through */
+/* ifdLogLevel bits: libccid's (debug.h DEBUG_LEVEL_*), as its Info.plist documents them */
+#define IFD_LOGLEVEL_CRITICAL 0x0001    /* errors and warnings */
+#define IFD_LOGLEVEL_INFO 0x0002        /* what the driver found and did */
+#define IFD_LOGLEVEL_COMM 0x0004        /* every CCID message in hex, and debug lines (APDUs carry PINs) */
+#define IFD_LOGLEVEL_PERIODIC 0x0008    /* the presence checks pcscd makes, and their messages */
+#define IFD_LOGLEVEL_KNOWN 0x000F
+#define IFD_LOGLEVEL_DEFAULT (IFD_LOGLEVEL_CRITICAL | IFD_LOGLEVEL_INFO)
+
+/* ifdDriverOptions bits: libccid's (ccid_ifdhandler.h DRIVER_OPTION_*, Info.plist) */
+#define IFD_OPTION_ESCAPE 0x0001        /* CCID_EXCHANGE_AUTHORIZED: allow the escape pass-through */
+#define IFD_OPTION_GEMPC_APDU 0x0002    /* GEMPC_TWIN_KEY_APDU: not supported (an error in the log) */
+#define IFD_OPTION_BOGUS_FIRMWARE 0x0004 /* USE_BOGUS_FIRMWARE: uccid refuses no firmware anyway */
+#define IFD_OPTION_VOLTAGE 0x0030       /* the first voltage: 00 5 V, 10 3 V, 20 1.8 V, 30 the reader's */
+#define IFD_OPTION_NO_PIN_RETRIES 0x0040 /* DISABLE_PIN_RETRIES: Gemalto pinpads' retry-counter VERIFY off */
+#define IFD_OPTION_KNOWN 0x0077
 
 /* Configuration: Info.plist keys, then environment overrides (config.c). */
 struct ifd_config {
-	unsigned log_level;         /* 0 errors, 1 + warnings, 2 + info, 3 + debug */
-	bool log_frames;            /* ifdLogLevel bit 4: CCID frames (carry PINs) */
+	uint32_t log_mask;          /* IFD_LOGLEVEL_* */
 	uint32_t options;           /* IFD_OPTION_* */
 	unsigned deadline_ms;       /* uccid_options.exchange_deadline_ms (0: libuccid's default) */
 	unsigned power_deadline_ms;
@@ -58,9 +70,16 @@ void ifd_config_load(void);
 void ifd_config_parse(struct ifd_config *c, const char *text);
 void ifd_config_env(struct ifd_config *c);
 
-/* log.c: pcscd's log_msg when the driver runs inside pcscd, else stderr. */
-enum ifd_log_level { IFD_LOG_ERROR, IFD_LOG_WARNING, IFD_LOG_INFO, IFD_LOG_DEBUG };
+/*
+ * log.c: pcscd's log_msg when the driver runs inside pcscd, else stderr.
+ * ERROR and WARNING lines need ifdLogLevel's CRITICAL bit, INFO its INFO
+ * bit, DEBUG lines and frames COMM, PERIODIC lines PERIODIC; inside a
+ * presence check (ifd_periodic), DEBUG lines and frames need PERIODIC too.
+ */
+enum ifd_log_level { IFD_LOG_ERROR, IFD_LOG_WARNING, IFD_LOG_INFO, IFD_LOG_DEBUG, IFD_LOG_PERIODIC };
 void ifd_log(enum ifd_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The calling thread enters (true) or leaves a presence check. */
+void ifd_periodic(bool on);
 void ifd_uccid_log(void *ctx, enum uccid_log_level level, const char *msg);
 void ifd_uccid_trace(void *ctx, bool out, const uint8_t *msg, size_t len);
 
@@ -152,6 +171,11 @@ struct ifd_reader_name {
 extern const struct ifd_reader_name ifd_readers[];
 extern const size_t ifd_readers_count;
 const struct ifd_reader_name *ifd_reader_lookup(uint16_t vid, uint16_t pid);
+
+/* options.c: what ifdDriverOptions asks at open and at power-up. */
+void ifd_options_open(struct ifd_reader *rd);
+/* Power the card up (cold) at the voltages ifdDriverOptions orders.  ATR length or a negative errno. */
+int ifd_power_up(struct ifd_reader *rd, unsigned slot, uint8_t *atr, size_t cap);
 
 /* control.c */
 RESPONSECODE ifd_control(struct ifd_reader *rd, unsigned slot, DWORD code, const uint8_t *tx, size_t txlen,

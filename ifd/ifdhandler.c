@@ -194,7 +194,7 @@ EXPORT RESPONSECODE IFDHPowerICC(DWORD Lun, DWORD Action, PUCHAR Atr, PDWORD Atr
 			   this session never saw: a warm reset gives it and a clean card state */
 			rc = uccid_reset(rd->r, slot, false, atr, sizeof(atr));      /* warm reset */
 		} else {
-			rc = uccid_power_on(rd->r, slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr));
+			rc = ifd_power_up(rd, slot, atr, sizeof(atr));     /* ifdDriverOptions' voltages */
 		}
 		if (rc >= 0)
 			ifd_set_atr(rd, slot, atr, (size_t)rc);
@@ -287,7 +287,9 @@ EXPORT RESPONSECODE IFDHICCPresence(DWORD Lun)
 
 	if (rc < 0)
 		return ifd_from_errno(rc, IFD_OP_PRESENCE);
+	ifd_periodic(true);
 	rc = uccid_slot_status(rd->r, slot, &st);
+	ifd_periodic(false);
 	/*
 	 * A failed GetSlotStatus (a hardware error, CCID §6.2.6) still carries the
 	 * slot's bmICCStatus: the card is there.  Reported as an error, pcscd would
@@ -306,5 +308,7 @@ EXPORT RESPONSECODE IFDHICCPresence(DWORD Lun)
 	ifd_put(rd);
 	if (rc < 0)
 		return ifd_from_errno(rc, IFD_OP_PRESENCE);
+	ifd_log(IFD_LOG_PERIODIC, "Lun 0x%lX: presence check: card %s", (unsigned long)Lun,
+		present ? "present" : "absent");
 	return present ? IFD_ICC_PRESENT : IFD_ICC_NOT_PRESENT;
 }

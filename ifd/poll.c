@@ -114,7 +114,9 @@ RESPONSECODE ifd_poll(DWORD Lun, int timeout_ms)
 
 			rd->pumping = true;
 			pthread_mutex_unlock(&ifd_lock);
+			ifd_periodic(true);        /* on a reader without interrupt-IN: status polls */
 			n = uccid_wait_event(rd->r, (unsigned)(left < IFD_POLL_SLICE_MS ? left : IFD_POLL_SLICE_MS), &ev);
+			ifd_periodic(false);
 			pthread_mutex_lock(&ifd_lock);
 			rd->pumping = false;
 			if (n == 1) {

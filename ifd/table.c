@@ -101,7 +101,7 @@ int ifd_table_open(unsigned long lun, const char *name)
 	opts.log = ifd_uccid_log;
 	opts.log_ctx = rd->name;
 	opts.log_level = UCCID_LOG_DEBUG;
-	if (ifd_config.log_frames) {
+	if (ifd_config.log_mask & IFD_LOGLEVEL_COMM) {
 		opts.trace = ifd_uccid_trace;
 		opts.trace_ctx = rd->name;
 	}
@@ -125,6 +125,7 @@ int ifd_table_open(unsigned long lun, const char *name)
 		goto fail;
 	}
 	rd->opens = 1;
+	ifd_options_open(rd);
 
 	pthread_mutex_lock(&ifd_lock);
 	if (readers[index]) {

@@ -88,16 +88,17 @@ END_TEST
 
 START_TEST(config_plist)
 {
-	struct ifd_config c = { .log_level = 1 };
-	static const char text[] = "<dict>\n\t<key>ifdLogLevel</key>\n\t<string>19</string>\n"
-				   "\t<key>ifdDriverOptions</key>\n  <string>0x0001</string>\n"
+	struct ifd_config c = { .log_mask = IFD_LOGLEVEL_DEFAULT };
+	/* libccid's own default Info.plist values carry over with their meaning */
+	static const char text[] = "<dict>\n\t<key>ifdLogLevel</key>\n\t<string>0x000F</string>\n"
+				   "\t<key>ifdDriverOptions</key>\n  <string>0x0051</string>\n"
 				   "\t<key>uccidExchangeDeadline</key><string>2500</string>\n"
 				   "\t<key>uccidPowerDeadline</key><string>50</string>\n</dict>\n";
 
 	ifd_config_parse(&c, text);
-	ck_assert_uint_eq(c.log_level, 3);
-	ck_assert(c.log_frames);
-	ck_assert_uint_eq(c.options, 1);
+	ck_assert_uint_eq(c.log_mask, IFD_LOGLEVEL_CRITICAL | IFD_LOGLEVEL_INFO | IFD_LOGLEVEL_COMM |
+					       IFD_LOGLEVEL_PERIODIC);
+	ck_assert_uint_eq(c.options, IFD_OPTION_ESCAPE | 0x0010 | IFD_OPTION_NO_PIN_RETRIES);
 	ck_assert_uint_eq(c.deadline_ms, 2500);
 	ck_assert_uint_eq(c.power_deadline_ms, 0);      /* 50 ms is below the floor: ignored */
 
@@ -105,13 +106,31 @@ START_TEST(config_plist)
 	setenv("UCCID_IFD_OPTIONS", "0", 1);
 	setenv("UCCID_IFD_DEADLINE_MS", "-5", 1);        /* refused */
 	ifd_config_env(&c);
-	ck_assert_uint_eq(c.log_level, 1);
-	ck_assert(!c.log_frames);
+	ck_assert_uint_eq(c.log_mask, IFD_LOGLEVEL_CRITICAL);
 	ck_assert_uint_eq(c.options, 0);
 	ck_assert_uint_eq(c.deadline_ms, 2500);
-	setenv("UCCID_IFD_LOGLEVEL", "9", 1);             /* beyond debug: refused */
+	/* unknown bits: an error, and only the known ones kept */
+	setenv("UCCID_IFD_LOGLEVEL", "0x13", 1);
+	setenv("UCCID_IFD_OPTIONS", "0x0109", 1);
 	ifd_config_env(&c);
-	ck_assert_uint_eq(c.log_level, 1);
+	ck_assert_uint_eq(c.log_mask, IFD_LOGLEVEL_CRITICAL | IFD_LOGLEVEL_INFO);
+	ck_assert_uint_eq(c.options, IFD_OPTION_ESCAPE);
+	/* 0x0002 (GemPC APDU mode) is refused, the rest applies */
+	setenv("UCCID_IFD_OPTIONS", "0x0026", 1);
+	ifd_config_env(&c);
+	ck_assert_uint_eq(c.options, IFD_OPTION_BOGUS_FIRMWARE | 0x0020);
+	/* libccid's variable, overridden by uccid's own */
+	unsetenv("UCCID_IFD_LOGLEVEL");
+	setenv("LIBCCID_ifdLogLevel", "0x0007", 1);
+	ifd_config_env(&c);
+	ck_assert_uint_eq(c.log_mask, 0x0007);
+	setenv("UCCID_IFD_LOGLEVEL", "0x0002", 1);
+	ifd_config_env(&c);
+	ck_assert_uint_eq(c.log_mask, IFD_LOGLEVEL_INFO);
+	setenv("UCCID_IFD_LOGLEVEL", "lots", 1);          /* not a number: ignored */
+	ifd_config_env(&c);
+	ck_assert_uint_eq(c.log_mask, 0x0007);
+	unsetenv("LIBCCID_ifdLogLevel");
 	unsetenv("UCCID_IFD_LOGLEVEL");
 	unsetenv("UCCID_IFD_OPTIONS");
 	unsetenv("UCCID_IFD_DEADLINE_MS");

@@ -33,11 +33,12 @@ if [ -z "${UCCID_IFD_NS:-}" ]; then
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ifd-pcscd.XXXXXX")
-vr= vr2= pc= fails=0 passes=0
+vr= vr2= vr3= pc= fails=0 passes=0
 cleanup() {
 	[ -n "$pc" ] && kill "$pc" 2>/dev/null && wait "$pc" 2>/dev/null
 	[ -n "$vr" ] && kill "$vr" 2>/dev/null && wait "$vr" 2>/dev/null
 	[ -n "$vr2" ] && kill "$vr2" 2>/dev/null && wait "$vr2" 2>/dev/null
+	[ -n "$vr3" ] && kill "$vr3" 2>/dev/null && wait "$vr3" 2>/dev/null
 	umount /usr/lib/pcsc/drivers 2>/dev/null; umount /run/pcscd 2>/dev/null
 	rm -rf "$tmp"
 }
@@ -45,15 +46,21 @@ trap cleanup EXIT
 pass() { passes=$((passes + 1)); echo "ok: $*"; }
 failed() { fails=$((fails + 1)); echo "FAIL: $*"; }
 
-mkdir -p /run/pcscd "$tmp/drop" "$tmp/conf" "$tmp/conf-polled" "$tmp/bundle/ifd-uccid.bundle/Contents/Linux" \
+mkdir -p /run/pcscd "$tmp/drop" "$tmp/conf" "$tmp/conf-polled" "$tmp/conf-gempc" \
+	"$tmp/bundle/ifd-uccid.bundle/Contents/Linux" \
 	|| skip "cannot create /run/pcscd"
 mount -t tmpfs tmpfs /run/pcscd || skip "cannot mount a tmpfs on /run/pcscd"
 if [ -d /usr/lib/pcsc/drivers ]; then mount --bind "$tmp/drop" /usr/lib/pcsc/drivers || skip "bind mount"; fi
 
-# The bundle: the built library and its generated Info.plist with debug logging.
+# The bundle: the built library and its generated Info.plist, with libccid's keys as given
+# (ifdLogLevel 0x0007: critical, info, comm).
 cp "$so" "$tmp/bundle/ifd-uccid.bundle/Contents/Linux/"
-sed -e '/<key>ifdLogLevel<\/key>/{n;s|<string>.*</string>|<string>3</string>|}' \
-	"$top_builddir/ifd/Info.plist" > "$tmp/bundle/ifd-uccid.bundle/Contents/Info.plist"
+plist() {  # plist LOGLEVEL OPTIONS
+	sed -e '/<key>ifdLogLevel<\/key>/{n;s|<string>.*</string>|<string>'"$1"'</string>|}' \
+		-e '/<key>ifdDriverOptions<\/key>/{n;s|<string>.*</string>|<string>'"$2"'</string>|}' \
+		"$top_builddir/ifd/Info.plist" > "$tmp/bundle/ifd-uccid.bundle/Contents/Info.plist"
+}
+plist 0x0007 0x0000
 lib=$tmp/bundle/ifd-uccid.bundle/Contents/Linux/libifd-uccid.so
 
 wait_vreader() {  # wait_vreader OUT CTL: its "listening" line and its control socket
@@ -205,6 +212,60 @@ conf=$tmp/conf-polled nreaders=1
 start_pcscd polled || exit 1
 run "100 swaps, polled" timeout 120 $client --ctl "$tmp/ctl2" --bus 1-1 swaps "uccid polled" 100
 stop_pcscd
+
+# libccid's Info.plist keys keep their meaning: a reader declaring GemPC Pinpad's descriptor
+# (08E6:3478, no automatic voltage selection) whose card answers only at 1.8 V
+"$vreader" --port 0 --card-voltages 4 --descriptor "$top_srcdir/tests/data/readers/GemPCPinpad.txt" \
+	--control "$tmp/ctl3" > "$tmp/vr3.out" 2>&1 &
+vr3=$!
+wait_vreader "$tmp/vr3.out" "$tmp/ctl3"
+port3=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/vr3.out")
+printf 'FRIENDLYNAME "uccid gempc"\nDEVICENAME usbip://127.0.0.1:%s/1-1\nLIBPATH %s\n\n' "$port3" "$lib" \
+	> "$tmp/conf-gempc/uccid"
+conf=$tmp/conf-gempc nreaders=1
+keys_run() {  # keys_run NAME LOGLEVEL OPTIONS: pcscd with these keys until the card is up; sets $j, $log
+	plist "$2" "$3"
+	# a fresh card: pcscd 1.9.9 exits on SIGTERM without closing its readers, and leaves it powered
+	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl3" "swap 0" "journal clear" > /dev/null
+	start_pcscd "keys-$1" || return 1
+	timeout 10 opensc-tool -r 0 -a > /dev/null 2>&1      # connected: the power-up is over
+	j=$(python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl3" "journal 0")
+	stop_pcscd
+	log=$art/pcscd-keys-$1.log
+}
+power_ups() {  # the bPowerSelect of the first N IccPowerOn in $j
+	echo "$j" | sed -n 's/.* host PC_to_RDR_IccPowerOn .* b7=\(..\) .*/\1/p' | head -n "$1" | tr '\n' ' '
+}
+check() {  # check WHAT COMMAND...
+	if "$@"; then pass "$what"; else failed "$what"; fi
+}
+keys_run a 0x0003 0x0050 && {
+	what="ifdDriverOptions 0x0010: 3 V first, then 5 V, then 1.8 V ($(power_ups 3))"
+	check [ "$(power_ups 3)" = "02 01 03 " ]
+	what="ifdDriverOptions 0x0040: the GemPC Pinpad's retry-counter VERIFY turned off (escape B500)"
+	check sh -c 'echo "$1" | grep -q "host PC_to_RDR_Escape .* data=B500"' - "$j"
+	what="ifdLogLevel 0x0003: info lines, no comm or periodic lines"
+	check sh -c 'grep -q "ifd-uccid info" "$1" && ! grep -q "ifd-uccid \(debug\|periodic\)" "$1"' - "$log"
+}
+keys_run b 0x0005 0x0020 && {
+	what="ifdDriverOptions 0x0020: 1.8 V first ($(power_ups 1)), no escape without 0x0040"
+	check sh -c '[ "$2" = "03 " ] && ! echo "$1" | grep -q PC_to_RDR_Escape' - "$j" "$(power_ups 1)"
+	what="ifdLogLevel 0x0005: CCID frames, no info lines"
+	check sh -c 'grep -q "ifd-uccid debug: .* -> 10: 62 " "$1" && ! grep -q "ifd-uccid info" "$1"' - "$log"
+}
+keys_run c 0x000B 0x0000 && {
+	what="ifdDriverOptions 0x0000: 5 V first, then 1.8 V ($(power_ups 2))"
+	check [ "$(power_ups 2)" = "01 03 " ]
+	what="ifdLogLevel 0x000B: presence checks logged, no comm lines"
+	check sh -c 'grep -q "ifd-uccid periodic: .*presence check" "$1" && ! grep -q "ifd-uccid debug" "$1"' - "$log"
+}
+keys_run d 0x0013 0x013A && {
+	what="ifdDriverOptions 0x0030 on a reader without automatic selection: 5, 3, 1.8 V ($(power_ups 3))"
+	check [ "$(power_ups 3)" = "01 02 03 " ]
+	what="unknown bits and 0x0002 are errors in the log"
+	check sh -c 'grep -q "ifdLogLevel: unknown bits 0x0010" "$1" && grep -q "ifdDriverOptions: unknown bits 0x0108" "$1" &&
+		grep -q "ifdDriverOptions: 0x0002 .* not supported" "$1"' - "$log"
+}
 
 grep -q "ifd-uccid" "$art/pcscd-main.log" && pass "the driver logs through pcscd's log" \
 	|| failed "no ifd-uccid line in pcscd's log"
