@@ -5,7 +5,9 @@
 # and pcscd in the foreground with a reader.conf naming the readers by
 # usbip:// and a bundle holding the freshly built libifd-uccid.so; then a
 # second uccid-vreader with a reader without an interrupt endpoint under a
-# second pcscd, for card swaps seen by polling.  pcscd
+# second pcscd, for card swaps seen by polling, and a third with a reader
+# declaring GemPC Pinpad's descriptor, under pcscd started with libccid's
+# Info.plist keys set four ways.  pcscd
 # 1.9.9 has a fixed socket (/run/pcscd) and USB drop directory, so both run
 # in a private mount namespace (unshare -m): a tmpfs on /run/pcscd, an
 # empty drop directory, and the host's pcscd, if any, untouched.
