@@ -37,8 +37,9 @@ void ifd_options_open(struct ifd_reader *rd)
 	for (size_t i = 0; i < sizeof(retry_pinpads) / sizeof(retry_pinpads[0]); i++) {
 		if (rd->info.idVendor != retry_pinpads[i].vid || rd->info.idProduct != retry_pinpads[i].pid)
 			continue;
-		/* the driver's own escape: sent whether or not applications may send theirs */
-		n = ifd_note(rd, (int)uccid_escape(rd->r, 0, no_retries, sizeof(no_retries), rsp, sizeof(rsp)));
+		/* the driver's own escape: sent whether or not applications may send theirs (a reader
+		   gone meanwhile is noticed at the next call) */
+		n = uccid_escape(rd->r, 0, no_retries, sizeof(no_retries), rsp, sizeof(rsp));
 		if (n < 0)
 			ifd_log(IFD_LOG_ERROR, "%s: ifdDriverOptions 0x0040: the escape that turns the PIN retry "
 				"counter VERIFY off failed: %s", rd->name, uccid_strerror((int)n));
