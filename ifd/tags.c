@@ -6,8 +6,9 @@
  * id, maximum input, ATR, ICC presence and interface status), encoded as it
  * does, and those of the reader and the card in use that PC/SC part 3 and
  * Windows' smart card library define.  All come from the device: its
- * descriptors and strings (uccid_info), its CCID class descriptor (CCID
- * §5.1), and what libuccid negotiated with the card (uccid_slot_status).
+ * descriptors (uccid_info) and strings (uccid_device_strings, read at the
+ * first question), its CCID class descriptor (CCID §5.1), and what
+ * libuccid negotiated with the card (uccid_slot_status).
  * DWORD-valued attributes are 4 bytes little-endian, as Windows and libccid
  * give them.
  *
@@ -75,19 +76,34 @@ static RESPONSECODE give_pointer(struct answer *a, void *p)
 	return give(a, &p, sizeof(p));
 }
 
-/* The reader's strings, else the readers list's names (NULL: neither). */
-static const char *vendor_name(const struct ifd_reader *rd, const struct ifd_reader_name *names)
+/*
+ * VENDOR_NAME, VENDOR_IFD_TYPE, VENDOR_IFD_SERIAL_NO: the device's strings,
+ * read at the first question (uccid_device_strings); for the names, the
+ * readers list's when the device has none.
+ */
+static RESPONSECODE string_answer(struct ifd_reader *rd, DWORD tag, struct answer *a)
 {
-	if (rd->info.manufacturer[0])
-		return rd->info.manufacturer;
-	return names ? names->vendor : NULL;
-}
+	const struct ifd_reader_name *names = ifd_reader_lookup(rd->info.idVendor, rd->info.idProduct);
+	struct uccid_device_strings ds;
+	const char *str = NULL;
+	int rc = ifd_note(rd, uccid_device_strings(rd->r, &ds));
 
-static const char *model_name(const struct ifd_reader *rd, const struct ifd_reader_name *names)
-{
-	if (rd->info.product[0])
-		return rd->info.product;
-	return names ? names->model : NULL;
+	if (rc < 0)
+		return ifd_from_errno(rc, IFD_OP_GENERIC);
+	switch (tag) {
+	case SCARD_ATTR_VENDOR_NAME:
+		/* iManufacturer, as libccid answers it */
+		str = ds.manufacturer[0] ? ds.manufacturer : names ? names->vendor : NULL;
+		break;
+	case SCARD_ATTR_VENDOR_IFD_TYPE:
+		str = ds.product[0] ? ds.product : names ? names->model : NULL;
+		break;
+	case SCARD_ATTR_VENDOR_IFD_SERIAL_NO:
+		/* iSerialNumber, as libccid answers it */
+		str = ds.serial[0] ? ds.serial : NULL;
+		break;
+	}
+	return str ? give_string(a, str) : IFD_ERROR_TAG;
 }
 
 /*
@@ -170,10 +186,8 @@ static RESPONSECODE slot_answer(struct ifd_reader *rd, unsigned slot, DWORD tag,
 RESPONSECODE ifd_get_capability(struct ifd_reader *rd, unsigned slot, DWORD tag, uint8_t *value, size_t *len)
 {
 	struct answer a = { value, len };
-	const struct ifd_reader_name *names = ifd_reader_lookup(rd->info.idVendor, rd->info.idProduct);
 	struct ccid_class_desc d;
 	uint8_t atr[MAX_ATR_SIZE];
-	const char *str;
 	size_t n;
 
 	if (ccid_class_desc_parse(rd->desc, sizeof(rd->desc), &d, NULL) < 0)
@@ -217,18 +231,12 @@ RESPONSECODE ifd_get_capability(struct ifd_reader *rd, unsigned slot, DWORD tag,
 	case SCARD_ATTR_ICC_TYPE_PER_ATR:
 		return slot_answer(rd, slot, tag, &a);
 	case SCARD_ATTR_VENDOR_NAME:
-		/* iManufacturer, as libccid answers it */
-		str = vendor_name(rd, names);
-		return str ? give_string(&a, str) : IFD_ERROR_TAG;
 	case SCARD_ATTR_VENDOR_IFD_TYPE:
-		str = model_name(rd, names);
-		return str ? give_string(&a, str) : IFD_ERROR_TAG;
+	case SCARD_ATTR_VENDOR_IFD_SERIAL_NO:
+		return string_answer(rd, tag, &a);
 	case SCARD_ATTR_VENDOR_IFD_VERSION:
 		/* 0xMMmmbbbb: bcdDevice is MM.mm (libccid answers the same) */
 		return give_dword(&a, (uint32_t)rd->info.bcdDevice << 16);
-	case SCARD_ATTR_VENDOR_IFD_SERIAL_NO:
-		/* iSerialNumber, as libccid answers it */
-		return rd->info.serial[0] ? give_string(&a, rd->info.serial) : IFD_ERROR_TAG;
 	case SCARD_ATTR_CHANNEL_ID:
 		return give_dword(&a, (uint32_t)CHANNEL_TYPE_USB << 16 | (uint32_t)rd->info.busnum << 8 |
 					      rd->info.devnum);

@@ -21,12 +21,7 @@
 #define DEFAULT_POWER_MS 30000
 #define CONTROL_MS 2000
 
-/* The device descriptor's string indices, for read_strings(). */
-struct string_indices {
-	uint8_t manufacturer, product, serial;
-};
-
-static int find_interface(struct uccid_reader *r, struct string_indices *ret_strings, char *err, size_t errlen)
+static int find_interface(struct uccid_reader *r, char *err, size_t errlen)
 {
 	uint8_t dev[18], *cfg_raw = malloc(UCCID_DESC_MAX);
 	struct ccid_usb_config *cfg = malloc(sizeof(*cfg));
@@ -49,9 +44,9 @@ static int find_interface(struct uccid_reader *r, struct string_indices *ret_str
 	   descriptor leaves them unknown (the transport has checked what it needs) */
 	if (ccid_usb_device_desc_parse(dev, sizeof(dev), &dd, &diag) == 0) {
 		r->bcdDevice = dd.bcdDevice;
-		ret_strings->manufacturer = dd.iManufacturer;
-		ret_strings->product = dd.iProduct;
-		ret_strings->serial = dd.iSerialNumber;
+		r->str_index[0] = dd.iManufacturer;
+		r->str_index[1] = dd.iProduct;
+		r->str_index[2] = dd.iSerialNumber;
 	} else {
 		uccid_log(r, UCCID_LOG_WARNING, "%s: bad device descriptor at byte %zu (expected %s)", r->t->info.path,
 			  diag.offset, diag.expected);
@@ -116,14 +111,21 @@ static unsigned read_list(struct uccid_reader *r, uint8_t request, unsigned coun
 	return (unsigned)n / 4;
 }
 
+/* A failed read that another attempt may not repeat: the device is there but slow, or busy. */
+static bool transient(int err)
+{
+	return err != -EPIPE && err != -EPROTO;
+}
+
 /*
  * GET_DESCRIPTOR(STRING, index, langid) into buf (USB 2.0 §9.6.7), as ASCII
  * the way libusb_get_string_descriptor_ascii() gives it — so that the
  * attributes answered from it read as libccid's — except that control
  * characters become '?' too: the string goes into logs and answers.  A
  * device that stalls or answers with a malformed descriptor leaves "".
+ * Returns 0 or the error of the transfer (-EPROTO: malformed).
  */
-static void read_string(struct uccid_reader *r, uint8_t index, uint16_t langid, char *buf, size_t cap)
+static int read_string(struct uccid_reader *r, uint8_t index, uint16_t langid, char *buf, size_t cap)
 {
 	uint8_t d[255];
 	size_t o = 0, len;
@@ -131,13 +133,12 @@ static void read_string(struct uccid_reader *r, uint8_t index, uint16_t langid, 
 
 	buf[0] = '\0';
 	if (!index)
-		return;
+		return 0;
 	n = r->t->ops->control(r->t, 0x80, 0x06, (uint16_t)(CCID_USB_DT_STRING << 8 | index), langid, d, sizeof(d),
 			       CONTROL_MS);
 	if (n < 2 || d[1] != CCID_USB_DT_STRING || d[0] < 2 || d[0] > n) {
-		uccid_log(r, UCCID_LOG_INFO, "string %u: %s", index,
-			  n < 0 ? strerror(-n) : "not a string descriptor");
-		return;
+		uccid_log(r, UCCID_LOG_INFO, "string %u: %s", index, n < 0 ? strerror(-n) : "not a string descriptor");
+		return n < 0 ? n : -EPROTO;
 	}
 	len = d[0];
 	for (size_t i = 2; i + 1 < len && o + 1 < cap; i += 2) {
@@ -146,28 +147,61 @@ static void read_string(struct uccid_reader *r, uint8_t index, uint16_t langid, 
 		buf[o++] = c >= 0x20 && c < 0x7F ? (char)c : '?';
 	}
 	buf[o] = '\0';
+	return 0;
 }
 
-/* The device's manufacturer, product and serial number strings, in its first language. */
-static void read_strings(struct uccid_reader *r, const struct string_indices *si)
+/*
+ * The device's manufacturer, product and serial number strings, in its
+ * first language.  Returns true when the answers are final (read, or
+ * refused), false when a read may succeed another time.
+ */
+static bool read_strings(struct uccid_reader *r, struct uccid_device_strings *ret)
 {
+	char *const out[3] = { ret->manufacturer, ret->product, ret->serial };
+	bool final = true;
 	uint8_t d[255];
 	uint16_t langid;
 	int n;
 
-	if (!si->manufacturer && !si->product && !si->serial)
-		return;
+	memset(ret, 0, sizeof(*ret));
+	if (!r->str_index[0] && !r->str_index[1] && !r->str_index[2])
+		return true;
 	/* string 0: the language IDs the device supports; libusb and libccid take the first */
 	n = r->t->ops->control(r->t, 0x80, 0x06, CCID_USB_DT_STRING << 8, 0, d, sizeof(d), CONTROL_MS);
 	if (n < 4 || d[1] != CCID_USB_DT_STRING || d[0] < 4 || d[0] > n) {
 		uccid_log(r, UCCID_LOG_INFO, "no language IDs (%s): the device's strings are unknown",
 			  n < 0 ? strerror(-n) : "malformed string descriptor 0");
-		return;
+		return n >= 0 || !transient(n);
 	}
 	langid = get_le16(d + 2);
-	read_string(r, si->manufacturer, langid, r->manufacturer, sizeof(r->manufacturer));
-	read_string(r, si->product, langid, r->product, sizeof(r->product));
-	read_string(r, si->serial, langid, r->serial, sizeof(r->serial));
+	for (int i = 0; i < 3; i++) {
+		n = read_string(r, r->str_index[i], langid, out[i], sizeof(ret->manufacturer));
+		if (n < 0 && transient(n))
+			final = false;
+	}
+	return final;
+}
+
+int uccid_device_strings(struct uccid_reader *r, struct uccid_device_strings *ret)
+{
+	struct uccid_device_strings s;
+	int dead;
+
+	if (!r || !ret)
+		return -EINVAL;
+	pthread_mutex_lock(&r->str_lock);
+	if (!r->strings_read) {
+		dead = uccid_dead(r);
+		if (dead) {
+			pthread_mutex_unlock(&r->str_lock);
+			return dead;
+		}
+		r->strings_read = read_strings(r, &s);
+		r->strings = s;
+	}
+	*ret = r->strings;
+	pthread_mutex_unlock(&r->str_lock);
+	return 0;
 }
 
 static void validation_log(void *ctx, enum ccid_severity sev, const char *field, size_t off, const char *text)
@@ -188,7 +222,6 @@ int uccid_open_transport(struct uccid_transport *t, const struct uccid_options *
 int uccid_session_open(struct uccid_transport *t, const struct uccid_options *opts, struct uccid_open_lock *ol,
 		       struct uccid_reader **ret, char *err, size_t errlen)
 {
-	struct string_indices strings = { 0 };
 	struct uccid_reader *r;
 	char scratch[8];
 	int rc;
@@ -223,6 +256,7 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 	pthread_mutex_init(&r->out_lock, NULL);
 	pthread_mutex_init(&r->ev_lock, NULL);
 	pthread_mutex_init(&r->own_lock, NULL);
+	pthread_mutex_init(&r->str_lock, NULL);
 	{
 		pthread_condattr_t ca;
 
@@ -237,7 +271,7 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 		r->slots[i].card.present = true;        /* until the reader says otherwise */
 		pthread_mutex_init(&r->slots[i].op, NULL);
 	}
-	rc = find_interface(r, &strings, err, errlen);
+	rc = find_interface(r, err, errlen);
 	if (rc < 0)
 		goto fail;
 	if (ccid_class_desc_validate(&r->desc, validation_log, r, NULL) < 0) {
@@ -264,7 +298,6 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 	uccid_apply_quirks(r, r->class_last, r->vendor_class);
 	r->nclocks = read_list(r, 0x02, r->desc.bNumClockSupported, r->clocks);
 	r->nrates = read_list(r, 0x03, r->desc.bNumDataRatesSupported, r->rates);
-	read_strings(r, &strings);
 	r->rx = malloc(CCID_MAX_MESSAGE_LENGTH);
 	if (!r->rx) {
 		rc = -ENOMEM;
@@ -326,6 +359,7 @@ void uccid_close(struct uccid_reader *r)
 	pthread_mutex_destroy(&r->out_lock);
 	pthread_mutex_destroy(&r->ev_lock);
 	pthread_mutex_destroy(&r->own_lock);
+	pthread_mutex_destroy(&r->str_lock);
 	pthread_cond_destroy(&r->cond);
 	free(r->rx);
 	free(r);
@@ -339,9 +373,6 @@ int uccid_info(const struct uccid_reader *r, struct uccid_reader_info *ret)
 	ret->idVendor = r->t->info.idVendor;
 	ret->idProduct = r->t->info.idProduct;
 	ret->bcdDevice = r->bcdDevice;
-	memcpy(ret->manufacturer, r->manufacturer, sizeof(ret->manufacturer));
-	memcpy(ret->product, r->product, sizeof(ret->product));
-	memcpy(ret->serial, r->serial, sizeof(ret->serial));
 	snprintf(ret->path, sizeof(ret->path), "%s", r->t->info.path);
 	ret->nslots = r->nslots;
 	ret->busy_slots = r->busy_max;

@@ -133,7 +133,10 @@ struct uccid_reader {
 	char quirks[192];
 	bool class_last, vendor_class;
 	uint16_t bcdDevice;              /* from the device descriptor */
-	char manufacturer[128], product[128], serial[128];   /* its strings (uccid_reader_info) */
+	uint8_t str_index[3];            /* its iManufacturer, iProduct, iSerialNumber */
+	pthread_mutex_t str_lock;        /* one reader of the strings at a time (held across the reads) */
+	bool strings_read;               /* under str_lock: strings holds the device's */
+	struct uccid_device_strings strings;
 
 	pthread_mutex_t lock;            /* reader_lock() / reader_unlock() */
 	_Atomic uintptr_t lock_owner;    /* the thread holding lock (uccid_thread_id()), 0 if none */

@@ -131,15 +131,22 @@ struct uccid_reader_info {
 	uint8_t busnum, devnum;         /* the device's USB bus and address (0: unknown) */
 	uint8_t interface;              /* bInterfaceNumber of the CCID interface in use */
 	uint8_t ep_bulk_out, ep_bulk_in, ep_intr_in;   /* its endpoint addresses (ep_intr_in 0: none) */
-	/*
-	 * The device's strings (iManufacturer, iProduct, iSerialNumber; USB 2.0
-	 * §9.6.7), read once at open in the first language the device lists,
-	 * as libusb_get_string_descriptor_ascii() gives them: '?' for what is
-	 * not ASCII.  "" when the device has none or did not answer.
-	 */
-	char manufacturer[128], product[128], serial[128];
 };
 int uccid_info(const struct uccid_reader *r, struct uccid_reader_info *ret);
+
+/*
+ * The device's strings (iManufacturer, iProduct, iSerialNumber; USB 2.0
+ * §9.6.7) in the first language it lists, as libusb_get_string_descriptor_ascii()
+ * gives them ('?' for what is not ASCII, control characters included); ""
+ * for a string the device does not have.  Read from the device at the first
+ * call, not at open (a control transfer each, a round trip each over
+ * USB/IP), then kept; a read that timed out is tried again at the next call.
+ * Returns 0, or -EINVAL, -ENODEV, -ECANCELED.
+ */
+struct uccid_device_strings {
+	char manufacturer[128], product[128], serial[128];
+};
+int uccid_device_strings(struct uccid_reader *r, struct uccid_device_strings *ret);
 
 /* The raw 54-byte CCID class descriptor. */
 int uccid_class_descriptor(const struct uccid_reader *r, uint8_t desc[54]);
