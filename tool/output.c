@@ -42,19 +42,31 @@ int tool_slot_arg(const char *arg, unsigned *slot)
 
 int tool_seconds_arg(const char *opt, const char *arg, int *ms)
 {
-	char *end;
-	double v;
+	unsigned long whole = 0, frac_ms = 0, scale = 100;
+	const char *p = arg;
+	bool digits = false;
 
 	if (!strcmp(arg, "forever")) {
 		*ms = -1;
 		return 0;
 	}
-	v = strtod(arg, &end);
-	if (end == arg || *end || v < 0 || v > 86400) {
+	/*
+	 * Digits with an optional fraction, nothing else: strtod would take
+	 * "nan", "inf", "-0", "1e999" and hex, and NaN has no millisecond count.
+	 */
+	for (; *p >= '0' && *p <= '9'; p++, digits = true)
+		if (whole <= 86400)
+			whole = whole * 10 + (unsigned long)(*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, digits = true) {
+			frac_ms += (unsigned long)(*p - '0') * scale;
+			scale /= 10;
+		}
+	if (!digits || *p || whole > 86400 || (whole == 86400 && frac_ms)) {
 		tool_err("%s takes a time in seconds (0..86400) or 'forever', not '%s'", opt, arg);
 		return -EINVAL;
 	}
-	*ms = (int)(v * 1000);
+	*ms = (int)(whole * 1000 + frac_ms);
 	return 0;
 }
 
