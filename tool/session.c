@@ -58,6 +58,7 @@ int tool_open_session(const struct tool_opts *o, struct tool_session *s)
 {
 	struct uccid_options opts = { .log = tool_log, .log_level = o->verbose ? UCCID_LOG_DEBUG : UCCID_LOG_WARNING,
 				      .auto_get_response = true, .open_wait_ms = o->wait_ms, .program = "uccid" };
+	struct uccid_reader_info info;
 	char err[512] = "", name[128];
 	const char *reader = o->reader;
 	int rc;
@@ -76,6 +77,15 @@ int tool_open_session(const struct tool_opts *o, struct tool_session *s)
 		return rc;
 	}
 	tool_trace_opened(o, s->r);
+	/* a slot the reader does not have is the user's mistake, not the reader's error */
+	uccid_info(s->r, &info);
+	if (s->slot >= info.nslots) {
+		tool_err("--slot %u: reader %s has %u slot%s (0..%u)", s->slot, reader, info.nslots,
+			 info.nslots == 1 ? "" : "s", info.nslots ? info.nslots - 1 : 0);
+		uccid_close(s->r);
+		s->r = NULL;
+		return -EINVAL;
+	}
 	return 0;
 }
 
