@@ -101,16 +101,19 @@ int cmd_bench(const struct tool_opts *opts, int argc, char **argv)
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "n:s:a:h", longopts, NULL)) != -1) {
 		size_t bad_pos;
-		char bad_char, *end;
+		char bad_char, *end, why[160];
+		unsigned long v;
 		int n;
 
 		switch (c) {
 		case 'n':
-			rounds = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || rounds < 10 || rounds > 1000000) {
-				tool_err("bench: --rounds takes 10 to 1000000");
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || errno || *optarg == '-' || v < 10 || v > 1000000) {
+				tool_err("bench: --rounds takes 10 to 1000000, not '%s'", optarg);
 				return EXIT_USAGE;
 			}
+			rounds = (unsigned)v;
 			break;
 		case 's':
 			if (tool_slot_arg(optarg, &slot) < 0)
@@ -118,8 +121,12 @@ int cmd_bench(const struct tool_opts *opts, int argc, char **argv)
 			break;
 		case 'a':
 			n = hex_parse_words(1, &optarg, apdu, sizeof(apdu), &bad_pos, &bad_char);
-			if (n < 4) {
-				tool_err("bench: --apdu takes an APDU in hex");
+			if (n < 0) {
+				tool_err("bench: --apdu takes an APDU in hex, not '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			if (tool_apdu_check(apdu, (size_t)n, why, sizeof(why)) < 0) {
+				tool_err("bench: --apdu %s is not an APDU: %s", optarg, why);
 				return EXIT_USAGE;
 			}
 			given_len = (size_t)n;
@@ -159,6 +166,10 @@ int cmd_bench(const struct tool_opts *opts, int argc, char **argv)
 		if (rc < 0) {
 			printf("%-6zu %-12s %s\n", len, "uccid",
 			       rc == -EINVAL ? "too long for this reader (short APDU level)" : uccid_strerror(rc));
+			if (given_len) {   /* the one APDU asked for failed: no figure at all */
+				uccid_close(r);
+				return EXIT_FAILED;
+			}
 			continue;
 		}
 		printf("%-6zu %-12s %10.0f %10.1f %10.1f\n", len, "uccid", st.rps, st.median_us, st.p99_us);

@@ -341,8 +341,12 @@ int cmd_locks(const struct tool_opts *opts, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if (tool_slot_arg(optarg, &nslots) < 0 || nslots == 0)
+			if (tool_slot_arg(optarg, &nslots) < 0)
 				return EXIT_USAGE;
+			if (nslots == 0) {
+				tool_err("locks: --slots takes a slot count from 1 to 255, not '%s'", optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'j':
 			json = true;

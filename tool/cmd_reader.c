@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ccid/ccid.h"
 #include "ccid/sw.h"
@@ -37,6 +38,7 @@ static int parse_opts(struct tool_opts *o, unsigned *slot, bool *cold, int argc,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	bool temp_seen = false;   /* --warm or --cold given */
 	int c;
 
 	optind = 0;
@@ -55,6 +57,11 @@ static int parse_opts(struct tool_opts *o, unsigned *slot, bool *cold, int argc,
 				fprintf(stderr, "usage: %s\n", usage);
 				return -EINVAL;
 			}
+			if (temp_seen && *cold != (c == 'c')) {
+				tool_err("reset: --warm and --cold exclude each other");
+				return -EINVAL;
+			}
+			temp_seen = true;
 			*cold = c == 'c';
 			break;
 		case 'h':
@@ -135,6 +142,57 @@ out:
 	return rc;
 }
 
+#define SCRIPT_MAX (64u << 20)   /* bytes of an apdu -f script */
+
+/* Read all of file ("-": stdin) into a new buffer; NULL with the reason printed. */
+static char *read_script(const char *file, size_t *ret_len)
+{
+	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (!f) {
+		tool_err("apdu: -f %s: %s", file, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		tool_err("apdu: -f %s: a directory, not a script", file);
+		goto fail;
+	}
+	for (;;) {
+		size_t n;
+
+		if (len == cap) {
+			char *nb = cap < SCRIPT_MAX ? realloc(buf, cap ? cap * 2 : 4096) : NULL;
+
+			if (!nb) {
+				tool_err("apdu: -f %s: longer than %u bytes", file, SCRIPT_MAX);
+				goto fail;
+			}
+			buf = nb;
+			cap = cap ? cap * 2 : 4096;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		tool_err("apdu: -f %s: %s", file, strerror(errno));
+		goto fail;
+	}
+	if (f != stdin)
+		fclose(f);
+	*ret_len = len;
+	return buf;
+fail:
+	if (f != stdin)
+		fclose(f);
+	free(buf);
+	return NULL;
+}
+
 int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -151,17 +209,21 @@ int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 	struct tool_opts o = *opts;
 	struct tool_session s = { 0 };
 	const char *file = NULL;
+	char *script = NULL, why[160];
+	size_t script_len = 0;
 	uint8_t atr[CCID_ATR_MAX], *apdu = malloc(HEX_MAX_BYTES);
-	int c, rc = EXIT_OK, count = 0;
+	int c, rc = EXIT_USAGE, count = 0;
 
+	if (!apdu) {
+		tool_err("apdu: out of memory");
+		return EXIT_FAILED;
+	}
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "s:f:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (tool_slot_arg(optarg, &s.slot) < 0) {
-				free(apdu);
-				return EXIT_USAGE;
-			}
+			if (tool_slot_arg(optarg, &s.slot) < 0)
+				goto done;
 			break;
 		case 'f':
 			file = optarg;
@@ -171,22 +233,59 @@ int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: %s\n", usage);
-			free(apdu);
-			return EXIT_OK;
+			rc = EXIT_OK;
+			goto done;
 		default:
 			fprintf(stderr, "usage: %s\n", usage);
-			free(apdu);
-			return EXIT_USAGE;
+			goto done;
 		}
 	}
 	if (!file && optind >= argc) {
 		tool_err("apdu: give APDUs as hex arguments or a script with -f");
-		free(apdu);
-		return EXIT_USAGE;
+		goto done;
 	}
+	if (file && optind < argc) {
+		tool_err("apdu: give APDUs as arguments or a script with -f, not both ('%s')", argv[optind]);
+		goto done;
+	}
+	/* every APDU and every script line is checked before the reader is opened */
+	if (file) {
+		FILE *mf;
+
+		if (!(script = read_script(file, &script_len)))
+			goto done;
+		if (!script_len)
+			goto checked;
+		if (!(mf = fmemopen(script, script_len, "r"))) {
+			tool_err("apdu: out of memory");
+			rc = EXIT_FAILED;
+			goto done;
+		}
+		rc = tool_check_script(mf, file);
+		fclose(mf);
+		if (rc != EXIT_OK)
+			goto done;
+	}
+	for (int i = optind; i < argc; i++) {
+		size_t bad_pos;
+		char bad_char;
+		int n = hex_parse_words(1, &argv[i], apdu, HEX_MAX_BYTES, &bad_pos, &bad_char);
+
+		if (n < 0) {
+			tool_err("apdu: '%s' is not hex (character %zu)", argv[i], bad_pos + 1);
+			rc = EXIT_USAGE;
+			goto done;
+		}
+		if (tool_apdu_check(apdu, (size_t)n, why, sizeof(why)) < 0) {
+			tool_err("apdu: '%s' is not an APDU: %s", argv[i], why);
+			rc = EXIT_USAGE;
+			goto done;
+		}
+	}
+checked:
 	if ((rc = tool_open_session(&o, &s)) < 0) {
-		free(apdu);
-		return tool_open_failed(rc);
+		rc = tool_open_failed(rc);
+		goto done;
 	}
 	/* the card must be powered: power it on (a card already on stays as it is) */
 	if ((rc = uccid_power_on(s.r, s.slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr))) < 0) {
@@ -194,29 +293,27 @@ int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 		goto out;
 	}
 	rc = EXIT_OK;
-	if (o.json)
-		printf("{\"reader\":\"%s\",\"slot\":%u,\"apdus\":[", o.reader, s.slot);
-	if (file) {
-		FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
-		if (!f) {
-			tool_err("apdu: %s: %s", file, strerror(errno));
-			rc = EXIT_USAGE;
-			goto out;
+	if (o.json) {
+		printf("{\"reader\":");
+		json_string(stdout, o.reader);
+		printf(",\"slot\":%u,\"apdus\":[", s.slot);
+	}
+	if (file && script_len) {
+		FILE *mf = fmemopen(script, script_len, "r");
+
+		if (!mf) {
+			tool_err("apdu: out of memory");
+			rc = EXIT_FAILED;
+		} else {
+			rc = tool_run_script(&s, mf, file, o.json, &count);
+			fclose(mf);
 		}
-		rc = tool_run_script(&s, f, file, o.json, &count);
-		if (f != stdin)
-			fclose(f);
 	} else {
 		for (int i = optind; i < argc; i++) {
 			size_t bad_pos;
 			char bad_char;
 			int n = hex_parse_words(1, &argv[i], apdu, HEX_MAX_BYTES, &bad_pos, &bad_char);
 
-			if (n < 4) {
-				tool_err("apdu: '%s' is not an APDU (hex, at least 4 bytes)", argv[i]);
-				rc = EXIT_USAGE;
-				break;
-			}
 			if (tool_run_apdu(&s, apdu, (size_t)n, o.json, count++ == 0) < 0) {
 				rc = EXIT_FAILED;
 				break;
@@ -227,6 +324,8 @@ int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 		printf("]}\n");
 out:
 	uccid_close(s.r);
+done:
+	free(script);
 	free(apdu);
 	return rc;
 }

@@ -22,6 +22,39 @@ void tool_print_hex(FILE *f, const uint8_t *b, size_t n, const char *sep)
 		fprintf(f, "%s%02X", i ? sep : "", b[i]);
 }
 
+int tool_apdu_check(const uint8_t *apdu, size_t len, char *why, size_t cap)
+{
+	size_t lc;
+
+	/* ISO/IEC 7816-4 §5.1: the length must be one of the cases' for the Lc the APDU gives */
+	if (len < 4) {
+		snprintf(why, cap, "%zu byte%s: an APDU has at least 4 (CLA INS P1 P2)", len, len == 1 ? "" : "s");
+		return -EINVAL;
+	}
+	if (len <= 5)
+		return 0;                                   /* case 1, case 2 short */
+	if (apdu[4]) {
+		lc = apdu[4];
+		if (len == 5 + lc || len == 6 + lc)         /* case 3 short, case 4 short */
+			return 0;
+		snprintf(why, cap, "Lc %02X announces %zu data byte%s but %zu follow%s", apdu[4], lc, lc == 1 ? "" : "s",
+			 len - 5, len - 5 == 1 ? "s" : "");
+		return -EINVAL;
+	}
+	if (len == 7)
+		return 0;                                   /* case 2 extended */
+	if (len < 7) {
+		snprintf(why, cap, "%zu bytes: after a 00 fifth byte an extended APDU needs at least 7", len);
+		return -EINVAL;
+	}
+	lc = (size_t)apdu[5] << 8 | apdu[6];
+	if (lc && (len == 7 + lc || len == 9 + lc))     /* case 3 extended, case 4 extended */
+		return 0;
+	snprintf(why, cap, "extended Lc %02X%02X announces %zu data byte%s but %zu follow%s", apdu[5], apdu[6], lc,
+		 lc == 1 ? "" : "s", len - 7, len - 7 == 1 ? "s" : "");
+	return -EINVAL;
+}
+
 /* Send each APDU and show the response with the status word's meaning. */
 int tool_run_apdu(struct tool_session *s, const uint8_t *apdu, size_t len, bool json, bool first)
 {
@@ -57,29 +90,42 @@ int tool_run_apdu(struct tool_session *s, const uint8_t *apdu, size_t len, bool 
 	return 0;
 }
 
-/* "lock [mechanical] [TIMEOUT_MS]" in a script: the card is ours until "unlock DISPOSITION". */
-static int script_lock(struct tool_session *s, char *args, const char *file, unsigned lineno)
+/* The words of "lock [mechanical] [TIMEOUT_MS]": -EINVAL (printed) on a bad one. */
+static int script_lock_args(char *args, const char *file, unsigned lineno, int *timeout, unsigned *flags)
 {
-	struct uccid_lock_info li;
-	unsigned flags = 0;
-	int timeout = -1, rc;
 	char *w, *save = NULL;
 
+	*timeout = -1;
+	*flags = 0;
 	for (w = strtok_r(args, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
 		char *end;
 		long v;
 
 		if (!strcmp(w, "mechanical")) {
-			flags |= UCCID_LOCK_MECHANICAL;
+			*flags |= UCCID_LOCK_MECHANICAL;
 			continue;
 		}
+		errno = 0;
 		v = strtol(w, &end, 10);
-		if (*end || v < -1 || v > 86400000) {
-			tool_err("%s:%u: lock: '%s' is neither 'mechanical' nor a timeout in ms", file, lineno, w);
+		if (!*w || *end || errno || v < -1 || v > 86400000) {
+			tool_err("%s:%u: lock: '%s' is neither 'mechanical' nor a timeout in ms (-1..86400000)", file,
+				 lineno, w);
 			return -EINVAL;
 		}
-		timeout = (int)v;
+		*timeout = (int)v;
 	}
+	return 0;
+}
+
+/* "lock [mechanical] [TIMEOUT_MS]" in a script: the card is ours until "unlock DISPOSITION". */
+static int script_lock(struct tool_session *s, char *args, const char *file, unsigned lineno)
+{
+	struct uccid_lock_info li;
+	unsigned flags;
+	int timeout, rc;
+
+	if (script_lock_args(args, file, lineno, &timeout, &flags) < 0)
+		return -EINVAL;
 	rc = uccid_lock(s->r, s->slot, timeout, flags, &li);
 	if (rc < 0) {
 		tool_lock_busy(s, rc);
@@ -116,67 +162,142 @@ int tool_unlock(struct tool_session *s, int disposition, bool json)
 	return rc;
 }
 
-int tool_run_script(struct tool_session *s, FILE *f, const char *file, bool json, int *count)
+/* Is cmd the keyword word, alone or followed by blanks?  Then *args is what follows. */
+static bool keyword(char *cmd, const char *word, char **args)
 {
-	static char line[HEX_MAX_BYTES * 3];
-	uint8_t atr[CCID_ATR_MAX];
-	static uint8_t apdu[HEX_MAX_BYTES];
-	unsigned lineno = 0;
+	size_t n = strlen(word);
 
-	while (fgets(line, sizeof(line), f)) {
-		char *hash = strchr(line, '#'), *words[1] = { line }, *cmd;
+	if (strncmp(cmd, word, n) || (cmd[n] && cmd[n] != ' ' && cmd[n] != '\t'))
+		return false;
+	*args = cmd + n + strspn(cmd + n, " \t");
+	return true;
+}
+
+/*
+ * One pass over a script: with s NULL only check every line (nothing is
+ * sent), else run it.  Lines are read whole (getline), so a NUL byte or an
+ * over-long line is an error rather than a silently cut line.
+ */
+static int script_walk(struct tool_session *s, FILE *f, const char *file, bool json, int *count)
+{
+	static uint8_t apdu[HEX_MAX_BYTES];
+	uint8_t atr[CCID_ATR_MAX];
+	char *line = NULL, why[160];
+	size_t cap = 0;
+	unsigned lineno = 0;
+	ssize_t len;
+	int rc = EXIT_OK;
+
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		char *hash, *words[1], *cmd, *args;
 		size_t bad_pos;
 		char bad_char;
 		int n;
 
 		lineno++;
-		if (hash)
+		if (strlen(line) != (size_t)len) {
+			tool_err("%s:%u: a NUL byte at character %zu (a script is text)", file, lineno, strlen(line) + 1);
+			rc = EXIT_USAGE;
+			break;
+		}
+		if ((size_t)len > HEX_MAX_BYTES * 3) {
+			tool_err("%s:%u: the line is %zd characters long, more than %d", file, lineno, len,
+				 HEX_MAX_BYTES * 3);
+			rc = EXIT_USAGE;
+			break;
+		}
+		if ((hash = strchr(line, '#')))
 			*hash = 0;
 		line[strcspn(line, "\r\n")] = 0;
 		cmd = line + strspn(line, " \t");
 		/* "reset" (warm) or "reset cold" between APDUs: the card loses its session state */
-		if (!strncmp(cmd, "reset", 5)) {
-			bool cold = strstr(cmd, "cold") != NULL;
+		if (keyword(cmd, "reset", &args)) {
+			bool cold = !strncmp(args, "cold", 4);
 
+			args[strcspn(args, " \t")] = 0;
+			if (*args && strcmp(args, "cold") && strcmp(args, "warm")) {
+				tool_err("%s:%u: reset: '%s' is neither 'warm' nor 'cold'", file, lineno, args);
+				rc = EXIT_USAGE;
+				break;
+			}
+			if (!s)
+				continue;
 			n = uccid_reset(s->r, s->slot, cold, atr, sizeof(atr));
-			if (n < 0)
-				return tool_fail(s, "reset", n);
+			if (n < 0) {
+				rc = tool_fail(s, "reset", n);
+				break;
+			}
 			if (!json)
 				printf("-- %s reset\n", cold ? "cold" : "warm");
 			continue;
 		}
-		if (!strncmp(cmd, "unlock", 6)) {
-			char *d = cmd + 6 + strspn(cmd + 6, " \t");
+		if (keyword(cmd, "unlock", &args)) {
 			int disp;
 
-			d[strcspn(d, " \t")] = 0;
-			disp = uccid_disposition_parse(d);
+			args[strcspn(args, " \t")] = 0;
+			disp = uccid_disposition_parse(args);
 			if (disp < 0) {
 				tool_err("%s:%u: unlock: '%s' is not a disposition (leave, reset, unpower, eject)", file,
-					 lineno, d);
-				return EXIT_USAGE;
+					 lineno, args);
+				rc = EXIT_USAGE;
+				break;
 			}
-			if (tool_unlock(s, disp, json) < 0)
-				return EXIT_FAILED;
+			if (s && tool_unlock(s, disp, json) < 0) {
+				rc = EXIT_FAILED;
+				break;
+			}
 			continue;
 		}
-		if (!strncmp(cmd, "lock", 4)) {
-			n = script_lock(s, cmd + 4, file, lineno);
-			if (n == -EINVAL)
-				return EXIT_USAGE;
-			if (n < 0)
-				return EXIT_FAILED;
+		if (keyword(cmd, "lock", &args)) {
+			if (!s) {
+				int timeout;
+				unsigned flags;
+
+				if (script_lock_args(args, file, lineno, &timeout, &flags) < 0) {
+					rc = EXIT_USAGE;
+					break;
+				}
+				continue;
+			}
+			n = script_lock(s, args, file, lineno);
+			if (n < 0) {
+				rc = n == -EINVAL ? EXIT_USAGE : EXIT_FAILED;
+				break;
+			}
 			continue;
 		}
+		words[0] = cmd;
 		n = hex_parse_words(1, words, apdu, HEX_MAX_BYTES, &bad_pos, &bad_char);
 		if (n == 0)
 			continue;
 		if (n < 0) {
-			tool_err("%s:%u: bad hex at character %zu", file, lineno, bad_pos + 1);
-			return EXIT_USAGE;
+			if (bad_char)
+				tool_err("%s:%u: bad hex at character %zu ('%c')", file, lineno, bad_pos + 1, bad_char);
+			else
+				tool_err("%s:%u: bad hex: an odd number of digits", file, lineno);
+			rc = EXIT_USAGE;
+			break;
 		}
-		if (tool_run_apdu(s, apdu, (size_t)n, json, (*count)++ == 0) < 0)
-			return EXIT_FAILED;
+		if (tool_apdu_check(apdu, (size_t)n, why, sizeof(why)) < 0) {
+			tool_err("%s:%u: not an APDU: %s", file, lineno, why);
+			rc = EXIT_USAGE;
+			break;
+		}
+		if (s && tool_run_apdu(s, apdu, (size_t)n, json, (*count)++ == 0) < 0) {
+			rc = EXIT_FAILED;
+			break;
+		}
 	}
-	return EXIT_OK;
+	free(line);
+	return rc;
+}
+
+int tool_check_script(FILE *f, const char *file)
+{
+	return script_walk(NULL, f, file, false, NULL);
+}
+
+int tool_run_script(struct tool_session *s, FILE *f, const char *file, bool json, int *count)
+{
+	return script_walk(s, f, file, json, count);
 }

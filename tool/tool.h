@@ -70,6 +70,11 @@ int tool_open_session(const struct tool_opts *o, struct tool_session *s);
 int tool_open_failed(int rc);
 /* Print why what failed (the reader's bError where it refused); returns EXIT_FAILED. */
 int tool_fail(struct tool_session *s, const char *what, int rc);
+/*
+ * Is apdu[0..len) a command APDU of one of ISO 7816-4's cases (its length
+ * agrees with its Lc)?  0, or -EINVAL with the reason in why.
+ */
+int tool_apdu_check(const uint8_t *apdu, size_t len, char *why, size_t cap);
 /* Send one APDU and print the response with its status word's meaning; -1 on failure. */
 int tool_run_apdu(struct tool_session *s, const uint8_t *apdu, size_t len, bool json, bool first);
 /*
@@ -77,6 +82,8 @@ int tool_run_apdu(struct tool_session *s, const uint8_t *apdu, size_t len, bool 
  * 'lock [mechanical] [TIMEOUT_MS]', 'unlock DISPOSITION'.  Returns an exit status.
  */
 int tool_run_script(struct tool_session *s, FILE *f, const char *file, bool json, int *count);
+/* Check a script as tool_run_script would read it, sending nothing; EXIT_OK or EXIT_USAGE (printed). */
+int tool_check_script(FILE *f, const char *file);
 /* Unlock the session's slot with disposition, printing what was done; returns uccid_unlock's code. */
 int tool_unlock(struct tool_session *s, int disposition, bool json);
 /* Explain a failed uccid_lock: busy slots name their holder. */

@@ -74,7 +74,10 @@ run 0 -r "$R1" status && has out "slot 0: card"
 run 0 -r "$R1" reset --warm && has out "warm reset, ATR 3B"
 run 0 -r "$R1" reset --cold && has out "cold reset, ATR 3B"
 run 0 -r "$R1" poweroff && has out "powered off"
-run 0 -r "$R3" apdu 801000000010 80100000000000 && has out "> 80 10 00 00 00 00 00"
+run 0 -r "$R3" apdu 80100000000002AABB0000 80100000000000 && has out "> 80 10 00 00 00 00 00" &&
+	has out "< AA BB 9000"
+# a length that disagrees with Lc is refused before anything is sent (badinput.sh has the cases)
+run 2 -r "$R3" apdu 801000000010 && has err "is not an APDU"
 run 0 -r "$R2" eject && has out "card ejected"
 run 1 -r "$R2" atr && has err "no card"
 ctl "reader 1-2" "insert"
