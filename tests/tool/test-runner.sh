@@ -140,8 +140,9 @@ has out "# failed: no 'removed' event within"
 
 # ---- readers: unbound aliases, unknown aliases, unreachable readers ----
 printf 'reader a\nreader b\nuse b\npower\n' >"$tmp/two.suite"
-run 1 test -r "a=$B/1-1" "$tmp/two.suite"
-has out "reader 'b' (declared at $tmp/two.suite:2) has no name: declare it with one or run with --reader b=NAME"
+run 2 test -r "a=$B/1-1" "$tmp/two.suite"
+has err "$tmp/two.suite:2: reader 'b' has no name: declare it with one or run with --reader b=NAME"
+hasnt out "TAP version"
 run 2 test -r "zz=$B/1-1" "$tmp/two.suite"
 has err "no suite declares a reader 'zz'"
 run 1 test -r "usbip://127.0.0.1:$port/9-9" "$tmp/ev.suite"

@@ -1010,6 +1010,79 @@ static const char usage[] =
 	"  Runs each suite file (docs/hil.md); TAP on stdout, JUnit XML with --junit.\n"
 	"  Exit status: 0 every test passed, 1 a test failed, 2 bad usage or a bad suite.";
 
+/*
+ * Every reader of every suite has a name (declared, bound with --reader, or
+ * the only USB reader) before any is opened: a missing one is a usage error,
+ * not a failure per test.
+ */
+static int check_readers(struct runner *R, struct suite **suites, unsigned nsuites)
+{
+	bool need_default = false;
+	char name[128];
+
+	for (unsigned k = 0; k < nsuites; k++) {
+		const struct suite *su = suites[k];
+
+		if (!su->nreaders) {
+			need_default |= !bound_name(R, "default", 0, NULL);
+			continue;
+		}
+		for (unsigned i = 0; i < su->nreaders; i++)
+			if (!bound_name(R, su->readers[i].alias, i, su->readers[i].name)) {
+				tool_err("test: %s:%u: reader '%s' has no name: declare it with one or run with "
+					 "--reader %s=NAME", su->file, su->readers[i].line, su->readers[i].alias,
+					 su->readers[i].alias);
+				return -EINVAL;
+			}
+	}
+	if (need_default && tool_default_reader(name, sizeof(name)) < 0) {
+		tool_err("test: no reader given: run with --reader NAME");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* One argument's ${NAME}s: each closed, each a name set by --set or by an earlier `set`. */
+static int check_refs(const struct suite *su, const struct suite_step *st, const char *text,
+		      const struct suite_vars *defs, unsigned upto)
+{
+	for (const char *p = text ? strstr(text, "${") : NULL; p; p = strstr(p, "${")) {
+		const char *name = p + 2, *close = strchr(name, '}');
+		size_t n = close ? (size_t)(close - name) : 0;
+		bool known = false;
+		char buf[SUITE_NAME_MAX + 1];
+
+		if (!close || !n || n > SUITE_NAME_MAX || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+								   "0123456789_") < n) {
+			tool_err("%s:%u: '${' must be followed by a variable name and '}': %s", su->file, st->line,
+				 st->text);
+			return -EINVAL;
+		}
+		memcpy(buf, name, n);
+		buf[n] = 0;
+		known = suite_var_get(defs, buf) != NULL;
+		for (unsigned i = 0; i < upto && !known; i++)
+			known = su->steps[i].op == SOP_SET && !strcmp(su->steps[i].name, buf);
+		if (!known) {
+			tool_err("%s:%u: variable '%s' is never set before this line (set %s = ..., or --set %s=HEX)",
+				 su->file, st->line, buf, buf, buf);
+			return -EINVAL;
+		}
+		p = close + 1;
+	}
+	return 0;
+}
+
+/* Every variable a suite uses, checked before any reader is opened. */
+static int check_vars(const struct suite *su, const struct suite_vars *defs)
+{
+	for (unsigned i = 0; i < su->nsteps; i++)
+		if (check_refs(su, &su->steps[i], su->steps[i].arg, defs, i) < 0
+		    || check_refs(su, &su->steps[i], su->steps[i].pattern, defs, i) < 0)
+			return -EINVAL;
+	return 0;
+}
+
 int cmd_test(const struct tool_opts *opts, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1108,6 +1181,10 @@ int cmd_test(const struct tool_opts *opts, int argc, char **argv)
 				rc = EXIT_FAILED;
 			goto out;
 		}
+		if (check_vars(suites[nsuites], &R.defs) < 0) {
+			nsuites++;
+			goto out;
+		}
 		total += suites[nsuites++]->ntests;
 	}
 	for (unsigned i = 0; i < R.nbinds; i++) {
@@ -1124,6 +1201,8 @@ int cmd_test(const struct tool_opts *opts, int argc, char **argv)
 			goto out;
 		}
 	}
+	if (check_readers(&R, suites, nsuites) < 0)
+		goto out;
 	if (!(R.rsp = malloc(RSP_CAP)) || !(R.apdu = malloc(APDU_CAP)))
 		goto nomem;
 	if (watchdog_start(&R) < 0) {
