@@ -59,7 +59,7 @@ static SCARDCONTEXT ctx;
 static char reader[256];
 static int fails;
 
-static void fail(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -72,7 +72,7 @@ static void fail(const char *fmt, ...)
 	fails++;
 }
 
-static void ok(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) ok(const char *fmt, ...)
 {
 	va_list ap;
 
