@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,7 @@ static size_t echo_apdu(size_t size, uint8_t *apdu, size_t *rsp_len)
 	}
 }
 
-static volatile sig_atomic_t server_stop;
+static atomic_int server_stop;
 
 static void *server_thread(void *arg)
 {
@@ -203,7 +204,7 @@ int main(int argc, char **argv)
 
 		row("uccid-usbip+events", 5, ev);
 	}
-	server_stop = 1;
+	atomic_store(&server_stop, 1);
 	usbip_server_wake(srv);
 	pthread_join(th, NULL);
 	usbip_server_free(srv);
