@@ -81,7 +81,7 @@ static void *server_thread(void *arg)
 /* A thread in uccid_wait_event meanwhile, as a pcscd driver's polling thread is. */
 struct events_arg {
 	struct uccid_reader *r;
-	volatile sig_atomic_t stop;
+	atomic_bool stop;               /* set by bench_stack, read by events_thread */
 };
 
 static void *events_thread(void *arg)
@@ -89,7 +89,7 @@ static void *events_thread(void *arg)
 	struct events_arg *a = arg;
 	struct uccid_event ev;
 
-	while (!a->stop)
+	while (!atomic_load(&a->stop))
 		if (uccid_wait_event(a->r, 50, &ev) < 0)
 			break;
 	return NULL;
@@ -139,7 +139,7 @@ static struct rt_stats bench_stack(const char *url, size_t size, bool with_event
 	}
 	res = rt_summarize(lat, rounds, uccid_mono_ns() - t0);
 	if (with_events) {
-		ea.stop = 1;
+		atomic_store(&ea.stop, true);
 		pthread_join(evth, NULL);
 	}
 	uccid_close(r);
