@@ -56,12 +56,15 @@ journal_end() {
 	sed -n 's/^ok \([0-9]*\) entries.*/\1/p' "$tmp/ctl.out"
 }
 # Start "uccid lock" on $1 with its stdin a fifo we keep open; waits until it has the lock.
+# Its output file is emptied here, not only by the redirection in the child, which may come
+# after the first look at it: the last holder's "locked by pid" would do for this one's.
 start_holder() {
 	rm -f "$tmp/in"; mkfifo "$tmp/in"
+	: >"$tmp/holder.out"
 	"$UCCID" -r "$1" lock <"$tmp/in" >"$tmp/holder.out" 2>"$tmp/holder.err" &
 	holder=$!
 	exec 3>"$tmp/in"
-	wait_for -p "$holder" "$tmp/holder.out" "locked by pid" ||
+	wait_for -p "$holder" "$tmp/holder.out" "^slot 0 locked by pid $holder;" ||
 		{ echo "FAIL: uccid lock did not lock"; cat "$tmp/holder.err"; fails=$((fails + 1)); }
 }
 # Send the holder one APDU and wait for its answer, the holder's Nth ("< SW ..."); the

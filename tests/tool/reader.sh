@@ -47,6 +47,7 @@ run 2 list "usbip://" && has err "is not usbip://HOST[:PORT]"
 run 2 list --watch "usbip://127.0.0.1:$port" && has err "--watch is for the USB buses"
 # list --watch runs until a signal, then exits 0 (what it prints depends on this machine's USB buses);
 # it says on stderr when it starts watching, its signal handlers in place
+: >"$tmp/err"    # not only in the child: the wait below must not read the last command's stderr
 ${VALGRIND:-} "$UCCID" list --watch >"$tmp/out" 2>"$tmp/err" </dev/null &
 wpid=$!
 wait_for -p $wpid "$tmp/err" "^uccid: watching the USB buses for CCID readers until interrupted$" || fails=$((fails + 1))
