@@ -162,14 +162,36 @@ run "control, mechanical eject" $C --bus 1-4 control "uccid mech" 0
 ask "reader 1-1" "remove 0" "insert 0" > /dev/null    # take the latched card out and back
 ask "reader 1-4" "insert 0" > /dev/null
 
-# a client killed while holding a transaction: the card is reset first
-$client --ctl "$tmp/ctl" hold "uccid t1" > "$tmp/hold" 2>&1 &
-holder=$!
-wait_for -p $holder "$tmp/hold" '^holding$' || failed "the holder did not start"
-mark=$(ask "reader 1-1" "journal 0" | sed -n 's/^ok \([0-9]*\) entries$/\1/p')
-# the next client retries SCardConnect until pcscd has seen the holder die (pcsc_client.c)
+# a client killed while holding a transaction: the card is reset first.  The next client
+# retries SCardConnect while pcscd is cleaning up after the dead one (pcsc_client.c).
+start_holder() {  # start_holder: a client in a transaction, with a verified PIN; sets holder, mark
+	: > "$tmp/hold"    # here, not only in the child: the last holder's "holding" must not count
+	$client --ctl "$tmp/ctl" hold "uccid t1" > "$tmp/hold" 2>&1 &
+	holder=$!
+	wait_for -p $holder "$tmp/hold" '^holding$' || failed "the holder did not start"
+	mark=$(ask "reader 1-1" "journal 0" | sed -n 's/^ok \([0-9]*\) entries$/\1/p')
+}
+start_holder
 kill -9 $holder; wait $holder 2>/dev/null
 run "killed holder" $C1 after-kill "uccid t1" "${mark:-0}"
+# ... and a client already waiting for the card when the holder is killed gets it.  pcscd
+# has its SCardConnect wait for the transaction to end (and logs "Waiting for release of
+# lock"); cleaning up after the dead holder it ends the transaction, then resets the card,
+# then drops the holder's handle.  With every answer 500 ms late the waiting connect wakes
+# (pcscd polls the lock every 100 ms) during the reset, and races the end of the clean-up:
+# about one run in two pcscd refuses it with SCARD_E_SHARING_VIOLATION, and it retries.
+start_holder
+waits=$(grep -c 'SCardConnect() Waiting for release of lock' "$log")
+: > "$tmp/next"
+$C1 after-kill "uccid t1" "${mark:-0}" > "$tmp/next" 2>&1 &
+next=$!
+wait_for -p $next -n $((waits + 1)) "$log" 'SCardConnect\(\) Waiting for release of lock' ||
+	failed "pcscd did not have the next client wait"
+ask "reader 1-1" "fault latency 500 count=0" > /dev/null
+kill -9 $holder; wait $holder 2>/dev/null
+if wait $next; then pass "killed holder, the next client waiting"; else failed "killed holder, the next client waiting"; fi
+sed 's/^/    /' "$tmp/next"
+ask "reader 1-1" "fault clear" > /dev/null
 
 # faults: a PC/SC error within the deadline (3 s here), pcscd stays responsive
 # every answer faulty until cleared; endless-wtx on one answer (on all, the
