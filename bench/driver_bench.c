@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,7 @@ static size_t echo_apdu(size_t size, uint8_t *apdu, size_t *rsp_len)
 	}
 }
 
-static volatile sig_atomic_t server_stop;
+static atomic_int server_stop;
 
 static void *server_thread(void *arg)
 {
@@ -80,7 +81,7 @@ static void *server_thread(void *arg)
 /* A thread in uccid_wait_event meanwhile, as a pcscd driver's polling thread is. */
 struct events_arg {
 	struct uccid_reader *r;
-	volatile sig_atomic_t stop;
+	atomic_bool stop;               /* set by bench_stack, read by events_thread */
 };
 
 static void *events_thread(void *arg)
@@ -88,7 +89,7 @@ static void *events_thread(void *arg)
 	struct events_arg *a = arg;
 	struct uccid_event ev;
 
-	while (!a->stop)
+	while (!atomic_load(&a->stop))
 		if (uccid_wait_event(a->r, 50, &ev) < 0)
 			break;
 	return NULL;
@@ -138,7 +139,7 @@ static struct rt_stats bench_stack(const char *url, size_t size, bool with_event
 	}
 	res = rt_summarize(lat, rounds, uccid_mono_ns() - t0);
 	if (with_events) {
-		ea.stop = 1;
+		atomic_store(&ea.stop, true);
 		pthread_join(evth, NULL);
 	}
 	uccid_close(r);
@@ -203,7 +204,7 @@ int main(int argc, char **argv)
 
 		row("uccid-usbip+events", 5, ev);
 	}
-	server_stop = 1;
+	atomic_store(&server_stop, 1);
 	usbip_server_wake(srv);
 	pthread_join(th, NULL);
 	usbip_server_free(srv);

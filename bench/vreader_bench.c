@@ -18,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,7 +139,7 @@ static struct result bench_inprocess(size_t size)
 
 /* ---- over USB/IP on loopback ---- */
 
-static volatile sig_atomic_t server_stop;
+static atomic_int server_stop;
 
 static void *server_thread(void *arg)
 {
@@ -235,7 +236,7 @@ static struct result bench_usbip(size_t size)
 
 	if (!srv || usbip_server_add_device(srv, &dev) < 0 || usbip_server_listen(srv, "127.0.0.1", 0) < 0)
 		die("server");
-	server_stop = 0;
+	atomic_store(&server_stop, 0);
 	pthread_create(&th, NULL, server_thread, srv);
 	fd = tcp_connect(usbip_server_port(srv));
 	write_full(fd, buf, (size_t)usbip_req_import_encode("1-1", buf, sizeof(buf)));
@@ -257,7 +258,7 @@ static struct result bench_usbip(size_t size)
 	}
 	res = summarize(lat, rounds, uccid_mono_ns() - t0);
 	close(fd);
-	server_stop = 1;
+	atomic_store(&server_stop, 1);
 	usbip_server_wake(srv);
 	pthread_join(th, NULL);
 	usbip_server_free(srv);

@@ -8,7 +8,8 @@
 
 #include "ccid/field.h"
 
-static void emit_v(ccid_emit_fn emit, void *ctx, struct ccid_field *f, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 4, 0)))
+emit_v(ccid_emit_fn emit, void *ctx, struct ccid_field *f, const char *fmt, va_list ap)
 {
 	if (fmt)
 		vsnprintf(f->text, sizeof(f->text), fmt, ap);

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,14 +320,14 @@ END_TEST
 
 struct served {
 	struct usbip_server *srv;
-	volatile bool stop;
+	atomic_bool stop;               /* set by the test, read by serve() */
 };
 
 static void *serve(void *arg)
 {
 	struct served *sv = arg;
 
-	while (!sv->stop)
+	while (!atomic_load(&sv->stop))
 		usbip_server_run_once(sv->srv, 5);
 	return NULL;
 }
@@ -359,14 +360,16 @@ START_TEST(power_up_card_powered_by_another)
 	sv.srv = usbip_server_new();
 	ck_assert_int_eq(usbip_server_add_device(sv.srv, &dev), 0);
 	ck_assert_int_eq(usbip_server_listen(sv.srv, "127.0.0.1", 0), 0);
-	pthread_create(&th, NULL, serve, &sv);
 	snprintf(url, sizeof(url), "usbip://127.0.0.1:%u/1-1", usbip_server_port(sv.srv));
 
-	/* the other host powers the card and keeps it powered */
+	/* the other host powers the card and keeps it powered.  The device model is not
+	   thread-safe and both the in-process transport and the server thread drive it:
+	   "other" is used only before the server thread starts and after it is joined. */
 	ck_assert_int_eq(vreader_inproc_open(d, &t), 0);
 	ck_assert_msg(uccid_open_transport(t, &o, &other, err, sizeof(err)) == 0, "%s", err);
 	n = uccid_power_on(other, 0, UCCID_VOLTAGE_AUTO, want, sizeof(want));
 	ck_assert_int_gt(n, 0);
+	pthread_create(&th, NULL, serve, &sv);
 
 	ck_assert_int_eq(IFDHCreateChannelByName(0, url), IFD_SUCCESS);
 	ck_assert_int_eq(IFDHPowerICC(0, IFD_POWER_UP, atr, &len), IFD_SUCCESS);
@@ -374,9 +377,9 @@ START_TEST(power_up_card_powered_by_another)
 	ck_assert_mem_eq(atr, want, (size_t)n);
 	ck_assert_int_eq(IFDHCloseChannel(0), IFD_SUCCESS);
 
-	uccid_close(other);
-	sv.stop = true;
+	atomic_store(&sv.stop, true);
 	pthread_join(th, NULL);
+	uccid_close(other);
 	usbip_server_free(sv.srv);
 	vdev_free(d);
 }

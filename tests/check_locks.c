@@ -15,6 +15,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,7 @@ struct rig {
 	struct usbip_server *srv;
 	pthread_t th;
 	pthread_mutex_t srv_lock;
-	volatile bool stop;
+	atomic_bool stop;               /* set by the test thread, read by server_thread */
 	char url[64];
 	struct uccid_reader *r;
 };
@@ -50,7 +51,7 @@ static void *server_thread(void *arg)
 {
 	struct rig *g = arg;
 
-	while (!g->stop) {
+	while (!atomic_load(&g->stop)) {
 		pthread_mutex_lock(&g->srv_lock);
 		usbip_server_run_once(g->srv, 5);
 		pthread_mutex_unlock(&g->srv_lock);
@@ -107,7 +108,7 @@ static struct rig *rig_new(enum vdev_profile p)
 static void rig_free(struct rig *g)
 {
 	uccid_close(g->r);
-	g->stop = true;
+	atomic_store(&g->stop, true);
 	pthread_join(g->th, NULL);
 	usbip_server_free(g->srv);
 	vdev_free(g->d);

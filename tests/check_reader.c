@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -35,14 +36,14 @@ struct rig {
 	struct usbip_server *srv;
 	pthread_t th;
 	pthread_mutex_t srv_lock;
-	volatile bool stop;
+	atomic_bool stop;               /* set by the test thread, read by server_thread */
 };
 
 static void *server_thread(void *arg)
 {
 	struct rig *g = arg;
 
-	while (!g->stop) {
+	while (!atomic_load(&g->stop)) {
 		pthread_mutex_lock(&g->srv_lock);
 		usbip_server_run_once(g->srv, 5);
 		pthread_mutex_unlock(&g->srv_lock);
@@ -70,7 +71,7 @@ static void unplug(struct rig *g)
 		vreader_inproc_unplug(g->t);
 		return;
 	}
-	g->stop = true;
+	atomic_store(&g->stop, true);
 	pthread_join(g->th, NULL);
 	usbip_server_free(g->srv);
 	g->srv = NULL;
@@ -119,7 +120,7 @@ static void rig_free(struct rig *g)
 {
 	uccid_close(g->r);
 	if (g->srv) {
-		g->stop = true;
+		atomic_store(&g->stop, true);
 		pthread_join(g->th, NULL);
 		usbip_server_free(g->srv);
 	}

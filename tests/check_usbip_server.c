@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -1327,7 +1328,7 @@ END_TEST
 
 struct runner {
 	struct usbip_server *s;
-	volatile sig_atomic_t stop;
+	atomic_int stop;
 	int rc;
 };
 
@@ -1363,7 +1364,7 @@ START_TEST(test_run_thread)
 	ck_assert_uint_eq(got, sizeof(b));
 	ck_assert_int_eq(recv(fd, b, 1, 0), 0);
 	close(fd);
-	r.stop = 1;
+	atomic_store(&r.stop, 1);
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
 	ck_assert_int_eq(r.rc, 0);
 }

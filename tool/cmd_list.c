@@ -148,6 +148,8 @@ static int watch_usb(const struct tool_opts *o)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	/* on stderr, as the one line that is not an event: it says from when a signal ends the watch */
+	fprintf(stderr, "uccid: watching the USB buses for CCID readers until interrupted\n");
 	n = uccid_libusb_watch(watch_print, (void *)o, 0, &watch_stop, err, sizeof(err));
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +27,12 @@ enum {
 	OPT_BUSY_AFTER_CLOSE,
 };
 
-static volatile sig_atomic_t stop;
+static atomic_int stop;       /* set by on_signal (lock-free: usbip_server_run) */
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	stop = 1;
+	atomic_store(&stop, 1);
 }
 
 static void usage(FILE *f)

@@ -526,7 +526,7 @@ static void xfr_apdu(struct vdev *d, struct vslot *s, const struct ccid_msg *m, 
 	case CCID_CHAIN_BEGIN:
 		s->cmd_len = 0;
 		s->cmd_chaining = true;
-		/* fall through */
+		__attribute__((fallthrough));
 	case CCID_CHAIN_CONTINUE:
 	case CCID_CHAIN_END:
 		if (!s->cmd_chaining || s->cmd_len + m->dwLength > CCID_MAX_DATA_LENGTH) {

@@ -1007,11 +1007,14 @@ int usbip_server_run_once(struct usbip_server *s, int max_wait_ms)
 	return 0;
 }
 
-int usbip_server_run(struct usbip_server *s, volatile sig_atomic_t *stop)
+/* Lock-free, so that a signal handler may set the stop flag (C11 §7.14.1.1). */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int is not always lock-free");
+
+int usbip_server_run(struct usbip_server *s, const atomic_int *stop)
 {
 	if (!s || !stop)
 		return -EINVAL;
-	while (!*stop) {
+	while (!atomic_load(stop)) {
 		int r = usbip_server_run_once(s, RUN_TICK_MS);
 
 		if (r < 0)

@@ -16,7 +16,7 @@
 #ifndef VREADER_USBIP_SERVER_H
 #define VREADER_USBIP_SERVER_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -148,10 +148,12 @@ int usbip_server_run_once(struct usbip_server *s, int max_wait_ms);
 
 /*
  * Iterate until *stop becomes non-zero (checked at least every 100 ms, so
- * a signal handler setting it is seen promptly).
- * Returns 0 when stopped, or the error of usbip_server_run_once.
+ * that a signal handler or another thread setting it is seen promptly).
+ * stop is a lock-free atomic: C11 §7.14.1.1 lets a signal handler write
+ * one, and, unlike a volatile sig_atomic_t, another thread may too.
+ * Returns 0 when stopped, or -EINVAL, or the error of usbip_server_run_once.
  */
-int usbip_server_run(struct usbip_server *s, volatile sig_atomic_t *stop);
+int usbip_server_run(struct usbip_server *s, const atomic_int *stop);
 
 /* Close every connection (detaching imported devices) and free s.  NULL is ignored. */
 void usbip_server_free(struct usbip_server *s);

@@ -45,6 +45,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+. "$top_srcdir/tests/tool/lib.sh"
 pass() { passes=$((passes + 1)); echo "ok: $*"; }
 failed() { fails=$((fails + 1)); echo "FAIL: $*"; }
 
@@ -65,18 +66,10 @@ plist() {  # plist LOGLEVEL OPTIONS
 plist 0x0007 0x0000
 lib=$tmp/bundle/ifd-uccid.bundle/Contents/Linux/libifd-uccid.so
 
-wait_vreader() {  # wait_vreader OUT CTL: its "listening" line and its control socket
-	i=0
-	until grep -q '^listening' "$1" 2>/dev/null && [ -S "$2" ]; do
-		i=$((i + 1)); [ $i -gt 100 ] && { echo "FAIL: uccid-vreader did not start"; cat "$1"; exit 1; }
-		sleep 0.1
-	done
-}
 "$vreader" --port 0 --profile tpdu-t1 --profile extended-apdu --profile multi-slot --profile mechanical \
 	--profile tpdu-t0 --control "$tmp/ctl" > "$tmp/vr.out" 2>&1 &
 vr=$!
-wait_vreader "$tmp/vr.out" "$tmp/ctl"
-port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/vr.out")
+vreader_wait "$vr" "$tmp/vr.out" || exit 1
 ATR=$(sed -n 's/^reader 1-1:.*, ATR \(.*\)$/\1/p' "$tmp/vr.out" | tr -d ' ' | tr 'A-F' 'a-f')
 n=1
 for name in t1 ext multi mech t0; do
@@ -89,15 +82,15 @@ ask() {  # ask LINES...: the control socket's replies
 }
 
 conf=$tmp/conf nreaders=8
+readers_listed() {  # a client sees $nreaders readers (the multi-slot one counts as 4)
+	[ "$(timeout 5 opensc-tool -l 2>/dev/null | grep -c 'uccid ')" -ge "$nreaders" ]
+}
 start_pcscd() {  # start_pcscd LOGNAME [ENV=VALUE...]: pcscd on $conf, until it lists $nreaders readers
 	log=$art/pcscd-$1.log; shift
 	env "$@" UCCID_IFD_DEADLINE_MS=3000 pcscd -f -a -d -c "$conf" > "$log" 2>&1 &
 	pc=$!
-	i=0
-	until [ "$(timeout 5 opensc-tool -l 2>/dev/null | grep -c 'uccid ')" -ge $nreaders ]; do
-		i=$((i + 1)); [ $i -gt 50 ] && { failed "pcscd did not list $nreaders readers"; tail -30 "$log"; return 1; }
-		sleep 0.2
-	done
+	wait_until -p "$pc" "pcscd lists $nreaders readers" readers_listed ||
+		{ failed "pcscd did not list $nreaders readers"; tail -30 "$log"; return 1; }
 }
 stop_pcscd() {
 	kill "$pc"; wait "$pc"; pc=
@@ -169,17 +162,36 @@ run "control, mechanical eject" $C --bus 1-4 control "uccid mech" 0
 ask "reader 1-1" "remove 0" "insert 0" > /dev/null    # take the latched card out and back
 ask "reader 1-4" "insert 0" > /dev/null
 
-# a client killed while holding a transaction: the card is reset first
-$client --ctl "$tmp/ctl" hold "uccid t1" > "$tmp/hold" 2>&1 &
-holder=$!
-i=0
-until grep -q holding "$tmp/hold"; do
-	i=$((i + 1)); [ $i -gt 100 ] && { failed "the holder did not start"; cat "$tmp/hold"; break; }
-	sleep 0.1
-done
-mark=$(ask "reader 1-1" "journal 0" | sed -n 's/^ok \([0-9]*\) entries$/\1/p')
+# a client killed while holding a transaction: the card is reset first.  The next client
+# retries SCardConnect while pcscd is cleaning up after the dead one (pcsc_client.c).
+start_holder() {  # start_holder: a client in a transaction, with a verified PIN; sets holder, mark
+	: > "$tmp/hold"    # here, not only in the child: the last holder's "holding" must not count
+	$client --ctl "$tmp/ctl" hold "uccid t1" > "$tmp/hold" 2>&1 &
+	holder=$!
+	wait_for -p $holder "$tmp/hold" '^holding$' || failed "the holder did not start"
+	mark=$(ask "reader 1-1" "journal 0" | sed -n 's/^ok \([0-9]*\) entries$/\1/p')
+}
+start_holder
 kill -9 $holder; wait $holder 2>/dev/null
 run "killed holder" $C1 after-kill "uccid t1" "${mark:-0}"
+# ... and a client already waiting for the card when the holder is killed gets it.  pcscd
+# has its SCardConnect wait for the transaction to end (and logs "Waiting for release of
+# lock"); cleaning up after the dead holder it ends the transaction, then resets the card,
+# then drops the holder's handle.  With every answer 500 ms late the waiting connect wakes
+# (pcscd polls the lock every 100 ms) during the reset, and races the end of the clean-up:
+# about one run in two pcscd refuses it with SCARD_E_SHARING_VIOLATION, and it retries.
+start_holder
+waits=$(grep -c 'SCardConnect() Waiting for release of lock' "$log")
+: > "$tmp/next"
+$C1 after-kill "uccid t1" "${mark:-0}" > "$tmp/next" 2>&1 &
+next=$!
+wait_for -p $next -n $((waits + 1)) "$log" 'SCardConnect\(\) Waiting for release of lock' ||
+	failed "pcscd did not have the next client wait"
+ask "reader 1-1" "fault latency 500 count=0" > /dev/null
+kill -9 $holder; wait $holder 2>/dev/null
+if wait $next; then pass "killed holder, the next client waiting"; else failed "killed holder, the next client waiting"; fi
+sed 's/^/    /' "$tmp/next"
+ask "reader 1-1" "fault clear" > /dev/null
 
 # faults: a PC/SC error within the deadline (3 s here), pcscd stays responsive
 # every answer faulty until cleared; endless-wtx on one answer (on all, the
@@ -206,7 +218,7 @@ stop_pcscd
 # a reader without an interrupt endpoint: a swapped card is one polled "present, inactive"
 "$vreader" --port 0 --no-interrupt --profile tpdu-t1 --control "$tmp/ctl2" > "$tmp/vr2.out" 2>&1 &
 vr2=$!
-wait_vreader "$tmp/vr2.out" "$tmp/ctl2"
+vreader_wait "$vr2" "$tmp/vr2.out" || exit 1
 port2=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/vr2.out")
 printf 'FRIENDLYNAME "uccid polled"\nDEVICENAME usbip://127.0.0.1:%s/1-1\nLIBPATH %s\n\n' "$port2" "$lib" \
 	> "$tmp/conf-polled/uccid"
@@ -220,7 +232,7 @@ stop_pcscd
 "$vreader" --port 0 --card-voltages 4 --descriptor "$top_srcdir/tests/data/readers/GemPCPinpad.txt" \
 	--control "$tmp/ctl3" > "$tmp/vr3.out" 2>&1 &
 vr3=$!
-wait_vreader "$tmp/vr3.out" "$tmp/ctl3"
+vreader_wait "$vr3" "$tmp/vr3.out" || exit 1
 port3=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/vr3.out")
 printf 'FRIENDLYNAME "uccid gempc"\nDEVICENAME usbip://127.0.0.1:%s/1-1\nLIBPATH %s\n\n' "$port3" "$lib" \
 	> "$tmp/conf-gempc/uccid"

@@ -19,14 +19,11 @@ holder=
 passes=0
 fails=0
 trap '[ -n "$holder" ] && kill -9 "$holder" 2>/dev/null; [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+. "$top_srcdir/tests/tool/lib.sh"
 
 "$VREADER" --port 0 --profile short-apdu --profile mechanical --control "$tmp/ctl" >"$tmp/vr.out" 2>&1 &
 pid=$!
-i=0
-until port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/vr.out") && [ -n "$port" ]; do
-	i=$((i + 1)); [ $i -gt 300 ] && { echo "FAIL: uccid-vreader did not start"; exit 1; }
-	sleep 0.1
-done
+vreader_wait "$pid" "$tmp/vr.out" || exit 1
 R1=usbip://127.0.0.1:$port/1-1
 R2=usbip://127.0.0.1:$port/1-2
 
@@ -59,16 +56,23 @@ journal_end() {
 	sed -n 's/^ok \([0-9]*\) entries.*/\1/p' "$tmp/ctl.out"
 }
 # Start "uccid lock" on $1 with its stdin a fifo we keep open; waits until it has the lock.
+# Its output file is emptied here, not only by the redirection in the child, which may come
+# after the first look at it: the last holder's "locked by pid" would do for this one's.
 start_holder() {
 	rm -f "$tmp/in"; mkfifo "$tmp/in"
+	: >"$tmp/holder.out"
 	"$UCCID" -r "$1" lock <"$tmp/in" >"$tmp/holder.out" 2>"$tmp/holder.err" &
 	holder=$!
 	exec 3>"$tmp/in"
-	i=0
-	until grep -q "locked by pid" "$tmp/holder.out"; do
-		i=$((i + 1)); [ $i -gt 200 ] && { echo "FAIL: uccid lock did not lock"; cat "$tmp/holder.err"; break; }
-		sleep 0.05
-	done
+	wait_for -p "$holder" "$tmp/holder.out" "^slot 0 locked by pid $holder;" ||
+		{ echo "FAIL: uccid lock did not lock"; cat "$tmp/holder.err"; fails=$((fails + 1)); }
+}
+# Send the holder one APDU and wait for its answer, the holder's Nth ("< SW ..."); the
+# status word goes to $tmp/sw.
+holder_apdu() {  # holder_apdu APDU N
+	echo "$1" >&3
+	wait_for -p "$holder" -n "$2" "$tmp/holder.out" '^< ' || fails=$((fails + 1))
+	sed -n 's/^< \([0-9A-F]*\).*/\1/p' "$tmp/holder.out" | sed -n "${2}p" >"$tmp/sw"
 }
 stop_holder() {
 	exec 3>&-
@@ -78,8 +82,8 @@ stop_holder() {
 
 # -- a held reader: another uccid fails at once naming the holder, or waits and gives up
 start_holder "$R1"
-echo "00 20 00 80 06 31 32 33 34 35 36" >&3
-sleep 0.3
+holder_apdu "00 20 00 80 06 31 32 33 34 35 36" 1
+has sw "^9000$"
 run 1 --no-wait -r "$R1" atr && has err "reader busy: in use by uccid \\(pid $holder\\) since [0-9-]+ [0-9:]+"
 run 1 --wait=0.5 -r "$R1" status && has err "in use by uccid \\(pid $holder\\)"
 run 1 --no-wait -r "$R1" selftest && has err "in use by uccid \\(pid $holder\\)"
@@ -88,9 +92,8 @@ run 0 -r "$R1" --json locks && has out '"what":"reader","state":"held","pid":'"$
 # -- LEAVE keeps the PIN for the holder's next APDU; then unlock RESET from outside
 echo "unlock leave" >&3
 echo "lock" >&3
-echo "00200080" >&3
-sleep 0.5
-has holder.out "9000"
+holder_apdu "00200080" 2
+has sw "^9000$"
 mark=$(journal_end 1-1)
 run 0 -r "$R1" unlock --disposition reset && has out "slot 0 unlocked by pid $holder with reset"
 stop_holder
@@ -132,8 +135,8 @@ ctl "reader 1-2" "insert"
 
 # -- a holder killed with SIGKILL: the next owner hears of it, and the card was reset first
 start_holder "$R1"
-echo "00 20 00 80 06 31 32 33 34 35 36" >&3
-sleep 0.3
+holder_apdu "00 20 00 80 06 31 32 33 34 35 36" 1
+has sw "^9000$"
 dead=$holder
 kill -9 "$holder"; wait "$holder" 2>/dev/null; holder=
 exec 3>&-
@@ -141,9 +144,8 @@ run 0 -r "$R1" locks && has out "slot 0 +abandoned by uccid \\(pid $dead\\)"
 mark=$(journal_end 1-1)
 start_holder "$R1"
 has holder.out "the previous holder, uccid \\(pid $dead\\), died holding the card; abandon disposition: reset"
-echo "00200080" >&3
-sleep 0.3
-has holder.out "63C3"
+holder_apdu "00200080" 1
+has sw "^63C3$"
 stop_holder
 journal_from 1-1 "$mark"
 has journal "^IccPowerOn .*warm"

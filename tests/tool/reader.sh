@@ -14,15 +14,12 @@ pid=
 passes=0
 fails=0
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+. "$top_srcdir/tests/tool/lib.sh"
 
 "$VREADER" --port 0 --profile tpdu-t1 --profile mechanical --profile extended-apdu --control "$tmp/ctl" \
 	>"$tmp/vr.out" 2>&1 &
 pid=$!
-i=0
-until port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/vr.out") && [ -n "$port" ]; do
-	i=$((i + 1)); [ $i -gt 300 ] && { echo "FAIL: uccid-vreader did not start"; exit 1; }
-	sleep 0.1
-done
+vreader_wait "$pid" "$tmp/vr.out" || exit 1
 R1=usbip://127.0.0.1:$port/1-1
 R2=usbip://127.0.0.1:$port/1-2
 R3=usbip://127.0.0.1:$port/1-3
@@ -48,11 +45,12 @@ run 0 --json list "usbip://127.0.0.1:$port/" && has out '"name":"usbip://127.0.0
 run 1 list "usbip://127.0.0.1:1" && has err "connection refused"
 run 2 list "usbip://" && has err "is not usbip://HOST[:PORT]"
 run 2 list --watch "usbip://127.0.0.1:$port" && has err "--watch is for the USB buses"
-# list --watch runs until a signal, then exits 0 (what it prints depends on this machine's USB buses)
+# list --watch runs until a signal, then exits 0 (what it prints depends on this machine's USB buses);
+# it says on stderr when it starts watching, its signal handlers in place
+: >"$tmp/err"    # not only in the child: the wait below must not read the last command's stderr
 ${VALGRIND:-} "$UCCID" list --watch >"$tmp/out" 2>"$tmp/err" </dev/null &
 wpid=$!
-sleep 1
-[ -n "${VALGRIND:-}" ] && sleep 5     # until its handler is in place
+wait_for -p $wpid "$tmp/err" "^uccid: watching the USB buses for CCID readers until interrupted$" || fails=$((fails + 1))
 kill -TERM $wpid
 if wait $wpid; then passes=$((passes + 1)); else
 	echo "FAIL: uccid list --watch did not end cleanly on SIGTERM"; sed 's/^/  err: /' "$tmp/err" | head

@@ -20,16 +20,13 @@ pid=
 passes=0
 fails=0
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+. "$top_srcdir/tests/tool/lib.sh"
 
 "$VREADER" --port 0 --profile tpdu-t0 --profile tpdu-t1 --profile short-apdu --profile extended-apdu \
 	--profile multi-slot --profile mechanical --descriptor "$top_srcdir/tests/data/readers/ACS_ACR1581.txt" \
 	--profile tpdu-t1 --control "$tmp/ctl" >"$tmp/vr.out" 2>&1 &
 pid=$!
-i=0
-until port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/vr.out") && [ -n "$port" ]; do
-	i=$((i + 1)); [ $i -gt 300 ] && { echo "FAIL: uccid-vreader did not start"; exit 1; }
-	sleep 0.1
-done
+vreader_wait "$pid" "$tmp/vr.out" || exit 1
 R=usbip://127.0.0.1:$port
 
 run() {  # run STATUS ARGS...: bounded, so that a hang is a failure

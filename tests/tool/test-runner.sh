@@ -17,6 +17,7 @@ pid=
 passes=0
 fails=0
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+. "$top_srcdir/tests/tool/lib.sh"
 
 command -v python3 >/dev/null || { echo "SKIP: python3 is needed to check the JUnit XML"; exit 77; }
 export UCCID_LOCK_DIR="$tmp/locks"
@@ -25,11 +26,7 @@ mkdir -p "$UCCID_LOCK_DIR"
 "$VREADER" --port 0 --profile tpdu-t1 --profile tpdu-t0 --profile extended-apdu --profile multi-slot \
 	--control "$tmp/ctl" >"$tmp/vr.out" 2>&1 &
 pid=$!
-i=0
-until port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/vr.out") && [ -n "$port" ] && [ -S "$tmp/ctl" ]; do
-	i=$((i + 1)); [ $i -gt 300 ] && { echo "FAIL: uccid-vreader did not start"; cat "$tmp/vr.out"; exit 1; }
-	sleep 0.1
-done
+vreader_wait "$pid" "$tmp/vr.out" || exit 1
 B=usbip://127.0.0.1:$port
 READERS="-r card=$B/1-1 -r t0=$B/1-2 -r ext=$B/1-3 -r multi=$B/1-4"
 

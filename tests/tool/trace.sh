@@ -9,6 +9,7 @@
 # it cannot be.
 set -u
 top_builddir=${top_builddir:-.}
+top_srcdir=${top_srcdir:-$(dirname "$0")/../..}
 UCCID=${UCCID:-$top_builddir/tool/uccid}
 VREADER=${VREADER:-$top_builddir/vreader/uccid-vreader}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/uccid-trace.XXXXXX")
@@ -16,14 +17,11 @@ pid=
 passes=0
 fails=0
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+. "$top_srcdir/tests/tool/lib.sh"
 
 "$VREADER" --port 0 --profile tpdu-t1 >"$tmp/vr.out" 2>&1 &
 pid=$!
-i=0
-until port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/vr.out") && [ -n "$port" ]; do
-	i=$((i + 1)); [ $i -gt 300 ] && { echo "FAIL: uccid-vreader did not start"; exit 1; }
-	sleep 0.1
-done
+vreader_wait "$pid" "$tmp/vr.out" || exit 1
 R=usbip://127.0.0.1:$port/1-1
 # the card's ATR as the virtual reader announces it: "reader 1-1: ..., ATR 3B 9B ... EA"
 atr=$(sed -n 's/^reader 1-1: .*, ATR \([0-9A-F ]*\)$/\1/p' "$tmp/vr.out")

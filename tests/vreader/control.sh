@@ -14,16 +14,15 @@ pid=
 fails=0
 passes=0
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+. "$top_srcdir/tests/tool/lib.sh"
 
 command -v python3 >/dev/null || { echo "SKIP: python3 is needed as the socket client"; exit 77; }
 
 ${VALGRIND:-} "$vreader" --port 0 --profile multi-slot --profile tpdu-t1 --control "$sock" >"$tmp/out" 2>&1 &
 pid=$!
-i=0
-until grep -q '^listening' "$tmp/out" 2>/dev/null && [ -S "$sock" ]; do
-	i=$((i + 1)); [ $i -gt 300 ] && { echo "FAIL: uccid-vreader did not start"; cat "$tmp/out"; exit 1; }
-	sleep 0.1
-done
+vreader_wait "$pid" "$tmp/out" || exit 1
+# the banner comes after the socket listens: check that too, it is what the tests below use
+[ -S "$sock" ] && passes=$((passes + 1)) || { echo "FAIL: no control socket at $sock"; fails=$((fails + 1)); }
 
 # ask LINES...: send each line, print the replies (each ends with ok/error)
 ask() {

@@ -19,7 +19,7 @@
 #include "tool/selftest/selftest.h"
 #include "util/clock.h"
 
-static void appendv(char *buf, size_t cap, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 3, 0))) appendv(char *buf, size_t cap, const char *fmt, va_list ap)
 {
 	size_t n = strlen(buf);
 
