@@ -7,6 +7,8 @@
  * nothing when the reader negotiates itself (40), SetParameters only when it
  * does PPS itself (80), otherwise PPS at TPDU level and SetParameters; for
  * T=1 at TPDU level the host's S(IFS) unless the reader does it (400).
+ * One function (negotiate) does it for whichever protocol is asked; a
+ * power-up asks T=1 when the card offers it.
  * Also power off, warm and cold reset, and slot status.
  */
 #include "config.h"
@@ -160,26 +162,40 @@ static void card_timing(struct uccid_reader *r, struct uslot *s, uint8_t fidi)
 	s->bwt_ms = (uint32_t)(bwt / 1000) + 1;
 }
 
-static int negotiate(struct uccid_reader *r, struct uslot *s)
+/* The protocol a power-up runs: the specific mode's, else T=1 when offered and the reader runs it, else T=0. */
+static uint8_t auto_protocol(const struct uccid_reader *r, const struct ccid_atr *a)
+{
+	if (a->specific_mode)
+		return a->ta2_protocol;
+	if ((a->protocols & 2) && (r->desc.dwProtocols & CCID_PROTOCOLS_T1))
+		return CCID_PROTOCOL_T1;
+	return CCID_PROTOCOL_T0;
+}
+
+/*
+ * Negotiate proto with the card whose ATR just came (s->atrp; ISO 7816-3
+ * §9.1: a PPS only as the first exchange after it): PPS at TPDU level when
+ * the protocol or Fi/Di is not the default, unless the reader does it (80)
+ * or negotiates itself (40: nothing is sent); SetParameters (CCID §6.1.7);
+ * for T=1 at TPDU level the T=1 state and the host's S(IFS) (§11.4.2).
+ * want_fidi: PPS1 to ask for, or 0 for the best both sides support.
+ */
+static int negotiate(struct uccid_reader *r, struct uslot *s, uint8_t proto, uint8_t want_fidi)
 {
 	const struct ccid_atr *a = &s->atrp;
 	uint32_t feat = r->desc.dwFeatures;
-	uint8_t proto, fidi;
+	uint8_t fidi;
 	int rc;
 
-	/* the protocol: specific mode imposes it; else T=1 when offered and the reader does it */
-	if (a->specific_mode)
-		proto = a->ta2_protocol;
-	else if ((a->protocols & 2) && (r->desc.dwProtocols & CCID_PROTOCOLS_T1))
-		proto = CCID_PROTOCOL_T1;
-	else
-		proto = CCID_PROTOCOL_T0;
 	if (proto > 1 || !(r->desc.dwProtocols & (1u << proto))) {
 		uccid_log(r, UCCID_LOG_ERROR, "slot %u: the card's protocol T=%u is not supported by the reader",
 			  s->index, proto);
 		return -ENOTSUP;
 	}
-	fidi = a->specific_mode && !a->ta2_implicit ? (uint8_t)(a->Fi_index << 4 | a->Di_index) : choose_fidi(r, a);
+	if (a->specific_mode && !a->ta2_implicit)
+		fidi = (uint8_t)(a->Fi_index << 4 | a->Di_index);
+	else
+		fidi = want_fidi ? want_fidi : choose_fidi(r, a);
 	if (feat & CCID_FEAT_AUTO_PPS_PROP) {
 		/* the reader negotiated by its own rules: neither PPS nor SetParameters */
 		fidi = (uint8_t)(a->Fi_index << 4 | a->Di_index);
@@ -246,7 +262,8 @@ static int negotiate(struct uccid_reader *r, struct uslot *s)
 	return 0;
 }
 
-int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltage v, bool warm)
+/* IccPowerOn (a warm reset when the card is powered) and the ATR checked into s->atrp; nothing negotiated. */
+static int activate(struct uccid_reader *r, struct uslot *s, enum uccid_voltage v, bool warm)
 {
 	static const enum uccid_voltage order[] = { UCCID_VOLTAGE_5V, UCCID_VOLTAGE_3V, UCCID_VOLTAGE_1V8 };
 	uint8_t ans[CCID_HEADER_SIZE + 64];
@@ -290,7 +307,16 @@ int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltag
 	reader_unlock(r);
 	uccid_log(r, UCCID_LOG_INFO, "slot %u: %s reset, ATR of %zu bytes", s->index, warm ? "warm" : "cold",
 		  s->atr_len);
-	return negotiate(r, s);
+	return 0;
+}
+
+int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltage v, bool warm)
+{
+	int rc = activate(r, s, v, warm);
+
+	if (rc < 0)
+		return rc;
+	return negotiate(r, s, auto_protocol(r, &s->atrp), 0);
 }
 
 /* EJECT without a mechanism latched the slot: no power-up until the card was removed. */
