@@ -41,6 +41,7 @@ RESPONSECODE ifd_from_errno(int err, enum ifd_op op)
 		if (op == IFD_OP_POWER)
 			return IFD_ERROR_POWER_ACTION;
 		return IFD_ERROR_INSUFFICIENT_BUFFER;
+	case -EPROTONOSUPPORT:      /* the card does not offer the protocol */
 	case -ENOTSUP:
 		if (op == IFD_OP_PROTOCOL)
 			return IFD_PROTOCOL_NOT_SUPPORTED;

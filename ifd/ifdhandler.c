@@ -118,6 +118,16 @@ EXPORT RESPONSECODE IFDHSetCapabilities(DWORD Lun, DWORD Tag, DWORD Length, PUCH
 	return IFD_ERROR_TAG;
 }
 
+/*
+ * pcscd calls this once after each power action, at the first SCardConnect
+ * (or SCardReconnect), with the protocol it chose among those the ATR offers
+ * and the application allows (T=1 first) and Flags 0.  libuccid does the
+ * PPS, the reset it needs and SetParameters (uccid_set_protocol); the codes
+ * pcscd expects: IFD_PROTOCOL_NOT_SUPPORTED for a protocol the card or the
+ * reader does not run (pcscd 1.9.9 then uses the card's default protocol,
+ * later versions try it), IFD_ERROR_PTS_FAILURE for a PPS the card refused
+ * (SCardConnect fails with SCARD_W_UNRESPONSIVE_CARD).
+ */
 EXPORT RESPONSECODE IFDHSetProtocolParameters(DWORD Lun, DWORD Protocol, UCHAR Flags, UCHAR PTS1, UCHAR PTS2,
 					     UCHAR PTS3)
 {
@@ -133,31 +143,27 @@ EXPORT RESPONSECODE IFDHSetProtocolParameters(DWORD Lun, DWORD Protocol, UCHAR F
 		want = CCID_PROTOCOL_T0;
 	else if (Protocol == SCARD_PROTOCOL_T1)
 		want = CCID_PROTOCOL_T1;
-	else {
-		ifd_put(rd);
-		return ifd_from_errno(-ENOTSUP, IFD_OP_PROTOCOL);
+	else
+		err = -ENOTSUP;
+	if (err == 0 && (Flags & (IFD_NEGOTIATE_PTS2 | IFD_NEGOTIATE_PTS3))) {
+		/* PPS2 (SPU) and PPS3 (RFU): nothing to negotiate them for */
+		ifd_log(IFD_LOG_INFO, "Lun 0x%lX: PTS2/PTS3 asked (flags 0x%02X, %02X %02X): not negotiated",
+			(unsigned long)Lun, Flags, PTS2, PTS3);
+		err = -ENOTSUP;
 	}
-	/*
-	 * libuccid negotiates at power-up (PPS and SetParameters as dwFeatures
-	 * requires; T=1 when offered, the specific mode when TA2 imposes one),
-	 * as pcscd would choose; another protocol would need another reset.
-	 */
-	err = ifd_note(rd, uccid_slot_status(rd->r, slot, &st));
+	if (err == 0 && (Flags & IFD_NEGOTIATE_PTS1) && !PTS1)
+		err = -EINVAL;          /* 00 is no Fi/Di; libuccid's 0 means "the best" */
+	if (err == 0) {
+		err = ifd_note(rd, uccid_set_protocol(rd->r, slot, want, Flags & IFD_NEGOTIATE_PTS1 ? PTS1 : 0));
+		/* a reset happened (or may have): the ATR TAG_IFD_ATR gives is the warm one */
+		if (err != 0 && err != -ENODEV && uccid_slot_status(rd->r, slot, &st) == 0)
+			ifd_set_atr(rd, slot, st.atr, st.atr_len);
+	}
 	ifd_put(rd);
 	if (err < 0)
-		return ifd_from_errno(err, IFD_OP_PROTOCOL);
-	if (!st.present)
-		return ifd_from_errno(-ENOMEDIUM, IFD_OP_PROTOCOL);
-	if (!st.powered || st.protocol != want) {
-		ifd_log(IFD_LOG_INFO, "Lun 0x%lX: T=%u asked, the card runs T=%u", (unsigned long)Lun, want,
-			st.protocol);
-		return ifd_from_errno(-ENOTSUP, IFD_OP_PROTOCOL);
-	}
-	(void)Flags;
-	(void)PTS1;
-	(void)PTS2;
-	(void)PTS3;
-	return IFD_SUCCESS;
+		ifd_log(IFD_LOG_INFO, "Lun 0x%lX: protocol 0x%lX: %s", (unsigned long)Lun, (unsigned long)Protocol,
+			uccid_strerror(err));
+	return ifd_from_errno(err, IFD_OP_PROTOCOL);
 }
 
 EXPORT RESPONSECODE IFDHPowerICC(DWORD Lun, DWORD Action, PUCHAR Atr, PDWORD AtrLength)

@@ -42,6 +42,7 @@ const char *uccid_strerror(int err)
 	case -EBUSY: return "the slot is busy";
 	case -EMSGSIZE: return "the response does not fit the buffer";
 	case -ENOTSUP: return "the reader cannot do that";
+	case -EPROTONOSUPPORT: return "the card does not offer that protocol";
 	case -ECANCELED: return "cancelled";
 	case -EIO: return "the reader reported an error";
 	default: return strerror(err < 0 ? -err : err);

@@ -7,6 +7,9 @@
  * nothing when the reader negotiates itself (40), SetParameters only when it
  * does PPS itself (80), otherwise PPS at TPDU level and SetParameters; for
  * T=1 at TPDU level the host's S(IFS) unless the reader does it (400).
+ * One function (negotiate) does it for a power-up, which picks T=1 when the
+ * card offers it, and for a later protocol selection (uccid_set_protocol),
+ * which warm resets the card first: a PPS may only follow an ATR.
  * Also power off, warm and cold reset, and slot status.
  */
 #include "config.h"
@@ -160,26 +163,42 @@ static void card_timing(struct uccid_reader *r, struct uslot *s, uint8_t fidi)
 	s->bwt_ms = (uint32_t)(bwt / 1000) + 1;
 }
 
-static int negotiate(struct uccid_reader *r, struct uslot *s)
+/* The protocol a power-up runs: the specific mode's, else T=1 when offered and the reader runs it, else T=0. */
+static uint8_t auto_protocol(const struct uccid_reader *r, const struct ccid_atr *a)
+{
+	if (a->specific_mode)
+		return a->ta2_protocol;
+	if ((a->protocols & 2) && (r->desc.dwProtocols & CCID_PROTOCOLS_T1))
+		return CCID_PROTOCOL_T1;
+	return CCID_PROTOCOL_T0;
+}
+
+/*
+ * Negotiate proto with the card whose ATR just came (s->atrp; ISO 7816-3
+ * §9.1: a PPS only as the first exchange after it): PPS at TPDU level when
+ * the protocol or Fi/Di is not the default, unless the reader does it (80)
+ * or negotiates itself (40: nothing is sent); SetParameters (CCID §6.1.7);
+ * for T=1 at TPDU level the T=1 state and the host's S(IFS) (§11.4.2).
+ * want_fidi: PPS1 to ask for, or 0 for the best both sides support.  Power-up
+ * and uccid_set_protocol both come here.  *ret_refused (may be NULL) is set
+ * when the PPS exchange itself failed: the card must be reset (§9.3).
+ */
+static int negotiate(struct uccid_reader *r, struct uslot *s, uint8_t proto, uint8_t want_fidi, bool *ret_refused)
 {
 	const struct ccid_atr *a = &s->atrp;
 	uint32_t feat = r->desc.dwFeatures;
-	uint8_t proto, fidi;
+	uint8_t fidi;
 	int rc;
 
-	/* the protocol: specific mode imposes it; else T=1 when offered and the reader does it */
-	if (a->specific_mode)
-		proto = a->ta2_protocol;
-	else if ((a->protocols & 2) && (r->desc.dwProtocols & CCID_PROTOCOLS_T1))
-		proto = CCID_PROTOCOL_T1;
-	else
-		proto = CCID_PROTOCOL_T0;
 	if (proto > 1 || !(r->desc.dwProtocols & (1u << proto))) {
 		uccid_log(r, UCCID_LOG_ERROR, "slot %u: the card's protocol T=%u is not supported by the reader",
 			  s->index, proto);
 		return -ENOTSUP;
 	}
-	fidi = a->specific_mode && !a->ta2_implicit ? (uint8_t)(a->Fi_index << 4 | a->Di_index) : choose_fidi(r, a);
+	if (a->specific_mode && !a->ta2_implicit)
+		fidi = (uint8_t)(a->Fi_index << 4 | a->Di_index);
+	else
+		fidi = want_fidi ? want_fidi : choose_fidi(r, a);
 	if (feat & CCID_FEAT_AUTO_PPS_PROP) {
 		/* the reader negotiated by its own rules: neither PPS nor SetParameters */
 		fidi = (uint8_t)(a->Fi_index << 4 | a->Di_index);
@@ -187,8 +206,11 @@ static int negotiate(struct uccid_reader *r, struct uslot *s)
 		if (!a->specific_mode && !(feat & CCID_FEAT_AUTO_PPS_CUR) && r->level == CCID_LEVEL_TPDU
 		    && (proto != a->default_protocol || fidi != 0x11)) {
 			rc = do_pps(r, s, proto, fidi);
-			if (rc < 0)
+			if (rc < 0) {
+				if (ret_refused && rc != -ENODEV && rc != -ECANCELED && rc != -ENOMEDIUM)
+					*ret_refused = true;
 				return rc;
+			}
 			fidi = (uint8_t)rc;
 		}
 		rc = set_parameters(r, s, proto, fidi);
@@ -246,7 +268,8 @@ static int negotiate(struct uccid_reader *r, struct uslot *s)
 	return 0;
 }
 
-int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltage v, bool warm)
+/* IccPowerOn (a warm reset when the card is powered) and the ATR checked into s->atrp; nothing negotiated. */
+static int activate(struct uccid_reader *r, struct uslot *s, enum uccid_voltage v, bool warm)
 {
 	static const enum uccid_voltage order[] = { UCCID_VOLTAGE_5V, UCCID_VOLTAGE_3V, UCCID_VOLTAGE_1V8 };
 	uint8_t ans[CCID_HEADER_SIZE + 64];
@@ -290,7 +313,16 @@ int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltag
 	reader_unlock(r);
 	uccid_log(r, UCCID_LOG_INFO, "slot %u: %s reset, ATR of %zu bytes", s->index, warm ? "warm" : "cold",
 		  s->atr_len);
-	return negotiate(r, s);
+	return 0;
+}
+
+int uccid_do_power_on(struct uccid_reader *r, struct uslot *s, enum uccid_voltage v, bool warm)
+{
+	int rc = activate(r, s, v, warm);
+
+	if (rc < 0)
+		return rc;
+	return negotiate(r, s, auto_protocol(r, &s->atrp), 0, NULL);
 }
 
 /* EJECT without a mechanism latched the slot: no power-up until the card was removed. */
@@ -357,6 +389,95 @@ int uccid_reset(struct uccid_reader *r, unsigned slot, bool cold, uint8_t *atr, 
 		rc = (int)s->atr_len;
 	}
 out:
+	uccid_slot_leave(r, s);
+	return rc;
+}
+
+/* Does the card offer proto (its ATR; specific mode: only TA2's), at fidi (0: any) where it is fixed? */
+static int offered(const struct ccid_atr *a, uint8_t proto, uint8_t fidi)
+{
+	if (a->specific_mode)
+		return proto == a->ta2_protocol
+			&& (!fidi || a->ta2_implicit || fidi == (uint8_t)(a->Fi_index << 4 | a->Di_index)) ? 0
+			: -EPROTONOSUPPORT;
+	return proto < 16 && (a->protocols & (1u << proto)) ? 0 : -EPROTONOSUPPORT;
+}
+
+/*
+ * Run proto at fidi (0: the best) on a powered card: a PPS is allowed only
+ * right after an ATR (ISO 7816-3 §9.1), so the card is warm reset first and
+ * then negotiated as at power-up.  A PPS the card refuses or answers wrongly
+ * (§9.3) is followed by another reset, after which the card runs its
+ * default protocol at Fd/Dd (no PPS is needed for that), and -EPROTO.
+ */
+static int renegotiate(struct uccid_reader *r, struct uslot *s, uint8_t proto, uint8_t fidi)
+{
+	bool refused = false;
+	int rc = activate(r, s, UCCID_VOLTAGE_AUTO, true);
+
+	if (rc < 0)
+		return rc;
+	/* the warm ATR may differ from the cold one */
+	rc = offered(&s->atrp, proto, fidi);
+	if (rc < 0) {
+		uccid_log(r, UCCID_LOG_WARNING, "slot %u: after the warm reset the card does not offer T=%u",
+			  s->index, proto);
+		negotiate(r, s, auto_protocol(r, &s->atrp), 0, NULL);
+		return rc;
+	}
+	rc = negotiate(r, s, proto, fidi, &refused);
+	if (rc < 0 && refused) {
+		uccid_log(r, UCCID_LOG_WARNING, "slot %u: PPS for T=%u failed; resetting the card (ISO 7816-3 9.3)",
+			  s->index, proto);
+		rc = activate(r, s, UCCID_VOLTAGE_AUTO, true);
+		if (rc == 0)
+			negotiate(r, s, s->atrp.specific_mode ? s->atrp.ta2_protocol : s->atrp.default_protocol, 0x11,
+				  NULL);
+		return rc == -ENODEV || rc == -ECANCELED || rc == -ENOMEDIUM ? rc : -EPROTO;
+	}
+	return rc < 0 ? rc : 1;
+}
+
+int uccid_set_protocol(struct uccid_reader *r, unsigned slot, uint8_t protocol, uint8_t fidi)
+{
+	struct uslot *s;
+	struct ucard card;
+	int rc = slot_of(r, slot, &s);
+
+	if (rc < 0)
+		return rc;
+	if (protocol > CCID_PROTOCOL_T1 || (fidi && (!ccid_fi(fidi >> 4) || !ccid_di(fidi & 0x0F))))
+		return -EINVAL;
+	rc = uccid_slot_enter(r, s, 0);
+	if (rc < 0)
+		return rc;
+	reader_lock(r);
+	card = s->card;
+	reader_unlock(r);
+	if (!card.present) {
+		rc = -ENOMEDIUM;
+	} else if (!card.powered || !s->atr_len) {
+		uccid_log(r, UCCID_LOG_INFO, "slot %u: protocol selection on a card that is not powered", s->index);
+		rc = -EIO;
+	} else if ((rc = offered(&s->atrp, protocol, fidi)) < 0) {
+		uccid_log(r, UCCID_LOG_INFO, "slot %u: T=%u asked; the card's ATR does not offer it%s", s->index,
+			  protocol, s->atrp.specific_mode ? " (specific mode)" : "");
+	} else if (!(r->desc.dwProtocols & (1u << protocol))) {
+		uccid_log(r, UCCID_LOG_INFO, "slot %u: T=%u asked; the reader does not run it", s->index, protocol);
+		rc = -ENOTSUP;
+	} else if (fidi && !rate_ok(r, (uint64_t)r->clock_khz * 1000 * ccid_di(fidi & 0x0F) / ccid_fi(fidi >> 4))) {
+		uccid_log(r, UCCID_LOG_INFO, "slot %u: Fi/Di %02X asked; the reader does not run that rate", s->index,
+			  fidi);
+		rc = -ENOTSUP;
+	} else if (card.protocol == protocol && (!fidi || fidi == s->fidi)) {
+		rc = 0;         /* negotiated so already */
+	} else if (r->desc.dwFeatures & CCID_FEAT_AUTO_PPS_PROP) {
+		uccid_log(r, UCCID_LOG_INFO, "slot %u: T=%u asked; the reader negotiates by its own rules (40)",
+			  s->index, protocol);
+		rc = -ENOTSUP;
+	} else {
+		rc = renegotiate(r, s, protocol, fidi);
+	}
 	uccid_slot_leave(r, s);
 	return rc;
 }

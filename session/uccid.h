@@ -181,6 +181,34 @@ int uccid_reset(struct uccid_reader *r, unsigned slot, bool cold, uint8_t *atr, 
 int uccid_power_off(struct uccid_reader *r, unsigned slot);
 
 /*
+ * Make the powered card run protocol (0: T=0, 1: T=1) at the Fi/Di indices
+ * fidi (as PPS1 and TA1 carry them; 0: the best the card and the reader both
+ * support, as at power-up) — pcscd's IFDHSetProtocolParameters.  When the
+ * card runs them already (power-up negotiates T=1 when the card offers it),
+ * nothing is sent.  Otherwise the card is warm reset, since a PPS may only
+ * follow an ATR (ISO 7816-3 §9.1), and negotiated as at power-up: at TPDU
+ * level a PPS for protocol and fidi (none when both are the card's defaults),
+ * unless the reader does PPS itself (dwFeatures 80); SetParameters; for T=1
+ * at TPDU level the host's S(IFS).  In specific mode (TA2) only TA2's
+ * protocol, at TA1's Fi/Di, is accepted.  Returns
+ *   0            the card ran them already; nothing was sent
+ *   1            the card was reset and runs them now (its ATR, in
+ *                uccid_slot_status, is the warm reset's)
+ *   -EINVAL      no such slot, protocol above 1, or fidi with an RFU Fi or Di
+ *   -EPROTONOSUPPORT the card's ATR does not offer protocol (in specific
+ *                mode: it is not TA2's, or fidi is not TA1's)
+ *   -ENOTSUP     the reader does not run protocol (dwProtocols) or the
+ *                rate of fidi, or negotiates by its own rules (dwFeatures
+ *                40) and runs another protocol
+ *   -EPROTO      the card refused the PPS or answered it wrongly (§9.3): it
+ *                was reset again and runs its default protocol at Fd/Dd
+ *   -EIO         the card is not powered, or the reader refused a command
+ *   -ENOMEDIUM, -ETIMEDOUT, -ENODEV, -ECANCELED, -EBUSY, -ECONNRESET,
+ *   -EMEDIUMTYPE as above.
+ */
+int uccid_set_protocol(struct uccid_reader *r, unsigned slot, uint8_t protocol, uint8_t fidi);
+
+/*
  * The parameters the card runs with (ISO 7816-3 §8.3, §9, §11.4), as this
  * session negotiated them at power-up: from the ATR, the PPS the card
  * accepted and the T=1 IFSD exchange.

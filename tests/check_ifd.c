@@ -47,6 +47,8 @@ START_TEST(errmap_table)
 		{ -ENOBUFS, IFD_OP_GENERIC, IFD_ERROR_INSUFFICIENT_BUFFER },
 		{ -ENOTSUP, IFD_OP_PROTOCOL, IFD_PROTOCOL_NOT_SUPPORTED },
 		{ -EIO, IFD_OP_PROTOCOL, IFD_ERROR_PTS_FAILURE },
+		{ -EPROTO, IFD_OP_PROTOCOL, IFD_ERROR_PTS_FAILURE },
+		{ -EPROTONOSUPPORT, IFD_OP_PROTOCOL, IFD_PROTOCOL_NOT_SUPPORTED },
 		{ -EIO, IFD_OP_GENERIC, IFD_COMMUNICATION_ERROR },
 		{ -EPROTO, IFD_OP_POWER, IFD_ERROR_POWER_ACTION },
 		{ -EBUSY, IFD_OP_GENERIC, IFD_COMMUNICATION_ERROR },
@@ -558,6 +560,111 @@ START_TEST(extended_apdu_one_code)
 }
 END_TEST
 
+/* A DWORD attribute of Lun 0 (SCARD_ATTR_*: 4 bytes, little-endian). */
+static uint32_t attr_dword(DWORD tag)
+{
+	uint8_t v[8];
+	DWORD len = sizeof(v);
+
+	ck_assert_int_eq(IFDHGetCapabilities(0, tag, &len, v), IFD_SUCCESS);
+	ck_assert_uint_eq(len, 4);
+	return ifd_get_le32(v);
+}
+
+static void start_serving(struct served *sv, pthread_t *th)
+{
+	sv->stop = false;
+	pthread_create(th, NULL, serve, sv);
+}
+
+static void stop_serving(struct served *sv, pthread_t th)
+{
+	sv->stop = true;
+	pthread_join(th, NULL);
+}
+
+/*
+ * IFDHSetProtocolParameters as pcscd calls it (SCARD_PROTOCOL_T0 / _T1 bits,
+ * Flags 0) and with PTS1, on a TPDU reader whose card offers T=0 (its
+ * default) and T=1: each protocol is set, and an APDU goes through under it;
+ * the codes pcscd tells apart (reference §2): IFD_PROTOCOL_NOT_SUPPORTED for
+ * what cannot be set, IFD_ERROR_PTS_FAILURE for a PPS answered wrongly.
+ */
+START_TEST(set_protocol_codes)
+{
+	static const uint8_t select_app[] = { 0x00, 0xA4, 0x04, 0x0C, 0x07, 0xF0, 0x75, 0x63, 0x63, 0x69, 0x64, 0x01 };
+	struct vusb_device dev = { .ops = &vdev_usb_ops, .busid = "1-1" };
+	struct served sv = { 0 };
+	struct vdev_config cfg;
+	SCARD_IO_HEADER pci = { .Protocol = 0, .Length = 8 };
+	uint8_t v[MAX_ATR_SIZE], rsp[16];
+	DWORD len;
+	struct vdev *d;
+	pthread_t th;
+	char url[64];
+
+	ck_assert_int_eq(vdev_profile_config(VDEV_PROFILE_TPDU_T1, &cfg), 0);
+	cfg.desc.dwProtocols = CCID_PROTOCOLS_T0 | CCID_PROTOCOLS_T1;
+	vcard_config_default(&cfg.card, VCARD_PROTO_T0 | VCARD_PROTO_T1);
+	cfg.card.ta1 = 0x96;
+	d = vdev_new(&cfg);
+	ck_assert_ptr_nonnull(d);
+	dev.dev = d;
+	sv.srv = usbip_server_new();
+	ck_assert_int_eq(usbip_server_add_device(sv.srv, &dev), 0);
+	ck_assert_int_eq(usbip_server_listen(sv.srv, "127.0.0.1", 0), 0);
+	start_serving(&sv, &th);
+	snprintf(url, sizeof(url), "usbip://127.0.0.1:%u/1-1", usbip_server_port(sv.srv));
+	ck_assert_int_eq(IFDHCreateChannelByName(0, url), IFD_SUCCESS);
+	len = sizeof(v);
+	ck_assert_int_eq(IFDHPowerICC(0, IFD_POWER_UP, v, &len), IFD_SUCCESS);
+	ck_assert_uint_eq(attr_dword(SCARD_ATTR_CURRENT_PROTOCOL_TYPE), SCARD_PROTOCOL_T1);
+
+	for (int k = 0; k < 4; k++) {
+		DWORD proto = k % 2 ? SCARD_PROTOCOL_T1 : SCARD_PROTOCOL_T0;
+
+		ck_assert_int_eq(IFDHSetProtocolParameters(0, proto, 0, 0, 0, 0), IFD_SUCCESS);
+		ck_assert_uint_eq(attr_dword(SCARD_ATTR_CURRENT_PROTOCOL_TYPE), proto);
+		ck_assert_uint_eq(attr_dword(SCARD_ATTR_CURRENT_F), 512);        /* TA1 96 by PPS */
+		ck_assert_uint_eq(attr_dword(SCARD_ATTR_CURRENT_D), 32);
+		pci.Protocol = proto == SCARD_PROTOCOL_T0 ? 0 : 1;
+		len = sizeof(rsp);
+		ck_assert_int_eq(IFDHTransmitToICC(0, pci, (uint8_t *)select_app, sizeof(select_app), rsp, &len, NULL),
+				 IFD_SUCCESS);
+		ck_assert_uint_eq(len, 2);
+		ck_assert_uint_eq(rsp[0], 0x90);
+	}
+	/* PTS1 from the caller: Fd/Dd */
+	ck_assert_int_eq(IFDHSetProtocolParameters(0, SCARD_PROTOCOL_T1, IFD_NEGOTIATE_PTS1, 0x11, 0, 0), IFD_SUCCESS);
+	ck_assert_uint_eq(attr_dword(SCARD_ATTR_CURRENT_F), 372);
+	ck_assert_uint_eq(attr_dword(SCARD_ATTR_CURRENT_D), 1);
+
+	ck_assert_int_eq(IFDHSetProtocolParameters(0, SCARD_PROTOCOL_RAW, 0, 0, 0, 0), IFD_PROTOCOL_NOT_SUPPORTED);
+	ck_assert_int_eq(IFDHSetProtocolParameters(0, SCARD_PROTOCOL_T0, IFD_NEGOTIATE_PTS2, 0, 1, 0),
+			 IFD_PROTOCOL_NOT_SUPPORTED);
+	ck_assert_int_eq(IFDHSetProtocolParameters(0, SCARD_PROTOCOL_T0, IFD_NEGOTIATE_PTS1, 0x00, 0, 0),
+			 IFD_COMMUNICATION_ERROR);
+	ck_assert_int_eq(IFDHSetProtocolParameters(0x10000, SCARD_PROTOCOL_T0, 0, 0, 0, 0), IFD_NO_SUCH_DEVICE);
+
+	/* a PPS the card answers wrongly: IFD_ERROR_PTS_FAILURE, the card reset to its default (T=0) */
+	stop_serving(&sv, th);
+	ck_assert_int_eq(vdev_set_fault(d, 0, VDEV_FAULT_PPS_WRONG, 0, 1), 0);
+	start_serving(&sv, &th);
+	ck_assert_int_eq(IFDHSetProtocolParameters(0, SCARD_PROTOCOL_T0, 0, 0, 0, 0), IFD_ERROR_PTS_FAILURE);
+	ck_assert_uint_eq(attr_dword(SCARD_ATTR_CURRENT_PROTOCOL_TYPE), SCARD_PROTOCOL_T0);
+	ck_assert_uint_eq(attr_dword(SCARD_ATTR_CURRENT_F), 372);
+	pci.Protocol = 0;
+	len = sizeof(rsp);
+	ck_assert_int_eq(IFDHTransmitToICC(0, pci, (uint8_t *)select_app, sizeof(select_app), rsp, &len, NULL),
+			 IFD_SUCCESS);
+
+	ck_assert_int_eq(IFDHCloseChannel(0), IFD_SUCCESS);
+	stop_serving(&sv, th);
+	usbip_server_free(sv.srv);
+	vdev_free(d);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ifd");
@@ -580,6 +687,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, power_up_card_powered_by_another);
 	tcase_add_test(tc, get_capabilities_lengths);
 	tcase_add_test(tc, extended_apdu_one_code);
+	tcase_add_test(tc, set_protocol_codes);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,7 +4,8 @@
  * in process: every profile's session through the public API, every fault
  * the virtual reader injects (a clear error within a bounded time, and a
  * session that works again afterwards), card events, threads on the
- * multi-slot profile, unplug and cancel in the middle of an APDU.
+ * multi-slot profile, unplug and cancel in the middle of an APDU, and
+ * protocol selection after power-up (PPS, SetParameters) as pcscd asks it.
  */
 #include "config.h"
 
@@ -84,18 +85,17 @@ static void quiet_log(void *ctx, enum uccid_log_level level, const char *msg)
 		fprintf(stderr, "[%d] %s\n", level, msg);
 }
 
-static struct rig *rig_new_over(int over, enum vdev_profile p, unsigned deadline_ms)
+/* A rig on a reader configured as cfg (p: the profile it was made from, for messages). */
+static struct rig *rig_new_cfg(int over, enum vdev_profile p, const struct vdev_config *cfg, unsigned deadline_ms)
 {
 	struct rig *g = calloc(1, sizeof(*g));
-	struct vdev_config cfg;
 	struct uccid_options o = { .exchange_deadline_ms = deadline_ms, .power_deadline_ms = deadline_ms,
 				   .log = quiet_log, .log_level = UCCID_LOG_DEBUG };
 	char err[256] = "";
 
-	ck_assert_int_eq(vdev_profile_config(p, &cfg), 0);
 	g->p = p;
 	g->over = over;
-	g->d = vdev_new(&cfg);
+	g->d = vdev_new(cfg);
 	ck_assert_ptr_nonnull(g->d);
 	if (over == OVER_INPROC) {
 		ck_assert_int_eq(vreader_inproc_open(g->d, &g->t), 0);
@@ -114,6 +114,14 @@ static struct rig *rig_new_over(int over, enum vdev_profile p, unsigned deadline
 		ck_assert_msg(uccid_open(url, &o, &g->r, err, sizeof(err)) == 0, "%s", err);
 	}
 	return g;
+}
+
+static struct rig *rig_new_over(int over, enum vdev_profile p, unsigned deadline_ms)
+{
+	struct vdev_config cfg;
+
+	ck_assert_int_eq(vdev_profile_config(p, &cfg), 0);
+	return rig_new_cfg(over, p, &cfg, deadline_ms);
 }
 
 static void rig_free(struct rig *g)
@@ -603,6 +611,226 @@ START_TEST(test_mechanical)
 }
 END_TEST
 
+/* ---- protocol selection after power-up (uccid_set_protocol) ---- */
+
+struct jread {
+	uint64_t from;
+	struct vdev_journal_entry e[64];
+	size_t n;
+};
+
+static void journal_cb(struct vdev *d, void *ctx)
+{
+	struct jread *j = ctx;
+
+	j->n = vdev_journal(d, 0, j->from, j->e, sizeof(j->e) / sizeof(j->e[0]));
+}
+
+/*
+ * The host's commands on slot 0 since *mark (which moves past them), one word
+ * each: "on" / "warm" (IccPowerOn), "pps:PPS0[,PPS1]" (an XfrBlock carrying a
+ * PPS), "xfr" (any other XfrBlock), "set:T/FIDI" (SetParameters), else the
+ * message type in hex; GetSlotStatus (expect_runs) is left out.
+ */
+static const char *host_cmds(struct rig *g, uint64_t *mark)
+{
+	static char out[512];
+	struct jread j = { .from = *mark };
+	size_t len = 0;
+
+	on_device(g, journal_cb, &j);
+	out[0] = '\0';
+	for (size_t i = 0; i < j.n; i++) {
+		const struct vdev_journal_entry *e = &j.e[i];
+		char w[32];
+
+		*mark = e->index + 1;
+		if (!e->from_host || e->bMessageType == CCID_PC_TO_RDR_GET_SLOT_STATUS)
+			continue;
+		if (e->bMessageType == CCID_PC_TO_RDR_ICC_POWER_ON)
+			snprintf(w, sizeof(w), "%s", e->warm ? "warm" : "on");
+		else if (e->bMessageType == CCID_PC_TO_RDR_XFR_BLOCK && e->ndata >= 3 && e->data[0] == 0xFF)
+			snprintf(w, sizeof(w), (e->data[1] & 0x10) ? "pps:%02X,%02X" : "pps:%02X", e->data[1], e->data[2]);
+		else if (e->bMessageType == CCID_PC_TO_RDR_XFR_BLOCK)
+			snprintf(w, sizeof(w), "xfr");
+		else if (e->bMessageType == CCID_PC_TO_RDR_SET_PARAMETERS && e->ndata >= 1)
+			snprintf(w, sizeof(w), "set:%u/%02X", e->b7, e->data[0]);
+		else
+			snprintf(w, sizeof(w), "%02X", e->bMessageType);
+		len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", len ? " " : "", w);
+		if (len >= sizeof(out))
+			break;
+	}
+	return out;
+}
+
+static void expect_cmds(struct rig *g, uint64_t *mark, const char *want, const char *what)
+{
+	const char *got = host_cmds(g, mark);
+
+	ck_assert_msg(!strcmp(got, want), "%s: the host sent '%s', want '%s'", what, got, want);
+}
+
+static void expect_runs(struct rig *g, uint8_t protocol, uint8_t fidi)
+{
+	struct uccid_slot_status st;
+
+	ck_assert_int_eq(uccid_slot_status(g->r, 0, &st), 0);
+	ck_assert_msg(st.powered && st.protocol == protocol && st.params.fidi == fidi,
+		      "the card runs T=%u at %02X, want T=%u at %02X", st.protocol, st.params.fidi, protocol, fidi);
+}
+
+/* A reader of profile p with both protocols, and a card offering both (T=1 its default when t1_first). */
+static void both_cfg(enum vdev_profile p, bool t1_first, struct vdev_config *cfg)
+{
+	ck_assert_int_eq(vdev_profile_config(p, cfg), 0);
+	cfg->desc.dwProtocols = CCID_PROTOCOLS_T0 | CCID_PROTOCOLS_T1;
+	vcard_config_default(&cfg->card, VCARD_PROTO_T0 | VCARD_PROTO_T1);
+	cfg->card.ta1 = 0x96;
+	cfg->card.t1_first = t1_first;
+}
+
+/*
+ * TPDU level, a card offering T=0 and T=1 (_i: its default T=0 or T=1):
+ * power-up runs T=1; T=0 and back need a warm reset, a PPS and SetParameters
+ * (for T=1 the IFSD again); a wrong PPS answer resets the card to its default.
+ */
+START_TEST(test_set_protocol)
+{
+	bool t1_first = CASE(_i);
+	uint8_t dflt = t1_first ? 1 : 0;
+	struct vdev_config cfg;
+	struct rig *g;
+	uint64_t mark = 0;
+	char want[64];
+
+	both_cfg(VDEV_PROFILE_TPDU_T1, t1_first, &cfg);
+	g = rig_new_cfg(OVER(_i), VDEV_PROFILE_TPDU_T1, &cfg, 5000);
+	power(g, 0);
+	expect_cmds(g, &mark, "on pps:11,96 set:1/96 xfr", "power-up");
+	expect_runs(g, 1, 0x96);
+
+	/* what power-up negotiated: nothing to do */
+	ck_assert_int_eq(uccid_set_protocol(g->r, 0, 1, 0), 0);
+	ck_assert_int_eq(uccid_set_protocol(g->r, 0, 1, 0x96), 0);
+	expect_cmds(g, &mark, "", "T=1 again");
+
+	/* T=0: a PPS for T=0 at TA1's Fi/Di after a warm reset, SetParameters for T=0 */
+	ck_assert_int_eq(uccid_set_protocol(g->r, 0, 0, 0), 1);
+	expect_cmds(g, &mark, "warm pps:10,96 set:0/96", "T=0");
+	expect_runs(g, 0, 0x96);
+	expect_sw(g, 0, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	echo(g, 0, 255);
+	expect_cmds(g, &mark, "xfr xfr", "APDUs under T=0");
+
+	/* back to T=1: the IFSD is announced again (an S(IFS) request) */
+	ck_assert_int_eq(uccid_set_protocol(g->r, 0, 1, 0), 1);
+	expect_cmds(g, &mark, "warm pps:11,96 set:1/96 xfr", "T=1");
+	expect_runs(g, 1, 0x96);
+	echo(g, 0, 255);
+	host_cmds(g, &mark);
+
+	/* PTS1 as the caller gives it; this one the card declines (answers without PPS1): Fd/Dd */
+	ck_assert_int_eq(uccid_set_protocol(g->r, 0, 0, 0x13), 1);
+	expect_cmds(g, &mark, "warm pps:10,13 set:0/11", "T=0 at 13");
+	expect_runs(g, 0, 0x11);
+	expect_sw(g, 0, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	ck_assert_int_eq(uccid_set_protocol(g->r, 0, 0, 0x11), 0);
+	host_cmds(g, &mark);
+
+	/* refused before anything is sent */
+	ck_assert_int_eq(uccid_set_protocol(g->r, 0, 0, 0x94), -ENOTSUP);      /* 62 500 bps: not a rate of the reader */
+	ck_assert_int_eq(uccid_set_protocol(g->r, 0, 2, 0), -EINVAL);
+	ck_assert_int_eq(uccid_set_protocol(g->r, 0, 0, 0x71), -EINVAL);       /* Fi index 7 is RFU */
+	ck_assert_int_eq(uccid_set_protocol(g->r, 0, 0, 0x10), -EINVAL);       /* Di index 0 is RFU */
+	ck_assert_int_eq(uccid_set_protocol(g->r, 1, 0, 0), -EINVAL);
+	expect_cmds(g, &mark, "", "refusals");
+
+	/* a wrong PPS answer (ISO 7816-3 §9.3): another reset; the card runs its default at Fd/Dd */
+	arm_fault(g, VDEV_FAULT_PPS_WRONG, 0, 1);
+	ck_assert_int_eq(uccid_set_protocol(g->r, 0, 1, 0), -EPROTO);
+	snprintf(want, sizeof(want), "warm pps:11,96 warm set:%u/11%s", dflt, t1_first ? " xfr" : "");
+	expect_cmds(g, &mark, want, "wrong PPS answer");
+	expect_runs(g, dflt, 0x11);
+	echo(g, 0, 255);
+
+	/* a card that is not powered; a card that is gone */
+	ck_assert_int_eq(uccid_power_off(g->r, 0), 0);
+	ck_assert_int_eq(uccid_set_protocol(g->r, 0, 0, 0), -EIO);
+	power(g, 0);
+	on_device(g, remove_cb, NULL);
+	ck_assert_int_eq(uccid_set_protocol(g->r, 0, 0, 0), -ENOMEDIUM);
+	rig_free(g);
+}
+END_TEST
+
+/*
+ * What the card's ATR or the reader rules out, and the readers that do PPS
+ * themselves: 0 a T=1-only card, 1 specific mode (TA2: T=0), 2 a reader
+ * without T=0, 3 short-APDU level with automatic PPS (80), 4 a reader that
+ * negotiates by its own rules (40).
+ */
+START_TEST(test_set_protocol_limits)
+{
+	struct vdev_config cfg;
+	enum vdev_profile p = _i >= 3 ? VDEV_PROFILE_SHORT_APDU : VDEV_PROFILE_TPDU_T1;
+	struct rig *g;
+	uint64_t mark = 0;
+
+	both_cfg(p, false, &cfg);
+	switch (_i) {
+	case 0:
+		vcard_config_default(&cfg.card, VCARD_PROTO_T1);
+		cfg.card.ta1 = 0x96;
+		break;
+	case 1:
+		cfg.card.specific_mode = true;
+		break;
+	case 2:
+		cfg.desc.dwProtocols = CCID_PROTOCOLS_T1;
+		break;
+	case 4:
+		cfg.desc.dwFeatures = (cfg.desc.dwFeatures & ~CCID_FEAT_AUTO_PPS_CUR) | CCID_FEAT_AUTO_PPS_PROP;
+		break;
+	}
+	g = rig_new_cfg(OVER_INPROC, p, &cfg, 5000);
+	power(g, 0);
+	host_cmds(g, &mark);
+	switch (_i) {
+	case 0:
+		ck_assert_int_eq(uccid_set_protocol(g->r, 0, 0, 0), -EPROTONOSUPPORT);
+		ck_assert_int_eq(uccid_set_protocol(g->r, 0, 1, 0), 0);
+		break;
+	case 1:
+		expect_runs(g, 0, 0x96);
+		ck_assert_int_eq(uccid_set_protocol(g->r, 0, 1, 0), -EPROTONOSUPPORT);
+		ck_assert_int_eq(uccid_set_protocol(g->r, 0, 0, 0x11), -EPROTONOSUPPORT);
+		ck_assert_int_eq(uccid_set_protocol(g->r, 0, 0, 0), 0);
+		ck_assert_int_eq(uccid_set_protocol(g->r, 0, 0, 0x96), 0);
+		break;
+	case 2:
+		ck_assert_int_eq(uccid_set_protocol(g->r, 0, 0, 0), -ENOTSUP);
+		break;
+	case 3:
+		/* the reader does the PPS itself: a warm reset and SetParameters */
+		expect_runs(g, 1, 0x96);
+		ck_assert_int_eq(uccid_set_protocol(g->r, 0, 0, 0), 1);
+		expect_cmds(g, &mark, "warm set:0/96", "T=0 at APDU level");
+		expect_runs(g, 0, 0x96);
+		expect_sw(g, 0, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+		host_cmds(g, &mark);
+		break;
+	case 4:
+		ck_assert_int_eq(uccid_set_protocol(g->r, 0, 1, 0), 0);
+		ck_assert_int_eq(uccid_set_protocol(g->r, 0, 0, 0), -ENOTSUP);
+		break;
+	}
+	expect_cmds(g, &mark, "", "refused or kept");
+	ck_assert_int_eq(uccid_transmit(g->r, 0, ECHO_5, sizeof(ECHO_5), rsp, sizeof(rsp)), 7);
+	rig_free(g);
+}
+END_TEST
+
 /* A card that answers only at 3 V on a reader without automatic voltage selection: 5 V, then 3 V. */
 START_TEST(test_voltage_fallback)
 {
@@ -716,6 +944,11 @@ int main(void)
 	tcase_add_test(tc, test_polled_events);
 	tcase_add_loop_test(tc, test_first_notify_keeps_card, 0, OVER_COUNT);
 	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("protocol");
+	tcase_add_loop_test(tc, test_set_protocol, 0, 2 * OVER_COUNT);
+	tcase_add_loop_test(tc, test_set_protocol_limits, 0, 5);
+	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("faults");
 	tcase_add_loop_test(tc, test_fault, 0, (int)(sizeof(faults) / sizeof(faults[0])) * OVER_COUNT);

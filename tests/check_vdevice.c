@@ -579,6 +579,58 @@ START_TEST(test_parameters)
 }
 END_TEST
 
+/*
+ * A card offering T=0 (its default) and T=1 at TPDU level: the card runs
+ * what the last PPS or reset gave it, and is mute while the reader frames
+ * another protocol; pps-wrong makes its next PPS answer name the other one.
+ */
+START_TEST(test_protocol_switch)
+{
+	static const uint8_t t1p[] = { 0x96, 0x10, 0x00, 0x4D, 0x00, 0x20, 0x00 };
+	static const uint8_t pps_t1[] = { 0xFF, 0x11, 0x96, 0x78 }, pps_t0[] = { 0xFF, 0x10, 0x96, 0x79 };
+	uint8_t iblock[] = { 0x00, 0x00, 0x04, 0x00, 0x20, 0x00, 0x80, 0x00 };
+	struct vdev_config cfg;
+	struct ccid_pps agreed;
+	struct rig *r;
+
+	ck_assert_int_eq(vdev_profile_config(VDEV_PROFILE_TPDU_T1, &cfg), 0);
+	cfg.desc.dwProtocols = CCID_PROTOCOLS_T0 | CCID_PROTOCOLS_T1;
+	vcard_config_default(&cfg.card, VCARD_PROTO_T0 | VCARD_PROTO_T1);
+	cfg.card.ta1 = 0x96;
+	r = rig_from(&cfg);
+	iblock[7] = ccid_t1_lrc(iblock, 7);
+
+	/* SetParameters for T=1 without a PPS: the card still runs T=0 and makes nothing of a block */
+	power_on(r, 0);
+	ck_assert_int_ge(cmd(r, CCID_PC_TO_RDR_SET_PARAMETERS, 0, 1, 0, 0, t1p, sizeof(t1p)), 0);
+	ck_assert(ok(r));
+	ck_assert_int_ge(cmd(r, CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, 0, iblock, sizeof(iblock)), 0);
+	ck_assert_uint_eq(r->m.rsp.bError, CCID_ERR_ICC_MUTE);
+
+	/* with the PPS first, the block is answered */
+	power_on(r, 0);
+	ck_assert_int_ge(cmd(r, CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, 0, pps_t1, sizeof(pps_t1)), 0);
+	ck_assert(ok(r));
+	ck_assert_int_ge(cmd(r, CCID_PC_TO_RDR_SET_PARAMETERS, 0, 1, 0, 0, t1p, sizeof(t1p)), 0);
+	ck_assert_int_ge(cmd(r, CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, 0, iblock, sizeof(iblock)), 0);
+	ck_assert(ok(r));
+
+	/* pps-wrong waits for a PPS (the ATR's answer passes), which then names the other protocol */
+	ck_assert_int_eq(vdev_set_fault(r->d, 0, VDEV_FAULT_PPS_WRONG, 0, 1), 0);
+	power_on(r, 0);
+	ck_assert_int_ge(cmd(r, CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, 0, pps_t0, sizeof(pps_t0)), 0);
+	ck_assert(ok(r));
+	ck_assert_int_eq(ccid_pps_check(pps_t0, sizeof(pps_t0), r->m.abData, r->m.dwLength, &agreed, NULL),
+			 -EPROTONOSUPPORT);
+	ck_assert_int_eq(ccid_pps_parse(r->m.abData, r->m.dwLength, &agreed, NULL), 0);      /* PCK right */
+	/* once */
+	power_on(r, 0);
+	ck_assert_int_ge(cmd(r, CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, 0, pps_t0, sizeof(pps_t0)), 0);
+	ck_assert_int_eq(ccid_pps_check(pps_t0, sizeof(pps_t0), r->m.abData, r->m.dwLength, &agreed, NULL), 0);
+	rig_free(r);
+}
+END_TEST
+
 /* SLOW: time extensions while the card works; a second command meets CMD_SLOT_BUSY. */
 START_TEST(test_time_extension_and_busy)
 {
@@ -925,6 +977,7 @@ int main(void)
 	tc = tcase_create("commands");
 	tcase_add_test(tc, test_bad_commands);
 	tcase_add_test(tc, test_parameters);
+	tcase_add_test(tc, test_protocol_switch);
 	tcase_add_test(tc, test_time_extension_and_busy);
 	tcase_add_test(tc, test_abort);
 	tcase_add_test(tc, test_mechanical);

@@ -116,6 +116,7 @@ enum vdev_fault {
 	VDEV_FAULT_T1_EDC,            /* the card's next T=1 block has a corrupted EDC */
 	VDEV_FAULT_REMOVE_MID_APDU,   /* the card is pulled while it processes the command */
 	VDEV_FAULT_DROP_CONNECTION,   /* the transport drops the connection mid-answer */
+	VDEV_FAULT_PPS_WRONG,         /* the card answers the next PPS naming the other protocol */
 	VDEV_FAULT_COUNT,
 };
 

@@ -42,7 +42,8 @@ static void usage(FILE *f)
 	      "                          tpdu-t0, tpdu-t1, short-apdu, extended-apdu, multi-slot, mechanical\n"
 	      "  -d, --descriptor FILE   add a reader that declares and behaves as a real reader's\n"
 	      "                          descriptor dump (the format of tests/data/readers/)\n"
-	      "      --card t0|t1|both   the protocols the cards of the next readers offer\n"
+	      "      --card t0|t1|both|both-t1  the protocols the cards of the next readers offer\n"
+	      "                          (both: T=0 is the default, both-t1: T=1)\n"
 	      "      --no-card           the next readers start with empty slots\n"
 	      "      --pin DIGITS        the cards' PIN (ASCII digits, default 123456)\n"
 	      "      --mute-ms MS        how long a mute card takes to be reported (default 100)\n"
@@ -65,8 +66,10 @@ static void usage(FILE *f)
 	      f);
 }
 
+#define CARD_T1_FIRST 0x100     /* card_opts.protocols: T=1 is the default protocol */
+
 struct card_opts {
-	int protocols;          /* 0: the profile's */
+	int protocols;          /* 0: the profile's; VCARD_PROTO_* | CARD_T1_FIRST */
 	bool no_card;
 	bool no_interrupt;
 	long card_voltages;     /* -1: the profile's */
@@ -78,10 +81,12 @@ static void apply_card_opts(struct vdev_config *cfg, const struct card_opts *co)
 {
 	if (co->protocols) {
 		uint8_t ta1 = cfg->card.ta1;
+		uint16_t protocols = (uint16_t)(co->protocols & ~CARD_T1_FIRST);
 
-		vcard_config_default(&cfg->card, (uint16_t)co->protocols);
+		vcard_config_default(&cfg->card, protocols);
 		cfg->card.ta1 = ta1;
-		cfg->desc.dwProtocols = (uint32_t)co->protocols;
+		cfg->card.t1_first = co->protocols & CARD_T1_FIRST;
+		cfg->desc.dwProtocols = protocols;
 	}
 	if (co->no_card)
 		for (unsigned i = 0; i < VDEV_MAX_SLOTS; i++)
@@ -191,8 +196,11 @@ int main(int argc, char **argv)
 				co.protocols = 2;
 			else if (!strcmp(optarg, "both"))
 				co.protocols = 3;
+			else if (!strcmp(optarg, "both-t1"))
+				co.protocols = 3 | CARD_T1_FIRST;
 			else {
-				fprintf(stderr, "uccid-vreader: --card takes t0, t1 or both, not '%s'\n", optarg);
+				fprintf(stderr, "uccid-vreader: --card takes t0, t1, both or both-t1, not '%s'\n",
+					optarg);
 				goto out;
 			}
 			break;

@@ -238,6 +238,7 @@ static const char *const fault_names[VDEV_FAULT_COUNT] = {
 	[VDEV_FAULT_T1_EDC] = "t1-edc",
 	[VDEV_FAULT_REMOVE_MID_APDU] = "remove-mid-apdu",
 	[VDEV_FAULT_DROP_CONNECTION] = "drop-connection",
+	[VDEV_FAULT_PPS_WRONG] = "pps-wrong",
 };
 
 const char *vdev_fault_name(enum vdev_fault f)

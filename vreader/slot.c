@@ -94,7 +94,8 @@ void vdev_answer(struct vdev *d, struct vslot *s, uint8_t type, uint8_t seq, uin
 		 uint8_t b9, const uint8_t *data, size_t len, uint32_t delay_ms, int64_t now)
 {
 	bool card_command = type == CCID_RDR_TO_PC_DATA_BLOCK;
-	enum vdev_fault f = take_fault(d, s, card_command);
+	/* a PPS answer's fault is the card's, applied by xfr_tpdu to the PPS it waits for */
+	enum vdev_fault f = s->fault == VDEV_FAULT_PPS_WRONG ? VDEV_FAULT_NONE : take_fault(d, s, card_command);
 	enum vusb_in_action action = VUSB_IN_DATA;
 	bool remove = false;
 	int64_t due;
@@ -438,6 +439,18 @@ static void xfr_tpdu(struct vdev *d, struct vslot *s, const struct ccid_msg *m, 
 		n = vcard_pps(s->card, m->abData, m->dwLength, rsp, CCID_MAX_DATA_LENGTH);
 		if (n > 0)
 			s->protocol = vcard_protocol(s->card);
+		if (n > 2 && s->fault == VDEV_FAULT_PPS_WRONG && take_fault(d, s, true) == VDEV_FAULT_PPS_WRONG) {
+			/* PPS0 names the other protocol, PCK still right: a wrong answer (§9.3) */
+			rsp[1] ^= 0x01;
+			rsp[n - 1] ^= 0x01;
+		}
+	} else if (s->protocol != vcard_protocol(s->card)) {
+		/* the reader frames another protocol than the card runs (SetParameters without a PPS):
+		   the card makes no sense of it and stays silent */
+		vdev_log(d, "slot %u: the reader runs T=%u, the card T=%u: the card is mute", s->index, s->protocol,
+			 vcard_protocol(s->card));
+		s->pps_window = false;
+		n = 0;
 	} else {
 		s->pps_window = false;
 		if (s->protocol == CCID_PROTOCOL_T1) {

@@ -31,6 +31,11 @@
  *                          large and a short buffer, compared with what the
  *                          virtual reader exports (control socket "device"),
  *                          its journal and ATR; prints the table
+ *   protocol T0|T1 ...     one SCardConnect per argument allowing only that
+ *                          protocol (pcscd: IFDHSetProtocolParameters): the
+ *                          protocol is the connection's, an APDU goes
+ *                          through, and the journal shows a PPS and
+ *                          SetParameters for it after the last power-up
  * Prints "ok ..." or "FAIL ..." lines; exit status 0 when nothing failed.
  */
 #include "config.h"
@@ -1160,6 +1165,80 @@ static void cmd_bench(long n)
 	SCardDisconnect(h, SCARD_LEAVE_CARD);
 }
 
+/*
+ * One SCardConnect per argument ("T0" or "T1"), allowing that protocol only:
+ * pcscd passes it to IFDHSetProtocolParameters.  The connection must say
+ * that protocol, an APDU must go through, and in the journal the card's
+ * negotiation before that APDU — after its last IccPowerOn — must be a PPS
+ * for the protocol (TA1 96, so PPS1 96) and SetParameters for it.  Each
+ * connection ends with SCARD_RESET_CARD, so that pcscd negotiates afresh;
+ * a first one, with both protocols allowed, only for that reset.
+ */
+static void cmd_protocol(int argc, char **argv)
+{
+	SCARDHANDLE h0;
+	DWORD p0;
+
+	/* an earlier client (opensc-tool) may have left pcscd's protocol set: a reset undoes it */
+	if (connect_card(&h0, SCARD_SHARE_EXCLUSIVE, &p0) < 0 || SCardDisconnect(h0, SCARD_RESET_CARD) != SCARD_S_SUCCESS)
+		fail("the first connection, for a reset");
+	for (int k = 0; k < argc; k++) {
+		unsigned t = !strcmp(argv[k], "T1") ? 1 : 0, from = 0, pps_t = 99, set_t = 99, pps1 = 0, ons = 0;
+		DWORD want = t ? SCARD_PROTOCOL_T1 : SCARD_PROTOCOL_T0, proto = 0, len;
+		const char *j, *apdu = NULL, *on = NULL;
+		uint8_t v[8];
+		SCARDHANDLE h;
+		LONG rv;
+
+		rv = SCardConnect(ctx, reader, SCARD_SHARE_EXCLUSIVE, want, &h, &proto);
+		if (rv != SCARD_S_SUCCESS) {
+			fail("T=%u: SCardConnect: %s", t, pcsc_stringify_error(rv));
+			continue;
+		}
+		if (proto != want)
+			fail("T=%u: SCardConnect gives protocol %lu", t, (unsigned long)proto);
+		len = sizeof(v);
+		if (SCardGetAttrib(h, SCARD_ATTR_CURRENT_PROTOCOL_TYPE, v, &len) != SCARD_S_SUCCESS || len != 4 ||
+		    (DWORD)(v[0] | v[1] << 8 | v[2] << 16 | (DWORD)v[3] << 24) != want)
+			fail("T=%u: SCARD_ATTR_CURRENT_PROTOCOL_TYPE is not SCARD_PROTOCOL_T%u", t, t);
+		if (select_ok(h, proto) < 0)
+			fail("T=%u: SELECT did not answer 9000", t);
+		j = journal(0, &from);
+		/* the last SELECT, and the last IccPowerOn before it */
+		for (const char *p = j; (p = strstr(p, "00A4040C07F0")); p++)
+			apdu = p;
+		for (const char *p = j; (p = strstr(p, "host PC_to_RDR_IccPowerOn")) && (!apdu || p < apdu); p++) {
+			on = p;
+			ons++;
+		}
+		if (!apdu || !on) {
+			fail("T=%u: no SELECT, or no IccPowerOn before it, in the journal", t);
+		} else {
+			for (const char *p = on; p < apdu; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : apdu) {
+				const char *nl = strchr(p, '\n'), *x = strstr(p, "host PC_to_RDR_XfrBlock"), *d;
+				unsigned pps0;
+
+				if (!nl || nl > apdu)
+					nl = apdu;
+				if (x && x < nl && (d = strstr(x, " data=FF")) && d < nl &&
+				    sscanf(d + 8, "%2x%2x", &pps0, &pps1) == 2)
+					pps_t = pps0 & 0x0F;
+				if ((x = strstr(p, "host PC_to_RDR_SetParameters")) && x < nl && (d = strstr(x, "b7=")))
+					set_t = (unsigned)strtoul(d + 3, NULL, 16);
+			}
+			if (pps_t != t || pps1 != 0x96 || set_t != t)
+				fail("T=%u: after the last IccPowerOn a PPS for T=%u (PPS1 %02X) and SetParameters for T=%u",
+				     t, pps_t, pps1, set_t);
+			else
+				ok("T=%u: SCardConnect, SELECT; before it PPS for T=%u (PPS1 96) and SetParameters T=%u "
+				   "(%u IccPowerOn so far)", t, t, t, ons);
+		}
+		rv = SCardDisconnect(h, SCARD_RESET_CARD);
+		if (rv != SCARD_S_SUCCESS)
+			fail("T=%u: SCardDisconnect RESET: %s", t, pcsc_stringify_error(rv));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd;
@@ -1212,6 +1291,8 @@ int main(int argc, char **argv)
 		cmd_attrs(argv[i]);
 	else if (!strcmp(cmd, "bench") && i < argc)
 		cmd_bench(atol(argv[i]));
+	else if (!strcmp(cmd, "protocol") && i < argc)
+		cmd_protocol(argc - i, argv + i);
 	else {
 		fprintf(stderr, "pcsc-client: bad command '%s'\n", cmd);
 		SCardReleaseContext(ctx);

@@ -1,7 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # uccid's IFD handler under the real pcscd: the test starts uccid-vreader
-# (five readers: tpdu-t1, extended-apdu, multi-slot, mechanical, tpdu-t0)
+# (seven readers: tpdu-t1, extended-apdu, multi-slot, mechanical, tpdu-t0,
+# then two TPDU readers whose cards offer T=0 and T=1, with T=1 and with T=0
+# as their default protocol)
 # and pcscd in the foreground with a reader.conf naming the readers by
 # usbip:// and a bundle holding the freshly built libifd-uccid.so; then a
 # second uccid-vreader with a reader without an interrupt endpoint under a
@@ -67,12 +69,13 @@ plist 0x0007 0x0000
 lib=$tmp/bundle/ifd-uccid.bundle/Contents/Linux/libifd-uccid.so
 
 "$vreader" --port 0 --profile tpdu-t1 --profile extended-apdu --profile multi-slot --profile mechanical \
-	--profile tpdu-t0 --control "$tmp/ctl" > "$tmp/vr.out" 2>&1 &
+	--profile tpdu-t0 --card both-t1 --profile tpdu-t1 --card both --profile tpdu-t1 \
+	--control "$tmp/ctl" > "$tmp/vr.out" 2>&1 &
 vr=$!
 vreader_wait "$vr" "$tmp/vr.out" || exit 1
 ATR=$(sed -n 's/^reader 1-1:.*, ATR \(.*\)$/\1/p' "$tmp/vr.out" | tr -d ' ' | tr 'A-F' 'a-f')
 n=1
-for name in t1 ext multi mech t0; do
+for name in t1 ext multi mech t0 dual1 dual0; do
 	printf 'FRIENDLYNAME "uccid %s"\nDEVICENAME usbip://127.0.0.1:%s/1-%s\nLIBPATH %s\n\n' "$name" "$port" $n "$lib"
 	n=$((n + 1))
 done > "$tmp/conf/uccid"
@@ -81,7 +84,7 @@ ask() {  # ask LINES...: the control socket's replies
 	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl" "$@"
 }
 
-conf=$tmp/conf nreaders=8
+conf=$tmp/conf nreaders=10
 readers_listed() {  # a client sees $nreaders readers (the multi-slot one counts as 4)
 	[ "$(timeout 5 opensc-tool -l 2>/dev/null | grep -c 'uccid ')" -ge "$nreaders" ]
 }
@@ -106,7 +109,7 @@ start_pcscd main || exit 1
 
 # pcsc_scan and opensc-tool see the readers and the cards
 timeout 10 pcsc_scan -r > "$tmp/scan" 2>&1
-[ "$(grep -c 'uccid ' "$tmp/scan")" -ge 8 ] && pass "pcsc_scan -r lists 8 readers" \
+[ "$(grep -c 'uccid ' "$tmp/scan")" -ge 10 ] && pass "pcsc_scan -r lists 10 readers" \
 	|| { failed "pcsc_scan -r"; cat "$tmp/scan"; }
 timeout 10 pcsc_scan -t 2 -n > "$tmp/scan" 2>&1
 grep -q -i "$(echo "$ATR" | sed 's/../& /g;s/ $//')" "$tmp/scan" && pass "pcsc_scan shows the ATR" \
@@ -129,6 +132,11 @@ run "session t1" $C1 session "uccid t1"
 run "session extended" $C --bus 1-2 session "uccid ext" --extended
 run "session t0" $C --bus 1-5 session "uccid t0"
 run "session multi-slot" $C --bus 1-3 session "uccid multi 02 00"
+
+# the protocol the application asks for (IFDHSetProtocolParameters): T=0 on a card whose default
+# is T=1 and the reverse, each switch a PPS and SetParameters for it in the journal
+run "protocol T=0 on a T=1 card" $C --bus 1-6 protocol "uccid dual1" T0 T1 T0
+run "protocol T=1 on a T=0 card" $C --bus 1-7 protocol "uccid dual0" T1 T0 T1
 
 # every SCARD_ATTR_* through SCardGetAttrib, against the virtual reader's descriptors and journal;
 # the table is kept as an artifact
