@@ -42,8 +42,14 @@
 #define REQ_GET_DESCRIPTOR 0x06
 #define RT_DEVICE_IN 0x80
 
-/* How often a waiting thread wakes up although nothing happened (libusb may need it for timeouts). */
-#define EVENT_POLL_US 100000
+/*
+ * How often a waiting thread wakes up although nothing happened: a safety
+ * net only.  libusb wakes a thread in its event loop itself for every
+ * completion, cancellation and transfer timeout (a timerfd on Linux; its
+ * next timeout elsewhere), and a thread waiting for another's event loop
+ * when that one ends; an idle reader's interrupt transfer wakes nobody.
+ */
+#define EVENT_POLL_US 60000000
 
 /*
  * A transfer of this file's, from submit to result (xfer_submit, xfer_wait,
@@ -53,6 +59,7 @@
 struct xfer {
 	struct libusb_transfer *tr;
 	bool in;                         /* IN: data that arrived before a timeout is returned */
+	bool intr;                       /* an intr_in transfer: wake() cancels it */
 	int completed;                   /* set by xfer_done */
 	struct xfer *next;               /* in lu_transport.inflight, under its lock */
 };
@@ -65,6 +72,7 @@ struct lu_transport {
 	bool kernel_detached;
 	atomic_bool cancelled;           /* cancel() was called: every call returns -ECANCELED */
 	atomic_bool gone;                /* the device went away: every call returns -ENODEV */
+	atomic_bool woken;               /* wake() asked: the intr_in call returns (-EINTR without data) */
 	pthread_mutex_t lock;            /* orders submit against cancel() and unplug; guards inflight */
 	struct xfer *inflight;
 	libusb_device *dev;              /* of h: what a DEVICE_LEFT event names */
@@ -424,9 +432,11 @@ static int xfer_submit(struct lu_transport *t, struct xfer *x)
 	x->tr->callback = xfer_done;
 	x->tr->user_data = &x->completed;
 
-	/* Under the lock, cancel() either sees the flag set before the submit or finds tr in the list. */
+	/* Under the lock, cancel() and wake() either see the flag set before the submit or find tr in the list. */
 	pthread_mutex_lock(&t->lock);
 	r = lu_state(t);
+	if (r == 0 && x->intr && atomic_exchange(&t->woken, false))
+		r = -EINTR;
 	if (r == 0) {
 		r = libusb_submit_transfer(x->tr);
 		if (r == 0) {
@@ -626,13 +636,37 @@ out:
 	return ro < 0 ? ro : r;
 }
 
+/*
+ * An interrupt transfer that wake() may cancel: a cancelled interrupt
+ * transfer consumed nothing (the host controller had not completed it), so
+ * the next call gets what the reader sends.
+ */
 static int op_intr_in(struct uccid_transport *pub, uint8_t *buf, size_t cap, unsigned timeout_ms)
 {
 	struct lu_transport *t = to_lu(pub);
+	struct xfer x = { .in = true, .intr = true };
+	int r;
 
 	if (!t->pub.info.ep_intr_in)
 		return -ENOTSUP;
-	return transfer(t, t->pub.info.ep_intr_in, LIBUSB_TRANSFER_TYPE_INTERRUPT, buf, cap, timeout_ms);
+	if (!buf || !cap || cap > INT_MAX)
+		return -EINVAL;
+	r = lu_state(t);
+	if (r < 0)
+		return r;
+	x.tr = libusb_alloc_transfer(0);
+	if (!x.tr)
+		return -ENOMEM;
+	libusb_fill_interrupt_transfer(x.tr, t->h, t->pub.info.ep_intr_in, buf, (int)cap, NULL, NULL, timeout_ms);
+	r = xfer_submit(t, &x);
+	if (r == 0) {
+		xfer_wait(t, &x);
+		r = xfer_result(t, &x);
+		if (atomic_exchange(&t->woken, false) && x.tr->status == LIBUSB_TRANSFER_CANCELLED && r == -EIO)
+			r = -EINTR;
+	}
+	libusb_free_transfer(x.tr);
+	return r;
 }
 
 /*
@@ -657,6 +691,19 @@ static void op_cancel(struct uccid_transport *pub)
 	if (!t)
 		return;
 	end_transfers(t, &t->cancelled);
+}
+
+/* The intr_in transfer in flight is cancelled, or the next one is not submitted (xfer_submit). */
+static void op_wake(struct uccid_transport *pub)
+{
+	struct lu_transport *t = to_lu(pub);
+
+	pthread_mutex_lock(&t->lock);
+	atomic_store(&t->woken, true);
+	for (struct xfer *x = t->inflight; x; x = x->next)
+		if (x->intr)
+			libusb_cancel_transfer(x->tr);
+	pthread_mutex_unlock(&t->lock);
 }
 
 /*
@@ -825,6 +872,7 @@ const struct uccid_transport_ops uccid_libusb_ops = {
 	.bulk_out_in = op_bulk_out_in,
 	.intr_in = op_intr_in,
 	.cancel = op_cancel,
+	.wake = op_wake,
 	.clear_halt = op_clear_halt,
 	.close = op_close,
 };
@@ -980,6 +1028,7 @@ int uccid_libusb_open(const char *name, unsigned index, unsigned timeout_ms, str
 		goto out;
 	pthread_mutex_init(&t->lock, NULL);
 	atomic_init(&t->cancelled, false);
+	atomic_init(&t->woken, false);
 	atomic_init(&t->gone, false);
 	t->ctx = ctx;
 	t->pub.ops = &uccid_libusb_ops;

@@ -17,6 +17,7 @@
  *   -ENODEV      the device is gone (unplugged, server closed the connection);
  *                every later call returns -ENODEV too
  *   -ECANCELED   uccid_transport_ops.cancel() interrupted the call
+ *   -EINTR       uccid_transport_ops.wake() interrupted an intr_in call
  *   -EOVERFLOW   the device sent more than the buffer (babble)
  *   -EIO         any other transfer error
  *   -EINVAL      a caller's mistake
@@ -97,7 +98,12 @@ struct uccid_transport_ops {
 	int (*bulk_out_in)(struct uccid_transport *t, const uint8_t *out, size_t out_len, uint8_t *in, size_t in_cap,
 			   unsigned out_timeout_ms, unsigned in_timeout_ms, int *out_rc);
 
-	/* One interrupt-IN transfer; as bulk_in.  -EPIPE-free: -ENOTSUP when there is no interrupt endpoint. */
+	/*
+	 * One interrupt-IN transfer; as bulk_in.  -EPIPE-free: -ENOTSUP when
+	 * there is no interrupt endpoint; -EINTR when wake() ended it.  A
+	 * caller waiting for card events passes timeout_ms 0 and is woken by
+	 * wake() or cancel(): an idle reader then wakes nobody.
+	 */
 	int (*intr_in)(struct uccid_transport *t, uint8_t *buf, size_t cap, unsigned timeout_ms);
 
 	/*
@@ -121,6 +127,17 @@ struct uccid_transport_ops {
 	 * knows no more than "gone".  Thread-safe; never blocks on I/O.
 	 */
 	int (*why)(struct uccid_transport *t, char *buf, size_t cap);
+
+	/*
+	 * Optional (NULL: an intr_in call cannot be interrupted; its caller
+	 * waits in bounded slices instead).  The intr_in call in progress
+	 * returns -EINTR promptly (within ~10 ms) without its data being lost:
+	 * what the device sends is returned by a later call.  When no intr_in
+	 * call is in progress, the next one returns at once (data already
+	 * there, or -EINTR).  Unlike cancel(), the transport stays usable.
+	 * Thread-safe; never blocks on I/O.
+	 */
+	void (*wake)(struct uccid_transport *t);
 };
 
 struct uccid_transport {

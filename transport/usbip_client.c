@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -100,6 +101,7 @@ struct urb {
 struct utr {
 	struct uccid_transport pub;     /* first: the ops get &pub */
 	int fd;                         /* constant from open to close */
+	int wfd;                        /* eventfd: wake() interrupts the socket's reader (recv_some) */
 	uint32_t devid;                 /* busnum << 16 | devnum of the import reply (ref §3) */
 	uint8_t intr_interval;          /* bInterval of the interrupt endpoint */
 	unsigned unlink_wait_ms;        /* constant: how long an unlink waits for its RET_UNLINK */
@@ -107,8 +109,9 @@ struct utr {
 	pthread_mutex_t wlock;          /* one PDU at a time on the socket */
 	pthread_mutex_t lock;           /* everything below */
 	pthread_cond_t cond;            /* any URB or state change; CLOCK_MONOTONIC */
-	pthread_cond_t pcond;           /* patient callers' URBs, death, cancel (see await) */
+	pthread_cond_t pcond;           /* patient callers' URBs, death, cancel, wake (see await) */
 	bool dead, cancelled;
+	bool woken;                     /* wake() asked: intr_in returns (-EINTR when no data) */
 	char why[160];                  /* what killed the connection */
 	uint32_t next_seqnum;
 	struct urb urb[UCCID_USBIP_MAX_PENDING];
@@ -300,11 +303,12 @@ static int send_all(int fd, const uint8_t *buf, size_t len, int64_t deadline, si
  * is in blocking mode with a receive timeout of RECV_SLICE_MS: a blocking
  * recv wakes with the data in one system call (poll, then recv would take
  * two on the path of every answer); only a wait longer than the slice, or a
- * deadline closer than it, goes on with poll.  Returns the bytes received,
- * 0 when the deadline passed first, -EPIPE at the end of the stream, or
- * -errno.
+ * deadline closer than it, goes on with poll, which also watches wfd (an
+ * eventfd, -1 for none): a wake() ends the wait (the count is taken).
+ * Returns the bytes received, 0 when the deadline passed first, -EINTR
+ * when woken, -EPIPE at the end of the stream, or -errno.
  */
-static ssize_t recv_some(int fd, uint8_t *buf, size_t cap, int64_t deadline)
+static ssize_t recv_some(int fd, int wfd, uint8_t *buf, size_t cap, int64_t deadline)
 {
 	int left = poll_ms(deadline);
 
@@ -319,8 +323,8 @@ static ssize_t recv_some(int fd, uint8_t *buf, size_t cap, int64_t deadline)
 			return -errno;
 	}
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int pr = poll(&p, 1, poll_ms(deadline));
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = wfd, .events = POLLIN } };
+		int pr = poll(p, wfd >= 0 ? 2 : 1, poll_ms(deadline));
 		ssize_t n;
 
 		if (pr == 0)
@@ -329,6 +333,14 @@ static ssize_t recv_some(int fd, uint8_t *buf, size_t cap, int64_t deadline)
 			if (errno == EINTR)
 				continue;
 			return -errno;
+		}
+		if (wfd >= 0 && (p[1].revents & POLLIN)) {
+			uint64_t count;
+
+			if (read(wfd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+				return -errno;
+			if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+				return -EINTR;
 		}
 		n = recv(fd, buf, cap, MSG_DONTWAIT);
 		if (n > 0)
@@ -1013,7 +1025,8 @@ static bool dispatch(struct utr *u)
  * PDU from the stream and dispatch it.  Each recv takes whatever the
  * socket holds, so the next PDUs are often read along (read-ahead in rbuf).
  * Returns 0 when a PDU was dispatched; -ETIMEDOUT when deadline passed
- * first (a partial PDU stays in rbuf for the next reader); gone() once the
+ * first (a partial PDU stays in rbuf for the next reader); -EINTR when
+ * wake() interrupted the wait; gone() once the
  * connection is dead or cancelled.  Lock held on entry and exit, dropped
  * while waiting on the socket.
  */
@@ -1047,7 +1060,7 @@ static int read_pdu(struct utr *u, int64_t deadline)
 		}
 
 		pthread_mutex_unlock(&u->lock);
-		n = recv_some(u->fd, u->rbuf + u->rlen, RBUF_CAP - u->rlen, deadline);
+		n = recv_some(u->fd, u->wfd, u->rbuf + u->rlen, RBUF_CAP - u->rlen, deadline);
 		pthread_mutex_lock(&u->lock);
 		if (n > 0) {
 			u->rlen += (size_t)n;
@@ -1055,6 +1068,8 @@ static int read_pdu(struct utr *u, int64_t deadline)
 		}
 		if (n == 0)
 			return -ETIMEDOUT;
+		if (n == -EINTR)
+			return -EINTR;          /* wake(): the caller looks at its condition again */
 		if (n == -EPIPE && u->rlen == 0)
 			kill_locked(u, "server closed the connection");
 		else if (n == -EPIPE)
@@ -1079,8 +1094,11 @@ static int read_pdu(struct utr *u, int64_t deadline)
  * of the interrupt waiter reading it and waking that thread (a thread hop),
  * and the exchanges do not wake the interrupt waiter either.  When the
  * exchanges stop, an interrupt completion waits at most PATIENT_POLL_MS +
- * PATIENT_GRACE_MS for its reader; on an idle connection, not at all.
- * Returns ETIMEDOUT once the deadline passed, as wait_until.  Lock held.
+ * PATIENT_GRACE_MS for its reader; on an idle connection, not at all: the
+ * patient caller reads the socket itself and sleeps until the server
+ * sends something or wake() interrupts it.
+ * Returns ETIMEDOUT once the deadline passed, as wait_until (0 after a
+ * wake: the caller looks at its condition again).  Lock held.
  */
 static int await(struct utr *u, int64_t deadline, bool patient)
 {
@@ -1470,7 +1488,8 @@ static int op_bulk_out_in(struct uccid_transport *t, const uint8_t *out, size_t 
  * socket.  A new URB (of cap bytes, at most INTR_MAX) goes out only after
  * one completed.  The URB ends with the connection (close, cancel: the
  * server drops a connection's URBs with it).  Data beyond cap, when a call
- * offers less than the URB it finds, is -EOVERFLOW (babble).
+ * offers less than the URB it finds, is -EOVERFLOW (babble).  wake() ends
+ * the call with -EINTR, the URB still submitted, as a timeout does.
  */
 static int op_intr_in(struct uccid_transport *t, uint8_t *buf, size_t cap, unsigned timeout_ms)
 {
@@ -1493,6 +1512,10 @@ static int op_intr_in(struct uccid_transport *t, uint8_t *buf, size_t cap, unsig
 		x = free_slot(u);
 		if (x)
 			break;
+		if (u->woken) {
+			r = -EINTR;
+			goto out;
+		}
 		if (await(u, deadline, true) == ETIMEDOUT) {
 			r = -ETIMEDOUT;
 			goto out;
@@ -1526,7 +1549,7 @@ static int op_intr_in(struct uccid_transport *t, uint8_t *buf, size_t cap, unsig
 		}
 		u->intr = x;
 	}
-	while (!x->done && !gone(u))
+	while (!x->done && !gone(u) && !u->woken)
 		if (await(u, deadline, true) == ETIMEDOUT)
 			break;
 	if (x->done) {
@@ -1539,7 +1562,8 @@ static int op_intr_in(struct uccid_transport *t, uint8_t *buf, size_t cap, unsig
 	} else {
 		r = gone(u);
 		if (r == 0) {
-			r = -ETIMEDOUT;         /* still submitted: the next call waits on */
+			/* still submitted: the next call waits on */
+			r = u->woken ? -EINTR : -ETIMEDOUT;
 			goto out;
 		}
 	}
@@ -1547,8 +1571,28 @@ static int op_intr_in(struct uccid_transport *t, uint8_t *buf, size_t cap, unsig
 	u->intr = NULL;
 	pthread_cond_broadcast(&u->cond);
 out:
+	u->woken = false;               /* this call has returned: the wake is spent */
 	pthread_mutex_unlock(&u->lock);
 	return r;
+}
+
+/*
+ * The intr_in call in progress returns -EINTR: a patient caller sleeping
+ * on pcond wakes on the broadcast, one reading the socket on the eventfd
+ * (recv_some).  Whoever else was reading just reads on.
+ */
+static void op_wake(struct uccid_transport *t)
+{
+	struct utr *u = utr_of(t);
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&u->lock);
+	u->woken = true;
+	pthread_cond_broadcast(&u->pcond);
+	pthread_mutex_unlock(&u->lock);
+	/* fails only with EAGAIN, when the counter is full: a wake is pending anyway */
+	if (write(u->wfd, &one, sizeof(one)) < 0)
+		return;
 }
 
 /*
@@ -1583,6 +1627,8 @@ static void op_close(struct uccid_transport *t)
 	u = utr_of(t);
 	if (u->fd >= 0)
 		close(u->fd);
+	if (u->wfd >= 0)
+		close(u->wfd);
 	pthread_cond_destroy(&u->cond);
 	pthread_cond_destroy(&u->pcond);
 	pthread_mutex_destroy(&u->lock);
@@ -1620,6 +1666,7 @@ const struct uccid_transport_ops uccid_usbip_ops = {
 	.clear_halt = op_clear_halt,
 	.close = op_close,
 	.why = op_why,
+	.wake = op_wake,
 };
 
 /* ---------------------------------------------------------------------------
@@ -1634,11 +1681,17 @@ static struct utr *utr_new(void)
 	if (!u)
 		return NULL;
 	u->fd = -1;
+	u->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (u->wfd < 0) {
+		free(u);
+		return NULL;
+	}
 	u->next_seqnum = 1;             /* as vhci (ref §3) */
 	u->unlink_wait_ms = UCCID_USBIP_UNLINK_WAIT_MS;
 	u->pub.ops = &uccid_usbip_ops;
 	u->rbuf = malloc(RBUF_CAP);
 	if (!u->rbuf) {
+		close(u->wfd);
 		free(u);
 		return NULL;
 	}

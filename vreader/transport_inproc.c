@@ -35,6 +35,7 @@ struct inproc {
 	pthread_mutex_t lock;           /* the device and everything below */
 	pthread_cond_t cond;            /* CLOCK_MONOTONIC */
 	bool cancelled, gone;
+	bool woken;                     /* wake(): the intr_in call returns (-EINTR without data) */
 	uint8_t dev_desc[CCID_USB_DEVICE_DESC_LEN];
 	uint8_t cfg[UCCID_DESC_MAX];
 	size_t cfg_len;
@@ -153,6 +154,7 @@ static int op_bulk_out(struct uccid_transport *t, const uint8_t *data, size_t le
  */
 static int in_transfer(struct inproc *p, uint8_t ep, uint8_t *buf, size_t cap, unsigned timeout_ms)
 {
+	bool intr = ep == p->pub.info.ep_intr_in;
 	int64_t deadline = timeout_ms ? uccid_mono_us() + (int64_t)timeout_ms * 1000 : VUSB_NEVER;
 	int r;
 
@@ -190,6 +192,10 @@ static int in_transfer(struct inproc *p, uint8_t ep, uint8_t *buf, size_t cap, u
 			r = -ETIMEDOUT;
 			break;
 		}
+		if (intr && p->woken) {
+			r = -EINTR;
+			break;
+		}
 		wake = p->ops->next_event ? p->ops->next_event(p->dev, now) : VUSB_NEVER;
 		if (wake <= now)
 			wake = now + 1000;
@@ -197,6 +203,8 @@ static int in_transfer(struct inproc *p, uint8_t ep, uint8_t *buf, size_t cap, u
 			wake = deadline;
 		wait_until(p, wake);
 	}
+	if (intr)
+		p->woken = false;       /* this call has returned: the wake is spent */
 	pthread_mutex_unlock(&p->lock);
 	return r;
 }
@@ -219,6 +227,16 @@ static void op_cancel(struct uccid_transport *t)
 
 	pthread_mutex_lock(&p->lock);
 	p->cancelled = true;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void op_wake(struct uccid_transport *t)
+{
+	struct inproc *p = ip_of(t);
+
+	pthread_mutex_lock(&p->lock);
+	p->woken = true;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 }
@@ -252,6 +270,7 @@ const struct uccid_transport_ops vreader_inproc_ops = {
 	.cancel = op_cancel,
 	.clear_halt = op_clear_halt,
 	.close = op_close,
+	.wake = op_wake,
 };
 
 void vreader_inproc_unplug(struct uccid_transport *t)
