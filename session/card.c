@@ -26,6 +26,10 @@ void uccid_push_event(struct uccid_reader *r, enum uccid_event_type type, unsign
 	e->slot = slot;
 	e->code = code;
 	r->ring_len++;
+	/* the event waiter sleeps in the transport without a timeout (events.c) */
+	if (r->ev_waiting && r->t->ops->wake)
+		r->t->ops->wake(r->t);
+	pthread_cond_broadcast(&r->cond);
 }
 
 bool uccid_pop_event(struct uccid_reader *r, struct uccid_event *ret)

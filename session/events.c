@@ -3,11 +3,16 @@
  * Card events: RDR_to_PC_NotifySlotChange and RDR_to_PC_HardwareError from
  * the interrupt endpoint (CCID 1.1 §6.3), or, for readers without one,
  * GetSlotStatus polling.  Events wait in a bounded ring (the oldest is
- * dropped when it is full) until uccid_wait_event() takes them.
+ * dropped when it is full) until uccid_wait_event() takes them.  One thread
+ * at a time waits on the interrupt endpoint, without a timeout of its own
+ * where the transport can be woken: an idle reader wakes nobody; a stop
+ * request (uccid_wake) and an event another thread found (a command's
+ * answer) wake it through the transport's wake op.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
@@ -86,72 +91,166 @@ static void interrupt_message(struct uccid_reader *r, const uint8_t *buf, size_t
 	reader_unlock(r);
 }
 
+/* Wait on r->cond until until_us (INT64_MAX: no limit), r->lock held. */
+static void wait_cond(struct uccid_reader *r, int64_t until_us)
+{
+	struct timespec ts;
+
+	if (until_us == INT64_MAX) {
+		atomic_store_explicit(&r->lock_owner, 0, memory_order_relaxed);
+		pthread_cond_wait(&r->cond, &r->lock);
+		atomic_store_explicit(&r->lock_owner, uccid_thread_id(), memory_order_relaxed);
+		return;
+	}
+	ts.tv_sec = (time_t)(until_us / 1000000);
+	ts.tv_nsec = (long)(until_us % 1000000) * 1000;
+	reader_wait(r, &ts);
+}
+
+/*
+ * One wait on the interrupt endpoint, until deadline (µs, INT64_MAX: none),
+ * and what it brought.  Where the transport can be woken, the wait has no
+ * slices: an idle reader costs no wake-up, and uccid_wake() or another
+ * thread's event (uccid_push_event) ends it with -EINTR.
+ */
+static void wait_interrupt(struct uccid_reader *r, int64_t deadline)
+{
+	uint8_t buf[CCID_NOTIFY_MAX_LEN];
+	unsigned ms = 0;                /* the transport's "no limit" */
+	int n;
+
+	if (deadline != INT64_MAX) {
+		int64_t left = (deadline - uccid_mono_us() + 999) / 1000;
+
+		ms = left < 1 ? 1 : left > UINT_MAX - 1 ? UINT_MAX - 1 : (unsigned)left;
+	}
+	if (!r->t->ops->wake && (ms == 0 || ms > POLL_MS))
+		ms = POLL_MS;           /* uccid_wake is seen after at most a slice */
+	n = r->t->ops->intr_in(r->t, buf, sizeof(buf), ms);
+	reader_lock(r);
+	r->ev_waiting = false;
+	r->ev_wakeups++;
+	reader_unlock(r);
+	if (n > 0) {
+		interrupt_message(r, buf, (size_t)n);
+	} else if (n == -ENODEV || n == -ECANCELED) {
+		reader_lock(r);
+		uccid_set_dead(r, n);
+		reader_unlock(r);
+	} else if (n < 0 && n != -ETIMEDOUT && n != -EINTR) {
+		struct timespec nap = { .tv_nsec = 50 * 1000 * 1000 };
+
+		uccid_log(r, UCCID_LOG_WARNING, "interrupt-IN: %s", strerror(-n));
+		nanosleep(&nap, NULL);
+	}
+}
+
+/* No interrupt endpoint: ask each slot (CCID §3.2.1 allows readers without one), then wait a round. */
+static void poll_slots(struct uccid_reader *r, int64_t deadline)
+{
+	int64_t next = uccid_mono_us() + POLL_MS * 1000;
+
+	for (unsigned i = 0; i < r->nslots; i++) {
+		struct uccid_slot_status st;
+		bool before;
+		int n;
+
+		reader_lock(r);
+		before = r->slots[i].card.present;
+		reader_unlock(r);
+		/* a slot another thread has locked is asked next time */
+		if (uccid_slot_enter(r, &r->slots[i], UCCID_ENTER_TRY) < 0)
+			continue;
+		n = uccid_do_slot_status(r, &r->slots[i], &st);
+		uccid_slot_leave(r, &r->slots[i]);
+		if (n < 0)
+			continue;
+		reader_lock(r);
+		/* the status answer already recorded a change; the caller hears of it here */
+		if (st.present != before)
+			uccid_card_changed(r, &r->slots[i], st.present);
+		reader_unlock(r);
+	}
+	reader_lock(r);
+	r->ev_wakeups++;
+	/* until the next round, unless an event, a wake or the end comes first */
+	if (!r->ring_len && !r->wake_req && !r->dead)
+		wait_cond(r, next < deadline ? next : deadline);
+	reader_unlock(r);
+}
+
 int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_event *ret)
 {
+	bool forever = timeout_ms == UCCID_WAIT_FOREVER;
 	int64_t deadline;
 
 	if (!r || !ret)
 		return -EINVAL;
-	deadline = uccid_mono_us() + (int64_t)timeout_ms * 1000;
+	deadline = forever ? INT64_MAX : uccid_mono_us() + (int64_t)timeout_ms * 1000;
 	for (;;) {
-		int64_t left_ms;
-		bool got;
-		int n;
+		bool got, woken, mine = false;
+		int dead;
 
 		reader_lock(r);
 		got = uccid_pop_event(r, ret);
-		n = r->dead;
+		dead = r->dead;
+		woken = r->wake_req;
+		r->wake_req = false;
+		if (!got && !dead && !woken && uccid_mono_us() < deadline && r->t->info.ep_intr_in) {
+			/* one thread waits on the interrupt endpoint; the others for what it finds */
+			mine = pthread_mutex_trylock(&r->ev_lock) == 0;
+			if (mine)
+				r->ev_waiting = true;
+			else
+				wait_cond(r, deadline);
+		}
 		reader_unlock(r);
 		if (got)
 			return 1;
-		if (n)
-			return n;
-		left_ms = (deadline - uccid_mono_us()) / 1000;
-		if (left_ms <= 0)
+		if (dead)
+			return dead;
+		if (woken || uccid_mono_us() >= deadline)
 			return 0;
-		if (r->t->info.ep_intr_in) {
-			uint8_t buf[CCID_NOTIFY_MAX_LEN];
-
-			pthread_mutex_lock(&r->ev_lock);
-			n = r->t->ops->intr_in(r->t, buf, sizeof(buf), left_ms > POLL_MS ? POLL_MS : (unsigned)left_ms);
+		if (mine) {
+			wait_interrupt(r, deadline);
 			pthread_mutex_unlock(&r->ev_lock);
-			if (n > 0)
-				interrupt_message(r, buf, (size_t)n);
-			else if (n == -ENODEV || n == -ECANCELED) {
-				reader_lock(r);
-				uccid_set_dead(r, n);
-				reader_unlock(r);
-			} else if (n < 0 && n != -ETIMEDOUT) {
-				struct timespec nap = { .tv_nsec = 50 * 1000 * 1000 };
-
-				uccid_log(r, UCCID_LOG_WARNING, "interrupt-IN: %s", strerror(-n));
-				nanosleep(&nap, NULL);
-			}
-		} else {
-			/* no interrupt endpoint: ask each slot (CCID §3.2.1 allows readers without one) */
-			struct timespec nap = { .tv_nsec = (left_ms > POLL_MS ? POLL_MS : left_ms) * 1000 * 1000 };
-
-			for (unsigned i = 0; i < r->nslots; i++) {
-				struct uccid_slot_status st;
-				bool before;
-
-				reader_lock(r);
-				before = r->slots[i].card.present;
-				reader_unlock(r);
-				/* a slot another thread has locked is asked next time */
-				if (uccid_slot_enter(r, &r->slots[i], UCCID_ENTER_TRY) < 0)
-					continue;
-				n = uccid_do_slot_status(r, &r->slots[i], &st);
-				uccid_slot_leave(r, &r->slots[i]);
-				if (n < 0)
-					continue;
-				reader_lock(r);
-				/* the status answer already recorded a change; the caller hears of it here */
-				if (st.present != before)
-					uccid_card_changed(r, &r->slots[i], st.present);
-				reader_unlock(r);
-			}
-			nanosleep(&nap, NULL);
+		} else if (!r->t->info.ep_intr_in) {
+			poll_slots(r, deadline);
 		}
 	}
+}
+
+uint64_t uccid_event_wakeups(struct uccid_reader *r)
+{
+	uint64_t n;
+
+	reader_lock(r);
+	n = r->ev_wakeups;
+	reader_unlock(r);
+	return n;
+}
+
+bool uccid_event_waiting(struct uccid_reader *r)
+{
+	bool w;
+
+	reader_lock(r);
+	w = r->ev_waiting;
+	reader_unlock(r);
+	return w;
+}
+
+void uccid_wake(struct uccid_reader *r)
+{
+	bool waiting;
+
+	if (!r)
+		return;
+	reader_lock(r);
+	r->wake_req = true;
+	waiting = r->ev_waiting;
+	pthread_cond_broadcast(&r->cond);
+	reader_unlock(r);
+	if (waiting && r->t->ops->wake)
+		r->t->ops->wake(r->t);
 }

@@ -153,6 +153,11 @@ struct uccid_reader {
 	/* events */
 	pthread_mutex_t ev_lock;         /* one interrupt reader at a time */
 	bool notify_seen;                /* a NotifySlotChange has arrived (under r->lock) */
+	bool ev_waiting;                 /* (r->lock) a thread waits in the transport's intr_in for events:
+					    uccid_wake and another thread's event wake it (wake op) */
+	bool wake_req;                   /* (r->lock) uccid_wake: the event waiter returns 0 */
+	uint64_t ev_wakeups;             /* (r->lock) returns from the transport's intr_in, and polling
+					    rounds, in uccid_wait_event: what an idle reader costs */
 	struct uccid_event ring[UCCID_EVENT_RING];
 	unsigned ring_head, ring_len;
 
@@ -230,7 +235,10 @@ void uccid_holder_from(const struct lockmgr_holder_info *in, struct uccid_holder
 
 /* ---- card.c: card state and the event ring (r->lock held for every call) ---- */
 
-/* Queue an event for uccid_wait_event (the oldest is dropped when the ring is full). */
+/*
+ * Queue an event for uccid_wait_event (the oldest is dropped when the ring
+ * is full), and wake the thread waiting for one in the transport.
+ */
 void uccid_push_event(struct uccid_reader *r, enum uccid_event_type type, unsigned slot, uint8_t code);
 bool uccid_pop_event(struct uccid_reader *r, struct uccid_event *ret);
 /* A card event on s: bumps the generation, tells the lock manager (and ends an eject latch on removal). */
@@ -328,6 +336,12 @@ void uccid_slot_leave(struct uccid_reader *r, struct uslot *s);
 struct lockmgr_handle *uccid_handle_of(struct uccid_reader *r, unsigned slot, bool create);
 /* Close every thread's handle (uccid_close). */
 void uccid_handles_free(struct uccid_reader *r);
+
+/* ---- events.c ---- */
+
+/* For tests: how often uccid_wait_event's thread was woken (ev_wakeups); whether one waits in the transport now. */
+uint64_t uccid_event_wakeups(struct uccid_reader *r);
+bool uccid_event_waiting(struct uccid_reader *r);
 
 /* ---- power.c ---- */
 

@@ -298,8 +298,24 @@ struct uccid_event {
 	uint8_t code;                   /* bHardwareErrorCode */
 };
 
-/* Wait up to timeout_ms for the next event (0: poll).  Returns 1 with *ret, 0 on timeout, or an error. */
+/*
+ * Wait up to timeout_ms for the next event (0: poll; UCCID_WAIT_FOREVER: no
+ * limit).  While nothing happens the calling thread sleeps: a reader with an
+ * interrupt endpoint wakes it only when it speaks, over libusb and USB/IP
+ * (a reader without one is asked every 200 ms).  Returns 1 with *ret, 0 on
+ * timeout or after uccid_wake(), or an error.
+ */
+#define UCCID_WAIT_FOREVER (~0u)
 int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_event *ret);
+
+/*
+ * Make the uccid_wait_event() in progress on another thread return 0 now
+ * (a stop request), or the next one when none is in progress.  Events are
+ * not lost: the next uccid_wait_event() gets them.  Thread-safe, does not
+ * block; not async-signal-safe: a program that stops on a signal calls it
+ * from a thread that waits for the signal (sigwait).
+ */
+void uccid_wake(struct uccid_reader *r);
 
 /*
  * Card locks (issue 5, docs/locks.md): exclusive use of the card in a slot,

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "ccid/ccid.h"
-#include "session/uccid.h"
+#include "session/session_priv.h"
 #include "tests/testutil.h"
 #include "transport/usbip_client.h"
 #include "vreader/device.h"
@@ -401,6 +401,103 @@ START_TEST(test_idle_link)
 }
 END_TEST
 
+/*
+ * The thread waiting for card events sleeps in the transport until the
+ * reader speaks: a wait of 1.5 s on an idle reader returns from intr_in
+ * once, at its end (before issue 14's second round: every 200 ms).
+ */
+START_TEST(test_idle_wakeups)
+{
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, NULL);
+	struct uccid_options o = options(10000);
+	struct uccid_reader *r = open_reader(f, &o);
+	struct uccid_event ev;
+	uint64_t w;
+
+	drain_events(r);
+	w = uccid_event_wakeups(r);
+	ck_assert_int_eq(uccid_wait_event(r, 1500, &ev), 0);
+	fprintf(stderr, "idle wait of 1.5 s: %llu returns from intr_in\n",
+		(unsigned long long)(uccid_event_wakeups(r) - w));
+	ck_assert_uint_eq(uccid_event_wakeups(r) - w, 1);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+struct waiter {
+	struct uccid_reader *r;
+	struct uccid_event ev;
+	int rc;
+	pthread_t th;
+};
+
+static void *waiter_main(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->rc = uccid_wait_event(w->r, UCCID_WAIT_FOREVER, &w->ev);
+	return NULL;
+}
+
+/* Until a thread sleeps in the transport waiting for events. */
+static void until_waiting(struct uccid_reader *r)
+{
+	bool in = false;
+
+	for (int i = 0; i < 5000 && !(in = uccid_event_waiting(r)); i++)
+		usleep(1000);
+	ck_assert_msg(in, "nobody waits for events");
+}
+
+/*
+ * A wait without a limit ends when the reader speaks (a card pulled at the
+ * server), and on uccid_wake() from another thread (a stop request), each
+ * after one return from intr_in; a wake with nobody waiting ends the next
+ * wait at once.  The test's time limit fails it if either never comes.
+ */
+START_TEST(test_wait_forever)
+{
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, NULL);
+	struct uccid_options o = options(10000);
+	struct waiter w = { .r = open_reader(f, &o) };
+	uint64_t n;
+
+	drain_events(w.r);
+	n = uccid_event_wakeups(w.r);
+	ck_assert_int_eq(pthread_create(&w.th, NULL, waiter_main, &w), 0);
+	until_waiting(w.r);
+	pthread_mutex_lock(&f->lock);
+	ck_assert_int_eq(vdev_remove_card(f->d, 0, uccid_mono_us()), 0);
+	usbip_server_wake(f->srv);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(w.th, NULL);
+	ck_assert_int_eq(w.rc, 1);
+	ck_assert_int_eq(w.ev.type, UCCID_EVENT_REMOVED);
+	ck_assert_uint_eq(uccid_event_wakeups(w.r) - n, 1);
+
+	n = uccid_event_wakeups(w.r);
+	ck_assert_int_eq(pthread_create(&w.th, NULL, waiter_main, &w), 0);
+	until_waiting(w.r);
+	uccid_wake(w.r);
+	pthread_join(w.th, NULL);
+	ck_assert_int_eq(w.rc, 0);
+	ck_assert_uint_eq(uccid_event_wakeups(w.r) - n, 1);
+
+	uccid_wake(w.r);
+	ck_assert_int_eq(uccid_wait_event(w.r, UCCID_WAIT_FOREVER, &w.ev), 0);
+	/* and the events the wake overtook are still there: the card comes back */
+	pthread_mutex_lock(&f->lock);
+	ck_assert_int_eq(vdev_insert_card(f->d, 0, NULL, uccid_mono_us()), 0);
+	usbip_server_wake(f->srv);
+	pthread_mutex_unlock(&f->lock);
+	ck_assert_int_eq(uccid_wait_event(w.r, UCCID_WAIT_FOREVER, &w.ev), 1);
+	ck_assert_int_eq(w.ev.type, UCCID_EVENT_INSERTED);
+	uccid_close(w.r);
+	field_free(f);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------------
  * Hand-over: an import refused as busy is tried again within the open wait
  */
@@ -716,6 +813,8 @@ static Suite *field_suite(void)
 	tc = tcase_create("idle");
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_idle_link);
+	tcase_add_test(tc, test_idle_wakeups);
+	tcase_add_test(tc, test_wait_forever);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("busy");
