@@ -26,7 +26,7 @@
 #define IFD_MAX_READERS 16      /* PCSCLITE_MAX_READERS_CONTEXTS: TAG_IFD_SIMULTANEOUS_ACCESS */
 #define IFD_MAX_SLOTS 16
 #define IFD_NAME_MAX 256
-#define IFD_POLL_SLICE_MS 200   /* the event pump looks at stop requests at least this often */
+#define IFD_POLL_SLICE_MS 200   /* a poll of a reader no longer in the table returns after this */
 
 /* uccid's own IFDHControl codes (docs/ifd-uccid.8): SCARD_CTL_CODE(0x756300 + n), "uc" */
 #define IFD_UCCID_CTL(n) SCARD_CTL_CODE(0x756300 + (n))
@@ -115,6 +115,7 @@ struct ifd_reader {
 	uint64_t told_changes[IFD_MAX_SLOTS];    /* uccid_slot_status.changes when told present */
 	bool gone[IFD_MAX_SLOTS];               /* a swapped card: reported absent, to everyone ... */
 	bool gone_seen[IFD_MAX_SLOTS];          /* ... until the event thread has been told so */
+	uint64_t wakeups;                   /* polling threads woken (poll.c): none while idle */
 	uint8_t atr[IFD_MAX_SLOTS][MAX_ATR_SIZE];
 	size_t atr_len[IFD_MAX_SLOTS];
 	pthread_cond_t cond;                /* pending / stop / refs changed (CLOCK_MONOTONIC) */

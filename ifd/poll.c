@@ -4,12 +4,17 @@
  * TAG_IFD_STOP_POLLING_THREAD (reference §4).  pcscd runs one polling
  * thread per reader context, so a multi-slot reader has one per slot, but
  * libuccid has one event queue per reader.  Whichever polling thread finds
- * no other pumping becomes the pump: it waits in uccid_wait_event() for at
- * most IFD_POLL_SLICE_MS, files each event under its slot and wakes the
- * others.  Every thread returns as soon as its slot has an event, its stop
- * was asked, or its timeout passed; pcscd then calls IFDHICCPresence.
- * A reader that is gone is never polled again, and its threads sleep out
- * their timeout rather than spin.
+ * no other pumping becomes the pump: it waits in uccid_wait_event() until
+ * pcscd's timeout (ten minutes in pcscd 1.9), files each event under its
+ * slot and wakes the others, who sleep on rd->cond meanwhile.  Nobody wakes
+ * while the reader is idle: a stop request reaches the pump through
+ * uccid_wake() (ifd_table_stop, ifd_table_close), the others through the
+ * condition variable.  Every thread returns as soon as its slot has an
+ * event, its stop was asked, or its timeout passed; pcscd then calls
+ * IFDHICCPresence.  A reader that is gone is never polled again, and its
+ * threads sleep out their timeout rather than spin.  rd->wakeups counts
+ * every time a polling thread woke, so that a test can hold idle readers
+ * to none.
  *
  * pcscd learns of a removal only from IFDHICCPresence answering "absent"
  * (eventhandler.c): a card swapped between two of its calls — one
@@ -103,8 +108,9 @@ RESPONSECODE ifd_poll(DWORD Lun, int timeout_ms)
 		if (left <= 0)
 			break;
 		if (rd->removed || rd->closing) {
-			/* gone: return within a slice (a stop ends it sooner), then fail fast */
-			wait_until(rd, uccid_mono_ms() + (left < IFD_POLL_SLICE_MS ? left : IFD_POLL_SLICE_MS));
+			/* gone: sleep out the timeout (a stop ends it sooner), then fail fast */
+			wait_until(rd, deadline);
+			rd->wakeups++;
 			rd->stop[slot] = false;
 			break;
 		}
@@ -115,10 +121,12 @@ RESPONSECODE ifd_poll(DWORD Lun, int timeout_ms)
 			rd->pumping = true;
 			pthread_mutex_unlock(&ifd_lock);
 			ifd_periodic(true);        /* on a reader without interrupt-IN: status polls */
-			n = uccid_wait_event(rd->r, (unsigned)(left < IFD_POLL_SLICE_MS ? left : IFD_POLL_SLICE_MS), &ev);
+			n = uccid_wait_event(rd->r, left < UCCID_WAIT_FOREVER ? (unsigned)left : UCCID_WAIT_FOREVER - 1,
+					     &ev);
 			ifd_periodic(false);
 			pthread_mutex_lock(&ifd_lock);
 			rd->pumping = false;
+			rd->wakeups++;
 			if (n == 1) {
 				ifd_log(IFD_LOG_DEBUG, "%s: event %d on slot %u", rd->name, (int)ev.type, ev.slot);
 				if (ev.type == UCCID_EVENT_READER_REMOVED && !rd->removed)
@@ -136,7 +144,8 @@ RESPONSECODE ifd_poll(DWORD Lun, int timeout_ms)
 			pthread_cond_broadcast(&rd->cond);
 			continue;
 		}
-		wait_until(rd, uccid_mono_ms() + (left < IFD_POLL_SLICE_MS ? left : IFD_POLL_SLICE_MS));
+		wait_until(rd, deadline);
+		rd->wakeups++;
 	}
 	if (rd->removed)
 		rc = IFD_NO_SUCH_DEVICE;

@@ -166,6 +166,10 @@ int ifd_table_close(unsigned long lun)
 	for (unsigned i = 0; i < IFD_MAX_SLOTS; i++)
 		rd->stop[i] = true;
 	pthread_cond_broadcast(&rd->cond);
+	/* the event pump waits without a timeout: wake it (rd->r lives until we free it) */
+	pthread_mutex_unlock(&ifd_lock);
+	uccid_wake(rd->r);
+	pthread_mutex_lock(&ifd_lock);
 	/* every call in progress ends by its own deadline; a removed reader's at once */
 	while (rd->refs)
 		pthread_cond_wait(&rd->cond, &ifd_lock);
@@ -268,6 +272,16 @@ void ifd_table_stop(unsigned long lun)
 	if (rd) {
 		rd->stop[slot] = true;
 		pthread_cond_broadcast(&rd->cond);
+		/* the pump waits in libuccid without a timeout: wake it, holding a
+		   reference (ifd_lock is not held across a libuccid call) */
+		if (rd->pumping)
+			rd->refs++;
+		else
+			rd = NULL;
 	}
 	pthread_mutex_unlock(&ifd_lock);
+	if (rd) {
+		uccid_wake(rd->r);
+		ifd_put(rd);
+	}
 }

@@ -15,8 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ifd/ifd_priv.h"
+#include "session/session_priv.h"
 #include "tests/testutil.h"
 #include "vreader/device.h"
 #include "vreader/transport_inproc.h"
@@ -665,6 +667,171 @@ START_TEST(set_protocol_codes)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------
+ * pcscd's polling threads: asleep while nothing happens, woken by a stop
+ */
+
+/* A virtual reader of profile p served over USB/IP by a thread; the url to open it by. */
+struct remote {
+	struct vdev *d;
+	struct served sv;
+	pthread_t th;
+	char url[64];
+};
+
+static struct remote *remote_new(enum vdev_profile p)
+{
+	struct remote *m = calloc(1, sizeof(*m));
+	struct vusb_device dev = { .ops = &vdev_usb_ops, .busid = "1-1" };
+	struct vdev_config cfg;
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(vdev_profile_config(p, &cfg), 0);
+	m->d = vdev_new(&cfg);
+	ck_assert_ptr_nonnull(m->d);
+	dev.dev = m->d;
+	m->sv.srv = usbip_server_new();
+	ck_assert_int_eq(usbip_server_add_device(m->sv.srv, &dev), 0);
+	ck_assert_int_eq(usbip_server_listen(m->sv.srv, "127.0.0.1", 0), 0);
+	snprintf(m->url, sizeof(m->url), "usbip://127.0.0.1:%u/1-1", usbip_server_port(m->sv.srv));
+	ck_assert_int_eq(pthread_create(&m->th, NULL, serve, &m->sv), 0);
+	return m;
+}
+
+static void remote_free(struct remote *m)
+{
+	m->sv.stop = true;
+	pthread_join(m->th, NULL);
+	usbip_server_free(m->sv.srv);
+	vdev_free(m->d);
+	free(m);
+}
+
+/* The table's reader of Lun, with a reference (ifd_put it). */
+static struct ifd_reader *reader_of(DWORD lun)
+{
+	struct ifd_reader *rd;
+	unsigned slot;
+
+	ck_assert_int_eq(ifd_get(lun, &rd, &slot), 0);
+	return rd;
+}
+
+static uint64_t ifd_wakeups(struct ifd_reader *rd)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&ifd_lock);
+	n = rd->wakeups;
+	pthread_mutex_unlock(&ifd_lock);
+	return n;
+}
+
+/* Take the events of the first NotifySlotChange, so that what follows is idle. */
+static void drain(struct ifd_reader *rd)
+{
+	struct uccid_event ev;
+
+	while (uccid_wait_event(rd->r, 300, &ev) == 1)
+		;
+}
+
+/*
+ * pcscd's polling thread on an idle reader over USB/IP sleeps through its
+ * whole timeout: it is woken once (at the end), and libuccid's event wait
+ * returns from the transport once — before issue 14, five times a second.
+ */
+START_TEST(poll_idle)
+{
+	struct remote *m = remote_new(VDEV_PROFILE_SHORT_APDU);
+	struct ifd_reader *rd;
+	uint64_t w, e;
+
+	ck_assert_int_eq(IFDHCreateChannelByName(0, m->url), IFD_SUCCESS);
+	rd = reader_of(0);
+	drain(rd);
+	w = ifd_wakeups(rd);
+	e = uccid_event_wakeups(rd->r);
+	ck_assert_int_eq(ifd_poll(0, 1500), IFD_SUCCESS);
+	fprintf(stderr, "idle poll of 1.5 s: %llu wake-ups of the polling thread, %llu returns from intr_in\n",
+		(unsigned long long)(ifd_wakeups(rd) - w), (unsigned long long)(uccid_event_wakeups(rd->r) - e));
+	ck_assert_uint_eq(ifd_wakeups(rd) - w, 1);
+	ck_assert_uint_eq(uccid_event_wakeups(rd->r) - e, 1);
+	ifd_put(rd);
+	ck_assert_int_eq(IFDHCloseChannel(0), IFD_SUCCESS);
+	remote_free(m);
+}
+END_TEST
+
+struct poller {
+	DWORD lun;
+	int timeout_ms;
+	RESPONSECODE rc;
+	pthread_t th;
+};
+
+static void *poller_main(void *arg)
+{
+	struct poller *p = arg;
+
+	p->rc = ifd_poll(p->lun, p->timeout_ms);
+	return NULL;
+}
+
+/* Until the reader has n polls in progress (each holds a reference) and one of them pumps. */
+static void until_polling(struct ifd_reader *rd, unsigned n)
+{
+	bool ready = false;
+
+	for (int i = 0; i < 5000 && !ready; i++) {
+		pthread_mutex_lock(&ifd_lock);
+		ready = rd->refs == n + 1 && rd->pumping;       /* + 1: the test's own reference */
+		pthread_mutex_unlock(&ifd_lock);
+		if (!ready)
+			usleep(1000);
+	}
+	ck_assert_msg(ready, "the polling threads did not start waiting");
+}
+
+/*
+ * Two slots' polling threads wait with pcscd's ten-minute timeout, one of
+ * them in libuccid: a stop request of either slot ends that thread's poll
+ * (the pump's through uccid_wake), and the other goes on waiting.  The
+ * test's time limit (30 s) is what fails it if a stop does not arrive.
+ */
+START_TEST(poll_stop)
+{
+	struct remote *m = remote_new(VDEV_PROFILE_MULTI_SLOT);
+	struct poller a = { .lun = 0, .timeout_ms = 600000 }, b = { .lun = 1, .timeout_ms = 600000 };
+	struct ifd_reader *rd;
+
+	ck_assert_int_eq(IFDHCreateChannelByName(0, m->url), IFD_SUCCESS);
+	ck_assert_int_eq(IFDHCreateChannelByName(1, m->url), IFD_SUCCESS);
+	rd = reader_of(0);
+	drain(rd);
+	ck_assert_int_eq(pthread_create(&a.th, NULL, poller_main, &a), 0);
+	until_polling(rd, 1);           /* a is the pump */
+	ck_assert_int_eq(pthread_create(&b.th, NULL, poller_main, &b), 0);
+	until_polling(rd, 2);
+	ck_assert_int_eq(ifd_stop_poll(0), IFD_SUCCESS);        /* the pump's slot */
+	pthread_join(a.th, NULL);
+	ck_assert_int_eq(a.rc, IFD_SUCCESS);
+	until_polling(rd, 1);           /* b took over the pump */
+	ck_assert_int_eq(ifd_stop_poll(1), IFD_SUCCESS);
+	pthread_join(b.th, NULL);
+	ck_assert_int_eq(b.rc, IFD_SUCCESS);
+
+	/* closing the reader ends a poll in progress too */
+	ck_assert_int_eq(pthread_create(&a.th, NULL, poller_main, &a), 0);
+	until_polling(rd, 1);
+	ifd_put(rd);
+	ck_assert_int_eq(IFDHCloseChannel(1), IFD_SUCCESS);
+	ck_assert_int_eq(IFDHCloseChannel(0), IFD_SUCCESS);
+	pthread_join(a.th, NULL);
+	remote_free(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ifd");
@@ -688,6 +855,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, get_capabilities_lengths);
 	tcase_add_test(tc, extended_apdu_one_code);
 	tcase_add_test(tc, set_protocol_codes);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("events");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, poll_idle);
+	tcase_add_test(tc, poll_stop);
 	suite_add_tcase(s, tc);
 	return s;
 }
