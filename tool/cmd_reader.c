@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +21,6 @@
 #include "session/uccid.h"
 
 static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
 
 /* Options of the reader subcommands: --slot N, --json, and --warm/--cold where cold is given. */
 static int parse_opts(struct tool_opts *o, unsigned *slot, bool *cold, int argc, char **argv, const char *usage)
@@ -403,24 +398,54 @@ int cmd_power(const struct tool_opts *opts, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * watch's stop: SIGINT and SIGTERM are blocked in every thread but this
+ * one, which waits for them and wakes the watcher (uccid_wake is not for
+ * signal handlers); a SIGINT of our own ends it when the watch ends first.
+ */
+static void *signal_thread(void *arg)
+{
+	struct uccid_reader *r = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigwait(&set, &sig) == 0)
+		interrupted = 1;
+	uccid_wake(r);
+	return NULL;
+}
+
 int cmd_watch(const struct tool_opts *opts, int argc, char **argv)
 {
 	struct tool_opts o = *opts;
 	struct tool_session s = { 0 };
-	struct sigaction sa = { .sa_handler = on_sigint };
+	sigset_t set, old;
+	pthread_t th;
 	int rc = parse_common(&o, &s.slot, argc, argv, "uccid [-r NAME] watch [--json]  (until interrupted)");
 
 	if (rc)
 		return rc > 0 ? EXIT_OK : EXIT_USAGE;
 	if ((rc = tool_open_session(&o, &s)) < 0)
 		return tool_open_failed(rc);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/* the watcher sleeps until the reader speaks: no timeout, a signal wakes it */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	if (pthread_create(&th, NULL, signal_thread, s.r) != 0) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		tool_err("watch: cannot start a thread");
+		uccid_close(s.r);
+		return EXIT_FAILED;
+	}
 	while (!interrupted) {
 		struct uccid_event e;
 		static const char *const names[] = { "inserted", "removed", "hardware-error", "reader-removed" };
 
-		rc = uccid_wait_event(s.r, 500, &e);
+		rc = uccid_wait_event(s.r, UCCID_WAIT_FOREVER, &e);
 		if (rc < 0) {
 			rc = tool_fail(&s, "watch", rc);
 			goto out;
@@ -439,6 +464,9 @@ int cmd_watch(const struct tool_opts *opts, int argc, char **argv)
 	}
 	rc = EXIT_OK;
 out:
+	pthread_kill(th, SIGINT);
+	pthread_join(th, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	uccid_close(s.r);
 	return rc;
 }
