@@ -138,6 +138,22 @@ struct uccid_transport_ops {
 	 * Thread-safe; never blocks on I/O.
 	 */
 	void (*wake)(struct uccid_transport *t);
+
+	/*
+	 * Optional (NULL: a device that is gone stays gone).  After calls
+	 * returned -ENODEV: reach the device again, as a new instance of it —
+	 * over USB/IP a new connection, import and SET_CONFIGURATION, as at
+	 * open — within timeout_ms (0: no limit).  descriptors() then returns
+	 * the new instance's (the caller compares them with the old), and
+	 * calls work again; whatever was in flight on the old connection is
+	 * gone.  Calls made meanwhile return -ENODEV; the old connection is
+	 * replaced once none uses it.  A backend with reconnect says why()
+	 * whenever its device is gone.  Returns 0 (also when the device was
+	 * not gone), -EINTR (wake()), -ECANCELED (cancel()), or the error of
+	 * the attempt (-ECONNREFUSED, -ETIMEDOUT, -EBUSY, -ENODEV: refused ...)
+	 * with err (may be NULL) naming it.  One call at a time.
+	 */
+	int (*reconnect)(struct uccid_transport *t, unsigned timeout_ms, char *err, size_t errlen);
 };
 
 struct uccid_transport {

@@ -105,6 +105,8 @@ struct utr {
 	uint32_t devid;                 /* busnum << 16 | devnum of the import reply (ref §3) */
 	uint8_t intr_interval;          /* bInterval of the interrupt endpoint */
 	unsigned unlink_wait_ms;        /* constant: how long an unlink waits for its RET_UNLINK */
+	char url[UCCID_USBIP_URL_MAX + 1];      /* what was opened, and is imported again (reconnect) */
+	unsigned index;                 /* which CCID interface of the device */
 
 	pthread_mutex_t wlock;          /* one PDU at a time on the socket */
 	pthread_mutex_t lock;           /* everything below */
@@ -112,6 +114,9 @@ struct utr {
 	pthread_cond_t pcond;           /* patient callers' URBs, death, cancel, wake (see await) */
 	bool dead, cancelled;
 	bool woken;                     /* wake() asked: intr_in returns (-EINTR when no data) */
+	unsigned users;                 /* calls using the connection (enter/leave): reconnect waits for none */
+	struct utr *pending;            /* the connection reconnect() is setting up: wake() and cancel() end it */
+	uint64_t nreconnects;
 	char why[160];                  /* what killed the connection */
 	uint32_t next_seqnum;
 	struct urb urb[UCCID_USBIP_MAX_PENDING];
@@ -166,6 +171,7 @@ static const char *errno_text(int e)
 	case EPIPE: return "connection closed";
 	case ENODEV: return "device gone";
 	case ECANCELED: return "cancelled";
+	case EINTR: return "interrupted";
 	case EPROTO: return "protocol error";
 	case EBADMSG: return "malformed data";
 	case EMSGSIZE: return "too long";
@@ -352,8 +358,36 @@ static ssize_t recv_some(int fd, int wfd, uint8_t *buf, size_t cap, int64_t dead
 	}
 }
 
-/* Receive exactly len bytes.  Returns 0, -ETIMEDOUT, -EPIPE (end of stream) or -errno; *got counts. */
-static int recv_all(int fd, uint8_t *buf, size_t len, int64_t deadline, size_t *got)
+/* Wait until wfd (an eventfd, -1: none) or fd is readable, or deadline: 1 fd, -EINTR wfd (taken), 0 deadline, -errno. */
+static int poll_in(int fd, int wfd, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = wfd, .events = POLLIN } };
+		int pr = poll(p, wfd >= 0 ? 2 : 1, poll_ms(deadline));
+
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			return -errno;
+		if (pr == 0)
+			return 0;
+		if (wfd >= 0 && (p[1].revents & POLLIN)) {
+			uint64_t count;
+
+			if (read(wfd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+				return -errno;
+			return -EINTR;
+		}
+		return 1;
+	}
+}
+
+/*
+ * Receive exactly len bytes; a wake of wfd (an eventfd, -1: none) ends the
+ * wait.  Returns 0, -ETIMEDOUT, -EINTR, -EPIPE (end of stream) or -errno;
+ * *got counts.
+ */
+static int recv_all(int fd, int wfd, uint8_t *buf, size_t len, int64_t deadline, size_t *got)
 {
 	size_t off = 0;
 	int r = 0;
@@ -372,15 +406,14 @@ static int recv_all(int fd, uint8_t *buf, size_t len, int64_t deadline, size_t *
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			struct pollfd p = { .fd = fd, .events = POLLIN };
-			int pr = poll(&p, 1, poll_ms(deadline));
+			int pr = poll_in(fd, wfd, deadline);
 
 			if (pr == 0) {
 				r = -ETIMEDOUT;
 				break;
 			}
-			if (pr < 0 && errno != EINTR) {
-				r = -errno;
+			if (pr < 0) {
+				r = pr;
 				break;
 			}
 			continue;
@@ -402,10 +435,11 @@ static void format_where(char *buf, size_t cap, const char *host, uint16_t port)
 /*
  * Connect to host:port before deadline: every address the name resolves to
  * in turn (name resolution itself is not bounded: getaddrinfo has no
- * timeout).  TCP_NODELAY and SO_KEEPALIVE as the Linux tool (ref §1).
- * Returns 0 with *ret_fd (non-blocking), or a negative errno.
+ * timeout); a wake of wfd (an eventfd, -1: none) ends it with -EINTR.
+ * TCP_NODELAY and SO_KEEPALIVE as the Linux tool (ref §1).  Returns 0 with
+ * *ret_fd (non-blocking), or a negative errno.
  */
-static int tcp_connect(const char *host, uint16_t port, int64_t deadline, int *ret_fd, char *err,
+static int tcp_connect(const char *host, uint16_t port, int64_t deadline, int wfd, int *ret_fd, char *err,
 		       size_t errlen)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -439,8 +473,9 @@ static int tcp_connect(const char *host, uint16_t port, int64_t deadline, int *r
 				continue;
 			}
 			for (;;) {
-				struct pollfd p = { .fd = fd, .events = POLLOUT };
-				int pr = poll(&p, 1, poll_ms(deadline));
+				struct pollfd p[2] = { { .fd = fd, .events = POLLOUT }, { .fd = wfd, .events = POLLIN } };
+				int pr = poll(p, wfd >= 0 ? 2 : 1, poll_ms(deadline));
+				uint64_t count;
 
 				if (pr < 0 && errno == EINTR)
 					continue;
@@ -448,6 +483,8 @@ static int tcp_connect(const char *host, uint16_t port, int64_t deadline, int *r
 					soerr = ETIMEDOUT;
 				} else if (pr < 0) {
 					soerr = errno;
+				} else if (wfd >= 0 && (p[1].revents & POLLIN)) {
+					soerr = read(wfd, &count, sizeof(count)) < 0 && errno != EAGAIN ? errno : EINTR;
 				} else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
 					soerr = errno;
 				}
@@ -456,7 +493,7 @@ static int tcp_connect(const char *host, uint16_t port, int64_t deadline, int *r
 			if (soerr) {
 				r = -soerr;
 				close(fd);
-				if (soerr == ETIMEDOUT)
+				if (soerr == ETIMEDOUT || soerr == EINTR)
 					break;  /* the deadline is for the whole connect */
 				continue;
 			}
@@ -610,11 +647,11 @@ static const char *op_status_text(uint32_t status)
 }
 
 /* Words for a failed op-phase read. */
-static int op_recv(int fd, uint8_t *buf, size_t len, int64_t deadline, const char *where, const char *what,
+static int op_recv(int fd, int wfd, uint8_t *buf, size_t len, int64_t deadline, const char *where, const char *what,
 		   unsigned timeout_ms, char *err, size_t errlen)
 {
 	size_t got = 0;
-	int r = recv_all(fd, buf, len, deadline, &got);
+	int r = recv_all(fd, wfd, buf, len, deadline, &got);
 
 	if (r == -ETIMEDOUT)
 		uccid_set_err(err, errlen, "%s: no complete %s within %u ms", where, what, timeout_ms);
@@ -645,7 +682,7 @@ static int op_send(int fd, const uint8_t *buf, size_t len, int64_t deadline, con
  * Linux client does (ref §2).  A refusal is -EBUSY (imported by another
  * host, or not yet released by the last one) or -ENODEV.
  */
-static int op_import(int fd, const char *busid, int64_t deadline, unsigned timeout_ms, const char *where,
+static int op_import(int fd, int wfd, const char *busid, int64_t deadline, unsigned timeout_ms, const char *where,
 		     struct usbip_rep_import *rep, char *err, size_t errlen)
 {
 	uint8_t buf[USBIP_OP_REP_IMPORT_SIZE];
@@ -662,7 +699,7 @@ static int op_import(int fd, const char *busid, int64_t deadline, unsigned timeo
 	r = op_send(fd, buf, (size_t)n, deadline, where, "OP_REQ_IMPORT", err, errlen);
 	if (r < 0)
 		return r;
-	r = op_recv(fd, buf, USBIP_OP_COMMON_SIZE, deadline, where, "OP_REP_IMPORT", timeout_ms, err, errlen);
+	r = op_recv(fd, wfd, buf, USBIP_OP_COMMON_SIZE, deadline, where, "OP_REP_IMPORT", timeout_ms, err, errlen);
 	if (r < 0)
 		return r;
 	r = usbip_op_common_decode(buf, USBIP_OP_COMMON_SIZE, &oc, &diag);
@@ -676,7 +713,7 @@ static int op_import(int fd, const char *busid, int64_t deadline, unsigned timeo
 			op_status_text(oc.status));
 		return oc.status == USBIP_ST_DEV_BUSY ? -EBUSY : -ENODEV;
 	}
-	r = op_recv(fd, buf + USBIP_OP_COMMON_SIZE, USBIP_DEVICE_SIZE, deadline, where, "OP_REP_IMPORT",
+	r = op_recv(fd, wfd, buf + USBIP_OP_COMMON_SIZE, USBIP_DEVICE_SIZE, deadline, where, "OP_REP_IMPORT",
 		    timeout_ms, err, errlen);
 	if (r < 0)
 		return r;
@@ -729,7 +766,7 @@ int uccid_usbip_list(const char *host, uint16_t port, struct uccid_usbip_device 
 		return -EINVAL;
 	}
 	format_where(where, sizeof(where), host, port);
-	r = tcp_connect(host, port, deadline, &fd, err, errlen);
+	r = tcp_connect(host, port, deadline, -1, &fd, err, errlen);
 	if (r < 0)
 		goto out;
 	r = op_send(fd, req, (size_t)usbip_req_devlist_encode(req, sizeof(req)), deadline, where, "OP_REQ_DEVLIST",
@@ -773,7 +810,7 @@ int uccid_usbip_list(const char *host, uint16_t port, struct uccid_usbip_device 
 			cap = ncap;
 		}
 		/* Wait for one byte within the deadline, then take whatever else is there. */
-		r = op_recv(fd, buf + len, 1, deadline, where, "OP_REP_DEVLIST", timeout_ms, err, errlen);
+		r = op_recv(fd, -1, buf + len, 1, deadline, where, "OP_REP_DEVLIST", timeout_ms, err, errlen);
 		if (r < 0)
 			goto out;
 		len++;
@@ -859,6 +896,18 @@ static int gone(const struct utr *u)
 	if (u->dead)
 		return -ENODEV;
 	return 0;
+}
+
+/* A call starts / stops using the connection (reconnect() replaces it only when none does).  Lock held. */
+static void enter(struct utr *u)
+{
+	u->users++;
+}
+
+static void leave(struct utr *u)
+{
+	if (--u->users == 0)
+		pthread_cond_broadcast(&u->cond);
 }
 
 /*
@@ -1236,6 +1285,7 @@ static int submit(struct utr *u, uint8_t ep, bool in, const uint8_t *setup, cons
 	int r;
 
 	pthread_mutex_lock(&u->lock);
+	enter(u);
 	for (;;) {
 		if ((r = gone(u)) < 0)
 			goto out;
@@ -1292,6 +1342,7 @@ release:
 		x->used = false;
 	pthread_cond_broadcast(&u->cond);
 out:
+	leave(u);
 	pthread_mutex_unlock(&u->lock);
 	return r;
 }
@@ -1316,6 +1367,7 @@ static int submit_out_in(struct utr *u, uint8_t ep_out, const uint8_t *out, uint
 
 	*out_rc = 0;
 	pthread_mutex_lock(&u->lock);
+	enter(u);
 	for (;;) {
 		if ((r = gone(u)) < 0) {
 			*out_rc = r;
@@ -1408,6 +1460,7 @@ static int submit_out_in(struct utr *u, uint8_t ep_out, const uint8_t *out, uint
 		xi->used = false;
 	pthread_cond_broadcast(&u->cond);
 out:
+	leave(u);
 	pthread_mutex_unlock(&u->lock);
 	return r;
 }
@@ -1423,16 +1476,18 @@ static int op_descriptors(struct uccid_transport *t, uint8_t dev[18], uint8_t *c
 
 	if (!dev || (!cfg && cfg_cap))
 		return -EINVAL;
+	/* under the lock: a reconnect replaces them */
 	pthread_mutex_lock(&u->lock);
 	r = gone(u);
+	if (r == 0 && cfg_cap < u->cfg_len)
+		r = -ENOBUFS;
+	if (r == 0) {
+		memcpy(dev, u->dev_desc, sizeof(u->dev_desc));
+		memcpy(cfg, u->cfg, u->cfg_len);
+		r = (int)u->cfg_len;
+	}
 	pthread_mutex_unlock(&u->lock);
-	if (r < 0)
-		return r;
-	if (cfg_cap < u->cfg_len)
-		return -ENOBUFS;
-	memcpy(dev, u->dev_desc, sizeof(u->dev_desc));
-	memcpy(cfg, u->cfg, u->cfg_len);
-	return (int)u->cfg_len;
+	return r;
 }
 
 static int op_control(struct uccid_transport *t, uint8_t bmRequestType, uint8_t bRequest, uint16_t wValue,
@@ -1505,6 +1560,7 @@ static int op_intr_in(struct uccid_transport *t, uint8_t *buf, size_t cap, unsig
 	if (!buf || !cap)
 		return -EINVAL;
 	pthread_mutex_lock(&u->lock);
+	enter(u);
 	x = u->intr;
 	while (!x) {
 		if ((r = gone(u)) < 0)
@@ -1571,15 +1627,35 @@ static int op_intr_in(struct uccid_transport *t, uint8_t *buf, size_t cap, unsig
 	u->intr = NULL;
 	pthread_cond_broadcast(&u->cond);
 out:
+	leave(u);
 	u->woken = false;               /* this call has returned: the wake is spent */
 	pthread_mutex_unlock(&u->lock);
 	return r;
 }
 
 /*
+ * The connection a reconnect() is setting up ends now: its calls see it
+ * cancelled; its waits on sockets share u's eventfd, which the caller
+ * writes after this.  u->lock held (then the pending connection's lock).
+ */
+static void stop_pending(struct utr *u)
+{
+	struct utr *n = u->pending;
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&n->lock);
+	n->cancelled = true;
+	pthread_cond_broadcast(&n->cond);
+	pthread_cond_broadcast(&n->pcond);
+	pthread_mutex_unlock(&n->lock);
+}
+
+/*
  * The intr_in call in progress returns -EINTR: a patient caller sleeping
  * on pcond wakes on the broadcast, one reading the socket on the eventfd
- * (recv_some).  Whoever else was reading just reads on.
+ * (recv_some).  Whoever else was reading just reads on.  A reconnect() in
+ * progress returns -EINTR.
  */
 static void op_wake(struct uccid_transport *t)
 {
@@ -1588,6 +1664,7 @@ static void op_wake(struct uccid_transport *t)
 
 	pthread_mutex_lock(&u->lock);
 	u->woken = true;
+	stop_pending(u);
 	pthread_cond_broadcast(&u->pcond);
 	pthread_mutex_unlock(&u->lock);
 	/* fails only with EAGAIN, when the counter is full: a wake is pending anyway */
@@ -1603,13 +1680,18 @@ static void op_wake(struct uccid_transport *t)
 static void op_cancel(struct uccid_transport *t)
 {
 	struct utr *u = utr_of(t);
+	uint64_t one = 1;
 
 	pthread_mutex_lock(&u->lock);
 	u->cancelled = true;
+	stop_pending(u);
 	pthread_cond_broadcast(&u->cond);
 	pthread_cond_broadcast(&u->pcond);
+	shutdown(u->fd, SHUT_RDWR);     /* under the lock: a reconnect replaces the fd */
 	pthread_mutex_unlock(&u->lock);
-	shutdown(u->fd, SHUT_RDWR);
+	/* a reconnect's connect and import wait on the eventfd (fails only when the counter is full) */
+	if (write(u->wfd, &one, sizeof(one)) < 0)
+		return;
 }
 
 /* CLEAR_FEATURE(ENDPOINT_HALT); the data toggle lives on the server's side of the link (ref §4). */
@@ -1654,6 +1736,8 @@ static int op_why(struct uccid_transport *t, char *buf, size_t cap)
 	return n < 0 ? 0 : (size_t)n < cap ? n : (int)cap - 1;
 }
 
+static int op_reconnect(struct uccid_transport *t, unsigned timeout_ms, char *err, size_t errlen);
+
 const struct uccid_transport_ops uccid_usbip_ops = {
 	.name = "usbip",
 	.descriptors = op_descriptors,
@@ -1667,6 +1751,7 @@ const struct uccid_transport_ops uccid_usbip_ops = {
 	.close = op_close,
 	.why = op_why,
 	.wake = op_wake,
+	.reconnect = op_reconnect,
 };
 
 /* ---------------------------------------------------------------------------
@@ -1764,6 +1849,7 @@ static int control_batch(struct utr *u, struct ctl_req *req, unsigned n, int64_t
 	if (n > 4)
 		return -EINVAL;
 	pthread_mutex_lock(&u->lock);
+	enter(u);
 	for (unsigned i = 0; i < n; i++) {
 		while (!(x[i] = free_slot(u)) && !gone(u))
 			if (await(u, deadline, false) == ETIMEDOUT)
@@ -1827,6 +1913,7 @@ static int control_batch(struct utr *u, struct ctl_req *req, unsigned n, int64_t
 	r = gone(u);
 	pthread_cond_broadcast(&u->cond);
 out:
+	leave(u);
 	pthread_mutex_unlock(&u->lock);
 	for (unsigned i = 0; r < 0 && i < n; i++)
 		req[i].result = r;
@@ -1997,6 +2084,36 @@ out:
 }
 
 /*
+ * Connect u, import busid and set the connection up for URBs, with the
+ * import reply in *rep; every wait ends on a wake of u->wfd.  Returns 0 or
+ * a negative errno with err set.
+ */
+static int connect_import(struct utr *u, const char *host, uint16_t port, const char *busid, int64_t deadline,
+			  unsigned timeout_ms, const char *where, struct usbip_rep_import *rep, char *err, size_t errlen)
+{
+	int r;
+
+	r = tcp_connect(host, port, deadline, u->wfd, &u->fd, err, errlen);
+	if (r < 0)
+		return r;
+	r = op_import(u->fd, u->wfd, busid, deadline, timeout_ms, where, rep, err, errlen);
+	if (r < 0)
+		return r;
+	r = urb_phase_socket(u->fd);
+	if (r < 0) {
+		uccid_set_err(err, errlen, "%s: cannot set up the socket: %s", where, errno_text(r));
+		return r;
+	}
+	u->devid = usbip_devid(rep->dev.busnum, rep->dev.devnum);
+	/* the open's own URBs wait for an unlink's answer as long as the open may take */
+	if (timeout_ms)
+		u->unlink_wait_ms = timeout_ms;
+	u->pub.info.busnum = rep->dev.busnum <= UINT8_MAX ? (uint8_t)rep->dev.busnum : 0;
+	u->pub.info.devnum = rep->dev.devnum <= UINT8_MAX ? (uint8_t)rep->dev.devnum : 0;
+	return 0;
+}
+
+/*
  * Connect, import busid and set the connection up for URBs: *ret_u (to be
  * closed with op_close) and the import reply.  Returns 0 or a negative
  * errno with err set.
@@ -2011,29 +2128,13 @@ static int import_device(const char *host, uint16_t port, const char *busid, int
 		uccid_set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	r = tcp_connect(host, port, deadline, &u->fd, err, errlen);
-	if (r < 0)
-		goto out;
-	r = op_import(u->fd, busid, deadline, timeout_ms, where, rep, err, errlen);
-	if (r < 0)
-		goto out;
-	r = urb_phase_socket(u->fd);
+	r = connect_import(u, host, port, busid, deadline, timeout_ms, where, rep, err, errlen);
 	if (r < 0) {
-		uccid_set_err(err, errlen, "%s: cannot set up the socket: %s", where, errno_text(r));
-		goto out;
-	}
-	u->devid = usbip_devid(rep->dev.busnum, rep->dev.devnum);
-	/* the open's own URBs wait for an unlink's answer as long as the open may take */
-	if (timeout_ms)
-		u->unlink_wait_ms = timeout_ms;
-	u->pub.info.busnum = rep->dev.busnum <= UINT8_MAX ? (uint8_t)rep->dev.busnum : 0;
-	u->pub.info.devnum = rep->dev.devnum <= UINT8_MAX ? (uint8_t)rep->dev.devnum : 0;
-	*ret_u = u;
-	u = NULL;
-out:
-	if (u)
 		op_close(&u->pub);
-	return r;
+		return r;
+	}
+	*ret_u = u;
+	return 0;
 }
 
 #define BUSY_BACKOFF_FIRST_MS 5
@@ -2111,6 +2212,8 @@ int uccid_usbip_open_params(const char *url, unsigned index, const struct uccid_
 	if (r < 0)
 		return r;
 	snprintf(u->pub.info.path, sizeof(u->pub.info.path), "%s", url);
+	snprintf(u->url, sizeof(u->url), "%s", url);
+	u->index = index;
 	r = read_descriptors(u, where, busid, rep.dev.bConfigurationValue, index, deadline, err, errlen);
 	if (r < 0) {
 		op_close(&u->pub);
@@ -2119,6 +2222,137 @@ int uccid_usbip_open_params(const char *url, unsigned index, const struct uccid_
 	u->unlink_wait_ms = p && p->unlink_wait_ms ? p->unlink_wait_ms : UCCID_USBIP_UNLINK_WAIT_MS;
 	*ret = &u->pub;
 	return 0;
+}
+
+/*
+ * The connection n that reconnect() set up takes the place of u's dead
+ * one: socket, device identity, URB slots and read side (whatever n read
+ * ahead goes along), descriptors.  Nobody uses u's connection (u->users 0);
+ * u's lock held.  n keeps the old socket and buffers, for op_close.
+ */
+static void transplant(struct utr *u, struct utr *n)
+{
+	struct uccid_transport_info *a = &u->pub.info, *b = &n->pub.info;
+	uint8_t *buf;
+	int fd = u->fd;
+
+	u->fd = n->fd;
+	n->fd = fd;
+	u->devid = n->devid;
+	u->intr_interval = n->intr_interval;
+	u->next_seqnum = n->next_seqnum;
+	memcpy(u->urb, n->urb, sizeof(u->urb));
+	u->intr = NULL;
+	buf = u->rbuf;
+	u->rbuf = n->rbuf;
+	n->rbuf = buf;
+	u->rlen = n->rlen;
+	u->rneed = n->rneed;
+	u->rh = n->rh;
+	u->reading = false;
+	u->read_free_since = n->read_free_since;
+	memcpy(u->dev_desc, n->dev_desc, sizeof(u->dev_desc));
+	buf = u->cfg;
+	u->cfg = n->cfg;
+	n->cfg = buf;
+	u->cfg_len = n->cfg_len;
+	/* read by callers without the lock: written only where the new instance differs */
+	if (a->busnum != b->busnum || a->devnum != b->devnum) {
+		a->busnum = b->busnum;
+		a->devnum = b->devnum;
+	}
+	if (a->idVendor != b->idVendor || a->idProduct != b->idProduct || a->interface != b->interface ||
+	    a->ep_bulk_out != b->ep_bulk_out || a->ep_bulk_in != b->ep_bulk_in || a->ep_intr_in != b->ep_intr_in) {
+		a->idVendor = b->idVendor;
+		a->idProduct = b->idProduct;
+		a->interface = b->interface;
+		a->ep_bulk_out = b->ep_bulk_out;
+		a->ep_bulk_in = b->ep_bulk_in;
+		a->ep_intr_in = b->ep_intr_in;
+	}
+	u->nsubmits += n->nsubmits;
+	u->nunlinks += n->nunlinks;
+	u->rt_max += n->rt_max;
+	u->rt_done = u->rt_max;
+	u->nreconnects++;
+	u->dead = false;
+	u->why[0] = '\0';
+	pthread_cond_broadcast(&u->cond);
+	pthread_cond_broadcast(&u->pcond);
+}
+
+/*
+ * transport.h's reconnect: the URL opened is imported again on a new
+ * connection, configured and its descriptors read as at open (within
+ * timeout_ms), then the new connection replaces the dead one once no call
+ * uses it.  The attempt shares u's eventfd, and is u->pending meanwhile:
+ * wake() ends it with -EINTR, cancel() with -ECANCELED.
+ */
+static int op_reconnect(struct uccid_transport *t, unsigned timeout_ms, char *err, size_t errlen)
+{
+	char host[UCCID_USBIP_HOST_MAX + 1], busid[UCCID_USBIP_BUSID_MAX + 1], where[128];
+	struct utr *u = utr_of(t), *n;
+	struct usbip_rep_import rep;
+	int64_t deadline = deadline_after(timeout_ms);
+	uint16_t port;
+	bool alive;
+	int r;
+
+	if (uccid_usbip_parse_url(u->url, host, sizeof(host), &port, busid, sizeof(busid)) < 0) {
+		uccid_set_err(err, errlen, "not a usbip:// URL: %s", u->url);
+		return -EINVAL;
+	}
+	format_where(where, sizeof(where), host, port);
+	n = utr_new();
+	if (!n) {
+		uccid_set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	/* the same eventfd (a duplicate): u's wake() and cancel() reach n's waits */
+	close(n->wfd);
+	n->wfd = fcntl(u->wfd, F_DUPFD_CLOEXEC, 0);
+	if (n->wfd < 0) {
+		r = -errno;
+		uccid_set_err(err, errlen, "%s: %s", where, errno_text(r));
+		op_close(&n->pub);
+		return r;
+	}
+	pthread_mutex_lock(&u->lock);
+	r = u->cancelled ? -ECANCELED : u->woken ? -EINTR : 0;
+	u->woken = false;               /* a wake is spent by the call it ends */
+	alive = !u->dead;
+	if (r == 0 && !alive)
+		u->pending = n;
+	pthread_mutex_unlock(&u->lock);
+	if (r < 0 || alive) {           /* interrupted, or alive: nothing to do */
+		if (r < 0)
+			uccid_set_err(err, errlen, "%s: %s", where, errno_text(r));
+		op_close(&n->pub);
+		return r;
+	}
+	r = connect_import(n, host, port, busid, deadline, timeout_ms, where, &rep, err, errlen);
+	if (r == 0)
+		r = read_descriptors(n, where, busid, rep.dev.bConfigurationValue, u->index, deadline, err, errlen);
+	pthread_mutex_lock(&u->lock);
+	u->pending = NULL;
+	if (u->cancelled) {
+		r = -ECANCELED;
+	} else if (r < 0 && n->cancelled) {
+		r = -EINTR;             /* wake() */
+		u->woken = false;
+	}
+	if (r < 0 && (r == -ECANCELED || r == -EINTR))
+		uccid_set_err(err, errlen, "%s: %s", where, errno_text(r));
+	if (r == 0) {
+		/* the calls that failed on the old connection leave promptly: it is dead */
+		while (u->users)
+			pthread_cond_wait(&u->cond, &u->lock);
+		n->unlink_wait_ms = u->unlink_wait_ms;
+		transplant(u, n);
+	}
+	pthread_mutex_unlock(&u->lock);
+	op_close(&n->pub);
+	return r;
 }
 
 /*
@@ -2177,6 +2411,7 @@ int uccid_usbip_stats(struct uccid_transport *t, struct uccid_usbip_stats *ret)
 	ret->submits = u->nsubmits;
 	ret->unlinks = u->nunlinks;
 	ret->round_trips = u->rt_max;
+	ret->reconnects = u->nreconnects;
 	pthread_mutex_unlock(&u->lock);
 	return 0;
 }

@@ -155,6 +155,7 @@ struct uccid_usbip_stats {
 	uint64_t submits;
 	uint64_t unlinks;
 	unsigned round_trips;
+	uint64_t reconnects;            /* the connection was replaced by reconnect() (its PDUs are counted above) */
 };
 
 /* Returns 0 with *ret, or -EINVAL (NULL, or t is not a USB/IP transport). */
