@@ -212,6 +212,7 @@ static const char help_text[] =
 	"usbip unlink-delay MS        send each RET_UNLINK MS late\n"
 	"usbip busy-after-close MS    refuse imports as busy for MS after an importer left\n"
 	"usbip bad-actual-length [COUNT] [ep=EP]   the next IN completions (EP 81) say one byte too many\n"
+	"usbip restart MS             drop every connection, refuse connections for MS, serve again\n"
 	"quit                         close this connection\n";
 
 static int cmd_fault(struct vdev *d, int argc, char **w, struct outbuf *o)
@@ -334,11 +335,28 @@ static int cmd_usbip(struct vctl *c, int argc, char **w, struct outbuf *o)
 			return 0;
 		}
 		usbip_server_counters(c->srv, &k);
-		say(o, "imports=%llu busy=%llu unlinks=%llu unlinked=%llu", (unsigned long long)k.imports,
-		    (unsigned long long)k.busy, (unsigned long long)k.unlinks, (unsigned long long)k.unlinked);
+		say(o, "imports=%llu busy=%llu unlinks=%llu unlinked=%llu restarts=%llu", (unsigned long long)k.imports,
+		    (unsigned long long)k.busy, (unsigned long long)k.unlinks, (unsigned long long)k.unlinked,
+		    (unsigned long long)k.restarts);
 		say_counts(o, "submit-in", k.submit_in);
 		say_counts(o, "submit-out", k.submit_out);
 		say(o, "\nok\n");
+		return 0;
+	}
+	if (argc >= 2 && !strcmp(w[1], "restart")) {
+		int n;
+
+		if (argc != 3 || number(w[2], 600000, &v) < 0) {
+			say(o, "error: usbip restart MS (0 to 600000: how long connections are refused)\n");
+			return -EINVAL;
+		}
+		n = usbip_server_restart(c->srv, (unsigned)v);
+		if (n < 0) {
+			say(o, "error: the server is not listening\n");
+			return n;
+		}
+		say(o, "ok usbip restart: %d connection%s dropped, serving again in %lu ms\n", n, n == 1 ? "" : "s",
+		    v);
 		return 0;
 	}
 	if (argc >= 3 && (!strcmp(w[1], "unconfigured") || !strcmp(w[1], "config-gate"))) {
@@ -378,7 +396,7 @@ static int cmd_usbip(struct vctl *c, int argc, char **w, struct outbuf *o)
 		}
 	} else if (argc >= 2) {
 		say(o, "error: usbip [counters [reset] | unconfigured on|off | config-gate on|off | unlink-delay MS"
-		       " | busy-after-close MS | bad-actual-length [COUNT] [ep=EP]]\n");
+		       " | busy-after-close MS | bad-actual-length [COUNT] [ep=EP] | restart MS]\n");
 		return -EINVAL;
 	}
 	usbip_server_set_modes(c->srv, &m);

@@ -506,6 +506,23 @@ static void op_detach(void *dev, int64_t now)
 	op_attach(dev, now);
 }
 
+/* Plugged in again: a power cycle, the cards (still inserted) unpowered and unlocked. */
+static void op_replug(void *dev, int64_t now)
+{
+	struct vdev *d = dev;
+
+	op_attach(dev, now);
+	for (unsigned i = 0; i < d->nslots; i++) {
+		struct vslot *s = &d->slots[i];
+
+		if (s->card)
+			vcard_power_off(s->card);
+		s->powered = false;
+		s->locked = false;
+	}
+	vdev_log(d, "plugged in again: the cards are unpowered");
+}
+
 const struct vusb_ops vdev_usb_ops = {
 	.info = op_info,
 	.control = op_control,
@@ -515,6 +532,7 @@ const struct vusb_ops vdev_usb_ops = {
 	.unlink = op_unlink,
 	.attach = op_attach,
 	.detach = op_detach,
+	.replug = op_replug,
 };
 
 /* ---- life cycle and control API ---- */

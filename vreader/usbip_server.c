@@ -19,6 +19,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -53,6 +54,7 @@ struct export {
 	struct vusb_device vd;
 	struct conn *importer;          /* the one connection in the URB phase, or NULL */
 	int64_t busy_until;             /* µs: imports refused as busy until then (busy_after_close_ms) */
+	unsigned instance;              /* restarts: each one re-enumerates the device (its devnum) */
 };
 
 enum phase {
@@ -88,6 +90,8 @@ struct watch {
 struct usbip_server {
 	int lfd;
 	uint16_t port;
+	char addr[64];                  /* what usbip_server_listen bound, to listen again after a restart */
+	int64_t relisten_at;            /* µs: a restart's end (0: none pending) */
 	struct export exports[USBIP_SERVER_MAX_DEVICES];
 	unsigned nexports;
 	struct conn *conns[USBIP_SERVER_MAX_CONNS];
@@ -222,7 +226,8 @@ static void export_identity(const struct usbip_server *s, const struct export *e
 	memcpy(ret_dev->path, info.path, n);
 	memcpy(ret_dev->busid, e->vd.busid, strlen(e->vd.busid));
 	ret_dev->busnum = info.busnum;
-	ret_dev->devnum = info.devnum;
+	/* a device re-enumerated after a restart has the next address (1..127, USB 2.0 §9.1.1.4) */
+	ret_dev->devnum = info.devnum ? 1 + (info.devnum - 1 + e->instance) % 127 : 0;
 	ret_dev->speed = info.speed;
 	ret_dev->idVendor = info.idVendor;
 	ret_dev->idProduct = info.idProduct;
@@ -753,7 +758,24 @@ int usbip_server_add_device(struct usbip_server *s, const struct vusb_device *de
 	return 0;
 }
 
+static int listen_on(struct usbip_server *s, const char *addr, uint16_t port);
+
 int usbip_server_listen(struct usbip_server *s, const char *addr, uint16_t port)
+{
+	if (!s)
+		return -EINVAL;
+	if (s->lfd >= 0 || s->relisten_at)
+		return -EALREADY;
+	if (!addr)
+		addr = "127.0.0.1";
+	if (strlen(addr) >= sizeof(s->addr))
+		return -EINVAL;
+	snprintf(s->addr, sizeof(s->addr), "%s", addr);
+	return listen_on(s, addr, port);
+}
+
+/* Bind and listen on addr:port (SO_REUSEADDR: a restart binds the same port again). */
+static int listen_on(struct usbip_server *s, const char *addr, uint16_t port)
 {
 	struct sockaddr_storage ss;
 	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ss;
@@ -761,12 +783,6 @@ int usbip_server_listen(struct usbip_server *s, const char *addr, uint16_t port)
 	socklen_t sl;
 	int one = 1, fd = -1, r;
 
-	if (!s)
-		return -EINVAL;
-	if (s->lfd >= 0)
-		return -EALREADY;
-	if (!addr)
-		addr = "127.0.0.1";
 	memset(&ss, 0, sizeof(ss));
 	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
@@ -800,6 +816,44 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return r;
+}
+
+int usbip_server_restart(struct usbip_server *s, unsigned down_ms)
+{
+	int64_t now = uccid_mono_us();
+	int n;
+
+	if (!s || (s->lfd < 0 && !s->relisten_at))
+		return -EINVAL;
+	n = (int)s->nconns;
+	for (unsigned i = 0; i < s->nconns; i++)
+		conn_free(s, s->conns[i], now);
+	s->nconns = 0;
+	if (s->lfd >= 0) {
+		for (unsigned i = 0; i < s->nexports; i++) {
+			struct export *e = &s->exports[i];
+
+			e->busy_until = 0;      /* a new process remembers no client */
+			e->instance++;
+			if (e->vd.ops->replug)
+				e->vd.ops->replug(e->vd.dev, now);
+		}
+		close(s->lfd);
+		s->lfd = -1;
+		s->counters.restarts++;
+	}
+	/* (a restart while down only moves its end) */
+	s->relisten_at = now + (int64_t)down_ms * 1000;
+	return n;
+}
+
+/* A restart's end: listen again (tried again on every iteration until it works). */
+static void relisten(struct usbip_server *s, int64_t now)
+{
+	if (s->lfd >= 0 || !s->relisten_at || now < s->relisten_at)
+		return;
+	if (listen_on(s, s->addr, s->port) == 0)
+		s->relisten_at = 0;
 }
 
 void usbip_server_set_modes(struct usbip_server *s, const struct usbip_server_modes *m)
@@ -889,6 +943,15 @@ static int poll_timeout(struct usbip_server *s, int max_wait_ms, int64_t now)
 
 	if (s->wake)
 		return 0;
+	if (s->relisten_at) {
+		/* a restart ends then; a port not yet free again is tried every RUN_TICK_MS */
+		int m = ms_until(s->relisten_at, now);
+
+		if (m < RUN_TICK_MS)
+			m = s->relisten_at <= now ? RUN_TICK_MS : m;
+		if (m < t)
+			t = m;
+	}
 	for (unsigned i = 0; i < s->nconns; i++) {
 		const struct conn *c = s->conns[i];
 		int m;
@@ -921,6 +984,7 @@ int usbip_server_run_once(struct usbip_server *s, int max_wait_ms)
 
 	if (!s)
 		return -EINVAL;
+	relisten(s, now);
 	if (s->lfd >= 0)
 		pfd[n++] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
 	nconns = s->nconns;

@@ -90,6 +90,7 @@ struct usbip_server_counters {
 	uint64_t submit_out[16];        /* ... direction OUT (0: control OUT) */
 	uint64_t unlinks;               /* CMD_UNLINK received */
 	uint64_t unlinked;              /* ... that cancelled a pending URB (RET_UNLINK -ECONNRESET) */
+	uint64_t restarts;              /* usbip_server_restart */
 };
 
 void usbip_server_counters(const struct usbip_server *s, struct usbip_server_counters *ret);
@@ -126,6 +127,19 @@ uint16_t usbip_server_port(const struct usbip_server *s);
  */
 int usbip_server_add_watch(struct usbip_server *s, int fd,
 			   void (*cb)(void *ctx, int fd, short revents), void *ctx);
+
+/*
+ * A restart, as a server process that stops and comes back ("the virtual
+ * reader must reproduce the field"): every connection is dropped now (an
+ * imported device detaches, as from a host that went away), the listening
+ * socket is closed for down_ms (connections are refused), then opened on
+ * the same address and port again.  Each device comes back as a new
+ * instance, re-enumerated (ops->replug: its cards lose power): the device
+ * list and import replies give it the next device number.  While a restart is under way, another one only
+ * moves its end (0: serve again now).  Returns the connections dropped, or
+ * -EINVAL (not listening).  Same thread as the loop.
+ */
+int usbip_server_restart(struct usbip_server *s, unsigned down_ms);
 
 /* Stop watching fd (does not close it).  Unknown fds are ignored. */
 void usbip_server_remove_watch(struct usbip_server *s, int fd);

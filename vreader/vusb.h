@@ -79,6 +79,13 @@ struct vusb_ops {
 	/* A host imported the device (attach) or went away (detach).  Optional. */
 	void (*attach)(void *dev, int64_t now);
 	void (*detach)(void *dev, int64_t now);
+
+	/*
+	 * The device is plugged in again (a server restart re-enumerates it):
+	 * what a power cycle loses is lost — the cards are unpowered — what
+	 * is in the slots stays.  Optional.
+	 */
+	void (*replug)(void *dev, int64_t now);
 };
 
 struct vusb_device {
