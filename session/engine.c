@@ -59,8 +59,10 @@ static void abs_deadline(struct timespec *ts, int64_t until_us)
 
 void uccid_set_dead(struct uccid_reader *r, int err)
 {
-	if (!r->dead) {
-		r->dead = err;
+	/* a remote reader's link that dropped is restored instead (link.c) */
+	if (err == -ENODEV && uccid_link_lost(r))
+		return;
+	if (!r->dead || r->dead == -ENOTCONN) {
 		if (err == -ENODEV) {
 			/* the real cause, where the transport recorded one (a protocol violation,
 			   a timeout, the server closing), not only "gone" */
@@ -68,8 +70,9 @@ void uccid_set_dead(struct uccid_reader *r, int err)
 
 			if (r->t->ops->why)
 				r->t->ops->why(r->t, why, sizeof(why));
-			uccid_log(r, UCCID_LOG_ERROR, "reader removed%s%s", why[0] ? ": " : "", why);
-			uccid_push_event(r, UCCID_EVENT_READER_REMOVED, 0, 0);
+			uccid_link_gone(r, why);
+		} else {
+			r->dead = err;
 		}
 	}
 	pthread_cond_broadcast(&r->cond);
@@ -448,10 +451,11 @@ again:
 		rc = send_out(r, msg, len);
 	reader_lock(r);
 	if (rc < 0) {
-		if (rc == -ENODEV || rc == -ECANCELED)
+		if (rc == -ENODEV || rc == -ECANCELED) {
 			uccid_set_dead(r, rc);
-		else if (rc == -ETIMEDOUT)
-			rc = -ETIMEDOUT;
+			/* -ENOTCONN while a link is restored; an -ENODEV of a connection replaced since */
+			rc = r->dead ? r->dead : -ENOTCONN;
+		}
 		goto out;
 	}
 	wait_answer(r, s, deadline);

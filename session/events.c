@@ -7,7 +7,9 @@
  * at a time waits on the interrupt endpoint, without a timeout of its own
  * where the transport can be woken: an idle reader wakes nobody; a stop
  * request (uccid_wake) and an event another thread found (a command's
- * answer) wake it through the transport's wake op.
+ * answer) wake it through the transport's wake op.  While a remote
+ * reader's link is down, the waiter restores it (link.c) and reports its
+ * going and coming back as events.
  */
 #include "config.h"
 
@@ -91,22 +93,6 @@ static void interrupt_message(struct uccid_reader *r, const uint8_t *buf, size_t
 	reader_unlock(r);
 }
 
-/* Wait on r->cond until until_us (INT64_MAX: no limit), r->lock held. */
-static void wait_cond(struct uccid_reader *r, int64_t until_us)
-{
-	struct timespec ts;
-
-	if (until_us == INT64_MAX) {
-		atomic_store_explicit(&r->lock_owner, 0, memory_order_relaxed);
-		pthread_cond_wait(&r->cond, &r->lock);
-		atomic_store_explicit(&r->lock_owner, uccid_thread_id(), memory_order_relaxed);
-		return;
-	}
-	ts.tv_sec = (time_t)(until_us / 1000000);
-	ts.tv_nsec = (long)(until_us % 1000000) * 1000;
-	reader_wait(r, &ts);
-}
-
 /*
  * One wait on the interrupt endpoint, until deadline (µs, INT64_MAX: none),
  * and what it brought.  Where the transport can be woken, the wait has no
@@ -175,7 +161,7 @@ static void poll_slots(struct uccid_reader *r, int64_t deadline)
 	r->ev_wakeups++;
 	/* until the next round, unless an event, a wake or the end comes first */
 	if (!r->ring_len && !r->wake_req && !r->dead)
-		wait_cond(r, next < deadline ? next : deadline);
+		reader_wait_until(r, next < deadline ? next : deadline);
 	reader_unlock(r);
 }
 
@@ -202,15 +188,20 @@ int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_e
 			if (mine)
 				r->ev_waiting = true;
 			else
-				wait_cond(r, deadline);
+				reader_wait_until(r, deadline);
 		}
 		reader_unlock(r);
 		if (got)
 			return 1;
-		if (dead)
+		if (dead && dead != -ENOTCONN)
 			return dead;
 		if (woken || uccid_mono_us() >= deadline)
 			return 0;
+		if (dead == -ENOTCONN) {
+			/* a remote reader's link is down: the event waiter brings it back */
+			uccid_link_restore(r, deadline, true);
+			continue;
+		}
 		if (mine) {
 			wait_interrupt(r, deadline);
 			pthread_mutex_unlock(&r->ev_lock);

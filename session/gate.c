@@ -102,6 +102,13 @@ int uccid_slot_enter(struct uccid_reader *r, struct uslot *s, unsigned how)
 	struct lockmgr_handle *h;
 	int rc, w;
 
+	/* gone is final; a remote reader's link that is down gets an attempt to restore it,
+	   if one is due (link.c) */
+	rc = uccid_dead(r);
+	if (rc == -ENOTCONN)
+		rc = uccid_link_restore(r, 0, false);
+	if (rc < 0)
+		return rc;
 	rc = lockmgr_lock(r->lm, s->index, uccid_owner(), how & UCCID_ENTER_TRY ? 0 : slot_wait_ms(r),
 			  LOCKMGR_F_LOCAL, NULL);
 	if (rc == -ETIMEDOUT || rc == -EBUSY) {

@@ -38,6 +38,7 @@ const char *uccid_strerror(int err)
 	case -ENOMEDIUM: return "no card in the slot";
 	case -ETIMEDOUT: return "the reader or card did not answer in time";
 	case -ENODEV: return "the reader is gone";
+	case -ENOTCONN: return "the reader is unavailable (its link dropped; reconnecting)";
 	case -EPROTO: return "the reader or card broke the protocol";
 	case -EBUSY: return "the slot is busy";
 	case -EMSGSIZE: return "the response does not fit the buffer";

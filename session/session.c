@@ -80,6 +80,11 @@ static int find_interface(struct uccid_reader *r, char *err, size_t errlen)
 	ccid_class_desc_parse(r->desc_raw, CCID_CLASS_DESC_LEN, &r->desc, NULL);
 	r->class_last = ci.class_after_endpoint;
 	r->vendor_class = ci.vendor_class;
+	/* kept: a reconnected device must show the same (link.c) */
+	memcpy(r->dev_desc, dev, sizeof(r->dev_desc));
+	r->cfg_raw = cfg_raw;
+	r->cfg_len = (size_t)n;
+	cfg_raw = NULL;
 	rc = 0;
 out:
 	free(cfg_raw);
@@ -332,6 +337,9 @@ void uccid_close(struct uccid_reader *r)
 {
 	if (!r)
 		return;
+	reader_lock(r);
+	r->closing = true;              /* a link that drops now is not restored */
+	reader_unlock(r);
 	/* Power the cards off, best effort and bounded, unless the reader is gone or the
 	   card's last owner left it for the next (unlock with UCCID_LEAVE). */
 	if (!r->dead && r->lm) {
@@ -362,6 +370,7 @@ void uccid_close(struct uccid_reader *r)
 	pthread_mutex_destroy(&r->str_lock);
 	pthread_cond_destroy(&r->cond);
 	free(r->rx);
+	free(r->cfg_raw);
 	free(r);
 }
 
@@ -393,11 +402,17 @@ int uccid_info(const struct uccid_reader *r, struct uccid_reader_info *ret)
 	return 0;
 }
 
+/* A transport's -ENODEV while a remote reader's link is restored is -ENOTCONN (link.c). */
+static int link_error(struct uccid_reader *r, int rc)
+{
+	return rc == -ENODEV && uccid_dead(r) == -ENOTCONN ? -ENOTCONN : rc;
+}
+
 int uccid_descriptors(struct uccid_reader *r, uint8_t dev[18], uint8_t *cfg, size_t cap)
 {
 	if (!r || !dev || !cfg)
 		return -EINVAL;
-	return r->t->ops->descriptors(r->t, dev, cfg, cap);
+	return link_error(r, r->t->ops->descriptors(r->t, dev, cfg, cap));
 }
 
 int uccid_class_descriptor(const struct uccid_reader *r, uint8_t desc[54])
@@ -421,6 +436,6 @@ int uccid_class_request(struct uccid_reader *r, uint8_t bmRequestType, uint8_t b
 {
 	if (!r || (bmRequestType & 0x60) != 0x20 || (wLength && !data))
 		return -EINVAL;
-	return r->t->ops->control(r->t, bmRequestType, bRequest, wValue, r->t->info.interface, data, wLength,
-				  CONTROL_MS);
+	return link_error(r, r->t->ops->control(r->t, bmRequestType, bRequest, wValue, r->t->info.interface, data,
+						wLength, CONTROL_MS));
 }

@@ -10,6 +10,7 @@
  *   gate.c                      the slot gate: thread locks, card-state warnings
  *   commands.c                  one-command primitives (status, power off, mechanical)
  *   engine.c                    uccid_xchg: bSeq routing, deadlines, abort
+ *   link.c                      a remote reader's link: down, reconnect, back
  *   card.c                      card state and the event ring: every transition
  *   log.c  quirks.c  openlock.c logging, quirks, the open lock (lockmgr, transport)
  *
@@ -137,6 +138,9 @@ struct uccid_reader {
 	pthread_mutex_t str_lock;        /* one reader of the strings at a time (held across the reads) */
 	bool strings_read;               /* under str_lock: strings holds the device's */
 	struct uccid_device_strings strings;
+	uint8_t dev_desc[18];            /* the descriptors at open: a reconnect must find the same */
+	uint8_t *cfg_raw;
+	size_t cfg_len;
 
 	pthread_mutex_t lock;            /* reader_lock() / reader_unlock() */
 	_Atomic uintptr_t lock_owner;    /* the thread holding lock (uccid_thread_id()), 0 if none */
@@ -147,7 +151,18 @@ struct uccid_reader {
 	bool reading;
 	bool in_sync;                    /* an answer of this session was routed: what bulk-IN holds
 					    now is ours, not a previous session's leftovers */
-	int dead;                        /* 0, or -ENODEV / -ECANCELED: sticky */
+	int dead;                        /* 0, or -ENODEV / -ECANCELED: sticky; -ENOTCONN while the link
+					    is down and restored (link.c) */
+	bool closing;                    /* uccid_close runs: a link that drops now is gone */
+
+	/* a remote reader's link (link.c), under r->lock */
+	bool reconnecting;               /* a thread is in the transport's reconnect */
+	int64_t down_since;              /* µs: when the link dropped */
+	int64_t link_next;               /* µs: the next attempt, not before */
+	unsigned link_backoff_ms;        /* the wait after the last failed attempt */
+	unsigned link_tries;             /* attempts since the link dropped */
+	unsigned link_waiters;           /* event waiters restoring it: operations leave it to them */
+	uint64_t reconnects;             /* links restored */
 	uint8_t *rx;
 
 	/* events */
@@ -193,6 +208,22 @@ static inline void reader_wait(struct uccid_reader *r, const struct timespec *un
 {
 	atomic_store_explicit(&r->lock_owner, 0, memory_order_relaxed);
 	pthread_cond_timedwait(&r->cond, &r->lock, until);
+	atomic_store_explicit(&r->lock_owner, uccid_thread_id(), memory_order_relaxed);
+}
+
+/* The same until until_us, a uccid_mono_us() time (INT64_MAX: no limit). */
+static inline void reader_wait_until(struct uccid_reader *r, int64_t until_us)
+{
+	struct timespec ts;
+
+	atomic_store_explicit(&r->lock_owner, 0, memory_order_relaxed);
+	if (until_us == INT64_MAX) {
+		pthread_cond_wait(&r->cond, &r->lock);
+	} else {
+		ts.tv_sec = (time_t)(until_us / 1000000);
+		ts.tv_nsec = (long)(until_us % 1000000) * 1000;
+		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+	}
 	atomic_store_explicit(&r->lock_owner, uccid_thread_id(), memory_order_relaxed);
 }
 
@@ -262,6 +293,26 @@ bool uccid_card_take_verify(struct uccid_reader *r, struct uslot *s);
 /* Did an answer find the card inserted since the last NotifySlotChange (and forget it)? */
 bool uccid_card_take_arrived(struct uccid_reader *r, struct uslot *s);
 
+/* ---- link.c: a remote reader's link (r->lock held unless said) ---- */
+
+/*
+ * The transport is gone: where it can reconnect (and uccid_options allow),
+ * the link is down — r->dead -ENOTCONN, every card reported removed, a
+ * READER_UNAVAILABLE event — and true is returned (also when it was down
+ * already, or the -ENODEV came from a connection a reconnect replaced).
+ * false: the reader is gone for good; the caller says so (uccid_link_gone).
+ */
+bool uccid_link_lost(struct uccid_reader *r);
+/* The reader is gone for good (-ENODEV): log why, a READER_REMOVED event. */
+void uccid_link_gone(struct uccid_reader *r, const char *why);
+/*
+ * r->lock not held.  While the link is down, try to restore it: an attempt
+ * when the back-off allows and no other thread is in one.  wait: until the
+ * link is back or gone, an event is queued, uccid_wake, or deadline (µs);
+ * else one attempt at most.  Returns r->dead then (0: the link is up).
+ */
+int uccid_link_restore(struct uccid_reader *r, int64_t deadline, bool wait);
+
 /* ---- engine.c: every command goes through uccid_xchg ---- */
 
 /*
@@ -300,7 +351,9 @@ void uccid_note_seq(struct uslot *s, uint8_t seq);
 /*
  * The session ends for good with err (-ENODEV: the reader is gone, with a
  * READER_REMOVED event; -ECANCELED: uccid_cancel); the first cause stays.
- * Wakes every waiter.  r->lock held.
+ * A remote reader's -ENODEV takes the link down instead, to be restored
+ * (uccid_link_lost); a final cause replaces that.  Wakes every waiter.
+ * r->lock held.
  */
 void uccid_set_dead(struct uccid_reader *r, int err);
 /* r->dead, read under r->lock. */

@@ -15,6 +15,10 @@
  *                (the session tried to resynchronise first)
  *   -ENODEV      the reader is gone (unplugged, server gone); every later
  *                call returns -ENODEV; the handle must be closed
+ *   -ENOTCONN    the link to a remote reader is down and the session is
+ *                reconnecting (uccid_options.reconnect_ms): the cards were
+ *                reported removed; calls work again once it is back
+ *                (UCCID_EVENT_READER_AVAILABLE), with a new card
  *   -EBUSY       the slot or reader is busy (CMD_SLOT_BUSY more often than
  *                the retry limit)
  *   -EMSGSIZE    the response does not fit the caller's buffer
@@ -90,6 +94,11 @@ struct uccid_options {
 	/* Every reader: */
 	int slot_wait_ms;               /* how long an operation waits for a slot another thread has
 					   locked (0: the exchange deadline; -1 forever) */
+	int reconnect_ms;               /* a remote (USB/IP) reader whose link drops is reported
+					   unavailable and imported again, with back-off (up to 1 s
+					   between attempts), for this long: 0 without limit, -1
+					   never (the reader is gone at once, -ENODEV), > 0 that long,
+					   then gone */
 };
 
 /*
@@ -290,7 +299,11 @@ enum uccid_event_type {
 	UCCID_EVENT_INSERTED,
 	UCCID_EVENT_REMOVED,
 	UCCID_EVENT_HARDWARE_ERROR,
-	UCCID_EVENT_READER_REMOVED,
+	UCCID_EVENT_READER_REMOVED,     /* gone for good: the handle is only good for close */
+	UCCID_EVENT_READER_UNAVAILABLE, /* the link to a remote reader dropped (a REMOVED event came
+					   for each card first); the session reconnects (-ENOTCONN) */
+	UCCID_EVENT_READER_AVAILABLE,   /* reconnected, to a new instance of the device: its cards are
+					   new cards, reported INSERTED as the reader reports them */
 };
 struct uccid_event {
 	enum uccid_event_type type;

@@ -89,8 +89,10 @@ static void quiet_log(void *ctx, enum uccid_log_level level, const char *msg)
 static struct rig *rig_new_cfg(int over, enum vdev_profile p, const struct vdev_config *cfg, unsigned deadline_ms)
 {
 	struct rig *g = calloc(1, sizeof(*g));
+	/* a USB/IP reader that goes away is gone, as an unplugged one: reconnecting is
+	   check_usbip_field's */
 	struct uccid_options o = { .exchange_deadline_ms = deadline_ms, .power_deadline_ms = deadline_ms,
-				   .log = quiet_log, .log_level = UCCID_LOG_DEBUG };
+				   .log = quiet_log, .log_level = UCCID_LOG_DEBUG, .reconnect_ms = -1 };
 	char err[256] = "";
 
 	g->p = p;

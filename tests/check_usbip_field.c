@@ -608,10 +608,12 @@ START_TEST(test_reason_bad_length)
 {
 	struct field *f = field_new(VDEV_PROFILE_EXTENDED_APDU, NULL);
 	struct uccid_options o = options(10000);
-	struct uccid_reader *r = open_reader(f, &o);
+	struct uccid_reader *r;
 	struct usbip_server_modes m = { .bad_actual_length = 1, .bad_actual_ep = 0x81 };
 	ssize_t n;
 
+	o.reconnect_ms = -1;         /* the session ends: the reason is the last word */
+	r = open_reader(f, &o);
 	power(r);
 	log_clear();
 	pthread_mutex_lock(&f->lock);
@@ -631,9 +633,11 @@ START_TEST(test_reason_dropped)
 {
 	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, NULL);
 	struct uccid_options o = options(10000);
-	struct uccid_reader *r = open_reader(f, &o);
+	struct uccid_reader *r;
 	ssize_t n;
 
+	o.reconnect_ms = -1;         /* the session ends: the reason is the last word */
+	r = open_reader(f, &o);
 	power(r);
 	log_clear();
 	arm_fault(f, VDEV_FAULT_DROP_CONNECTION, 0, 1);
@@ -788,6 +792,202 @@ START_TEST(test_apdu_urbs)
 END_TEST
 
 /* ---------------------------------------------------------------------------
+ * Reconnect: a server restart takes the reader away, and it comes back
+ */
+
+/*
+ * The server restarts: connections dropped, refused for down_ms (600000:
+ * until the next call).  0: it serves again now — listening before this
+ * returns (one iteration of the loop here).
+ */
+static void restart(struct field *f, unsigned down_ms)
+{
+	pthread_mutex_lock(&f->lock);
+	ck_assert_int_ge(usbip_server_restart(f->srv, down_ms), 0);
+	if (!down_ms)
+		ck_assert_int_eq(usbip_server_run_once(f->srv, 0), 0);
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* The next event within 20 s (the test's limit is what bounds it); its type. */
+static enum uccid_event_type next_event(struct uccid_reader *r)
+{
+	struct uccid_event ev;
+	int rc = uccid_wait_event(r, 20000, &ev);
+
+	ck_assert_msg(rc == 1, "wait_event: %s", rc ? uccid_strerror(rc) : "no event");
+	return ev.type;
+}
+
+static void link_counts(struct uccid_reader *r, unsigned *tries, uint64_t *reconnects)
+{
+	pthread_mutex_lock(&r->lock);
+	*tries = r->link_tries;
+	*reconnects = r->reconnects;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * The server restarts under a session that holds the card: the card is
+ * reported removed and the reader unavailable, calls fail with -ENOTCONN
+ * naming nothing stale; when the server serves again the session
+ * re-imports by itself (the event waiter does), the reader is available,
+ * and the card is a new card: the lock holder is told (-EMEDIUMTYPE), a
+ * power-up acknowledges, and APDUs work.  The reconnect time is printed.
+ */
+START_TEST(test_reconnect_restart)
+{
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, NULL);
+	struct uccid_options o = options(10000);
+	struct uccid_transport *t = NULL;
+	struct uccid_reader *r = open_counted(f, &o, &t);
+	struct uccid_usbip_stats st;
+	uint8_t atr[33];
+	unsigned tries;
+	uint64_t back;
+	int64_t t0;
+	ssize_t n;
+
+	drain_events(r);
+	ck_assert_int_eq(uccid_lock(r, 0, 0, 0, NULL), 0);
+	power(r);
+	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	log_clear();
+	restart(f, 600000);
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_REMOVED);
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_READER_UNAVAILABLE);
+	ck_assert_msg(log_has("[0] reader unavailable: server closed the connection; reconnecting"), "log:\n%s",
+		      log_text);
+	n = uccid_transmit(r, 0, SELECT_AID, sizeof(SELECT_AID), rsp, sizeof(rsp));
+	ck_assert_msg(n == -ENOTCONN, "transmit while down: %s", uccid_strerror((int)n));
+	ck_assert_int_eq(uccid_power_on(r, 0, UCCID_VOLTAGE_AUTO, atr, sizeof(atr)), -ENOTCONN);
+
+	t0 = uccid_mono_ms();
+	restart(f, 0);                  /* serving again */
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_READER_AVAILABLE);
+	link_counts(r, &tries, &back);
+	fprintf(stderr, "reconnect after a restart: back %lld ms after the server, %u attempts in all\n",
+		(long long)(uccid_mono_ms() - t0), tries);
+	ck_assert_uint_eq(back, 1);
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_INSERTED);
+	ck_assert_int_eq(uccid_usbip_stats(t, &st), 0);
+	ck_assert_uint_eq(st.reconnects, 1);
+	/* a new card: the lock holder hears of it, and powers it up */
+	n = uccid_transmit(r, 0, SELECT_AID, sizeof(SELECT_AID), rsp, sizeof(rsp));
+	ck_assert_msg(n == -EMEDIUMTYPE, "transmit after the reconnect: %s", uccid_strerror((int)n));
+	power(r);
+	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	ck_assert_int_eq(uccid_unlock(r, 0, UCCID_LEAVE, NULL), 0);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/*
+ * Nobody waits for events: an operation brings the link back itself, once
+ * an attempt is due.  A blip (the server back at once) costs the first
+ * operation nothing but the reconnect.
+ */
+START_TEST(test_reconnect_by_operation)
+{
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, NULL);
+	struct uccid_options o = options(10000);
+	struct uccid_reader *r = open_reader(f, &o);
+	struct uccid_slot_status st;
+	uint64_t back;
+	unsigned tries;
+	int rc;
+
+	drain_events(r);
+	power(r);
+	restart(f, 0);                  /* a blip: the server is back at once */
+	/* the first call finds the connection closed and takes the link down */
+	rc = uccid_slot_status(r, 0, &st);
+	ck_assert_msg(rc == -ENOTCONN, "status across the drop: %s", uccid_strerror(rc));
+	/* the next one reconnects (the first attempt is due at once) */
+	rc = uccid_slot_status(r, 0, &st);
+	ck_assert_msg(rc == 0, "status after: %s", uccid_strerror(rc));
+	ck_assert(st.present);
+	ck_assert(!st.powered);         /* a new card: nobody powered it */
+	link_counts(r, &tries, &back);
+	ck_assert_uint_eq(back, 1);
+	ck_assert_uint_eq(tries, 1);
+	power(r);
+	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/* With reconnect_ms, an outage longer than that ends the session: the reader is gone for good. */
+START_TEST(test_reconnect_limit)
+{
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, NULL);
+	struct uccid_options o = options(10000);
+	struct uccid_reader *r;
+	struct uccid_event ev;
+	ssize_t n;
+
+	o.reconnect_ms = 500;
+	r = open_reader(f, &o);
+	drain_events(r);
+	log_clear();
+	restart(f, 600000);
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_REMOVED);
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_READER_UNAVAILABLE);
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_READER_REMOVED);
+	ck_assert_int_eq(uccid_wait_event(r, 100, &ev), -ENODEV);
+	ck_assert_msg(log_has("[0] reader removed: not back within 500 ms ("), "log:\n%s", log_text);
+	ck_assert_msg(log_has("connection refused)"), "log:\n%s", log_text);
+	n = uccid_transmit(r, 0, SELECT_AID, sizeof(SELECT_AID), rsp, sizeof(rsp));
+	ck_assert_int_eq(n, -ENODEV);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/* reconnect_ms -1: the first drop ends the session, as before there was reconnecting. */
+START_TEST(test_reconnect_never)
+{
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, NULL);
+	struct uccid_options o = options(10000);
+	struct uccid_reader *r;
+
+	o.reconnect_ms = -1;
+	r = open_reader(f, &o);
+	drain_events(r);
+	restart(f, 0);
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_READER_REMOVED);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/*
+ * uccid_wake reaches the event waiter while the link is down (a stop
+ * request under pcscd), and a wait ends at its deadline then too.
+ */
+START_TEST(test_reconnect_wake)
+{
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, NULL);
+	struct uccid_options o = options(10000);
+	struct waiter w = { .r = open_reader(f, &o) };
+
+	drain_events(w.r);
+	restart(f, 600000);
+	ck_assert_int_eq(next_event(w.r), UCCID_EVENT_REMOVED);
+	ck_assert_int_eq(next_event(w.r), UCCID_EVENT_READER_UNAVAILABLE);
+	ck_assert_int_eq(uccid_wait_event(w.r, 300, &w.ev), 0);
+	ck_assert_int_eq(pthread_create(&w.th, NULL, waiter_main, &w), 0);
+	uccid_wake(w.r);
+	pthread_join(w.th, NULL);
+	ck_assert_int_eq(w.rc, 0);
+	uccid_close(w.r);
+	field_free(f);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------
  * Suite
  */
 
@@ -827,6 +1027,15 @@ static Suite *field_suite(void)
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_reason_bad_length);
 	tcase_add_test(tc, test_reason_dropped);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reconnect");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_reconnect_restart);
+	tcase_add_test(tc, test_reconnect_by_operation);
+	tcase_add_test(tc, test_reconnect_limit);
+	tcase_add_test(tc, test_reconnect_never);
+	tcase_add_test(tc, test_reconnect_wake);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("round-trips");

@@ -20,6 +20,7 @@ SESSION_LAYERS = [
     ["log"],
     ["quirks", "openlock"],
     ["card"],
+    ["link"],
     ["engine"],
     ["commands"],
     ["gate"],
