@@ -26,6 +26,11 @@ RESPONSECODE ifd_from_errno(int err, enum ifd_op op)
 	case -ENODEV:
 	case -ECANCELED:        /* only uccid_cancel(), after TAG_IFD_DEVICE_REMOVED */
 		return IFD_NO_SUCH_DEVICE;
+	case -ENOTCONN:
+		/* a remote reader's link is down while libuccid restores it: its cards are
+		   gone (pcscd reports the removal), the reader is unavailable for now but
+		   not removed: the same Lun works again once it is back */
+		return op == IFD_OP_PRESENCE ? IFD_ICC_NOT_PRESENT : IFD_NO_SUCH_DEVICE;
 	case -ENOMEDIUM:
 		if (op == IFD_OP_POWER)
 			return IFD_ERROR_POWER_ACTION;

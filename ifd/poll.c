@@ -59,6 +59,15 @@ static void file_event(struct ifd_reader *rd, const struct uccid_event *ev)
 		for (unsigned i = 0; i < IFD_MAX_SLOTS; i++)
 			rd->pending[i] = true;
 		break;
+	case UCCID_EVENT_READER_UNAVAILABLE:
+	case UCCID_EVENT_READER_AVAILABLE:
+		/* a remote reader's link dropped or came back: every slot asks for presence
+		   (absent while it is down, then the new cards) */
+		ifd_log(IFD_LOG_INFO, "%s: %s", rd->name, ev->type == UCCID_EVENT_READER_AVAILABLE
+				? "the reader is back" : "the reader is unavailable; reconnecting");
+		for (unsigned i = 0; i < IFD_MAX_SLOTS; i++)
+			rd->pending[i] = true;
+		break;
 	}
 }
 

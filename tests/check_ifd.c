@@ -674,10 +674,24 @@ END_TEST
 /* A virtual reader of profile p served over USB/IP by a thread; the url to open it by. */
 struct remote {
 	struct vdev *d;
-	struct served sv;
+	struct usbip_server *srv;
+	pthread_mutex_t lock;           /* the server and the device model */
+	atomic_bool stop;
 	pthread_t th;
 	char url[64];
 };
+
+static void *remote_main(void *arg)
+{
+	struct remote *m = arg;
+
+	while (!atomic_load(&m->stop)) {
+		pthread_mutex_lock(&m->lock);
+		usbip_server_run_once(m->srv, 5);
+		pthread_mutex_unlock(&m->lock);
+	}
+	return NULL;
+}
 
 static struct remote *remote_new(enum vdev_profile p)
 {
@@ -690,21 +704,34 @@ static struct remote *remote_new(enum vdev_profile p)
 	m->d = vdev_new(&cfg);
 	ck_assert_ptr_nonnull(m->d);
 	dev.dev = m->d;
-	m->sv.srv = usbip_server_new();
-	ck_assert_int_eq(usbip_server_add_device(m->sv.srv, &dev), 0);
-	ck_assert_int_eq(usbip_server_listen(m->sv.srv, "127.0.0.1", 0), 0);
-	snprintf(m->url, sizeof(m->url), "usbip://127.0.0.1:%u/1-1", usbip_server_port(m->sv.srv));
-	ck_assert_int_eq(pthread_create(&m->th, NULL, serve, &m->sv), 0);
+	m->srv = usbip_server_new();
+	ck_assert_int_eq(usbip_server_add_device(m->srv, &dev), 0);
+	ck_assert_int_eq(usbip_server_listen(m->srv, "127.0.0.1", 0), 0);
+	snprintf(m->url, sizeof(m->url), "usbip://127.0.0.1:%u/1-1", usbip_server_port(m->srv));
+	pthread_mutex_init(&m->lock, NULL);
+	atomic_init(&m->stop, false);
+	ck_assert_int_eq(pthread_create(&m->th, NULL, remote_main, m), 0);
 	return m;
 }
 
 static void remote_free(struct remote *m)
 {
-	m->sv.stop = true;
+	atomic_store(&m->stop, true);
 	pthread_join(m->th, NULL);
-	usbip_server_free(m->sv.srv);
+	usbip_server_free(m->srv);
 	vdev_free(m->d);
+	pthread_mutex_destroy(&m->lock);
 	free(m);
+}
+
+/* The server restarts: connections refused for down_ms (0: listening again before this returns). */
+static void remote_restart(struct remote *m, unsigned down_ms)
+{
+	pthread_mutex_lock(&m->lock);
+	ck_assert_int_ge(usbip_server_restart(m->srv, down_ms), 0);
+	if (!down_ms)
+		ck_assert_int_eq(usbip_server_run_once(m->srv, 0), 0);
+	pthread_mutex_unlock(&m->lock);
 }
 
 /* The table's reader of Lun, with a reference (ifd_put it). */
@@ -832,6 +859,58 @@ START_TEST(poll_stop)
 }
 END_TEST
 
+static const uint8_t SELECT_AID[] = { 0x00, 0xA4, 0x04, 0x0C, 0x07, 0xF0, 0x75, 0x63, 0x63, 0x69, 0x64, 0x01 };
+
+/*
+ * A USB/IP reader whose server restarts, as pcscd sees it: its polling
+ * thread is told, the card is absent and the reader unavailable while the
+ * server is down (the reader is not removed), and when the server is back
+ * the same Lun has a card again that powers up and answers — no new
+ * CreateChannel.
+ */
+START_TEST(reconnect_lun)
+{
+	struct remote *m = remote_new(VDEV_PROFILE_TPDU_T1);
+	SCARD_IO_HEADER pci = { .Protocol = SCARD_PROTOCOL_T1, .Length = sizeof(SCARD_IO_HEADER) };
+	uint8_t atr[MAX_ATR_SIZE], rx[258];
+	struct ifd_reader *rd;
+	DWORD len = sizeof(atr), rxlen = sizeof(rx);
+	int polls = 0;
+
+	ck_assert_int_eq(IFDHCreateChannelByName(0, m->url), IFD_SUCCESS);
+	rd = reader_of(0);
+	drain(rd);
+	ck_assert_int_eq(IFDHPowerICC(0, IFD_POWER_UP, atr, &len), IFD_SUCCESS);
+	ck_assert_int_eq(IFDHICCPresence(0), IFD_ICC_PRESENT);
+
+	remote_restart(m, 600000);
+	ck_assert_int_eq(ifd_poll(0, 60000), IFD_SUCCESS);        /* the card went with the link */
+	ck_assert_int_eq(IFDHICCPresence(0), IFD_ICC_NOT_PRESENT);
+	len = sizeof(atr);
+	ck_assert_int_eq(IFDHPowerICC(0, IFD_POWER_UP, atr, &len), IFD_NO_SUCH_DEVICE);
+	pthread_mutex_lock(&ifd_lock);
+	ck_assert(!rd->removed);
+	pthread_mutex_unlock(&ifd_lock);
+
+	remote_restart(m, 0);
+	/* each poll returns on an event: the reader back, then the card */
+	do {
+		ck_assert_int_eq(ifd_poll(0, 60000), IFD_SUCCESS);
+		ck_assert_int_lt(++polls, 10);
+	} while (IFDHICCPresence(0) != IFD_ICC_PRESENT);
+	len = sizeof(atr);
+	ck_assert_int_eq(IFDHPowerICC(0, IFD_POWER_UP, atr, &len), IFD_SUCCESS);
+	ck_assert_uint_gt(len, 0);
+	ck_assert_int_eq(IFDHTransmitToICC(0, pci, (PUCHAR)SELECT_AID, sizeof(SELECT_AID), rx, &rxlen, NULL),
+			 IFD_SUCCESS);
+	ck_assert_uint_eq(rxlen, 2);
+	ck_assert_uint_eq(rx[0], 0x90);
+	ifd_put(rd);
+	ck_assert_int_eq(IFDHCloseChannel(0), IFD_SUCCESS);
+	remote_free(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ifd");
@@ -860,6 +939,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, poll_idle);
 	tcase_add_test(tc, poll_stop);
+	tcase_add_test(tc, reconnect_lun);
 	suite_add_tcase(s, tc);
 	return s;
 }
