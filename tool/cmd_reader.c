@@ -443,7 +443,8 @@ int cmd_watch(const struct tool_opts *opts, int argc, char **argv)
 	}
 	while (!interrupted) {
 		struct uccid_event e;
-		static const char *const names[] = { "inserted", "removed", "hardware-error", "reader-removed" };
+		static const char *const names[] = { "inserted", "removed", "hardware-error", "reader-removed",
+						     "reader-unavailable", "reader-available" };
 
 		rc = uccid_wait_event(s.r, UCCID_WAIT_FOREVER, &e);
 		if (rc < 0) {

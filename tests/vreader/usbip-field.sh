@@ -7,7 +7,8 @@
 # one process to the next while the server still refuses imports as busy
 # opens (--wait), and fails at once with --no-wait; a protocol violation
 # is named in the error; the control socket's
-# "usbip" command switches those modes and counts the PDUs.  Waits for
+# "usbip" command switches those modes and counts the PDUs; `uccid watch`
+# rides through a server restart.  Waits for
 # events (the server's "listening" line through a FIFO), never for time.
 set -u
 top_builddir=${top_builddir:-.}
@@ -99,6 +100,33 @@ run 0 -r "$B" apdu $SELECT && has out "9000  success"       # within the window:
 ctl busy "usbip counters" && has ctl.out "imports=2 busy=" && ! grep -q "busy=0 " "$tmp/ctl.out" &&
 	passes=$((passes + 1)) || { echo "FAIL: no import was refused as busy"; fails=$((fails + 1)); }
 run 1 --no-wait -r "$B" apdu $SELECT && has err "server refused import of 1-1: device busy"
+
+# --- a server restart under `uccid watch`: the card goes, the reader is unavailable, then back
+start restart --profile short-apdu
+R=usbip://127.0.0.1:$port/1-1
+mkfifo "$tmp/watch.fifo"
+${VALGRIND:-} "$UCCID" -r "$R" watch >"$tmp/watch.fifo" 2>"$tmp/watch.err" &
+watcher=$!
+pids="$pids $watcher"
+exec 9<"$tmp/watch.fifo"
+expect_line() {  # expect_line TEXT: the watcher's next line (30 s at most, for a hung watcher)
+	got=$(timeout 30 sh -c 'IFS= read -r l && printf "%s" "$l"' <&9)
+	if [ "$got" = "$1" ]; then passes=$((passes + 1)); else
+		echo "FAIL: watch printed '$got', want '$1'"; sed 's/^/  err: /' "$tmp/watch.err"; fails=$((fails + 1)); fi
+}
+expect_line "slot 0: inserted"
+ctl restart "usbip restart 1000" && has ctl.out "ok usbip restart: 1 connection dropped, serving again in 1000 ms"
+expect_line "slot 0: removed"
+expect_line "slot 0: reader-unavailable"
+expect_line "slot 0: reader-available"
+expect_line "slot 0: inserted"
+has watch.err "reader unavailable: server closed the connection; reconnecting"
+ctl restart "usbip counters" && has ctl.out "imports=2 " && has ctl.out "restarts=1"
+kill -INT $watcher
+wait $watcher
+st=$?
+if [ $st = 0 ]; then passes=$((passes + 1)); else echo "FAIL: watch exited $st after SIGINT"; fails=$((fails + 1)); fi
+exec 9<&-
 
 echo "usbip-field: $passes passed, $fails failed"
 [ "$fails" = 0 ]
