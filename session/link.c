@@ -29,12 +29,6 @@
 
 #define BACKOFF_FIRST_MS 50
 #define BACKOFF_MAX_MS 1000
-/*
- * One attempt: connect, import, descriptors, SET_CONFIGURATION — two or
- * three round trips after the connect, so that a link with seconds of
- * delay each way gets through; wake and cancel end it sooner.
- */
-#define ATTEMPT_MS 15000
 
 void uccid_link_gone(struct uccid_reader *r, const char *why)
 {
@@ -116,7 +110,9 @@ static void attempt(struct uccid_reader *r)
 	r->reconnecting = true;
 	r->link_tries++;
 	reader_unlock(r);
-	rc = r->t->ops->reconnect(r->t, ATTEMPT_MS, err, sizeof(err));
+	/* an attempt is an open: connect (bounded by the transport), import, descriptors and
+	   SET_CONFIGURATION within the exchange deadline, as uccid_open; wake and cancel end it */
+	rc = r->t->ops->reconnect(r->t, r->opt.exchange_deadline_ms, err, sizeof(err));
 	if (rc == 0)
 		rc = same_device(r, err, sizeof(err));
 	reader_lock(r);

@@ -53,14 +53,17 @@ int uccid_open_wrapped(const char *name, const struct uccid_options *opts, uccid
 		/*
 		 * The rest of the open wait goes to an import the server refuses as busy: the
 		 * last holder may have left (or died) before the server saw its connection
-		 * close.  A late RET_UNLINK is waited for within the exchange deadline (0: its
-		 * default).
+		 * close.  The connect has OPEN_TIMEOUT_MS; the import and the descriptors, like
+		 * a late RET_UNLINK, the exchange deadline: a link with seconds of delay each
+		 * way takes more than the connect.
 		 */
 		int wait = opts ? opts->open_wait_ms : 0;
 		int64_t left = wait > 0 ? wait - (uccid_mono_ms() - start) : wait;
-		struct uccid_usbip_params p = { .timeout_ms = OPEN_TIMEOUT_MS,
+		unsigned xms = opts && opts->exchange_deadline_ms ? opts->exchange_deadline_ms : UCCID_DEFAULT_EXCHANGE_MS;
+		struct uccid_usbip_params p = { .timeout_ms = xms > OPEN_TIMEOUT_MS ? xms : OPEN_TIMEOUT_MS,
+						.connect_ms = OPEN_TIMEOUT_MS,
 						.busy_wait_ms = wait > 0 && left < 1 ? 1 : (int)left,
-						.unlink_wait_ms = opts ? opts->exchange_deadline_ms : 0 };
+						.unlink_wait_ms = xms };
 
 		rc = uccid_usbip_open_params(name, 0, &p, &t, err, errlen);
 	} else {

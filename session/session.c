@@ -17,7 +17,6 @@
 #include "ccid/bytes.h"
 #include "session/session_priv.h"
 
-#define DEFAULT_EXCHANGE_MS 60000
 #define DEFAULT_POWER_MS 30000
 #define CONTROL_MS 2000
 
@@ -254,7 +253,7 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 	if (opts)
 		r->opt = *opts;
 	if (!r->opt.exchange_deadline_ms)
-		r->opt.exchange_deadline_ms = DEFAULT_EXCHANGE_MS;
+		r->opt.exchange_deadline_ms = UCCID_DEFAULT_EXCHANGE_MS;
 	if (!r->opt.power_deadline_ms)
 		r->opt.power_deadline_ms = DEFAULT_POWER_MS;
 	pthread_mutex_init(&r->lock, NULL);

@@ -49,6 +49,7 @@
 #define UCCID_EVENT_RING 64
 #define UCCID_READ_SLICE_MS 200      /* the bulk-IN reader hands over at least this often */
 #define UCCID_ABORT_MS 1000          /* bound on the ABORT sequence */
+#define UCCID_DEFAULT_EXCHANGE_MS 60000 /* uccid_options.exchange_deadline_ms 0 */
 
 /*
  * What the session knows of the card in a slot.  Under r->lock; every change

@@ -107,6 +107,7 @@ struct utr {
 	unsigned unlink_wait_ms;        /* constant: how long an unlink waits for its RET_UNLINK */
 	char url[UCCID_USBIP_URL_MAX + 1];      /* what was opened, and is imported again (reconnect) */
 	unsigned index;                 /* which CCID interface of the device */
+	unsigned connect_ms;            /* a connect's bound at open and reconnect (0: the whole timeout) */
 
 	pthread_mutex_t wlock;          /* one PDU at a time on the socket */
 	pthread_mutex_t lock;           /* everything below */
@@ -2084,16 +2085,18 @@ out:
 }
 
 /*
- * Connect u, import busid and set the connection up for URBs, with the
- * import reply in *rep; every wait ends on a wake of u->wfd.  Returns 0 or
- * a negative errno with err set.
+ * Connect u (within connect_ms, 0: the deadline), import busid and set the
+ * connection up for URBs, with the import reply in *rep; every wait ends on
+ * a wake of u->wfd.  Returns 0 or a negative errno with err set.
  */
 static int connect_import(struct utr *u, const char *host, uint16_t port, const char *busid, int64_t deadline,
-			  unsigned timeout_ms, const char *where, struct usbip_rep_import *rep, char *err, size_t errlen)
+			  unsigned timeout_ms, unsigned connect_ms, const char *where, struct usbip_rep_import *rep,
+			  char *err, size_t errlen)
 {
+	int64_t cdeadline = connect_ms ? uccid_mono_ms() + connect_ms : deadline;
 	int r;
 
-	r = tcp_connect(host, port, deadline, u->wfd, &u->fd, err, errlen);
+	r = tcp_connect(host, port, cdeadline < deadline ? cdeadline : deadline, u->wfd, &u->fd, err, errlen);
 	if (r < 0)
 		return r;
 	r = op_import(u->fd, u->wfd, busid, deadline, timeout_ms, where, rep, err, errlen);
@@ -2119,7 +2122,8 @@ static int connect_import(struct utr *u, const char *host, uint16_t port, const 
  * errno with err set.
  */
 static int import_device(const char *host, uint16_t port, const char *busid, int64_t deadline, unsigned timeout_ms,
-			 const char *where, struct utr **ret_u, struct usbip_rep_import *rep, char *err, size_t errlen)
+			 unsigned connect_ms, const char *where, struct utr **ret_u, struct usbip_rep_import *rep,
+			 char *err, size_t errlen)
 {
 	struct utr *u = utr_new();
 	int r;
@@ -2128,7 +2132,7 @@ static int import_device(const char *host, uint16_t port, const char *busid, int
 		uccid_set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	r = connect_import(u, host, port, busid, deadline, timeout_ms, where, rep, err, errlen);
+	r = connect_import(u, host, port, busid, deadline, timeout_ms, connect_ms, where, rep, err, errlen);
 	if (r < 0) {
 		op_close(&u->pub);
 		return r;
@@ -2148,7 +2152,8 @@ static int import_device(const char *host, uint16_t port, const char *busid, int
  * next holder's import is refused for that moment.  Each attempt has
  * timeout_ms; *ret_deadline is the successful attempt's deadline.
  */
-static int import_retrying(const char *host, uint16_t port, const char *busid, unsigned timeout_ms, int busy_wait_ms,
+static int import_retrying(const char *host, uint16_t port, const char *busid, unsigned timeout_ms,
+			   unsigned connect_ms, int busy_wait_ms,
 			   const char *where, struct utr **ret_u, struct usbip_rep_import *rep, int64_t *ret_deadline,
 			   char *err, size_t errlen)
 {
@@ -2161,7 +2166,8 @@ static int import_retrying(const char *host, uint16_t port, const char *busid, u
 		struct timespec nap;
 
 		*ret_deadline = deadline_after(timeout_ms);
-		r = import_device(host, port, busid, *ret_deadline, timeout_ms, where, ret_u, rep, err, errlen);
+		r = import_device(host, port, busid, *ret_deadline, timeout_ms, connect_ms, where, ret_u, rep, err,
+				  errlen);
 		tries++;
 		if (r != -EBUSY || busy_wait_ms == 0)
 			return r;
@@ -2207,13 +2213,15 @@ int uccid_usbip_open_params(const char *url, unsigned index, const struct uccid_
 		return -EINVAL;
 	}
 	format_where(where, sizeof(where), host, port);
-	r = import_retrying(host, port, busid, timeout_ms, p ? p->busy_wait_ms : 0, where, &u, &rep, &deadline, err,
+	r = import_retrying(host, port, busid, timeout_ms, p ? p->connect_ms : 0, p ? p->busy_wait_ms : 0, where, &u,
+			    &rep, &deadline, err,
 			    errlen);
 	if (r < 0)
 		return r;
 	snprintf(u->pub.info.path, sizeof(u->pub.info.path), "%s", url);
 	snprintf(u->url, sizeof(u->url), "%s", url);
 	u->index = index;
+	u->connect_ms = p ? p->connect_ms : 0;
 	r = read_descriptors(u, where, busid, rep.dev.bConfigurationValue, index, deadline, err, errlen);
 	if (r < 0) {
 		op_close(&u->pub);
@@ -2330,7 +2338,7 @@ static int op_reconnect(struct uccid_transport *t, unsigned timeout_ms, char *er
 		op_close(&n->pub);
 		return r;
 	}
-	r = connect_import(n, host, port, busid, deadline, timeout_ms, where, &rep, err, errlen);
+	r = connect_import(n, host, port, busid, deadline, timeout_ms, u->connect_ms, where, &rep, err, errlen);
 	if (r == 0)
 		r = read_descriptors(n, where, busid, rep.dev.bConfigurationValue, u->index, deadline, err, errlen);
 	pthread_mutex_lock(&u->lock);
@@ -2375,7 +2383,7 @@ static int probe_unconfigured(const char *host, uint16_t port, struct uccid_usbi
 	if (!cfg)
 		return -ENOMEM;
 	format_where(where, sizeof(where), host, port);
-	r = import_device(host, port, o->busid, deadline, remaining_ms(deadline), where, &u, &rep, NULL, 0);
+	r = import_device(host, port, o->busid, deadline, remaining_ms(deadline), 0, where, &u, &rep, NULL, 0);
 	if (r < 0)
 		goto out;
 	r = read_config(u, where, deadline, cfg, NULL, 0);

@@ -133,6 +133,9 @@ int uccid_usbip_open(const char *url, unsigned index, unsigned timeout_ms, struc
 /* How uccid_usbip_open_params() opens, and how the connection waits afterwards. */
 struct uccid_usbip_params {
 	unsigned timeout_ms;            /* connect, import, descriptors (0: no limit) */
+	unsigned connect_ms;            /* the TCP connect within this of it (0: timeout_ms); also for
+					   reconnect: a server that does not answer a SYN is given up
+					   sooner than one that is slow on a long link */
 	int busy_wait_ms;               /* the server refuses the import as busy: try again, with
 					   back-off, for this long (0: fail at once; -1: no limit) */
 	unsigned unlink_wait_ms;        /* a timed-out URB waits this long for its RET_UNLINK before the
