@@ -883,6 +883,67 @@ START_TEST(test_reconnect_restart)
 }
 END_TEST
 
+struct event_log {
+	struct uccid_reader *r;
+	enum uccid_event_type type[8];
+	int64_t at[8];                  /* ms */
+	unsigned n;
+	int rc;
+	pthread_t th;
+};
+
+/* Events until READER_AVAILABLE (or 8 of them, or an error), with their times. */
+static void *event_log_main(void *arg)
+{
+	struct event_log *l = arg;
+	struct uccid_event ev;
+
+	while (l->n < 8 && (l->rc = uccid_wait_event(l->r, UCCID_WAIT_FOREVER, &ev)) == 1) {
+		l->type[l->n] = ev.type;
+		l->at[l->n++] = uccid_mono_ms();
+		if (ev.type == UCCID_EVENT_READER_AVAILABLE)
+			break;
+	}
+	return NULL;
+}
+
+/*
+ * The reconnect time as a user meets it: the server is down for 3 s while
+ * the event waiter goes on waiting; it is back within the back-off's
+ * longest step (1 s) of the server, after a bounded number of attempts
+ * (50 ms doubling: eight in 3 s).  Both figures are printed.
+ */
+START_TEST(test_reconnect_time)
+{
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, NULL);
+	struct uccid_options o = options(10000);
+	struct event_log l = { .r = open_reader(f, &o) };
+	unsigned tries;
+	uint64_t back;
+	int64_t up;
+
+	drain_events(l.r);
+	ck_assert_int_eq(pthread_create(&l.th, NULL, event_log_main, &l), 0);
+	until_waiting(l.r);
+	up = uccid_mono_ms() + 3000;
+	restart(f, 3000);
+	pthread_join(l.th, NULL);
+	ck_assert_int_eq(l.rc, 1);
+	ck_assert_uint_eq(l.n, 3);
+	ck_assert_int_eq(l.type[0], UCCID_EVENT_REMOVED);
+	ck_assert_int_eq(l.type[1], UCCID_EVENT_READER_UNAVAILABLE);
+	ck_assert_int_eq(l.type[2], UCCID_EVENT_READER_AVAILABLE);
+	link_counts(l.r, &tries, &back);
+	fprintf(stderr, "reconnect: the server down 3 s, the reader back %lld ms after it, %u attempts\n",
+		(long long)(l.at[2] - up), tries);
+	ck_assert_uint_eq(back, 1);
+	ck_assert_uint_le(tries, 10);
+	ck_assert_int_eq(next_event(l.r), UCCID_EVENT_INSERTED);
+	uccid_close(l.r);
+	field_free(f);
+}
+END_TEST
+
 /*
  * Nobody waits for events: an operation brings the link back itself, once
  * an attempt is due.  A blip (the server back at once) costs the first
@@ -1032,6 +1093,7 @@ static Suite *field_suite(void)
 	tc = tcase_create("reconnect");
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_reconnect_restart);
+	tcase_add_test(tc, test_reconnect_time);
 	tcase_add_test(tc, test_reconnect_by_operation);
 	tcase_add_test(tc, test_reconnect_limit);
 	tcase_add_test(tc, test_reconnect_never);
