@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ccid/message.h"
 #include "vreader/control.h"
 #include "vreader/usbip_server.h"
 #include "util/clock.h"
@@ -198,7 +200,8 @@ static const char help_text[] =
 	"remove [SLOT]                remove the card\n"
 	"swap [SLOT]                  remove the card and insert another with no report between\n"
 	"device                       the USB identity and class descriptor the reader exports\n"
-	"fault NAME [ARG] [slot=N] [count=N]   arm a fault (count 0: until cleared)\n"
+	"fault NAME [ARG] [slot=N] [count=N] [on=COMMAND]   arm a fault (count 0: until cleared),\n"
+	"                             for the answers to COMMAND only (IccPowerOff, XfrBlock ...)\n"
 	"fault clear                  disarm every fault\n"
 	"faults                       list the fault names\n"
 	"hwerror [SLOT]               send RDR_to_PC_HardwareError (overcurrent)\n"
@@ -217,11 +220,11 @@ static const char help_text[] =
 
 static int cmd_fault(struct vdev *d, int argc, char **w, struct outbuf *o)
 {
-	int slot = -1, f;
+	int slot = -1, f, on = 0;
 	unsigned long arg = 0, count = 1, v;
 
 	if (argc < 2) {
-		say(o, "error: fault NAME [ARG] [slot=N] [count=N], or fault clear\n");
+		say(o, "error: fault NAME [ARG] [slot=N] [count=N] [on=COMMAND], or fault clear\n");
 		return -EINVAL;
 	}
 	if (!strcmp(w[1], "clear")) {
@@ -246,6 +249,19 @@ static int cmd_fault(struct vdev *d, int argc, char **w, struct outbuf *o)
 				say(o, "error: bad count '%s'\n", w[i] + 6);
 				return -EINVAL;
 			}
+		} else if (!strncmp(w[i], "on=", 3)) {
+			/* a command by its name, with or without PC_to_RDR_: IccPowerOff */
+			for (on = 0x60; on < 0x80; on++) {
+				const char *n = ccid_is_command((uint8_t)on) ? ccid_msg_type_name((uint8_t)on) : NULL;
+
+				if (n && (!strcasecmp(n, w[i] + 3) ||
+					  (!strncmp(n, "PC_to_RDR_", 10) && !strcasecmp(n + 10, w[i] + 3))))
+					break;
+			}
+			if (on == 0x80) {
+				say(o, "error: no command '%s' (IccPowerOff, XfrBlock, ...)\n", w[i] + 3);
+				return -EINVAL;
+			}
 		} else if (number(w[i], 3600000, &arg) < 0) {
 			say(o, "error: bad argument '%s' (a number of ms)\n", w[i]);
 			return -EINVAL;
@@ -256,6 +272,7 @@ static int cmd_fault(struct vdev *d, int argc, char **w, struct outbuf *o)
 		return -EINVAL;
 	}
 	vdev_set_fault(d, slot, (enum vdev_fault)f, (uint32_t)arg, (unsigned)count);
+	vdev_set_fault_on(d, slot, (uint8_t)on);
 	say(o, "ok fault %s armed\n", vdev_fault_name((enum vdev_fault)f));
 	return 0;
 }

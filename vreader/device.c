@@ -689,8 +689,19 @@ int vdev_set_fault(struct vdev *d, int slot, enum vdev_fault f, uint32_t arg, un
 		d->slots[i].fault = f;
 		d->slots[i].fault_arg = arg;
 		d->slots[i].fault_left = count;
+		d->slots[i].fault_on = 0;
 	}
 	vdev_log(d, "fault %s armed (slot %d, arg %u, count %u)", vdev_fault_name(f), slot, arg, count);
+	return 0;
+}
+
+int vdev_set_fault_on(struct vdev *d, int slot, uint8_t type)
+{
+	if (!d || slot >= (int)d->nslots || slot < -1 || (type && !ccid_is_command(type)))
+		return -EINVAL;
+	for (unsigned i = 0; i < d->nslots; i++)
+		if (slot < 0 || (unsigned)slot == i)
+			d->slots[i].fault_on = type;
 	return 0;
 }
 

@@ -129,6 +129,13 @@ int vdev_fault_from_name(const char *name);                   /* or -EINVAL */
  * per slot at a time; arming replaces it.  Returns 0 or -EINVAL.
  */
 int vdev_set_fault(struct vdev *d, int slot, enum vdev_fault f, uint32_t arg, unsigned count);
+/*
+ * The fault armed on slot (-1: every slot) waits for the answer to a
+ * command of type (a PC_to_RDR bMessageType; 0: any): what the others get
+ * is untouched, and counts nothing (a failure during a close's
+ * IccPowerOff, say).  Arming a fault again clears it.  Returns 0 or -EINVAL.
+ */
+int vdev_set_fault_on(struct vdev *d, int slot, uint8_t type);
 void vdev_clear_faults(struct vdev *d);
 
 /* ---- journal: every CCID message received and sent, per slot ---- */

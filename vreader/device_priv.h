@@ -58,6 +58,8 @@ struct vslot {
 	enum vdev_fault fault;
 	uint32_t fault_arg;
 	unsigned fault_left;            /* 0 with fault set: until cleared */
+	uint8_t fault_on;               /* the command type it waits for (0: any) */
+	uint8_t cmd_type;               /* the command being answered */
 
 	uint8_t last_answer[64];        /* for STALE_DUPLICATE */
 	size_t last_answer_len;

@@ -45,6 +45,8 @@ static enum vdev_fault take_fault(struct vdev *d, struct vslot *s, bool card_com
 
 	if (f == VDEV_FAULT_NONE || (fault_is_card_only(f) && !card_command))
 		return VDEV_FAULT_NONE;
+	if (s->fault_on && s->fault_on != s->cmd_type)
+		return VDEV_FAULT_NONE;         /* it waits for another command */
 	if (s->fault_left == 1) {
 		s->fault = VDEV_FAULT_NONE;
 		s->fault_left = 0;
@@ -740,6 +742,7 @@ void vdev_handle_command(struct vdev *d, const uint8_t *buf, size_t len, int64_t
 		return;
 	}
 	s = &d->slots[slot];
+	s->cmd_type = type;
 	vdev_journal_add(d, slot, buf, len, true, type == CCID_PC_TO_RDR_ICC_POWER_ON && s->card && s->powered);
 	vdev_log(d, "slot %u: %s seq %02X len %zu", slot, ccid_msg_type_name(type) ? ccid_msg_type_name(type) : "?",
 		 seq, len);
