@@ -332,10 +332,12 @@ void uccid_cancel(struct uccid_reader *r)
 	r->t->ops->cancel(r->t);
 }
 
-void uccid_close(struct uccid_reader *r)
+int uccid_close(struct uccid_reader *r)
 {
+	int rc = 0;
+
 	if (!r)
-		return;
+		return 0;
 	reader_lock(r);
 	r->closing = true;              /* a link that drops now is not restored */
 	reader_unlock(r);
@@ -352,11 +354,20 @@ void uccid_close(struct uccid_reader *r)
 			reader_lock(r);
 			off = s->card.powered && !s->card.left;
 			reader_unlock(r);
-			if (off)
-				uccid_do_power_off(r, s);
+			if (off) {
+				int n = uccid_do_power_off(r, s);
+
+				/* a card pulled meanwhile needs no power-off */
+				if (n < 0 && n != -ENOMEDIUM && !rc)
+					rc = n;
+			}
 			pthread_mutex_unlock(&s->op);
 		}
 	}
+	/* the session's end, unless the caller asked for it (uccid_cancel): the reader gone
+	   (its reason logged when it went), or unavailable */
+	if (!rc && r->dead != -ECANCELED)
+		rc = r->dead;
 	uccid_locks_free(r);
 	if (r->t)
 		r->t->ops->close(r->t);
@@ -371,6 +382,7 @@ void uccid_close(struct uccid_reader *r)
 	free(r->rx);
 	free(r->cfg_raw);
 	free(r);
+	return rc;
 }
 
 int uccid_info(const struct uccid_reader *r, struct uccid_reader_info *ret)

@@ -120,8 +120,16 @@ int uccid_open(const char *name, const struct uccid_options *opts, struct uccid_
 int uccid_open_transport(struct uccid_transport *t, const struct uccid_options *opts,
 			 struct uccid_reader **ret, char *err, size_t errlen);
 
-/* Power off every slot (best effort, bounded) and free everything.  NULL ok. */
-void uccid_close(struct uccid_reader *r);
+/*
+ * Power off every slot (best effort, bounded: 2 s each) and free
+ * everything, whatever the result.  Returns 0, or how the session ended
+ * badly: the power-off failed (-ETIMEDOUT, -EIO, -EPROTO ...; a card that
+ * was pulled is no failure), or the reader is gone (-ENODEV: the reason, a
+ * protocol violation the transport caught, say, is logged as the
+ * session's error), or unavailable (-ENOTCONN) — during the close or
+ * before it.  A session ended by uccid_cancel() closes with 0.  NULL: 0.
+ */
+int uccid_close(struct uccid_reader *r);
 
 /* Make every call in progress return -ECANCELED promptly; the handle is then only good for close. */
 void uccid_cancel(struct uccid_reader *r);

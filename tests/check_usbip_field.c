@@ -1049,6 +1049,46 @@ START_TEST(test_reconnect_wake)
 END_TEST
 
 /* ---------------------------------------------------------------------------
+ * Close: a failure while closing is a failure
+ */
+
+/*
+ * The connection drops in the middle of the answer to the IccPowerOff
+ * that uccid_close sends for the powered card: uccid_close returns
+ * -ENODEV, and the session's error named the cause (before issue 14's
+ * second round, close said nothing and the tool exited 0).  A clean close
+ * returns 0; so does one after uccid_cancel, which the caller asked for.
+ */
+START_TEST(test_close_failure)
+{
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, NULL);
+	struct uccid_options o = options(10000);
+	struct uccid_reader *r = open_reader(f, &o);
+
+	power(r);
+	ck_assert_int_eq(uccid_close(r), 0);            /* powered off, all well */
+
+	r = open_reader(f, &o);
+	power(r);
+	log_clear();
+	pthread_mutex_lock(&f->lock);
+	ck_assert_int_eq(vdev_set_fault(f->d, 0, VDEV_FAULT_DROP_CONNECTION, 0, 1), 0);
+	ck_assert_int_eq(vdev_set_fault_on(f->d, 0, CCID_PC_TO_RDR_ICC_POWER_OFF), 0);
+	pthread_mutex_unlock(&f->lock);
+	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);   /* the fault waits for the power-off */
+	ck_assert_int_eq(uccid_close(r), -ENODEV);
+	ck_assert_msg(log_has("[0] reader removed: connection closed in the middle of a URB"), "log:\n%s", log_text);
+
+	r = open_reader(f, &o);
+	power(r);
+	uccid_cancel(r);
+	ck_assert_int_eq(uccid_close(r), 0);
+	ck_assert_int_eq(uccid_close(NULL), 0);
+	field_free(f);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------
  * Suite
  */
 
@@ -1088,6 +1128,11 @@ static Suite *field_suite(void)
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_reason_bad_length);
 	tcase_add_test(tc, test_reason_dropped);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("close");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_close_failure);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reconnect");

@@ -214,8 +214,7 @@ int cmd_lock(const struct tool_opts *opts, int argc, char **argv)
 	if (o.json)
 		printf("{\"event\":\"unlocked\",\"slot\":%u}\n", s.slot);
 out:
-	uccid_close(s.r);
-	return rc;
+	return tool_close(&s, rc);
 }
 
 int cmd_unlock(const struct tool_opts *opts, int argc, char **argv)

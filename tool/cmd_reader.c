@@ -105,8 +105,7 @@ int cmd_info(const struct tool_opts *opts, int argc, char **argv)
 	ccid_class_desc_describe(&d, out_field, &out);
 	ccid_class_desc_validate(&d, out_finding, &out, NULL);
 	out_end(&out);
-	uccid_close(s.r);
-	return EXIT_OK;
+	return tool_close(&s, EXIT_OK);
 }
 
 int cmd_atr(const struct tool_opts *opts, int argc, char **argv)
@@ -133,8 +132,7 @@ int cmd_atr(const struct tool_opts *opts, int argc, char **argv)
 	out_end(&out);
 	rc = EXIT_OK;
 out:
-	uccid_close(s.r);
-	return rc;
+	return tool_close(&s, rc);
 }
 
 #define SCRIPT_MAX (64u << 20)   /* bytes of an apdu -f script */
@@ -318,11 +316,10 @@ checked:
 	if (o.json)
 		printf("]}\n");
 out:
-	uccid_close(s.r);
 done:
 	free(script);
 	free(apdu);
-	return rc;
+	return tool_close(&s, rc);
 }
 
 int cmd_status(const struct tool_opts *opts, int argc, char **argv)
@@ -349,8 +346,7 @@ int cmd_status(const struct tool_opts *opts, int argc, char **argv)
 			       : "card present, not powered", st.ejected ? " (ejected: remove and insert it)" : "");
 		rc = EXIT_OK;
 	}
-	uccid_close(s.r);
-	return rc;
+	return tool_close(&s, rc);
 }
 
 /* reset --warm|--cold, poweroff, eject */
@@ -394,8 +390,7 @@ int cmd_power(const struct tool_opts *opts, int argc, char **argv)
 		rc = tool_fail(&s, what, rc);
 	else
 		rc = EXIT_OK;
-	uccid_close(s.r);
-	return rc;
+	return tool_close(&s, rc);
 }
 
 /*
@@ -468,6 +463,5 @@ out:
 	pthread_kill(th, SIGINT);
 	pthread_join(th, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	uccid_close(s.r);
-	return rc;
+	return tool_close(&s, rc);
 }

@@ -105,6 +105,18 @@ int tool_fail(struct tool_session *s, const char *what, int rc)
 	return EXIT_FAILED;
 }
 
+int tool_close(struct tool_session *s, int status)
+{
+	int rc = uccid_close(s->r);
+
+	s->r = NULL;
+	if (rc < 0 && status == EXIT_OK) {
+		tool_err("closing the reader: %s", uccid_strerror(rc));
+		return EXIT_FAILED;
+	}
+	return status;
+}
+
 void tool_format_since(int64_t since, char *buf, size_t len)
 {
 	time_t t = (time_t)since;

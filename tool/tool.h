@@ -75,6 +75,13 @@ int tool_fail(struct tool_session *s, const char *what, int rc);
  * agrees with its Lc)?  0, or -EINVAL with the reason in why.
  */
 int tool_apdu_check(const uint8_t *apdu, size_t len, char *why, size_t cap);
+/*
+ * Close the session's reader; a close that fails (the power-off, or a
+ * reader that went away meanwhile: its reason was logged) turns a
+ * successful status into EXIT_FAILED, with the error printed.  Returns the
+ * exit status.
+ */
+int tool_close(struct tool_session *s, int status);
 /* Send one APDU and print the response with its status word's meaning; -1 on failure. */
 int tool_run_apdu(struct tool_session *s, const uint8_t *apdu, size_t len, bool json, bool first);
 /*

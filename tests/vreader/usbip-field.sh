@@ -7,8 +7,8 @@
 # one process to the next while the server still refuses imports as busy
 # opens (--wait), and fails at once with --no-wait; a protocol violation
 # is named in the error; the control socket's
-# "usbip" command switches those modes and counts the PDUs; `uccid watch`
-# rides through a server restart.  Waits for
+# "usbip" command switches those modes and counts the PDUs; a failure
+# while closing is a failure; `uccid watch` rides through a server restart.  Waits for
 # events (the server's "listening" line through a FIFO), never for time.
 set -u
 top_builddir=${top_builddir:-.}
@@ -100,6 +100,14 @@ run 0 -r "$B" apdu $SELECT && has out "9000  success"       # within the window:
 ctl busy "usbip counters" && has ctl.out "imports=2 busy=" && ! grep -q "busy=0 " "$tmp/ctl.out" &&
 	passes=$((passes + 1)) || { echo "FAIL: no import was refused as busy"; fails=$((fails + 1)); }
 run 1 --no-wait -r "$B" apdu $SELECT && has err "server refused import of 1-1: device busy"
+
+# --- a failure while closing is a failure: the connection drops during close's IccPowerOff
+start closing --profile short-apdu
+K=usbip://127.0.0.1:$port/1-1
+ctl closing "fault drop-connection on=IccPowerOff" && has ctl.out "ok fault drop-connection armed"
+run 1 -r "$K" atr && has out "ATR" && has err "reader removed: connection closed in the middle of a URB" &&
+	has err "closing the reader: the reader is gone"
+ctl closing "fault drop-connection on=Nothing" && has ctl.out "error: no command 'Nothing'"
 
 # --- a server restart under `uccid watch`: the card goes, the reader is unavailable, then back
 start restart --profile short-apdu
