@@ -156,12 +156,28 @@ int lockmgr_latch(struct lockmgr *m, unsigned slot, int op)
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
 	if (m->file) {
-		r = lm_file_latch(m->file, slot, op);
+		r = lm_file_latch(m->file, slot, op, m->instance);
 	} else {
+		struct lm_slot *s = &m->slots[slot];
+
+		if (op == 1)
+			s->latch_instance = m->instance;
 		if (op >= 0)
-			m->slots[slot].latched = op;
-		r = m->slots[slot].latched;
+			s->latched = op;
+		if (s->latched && s->latch_instance != m->instance)
+			s->latched = false;
+		r = s->latched;
 	}
 	pthread_mutex_unlock(&m->lock);
 	return r;
+}
+
+int lockmgr_set_instance(struct lockmgr *m, uint32_t instance)
+{
+	if (!m)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	m->instance = instance;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
 }

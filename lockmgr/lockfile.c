@@ -64,7 +64,8 @@ struct lm_rec {
 	_Atomic int64_t since_nsec;
 	_Atomic uint64_t program[LOCKMGR_PROGRAM_MAX / 8];
 	_Atomic uint32_t latched;       /* the eject latch (lockmgr_latch()); outside the seqlock */
-	uint8_t reserved[44];
+	_Atomic uint32_t latch_instance;   /* the device instance it was set on (files of before: 0) */
+	uint8_t reserved[40];
 };
 
 _Static_assert(sizeof(struct lm_hdr) == LM_HDR_SIZE, "lock file header is 64 bytes");
@@ -282,13 +283,23 @@ int lm_file_read(struct lm_file *f, unsigned slot, bool owned, struct lm_holder_
 	return -EAGAIN;
 }
 
-int lm_file_latch(struct lm_file *f, unsigned slot, int op)
+int lm_file_latch(struct lm_file *f, unsigned slot, int op, uint32_t instance)
 {
 	struct lm_rec *r = rec_of(f, slot);
 
+	/* the instance first: a reader that sees the latch set sees whose it is */
+	if (op == 1)
+		atomic_store(&r->latch_instance, instance);
 	if (op >= 0)
 		atomic_store(&r->latched, op ? 1u : 0u);
-	return atomic_load(&r->latched) != 0;
+	if (!atomic_load(&r->latched))
+		return 0;
+	if (atomic_load(&r->latch_instance) != instance) {
+		/* set on an instance of the device that is gone: this one starts unlatched */
+		atomic_store(&r->latched, 0u);
+		return 0;
+	}
+	return 1;
 }
 
 void lm_file_write(struct lm_file *f, unsigned slot, const struct lm_holder_rec *h)

@@ -302,10 +302,19 @@ int lockmgr_ack(struct lockmgr_handle *h);
  * mechanism powers the card off and latches the slot: no power-up until the
  * card has been removed and inserted again).  Kept in the lock file, so that
  * every process using the reader honours it, or in the manager when
- * process_local.  op: 1 set, 0 clear, -1 query.  Returns the latch after the
+ * process_local.  It belongs to the device instance it was set on
+ * (lockmgr_set_instance): for another instance it is not set, and is
+ * cleared.  op: 1 set, 0 clear, -1 query.  Returns the latch after the
  * call (0 or 1), or -EINVAL.
  */
 int lockmgr_latch(struct lockmgr *m, unsigned slot, int op);
+
+/*
+ * Which instance of the device the slots are of: a number that changes
+ * when the device is plugged in again (its bus address, say; 0: unknown, one
+ * instance for ever).  Returns 0 or -EINVAL.
+ */
+int lockmgr_set_instance(struct lockmgr *m, uint32_t instance);
 
 /* Names: "leave", "reset", "unpower", "eject" (NULL if invalid) and back (-EINVAL). */
 const char *lockmgr_disposition_name(enum lockmgr_disposition d);

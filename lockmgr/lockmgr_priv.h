@@ -84,6 +84,7 @@ struct lm_slot {
 	unsigned nwaiters;
 	atomic_bool cancel_acquire;     /* lockmgr_cancel_wait() for the ACQUIRING owner */
 	bool latched;                   /* the eject latch when process_local */
+	uint32_t latch_instance;        /* ... and the device instance it was set on */
 
 	/* card-state generation: gen counts every event; removed_gen is gen at the last
 	   removal-class event */
@@ -110,6 +111,7 @@ struct lockmgr {
 	pid_t pid;
 	char program[LOCKMGR_PROGRAM_MAX];
 	struct lm_file *file;           /* NULL when process_local */
+	uint32_t instance;              /* the device instance the slots are of (lockmgr_set_instance) */
 	char path[4096];
 	struct lm_slot *slots;
 };
@@ -142,7 +144,7 @@ unsigned lm_file_sleepers(struct lm_file *f, unsigned slot);
    writing it is read as held. */
 int lm_file_read(struct lm_file *f, unsigned slot, bool owned, struct lm_holder_rec *ret);
 /* Set (1), clear (0) or read (-1) slot's eject latch; returns it. */
-int lm_file_latch(struct lm_file *f, unsigned slot, int op);
+int lm_file_latch(struct lm_file *f, unsigned slot, int op, uint32_t instance);
 /* Write slot's record; the caller holds the OFD lock. */
 void lm_file_write(struct lm_file *f, unsigned slot, const struct lm_holder_rec *rec);
 

@@ -87,9 +87,15 @@ static int same_device(struct uccid_reader *r, char *err, size_t errlen)
 	return n < 0 ? n : 0;
 }
 
+uint32_t uccid_instance(const struct uccid_reader *r)
+{
+	return (uint32_t)r->t->info.busnum << 8 | r->t->info.devnum;
+}
+
 /* The link is up again: a new instance of the device.  r->lock held. */
 static void link_up(struct uccid_reader *r)
 {
+	lockmgr_set_instance(r->lm, uccid_instance(r));
 	r->dead = 0;
 	r->in_sync = false;             /* its bulk-IN starts afresh */
 	r->notify_seen = false;         /* its first NotifySlotChange reports the cards there */

@@ -180,6 +180,8 @@ int uccid_locks_init(struct uccid_reader *r, char *err, size_t errlen)
 		r->lm = lockmgr_new(&local);
 	if (!r->lm)
 		return -ENOMEM;
+	/* the eject latch belongs to this instance of the device (link.c: a new one after a reconnect) */
+	lockmgr_set_instance(r->lm, uccid_instance(r));
 	return 0;
 }
 

@@ -304,6 +304,12 @@ bool uccid_card_take_arrived(struct uccid_reader *r, struct uslot *s);
  * false: the reader is gone for good; the caller says so (uccid_link_gone).
  */
 bool uccid_link_lost(struct uccid_reader *r);
+/*
+ * Which instance of the device the transport reaches (its eject latches
+ * are that instance's): its bus and address, which a device plugged in
+ * again — or re-enumerated by its USB/IP server — does not keep.
+ */
+uint32_t uccid_instance(const struct uccid_reader *r);
 /* The reader is gone for good (-ENODEV): log why, a READER_REMOVED event. */
 void uccid_link_gone(struct uccid_reader *r, const char *why);
 /*

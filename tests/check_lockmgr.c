@@ -473,6 +473,39 @@ START_TEST(test_latch)
 }
 END_TEST
 
+/*
+ * The latch belongs to the device instance it was set on: a new instance (a
+ * device plugged in again, a restarted USB/IP server's re-enumerated one)
+ * starts unlatched, and the old latch is gone for good, in the file too.
+ */
+START_TEST(test_latch_instance)
+{
+	struct lockmgr *a = mk(_i);
+	struct lockmgr *b = _i ? mk_full("usb:1209/0001:TEST", true, &rd_ops, -1, "other") : NULL;
+
+	ck_assert_int_eq(lockmgr_set_instance(NULL, 1), -EINVAL);
+	ck_assert_int_eq(lockmgr_set_instance(a, 0x0102), 0);
+	ck_assert_int_eq(lockmgr_latch(a, 2, 1), 1);
+	ck_assert_int_eq(lockmgr_latch(a, 2, -1), 1);
+	if (b) {
+		/* another process, on the same instance, honours it */
+		ck_assert_int_eq(lockmgr_set_instance(b, 0x0102), 0);
+		ck_assert_int_eq(lockmgr_latch(b, 2, -1), 1);
+	}
+	ck_assert_int_eq(lockmgr_set_instance(a, 0x0103), 0);   /* plugged in again */
+	ck_assert_int_eq(lockmgr_latch(a, 2, -1), 0);
+	ck_assert_int_eq(lockmgr_set_instance(a, 0x0102), 0);
+	ck_assert_int_eq(lockmgr_latch(a, 2, -1), 0);           /* cleared, not hidden */
+	if (b)
+		ck_assert_int_eq(lockmgr_latch(b, 2, -1), 0);
+	ck_assert_int_eq(lockmgr_set_instance(a, 0x0103), 0);
+	ck_assert_int_eq(lockmgr_latch(a, 2, 1), 1);            /* the new instance latches on its own */
+	ck_assert_int_eq(lockmgr_latch(a, 2, -1), 1);
+	lockmgr_free(b);
+	lockmgr_free(a);
+}
+END_TEST
+
 /* Two managers of one reader in one process: separate descriptions, so they exclude each other. */
 START_TEST(test_lock_two_managers)
 {
@@ -1517,6 +1550,7 @@ int main(void)
 	tcase_add_test(tc, test_lock_two_managers);
 	tcase_add_loop_test(tc, test_lock_local, 0, 2);
 	tcase_add_loop_test(tc, test_latch, 0, 2);
+	tcase_add_loop_test(tc, test_latch_instance, 0, 2);
 	tcase_add_loop_test(tc, test_reentrant, 0, 2);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
