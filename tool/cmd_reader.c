@@ -394,6 +394,37 @@ int cmd_power(const struct tool_opts *opts, int argc, char **argv)
 }
 
 /*
+ * The eject latch of a slot whose card cannot be taken out (an integrated
+ * token: no mechanism, and the slot never reports absence), cleared by
+ * hand.  Says whether there was one.
+ */
+int cmd_unlatch(const struct tool_opts *opts, int argc, char **argv)
+{
+	struct tool_opts o = *opts;
+	struct tool_session s = { 0 };
+	int was, rc = parse_common(&o, &s.slot, argc, argv, "uccid [-r NAME] unlatch [--slot N] [--json]");
+
+	if (rc)
+		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+	if ((rc = tool_open_session(&o, &s)) < 0)
+		return tool_open_failed(rc);
+	was = uccid_ejected(s.r, s.slot, false);
+	rc = was < 0 ? was : uccid_ejected(s.r, s.slot, true);
+	if (rc < 0) {
+		rc = tool_fail(&s, "unlatch", rc);
+	} else {
+		if (o.json)
+			printf("{\"reader\":\"%s\",\"slot\":%u,\"was_latched\":%s}\n", o.reader, s.slot,
+			       was ? "true" : "false");
+		else
+			printf("slot %u: %s\n", s.slot, was ? "eject latch cleared: the card may be powered again"
+								 : "not latched");
+		rc = EXIT_OK;
+	}
+	return tool_close(&s, rc);
+}
+
+/*
  * watch's stop: SIGINT and SIGTERM are blocked in every thread but this
  * one, which waits for them and wakes the watcher (uccid_wake is not for
  * signal handlers); a SIGINT of our own ends it when the watch ends first.

@@ -51,6 +51,7 @@ int cmd_apdu(const struct tool_opts *o, int argc, char **argv);
 int cmd_status(const struct tool_opts *o, int argc, char **argv);
 int cmd_power(const struct tool_opts *o, int argc, char **argv);
 int cmd_watch(const struct tool_opts *o, int argc, char **argv);
+int cmd_unlatch(const struct tool_opts *o, int argc, char **argv);
 int cmd_selftest(const struct tool_opts *o, int argc, char **argv);
 int cmd_trace(const struct tool_opts *o, int argc, char **argv);
 int cmd_test(const struct tool_opts *o, int argc, char **argv);

@@ -21,6 +21,7 @@ static const struct tool_cmd commands[] = {
 	{ "reset", cmd_power, "reset the card: --warm (default) or --cold" },
 	{ "poweroff", cmd_power, "power the card off" },
 	{ "eject", cmd_power, "eject the card (readers with a mechanism)" },
+	{ "unlatch", cmd_unlatch, "clear a slot's eject latch (a card that cannot be taken out: a token)" },
 	{ "watch", cmd_watch, "print card events until interrupted" },
 	{ "lock", cmd_lock, "lock the card and run commands from stdin; unlock with a disposition" },
 	{ "unlock", cmd_unlock, "ask the uccid process holding a card's lock to unlock it (--disposition)" },

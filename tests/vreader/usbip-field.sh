@@ -8,7 +8,8 @@
 # opens (--wait), and fails at once with --no-wait; a protocol violation
 # is named in the error; the control socket's
 # "usbip" command switches those modes and counts the PDUs; a failure
-# while closing is a failure; `uccid watch` rides through a server restart.  Waits for
+# while closing is a failure; an eject latch does not outlive the device
+# instance (a server restart); `uccid watch` rides through a server restart.  Waits for
 # events (the server's "listening" line through a FIFO), never for time.
 set -u
 top_builddir=${top_builddir:-.}
@@ -108,6 +109,18 @@ ctl closing "fault drop-connection on=IccPowerOff" && has ctl.out "ok fault drop
 run 1 -r "$K" atr && has out "ATR" && has err "reader removed: connection closed in the middle of a URB" &&
 	has err "closing the reader: the reader is gone"
 ctl closing "fault drop-connection on=Nothing" && has ctl.out "error: no command 'Nothing'"
+
+# --- the eject latch belongs to the device instance; `uccid unlatch` clears one by hand
+start latch --profile short-apdu
+L=usbip://127.0.0.1:$port/1-1
+run 0 -r "$L" eject && has out "card powered off and latched"
+run 0 -r "$L" status && has out "(ejected: remove and insert it)"
+ctl latch "usbip restart 0"        # the server comes back with a new instance of the device
+run 0 -r "$L" status && if grep -q ejected "$tmp/out"; then
+	echo "FAIL: the latch outlived the device instance"; fails=$((fails + 1)); else passes=$((passes + 1)); fi
+run 0 -r "$L" eject && run 0 -r "$L" unlatch && has out "slot 0: eject latch cleared"
+run 0 -r "$L" unlatch && has out "slot 0: not latched"
+run 0 -r "$L" atr && has out "ATR"
 
 # --- a server restart under `uccid watch`: the card goes, the reader is unavailable, then back
 start restart --profile short-apdu
