@@ -802,8 +802,18 @@ static int64_t wait_events(SCARD_READERSTATE *rs, unsigned from, unsigned want, 
 			return -1;
 		rs->dwCurrentState = rs->dwEventState & ~SCARD_STATE_CHANGED;
 		rv = SCardGetStatusChange(ctx, (DWORD)left, rs, 1);
-		if (rv == SCARD_E_TIMEOUT)
+		if (rv == SCARD_E_TIMEOUT) {
+			/* No change from the state last seen within the time: pcscd may have
+			   finished the removal and the insertion between two of our calls, with
+			   the state we passed already stale.  Ask once for the state as it is. */
+			rs->dwCurrentState = SCARD_STATE_UNAWARE;
+			if (SCardGetStatusChange(ctx, 0, rs, 1) != SCARD_S_SUCCESS)
+				return -1;
+			if (((event_count(rs) - from) & 0xFFFF) >= want && (rs->dwEventState & SCARD_STATE_PRESENT) &&
+			    !(rs->dwEventState & SCARD_STATE_MUTE))
+				return uccid_mono_ms() - t0;
 			return -1;
+		}
 		if (rv != SCARD_S_SUCCESS) {
 			fail("SCardGetStatusChange: %s", pcsc_stringify_error(rv));
 			return -1;
