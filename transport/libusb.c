@@ -43,13 +43,14 @@
 #define RT_DEVICE_IN 0x80
 
 /*
- * How often a waiting thread wakes up although nothing happened: a safety
- * net only.  libusb wakes a thread in its event loop itself for every
- * completion, cancellation and transfer timeout (a timerfd on Linux; its
- * next timeout elsewhere), and a thread waiting for another's event loop
- * when that one ends; an idle reader's interrupt transfer wakes nobody.
+ * How often a waiting thread wakes up although nothing happened.  libusb
+ * wakes a thread in its event loop itself for completions, cancellations
+ * and timeouts, but under pcscd on a real kernel USB stack (the QEMU tier) a
+ * 60 s value left the reader's open waiting: a thread that waits while
+ * another handles events must look again often (issue 14 leaves libusb's
+ * idle wake-ups at this).
  */
-#define EVENT_POLL_US 60000000
+#define EVENT_POLL_US 100000
 
 /*
  * A transfer of this file's, from submit to result (xfer_submit, xfer_wait,
