@@ -174,15 +174,21 @@ int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_e
 		return -EINVAL;
 	deadline = forever ? INT64_MAX : uccid_mono_us() + (int64_t)timeout_ms * 1000;
 	for (;;) {
-		bool got, woken, mine = false;
+		bool got, woken, expired, mine = false;
 		int dead;
 
+		/*
+		 * Everything this round acts on is read once, under the lock: a
+		 * thread that took ev_lock must reach wait_interrupt and release
+		 * it, even if the deadline passes while it lets go of r->lock.
+		 */
 		reader_lock(r);
 		got = uccid_pop_event(r, ret);
 		dead = r->dead;
 		woken = r->wake_req;
 		r->wake_req = false;
-		if (!got && !dead && !woken && uccid_mono_us() < deadline && r->t->info.ep_intr_in) {
+		expired = uccid_mono_us() >= deadline;
+		if (!got && !dead && !woken && !expired && r->t->info.ep_intr_in) {
 			/* one thread waits on the interrupt endpoint; the others for what it finds */
 			mine = pthread_mutex_trylock(&r->ev_lock) == 0;
 			if (mine)
@@ -195,7 +201,7 @@ int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_e
 			return 1;
 		if (dead && dead != -ENOTCONN)
 			return dead;
-		if (woken || uccid_mono_us() >= deadline)
+		if (woken || expired)
 			return 0;
 		if (dead == -ENOTCONN) {
 			/* a remote reader's link is down: the event waiter brings it back */
