@@ -1215,6 +1215,20 @@ static int urb_result(struct utr *u, const struct urb *x)
 }
 
 /*
+ * The caller is done with x: a URB whose RET_UNLINK is still due keeps its
+ * slot (so that the late answer is recognised, and dropped), any other is
+ * free.  Its buffer is the caller's and is forgotten either way.  u->lock held.
+ */
+static void urb_release(struct utr *u, struct urb *x)
+{
+	x->buf = NULL;
+	if (x->unlink_seqnum && !x->unlink_done && !gone(u))
+		x->abandoned = true;
+	else
+		x->used = false;
+}
+
+/*
  * The caller's timeout passed: CMD_UNLINK, then wait at most
  * u->unlink_wait_ms (the session's exchange deadline) for the verdict
  * (ref §3): RET_UNLINK -ECONNRESET means cancelled (-ETIMEDOUT: nothing
@@ -1335,12 +1349,7 @@ static int submit(struct utr *u, uint8_t ep, bool in, const uint8_t *setup, cons
 	else if ((r = gone(u)) == 0)
 		r = unlink_urb(u, x);
 release:
-	/* A URB whose RET_UNLINK is still due keeps its slot (so that the answer is recognised). */
-	x->buf = NULL;
-	if (x->unlink_seqnum && !x->unlink_done && !gone(u))
-		x->abandoned = true;
-	else
-		x->used = false;
+	urb_release(u, x);
 	pthread_cond_broadcast(&u->cond);
 out:
 	leave(u);
@@ -1435,10 +1444,7 @@ static int submit_out_in(struct utr *u, uint8_t ep_out, const uint8_t *out, uint
 			break;
 	ro = xo->done ? urb_result(u, xo) : gone(u) ? gone(u) : unlink_urb(u, xo);
 	*out_rc = ro;
-	if (xo->unlink_seqnum && !xo->unlink_done && !gone(u))
-		xo->abandoned = true;
-	else
-		xo->used = false;
+	urb_release(u, xo);
 	in_deadline = deadline_after(in_timeout_ms);
 	if (ro < 0) {
 		/* the OUT failed: the IN URB must not linger */
@@ -1454,11 +1460,7 @@ static int submit_out_in(struct utr *u, uint8_t ep_out, const uint8_t *out, uint
 		else if ((r = gone(u)) == 0)
 			r = unlink_urb(u, xi);
 	}
-	xi->buf = NULL;
-	if (xi->unlink_seqnum && !xi->unlink_done && !gone(u))
-		xi->abandoned = true;
-	else
-		xi->used = false;
+	urb_release(u, xi);
 	pthread_cond_broadcast(&u->cond);
 out:
 	leave(u);
@@ -1905,11 +1907,7 @@ static int control_batch(struct utr *u, struct ctl_req *req, unsigned n, int64_t
 			req[i].result = urb_result(u, y);
 		else if ((req[i].result = gone(u)) == 0)
 			req[i].result = unlink_urb(u, y);
-		y->buf = NULL;
-		if (y->unlink_seqnum && !y->unlink_done && !gone(u))
-			y->abandoned = true;
-		else
-			y->used = false;
+		urb_release(u, y);
 	}
 	r = gone(u);
 	pthread_cond_broadcast(&u->cond);
