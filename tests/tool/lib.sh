@@ -84,3 +84,21 @@ vreader_wait() {
 	# shellcheck disable=SC2034  # for the caller
 	port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$2")
 }
+
+# The checks of the tool's tests, counting in the caller's $passes and $fails
+# and writing to the caller's $tmp.  A test with checks of another shape
+# defines its own after sourcing this file.
+# run STATUS ARGS...: $UCCID ARGS (under $VALGRIND) exits STATUS; its output in $tmp/out and $tmp/err
+run() {
+	want=$1; shift
+	${VALGRIND:-} "$UCCID" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	got=$?
+	if [ "$got" = "$want" ]; then passes=$((passes + 1)); return 0; fi
+	echo "FAIL: uccid $* exited $got, want $want"; sed 's/^/  out: /' "$tmp/out" | head; sed 's/^/  err: /' "$tmp/err" | head
+	fails=$((fails + 1)); return 1
+}
+# has FILE TEXT: $tmp/FILE holds TEXT
+has() {
+	if grep -qF -- "$2" "$tmp/$1"; then passes=$((passes + 1)); else
+		echo "FAIL: $1 lacks '$2'"; sed 's/^/  | /' "$tmp/$1" | head -20; fails=$((fails + 1)); fi
+}

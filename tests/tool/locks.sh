@@ -27,14 +27,6 @@ vreader_wait "$pid" "$tmp/vr.out" || exit 1
 R1=usbip://127.0.0.1:$port/1-1
 R2=usbip://127.0.0.1:$port/1-2
 
-run() {  # run STATUS ARGS...
-	want=$1; shift
-	${VALGRIND:-} "$UCCID" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	got=$?
-	if [ "$got" = "$want" ]; then passes=$((passes + 1)); return 0; fi
-	echo "FAIL: uccid $* exited $got, want $want"; sed 's/^/  out: /' "$tmp/out" | head; sed 's/^/  err: /' "$tmp/err" | head
-	fails=$((fails + 1)); return 1
-}
 has() {
 	if grep -qE -- "$2" "$tmp/$1"; then passes=$((passes + 1)); else
 		echo "FAIL: $1 lacks /$2/"; sed 's/^/  | /' "$tmp/$1" | head -20; fails=$((fails + 1)); fi

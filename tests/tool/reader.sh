@@ -24,18 +24,6 @@ R1=usbip://127.0.0.1:$port/1-1
 R2=usbip://127.0.0.1:$port/1-2
 R3=usbip://127.0.0.1:$port/1-3
 
-run() {  # run STATUS ARGS...
-	want=$1; shift
-	${VALGRIND:-} "$UCCID" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	got=$?
-	if [ "$got" = "$want" ]; then passes=$((passes + 1)); return 0; fi
-	echo "FAIL: uccid $* exited $got, want $want"; sed 's/^/  out: /' "$tmp/out" | head; sed 's/^/  err: /' "$tmp/err" | head
-	fails=$((fails + 1)); return 1
-}
-has() {
-	if grep -qF -- "$2" "$tmp/$1"; then passes=$((passes + 1)); else
-		echo "FAIL: $1 lacks '$2'"; sed 's/^/  | /' "$tmp/$1" | head -20; fails=$((fails + 1)); fi
-}
 ctl() {  # ctl LINE...: one control connection, each line answered before the next
 	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl" "$@" >/dev/null
 }

@@ -27,18 +27,6 @@ R=usbip://127.0.0.1:$port/1-1
 atr=$(sed -n 's/^reader 1-1: .*, ATR \([0-9A-F ]*\)$/\1/p' "$tmp/vr.out")
 [ -n "$atr" ] || { echo "FAIL: no ATR in the virtual reader's banner"; cat "$tmp/vr.out"; exit 1; }
 
-run() {  # run STATUS ARGS...
-	want=$1; shift
-	${VALGRIND:-} "$UCCID" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	got=$?
-	if [ "$got" = "$want" ]; then passes=$((passes + 1)); return 0; fi
-	echo "FAIL: uccid $* exited $got, want $want"; sed 's/^/  out: /' "$tmp/out" | head; sed 's/^/  err: /' "$tmp/err" | head
-	fails=$((fails + 1)); return 1
-}
-has() {
-	if grep -qF -- "$2" "$tmp/$1"; then passes=$((passes + 1)); else
-		echo "FAIL: $1 lacks '$2'"; sed 's/^/  | /' "$tmp/$1" | head -20; fails=$((fails + 1)); fi
-}
 lacks() {
 	if ! grep -qF -- "$2" "$tmp/$1"; then passes=$((passes + 1)); else
 		echo "FAIL: $1 has '$2'"; sed 's/^/  | /' "$tmp/$1" | head -20; fails=$((fails + 1)); fi

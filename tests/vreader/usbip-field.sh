@@ -16,6 +16,7 @@ top_builddir=${top_builddir:-.}
 top_srcdir=${top_srcdir:-$(dirname "$0")/../..}
 UCCID=${UCCID:-$top_builddir/tool/uccid}
 VREADER=$top_builddir/vreader/uccid-vreader
+. "$top_srcdir/tests/tool/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/uccid-field.XXXXXX")
 pids=
 passes=0
@@ -43,18 +44,6 @@ start() {
 }
 fd=3
 
-run() {  # run STATUS ARGS...
-	want=$1; shift
-	${VALGRIND:-} "$UCCID" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	got=$?
-	if [ "$got" = "$want" ]; then passes=$((passes + 1)); return 0; fi
-	echo "FAIL: uccid $* exited $got, want $want"; sed 's/^/  out: /' "$tmp/out" | head; sed 's/^/  err: /' "$tmp/err" | head
-	fails=$((fails + 1)); return 1
-}
-has() {
-	if grep -qF -- "$2" "$tmp/$1"; then passes=$((passes + 1)); else
-		echo "FAIL: $1 lacks '$2'"; sed 's/^/  | /' "$tmp/$1" | head -20; fails=$((fails + 1)); fi
-}
 ctl() {  # ctl NAME LINE...: one control connection, the replies in $tmp/ctl.out
 	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/$1.ctl" "$@" >"$tmp/ctl.out" 2>&1
 }
