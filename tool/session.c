@@ -18,6 +18,7 @@
 #include "session/uccid.h"
 #include "tool/tool.h"
 #include "transport/libusb.h"
+#include "transport/transport.h"
 
 #define LIST_MAX 64
 
@@ -61,6 +62,7 @@ int tool_open_session(const struct tool_opts *o, struct tool_session *s)
 	struct uccid_reader_info info;
 	char err[512] = "", name[128];
 	const char *reader = o->reader;
+	struct tool_wrap w;
 	int rc;
 
 	s->o = o;
@@ -70,13 +72,12 @@ int tool_open_session(const struct tool_opts *o, struct tool_session *s)
 			return rc;
 		reader = name;
 	}
-	tool_trace_setup(o, &opts);
-	rc = uccid_open(reader, &opts, &s->r, err, sizeof(err));
+	w = tool_trace_setup(o, &opts);
+	rc = uccid_open_wrapped(reader, &opts, w.fn, w.ctx, &s->r, err, sizeof(err));
 	if (rc < 0) {
 		tool_err("%s", err[0] ? err : uccid_strerror(rc));
 		return rc;
 	}
-	tool_trace_opened(o, s->r);
 	/* a slot the reader does not have is the user's mistake, not the reader's error */
 	uccid_info(s->r, &info);
 	if (s->slot >= info.nslots) {

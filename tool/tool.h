@@ -103,12 +103,18 @@ const char *tool_scard_name(int rc);
  * Frame tracing (trace.c), opt-in only: APDUs carry PINs.  Around the
  * subcommand: tool_trace_start (opens the --pcap FILE; returns 0 or the exit
  * status) and tool_trace_finish (returns the exit status).  Around each
- * uccid_open: tool_trace_setup puts the trace callback in the options,
- * tool_trace_opened writes the reader's descriptors into the capture.
+ * uccid_open: tool_trace_setup puts the text trace's callback in the
+ * options and returns the transport wrap to open with (the --pcap capture,
+ * tool/capture.h: every transfer; fn NULL when there is none).
  */
+struct uccid_transport;
+struct tool_wrap {
+	struct uccid_transport *(*fn)(void *ctx, struct uccid_transport *inner);   /* a uccid_wrap_fn */
+	void *ctx;
+	void (*unwrap)(struct uccid_transport *t);      /* frees an unused wrapper, inner left open */
+};
 int tool_trace_start(struct tool_opts *o);
-void tool_trace_setup(const struct tool_opts *o, struct uccid_options *uo);
-void tool_trace_opened(const struct tool_opts *o, struct uccid_reader *r);
+struct tool_wrap tool_trace_setup(const struct tool_opts *o, struct uccid_options *uo);
 int tool_trace_finish(const struct tool_opts *o, int status);
 /* One CCID message as the text trace shows it: a line (and with verbose the explanation) on f. */
 void tool_trace_print(FILE *f, bool verbose, bool out, const uint8_t *msg, size_t len, double ms);

@@ -28,6 +28,7 @@
 #include "tool/hil/suite.h"
 #include "tool/tool.h"
 #include "session/uccid.h"
+#include "transport/transport.h"
 #include "util/clock.h"
 
 #define DEFAULT_STEP_MS 30000u
@@ -262,6 +263,7 @@ static int open_reader(struct runner *R, struct rreader *rr)
 				      .power_deadline_ms = R->max_step_ms };
 	char err[512] = "", name[128];
 	const char *n = rr->name;
+	struct tool_wrap w;
 	int rc;
 
 	if (rr->dead) {
@@ -279,17 +281,16 @@ static int open_reader(struct runner *R, struct rreader *rr)
 			return failf(R, "no reader given (--reader NAME) and no single USB reader to default to");
 		n = name;
 	}
-	tool_trace_setup(R->o, &opts);
+	w = tool_trace_setup(R->o, &opts);
 	R->tool_trace = opts.trace;
 	R->tool_trace_ctx = opts.trace_ctx;
 	opts.trace = on_trace;
 	opts.trace_ctx = R;
-	rc = uccid_open(n, &opts, &rr->r, err, sizeof(err));
+	rc = uccid_open_wrapped(n, &opts, w.fn, w.ctx, &rr->r, err, sizeof(err));
 	if (rc < 0) {
 		rr->r = NULL;
 		return failf(R, "cannot open reader %s: %s", n, err[0] ? err : uccid_strerror(rc));
 	}
-	tool_trace_opened(R->o, rr->r);
 	return 0;
 }
 

@@ -78,23 +78,42 @@ static void tool_log(void *ctx, enum uccid_log_level level, const char *msg)
 		msg);
 }
 
+/* Our shim, around the --pcap capture when there is one: the capture sees what goes to the reader. */
+struct wraps {
+	struct tool_wrap capture;
+	struct shim **shim;
+};
+
+static struct uccid_transport *wrap_both(void *ctx, struct uccid_transport *inner)
+{
+	struct wraps *w = ctx;
+	struct uccid_transport *t = inner, *s;
+
+	if (w->capture.fn && !(t = w->capture.fn(w->capture.ctx, inner)))
+		return NULL;
+	s = shim_wrap(w->shim, t);
+	if (!s && t != inner)
+		w->capture.unwrap(t);   /* the caller closes inner */
+	return s;
+}
+
 /* uccid_open(), with our recording shim between the reader code and the transport. */
 static int open_reader(struct st *st, const struct tool_opts *o)
 {
 	struct uccid_options opts = { .exchange_deadline_ms = 10000, .power_deadline_ms = 15000,
 				      .log = o->verbose ? tool_log : NULL, .log_level = UCCID_LOG_DEBUG,
 				      .open_wait_ms = o->wait_ms, .program = "uccid" };
+	struct wraps w = { .shim = &st->shim };
 	char err[512] = "";
 	int rc;
 
-	tool_trace_setup(o, &opts);    /* --trace / --pcap: the frames as the library sees them */
-	rc = uccid_open_wrapped(st->name, &opts, shim_wrap, &st->shim, &st->r, err, sizeof(err));
+	w.capture = tool_trace_setup(o, &opts);    /* --trace: the frames as the library sees them */
+	rc = uccid_open_wrapped(st->name, &opts, wrap_both, &w, &st->r, err, sizeof(err));
 	if (rc < 0) {
 		st->shim = NULL;       /* closed with the session, or never made */
 		tool_err("%s", err[0] ? err : uccid_strerror(rc));
 		return rc;
 	}
-	tool_trace_opened(o, st->r);
 	return 0;
 }
 
