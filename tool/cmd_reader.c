@@ -192,10 +192,13 @@ int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 		{ "slot", required_argument, NULL, 's' },
 		{ "file", required_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "leave", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char usage[] = "uccid [-r NAME] apdu [--slot N] [--json] (-f SCRIPT | APDU...)\n"
+	static const char usage[] = "uccid [-r NAME] apdu [--slot N] [--json] [--leave] (-f SCRIPT | APDU...)\n"
+				    "  --leave: leave the card powered as it is (a verified PIN, a selected\n"
+				    "  application) for the next command, which takes it over without a reset\n"
 				    "  APDU: hex, one per argument; SCRIPT: one APDU per line, # comments,\n"
 				    "  'reset' or 'reset cold', 'lock [mechanical] [TIMEOUT_MS]' and\n"
 				    "  'unlock leave|reset|unpower|eject' lines";
@@ -206,6 +209,7 @@ int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 	size_t script_len = 0;
 	uint8_t atr[CCID_ATR_MAX], *apdu = malloc(HEX_MAX_BYTES);
 	int c, rc = EXIT_USAGE, count = 0;
+	bool leave = false;
 
 	if (!apdu) {
 		tool_err("apdu: out of memory");
@@ -220,6 +224,9 @@ int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 			break;
 		case 'f':
 			file = optarg;
+			break;
+		case 'l':
+			leave = true;
 			break;
 		case 'j':
 			o.json = true;
@@ -280,9 +287,12 @@ checked:
 		rc = tool_open_failed(rc);
 		goto done;
 	}
-	/* the card must be powered: power it on (a card already on stays as it is) */
-	if ((rc = uccid_power_on(s.r, s.slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr))) < 0) {
-		rc = tool_fail(&s, "power on", rc);
+	/*
+	 * The card must be powered: one an earlier command left powered (--leave)
+	 * is taken over as it is, without a reset; else it is powered on.
+	 */
+	if ((rc = tool_take_card(&s, atr, sizeof(atr))) < 0) {
+		rc = -rc;
 		goto out;
 	}
 	rc = EXIT_OK;
@@ -315,6 +325,8 @@ checked:
 	}
 	if (o.json)
 		printf("]}\n");
+	if (leave && rc == EXIT_OK && tool_leave_card(&s) < 0)
+		rc = EXIT_FAILED;
 out:
 done:
 	free(script);

@@ -106,6 +106,31 @@ int tool_fail(struct tool_session *s, const char *what, int rc)
 	return EXIT_FAILED;
 }
 
+int tool_take_card(struct tool_session *s, uint8_t *atr, size_t cap)
+{
+	int rc = uccid_resume(s->r, s->slot);
+
+	if (rc == 0)
+		return 0;
+	if (rc != -ENODATA && rc != -ENOMEDIUM)     /* a powered card the reader cannot say how it runs */
+		tool_err("warning: the card left powered cannot be taken over (%s); resetting it", uccid_strerror(rc));
+	rc = uccid_power_on(s->r, s->slot, UCCID_VOLTAGE_AUTO, atr, cap);
+	return rc < 0 ? -tool_fail(s, "power on", rc) : 0;
+}
+
+int tool_leave_card(struct tool_session *s)
+{
+	int rc = uccid_lock(s->r, s->slot, 0, 0, NULL);
+
+	if (rc == 0)
+		rc = uccid_unlock(s->r, s->slot, UCCID_LEAVE, NULL);
+	if (rc < 0) {
+		tool_err("--leave: %s", uccid_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
 int tool_close(struct tool_session *s, int status)
 {
 	int rc = uccid_close(s->r);

@@ -83,6 +83,15 @@ int tool_apdu_check(const uint8_t *apdu, size_t len, char *why, size_t cap);
  * exit status.
  */
 int tool_close(struct tool_session *s, int status);
+/*
+ * Make the session's card usable: a card an earlier session left powered
+ * (apdu --leave, unlock leave) is taken over as it is (uccid_resume), any
+ * other is powered on (the ATR into atr).  Returns 0, or EXIT_FAILED with
+ * the error printed (negative: the caller returns it as the exit status).
+ */
+int tool_take_card(struct tool_session *s, uint8_t *atr, size_t cap);
+/* Leave the card powered as it is for the next session (UCCID_LEAVE); -1 with the error printed. */
+int tool_leave_card(struct tool_session *s);
 /* Send one APDU and print the response with its status word's meaning; -1 on failure. */
 int tool_run_apdu(struct tool_session *s, const uint8_t *apdu, size_t len, bool json, bool first);
 /*

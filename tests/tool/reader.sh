@@ -55,6 +55,14 @@ run 0 -r "$R1" --json apdu 00200080 && has out '"sw":"63C2"'
 printf '00 20 00 80 06 31 32 33 34 35 36\n00200080\nreset\n00200080\n' >"$tmp/reset-script"
 run 0 -r "$R1" apdu -f "$tmp/reset-script" && has out "-- warm reset" && has out "63C3  verification failed; 3 tries left"
 run 0 -r "$R1" status && has out "slot 0: card"
+# apdu --leave: the next command takes the card over as it was left, PIN verified; it then
+# powers the card off as usual, and the one after starts afresh
+run 0 -r "$R1" apdu --leave "00 20 00 80 06 31 32 33 34 35 36" && has out "9000  success"
+run 0 -r "$R1" status && has out "slot 0: card powered"
+run 0 -r "$R1" apdu 00200080 && has out "< 9000  success"
+run 0 -r "$R1" apdu 00200080 && has out "63C3  verification failed; 3 tries left"
+run 0 -r "$R3" apdu --leave "00 20 00 80 06 31 32 33 34 35 36" && run 0 -r "$R3" apdu 00200080 &&
+	has out "< 9000  success"
 # a warm reset loses the PIN state: VERIFY then reset then VERIFY-state in one session is what check_reader does;
 # here: reset works and reports the ATR
 run 0 -r "$R1" reset --warm && has out "warm reset, ATR 3B"
