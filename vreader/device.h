@@ -69,6 +69,9 @@ int vdev_profile_config(enum vdev_profile p, struct vdev_config *cfg);
  * -EBADMSG on a file that does not describe a usable CCID interface.
  */
 int vdev_config_from_reader_file(const char *path, struct vdev_config *cfg, char *err, size_t errlen);
+/* The same for the block-th interface of the file (0: the first; vreader/composite.h reads them all). */
+int vdev_config_from_reader_file_at(const char *path, unsigned block, struct vdev_config *cfg, char *err,
+				    size_t errlen);
 
 struct vdev;
 
