@@ -350,6 +350,18 @@ int vcomp_from_reader_file(const char *path, vcomp_adjust_fn adjust, void *ctx, 
 		c->ifs[c->nifs++] = (struct viface){ .number = (uint8_t)num, .cls = CLASS_HID, .func = -1 };
 	}
 	qsort(c->ifs, c->nifs, sizeof(c->ifs[0]), cmp_iface);
+	/* functions in interface order, as a host counts CCID interfaces */
+	{
+		struct vdev *sorted[VCOMP_MAX_INTERFACES];
+		unsigned k = 0;
+
+		for (unsigned i = 0; i < c->nifs; i++)
+			if (c->ifs[i].func >= 0) {
+				sorted[k] = c->funcs[c->ifs[i].func];
+				c->ifs[i].func = (int)k++;
+			}
+		memcpy(c->funcs, sorted, k * sizeof(sorted[0]));
+	}
 	r = build_config(c);
 	if (r < 0) {
 		snprintf(err, errlen, "%s: the configuration does not fit (%s)", path,

@@ -335,7 +335,7 @@ int vdev_config_from_reader_file_at(const char *path, unsigned block, struct vde
 	}
 	if (ccid_class_desc_level(&cfg->desc) == CCID_LEVEL_CHARACTER) {
 		snprintf(err, errlen, "%s: character-level readers are not simulated", path);
-		r = -EBADMSG;
+		r = -ENOTSUP;
 		goto out;
 	}
 	vcard_config_default(&cfg->card, cfg->desc.dwProtocols & CCID_PROTOCOLS_T1 ? 1u << 1 : 1u << 0);
