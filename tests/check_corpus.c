@@ -274,6 +274,79 @@ START_TEST(test_reader)
 }
 END_TEST
 
+static int ctl(struct vcomp *c, uint8_t type, uint8_t req, uint16_t wValue, uint16_t wIndex, uint8_t *buf,
+	       uint16_t wLength)
+{
+	uint8_t setup[8] = { type, req, (uint8_t)wValue, (uint8_t)(wValue >> 8), (uint8_t)wIndex,
+			     (uint8_t)(wIndex >> 8), (uint8_t)wLength, (uint8_t)(wLength >> 8) };
+
+	return vcomp_usb_ops.control(c, setup, buf, buf, wLength, 0);
+}
+
+/*
+ * Kobil IDToken's dump shows only interface 4: interfaces 0..3 are inert HID
+ * interfaces, the CCID one sits at 4 with endpoints numbered after theirs,
+ * and requests reach the interface or endpoint they name.
+ */
+START_TEST(test_composite_device)
+{
+	const char *dir = getenv("UCCID_TEST_DATA");
+	char path[4096], err[256] = "";
+	struct vcomp *c = NULL;
+	struct ccid_usb_config *cfg = malloc(sizeof(*cfg));
+	struct ccid_usb_ccid_interface ci;
+	enum vusb_in_action act;
+	uint8_t buf[1024], num, bin, bout, intr;
+	struct vusb_info vi;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/readers/Kobil_IDToken.txt", dir ? dir : "tests/data");
+	ck_assert_msg(vcomp_from_reader_file(path, NULL, NULL, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert(!vcomp_is_plain(c));
+	ck_assert_uint_eq(vcomp_ninterfaces(c), 5);
+	ck_assert_uint_eq(vcomp_nfunctions(c), 1);
+	vcomp_usb_ops.attach(c, 0);
+	n = ctl(c, 0x80, 0x06, 0x0200, 0, buf, sizeof(buf));
+	ck_assert_int_gt(n, 9);
+	ck_assert_int_eq(ccid_usb_config_parse(buf, (size_t)n, cfg, NULL), 0);
+	ck_assert_uint_eq(cfg->bNumInterfaces, 5);
+	for (unsigned i = 0; i < 4; i++) {
+		ck_assert_uint_eq(cfg->intf[i].bInterfaceNumber, i);
+		ck_assert_uint_eq(cfg->intf[i].bInterfaceClass, 0x03);
+		ck_assert_uint_eq(cfg->intf[i].nendpoints, 1);
+	}
+	ck_assert_int_eq(ccid_usb_find_ccid(cfg, buf, (size_t)n, 0, &ci, NULL), 0);
+	ck_assert_uint_eq(ci.bInterfaceNumber, 4);
+	ck_assert_int_eq(vcomp_function_interface(c, 0, &num, &bin, &bout, &intr), 0);
+	ck_assert_uint_eq(num, 4);
+	ck_assert_uint_eq(ci.ep_bulk_in, bin);
+	ck_assert_uint_eq(ci.ep_bulk_out, bout);
+	ck_assert_uint_eq(ci.ep_intr_in, intr);
+	ck_assert_uint_ne(bin, 0x81);               /* not the one-interface reader's */
+	ck_assert_int_eq(ccid_usb_find_ccid(cfg, buf, (size_t)n, 1, &ci, NULL), -ENOENT);
+	vcomp_usb_ops.info(c, &vi);
+	ck_assert_uint_eq(vi.bNumInterfaces, 5);
+	ck_assert_uint_eq(vi.intf[4].bInterfaceClass, CCID_USB_CLASS_SMART_CARD);
+	ck_assert_int_eq(ctl(c, 0x00, 0x09, 1, 0, NULL, 0), 0);
+	/* the HID interfaces: their report descriptor, SET_IDLE; GET_REPORT stalls; nothing to read */
+	ck_assert_int_gt(ctl(c, 0x81, 0x06, 0x2200, 2, buf, 255), 0);
+	ck_assert_int_eq(ctl(c, 0x21, 0x0A, 0, 2, NULL, 0), 0);
+	ck_assert_int_eq(ctl(c, 0xA1, 0x01, 0x0100, 2, buf, 8), -EPIPE);
+	ck_assert_int_eq(vcomp_usb_ops.in(c, cfg->intf[0].ep[0].bEndpointAddress, buf, 8, &act, 0), -EAGAIN);
+	ck_assert_int_eq(vcomp_usb_ops.out(c, 0x0F, buf, 1, 0), -EPIPE);
+	/* CCID class requests reach the CCID function by its interface number only */
+	ck_assert_int_eq(ctl(c, 0xA1, 0x03, 0, 4, buf, 255), ctl(c, 0xA1, 0x03, 0, 4, buf, 255));
+	ck_assert_int_eq(ctl(c, 0x21, 0x01, 0, 0, NULL, 0), -EPIPE);      /* ABORT to a HID interface */
+	ck_assert_int_eq(ctl(c, 0x21, 0x01, 0, 9, NULL, 0), -EPIPE);      /* no interface 9 */
+	ck_assert_int_eq(ctl(c, 0x21, 0x01, 0x0100, 4, NULL, 0), 0);      /* ABORT slot 0 seq 1 */
+	/* the endpoint halt goes to the function's own endpoint */
+	ck_assert_int_eq(ctl(c, 0x02, 0x01, 0, bin, NULL, 0), 0);
+	ck_assert_int_eq(ctl(c, 0x02, 0x01, 0, 0x8F, NULL, 0), -EPIPE);
+	free(cfg);
+	vcomp_free(c);
+}
+END_TEST
+
 static int cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -336,6 +409,9 @@ int main(void)
 	}
 	tcase_add_loop_test(tc, test_reader, 0, nfiles);
 	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("composite device");
+	tcase_add_test(tc, test_composite_device);
 	suite_add_tcase(s, tc);
 	rc = tu_run(s);
 	for (int i = 0; i < nfiles; i++)
