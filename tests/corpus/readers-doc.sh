@@ -68,7 +68,7 @@ md)
 		print "| feature | readers | driven | note |"
 		print "|---|---:|---:|---|"
 		printf "| composite: a configuration of several interfaces (those of the dump and those it leaves out) | %d | %d | every CCID interface driven at its own number and endpoints |\n", count(comp, 0), count(comp, 1)
-		printf "| two or more CCID interfaces | %d | %d | each served by a device model of its own, each driven |\n", count(multi, 0), count(multi, 1)
+		printf "| two or more CCID interfaces | %d | %d | each served by a device model of its own, each driven (over USB/IP a name reaches the first: one import per device) |\n", count(multi, 0), count(multi, 1)
 		printf "| multi-slot | %d | %d | every slot powered and exchanged with |\n", count(ms, 0), count(ms, 1)
 		printf "| PIN pad (bPINSupport) | %d | %d | driven as readers; the keypad itself is not exercised yet |\n", count(pp, 0), count(pp, 1)
 		print ""
@@ -77,6 +77,11 @@ md)
 		print "| reader | VID:PID | class | reason |"
 		print "|---|---|---|---|"
 		for (i = 1; i <= nexc; i++) print exc[i]
+		print ""
+		print "`make check-readers-pcscd` drives the same readers under the real pcscd with uccid'"'"'s bundle,"
+		print "over USB/IP (`usbip://` names in a reader.conf), and checks the refused ones are absent with"
+		print "uccid'"'"'s reason in pcscd'"'"'s log; it leaves out the readers the virtual reader cannot present as"
+		print "they are (character level; ICCD tokens, presented as CCID)."
 	}' "$tsv"
 	;;
 refused)
