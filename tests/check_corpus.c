@@ -46,6 +46,7 @@ struct logbook {
 	bool opened;
 	unsigned findings;
 	unsigned after_open;
+	unsigned class_requests_failed;  /* GET_CLOCK_FREQUENCIES / GET_DATA_RATES to the interface */
 	char fields[32][40];
 	unsigned counts[32];
 	unsigned nfields;
@@ -59,6 +60,8 @@ static void log_cb(void *ctx, enum uccid_log_level level, const char *msg)
 
 	if (getenv("UCCID_TEST_VERBOSE"))
 		fprintf(stderr, "[%d] %s\n", level, msg);
+	if (!strncmp(msg, "GET_CLOCK_FREQUENCIES: ", 23) || !strncmp(msg, "GET_DATA_RATES: ", 16))
+		lb->class_requests_failed++;
 	if (!p || sscanf(p, "class descriptor %39s (offset", field) != 1)
 		return;
 	lb->findings++;
@@ -263,6 +266,8 @@ START_TEST(test_reader)
 		   readers with bPINSupport, and the "pinpad" column says what ran. */
 		uccid_close(rd);
 		ck_assert_msg(!fail, "%s: interface %u: %s", path, num, why);
+		/* class requests name the interface (CCID §5.3): the composite answers only at its number */
+		ck_assert_msg(lb.class_requests_failed == 0, "%s: interface %u: a class request failed", path, num);
 		ck_assert_msg(lb.after_open == 0, "%s: %u validator findings logged after the open", path,
 			      lb.after_open);
 		for (unsigned i = 0; i < lb.nfields; i++)
