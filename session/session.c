@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "ccid/bytes.h"
+#include "ccid/reader_class.h"
 #include "session/session_priv.h"
 
 #define DEFAULT_POWER_MS 30000
@@ -226,6 +227,7 @@ int uccid_open_transport(struct uccid_transport *t, const struct uccid_options *
 int uccid_session_open(struct uccid_transport *t, const struct uccid_options *opts, struct uccid_open_lock *ol,
 		       struct uccid_reader **ret, char *err, size_t errlen)
 {
+	struct ccid_reader_verdict verdict;
 	struct uccid_reader *r;
 	char scratch[8];
 	int rc;
@@ -278,14 +280,19 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 	rc = find_interface(r, err, errlen);
 	if (rc < 0)
 		goto fail;
-	if (ccid_class_desc_validate(&r->desc, validation_log, r, NULL) < 0) {
-		snprintf(err, errlen, "%s: the CCID class descriptor is not usable (see uccid info)", t->info.path);
+	/* every finding once per open, naming its field; then the one rule of what is driven
+	   (ccid/reader_class.h; find_interface has refused ICCD interfaces) */
+	ccid_class_desc_validate(&r->desc, validation_log, r, NULL);
+	ccid_reader_classify(CCID_USB_PROTOCOL_CCID, &r->desc, &verdict);
+	if (verdict.cls == CCID_RC_MALFORMED) {
+		snprintf(err, errlen, "%s: unusable CCID class descriptor: %s", t->info.path, verdict.reason);
 		rc = -EPROTO;
 		goto fail;
 	}
-	r->level = ccid_class_desc_level(&r->desc);
-	if (r->level == CCID_LEVEL_CHARACTER) {
-		snprintf(err, errlen, "%s: character-level readers are not supported", t->info.path);
+	r->level = verdict.level;
+	if (verdict.cls == CCID_RC_CHARACTER) {
+		snprintf(err, errlen, "%s: character-level readers are not supported (%s)", t->info.path,
+			 verdict.reason);
 		rc = -ENOTSUP;
 		goto fail;
 	}

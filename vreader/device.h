@@ -66,9 +66,13 @@ int vdev_profile_config(enum vdev_profile p, struct vdev_config *cfg);
  * (the first CCID interface): the reader then declares and behaves as that
  * class descriptor says (exchange level, slots, message length, mechanics).
  * On failure err names the file and line.  Returns 0, -errno on I/O error,
- * -EBADMSG on a file that does not describe a usable CCID interface.
+ * -EBADMSG on a file that does not describe a usable CCID interface,
+ * -ENOTSUP for a reader the device model does not simulate (character level).
  */
 int vdev_config_from_reader_file(const char *path, struct vdev_config *cfg, char *err, size_t errlen);
+/* The same for the block-th interface of the file (0: the first; vreader/composite.h reads them all). */
+int vdev_config_from_reader_file_at(const char *path, unsigned block, struct vdev_config *cfg, char *err,
+				    size_t errlen);
 
 struct vdev;
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vreader/composite.h"
 #include "vreader/control.h"
 #include "vreader/device.h"
 #include "vreader/usbip_server.h"
@@ -102,6 +103,21 @@ static void apply_card_opts(struct vdev_config *cfg, const struct card_opts *co)
 		cfg->card_voltages = (uint8_t)co->card_voltages;
 }
 
+struct adjust_ctx {
+	const struct card_opts *co;
+	unsigned n;                  /* the reader's number, for its serial */
+};
+
+/* Each CCID function of a --descriptor reader gets the card options and a serial of its own. */
+static void adjust_descriptor(struct vdev_config *cfg, void *ctx)
+{
+	struct adjust_ctx *ac = ctx;
+	size_t l = strlen(cfg->serial);
+
+	apply_card_opts(cfg, ac->co);
+	snprintf(cfg->serial + l, sizeof(cfg->serial) - l, "-%u", ac->n);
+}
+
 /* ", ATR 3B ..." of the card a configuration inserts, for scripts that check it. */
 static void print_atr(const struct vcard_config *cfg)
 {
@@ -141,6 +157,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vctl_reader readers[VCTL_MAX_READERS];
+	struct vcomp *comps[VCTL_MAX_READERS] = { NULL };  /* a reader's composite device, if it is one */
 	unsigned nreaders = 0;
 	struct card_opts co = { .mute_ms = -1, .card_voltages = -1 };
 	struct usbip_server_modes modes = { 0 };
@@ -173,9 +190,25 @@ int main(int argc, char **argv)
 					goto out;
 				}
 				vdev_profile_config((enum vdev_profile)r, &cfg);
-			} else if (vdev_config_from_reader_file(optarg, &cfg, err, sizeof(err)) < 0) {
-				fprintf(stderr, "uccid-vreader: %s\n", err);
-				goto out;
+			} else {
+				/* the whole configuration of the dump; a composite device where it has
+				   several interfaces or one that is not interface 0 (composite.h) */
+				struct adjust_ctx ac = { &co, nreaders + 1 };
+				struct vcomp *comp = NULL;
+
+				if (vcomp_from_reader_file(optarg, adjust_descriptor, &ac, &comp, err, sizeof(err)) < 0) {
+					fprintf(stderr, "uccid-vreader: %s\n", err);
+					goto out;
+				}
+				if (vcomp_is_plain(comp)) {
+					readers[nreaders].dev = vcomp_take_plain(comp);
+				} else {
+					comps[nreaders] = comp;
+					readers[nreaders].dev = vcomp_function(comp, 0);
+				}
+				snprintf(readers[nreaders].busid, sizeof(readers[nreaders].busid), "1-%u", nreaders + 1);
+				nreaders++;
+				break;
 			}
 			apply_card_opts(&cfg, &co);
 			snprintf(cfg.serial + strlen(cfg.serial), sizeof(cfg.serial) - strlen(cfg.serial), "-%u",
@@ -305,6 +338,11 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nreaders; i++) {
 		struct vusb_device dev = { .ops = &vdev_usb_ops, .dev = readers[i].dev };
 
+		if (comps[i]) {
+			dev.ops = &vcomp_usb_ops;
+			dev.dev = comps[i];
+		}
+
 		snprintf(dev.busid, sizeof(dev.busid), "%s", readers[i].busid);
 		if (verbose)
 			vdev_set_log(readers[i].dev, stderr);
@@ -342,7 +380,11 @@ int main(int argc, char **argv)
 out:
 	vctl_free(ctl);
 	usbip_server_free(srv);
-	for (unsigned i = 0; i < nreaders; i++)
-		vdev_free(readers[i].dev);
+	for (unsigned i = 0; i < nreaders; i++) {
+		if (comps[i])
+			vcomp_free(comps[i]);      /* its functions with it */
+		else
+			vdev_free(readers[i].dev);
+	}
 	return rc;
 }

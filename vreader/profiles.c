@@ -211,6 +211,12 @@ static int set_field(struct ccid_class_desc *d, const struct field_map *f, uint3
 
 int vdev_config_from_reader_file(const char *path, struct vdev_config *cfg, char *err, size_t errlen)
 {
+	return vdev_config_from_reader_file_at(path, 0, cfg, err, errlen);
+}
+
+int vdev_config_from_reader_file_at(const char *path, unsigned block, struct vdev_config *cfg, char *err,
+				    size_t errlen)
+{
 	FILE *f;
 	char line[512];
 	unsigned lineno = 0, seen = 0;
@@ -240,9 +246,11 @@ int vdev_config_from_reader_file(const char *path, struct vdev_config *cfg, char
 
 		lineno++;
 		if (indent == 1 && !strncmp(name, "idVendor:", 9)) {
-			if (++interfaces > 1)
-				break;          /* the first CCID interface describes the reader */
+			if (++interfaces > (int)block + 1)
+				break;          /* the block-th interface describes the reader */
 		}
+		if (interfaces < (int)block + 1)
+			continue;
 		if (indent == 1 && !strncmp(name, "CCID Class Descriptor", 21)) {
 			in_class = 1;
 			continue;
@@ -327,7 +335,7 @@ int vdev_config_from_reader_file(const char *path, struct vdev_config *cfg, char
 	}
 	if (ccid_class_desc_level(&cfg->desc) == CCID_LEVEL_CHARACTER) {
 		snprintf(err, errlen, "%s: character-level readers are not simulated", path);
-		r = -EBADMSG;
+		r = -ENOTSUP;
 		goto out;
 	}
 	vcard_config_default(&cfg->card, cfg->desc.dwProtocols & CCID_PROTOCOLS_T1 ? 1u << 1 : 1u << 0);
