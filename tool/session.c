@@ -112,8 +112,12 @@ int tool_take_card(struct tool_session *s, uint8_t *atr, size_t cap)
 
 	if (rc == 0)
 		return 0;
-	if (rc != -ENODATA && rc != -ENOMEDIUM)     /* a powered card the reader cannot say how it runs */
+	if (rc == -ENOTSUP || rc == -EIO) {
+		/* the reader refused GetParameters: it cannot say how the card runs; start it afresh */
 		tool_err("warning: the card left powered cannot be taken over (%s); resetting it", uccid_strerror(rc));
+	} else if (rc != -ENODATA) {
+		return -tool_fail(s, "taking over the card", rc);
+	}
 	rc = uccid_power_on(s->r, s->slot, UCCID_VOLTAGE_AUTO, atr, cap);
 	return rc < 0 ? -tool_fail(s, "power on", rc) : 0;
 }
