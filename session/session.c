@@ -69,14 +69,15 @@ static int find_interface(struct uccid_reader *r, char *err, size_t errlen)
 		if (ci.bInterfaceNumber == r->t->info.interface)
 			break;
 	}
-	if (ci.bInterfaceProtocol != CCID_USB_PROTOCOL_CCID) {
-		snprintf(err, errlen, "%s: an ICCD device (control-pipe protocol %u) is not supported", r->t->info.path,
-			 ci.bInterfaceProtocol);
-		rc = -ENOTSUP;
-		goto out;
-	}
 	memcpy(r->desc_raw, cfg_raw + ci.class_offset, CCID_CLASS_DESC_LEN);
 	ccid_class_desc_parse(r->desc_raw, CCID_CLASS_DESC_LEN, &r->desc, NULL);
+	r->level = ccid_class_desc_level(&r->desc);
+	/* an ICCD token (protocol 1, 2) works over the control pipe: iccd.c */
+	if (ci.bInterfaceProtocol != CCID_USB_PROTOCOL_CCID) {
+		rc = uccid_iccd_setup(r, ci.bInterfaceProtocol, err, errlen);
+		if (rc < 0)
+			goto out;
+	}
 	r->class_last = ci.class_after_endpoint;
 	r->vendor_class = ci.vendor_class;
 	/* kept: a reconnected device must show the same (link.c) */
@@ -283,7 +284,6 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 		rc = -EPROTO;
 		goto fail;
 	}
-	r->level = ccid_class_desc_level(&r->desc);
 	if (r->level == CCID_LEVEL_CHARACTER) {
 		snprintf(err, errlen, "%s: character-level readers are not supported", t->info.path);
 		rc = -ENOTSUP;
@@ -300,8 +300,11 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 	r->max_msg = ccid_class_desc_max_message(&r->desc);
 	r->clock_khz = r->desc.dwDefaultClock ? r->desc.dwDefaultClock : 4000;
 	uccid_apply_quirks(r, r->class_last, r->vendor_class);
-	r->nclocks = read_list(r, 0x02, r->desc.bNumClockSupported, r->clocks);
-	r->nrates = read_list(r, 0x03, r->desc.bNumDataRatesSupported, r->rates);
+	/* CCID's class requests; an ICCD token's requests are others (ccid/iccd.h) */
+	if (!r->iccd) {
+		r->nclocks = read_list(r, 0x02, r->desc.bNumClockSupported, r->clocks);
+		r->nrates = read_list(r, 0x03, r->desc.bNumDataRatesSupported, r->rates);
+	}
 	r->rx = malloc(CCID_MAX_MESSAGE_LENGTH);
 	if (!r->rx) {
 		rc = -ENOMEM;
