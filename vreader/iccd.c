@@ -58,15 +58,18 @@ static enum vdev_fault take(struct vdev *d, struct vslot *s)
 	return f;
 }
 
-/* The card starts working on a command: busy until its work time (and injected latency) has passed. */
-static void work(struct vdev *d, struct vslot *s, uint32_t work_ms, int64_t now)
+/* The card starts working on a command: busy until its work time (and injected latency f) has passed. */
+static void busy_for(struct vdev *d, struct vslot *s, enum vdev_fault f, uint32_t work_ms, int64_t now)
 {
-	enum vdev_fault f = take(d, s);
-
 	d->iccd.garbage = f == VDEV_FAULT_GARBAGE;
 	if (f == VDEV_FAULT_LATENCY)
 		work_ms += s->fault_arg;
 	d->iccd.busy_until = f == VDEV_FAULT_ENDLESS_WTX ? VUSB_NEVER : now + (int64_t)work_ms * 1000;
+}
+
+static void work(struct vdev *d, struct vslot *s, uint32_t work_ms, int64_t now)
+{
+	busy_for(d, s, take(d, s), work_ms, now);
 }
 
 static bool busy(const struct vdev *d, int64_t now)
@@ -84,16 +87,19 @@ static int copy_in(uint8_t *in, size_t in_cap, uint16_t wLength, const uint8_t *
 	return (int)n;
 }
 
-static int power_on(struct vdev *d, struct vslot *s, uint8_t *atr, size_t cap)
+static int power_on(struct vdev *d, struct vslot *s, uint8_t *atr, size_t cap, int64_t now)
 {
+	enum vdev_fault f;
 	int n;
 
 	reset_exchange(&d->iccd);
-	if (!s->card || take(d, s) == VDEV_FAULT_MUTE)
+	f = s->card ? take(d, s) : VDEV_FAULT_NONE;
+	if (!s->card || f == VDEV_FAULT_MUTE)
 		return -ENODEV;
 	n = vcard_reset(s->card, false, atr, cap);
 	if (n <= 0)
 		return -ENODEV;
+	busy_for(d, s, f, 0, now);
 	s->powered = true;
 	s->protocol = vcard_protocol(s->card);
 	d->counters.commands++;
@@ -352,7 +358,7 @@ int vdev_iccd_control(struct vdev *d, const uint8_t setup[8], const uint8_t *dat
 	}
 	switch (q.bRequest) {
 	case CCID_ICCD_ICC_POWER_ON:
-		n = power_on(d, s, atr, sizeof(atr));
+		n = power_on(d, s, atr, sizeof(atr), now);
 		if (version == CCID_ICCD_VERSION_A)
 			return n < 0 ? -EPIPE : copy_in(in, in_cap, q.wLength, atr, (size_t)n);
 		if (n < 0) {
