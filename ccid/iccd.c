@@ -54,9 +54,12 @@ static bool value_ok(uint8_t version, uint8_t request, uint16_t wValue)
 {
 	if (version == CCID_ICCD_VERSION_B && request == CCID_ICCD_ICC_POWER_ON)
 		return wValue <= 0x0003;   /* bPowerSelect as CCID's IccPowerOn: auto, 5 V, 3 V, 1.8 V */
-	if (version == CCID_ICCD_VERSION_B && request == CCID_ICCD_XFR_BLOCK)
-		return wValue == 0x0000 || wValue == 0x0001 || wValue == 0x0002 || wValue == 0x0003
-		       || wValue == 0x0010;
+	if (version == CCID_ICCD_VERSION_B && request == CCID_ICCD_XFR_BLOCK) {
+		/* the level parameter travels in wValue's high byte, as libccid sends it */
+		uint8_t level = (uint8_t)(wValue >> 8);
+
+		return (wValue & 0xFF) == 0 && (level <= 0x03 || level == 0x10);
+	}
 	return wValue == 0;
 }
 
@@ -133,7 +136,7 @@ int ccid_iccd_setup_decode(uint8_t version, const uint8_t *buf, size_t len, stru
 								      : "21h (host to device) for this request",
 				 -EBADMSG);
 	if (!value_ok(version, s.bRequest, s.wValue))
-		return ccid_fail(diag, 2, s.bRequest == CCID_ICCD_XFR_BLOCK ? "wLevelParameter 0, 1, 2, 3 or 10h"
+		return ccid_fail(diag, 2, s.bRequest == CCID_ICCD_XFR_BLOCK ? "wValue 0000h, 0100h, 0200h, 0300h or 1000h (the level parameter, high byte)"
 									    : "wValue allowed for this request",
 				 -EBADMSG);
 	if (!length_ok(version, s.bRequest, s.wLength)

@@ -8,7 +8,9 @@
  * Version A works T=0-like: the host sends a command header, then data, or
  * reads data; GET_ICC_STATUS says what the token expects next (a header,
  * data, or its status bytes) or that it is busy.  Version B carries whole
- * APDUs, chained by wLevelParameter as CCID's XfrBlock (CCID §6.1.4), and
+ * APDUs, chained by a level parameter with the values of CCID's
+ * wLevelParameter (§6.1.4) in wValue's high byte (libccid sends it so, and
+ * the tokens in the field take it), and
  * each DATA_BLOCK answer starts with bResponseType: data (with the chain
  * position), status information (bStatus, bError as in CCID §6.2.6) or
  * "poll again after wDelayTime".
@@ -19,7 +21,7 @@
  *   request         code  version A                 version B
  *   ICC_POWER_ON    62h   IN: the ATR               OUT (wValue 0001h); ATR by DATA_BLOCK
  *   ICC_POWER_OFF   63h   OUT                       OUT
- *   XFR_BLOCK       65h   OUT: header or data       OUT: APDU part, wValue = wLevelParameter
+ *   XFR_BLOCK       65h   OUT: header or data       OUT: APDU part, wValue = level << 8
  *   DATA_BLOCK      6Fh   IN: data or SW1 SW2       IN: bResponseType + data (wLength >= 4)
  *   SLOT_STATUS     81h   -                         IN: 40h bStatus bError
  *   GET_ICC_STATUS  A0h   IN: one status byte       -
@@ -60,6 +62,8 @@ enum ccid_iccd_request {
 #define CCID_ICCD_B_DATA_MIN 4
 /* Version B: wDelayTime is in units of 10 ms; 0 leaves the interval to the host. */
 #define CCID_ICCD_B_DELAY_UNIT_MS 10
+/* Version B: XFR_BLOCK's wValue for a level parameter (0, 1, 2, 3, 10h as CCID §6.1.4). */
+#define CCID_ICCD_B_LEVEL(level) ((uint16_t)((level) << 8))
 
 /* A SETUP packet (USB 2.0 §9.3) of an ICCD request. */
 struct ccid_iccd_setup {

@@ -320,13 +320,14 @@ static int b_power_on(struct uccid_reader *r, uint8_t sel, uint8_t *ans, size_t 
 static int b_xfr(struct uccid_reader *r, uint8_t *msg, size_t len, uint8_t *ans, size_t cap, size_t *ret_len,
 		 int64_t deadline)
 {
-	uint16_t level = get_le16(msg + CCID_OFF_B8);
+	uint16_t level = get_le16(msg + CCID_OFF_B8);     /* wLevelParameter: 0, 1, 2, 3, 10h */
 	struct ccid_iccd_b_answer a;
 	int n;
 
 	if (len - CCID_HEADER_SIZE > ICCD_XFER_MAX)
 		return -EMSGSIZE;
-	n = request(r, CCID_ICCD_XFR_BLOCK, level, msg + CCID_HEADER_SIZE, len - CCID_HEADER_SIZE, deadline);
+	n = request(r, CCID_ICCD_XFR_BLOCK, CCID_ICCD_B_LEVEL(level), msg + CCID_HEADER_SIZE, len - CCID_HEADER_SIZE,
+		    deadline);
 	if (n < 0)
 		return n;
 	n = b_answer(r, ans, cap, deadline, &a);

@@ -27,7 +27,8 @@ static const struct setup_vector {
 	{ 2, CCID_ICCD_ICC_POWER_ON, 1, 0, "21 62 0100 0000 0000" },
 	{ 2, CCID_ICCD_ICC_POWER_OFF, 0, 0, "21 63 0000 0000 0000" },
 	{ 2, CCID_ICCD_XFR_BLOCK, 0, 7, "21 65 0000 0000 0700" },
-	{ 2, CCID_ICCD_XFR_BLOCK, 0x10, 0, "21 65 1000 0000 0000" },
+	{ 2, CCID_ICCD_XFR_BLOCK, 0x1000, 0, "21 65 0010 0000 0000" },   /* the next part, please */
+	{ 2, CCID_ICCD_XFR_BLOCK, 0x0100, 261, "21 65 0001 0000 0501" },  /* a chain begins */
 	{ 2, CCID_ICCD_DATA_BLOCK, 0, 4096, "A1 6F 0000 0000 0010" },
 	{ 2, CCID_ICCD_SLOT_STATUS, 0, 3, "A1 81 0000 0000 0300" },
 };
@@ -61,6 +62,8 @@ START_TEST(test_setup_refused)
 	/* values: A has no level parameter, B's is one of CCID's */
 	ck_assert_int_eq(ccid_iccd_setup_make(1, CCID_ICCD_XFR_BLOCK, 1, 0, 5, &s), -EINVAL);
 	ck_assert_int_eq(ccid_iccd_setup_make(2, CCID_ICCD_XFR_BLOCK, 4, 0, 5, &s), -EINVAL);
+	ck_assert_int_eq(ccid_iccd_setup_make(2, CCID_ICCD_XFR_BLOCK, 0x0400, 0, 5, &s), -EINVAL);
+	ck_assert_int_eq(ccid_iccd_setup_make(2, CCID_ICCD_XFR_BLOCK, 0x0001, 0, 5, &s), -EINVAL);
 	ck_assert_int_eq(ccid_iccd_setup_make(2, CCID_ICCD_ICC_POWER_ON, 4, 0, 0, &s), -EINVAL);
 	/* lengths: B's DATA_BLOCK needs 4, A's XFR_BLOCK is never empty, POWER_OFF has none */
 	ck_assert_int_eq(ccid_iccd_setup_make(2, CCID_ICCD_DATA_BLOCK, 0, 0, 3, &s), -EINVAL);
@@ -86,7 +89,8 @@ static const struct bad_setup {
 	{ 1, "A1 81 0000 0000 0300", -EBADMSG, 1 },   /* B's request to an A token */
 	{ 2, "A1 A0 0000 0000 0100", -EBADMSG, 1 },   /* A's request to a B token */
 	{ 1, "21 65 0100 0000 0500", -EBADMSG, 2 },   /* A has no level parameter */
-	{ 2, "21 65 0400 0000 0500", -EBADMSG, 2 },   /* no such level */
+	{ 2, "21 65 0004 0000 0500", -EBADMSG, 2 },   /* no such level */
+	{ 2, "21 65 0100 0000 0500", -EBADMSG, 2 },   /* the level in the low byte */
 	{ 2, "A1 6F 0000 0000 0300", -EBADMSG, 6 },   /* B's DATA_BLOCK under 4 bytes */
 	{ 1, "21 65 0000 0000 0000", -EBADMSG, 6 },   /* an empty XFR_BLOCK to A */
 };

@@ -239,7 +239,8 @@ START_TEST(test_refused_requests)
 	ck_assert_ptr_nonnull(d);
 	ck_assert_int_eq(control(d, 0xA1, CCID_ICCD_GET_ICC_STATUS, 0, 1, buf), -EPIPE);  /* A's request */
 	ck_assert_int_eq(control(d, 0xA1, CCID_ICCD_DATA_BLOCK, 0, 3, buf), -EPIPE);      /* wLength < 4 */
-	ck_assert_int_eq(control(d, 0x21, CCID_ICCD_XFR_BLOCK, 4, 0, buf), -EPIPE);       /* no such level */
+	ck_assert_int_eq(control(d, 0x21, CCID_ICCD_XFR_BLOCK, 0x0400, 0, buf), -EPIPE);  /* no such level */
+	ck_assert_int_eq(control(d, 0x21, CCID_ICCD_XFR_BLOCK, 0x0001, 0, buf), -EPIPE);  /* nor in the low byte */
 	ck_assert_int_eq(control(d, 0xA1, CCID_ICCD_SLOT_STATUS, 0, 3, buf), 3);
 	ck_assert_uint_eq(buf[0], CCID_ICCD_B_STATUS);
 	ck_assert_uint_eq(buf[1], 0x01);                                                  /* present, inactive */
@@ -254,7 +255,7 @@ START_TEST(test_refused_requests)
 	ck_assert_int_gt(control(d, 0xA1, CCID_ICCD_DATA_BLOCK, 0, 256, buf), 3);
 	ck_assert_uint_eq(buf[0], CCID_ICCD_B_DATA);
 	ck_assert_uint_eq(buf[1], 0x3B);
-	ck_assert_int_eq(control(d, 0x21, CCID_ICCD_XFR_BLOCK, 2, 4, (uint8_t *)SELECT_AID), -EPIPE);
+	ck_assert_int_eq(control(d, 0x21, CCID_ICCD_XFR_BLOCK, CCID_ICCD_B_LEVEL(2), 4, (uint8_t *)SELECT_AID), -EPIPE);
 	vdev_free(d);
 }
 END_TEST

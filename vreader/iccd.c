@@ -13,7 +13,7 @@
  * (busy); with no powered card 80h (mute).
  *
  * Version B (bInterfaceProtocol 2), APDU level: XFR_BLOCK brings an APDU or
- * a part of one (wValue = wLevelParameter, CCID §6.1.4); DATA_BLOCK gives
+ * a part of one (wValue's high byte: the level parameter, CCID §6.1.4); DATA_BLOCK gives
  * the answer — bResponseType 00h/01h/02h/03h with data (parts of at most
  * wLength - 1 bytes; the host asks for the next with XFR_BLOCK 10h), 10h
  * (send the next part), 40h status information (bStatus, bError as CCID
@@ -374,7 +374,7 @@ int vdev_iccd_control(struct vdev *d, const uint8_t setup[8], const uint8_t *dat
 		return 0;
 	case CCID_ICCD_XFR_BLOCK:
 		return version == CCID_ICCD_VERSION_A ? a_xfr(d, s, data, q.wLength, now)
-						      : b_xfr(d, s, q.wValue, data, q.wLength, now);
+						      : b_xfr(d, s, q.wValue >> 8, data, q.wLength, now);
 	case CCID_ICCD_DATA_BLOCK:
 		return version == CCID_ICCD_VERSION_A ? a_data(d, s, in, in_cap, q.wLength, now)
 						      : b_data(d, s, in, in_cap, q.wLength, now);
