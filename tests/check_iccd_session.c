@@ -398,6 +398,40 @@ START_TEST(test_mute_and_absent)
 }
 END_TEST
 
+static void insert_card(struct vdev *d, void *ctx)
+{
+	(void)ctx;
+	ck_assert_int_eq(vdev_insert_card(d, 0, NULL, uccid_mono_us()), 0);
+}
+
+/* Version B's card events: on its interrupt pipe (NotifySlotChange), or polled with SLOT_STATUS without one. */
+START_TEST(test_events_b)
+{
+	struct vdev_config cfg;
+	struct rig *g;
+	struct uccid_reader_info info;
+	struct uccid_event e;
+
+	ck_assert_int_eq(vdev_profile_config(VDEV_PROFILE_ICCD_B, &cfg), 0);
+	cfg.no_interrupt = _i == 1;
+	g = rig_cfg(&cfg, 5000);
+	ck_assert_int_eq(uccid_info(g->r, &info), 0);
+	ck_assert(info.has_interrupt == (_i == 0));
+	power(g);
+	while (uccid_wait_event(g->r, 300, &e) == 1)
+		;                       /* what the first report brings */
+	vreader_inproc_call(g->t, remove_card, NULL);
+	ck_assert_int_eq(uccid_wait_event(g->r, 2000, &e), 1);
+	ck_assert_int_eq(e.type, UCCID_EVENT_REMOVED);
+	vreader_inproc_call(g->t, insert_card, NULL);
+	ck_assert_int_eq(uccid_wait_event(g->r, 2000, &e), 1);
+	ck_assert_int_eq(e.type, UCCID_EVENT_INSERTED);
+	power(g);
+	echo(g, 32);
+	rig_free(g);
+}
+END_TEST
+
 /* ---- every real ICCD descriptor ---- */
 
 static char *iccd_files[32];
@@ -491,6 +525,7 @@ static Suite *iccd_session_suite(void)
 	tcase_add_loop_test(tc, test_endless_busy, 0, 2);
 	tcase_add_loop_test(tc, test_malformed, 0, 2);
 	tcase_add_loop_test(tc, test_mute_and_absent, 0, 2);
+	tcase_add_loop_test(tc, test_events_b, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("real descriptors");
 	tcase_set_timeout(tc, 30);
