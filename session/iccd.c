@@ -87,6 +87,9 @@ static int request(struct uccid_reader *r, uint8_t request, uint16_t wValue, uin
 
 	if (left <= 0)
 		return -ETIMEDOUT;
+	/* an IN request asks for what fits; OUT data never gets cut */
+	if (len > ICCD_XFER_MAX && request != CCID_ICCD_DATA_BLOCK && request != CCID_ICCD_ICC_POWER_ON)
+		return -EMSGSIZE;
 	if (len > ICCD_XFER_MAX)
 		len = ICCD_XFER_MAX;
 	if (ccid_iccd_setup_make(r->iccd, request, wValue, r->t->info.interface, (uint16_t)len, &q) < 0)
@@ -205,8 +208,9 @@ static int a_xfr(struct uccid_reader *r, uint8_t *msg, size_t len, uint8_t *ans,
 				n = request(r, CCID_ICCD_XFR_BLOCK, 0, msg + CCID_HEADER_SIZE + 5, dlen - 5, deadline);
 				sent = true;
 			} else if (!read) {
-				/* the response data: up to P3 bytes (0: 256), ISO 7816-3 §10.3.2 */
-				size_t want = tpdu[4] ? tpdu[4] : 256;
+				/* the response data: up to P3 bytes (0: 256) after a header alone, ISO 7816-3
+				   §10.3.2; after the command's data, whatever the card has (up to 256) */
+				size_t want = dlen == 5 && tpdu[4] ? tpdu[4] : 256;
 
 				if (want > room - 2)
 					return -EMSGSIZE;
