@@ -256,7 +256,8 @@ static int b_xfr(struct vdev *d, struct vslot *s, uint16_t level, const uint8_t 
 		return -EPIPE;               /* a continuation without a beginning */
 	if (x->cmd_len + len > VCARD_APDU_MAX)
 		return -EPIPE;
-	memcpy(x->cmd + x->cmd_len, data, len);
+	if (len)
+		memcpy(x->cmd + x->cmd_len, data, len);
 	x->cmd_len += len;
 	if (level == 0x0001 || level == 0x0003) {
 		x->chaining = true;
@@ -283,9 +284,12 @@ static int b_data(struct vdev *d, struct vslot *s, uint8_t *in, size_t in_cap, u
 {
 	struct vdev_iccd *x = &d->iccd;
 	struct ccid_iccd_b_answer a = { 0 };
-	size_t room = (wLength < in_cap ? wLength : in_cap) - 1, n;
+	size_t room, n;
 	int64_t left;
 
+	if (in_cap < CCID_ICCD_B_DATA_MIN)
+		return -EPIPE;
+	room = (wLength < in_cap ? wLength : in_cap) - 1;
 	if (x->garbage) {
 		x->garbage = false;
 		in[0] = 0x20;                /* no such bResponseType */
