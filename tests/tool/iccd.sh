@@ -4,7 +4,9 @@
 # terminal would: uccid-vreader's iccd-b and iccd-a profiles and a real
 # version B token's descriptor (Gemalto PDT, no interrupt pipe) — list,
 # info, atr, apdu (short, extended on iccd-b), a busy card, status,
-# poweroff; and a malformed answer from the token named on stderr.
+# poweroff; and a malformed answer from the token named on stderr.  Then
+# the 12 real ICCD tokens' descriptors of tests/data/readers/, each driven
+# over USB/IP.
 set -u
 top_builddir=${top_builddir:-.}
 top_srcdir=${top_srcdir:-$(dirname "$0")/../..}
@@ -55,6 +57,22 @@ ctl "reader 1-2" "fault garbage count=1"
 run 1 -r "$A" apdu "$SELECT" && has err "ICCD GET_ICC_STATUS: bad answer 01 at byte 0"
 run 0 -r "$B" apdu "$SELECT" && has out "9000  success"
 run 0 -r "$A" apdu "$SELECT" && has out "9000  success"
+
+# every real ICCD token's descriptor (bInterfaceProtocol 1 or 2), each behind its own bus id
+kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=
+set --
+for f in "$top_srcdir"/tests/data/readers/*.txt; do
+	grep -q '^ bInterfaceProtocol: [12]$' "$f" && set -- "$@" --descriptor "$f"
+done
+[ $# -eq 24 ] && passes=$((passes + 1)) || { echo "FAIL: $(($# / 2)) ICCD descriptors, want 12"; fails=$((fails + 1)); }
+"$VREADER" --port 0 "$@" >"$tmp/vr.out" 2>&1 &
+pid=$!
+vreader_wait "$pid" "$tmp/vr.out" || exit 1
+i=1
+while [ $i -le $(($# / 2)) ]; do
+	run 0 -r "usbip://127.0.0.1:$port/1-$i" apdu "$SELECT" 8010000003AABBCC00 && has out "< AA BB CC 9000"
+	i=$((i + 1))
+done
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
