@@ -70,14 +70,15 @@ static int find_interface(struct uccid_reader *r, char *err, size_t errlen)
 		if (ci.bInterfaceNumber == r->t->info.interface)
 			break;
 	}
-	if (ci.bInterfaceProtocol != CCID_USB_PROTOCOL_CCID) {
-		snprintf(err, errlen, "%s: an ICCD device (control-pipe protocol %u) is not supported", r->t->info.path,
-			 ci.bInterfaceProtocol);
-		rc = -ENOTSUP;
-		goto out;
-	}
 	memcpy(r->desc_raw, cfg_raw + ci.class_offset, CCID_CLASS_DESC_LEN);
 	ccid_class_desc_parse(r->desc_raw, CCID_CLASS_DESC_LEN, &r->desc, NULL);
+	r->level = ccid_class_desc_level(&r->desc);
+	/* an ICCD token (protocol 1, 2) works over the control pipe: iccd.c */
+	if (ci.bInterfaceProtocol != CCID_USB_PROTOCOL_CCID) {
+		rc = uccid_iccd_setup(r, ci.bInterfaceProtocol, err, errlen);
+		if (rc < 0)
+			goto out;
+	}
 	r->class_last = ci.class_after_endpoint;
 	r->vendor_class = ci.vendor_class;
 	/* kept: a reconnected device must show the same (link.c) */
@@ -281,15 +282,16 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 	if (rc < 0)
 		goto fail;
 	/* every finding once per open, naming its field; then the one rule of what is driven
-	   (ccid/reader_class.h; find_interface has refused ICCD interfaces) */
+	   (ccid/reader_class.h; an ICCD token is driven whatever its level says) */
 	ccid_class_desc_validate(&r->desc, validation_log, r, NULL);
-	ccid_reader_classify(CCID_USB_PROTOCOL_CCID, &r->desc, &verdict);
+	ccid_reader_classify(r->iccd ? r->iccd : CCID_USB_PROTOCOL_CCID, &r->desc, &verdict);
 	if (verdict.cls == CCID_RC_MALFORMED) {
 		snprintf(err, errlen, "%s: unusable CCID class descriptor: %s", t->info.path, verdict.reason);
 		rc = -EPROTO;
 		goto fail;
 	}
-	r->level = verdict.level;
+	if (verdict.cls == CCID_RC_EXCHANGE)
+		r->level = verdict.level;       /* an ICCD token's is the token's own (iccd.c) */
 	if (verdict.cls == CCID_RC_CHARACTER) {
 		snprintf(err, errlen, "%s: character-level readers are not supported (%s)", t->info.path,
 			 verdict.reason);
@@ -307,8 +309,11 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 	r->max_msg = ccid_class_desc_max_message(&r->desc);
 	r->clock_khz = r->desc.dwDefaultClock ? r->desc.dwDefaultClock : 4000;
 	uccid_apply_quirks(r, r->class_last, r->vendor_class);
-	r->nclocks = read_list(r, 0x02, r->desc.bNumClockSupported, r->clocks);
-	r->nrates = read_list(r, 0x03, r->desc.bNumDataRatesSupported, r->rates);
+	/* CCID's class requests; an ICCD token's requests are others (ccid/iccd.h) */
+	if (!r->iccd) {
+		r->nclocks = read_list(r, 0x02, r->desc.bNumClockSupported, r->clocks);
+		r->nrates = read_list(r, 0x03, r->desc.bNumDataRatesSupported, r->rates);
+	}
 	r->rx = malloc(CCID_MAX_MESSAGE_LENGTH);
 	if (!r->rx) {
 		rc = -ENOMEM;

@@ -10,7 +10,7 @@
  *   gate.c                      the slot gate: thread locks, card-state warnings
  *   commands.c                  one-command primitives (status, power off, mechanical)
  *   engine.c                    uccid_xchg: bSeq routing, deadlines, abort
- *   link.c                      a remote reader's link: down, reconnect, back
+ *   link.c  iccd.c              a remote reader's link | ICCD tokens on the control pipe
  *   card.c                      card state and the event ring: every transition
  *   log.c  quirks.c  openlock.c logging, quirks, the open lock (lockmgr, transport)
  *
@@ -125,6 +125,7 @@ struct uccid_reader {
 	struct ccid_class_desc desc;
 	uint8_t desc_raw[CCID_CLASS_DESC_LEN];
 	enum ccid_exchange_level level;
+	uint8_t iccd;                    /* 0: CCID; 1, 2: an ICCD token of version A, B (iccd.c) */
 	unsigned nslots, busy_max;
 	uint32_t max_msg;
 	uint32_t clock_khz;
@@ -319,6 +320,25 @@ void uccid_link_gone(struct uccid_reader *r, const char *why);
  * else one attempt at most.  Returns r->dead then (0: the link is up).
  */
 int uccid_link_restore(struct uccid_reader *r, int64_t deadline, bool wait);
+
+/* ---- iccd.c: USB ICCD tokens on the control pipe (beside link.c) ---- */
+
+/*
+ * The session of an ICCD token (protocol: its bInterfaceProtocol, 1 or 2):
+ * one slot, the exchange level and protocol the token works at, no PPS.
+ * After the class descriptor is read.  Returns 0, or -ENOTSUP with err set.
+ */
+int uccid_iccd_setup(struct uccid_reader *r, uint8_t protocol, char *err, size_t errlen);
+/*
+ * Carry out one CCID command (msg, len bytes) with ICCD requests and write
+ * the answer a CCID reader would give into ans (cap bytes; *ret_len its
+ * length), waiting for a busy token until deadline (µs).  Commands a token
+ * does not have are answered "command not supported".  r->lock not held.
+ * Returns 0, or -ETIMEDOUT, -EPROTO (a malformed answer), -EIO (a request
+ * refused), -EMSGSIZE, -EINVAL, or the transport's -ENODEV, -ECANCELED.
+ */
+int uccid_iccd_xchg(struct uccid_reader *r, uint8_t *msg, size_t len, uint8_t *ans, size_t cap, size_t *ret_len,
+		    int64_t deadline);
 
 /* ---- engine.c: every command goes through uccid_xchg ---- */
 

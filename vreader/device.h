@@ -36,6 +36,9 @@ enum vdev_profile {
 	VDEV_PROFILE_EXTENDED_APDU,  /* short and extended APDU level, 271-byte messages: chaining */
 	VDEV_PROFILE_MULTI_SLOT,     /* 4 slots, 2 busy at once, short APDU level */
 	VDEV_PROFILE_MECHANICAL,     /* TPDU T=1 with card eject and lock mechanism */
+	/* the ICCD tokens come after the CCID readers: VDEV_PROFILE_ICCD_A is the first */
+	VDEV_PROFILE_ICCD_A,         /* USB ICCD version A token: control pipe, T=0-like exchange */
+	VDEV_PROFILE_ICCD_B,         /* USB ICCD version B token: control pipe, APDUs, extended */
 	VDEV_PROFILE_COUNT,
 };
 
@@ -54,6 +57,8 @@ struct vdev_config {
 	uint32_t mute_ms;                  /* how long a mute card takes to be reported (default 100) */
 	uint32_t time_extension_ms;        /* interval of time extensions while a card works (default 500) */
 	bool no_interrupt;                 /* no interrupt-IN endpoint: hosts must poll (CCID §3.2.1) */
+	uint8_t iccd;                      /* bInterfaceProtocol: 0 CCID, 1 ICCD version A, 2 version B
+					      (control-pipe token, one slot, no bulk pipes: vreader/iccd.c) */
 	uint8_t card_voltages;             /* CCID_VOLTAGE_* the cards answer at (0: any); at
 					      others the card stays mute, as a card of another class */
 };

@@ -8,6 +8,7 @@
 
 #include "ccid/message.h"
 #include "vreader/device.h"
+#include "vreader/iccd.h"
 
 /* A message waiting on bulk-IN or interrupt-IN. */
 struct vmsg {
@@ -94,6 +95,8 @@ struct vdev {
 
 	struct vdev_counters counters;
 	uint32_t rng;
+
+	struct vdev_iccd iccd;          /* an ICCD token's control-pipe exchange (cfg.iccd) */
 };
 
 /* outputs.c: below device.c and slot.c */

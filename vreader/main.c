@@ -40,7 +40,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: uccid-vreader [OPTIONS]\n"
 	      "  -p, --profile NAME      add a reader with a built-in profile (repeatable):\n"
-	      "                          tpdu-t0, tpdu-t1, short-apdu, extended-apdu, multi-slot, mechanical\n"
+	      "                          tpdu-t0, tpdu-t1, short-apdu, extended-apdu, multi-slot, mechanical,\n"
+	      "                          iccd-a, iccd-b (USB ICCD tokens on the control pipe)\n"
 	      "  -d, --descriptor FILE   add a reader that declares and behaves as a real reader's\n"
 	      "                          descriptor dump (the format of tests/data/readers/)\n"
 	      "      --card t0|t1|both|both-t1  the protocols the cards of the next readers offer\n"
@@ -98,7 +99,8 @@ static void apply_card_opts(struct vdev_config *cfg, const struct card_opts *co)
 	}
 	if (co->mute_ms >= 0)
 		cfg->mute_ms = (uint32_t)co->mute_ms;
-	cfg->no_interrupt = co->no_interrupt;
+	if (co->no_interrupt)
+		cfg->no_interrupt = true;    /* a version A token has none of its own */
 	if (co->card_voltages >= 0)
 		cfg->card_voltages = (uint8_t)co->card_voltages;
 }

@@ -21,6 +21,8 @@ static const char *const profile_names[VDEV_PROFILE_COUNT] = {
 	[VDEV_PROFILE_EXTENDED_APDU] = "extended-apdu",
 	[VDEV_PROFILE_MULTI_SLOT] = "multi-slot",
 	[VDEV_PROFILE_MECHANICAL] = "mechanical",
+	[VDEV_PROFILE_ICCD_A] = "iccd-a",
+	[VDEV_PROFILE_ICCD_B] = "iccd-b",
 };
 
 const char *vdev_profile_name(enum vdev_profile p)
@@ -69,6 +71,28 @@ static void common(struct vdev_config *cfg)
 		cfg->card_present[i] = true;
 }
 
+/*
+ * A USB ICCD token (ccid/iccd.h), as the ones in the field declare
+ * themselves: one slot, the token negotiates by itself (40h), no clock or
+ * rate lists.  Version A is character level with T=0 and has no interrupt
+ * pipe (hosts poll GET_ICC_STATUS), as e-gate and BIFIT; version B
+ * exchanges APDUs — extended ones here, so that chaining runs — and reports
+ * card events on an interrupt pipe, as G&D StarSign.
+ */
+static void iccd_token(struct vdev_config *cfg, bool version_a)
+{
+	struct ccid_class_desc *d = &cfg->desc;
+
+	cfg->iccd = version_a ? 1 : 2;
+	cfg->no_interrupt = version_a;
+	d->dwFeatures = CCID_FEAT_AUTO_PPS_PROP | CCID_FEAT_ICCD_TOKEN
+			| (version_a ? CCID_FEAT_LEVEL_CHAR : CCID_FEAT_LEVEL_EXT_APDU);
+	d->bNumClockSupported = 0;
+	d->bNumDataRatesSupported = 0;
+	d->dwMaxDataRate = d->dwDataRate;
+	d->bMaxCCIDBusySlots = 1;
+}
+
 int vdev_profile_config(enum vdev_profile p, struct vdev_config *cfg)
 {
 	struct ccid_class_desc *d = &cfg->desc;
@@ -103,14 +127,20 @@ int vdev_profile_config(enum vdev_profile p, struct vdev_config *cfg)
 		d->dwFeatures |= CCID_FEAT_LEVEL_TPDU;
 		d->dwMechanical = CCID_MECHANICAL_EJECT | CCID_MECHANICAL_LOCK;
 		break;
+	case VDEV_PROFILE_ICCD_A:
+	case VDEV_PROFILE_ICCD_B:
+		iccd_token(cfg, p == VDEV_PROFILE_ICCD_A);
+		protocols = p == VDEV_PROFILE_ICCD_A ? 1u << 0 : 1u << 1;
+		break;
 	default:
 		return -EINVAL;
 	}
-	if (ccid_class_desc_level(d) != CCID_LEVEL_TPDU)
+	if (ccid_class_desc_level(d) != CCID_LEVEL_TPDU && ccid_class_desc_level(d) != CCID_LEVEL_CHARACTER)
 		d->bClassGetResponse = d->bClassEnvelope = 0xFF;
 	d->dwProtocols = protocols;
 	vcard_config_default(&cfg->card, protocols);
-	cfg->card.ta1 = 0x96;            /* Fi=512 Di=32: the host negotiates 250 000 bps by PPS */
+	if (!cfg->iccd)
+		cfg->card.ta1 = 0x96;    /* Fi=512 Di=32: the host negotiates 250 000 bps by PPS */
 	snprintf(cfg->name, sizeof(cfg->name), "%s", profile_names[p]);
 	snprintf(cfg->product, sizeof(cfg->product), "uccid virtual reader (%s)", profile_names[p]);
 	snprintf(cfg->serial, sizeof(cfg->serial), "VR-%s", profile_names[p]);
@@ -223,6 +253,8 @@ int vdev_config_from_reader_file_at(const char *path, unsigned block, struct vde
 	int r = 0, in_class = 0, interfaces = 0;
 	uint32_t *list = NULL;
 	unsigned list_max = 0, list_n = 0, nclocks = 0, nrates = 0;
+	uint32_t endpoints = 0;
+	bool intr = false;
 	const char *base;
 
 	if (!path || !cfg)
@@ -275,6 +307,10 @@ int vdev_config_from_reader_file_at(const char *path, unsigned block, struct vde
 		if (indent == 1) {
 			uint32_t val;
 
+			if (!strcmp(name, "bInterfaceProtocol") && parse_value(name, v, &val) == 0 && val <= 2)
+				cfg->iccd = (uint8_t)val;
+			else if (!strcmp(name, "bNumEndpoints") && parse_value(name, v, &val) == 0)
+				endpoints = val;
 			if (!strcmp(name, "idVendor") && parse_value(name, v, &val) == 0)
 				cfg->idVendor = (uint16_t)val;
 			else if (!strcmp(name, "idProduct") && parse_value(name, v, &val) == 0)
@@ -282,6 +318,8 @@ int vdev_config_from_reader_file_at(const char *path, unsigned block, struct vde
 			continue;
 		}
 		if (indent == 2 && !in_class) {
+			if (!strncmp(name, "bulk-IN", 7) || !strncmp(name, "Interrupt-IN", 12))
+				intr = strstr(name, "Interrupt-IN") != NULL;
 			if (!strcmp(name, "iManufacturer"))
 				snprintf(cfg->manufacturer, sizeof(cfg->manufacturer), "%s", v);
 			else if (!strcmp(name, "iProduct"))
@@ -333,12 +371,22 @@ int vdev_config_from_reader_file_at(const char *path, unsigned block, struct vde
 		r = -EBADMSG;
 		goto out;
 	}
-	if (ccid_class_desc_level(&cfg->desc) == CCID_LEVEL_CHARACTER) {
+	if (cfg->iccd) {
+		/* an ICCD token: the control pipe, and an interrupt pipe where it lists one */
+		cfg->no_interrupt = !(endpoints && intr);
+		if (cfg->desc.bMaxSlotIndex != 0) {
+			snprintf(err, errlen, "%s: an ICCD token with %u slots", path, cfg->desc.bMaxSlotIndex + 1u);
+			r = -EBADMSG;
+			goto out;
+		}
+	} else if (ccid_class_desc_level(&cfg->desc) == CCID_LEVEL_CHARACTER) {
 		snprintf(err, errlen, "%s: character-level readers are not simulated", path);
 		r = -ENOTSUP;
 		goto out;
 	}
-	vcard_config_default(&cfg->card, cfg->desc.dwProtocols & CCID_PROTOCOLS_T1 ? 1u << 1 : 1u << 0);
+	/* a version A token runs T=0 (ccid/iccd.h) */
+	vcard_config_default(&cfg->card, cfg->desc.dwProtocols & CCID_PROTOCOLS_T1 && cfg->iccd != 1 ? 1u << 1
+													: 1u << 0);
 	cfg->card.clock_khz = cfg->desc.dwDefaultClock ? cfg->desc.dwDefaultClock : 4000;
 	if (!cfg->serial[0])
 		snprintf(cfg->serial, sizeof(cfg->serial), "VR-%.40s", cfg->name);

@@ -20,7 +20,7 @@ SESSION_LAYERS = [
     ["log"],
     ["quirks", "openlock"],
     ["card"],
-    ["link"],
+    ["link", "iccd"],
     ["engine"],
     ["commands"],
     ["gate"],
