@@ -48,8 +48,8 @@ md)
 		print "|---|---:|---:|---|"
 		split("exchange iccd-a iccd-b character malformed", cl, " ")
 		what["exchange"] = "CCID over bulk at TPDU, short or extended APDU level"
-		what["iccd-a"] = "ICCD version A token (control-pipe commands): not driven yet"
-		what["iccd-b"] = "ICCD version B token (control pipe, interrupt-IN): not driven yet"
+		what["iccd-a"] = "ICCD version A token (control-pipe commands, T=0 TPDUs; session/iccd.c)"
+		what["iccd-b"] = "ICCD version B token (control pipe, interrupt-IN, APDUs; session/iccd.c)"
 		what["character"] = "character-level exchange: not driven yet"
 		what["malformed"] = "the descriptor cannot be used as declared"
 		for (i = 1; i <= 5; i++)
