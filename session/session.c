@@ -284,11 +284,6 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 		goto fail;
 	}
 	r->level = ccid_class_desc_level(&r->desc);
-	if (r->level == CCID_LEVEL_CHARACTER) {
-		snprintf(err, errlen, "%s: character-level readers are not supported", t->info.path);
-		rc = -ENOTSUP;
-		goto fail;
-	}
 	r->nslots = r->desc.bMaxSlotIndex + 1u;
 	if (r->nslots > UCCID_MAX_SLOTS) {
 		snprintf(err, errlen, "%s: %u slots; uccid handles at most %u", t->info.path, r->nslots,

@@ -21,6 +21,7 @@ static const char *const profile_names[VDEV_PROFILE_COUNT] = {
 	[VDEV_PROFILE_EXTENDED_APDU] = "extended-apdu",
 	[VDEV_PROFILE_MULTI_SLOT] = "multi-slot",
 	[VDEV_PROFILE_MECHANICAL] = "mechanical",
+	[VDEV_PROFILE_CHAR_T0] = "char-t0",
 };
 
 const char *vdev_profile_name(enum vdev_profile p)
@@ -103,10 +104,14 @@ int vdev_profile_config(enum vdev_profile p, struct vdev_config *cfg)
 		d->dwFeatures |= CCID_FEAT_LEVEL_TPDU;
 		d->dwMechanical = CCID_MECHANICAL_EJECT | CCID_MECHANICAL_LOCK;
 		break;
+	case VDEV_PROFILE_CHAR_T0:
+		/* character level (0): the host runs procedure bytes and PPS itself */
+		protocols = 1u << 0;
+		break;
 	default:
 		return -EINVAL;
 	}
-	if (ccid_class_desc_level(d) != CCID_LEVEL_TPDU)
+	if (ccid_class_desc_level(d) != CCID_LEVEL_TPDU && ccid_class_desc_level(d) != CCID_LEVEL_CHARACTER)
 		d->bClassGetResponse = d->bClassEnvelope = 0xFF;
 	d->dwProtocols = protocols;
 	vcard_config_default(&cfg->card, protocols);
@@ -322,11 +327,6 @@ int vdev_config_from_reader_file(const char *path, struct vdev_config *cfg, char
 	if (cfg->desc.bMaxSlotIndex >= VDEV_MAX_SLOTS) {
 		snprintf(err, errlen, "%s: %u slots; the virtual reader has at most %u", path,
 			 cfg->desc.bMaxSlotIndex + 1u, VDEV_MAX_SLOTS);
-		r = -EBADMSG;
-		goto out;
-	}
-	if (ccid_class_desc_level(&cfg->desc) == CCID_LEVEL_CHARACTER) {
-		snprintf(err, errlen, "%s: character-level readers are not simulated", path);
 		r = -EBADMSG;
 		goto out;
 	}

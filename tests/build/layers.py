@@ -22,7 +22,7 @@ SESSION_LAYERS = [
     ["card"],
     ["link"],
     ["engine"],
-    ["commands"],
+    ["commands", "charlevel"],
     ["gate"],
     ["power", "apdu", "events"],
     ["locks"],
