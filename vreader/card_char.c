@@ -150,8 +150,12 @@ int vcard_char_write(struct vcard *card, const uint8_t *in, size_t len, uint32_t
 			start(card, in[i]);
 		if (c->in_len < sizeof(c->in))
 			c->in[c->in_len++] = in[i];
-		if (c->in_len < c->in_need)
+		if (c->in_len < c->in_need) {
+			/* ACK per byte: the next data byte is asked for after each (§10.3.3) */
+			if (c->mode == VCARD_CHAR_DATA && card->cfg.t0_ack_each)
+				put(card, (uint8_t)(0xFFu - c->in[1]));
 			continue;
+		}
 		switch (c->mode) {
 		case VCARD_CHAR_PPS:
 			if (c->in_len == 2) {
@@ -180,9 +184,6 @@ int vcard_char_write(struct vcard *card, const uint8_t *in, size_t len, uint32_t
 		default:
 			break;
 		}
-		/* ACK per byte: the next one is asked for after each (§10.3.3) */
-		if (c->mode == VCARD_CHAR_DATA && card->cfg.t0_ack_each && c->in_len > 5 && c->in_len < c->in_need)
-			put(card, (uint8_t)(0xFFu - c->in[1]));
 	}
 	if (work_ms)
 		*work_ms = work;
