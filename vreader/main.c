@@ -39,7 +39,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: uccid-vreader [OPTIONS]\n"
 	      "  -p, --profile NAME      add a reader with a built-in profile (repeatable):\n"
-	      "                          tpdu-t0, tpdu-t1, short-apdu, extended-apdu, multi-slot, mechanical\n"
+	      "                          tpdu-t0, tpdu-t1, short-apdu, extended-apdu, multi-slot, mechanical,\n"
+	      "                          char-t0\n"
 	      "  -d, --descriptor FILE   add a reader that declares and behaves as a real reader's\n"
 	      "                          descriptor dump (the format of tests/data/readers/)\n"
 	      "      --card t0|t1|both|both-t1  the protocols the cards of the next readers offer\n"
