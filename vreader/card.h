@@ -333,6 +333,7 @@ struct vcard_t1 {
 	size_t last_len;             /* 0: nothing sent since reset / RESYNCH */
 };
 
+/* All zero (card_atr.c's resets): idle, nothing to send. */
 enum vcard_char_mode {
 	VCARD_CHAR_IDLE = 0,         /* waiting for the first byte of a PPS, header or block */
 	VCARD_CHAR_PPS,              /* collecting a PPS request */
@@ -395,7 +396,6 @@ void vcard_app_reset(struct vcard *card);
 /* Protocol state after reset: no pending T=0 response; T=1 sequence 0, IFSD 32. */
 void vcard_t0_reset(struct vcard *card);
 void vcard_t1_reset(struct vcard *card);
-void vcard_char_reset(struct vcard *card);
 /* Is a header-only T=0 TPDU of this command case 2 (P3 = Le, the card sends data), whatever P3? */
 bool vcard_t0_outgoing(uint8_t cla, uint8_t ins);
 

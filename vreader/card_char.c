@@ -14,13 +14,6 @@
 
 #include "vreader/card.h"
 
-void vcard_char_reset(struct vcard *card)
-{
-	card->chr.mode = VCARD_CHAR_IDLE;
-	card->chr.in_len = card->chr.in_need = 0;
-	card->chr.out_len = card->chr.out_off = 0;
-}
-
 static void put(struct vcard *card, uint8_t b)
 {
 	struct vcard_char *c = &card->chr;

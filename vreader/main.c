@@ -25,6 +25,8 @@ enum {
 	OPT_CONFIG_GATE,
 	OPT_UNLINK_DELAY,
 	OPT_BUSY_AFTER_CLOSE,
+	OPT_T0_NULLS,
+	OPT_T0_ACK_EACH,
 };
 
 static atomic_int stop;       /* set by on_signal (lock-free: usbip_server_run) */
@@ -51,6 +53,9 @@ static void usage(FILE *f)
 	      "      --no-interrupt      the next readers have no interrupt endpoint (hosts poll)\n"
 	      "      --card-voltages MASK  the next readers' cards answer only at these voltages\n"
 	      "                          (bVoltageSupport bits: 1 5 V, 2 3 V, 4 1.8 V; 0 any)\n"
+	      "      --t0-nulls N        character level: the next readers' cards send N NULL bytes (60)\n"
+	      "                          before procedure bytes and SW1 (0 to 16)\n"
+	      "      --t0-ack-each       character level: they ACK each data byte with INS ^ FF\n"
 	      "  -l, --listen ADDR       listen address (default 127.0.0.1)\n"
 	      "  -P, --port PORT         TCP port (default 3240; 0 picks a free one)\n"
 	      "  -c, --control PATH      control socket (line protocol, see uccid-vreader(1))\n"
@@ -76,6 +81,8 @@ struct card_opts {
 	long card_voltages;     /* -1: the profile's */
 	char pin[9];
 	long mute_ms;
+	long t0_nulls;          /* -1: the profile's */
+	bool t0_ack_each;
 };
 
 static void apply_card_opts(struct vdev_config *cfg, const struct card_opts *co)
@@ -101,6 +108,10 @@ static void apply_card_opts(struct vdev_config *cfg, const struct card_opts *co)
 	cfg->no_interrupt = co->no_interrupt;
 	if (co->card_voltages >= 0)
 		cfg->card_voltages = (uint8_t)co->card_voltages;
+	if (co->t0_nulls >= 0)
+		cfg->card.t0_nulls = (uint8_t)co->t0_nulls;
+	if (co->t0_ack_each)
+		cfg->card.t0_ack_each = true;
 }
 
 /* ", ATR 3B ..." of the card a configuration inserts, for scripts that check it. */
@@ -133,6 +144,8 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "port", required_argument, NULL, 'P' },
 		{ "control", required_argument, NULL, 'c' },
+		{ "t0-nulls", required_argument, NULL, OPT_T0_NULLS },
+		{ "t0-ack-each", no_argument, NULL, OPT_T0_ACK_EACH },
 		{ "usbip-unconfigured", no_argument, NULL, OPT_UNCONFIGURED },
 		{ "usbip-config-gate", no_argument, NULL, OPT_CONFIG_GATE },
 		{ "usbip-unlink-delay", required_argument, NULL, OPT_UNLINK_DELAY },
@@ -143,7 +156,7 @@ int main(int argc, char **argv)
 	};
 	struct vctl_reader readers[VCTL_MAX_READERS];
 	unsigned nreaders = 0;
-	struct card_opts co = { .mute_ms = -1, .card_voltages = -1 };
+	struct card_opts co = { .mute_ms = -1, .card_voltages = -1, .t0_nulls = -1 };
 	struct usbip_server_modes modes = { 0 };
 	long ms;
 	const char *listen_addr = "127.0.0.1", *control = NULL;
@@ -245,6 +258,16 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			control = optarg;
+			break;
+		case OPT_T0_NULLS:
+			co.t0_nulls = strtol(optarg, &end, 10);
+			if (!*optarg || *end || co.t0_nulls < 0 || co.t0_nulls > 16) {
+				fprintf(stderr, "uccid-vreader: --t0-nulls takes 0 to 16, not '%s'\n", optarg);
+				goto out;
+			}
+			break;
+		case OPT_T0_ACK_EACH:
+			co.t0_ack_each = true;
 			break;
 		case OPT_UNCONFIGURED:
 			modes.unconfigured = true;

@@ -584,9 +584,13 @@ static void cmd_xfr_block(struct vdev *d, struct vslot *s, const struct ccid_msg
 			    now);
 		return;
 	}
-	if (ccid_class_desc_level(&d->cfg.desc) == CCID_LEVEL_CHARACTER)
-		vdev_xfr_char(d, s, m, now);
-	else if (ccid_class_desc_level(&d->cfg.desc) == CCID_LEVEL_TPDU)
+	if (ccid_class_desc_level(&d->cfg.desc) == CCID_LEVEL_CHARACTER) {
+		struct vdev_char_answer a;
+
+		vdev_xfr_char(d, s, m, &a);
+		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, m->bSeq, a.cmd_status, a.error, 0, s->rsp, a.len,
+			    a.delay_ms, now);
+	} else if (ccid_class_desc_level(&d->cfg.desc) == CCID_LEVEL_TPDU)
 		xfr_tpdu(d, s, m, s->rsp, now);
 	else
 		xfr_apdu(d, s, m, now);

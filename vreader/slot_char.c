@@ -3,7 +3,8 @@
  * PC_to_RDR_XfrBlock at the character level (CCID 1.1 §6.1.4): the virtual
  * reader moves abData to the card byte by byte and reads back
  * wLevelParameter bytes; the host runs T=0's procedure bytes, T=1's block
- * framing and the PPS exchange itself.  A card that sends fewer bytes than
+ * framing and the PPS exchange itself.  slot.c sends the answer this file
+ * decides.  A card that sends fewer bytes than
  * asked for is reported mute after the reader's timeout (cfg.mute_ms), as a
  * reader that times out on the card's waiting time does.
  */
@@ -14,21 +15,21 @@
 #include "ccid/bytes.h"
 #include "vreader/device_priv.h"
 
-void vdev_xfr_char(struct vdev *d, struct vslot *s, const struct ccid_msg *m, int64_t now)
+void vdev_xfr_char(struct vdev *d, struct vslot *s, const struct ccid_msg *m, struct vdev_char_answer *ret)
 {
 	size_t max = ccid_class_desc_max_message(&d->cfg.desc) - CCID_HEADER_SIZE;
 	uint16_t level = m->xfr.wLevelParameter;
 	uint32_t work = 0;
-	size_t n;
 
+	*ret = (struct vdev_char_answer){ .cmd_status = CCID_CMD_FAILED };
 	/* the answer must fit one message: more is a bad wLevelParameter (§6.2.6: its offset) */
 	if (level > max) {
-		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, m->bSeq, CCID_CMD_FAILED, CCID_OFF_B8, 0, NULL, 0, 0, now);
+		ret->error = CCID_OFF_B8;
 		return;
 	}
 	if (vcard_char_write(s->card, m->abData, m->dwLength, &work) < 0) {
-		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, m->bSeq, CCID_CMD_FAILED, CCID_ERR_ICC_MUTE, 0, NULL, 0,
-			    d->cfg.mute_ms, now);
+		ret->error = CCID_ERR_ICC_MUTE;
+		ret->delay_ms = d->cfg.mute_ms;
 		return;
 	}
 	s->pps_window = false;
@@ -38,10 +39,11 @@ void vdev_xfr_char(struct vdev *d, struct vslot *s, const struct ccid_msg *m, in
 		vdev_log(d, "slot %u: %u bytes asked for, the card sends %zu: mute", s->index, (unsigned)level,
 			 vcard_char_pending(s->card));
 		vcard_char_read(s->card, s->rsp, vcard_char_pending(s->card));
-		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, m->bSeq, CCID_CMD_FAILED, CCID_ERR_ICC_MUTE, 0, NULL, 0,
-			    d->cfg.mute_ms + work, now);
+		ret->error = CCID_ERR_ICC_MUTE;
+		ret->delay_ms = d->cfg.mute_ms + work;
 		return;
 	}
-	n = vcard_char_read(s->card, s->rsp, level);
-	vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, m->bSeq, CCID_CMD_OK, 0, 0, s->rsp, n, work, now);
+	ret->cmd_status = CCID_CMD_OK;
+	ret->len = vcard_char_read(s->card, s->rsp, level);
+	ret->delay_ms = work;
 }

@@ -1,9 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The uccid tool against character-level virtual readers over USB/IP: the
-# char-t0 profile (T=0 procedure bytes and PPS done by the host) and the
+# char-t0 profile (T=0 procedure bytes and PPS done by the host), the
 # Winbond reader's descriptor (T=1 blocks framed by the host, 138-byte
-# messages): info, atr, and APDUs of every case, a 256-byte read included.
+# messages) and char-t0 with a card that sends NULL bytes and ACKs each data
+# byte: info, atr, and APDUs of every case, a 256-byte read included.
 set -u
 top_builddir=${top_builddir:-.}
 top_srcdir=${top_srcdir:-$(dirname "$0")/../..}
@@ -17,11 +18,12 @@ fails=0
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 . "$top_srcdir/tests/tool/lib.sh"
 
-"$VREADER" --port 0 --profile char-t0 --descriptor "$DATA/readers/Winbond.txt" >"$tmp/vr.out" 2>&1 &
+"$VREADER" --port 0 --profile char-t0 --descriptor "$DATA/readers/Winbond.txt" \
+	--t0-nulls 2 --t0-ack-each --profile char-t0 >"$tmp/vr.out" 2>&1 &
 pid=$!
 vreader_wait "$pid" "$tmp/vr.out" || exit 1
 
-for R in "usbip://127.0.0.1:$port/1-1" "usbip://127.0.0.1:$port/1-2"; do
+for R in "usbip://127.0.0.1:$port/1-1" "usbip://127.0.0.1:$port/1-2" "usbip://127.0.0.1:$port/1-3"; do
 	run 0 -r "$R" info && has out "character level"
 	run 0 -r "$R" atr && has out "3B"
 	# case 3, case 1, case 3 with the PIN, case 2, case 4 (61xx and GET RESPONSE), 256 bytes
