@@ -16,5 +16,6 @@
 #include "ccid/timing.h"
 #include "ccid/t1.h"
 #include "ccid/iccd.h"
+#include "ccid/t0.h"
 
 #endif

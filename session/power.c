@@ -5,8 +5,9 @@
  * bVoltageSupport declares), the ATR checked by the codec, then protocol
  * negotiation exactly as dwFeatures asks (CCID 1.1 §5.1, ISO 7816-3 §9):
  * nothing when the reader negotiates itself (40), SetParameters only when it
- * does PPS itself (80), otherwise PPS at TPDU level and SetParameters; for
- * T=1 at TPDU level the host's S(IFS) unless the reader does it (400).
+ * does PPS itself (80), otherwise PPS at TPDU or character level and
+ * SetParameters; for T=1 at those levels the host's S(IFS) unless the reader
+ * does it (400).
  * One function (negotiate) does it for a power-up, which picks T=1 when the
  * card offers it, and for a later protocol selection (uccid_set_protocol),
  * which warm resets the card first: a PPS may only follow an ATR.
@@ -99,8 +100,12 @@ static int do_pps(struct uccid_reader *r, struct uslot *s, uint8_t proto, uint8_
 	n = ccid_pps_build(proto, fidi == 0x11 ? NULL : &fidi, NULL, NULL, req, sizeof(req));
 	if (n < 0)
 		return n;
-	rc = uccid_xchg(r, s, msg, uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, req, (size_t)n), ans,
-			sizeof(ans), COMMAND_MS, &m);
+	if (r->level == CCID_LEVEL_CHARACTER)
+		rc = uccid_char_pps(r, s, req, (size_t)n, ans, sizeof(ans), &m);
+	else
+		rc = uccid_xchg(r, s, msg,
+				uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, req, (size_t)n), ans,
+				sizeof(ans), COMMAND_MS, &m);
 	if (rc < 0)
 		return rc;
 	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
@@ -164,7 +169,7 @@ static void card_timing(struct uccid_reader *r, struct uslot *s, uint8_t fidi)
 }
 
 /*
- * T=1 at TPDU level: the host's side of the protocol for a card whose IFSC
+ * T=1 at TPDU or character level: the host's side of the protocol for a card whose IFSC
  * and EDC are known, and the host's S(IFS) announcing IFSD unless the reader
  * does it (dwFeatures 400; ISO 7816-3 §11.4.2: a card that does not answer
  * keeps 32).  resume: the card's block numbering is unknown (ccid/t1.h).
@@ -193,8 +198,12 @@ static int t1_start(struct uccid_reader *r, struct uslot *s, uint8_t ifsc, enum 
 
 		if (n < 0)
 			return -EPROTO;
-		rc = uccid_xchg(r, s, msg, uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, blk, (size_t)n),
-				ans, sizeof(ans), s->bwt_ms + 1000, &m);
+		if (r->level == CCID_LEVEL_CHARACTER)
+			rc = uccid_char_t1(r, s, blk, (size_t)n, ans, sizeof(ans), s->bwt_ms + 1000, &m);
+		else
+			rc = uccid_xchg(r, s, msg,
+					uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, blk, (size_t)n),
+					ans, sizeof(ans), s->bwt_ms + 1000, &m);
 		if (rc < 0)
 			return rc;
 		if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED) {
@@ -252,7 +261,8 @@ static int negotiate(struct uccid_reader *r, struct uslot *s, uint8_t proto, uin
 		/* the reader negotiated by its own rules: neither PPS nor SetParameters */
 		fidi = (uint8_t)(a->Fi_index << 4 | a->Di_index);
 	} else {
-		if (!a->specific_mode && !(feat & CCID_FEAT_AUTO_PPS_CUR) && r->level == CCID_LEVEL_TPDU
+		if (!a->specific_mode && !(feat & CCID_FEAT_AUTO_PPS_CUR)
+		    && (r->level == CCID_LEVEL_TPDU || r->level == CCID_LEVEL_CHARACTER)
 		    && (proto != a->default_protocol || fidi != 0x11)) {
 			rc = do_pps(r, s, proto, fidi);
 			if (rc < 0) {
@@ -271,7 +281,8 @@ static int negotiate(struct uccid_reader *r, struct uslot *s, uint8_t proto, uin
 	reader_unlock(r);
 	s->fidi = fidi;
 	card_timing(r, s, fidi);
-	if (proto == CCID_PROTOCOL_T1 && r->level == CCID_LEVEL_TPDU && (rc = t1_start(r, s, a->IFSC, a->edc, false)) < 0)
+	if (proto == CCID_PROTOCOL_T1 && (r->level == CCID_LEVEL_TPDU || r->level == CCID_LEVEL_CHARACTER)
+	    && (rc = t1_start(r, s, a->IFSC, a->edc, false)) < 0)
 		return rc;
 	uccid_log(r, UCCID_LOG_INFO, "slot %u: T=%u, Fi/Di %02X", s->index, proto, fidi);
 	return 0;
@@ -454,7 +465,7 @@ int uccid_resume(struct uccid_reader *r, unsigned slot)
 	uccid_card_protocol(r, s, (uint8_t)rc);
 	reader_unlock(r);
 	card_timing(r, s, s->fidi);
-	if (rc == CCID_PROTOCOL_T1 && r->level == CCID_LEVEL_TPDU
+	if (rc == CCID_PROTOCOL_T1 && (r->level == CCID_LEVEL_TPDU || r->level == CCID_LEVEL_CHARACTER)
 	    && (rc = t1_start(r, s, s->atrp.IFSC, s->atrp.edc, true)) < 0)
 		goto out;
 	uccid_log(r, UCCID_LOG_INFO, "slot %u: card taken over as it was left: T=%u, Fi/Di %02X", s->index,

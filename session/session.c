@@ -290,14 +290,10 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 		rc = -EPROTO;
 		goto fail;
 	}
-	if (verdict.cls == CCID_RC_EXCHANGE)
-		r->level = verdict.level;       /* an ICCD token's is the token's own (iccd.c) */
-	if (verdict.cls == CCID_RC_CHARACTER) {
-		snprintf(err, errlen, "%s: character-level readers are not supported (%s)", t->info.path,
-			 verdict.reason);
-		rc = -ENOTSUP;
-		goto fail;
-	}
+	/* an ICCD token's level is the token's own (iccd.c); a character-level reader's is driven
+	   by charlevel.c */
+	if (verdict.cls == CCID_RC_EXCHANGE || verdict.cls == CCID_RC_CHARACTER)
+		r->level = verdict.level;
 	r->nslots = r->desc.bMaxSlotIndex + 1u;
 	if (r->nslots > UCCID_MAX_SLOTS) {
 		snprintf(err, errlen, "%s: %u slots; uccid handles at most %u", t->info.path, r->nslots,

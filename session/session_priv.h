@@ -8,7 +8,8 @@
  *   session.c   locks.c         open/close/info | uccid_lock/unlock, dispositions
  *   power.c  apdu.c  events.c   the card operations, each inside the slot gate
  *   gate.c                      the slot gate: thread locks, card-state warnings
- *   commands.c                  one-command primitives (status, power off, mechanical)
+ *   commands.c  charlevel.c     one-command primitives (status, power off, mechanical) |
+ *                               a character-level reader's exchanges (T=0, T=1 blocks, PPS)
  *   engine.c                    uccid_xchg: bSeq routing, deadlines, abort
  *   link.c  iccd.c              a remote reader's link | ICCD tokens on the control pipe
  *   card.c                      card state and the event ring: every transition
@@ -399,6 +400,35 @@ void uccid_forget_card(struct uccid_reader *r, struct uslot *s, enum lockmgr_eve
 int uccid_do_power_off(struct uccid_reader *r, struct uslot *s);
 int uccid_do_slot_status(struct uccid_reader *r, struct uslot *s, struct uccid_slot_status *ret);
 int uccid_do_simple(struct uccid_reader *r, struct uslot *s, uint8_t type, uint8_t b7);
+
+/* ---- charlevel.c: a character-level reader's exchanges (CCID §6.1.4), s->op held ---- */
+
+/*
+ * Send len bytes to the card (cut into messages the reader takes, the last
+ * carrying wLevelParameter) and read expect bytes back into in (cap bytes),
+ * allowing per_byte_ms for each.  As uccid_xchg: 0 with the answer in *m
+ * (a failed one left for the caller; on success m->abData is in and
+ * m->dwLength the bytes received, fewer than expect when the reader gave
+ * fewer), or -EINVAL, -ENOMEM, -EPROTO (more bytes than asked) and
+ * uccid_xchg's errors.
+ */
+int uccid_char_xfr(struct uccid_reader *r, struct uslot *s, const uint8_t *out, size_t len, size_t expect,
+		   uint8_t *in, size_t cap, unsigned per_byte_ms, struct ccid_msg *m);
+/*
+ * One T=0 TPDU (ccid_t0_begin's forms) through the procedure bytes; rsp gets
+ * response data and SW1 SW2.  Returns its length, or -EINVAL (a TPDU T=0
+ * cannot carry), -EPROTO (the card broke the procedure-byte rules),
+ * -EMSGSIZE (more data than cap), -ETIMEDOUT (mute, or NULL bytes beyond the
+ * exchange deadline) and the reader's errors.
+ */
+ssize_t uccid_char_t0(struct uccid_reader *r, struct uslot *s, const uint8_t *tpdu, size_t len, uint8_t *rsp,
+		      size_t cap);
+/* One T=1 block and the card's answer block (prologue, then LEN + EDC), as uccid_char_xfr; in: cap >= 259. */
+int uccid_char_t1(struct uccid_reader *r, struct uslot *s, const uint8_t *blk, size_t len, uint8_t *in, size_t cap,
+		  unsigned per_byte_ms, struct ccid_msg *m);
+/* A PPS request and the card's answer (PPSS PPS0, then what PPS0 announces), as uccid_char_xfr; cap >= 6. */
+int uccid_char_pps(struct uccid_reader *r, struct uslot *s, const uint8_t *req, size_t len, uint8_t *in, size_t cap,
+		   struct ccid_msg *m);
 
 /* ---- gate.c: the slot gate ---- */
 

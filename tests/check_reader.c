@@ -256,7 +256,14 @@ START_TEST(test_session)
 	if (profile == VDEV_PROFILE_EXTENDED_APDU || profile == VDEV_PROFILE_TPDU_T1 || profile == VDEV_PROFILE_MECHANICAL)
 		echo(g, 0, 4096);
 	/* case 4 over T=0: the data come back with GET RESPONSE */
-	{
+	if (profile == VDEV_PROFILE_CHAR_T0) {
+		/* a character-level card knows a command's direction by its INS (ECHO sends): SELECT with its FCI */
+		uint8_t c4[] = { 0x00, 0xA4, 0x04, 0x00, 0x07, 0xF0, 0x75, 0x63, 0x63, 0x69, 0x64, 0x01, 0x00 };
+		uint16_t sw = xmit(g, 0, c4, sizeof(c4), &n);
+
+		ck_assert_msg(sw == 0x9000 && n == 13 && rsp[0] == 0x6F && rsp[10] == 0x01, "%s case 4: SW %04X n %zd",
+			      vdev_profile_name(g->p), sw, n);
+	} else {
 		uint8_t c4[] = { 0x80, 0x10, 0x00, 0x00, 0x03, 0xAA, 0xBB, 0xCC, 0x00 };
 		uint16_t sw = xmit(g, 0, c4, sizeof(c4), &n);
 

@@ -786,6 +786,10 @@ START_TEST(test_apdu_urbs)
 
 		if (c->extended && !ext)
 			continue;
+		/* a character-level card knows a command's direction by its INS: ECHO sends, takes no data
+		   (check_charlevel runs case 4 there) */
+		if (p == VDEV_PROFILE_CHAR_T0 && c->len > 5)
+			continue;
 		pthread_mutex_lock(&f->lock);
 		usbip_server_counters_reset(f->srv);
 		vdev_counters_reset(f->d);

@@ -549,16 +549,9 @@ const struct vusb_ops vdev_usb_ops = {
 struct vdev *vdev_new(const struct vdev_config *cfg)
 {
 	struct vdev *d;
-	enum ccid_exchange_level level;
-
 	if (!cfg || ccid_class_desc_validate(&cfg->desc, NULL, NULL, NULL) < 0
 	    || cfg->desc.bMaxSlotIndex >= VDEV_MAX_SLOTS) {
 		errno = EINVAL;
-		return NULL;
-	}
-	level = ccid_class_desc_level(&cfg->desc);
-	if (level == CCID_LEVEL_CHARACTER && !cfg->iccd) {
-		errno = ENOTSUP;      /* character-level readers are not simulated */
 		return NULL;
 	}
 	d = calloc(1, sizeof(*d));

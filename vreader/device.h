@@ -36,6 +36,7 @@ enum vdev_profile {
 	VDEV_PROFILE_EXTENDED_APDU,  /* short and extended APDU level, 271-byte messages: chaining */
 	VDEV_PROFILE_MULTI_SLOT,     /* 4 slots, 2 busy at once, short APDU level */
 	VDEV_PROFILE_MECHANICAL,     /* TPDU T=1 with card eject and lock mechanism */
+	VDEV_PROFILE_CHAR_T0,        /* character level, card offers T=0 */
 	/* the ICCD tokens come after the CCID readers: VDEV_PROFILE_ICCD_A is the first */
 	VDEV_PROFILE_ICCD_A,         /* USB ICCD version A token: control pipe, T=0-like exchange */
 	VDEV_PROFILE_ICCD_B,         /* USB ICCD version B token: control pipe, APDUs, extended */

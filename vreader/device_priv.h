@@ -120,6 +120,13 @@ void vdev_slot_advance(struct vdev *d, struct vslot *s, int64_t now);
 int64_t vdev_slot_next_event(const struct vdev *d, const struct vslot *s);
 void vdev_slot_abort_control(struct vdev *d, uint8_t slot, uint8_t seq, int64_t now);
 void vdev_slot_reset_state(struct vdev *d, struct vslot *s);
+/* XfrBlock at the character level (slot_char.c): the answer to send, its data in s->rsp. */
+struct vdev_char_answer {
+	uint8_t cmd_status, error;
+	size_t len;
+	uint32_t delay_ms;
+};
+void vdev_xfr_char(struct vdev *d, struct vslot *s, const struct ccid_msg *m, struct vdev_char_answer *ret);
 /* Build and queue (or schedule) an answer; data may be NULL when len is 0. */
 void vdev_answer(struct vdev *d, struct vslot *s, uint8_t type, uint8_t seq, uint8_t cmd_status, uint8_t error,
 		 uint8_t b9, const uint8_t *data, size_t len, uint32_t delay_ms, int64_t now);

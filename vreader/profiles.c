@@ -21,6 +21,7 @@ static const char *const profile_names[VDEV_PROFILE_COUNT] = {
 	[VDEV_PROFILE_EXTENDED_APDU] = "extended-apdu",
 	[VDEV_PROFILE_MULTI_SLOT] = "multi-slot",
 	[VDEV_PROFILE_MECHANICAL] = "mechanical",
+	[VDEV_PROFILE_CHAR_T0] = "char-t0",
 	[VDEV_PROFILE_ICCD_A] = "iccd-a",
 	[VDEV_PROFILE_ICCD_B] = "iccd-b",
 };
@@ -126,6 +127,10 @@ int vdev_profile_config(enum vdev_profile p, struct vdev_config *cfg)
 	case VDEV_PROFILE_MECHANICAL:
 		d->dwFeatures |= CCID_FEAT_LEVEL_TPDU;
 		d->dwMechanical = CCID_MECHANICAL_EJECT | CCID_MECHANICAL_LOCK;
+		break;
+	case VDEV_PROFILE_CHAR_T0:
+		/* character level (0): the host runs procedure bytes and PPS itself */
+		protocols = 1u << 0;
 		break;
 	case VDEV_PROFILE_ICCD_A:
 	case VDEV_PROFILE_ICCD_B:
@@ -379,10 +384,6 @@ int vdev_config_from_reader_file_at(const char *path, unsigned block, struct vde
 			r = -EBADMSG;
 			goto out;
 		}
-	} else if (ccid_class_desc_level(&cfg->desc) == CCID_LEVEL_CHARACTER) {
-		snprintf(err, errlen, "%s: character-level readers are not simulated", path);
-		r = -ENOTSUP;
-		goto out;
 	}
 	/* a version A token runs T=0 (ccid/iccd.h) */
 	vcard_config_default(&cfg->card, cfg->desc.dwProtocols & CCID_PROTOCOLS_T1 && cfg->iccd != 1 ? 1u << 1

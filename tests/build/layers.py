@@ -22,7 +22,7 @@ SESSION_LAYERS = [
     ["card"],
     ["link", "iccd"],
     ["engine"],
-    ["commands"],
+    ["commands", "charlevel"],
     ["gate"],
     ["power", "apdu", "events"],
     ["locks"],

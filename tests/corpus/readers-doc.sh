@@ -50,7 +50,7 @@ md)
 		what["exchange"] = "CCID over bulk at TPDU, short or extended APDU level"
 		what["iccd-a"] = "ICCD version A token (control-pipe commands, T=0 TPDUs; session/iccd.c)"
 		what["iccd-b"] = "ICCD version B token (control pipe, interrupt-IN, APDUs; session/iccd.c)"
-		what["character"] = "character-level exchange: not driven yet"
+		what["character"] = "character-level exchange: the host runs T=0 procedure bytes and T=1 framing (session/charlevel.c)"
 		what["malformed"] = "the descriptor cannot be used as declared"
 		for (i = 1; i <= 5; i++)
 			printf "| %s | %d | %d | %s |\n", cl[i], icls[cl[i]] + 0, icdrv[cl[i]] + 0, what[cl[i]]
@@ -81,7 +81,7 @@ md)
 		print "`make check-readers-pcscd` drives the same readers under the real pcscd with uccid'"'"'s bundle,"
 		print "over USB/IP (`usbip://` names in a reader.conf), and checks the refused ones are absent with"
 		print "uccid'"'"'s reason in pcscd'"'"'s log; it leaves out the readers the virtual reader cannot present as"
-		print "they are (character level; ICCD tokens, presented as CCID)."
+		print "they are (none, now that it simulates character level and ICCD tokens)."
 	}' "$tsv"
 	;;
 refused)

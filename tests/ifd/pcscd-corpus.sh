@@ -57,12 +57,12 @@ lib=$tmp/bundle/ifd-uccid.bundle/Contents/Linux/libifd-uccid.so
 
 # One line per reader: file, slots, class, expected (driven/refused), reason; the first
 # CCID interface's row (a usbip:// name reaches the first CCID interface).  Readers the
-# virtual reader cannot present as they are (character level; ICCD, presented as CCID)
-# are counted apart: pcscd would prove nothing about them.
+# virtual reader could not present as they are would be counted apart (pcscd would prove
+# nothing about them): since it simulates character level and ICCD tokens, none is.
 awk -F '\t' '!/^#/ && !($1 in seen) { seen[$1] = 1; print $1 "\t" $8 "\t" $6 "\t" $10 "\t" $11 }' "$corpus" \
 	> "$tmp/readers"
 total=$(wc -l < "$tmp/readers")
-apart='	character	|not simulated|presents it as CCID'
+apart='not simulated|presents it as CCID'
 grep -E "$apart" "$tmp/readers" > "$tmp/apart" || :
 grep -v -E "$apart" "$tmp/readers" > "$tmp/todo" || :
 

@@ -25,6 +25,8 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 command -v python3 >/dev/null || { echo "SKIP: python3 runs the delaying proxy"; exit 77; }
 
+. "$top_srcdir/tests/tool/lib.sh"
+
 ok() { passes=$((passes + 1)); }
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 has() {
@@ -75,7 +77,11 @@ ctl "usbip counters reset"
 # the removal reaches the server at once, its NotifySlotChange the watcher 1.5 s later: idle meanwhile
 ctl "remove 0"
 expect_line "slot 0: removed"
-ctl "usbip counters" && has ctl.out "unlinks=0 " && has ctl.out "submit-in=3:1 "
+# the watcher's next interrupt URB reaches the server over the slow link 1.5 s after it printed
+# the removal: wait for it (a loaded machine takes longer), then nothing else may have come
+next_urb() { ctl "usbip counters" && grep -qF "submit-in=3:" "$tmp/ctl.out"; }
+wait_until -t 30 "the watcher's next interrupt URB at the server" next_urb || bad "no interrupt URB after the removal"
+has ctl.out "unlinks=0 " && has ctl.out "submit-in=3:1 "
 ctl "insert 0"
 expect_line "slot 0: inserted"
 
