@@ -72,6 +72,7 @@ int tool_open_session(const struct tool_opts *o, struct tool_session *s)
 			return rc;
 		reader = name;
 	}
+	snprintf(s->name, sizeof(s->name), "%s", reader);
 	w = tool_trace_setup(o, &opts);
 	rc = uccid_open_wrapped(reader, &opts, w.fn, w.ctx, &s->r, err, sizeof(err));
 	if (rc < 0) {
@@ -88,6 +89,13 @@ int tool_open_session(const struct tool_opts *o, struct tool_session *s)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+void tool_json_slot(const struct tool_session *s)
+{
+	fputs("{\"reader\":", stdout);
+	json_string(stdout, s->name);
+	printf(",\"slot\":%u", s->slot);
 }
 
 int tool_open_failed(int rc)

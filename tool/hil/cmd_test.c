@@ -55,6 +55,7 @@ struct rreader {
 struct runner {
 	const struct tool_opts *o;
 	bool verbose;
+	bool json;                         /* --json: JSON lines instead of TAP */
 	const char *junit;
 	const char *control;               /* --control */
 	struct binding *binds;
@@ -99,6 +100,22 @@ struct runner {
 	long long armed_deadline;
 	bool fired, quit;
 };
+
+/* A line outside any test's result (a log step, a failed step between tests): "# FILE:LINE: TEXT[: WHY]" */
+static void note_line(const struct runner *R, const char *file, unsigned line, const char *text, const char *why)
+{
+	if (!R->json) {
+		printf("# %s:%u: %s%s%s\n", file, line, text, why ? ": " : "", why ? why : "");
+		return;
+	}
+	printf("{\"event\":\"note\",\"file\":");
+	json_string(stdout, file);
+	printf(",\"line\":%u,\"text\":", line);
+	json_string(stdout, text);
+	printf(",\"error\":");
+	json_string(stdout, why ? why : "");
+	printf("}\n");
+}
 
 /* ---- the watchdog: cancels the armed reader at its deadline ---- */
 
@@ -758,7 +775,7 @@ static int run_step(struct runner *R, const struct suite_step *st)
 	case SOP_LOG: {
 		char why[200], *x = suite_expand(&R->vars, st->arg, why, sizeof(why));
 
-		printf("# %s:%u: %s\n", R->s->file, st->line, x ? x : why);
+		note_line(R, R->s->file, st->line, x ? x : why, NULL);
 		free(x);
 		return 0;
 	}
@@ -866,7 +883,15 @@ static int run_suite(struct runner *R, struct run_results *rr, const struct suit
 	R->vctl_busid[0] = 0;
 	if (!(R->ring = frame_ring_new()))
 		return -ENOMEM;
-	printf("# suite %s (%s): %u test%s\n", s->name, s->file, s->ntests, s->ntests == 1 ? "" : "s");
+	if (R->json) {
+		printf("{\"event\":\"suite\",\"suite\":");
+		json_string(stdout, s->name);
+		printf(",\"file\":");
+		json_string(stdout, s->file);
+		printf(",\"tests\":%u}\n", s->ntests);
+	} else {
+		printf("# suite %s (%s): %u test%s\n", s->name, s->file, s->ntests, s->ntests == 1 ? "" : "s");
+	}
 	fflush(stdout);
 
 	for (unsigned i = 0; i < s->nsteps && rc == 0; i++) {
@@ -917,7 +942,7 @@ static int run_suite(struct runner *R, struct run_results *rr, const struct suit
 					fclose(m);
 				}
 			} else if (res < 0) {
-				printf("# %s:%u: %s: %s\n", s->file, st->line, st->text, R->msg);
+				note_line(R, s->file, st->line, st->text, R->msg);
 			}
 			free(step_text);
 		}
@@ -1005,11 +1030,22 @@ static int add_binding(struct runner *R, const char *arg)
 	return 0;
 }
 
-static const char usage[] =
-	"uccid test [--junit FILE] [-r|--reader [ALIAS=]NAME]... [--control PATH] [--timeout DURATION]\n"
-	"           [--step-timeout DURATION] [--set NAME=VALUE]... SUITE...\n"
-	"  Runs each suite file (docs/hil.md); TAP on stdout, JUnit XML with --junit.\n"
-	"  Exit status: 0 every test passed, 1 a test failed, 2 bad usage or a bad suite.";
+static const struct tool_opt test_opts[] = {
+	{ "junit", required_argument, 'J', 0, "FILE", "also write the results as JUnit XML to FILE" },
+	{ "reader", required_argument, 'r', 'r', "[ALIAS=]NAME", "bind the suite's reader ALIAS (or the next one) to NAME" },
+	{ "control", required_argument, 'c', 0, "PATH", "the virtual reader's control socket for vreader steps" },
+	{ "timeout", required_argument, 'T', 0, "DURATION", "at most this long for each suite (250ms, 5s, 2m)" },
+	{ "step-timeout", required_argument, 'S', 0, "DURATION", "a step's default time limit (30 s)" },
+	{ "set", required_argument, 'D', 'D', "NAME=VALUE", "a variable every suite can use as ${NAME}" },
+	{ "json", no_argument, 'j', 0, NULL, "a JSON object per line (plan, each test, summary) instead of TAP" },
+	TOOL_OPT_HELP, TOOL_OPT_END,
+};
+const struct tool_cmd tool_cmd_test = {
+	"test", cmd_test, "run hardware-in-the-loop suites: TAP on stdout (or JSON lines), JUnit XML with --junit",
+	"uccid test [--junit FILE] [-r|--reader [ALIAS=]NAME]... [--control PATH] [--timeout DURATION] "
+	"[--step-timeout DURATION] [--set NAME=VALUE]... [--json] SUITE...",
+	test_opts, NULL,
+};
 
 /*
  * Every reader of every suite has a name (declared, bound with --reader, or
@@ -1086,27 +1122,22 @@ static int check_vars(const struct suite *su, const struct suite_vars *defs)
 
 int cmd_test(const struct tool_opts *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "junit", required_argument, NULL, 'J' },
-		{ "reader", required_argument, NULL, 'r' },
-		{ "control", required_argument, NULL, 'c' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "step-timeout", required_argument, NULL, 'S' },
-		{ "set", required_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct runner R = { .o = opts, .verbose = opts->verbose, .step_default_ms = DEFAULT_STEP_MS };
-	struct run_results rr = { 0 };
+	struct tool_getopt g;
+	struct runner R = { .o = opts, .verbose = opts->verbose, .json = opts->json,
+			    .step_default_ms = DEFAULT_STEP_MS };
+	struct run_results rr = { .json = opts->json };
 	struct suite **suites = NULL;
 	unsigned nsuites = 0, total = 0, tests, failed, skipped;
 	char err[512];
 	int c, rc = EXIT_USAGE;
 
 	pthread_mutex_init(&R.det_lock, NULL);
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "r:D:h", longopts, NULL)) != -1) {
+	tool_getopt_init(test_opts, &g);
+	while ((c = getopt_long(argc, argv, g.shorts, g.lo, NULL)) != -1) {
 		switch (c) {
+		case 'j':
+			rr.json = R.json = true;
+			break;
 		case 'J':
 			R.junit = optarg;
 			break;
@@ -1142,24 +1173,15 @@ int cmd_test(const struct tool_opts *opts, int argc, char **argv)
 			}
 			break;
 		}
-		case 'h':
-			printf("usage: %s\n", usage);
-			rc = EXIT_OK;
-			goto out;
 		default:
-			fprintf(stderr, "usage: %s\n", usage);
+			tool_bad_option("test", argv);
 			goto out;
 		}
-	}
-	if (opts->json) {
-		tool_err("test: the results are TAP on stdout and JUnit XML with --junit FILE, not JSON");
-		goto out;
 	}
 	if (opts->reader && add_binding(&R, opts->reader) < 0)
 		goto out;
 	if (optind >= argc) {
-		tool_err("test: give one or more suite files");
-		fprintf(stderr, "usage: %s\n", usage);
+		tool_err("test: give one or more suite files (usage: %s)", tool_cmd_test.synopsis);
 		goto out;
 	}
 	/* every suite is checked before any reader is touched */
@@ -1211,14 +1233,21 @@ int cmd_test(const struct tool_opts *opts, int argc, char **argv)
 		rc = EXIT_FAILED;
 		goto out;
 	}
-	printf("TAP version 13\n1..%u\n", total);
+	if (rr.json)
+		printf("{\"event\":\"plan\",\"tests\":%u}\n", total);
+	else
+		printf("TAP version 13\n1..%u\n", total);
 	fflush(stdout);
 	for (unsigned i = 0; i < nsuites; i++)
 		if (run_suite(&R, &rr, suites[i]) < 0)
 			goto nomem;
 	results_count(&rr, &tests, &failed, &skipped);
-	printf("# %u test%s, %u passed, %u failed%s\n", tests, tests == 1 ? "" : "s", tests - failed - skipped, failed,
-	       skipped ? ", some not run" : "");
+	if (rr.json)
+		printf("{\"event\":\"summary\",\"tests\":%u,\"passed\":%u,\"failed\":%u,\"skipped\":%u}\n", tests,
+		       tests - failed - skipped, failed, skipped);
+	else
+		printf("# %u test%s, %u passed, %u failed%s\n", tests, tests == 1 ? "" : "s", tests - failed - skipped,
+		       failed, skipped ? ", some not run" : "");
 	rc = failed || skipped ? EXIT_FAILED : EXIT_OK;
 	if (R.junit) {
 		int jrc = results_write_junit(&rr, R.junit);
