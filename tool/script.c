@@ -175,7 +175,7 @@ int tool_unlock(struct tool_session *s, int disposition, bool json)
 		return rc;
 	}
 	if (json && s->json_lines) {
-		printf("{\"event\":\"unlocked\",\"slot\":%u,\"disposition\":\"%s\",\"done\":\"%s\",\"error\":", s->slot,
+		printf("{\"event\":\"unlocked\",\"slot\":%u,\"disposition\":\"%s\",\"done\":\"%s\",\"failed\":", s->slot,
 		       uccid_disposition_name(disposition), uccid_done_name(done));
 		json_string(stdout, rc < 0 ? uccid_strerror(rc) : "");
 		printf("}\n");
