@@ -23,6 +23,7 @@
 #include "session/uccid.h"
 
 static volatile sig_atomic_t interrupted;
+static bool g_no_atr;   /* watch --no-atr */
 
 static const struct tool_opt slot_opts[] = { TOOL_OPT_SLOT, TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END };
 static const struct tool_opt info_opts[] = { TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END };
@@ -34,6 +35,7 @@ static const struct tool_opt reset_opts[] = {
 };
 static const struct tool_opt watch_opts[] = {
 	{ "slot", required_argument, 's', 's', "N", "only this slot's events (default: every slot's)" },
+	{ "no-atr", no_argument, 'A', 0, NULL, "do not power an inserted card to read its ATR: events only" },
 	TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END,
 };
 
@@ -65,7 +67,7 @@ const struct tool_cmd tool_cmd_unlatch = {
 };
 const struct tool_cmd tool_cmd_watch = {
 	"watch", cmd_watch, "print card events with their time, and the ATR of each card inserted, until interrupted",
-	"uccid [-r NAME] watch [--slot N] [--json]", watch_opts, NULL,
+	"uccid [-r NAME] watch [--slot N] [--no-atr] [--json]", watch_opts, NULL,
 };
 
 /*
@@ -90,6 +92,9 @@ static int parse_opts(struct tool_opts *o, const struct tool_cmd *cmd, unsigned 
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case 'A':
+			g_no_atr = true;
 			break;
 		case 'w':
 		case 'c':
@@ -135,7 +140,7 @@ static int get_rates(struct uccid_reader *r, uint8_t req, unsigned count, uint32
 	int n = uccid_class_request(r, 0xA1, req, 0, buf, (uint16_t)(count ? 4 * count : sizeof(buf)));
 
 	if (n < 0) {
-		*why = n == -EPIPE ? "the request stalled" : uccid_strerror(n);
+		*why = n == -EPIPE ? "stalled" : uccid_strerror(n);
 		return -1;
 	}
 	if (n % 4) {
@@ -159,7 +164,7 @@ static void rates_text(const struct rates *x)
 {
 	printf("%-16s ", x->name);
 	if (x->n < 0) {
-		printf("%u..%u %s (%s %u; %s %s)\n", x->lo, x->hi, x->unit, x->count_name, x->count, x->request,
+		printf("%u..%u %s (%s %u; %s: %s)\n", x->lo, x->hi, x->unit, x->count_name, x->count, x->request,
 		       x->why);
 		return;
 	}
@@ -676,7 +681,7 @@ static void watch_event(struct tool_session *s, bool json, const struct uccid_ev
 	int n = -1;
 
 	watch_time(when, sizeof(when));
-	if (e->type == UCCID_EVENT_INSERTED) {
+	if (e->type == UCCID_EVENT_INSERTED && !g_no_atr) {
 		n = uccid_power_on(s->r, e->slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr));
 		if (n < 0)
 			snprintf(why, sizeof(why), "%s", uccid_strerror(n));
