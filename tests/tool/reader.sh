@@ -17,13 +17,15 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 . "$top_srcdir/tests/tool/lib.sh"
 
 "$VREADER" --port 0 --profile tpdu-t1 --profile mechanical --profile extended-apdu \
-	--descriptor "$top_srcdir/tests/data/readers/ACR38U-CCID.txt" --control "$tmp/ctl" >"$tmp/vr.out" 2>&1 &
+	--descriptor "$top_srcdir/tests/data/readers/ACR38U-CCID.txt" --profile multi-slot --control "$tmp/ctl" \
+	>"$tmp/vr.out" 2>&1 &
 pid=$!
 vreader_wait "$pid" "$tmp/vr.out" || exit 1
 R1=usbip://127.0.0.1:$port/1-1
 R2=usbip://127.0.0.1:$port/1-2
 R3=usbip://127.0.0.1:$port/1-3
 R4=usbip://127.0.0.1:$port/1-4   # a real reader's descriptor (ACR38U): no clock or data rate list
+R5=usbip://127.0.0.1:$port/1-5   # four slots
 
 ctl() {  # ctl LINE...: one control connection, each line answered before the next
 	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl" "$@" >/dev/null
@@ -128,6 +130,25 @@ run 2 -r "$R1" apdu 00 && has err "is not an APDU"
 run 2 -r "$R1" apdu --slot 1x 00A4040C07F0756363696401 && has err "--slot takes a slot number from 0 to 255, not '1x'"
 run 2 -r "$R1" bench --slot 256 && has err "not '256'"
 run 2 -r "$R1" reset --lukewarm
+
+# Messages (issue 15): each names what was wrong, and where
+# a slot the reader does not have: its count, not "power on: Invalid argument"
+run 2 -r "$R5" atr --slot 9 && has err "--slot 9: reader $R5 has 4 slots (0..3)"
+run 0 -r "$R5" atr --slot 3 && has out "ATR"
+# an APDU the card cannot take under bench --apdu: the error, exit 1, no figure
+ctl "reader 1-3" "fault garbage on=XfrBlock count=0"
+run 1 -r "$R3" bench --rounds 10 --apdu 00A4040C07F0756363696401 && has err "bench: --apdu: the reader or card broke the protocol"
+ctl "reader 1-3" "fault clear"
+run 0 -r "$R3" bench --rounds 10 --apdu 00A4040C07F0756363696401 && has out "12     uccid"
+# after "unlock unpower" the session refuses an APDU itself: not "the reader reported an error"
+printf 'lock\nunlock unpower\n00A4040C07F0756363696401\n' >"$tmp/unpower.apdu"
+run 1 -r "$R1" apdu -f "$tmp/unpower.apdu" &&
+	has err "transmit: the card in slot 0 is not powered: refused here, nothing was sent (a reset powers it)"
+# a failing line of a lock script is named by its line of stdin
+printf '00A4040C07F0756363696401\n\n# a comment\n00 B0 zz\n' >"$tmp/lock.in"
+${VALGRIND:-} "$UCCID" -r "$R1" lock <"$tmp/lock.in" >"$tmp/out" 2>"$tmp/err"
+[ $? = 1 ] && passes=$((passes + 1)) || { echo "FAIL: lock with a bad line did not exit 1"; fails=$((fails + 1)); }
+has err "stdin:4: bad hex at character 7 ('z')"
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
