@@ -17,10 +17,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ccid/ccid.h"
 #include "ccid/sw.h"
@@ -99,6 +102,10 @@ struct runner {
 	struct uccid_reader *armed;
 	long long armed_deadline;
 	bool fired, quit;
+
+	/* SIGINT / SIGTERM: the step running is cancelled, the tests left are reported not run */
+	atomic_bool stop;
+	bool tty;                          /* stderr is a terminal: a progress line there */
 };
 
 /* A line outside any test's result (a log step, a failed step between tests): "# FILE:LINE: TEXT[: WHY]" */
@@ -112,7 +119,7 @@ static void note_line(const struct runner *R, const char *file, unsigned line, c
 	json_string(stdout, file);
 	printf(",\"line\":%u,\"text\":", line);
 	json_string(stdout, text);
-	printf(",\"error\":");
+	printf(",\"failed\":");
 	json_string(stdout, why ? why : "");
 	printf("}\n");
 }
@@ -180,6 +187,31 @@ static void arm(struct runner *R, struct uccid_reader *r, long long deadline)
 	R->fired = false;
 	pthread_cond_signal(&R->wc);
 	pthread_mutex_unlock(&R->wl);
+}
+
+/*
+ * SIGINT and SIGTERM are blocked in every thread but this one, which waits
+ * for them, asks the runner to stop and cancels the reader of the step
+ * running (uccid_cancel is not for signal handlers); a signal of our own
+ * ends it when the run ends first.
+ */
+static void *signal_thread(void *arg)
+{
+	struct runner *R = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigwait(&set, &sig) != 0 || atomic_load(&R->stop))
+		return NULL;
+	atomic_store(&R->stop, true);
+	pthread_mutex_lock(&R->wl);
+	if (R->armed)
+		uccid_cancel(R->armed);
+	pthread_mutex_unlock(&R->wl);
+	return NULL;
 }
 
 /* Returns whether the watchdog fired (the reader is then cancelled). */
@@ -898,11 +930,15 @@ static int run_suite(struct runner *R, struct run_results *rr, const struct suit
 		const struct suite_step *st = &s->steps[i];
 		bool in_test = t < s->ntests && i >= s->tests[t].first && i < s->tests[t].first + s->tests[t].count;
 
+		if (atomic_load(&R->stop))
+			break;   /* the test running and those after it: not run */
 		if (in_test && i == s->tests[t].first) {
 			failed = false;
 			tstart = uccid_mono_ms();
 			free(det_text);
 			det_text = NULL;
+			if (R->tty)
+				fprintf(stderr, "\r\033[K%s: test %u of %u: %s", s->name, t + 1, s->ntests, s->tests[t].name);
 		}
 		if (!in_test || !failed) {
 			uint64_t since = frame_ring_count(R->ring);
@@ -947,15 +983,21 @@ static int run_suite(struct runner *R, struct run_results *rr, const struct suit
 			free(step_text);
 		}
 		if (in_test && i == s->tests[t].first + s->tests[t].count - 1) {
+			if (R->tty)
+				fputs("\r\033[K", stderr);
+			if (atomic_load(&R->stop))
+				break;   /* its last step was cancelled: not run to its end */
 			if (report_test(R, rr, sr, &s->tests[t], failed, det_text, (double)(uccid_mono_ms() - tstart) / 1e3) < 0)
 				rc = -ENOMEM;
 			t++;
 		}
 	}
-	/* tests after an out-of-memory stop are not run: say so rather than drop them */
+	/* tests after an out-of-memory stop or a signal are not run: say so rather than drop them */
+	if (R->tty)
+		fputs("\r\033[K", stderr);
 	for (ti = t; ti < s->ntests; ti++)
 		results_add(rr, sr, stdout, false, s->tests[ti].name, s->file, s->tests[ti].line, RESULT_SKIP,
-			    "not run: out of memory", NULL, 0);
+			    atomic_load(&R->stop) ? "not run: interrupted" : "not run: out of memory", NULL, 0);
 	free(det_text);
 	for (unsigned i = 0; i < R->nreaders; i++) {
 		uccid_close(R->readers[i].r);
@@ -1127,6 +1169,9 @@ int cmd_test(const struct tool_opts *opts, int argc, char **argv)
 			    .step_default_ms = DEFAULT_STEP_MS };
 	struct run_results rr = { .json = opts->json };
 	struct suite **suites = NULL;
+	sigset_t sigs, old_sigs;
+	pthread_t sig_th;
+	bool sigs_blocked = false, sig_running = false;
 	unsigned nsuites = 0, total = 0, tests, failed, skipped;
 	char err[512];
 	int c, rc = EXIT_USAGE;
@@ -1228,11 +1273,19 @@ int cmd_test(const struct tool_opts *opts, int argc, char **argv)
 		goto out;
 	if (!(R.rsp = malloc(RSP_CAP)) || !(R.apdu = malloc(APDU_CAP)))
 		goto nomem;
-	if (watchdog_start(&R) < 0) {
-		tool_err("test: cannot start the watchdog thread");
+	/* the signals go to signal_thread only: blocked here before any thread starts */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old_sigs);
+	sigs_blocked = true;
+	if (watchdog_start(&R) < 0 || pthread_create(&sig_th, NULL, signal_thread, &R) != 0) {
+		tool_err("test: cannot start the watchdog and signal threads");
 		rc = EXIT_FAILED;
 		goto out;
 	}
+	sig_running = true;
+	R.tty = isatty(STDERR_FILENO);
 	if (rr.json)
 		printf("{\"event\":\"plan\",\"tests\":%u}\n", total);
 	else
@@ -1242,6 +1295,8 @@ int cmd_test(const struct tool_opts *opts, int argc, char **argv)
 		if (run_suite(&R, &rr, suites[i]) < 0)
 			goto nomem;
 	results_count(&rr, &tests, &failed, &skipped);
+	if (atomic_load(&R.stop))
+		tool_err("test: interrupted: the tests not run are reported as such");
 	if (rr.json)
 		printf("{\"event\":\"summary\",\"tests\":%u,\"passed\":%u,\"failed\":%u,\"skipped\":%u}\n", tests,
 		       tests - failed - skipped, failed, skipped);
@@ -1262,7 +1317,14 @@ nomem:
 	tool_err("test: out of memory");
 	rc = EXIT_FAILED;
 out:
+	if (sig_running) {
+		atomic_store(&R.stop, true);   /* a signal from now on only ends the thread */
+		pthread_kill(sig_th, SIGTERM);
+		pthread_join(sig_th, NULL);
+	}
 	watchdog_stop(&R);
+	if (sigs_blocked)
+		pthread_sigmask(SIG_SETMASK, &old_sigs, NULL);
 	for (unsigned i = 0; i < nsuites; i++)
 		suite_free(suites[i]);
 	free(suites);
