@@ -14,7 +14,11 @@
 
 #include "tool/tool.h"
 
-/* --json: tool_err's messages kept for standard output, each ending in a NUL */
+/*
+ * --json: tool_err's messages kept for standard output, each ending in a
+ * NUL.  The tool's threads (signal waiters, the test runner's watchdog)
+ * never call tool_err: only the main thread changes these.
+ */
 #define ERR_KEPT_MAX 8192
 static bool g_json_errors;
 static char g_kept[ERR_KEPT_MAX];
