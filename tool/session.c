@@ -72,6 +72,7 @@ int tool_open_session(const struct tool_opts *o, struct tool_session *s)
 			return rc;
 		reader = name;
 	}
+	snprintf(s->name, sizeof(s->name), "%s", reader);
 	w = tool_trace_setup(o, &opts);
 	rc = uccid_open_wrapped(reader, &opts, w.fn, w.ctx, &s->r, err, sizeof(err));
 	if (rc < 0) {
@@ -90,6 +91,13 @@ int tool_open_session(const struct tool_opts *o, struct tool_session *s)
 	return 0;
 }
 
+void tool_json_slot(const struct tool_session *s)
+{
+	fputs("{\"reader\":", stdout);
+	json_string(stdout, s->name);
+	printf(",\"slot\":%u", s->slot);
+}
+
 int tool_open_failed(int rc)
 {
 	return rc == -EINVAL ? EXIT_USAGE : EXIT_FAILED;
@@ -98,8 +106,19 @@ int tool_open_failed(int rc)
 int tool_fail(struct tool_session *s, const char *what, int rc)
 {
 	struct uccid_reader_error le;
+	struct uccid_slot_status st;
 
-	if (s->r && uccid_last_error(s->r, s->slot, &le) == 0 && le.valid && rc == -EIO)
+	/*
+	 * -EIO is also the session's own refusal to send to a card that is not
+	 * powered (after "unlock unpower", a poweroff): nothing reached the
+	 * reader, so no bError of the reader's is to blame.  Only a transmit
+	 * has that refusal (a power-on the reader refused leaves the card
+	 * unpowered too, and that is the reader's bError).
+	 */
+	if (s->r && rc == -EIO && !strcmp(what, "transmit") && uccid_slot_status(s->r, s->slot, &st) == 0 && st.present && !st.powered)
+		tool_err("%s: the card in slot %u is not powered: refused here, nothing was sent (a reset powers it)",
+			 what, s->slot);
+	else if (s->r && uccid_last_error(s->r, s->slot, &le) == 0 && le.valid && rc == -EIO)
 		tool_err("%s: the reader refused: %s (bError %02X)", what, ccid_error_name(le.bError), le.bError);
 	else
 		tool_err("%s: %s", what, uccid_strerror(rc));

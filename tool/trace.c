@@ -30,6 +30,10 @@ struct tool_trace {
 	FILE *out;                   /* text trace, or NULL */
 	bool verbose;
 	int64_t start_ns;            /* uccid_mono_ns(): the trace's time 0 */
+	FILE *json;                  /* uccid --json trace: frame objects, printed after the command's output */
+	char *json_buf;
+	size_t json_len;
+	unsigned json_dropped;
 	struct pcap_writer *pcap;
 	const char *pcap_path;
 	struct tool_capture *capture;        /* what records into pcap */
@@ -100,6 +104,29 @@ void tool_trace_print(FILE *f, bool verbose, bool out, const uint8_t *msg, size_
 	}
 }
 
+/* One message as a JSON object on a line of its own (docs/json.md, uccid --json trace). */
+static void json_frame(FILE *f, bool out, const uint8_t *msg, size_t len, double ms)
+{
+	struct ccid_msg m;
+	struct ccid_diag diag = { 0 };
+
+	fprintf(f, "{\"event\":\"frame\",\"dir\":\"%s\",\"ms\":%.3f,\"bytes\":\"", out ? "out" : "in", ms);
+	for (size_t i = 0; i < len; i++)
+		fprintf(f, "%02X", msg[i]);
+	fputc('"', f);
+	if (ccid_msg_decode(msg, len, &m, &diag) < 0) {
+		fputs(",\"type\":null,\"undecodable\":", f);
+		json_string(f, diag.expected ? diag.expected : "not a CCID message");
+	} else {
+		fputs(",\"type\":", f);
+		json_string(f, ccid_msg_type_name(m.bMessageType));
+		fprintf(f, ",\"slot\":%u,\"seq\":%u", m.bSlot, m.bSeq);
+	}
+	fputs("}\n", f);
+}
+
+#define JSON_TRACE_MAX (64u << 20)   /* bytes of frame objects kept for the end of the run */
+
 /* The uccid_trace_fn: called by the library for every bulk message, with its own locks held. */
 static void on_message(void *ctx, bool out, const uint8_t *msg, size_t len)
 {
@@ -107,8 +134,16 @@ static void on_message(void *ctx, bool out, const uint8_t *msg, size_t len)
 	int64_t now_ns = uccid_mono_ns();
 
 	pthread_mutex_lock(&t->lock);
-	tool_trace_print(t->out, t->verbose, out, msg, len, (double)(now_ns - t->start_ns) / 1e6);
-	fflush(t->out);
+	if (t->json) {
+		/* kept for the end: the command's own object may be open on stdout now */
+		if (ftell(t->json) < (long)JSON_TRACE_MAX)
+			json_frame(t->json, out, msg, len, (double)(now_ns - t->start_ns) / 1e6);
+		else
+			t->json_dropped++;
+	} else {
+		tool_trace_print(t->out, t->verbose, out, msg, len, (double)(now_ns - t->start_ns) / 1e6);
+		fflush(t->out);
+	}
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -144,6 +179,16 @@ int tool_trace_start(struct tool_opts *o)
 		}
 		t->pcap_path = o->pcap;
 	}
+	/* uccid --json trace: JSON lines; with --trace the text on stderr stays text */
+	if (o->json && o->trace_to == stdout && !(t->json = open_memstream(&t->json_buf, &t->json_len))) {
+		tool_err("trace: %s", strerror(ENOMEM));
+		if (t->pcap) {
+			tool_capture_free(t->capture);
+			pcap_close(t->pcap);
+		}
+		free(t);
+		return EXIT_FAILED;
+	}
 	pthread_mutex_init(&t->lock, NULL);
 	t->out = o->trace_to;
 	t->verbose = o->verbose;
@@ -175,6 +220,14 @@ int tool_trace_finish(const struct tool_opts *o, int status)
 
 	if (!t)
 		return status;
+	if (t->json) {
+		fclose(t->json);
+		fwrite(t->json_buf, 1, t->json_len, stdout);
+		free(t->json_buf);
+		if (t->json_dropped)
+			tool_err("trace: %u message%s after the first %u MB of the trace left out", t->json_dropped,
+				 t->json_dropped == 1 ? "" : "s", JSON_TRACE_MAX >> 20);
+	}
 	if (t->out)
 		fflush(t->out);
 	if (t->pcap) {
@@ -192,12 +245,24 @@ int tool_trace_finish(const struct tool_opts *o, int status)
 	return status;
 }
 
-/* Reached only as "uccid trace trace": main() takes the first "trace" as the --trace switch. */
+/* Reached without a subcommand to trace, or as "uccid trace trace": main() takes the first "trace" as the
+   --trace switch. */
+static const struct tool_opt trace_opts[] = { TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END };
+const struct tool_cmd tool_cmd_trace = {
+	"trace", cmd_trace, "run a subcommand, printing every CCID message on stdout (as --trace)",
+	"uccid trace [--json] SUBCOMMAND [ARGS...]", trace_opts, NULL,
+};
+
 int cmd_trace(const struct tool_opts *o, int argc, char **argv)
 {
+	struct tool_getopt g;
+	int c;
+
 	(void)o;
-	(void)argc;
-	(void)argv;
+	tool_getopt_init(trace_opts, &g);
+	while ((c = getopt_long(argc, argv, g.shorts, g.lo, NULL)) != -1)
+		if (c != 'j')
+			return tool_bad_option("trace", argv);
 	tool_err("trace: give the subcommand to trace: uccid trace SUBCOMMAND [ARGS...]");
 	return EXIT_USAGE;
 }

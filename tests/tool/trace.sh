@@ -68,11 +68,11 @@ run 0 --help && has out "PINs"
 # a watch across a removal and an insertion: the capture holds the interrupt transfers
 ${VALGRIND:-} "$UCCID" -r "$R" --pcap "$tmp/watch.pcapng" watch >"$tmp/watch.out" 2>"$tmp/watch.err" </dev/null &
 wpid=$!
-wait_for -p $wpid "$tmp/watch.out" "^slot 0: inserted$" || fails=$((fails + 1))
+wait_for -p $wpid "$tmp/watch.out" " slot 0: inserted, ATR 3B" || fails=$((fails + 1))
 ctl "remove"
-wait_for -p $wpid "$tmp/watch.out" "^slot 0: removed$" || fails=$((fails + 1))
+wait_for -p $wpid "$tmp/watch.out" " slot 0: removed$" || fails=$((fails + 1))
 ctl "insert"
-wait_for -p $wpid -n 2 "$tmp/watch.out" "^slot 0: inserted$" || fails=$((fails + 1))
+wait_for -p $wpid -n 2 "$tmp/watch.out" " slot 0: inserted, ATR 3B" || fails=$((fails + 1))
 kill -TERM $wpid
 check "uccid watch --pcap ends cleanly on SIGTERM" wait $wpid
 # a wrong-seq answer: the reader is aborted (CCID §5.3.1 class request, then PC_to_RDR_Abort)
