@@ -164,10 +164,16 @@ static void card_timing(struct uccid_reader *r, struct uslot *s, uint8_t fidi)
 	s->bwt_ms = (uint32_t)(bwt / 1000) + 1;
 }
 
-/* The protocol a power-up runs: the specific mode's, else T=1 when offered and the reader runs it, else T=0. */
+/*
+ * The protocol a power-up runs: the specific mode's, else T=1 when offered and
+ * the reader runs it, else T=0.  A TA2 naming neither T=0 nor T=1 (T=7 and
+ * T=4 in pcsc-tools' list, behind a TD1 of T=15 or T=14) cannot be run as
+ * such; the card is used as in negotiable mode rather than refused, as
+ * pcscd and libccid use it.
+ */
 static uint8_t auto_protocol(const struct uccid_reader *r, const struct ccid_atr *a)
 {
-	if (a->specific_mode)
+	if (a->specific_mode && a->ta2_protocol <= CCID_PROTOCOL_T1)
 		return a->ta2_protocol;
 	if ((a->protocols & 2) && (r->desc.dwProtocols & CCID_PROTOCOLS_T1))
 		return CCID_PROTOCOL_T1;
