@@ -10,6 +10,7 @@
  * representative each: every "." becomes 0 and every "[...]" its first
  * alternative.  Prints the counts per finding kind.  Skips (exit 77) with a
  * message when the list is not installed.  UCCID_ATR_LIST names another list.
+ * With --defective it only prints the ATRs with findings (tests/tool/atr-analysis.sh).
  */
 #include "config.h"
 
@@ -106,7 +107,7 @@ static int load_list(void)
 	}
 	fclose(f);
 	if (bad)
-		printf("%s: %u lines beginning with 3 are not ATRs, skipped\n", list_path, bad);
+		fprintf(stderr, "%s: %u lines beginning with 3 are not ATRs, skipped\n", list_path, bad);
 	return 0;
 }
 
@@ -248,7 +249,23 @@ START_TEST(every_atr_powers_up)
 }
 END_TEST
 
-int main(void)
+/* --defective: the ATRs (not patterns) with findings, one a line in hex, for tests/tool/atr-analysis.sh. */
+static int print_defective(void)
+{
+	for (size_t i = 0; i < natrs; i++) {
+		char hex[2 * VCARD_ATR_MAX + 1] = "";
+		struct ccid_atr a;
+
+		if (atrs[i].pattern || ccid_atr_parse_lenient(atrs[i].atr, atrs[i].len, &a, NULL) < 0 || !a.nfindings)
+			continue;
+		hexstr(atrs[i].atr, atrs[i].len, hex, sizeof(hex));
+		printf("%s\n", hex);
+	}
+	free(atrs);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	Suite *s = suite_create("atr_corpus");
 	TCase *tc;
@@ -259,6 +276,8 @@ int main(void)
 		       list_path, strerror(-r));
 		return 77;
 	}
+	if (argc > 1 && !strcmp(argv[1], "--defective"))
+		return print_defective();
 	tc = tcase_create("decode");
 	tcase_add_test(tc, every_atr_decodes);
 	suite_add_tcase(s, tc);
