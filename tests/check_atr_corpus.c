@@ -7,8 +7,8 @@
  * virtual reader in process, powers up through the session (one warning
  * for a defective ATR, none otherwise) and answers an APDU.  Lines that are
  * patterns (".." or "[..]" in them) are decoded and powered up through one
- * representative each: every "." becomes 0 and every "[...]" its first
- * alternative.  Prints the counts per finding kind.  Skips (exit 77) with a
+ * representative each: every "." becomes 0, every "[...]" its first
+ * alternative and ".*" nothing.  Prints the counts per finding kind.  Skips (exit 77) with a
  * message when the list is not installed.  UCCID_ATR_LIST names another list.
  * With --defective it only prints the ATRs with findings (tests/tool/atr-analysis.sh).
  */
@@ -53,6 +53,12 @@ static bool parse_line(const char *p, unsigned line, struct entry *e)
 
 		if (*p == ' ')
 			continue;
+		if (p[0] == '.' && p[1] == '*') {
+			/* any bytes: none */
+			e->pattern = true;
+			p++;
+			continue;
+		}
 		if (*p == '.') {
 			v = 0;
 			e->pattern = true;
