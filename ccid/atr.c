@@ -183,53 +183,84 @@ static void atr_derive(struct ccid_atr *a)
 	}
 }
 
-int ccid_atr_parse(const uint8_t *buf, size_t len, struct ccid_atr *ret, struct ccid_diag *diag)
+/* Record a defect; at most one per kind, so CCID_ATR_MAX_FINDINGS bounds the list. */
+static void add_finding(struct ccid_atr *a, enum ccid_atr_defect defect, int err, size_t offset, size_t count,
+			const char *expected)
 {
-	struct ccid_atr a;
-	size_t pos, gi;
-	uint8_t y, T, x;
+	struct ccid_atr_finding *f;
+
+	if (a->nfindings >= CCID_ATR_MAX_FINDINGS)
+		return;
+	f = &a->findings[a->nfindings++];
+	f->defect = defect;
+	f->err = err;
+	f->offset = offset;
+	f->count = count;
+	f->expected = expected;
+	f->want = -1;
+	f->got = -1;
+}
+
+/* XOR of T0 .. bytes[end - 1] (§8.2.5: TCK makes the XOR of T0..TCK zero). */
+static uint8_t xor_from_t0(const uint8_t *bytes, size_t end)
+{
+	uint8_t x = 0;
+
+	for (size_t i = 1; i < end; i++)
+		x ^= bytes[i];
+	return x;
+}
+
+/*
+ * The one walk both parses share: refuses only a missing or invalid TS,
+ * records every structural defect as a finding and goes on with what is
+ * there.  Findings are recorded in the order ccid_atr_parse() meets them.
+ */
+static int atr_walk(const uint8_t *buf, size_t in_len, struct ccid_atr *a, struct ccid_diag *diag)
+{
+	size_t len = in_len, pos, gi;
+	uint8_t y, T;
 	bool tck_needed = false;
 
-	if ((!buf && len) || !ret)
-		return -EINVAL;
-	if (len == 0)
+	if (in_len == 0)
 		return ccid_fail(diag, 0, "TS (3B direct or 3F inverse convention)", -ENODATA);
-	if (len > CCID_ATR_MAX)
-		return ccid_fail(diag, CCID_ATR_MAX, "end of ATR (at most 33 bytes, ISO 7816-3 8.2.1)",
-				 -EMSGSIZE);
-
-	memset(&a, 0, sizeof(a));
-	a.len = len;
-	switch (buf[0]) {
-	case 0x3B:
-		memcpy(a.bytes, buf, len);
-		break;
-	case 0x3F:
-		a.inverse = true;
-		memcpy(a.bytes, buf, len);
-		break;
-	case 0x03:
-		a.inverse = true;
-		a.flags |= CCID_ATR_RAW_INVERSE;
-		for (size_t i = 0; i < len; i++)
-			a.bytes[i] = inverse_to_direct(buf[i]);
-		break;
-	default:
+	if (buf[0] != 0x3B && buf[0] != 0x3F && buf[0] != 0x03)
 		return ccid_fail(diag, 0, "TS 3B (direct) or 3F (inverse convention)", -EBADMSG);
+
+	memset(a, 0, sizeof(*a));
+	if (in_len > CCID_ATR_MAX) {
+		len = CCID_ATR_MAX;
+		add_finding(a, CCID_ATR_TOO_LONG, -EMSGSIZE, CCID_ATR_MAX, in_len - CCID_ATR_MAX,
+			    "end of ATR (at most 33 bytes, ISO 7816-3 8.2.1)");
+	}
+	a->len = len;
+	if (buf[0] == 0x03) {
+		a->inverse = true;
+		a->flags |= CCID_ATR_RAW_INVERSE;
+		for (size_t i = 0; i < len; i++)
+			a->bytes[i] = inverse_to_direct(buf[i]);
+	} else {
+		a->inverse = buf[0] == 0x3F;
+		memcpy(a->bytes, buf, len);
 	}
 
 	/* §8.2.2: T0 = Y1 | K. */
-	if (len < 2)
-		return ccid_fail(diag, 1, "T0 (format byte)", -ENODATA);
-	a.T0 = a.bytes[1];
-	a.K = a.T0 & 0x0F;
-	y = a.T0 >> 4;
+	if (len < 2) {
+		add_finding(a, CCID_ATR_TRUNCATED, -ENODATA, len, 1, "T0 (format byte)");
+		a->ngroups = 1;
+		a->group[0].T = CCID_ATR_T_GLOBAL;
+		a->hist_offset = len;
+		goto derive;
+	}
+	a->T0 = a->bytes[1];
+	a->K = a->T0 & 0x0F;
+	y = a->T0 >> 4;
 	pos = 2;
 	T = CCID_ATR_T_GLOBAL;
 
 	/* §8.2.3: each Y nibble announces TA, TB, TC, TD of the next group in that order. */
 	for (gi = 0;; gi++) {
-		struct ccid_atr_group *g = &a.group[gi];
+		struct ccid_atr_group *g = &a->group[gi];
 
 		g->T = T;
 		for (int k = IB_A; k < IB_COUNT; k++) {
@@ -237,10 +268,15 @@ int ccid_atr_parse(const uint8_t *buf, size_t len, struct ccid_atr *ret, struct 
 
 			if (!(y & (1u << k)))
 				continue;
-			if (pos >= len)
-				return ccid_fail(diag, len, ib_names[gi][k], -ENODATA);
+			if (pos >= len) {
+				/* the rest of the ATR is absent: what was read stands */
+				add_finding(a, CCID_ATR_TRUNCATED, -ENODATA, len, 1, ib_names[gi][k]);
+				a->ngroups = gi + 1;
+				a->hist_offset = len;
+				goto derive;
+			}
 			val = group_byte(g, k, &off);
-			*val = a.bytes[pos];
+			*val = a->bytes[pos];
 			*off = (uint8_t)pos;
 			g->present |= (uint8_t)(CCID_ATR_TA << k);
 			pos++;
@@ -252,40 +288,144 @@ int ccid_atr_parse(const uint8_t *buf, size_t len, struct ccid_atr *ret, struct 
 		if (T != 0)
 			tck_needed = true;
 		/* Unreachable within 33 bytes (TD32 would be byte 34); kept as the array bound. */
-		if (gi + 1 >= CCID_ATR_MAX_GROUPS)
-			return ccid_fail(diag, pos, "end of ATR (too many interface byte groups)", -EMSGSIZE);
+		if (gi + 1 >= CCID_ATR_MAX_GROUPS) {
+			add_finding(a, CCID_ATR_TRUNCATED, -EMSGSIZE, pos, 1,
+				    "end of ATR (too many interface byte groups)");
+			break;
+		}
 	}
-	a.ngroups = gi + 1;
+	a->ngroups = gi + 1;
 
-	if (len - pos < a.K)
-		return ccid_fail(diag, len, "historical byte (K in T0)", -ENODATA);
-	a.hist_offset = pos;
-	a.hist_len = a.K;
-	pos += a.K;
+	a->hist_offset = pos;
+	if (len - pos < a->K) {
+		add_finding(a, CCID_ATR_MISSING_HISTORICAL, -ENODATA, len, a->K - (len - pos),
+			    "historical byte (K in T0)");
+		a->hist_len = len - pos;
+		if (tck_needed)
+			add_finding(a, CCID_ATR_MISSING_TCK, -ENODATA, len, 1,
+				    "TCK (a protocol other than T=0 is indicated)");
+		goto derive;
+	}
+	a->hist_len = a->K;
+	pos += a->K;
 
 	/* §8.2.5: TCK is absent only if T=0 alone is indicated. */
 	if (tck_needed) {
-		if (pos >= len)
-			return ccid_fail(diag, len, "TCK (a protocol other than T=0 is indicated)", -ENODATA);
-		a.has_tck = true;
-		a.TCK = a.bytes[pos];
-		a.tck_offset = pos;
-		x = 0;
-		for (size_t i = 1; i <= pos; i++)
-			x ^= a.bytes[i];
-		if (x)
-			return ccid_fail(diag, pos, "TCK making the XOR of T0..TCK zero", -EPROTO);
+		if (pos >= len) {
+			add_finding(a, CCID_ATR_MISSING_TCK, -ENODATA, len, 1,
+				    "TCK (a protocol other than T=0 is indicated)");
+			goto derive;
+		}
+		a->has_tck = true;
+		a->TCK = a->bytes[pos];
+		a->tck_offset = pos;
+		if (xor_from_t0(a->bytes, pos + 1)) {
+			add_finding(a, CCID_ATR_WRONG_TCK, -EPROTO, pos, 1, "TCK making the XOR of T0..TCK zero");
+			a->findings[a->nfindings - 1].want = xor_from_t0(a->bytes, pos);
+			a->findings[a->nfindings - 1].got = a->TCK;
+		}
 		pos++;
-	}
-	if (pos < len)
-		return ccid_fail(diag, pos,
-				 tck_needed ? "end of ATR after TCK"
-					    : "end of ATR (no TCK: only T=0 is indicated, ISO 7816-3 8.2.5)",
-				 -EMSGSIZE);
+		if (pos < len)
+			add_finding(a, CCID_ATR_EXTRA_AFTER_TCK, -EMSGSIZE, pos, len - pos, "end of ATR after TCK");
+	} else if (pos < len) {
+		static const char *const t0_end = "end of ATR (no TCK: only T=0 is indicated, ISO 7816-3 8.2.5)";
 
-	atr_derive(&a);
+		if (len - pos == 1 && !xor_from_t0(a->bytes, len)) {
+			/* a check byte nobody asked for: keep it as TCK */
+			add_finding(a, CCID_ATR_UNEXPECTED_TCK, -EMSGSIZE, pos, 1, t0_end);
+			a->has_tck = true;
+			a->TCK = a->bytes[pos];
+			a->tck_offset = pos;
+			pos++;
+		} else {
+			add_finding(a, CCID_ATR_EXTRA_BYTES, -EMSGSIZE, pos, len - pos, t0_end);
+		}
+	}
+	if (pos < len) {
+		a->extra_offset = pos;
+		a->extra_len = len - pos;
+	}
+
+derive:
+	atr_derive(a);
+	return 0;
+}
+
+int ccid_atr_parse_lenient(const uint8_t *buf, size_t len, struct ccid_atr *ret, struct ccid_diag *diag)
+{
+	struct ccid_atr a;
+	int r;
+
+	if ((!buf && len) || !ret)
+		return -EINVAL;
+	r = atr_walk(buf, len, &a, diag);
+	if (r < 0)
+		return r;
 	*ret = a;
 	return 0;
+}
+
+int ccid_atr_parse(const uint8_t *buf, size_t len, struct ccid_atr *ret, struct ccid_diag *diag)
+{
+	struct ccid_atr a;
+	int r;
+
+	if ((!buf && len) || !ret)
+		return -EINVAL;
+	r = atr_walk(buf, len, &a, diag);
+	if (r < 0)
+		return r;
+	if (a.nfindings)
+		return ccid_fail(diag, a.findings[0].offset, a.findings[0].expected, a.findings[0].err);
+	*ret = a;
+	return 0;
+}
+
+const char *ccid_atr_defect_name(enum ccid_atr_defect defect)
+{
+	switch (defect) {
+	case CCID_ATR_TRUNCATED: return "truncated";
+	case CCID_ATR_MISSING_HISTORICAL: return "missing-historical";
+	case CCID_ATR_MISSING_TCK: return "missing-tck";
+	case CCID_ATR_WRONG_TCK: return "wrong-tck";
+	case CCID_ATR_UNEXPECTED_TCK: return "unexpected-tck";
+	case CCID_ATR_EXTRA_BYTES: return "extra-bytes";
+	case CCID_ATR_EXTRA_AFTER_TCK: return "extra-after-tck";
+	case CCID_ATR_TOO_LONG: return "too-long";
+	}
+	return "unknown";
+}
+
+int ccid_atr_finding_text(const struct ccid_atr_finding *f, char *buf, size_t cap)
+{
+	if (!f || (!buf && cap))
+		return -EINVAL;
+	switch (f->defect) {
+	case CCID_ATR_TRUNCATED:
+		return snprintf(buf, cap, "truncated at byte %zu: expected %s, found the end", f->offset, f->expected);
+	case CCID_ATR_MISSING_HISTORICAL:
+		return snprintf(buf, cap, "%zu historical byte(s) missing at byte %zu (K in T0 says more)", f->count,
+				f->offset);
+	case CCID_ATR_MISSING_TCK:
+		return snprintf(buf, cap, "TCK missing at byte %zu: a protocol other than T=0 is indicated "
+				"(ISO 7816-3 8.2.5)", f->offset);
+	case CCID_ATR_WRONG_TCK:
+		return snprintf(buf, cap, "wrong TCK at byte %zu: expected %02X, found %02X", f->offset,
+				(unsigned)f->want & 0xFFu, (unsigned)f->got & 0xFFu);
+	case CCID_ATR_UNEXPECTED_TCK:
+		return snprintf(buf, cap, "TCK at byte %zu though only T=0 is indicated (ISO 7816-3 8.2.5: none "
+				"expected); its XOR is correct", f->offset);
+	case CCID_ATR_EXTRA_BYTES:
+		return snprintf(buf, cap, "%zu extra byte(s) at byte %zu after a T=0-only ATR (expected the end: no "
+				"TCK, ISO 7816-3 8.2.5)", f->count, f->offset);
+	case CCID_ATR_EXTRA_AFTER_TCK:
+		return snprintf(buf, cap, "%zu extra byte(s) at byte %zu after TCK (expected the end)", f->count,
+				f->offset);
+	case CCID_ATR_TOO_LONG:
+		return snprintf(buf, cap, "%zu byte(s) past the 33 ISO 7816-3 8.2.1 allows, from byte %zu: ignored",
+				f->count, f->offset);
+	}
+	return snprintf(buf, cap, "defect %d at byte %zu", (int)f->defect, f->offset);
 }
 
 /* ---- describe ---------------------------------------------------------- */
@@ -681,13 +821,21 @@ static void describe_derived(struct walk *w)
 		  "T=1 checksum: %s%s", atr->edc == CCID_EDC_CRC ? "CRC" : "LRC", w->t1_tc ? "" : " (default)");
 }
 
+static bool has_finding(const struct ccid_atr *atr, enum ccid_atr_defect defect)
+{
+	for (size_t i = 0; i < atr->nfindings && i < CCID_ATR_MAX_FINDINGS; i++)
+		if (atr->findings[i].defect == defect)
+			return true;
+	return false;
+}
+
 void ccid_atr_describe(const struct ccid_atr *atr, ccid_emit_fn emit, void *ctx)
 {
 	struct walk w = { .atr = atr, .emit = emit, .ctx = ctx };
 	struct text t = { .n = 0 };
 	size_t ngroups;
 
-	if (!atr || !emit || atr->len < 2 || atr->len > CCID_ATR_MAX)
+	if (!atr || !emit || atr->len < 1 || atr->len > CCID_ATR_MAX)
 		return;
 	ngroups = atr->ngroups < CCID_ATR_MAX_GROUPS ? atr->ngroups : CCID_ATR_MAX_GROUPS;
 
@@ -696,13 +844,15 @@ void ccid_atr_describe(const struct ccid_atr *atr, ccid_emit_fn emit, void *ctx)
 		text_add(&t, " (received as 03: the reader did not decode the inverse convention)");
 	emit_value(&w, "TS", 0, &t);
 
-	t.n = 0;
-	text_add(&t, "Y1=0x%X: ", atr->T0 >> 4);
-	text_announced(&t, atr->T0 >> 4, 0);
-	text_add(&t, "; K=%u historical bytes", atr->K);
-	emit_value(&w, "T0", 1, &t);
-	emit_flag(&w, "Y1", 1, atr->T0 >> 4, "interface bytes of group 1");
-	emit_flag(&w, "K", 1, atr->K, "%u historical bytes", atr->K);
+	if (atr->len >= 2) {
+		t.n = 0;
+		text_add(&t, "Y1=0x%X: ", atr->T0 >> 4);
+		text_announced(&t, atr->T0 >> 4, 0);
+		text_add(&t, "; K=%u historical bytes", atr->K);
+		emit_value(&w, "T0", 1, &t);
+		emit_flag(&w, "Y1", 1, atr->T0 >> 4, "interface bytes of group 1");
+		emit_flag(&w, "K", 1, atr->K, "%u historical bytes", atr->K);
+	}
 
 	for (size_t gi = 0; gi < ngroups; gi++) {
 		const struct ccid_atr_group *g = &atr->group[gi];
@@ -723,9 +873,20 @@ void ccid_atr_describe(const struct ccid_atr *atr, ccid_emit_fn emit, void *ctx)
 	if (atr->hist_len && atr->hist_offset + atr->hist_len <= atr->len)
 		describe_historical(&w);
 	if (atr->has_tck && atr->tck_offset < atr->len) {
+		uint8_t x = xor_from_t0(atr->bytes, atr->tck_offset + 1);
+
 		t.n = 0;
-		text_add(&t, "check byte: XOR of T0..TCK is 0");
+		if (x)
+			text_add(&t, "check byte: WRONG, XOR of T0..TCK is %02X (expected TCK %02X)", x,
+				 (unsigned)(x ^ atr->TCK));
+		else
+			text_add(&t, "check byte: XOR of T0..TCK is 0");
+		if (has_finding(atr, CCID_ATR_UNEXPECTED_TCK))
+			text_add(&t, " (present though only T=0 is indicated)");
 		emit_value(&w, "TCK", atr->tck_offset, &t);
 	}
+	if (atr->extra_len && atr->extra_offset + atr->extra_len <= atr->len)
+		ccid_emit_bytes(w.emit, w.ctx, "extra bytes", atr->extra_offset, atr->bytes + atr->extra_offset,
+				atr->extra_len, "%zu byte(s) after the end of the ATR: ignored", atr->extra_len);
 	describe_derived(&w);
 }

@@ -68,6 +68,34 @@ struct ccid_atr_group {
 #define CCID_ATR_EDC_RFU      0x0040u /* first TC for T=1 has bits 8..2 set (§11.4.4): bit 1 used */
 #define CCID_ATR_TD1_T15      0x0080u /* TD1 indicates T=15, invalid there (§8.2.3) */
 
+/*
+ * Structural defects of an ATR as a reader hands it over: what
+ * ccid_atr_parse() refuses and ccid_atr_parse_lenient() reports as findings.
+ * Real cards send all of these (pcsc-tools' smartcard_list.txt holds about
+ * a hundred); libccid and pcscd use such cards with the values they could read.
+ */
+enum ccid_atr_defect {
+	CCID_ATR_TRUNCATED = 1,         /* the input ends in T0 or the interface bytes: the rest is absent */
+	CCID_ATR_MISSING_HISTORICAL,    /* fewer historical bytes than K says */
+	CCID_ATR_MISSING_TCK,           /* a protocol other than T=0 is indicated but no TCK follows (§8.2.5) */
+	CCID_ATR_WRONG_TCK,             /* the XOR of T0..TCK is not 0 */
+	CCID_ATR_UNEXPECTED_TCK,        /* one byte after a T=0-only ATR that is a correct check byte */
+	CCID_ATR_EXTRA_BYTES,           /* bytes after a T=0-only ATR (not a correct check byte) */
+	CCID_ATR_EXTRA_AFTER_TCK,       /* bytes after TCK */
+	CCID_ATR_TOO_LONG,              /* more than 33 bytes (§8.2.1): the bytes past 33 are ignored */
+};
+
+#define CCID_ATR_MAX_FINDINGS 4
+
+struct ccid_atr_finding {
+	enum ccid_atr_defect defect;
+	int err;                        /* what ccid_atr_parse() returns for it: -ENODATA, -EMSGSIZE, -EPROTO */
+	size_t offset;                  /* the first byte concerned; the input length for a missing one */
+	size_t count;                   /* bytes missing or extra (1 for a TCK) */
+	const char *expected;           /* static: what belonged at offset (ccid_diag's text) */
+	int want, got;                  /* CCID_ATR_WRONG_TCK: the TCK making the XOR zero, the one found; else -1 */
+};
+
 struct ccid_atr {
 	uint8_t bytes[CCID_ATR_MAX];    /* the ATR, direct-convention byte values (TS = 3B or 3F) */
 	size_t len;
@@ -104,10 +132,15 @@ struct ccid_atr {
 	bool has_clock_class;           /* a TA for T=15 is present */
 	uint8_t clock_stop;             /* its bits 8..7: 0 not supported, 1 state L, 2 state H, 3 no preference */
 	uint8_t class_indicator;        /* its bits 6..1: bit 1 class A (5 V), 2 class B (3 V), 3 class C (1.8 V) */
+
+	/* ccid_atr_parse_lenient() only (ccid_atr_parse() succeeds only without): the defects, in input order. */
+	size_t nfindings;
+	struct ccid_atr_finding findings[CCID_ATR_MAX_FINDINGS];
+	size_t extra_offset, extra_len;  /* bytes after the ATR (CCID_ATR_EXTRA_*) in bytes[] */
 };
 
 /*
- * Decode the ATR in (buf, len), which must be exactly the ATR: TS, T0, the
+ * Decode the ATR in (buf, len) strictly: it must be exactly the ATR: TS, T0, the
  * interface bytes announced by T0 and each TDi, K historical bytes, and TCK
  * unless only T=0 is indicated (no TD, or every TDi says T=0; T=0 with T=15
  * requires TCK, §8.2.5).
@@ -136,9 +169,43 @@ struct ccid_atr {
 int ccid_atr_parse(const uint8_t *buf, size_t len, struct ccid_atr *ret, struct ccid_diag *diag);
 
 /*
+ * Decode whatever answer-to-reset a reader returned: everything that is not
+ * refused below is accepted, parsed as far as it goes, and the ISO defaults
+ * (§8.3) stand in for what is absent.  Each structural defect that
+ * ccid_atr_parse() refuses becomes a finding in ret->findings (at most one
+ * per kind, in input order), with the offset and the text ccid_atr_parse()
+ * would give:
+ *   - the input ends in T0 or an interface byte (CCID_ATR_TRUNCATED): the
+ *     bytes read so far count, the rest is absent, K is kept but no
+ *     historical byte is read;
+ *   - fewer than K historical bytes: those present are the historical bytes;
+ *   - TCK missing or wrong: the values are used anyway (TCK protects nothing
+ *     the reader did not already accept);
+ *   - bytes after a T=0-only ATR: one byte that makes the XOR of T0..it zero
+ *     is taken as a TCK (CCID_ATR_UNEXPECTED_TCK, has_tck set), anything
+ *     else is extra bytes (extra_offset/extra_len);
+ *   - bytes after TCK (extra_offset/extra_len);
+ *   - more than 33 bytes: only the first 33 are decoded and kept (len = 33).
+ * Returns 0, or
+ *   -EINVAL    buf (with len > 0) or ret is NULL
+ *   -ENODATA   len is 0 (diag offset 0)
+ *   -EBADMSG   TS is not 3B, 3F or 03: not an ATR (diag offset 0)
+ */
+int ccid_atr_parse_lenient(const uint8_t *buf, size_t len, struct ccid_atr *ret, struct ccid_diag *diag);
+
+/* Short stable name of a defect ("wrong-tck", "missing-historical", ...); "unknown" if out of range. */
+const char *ccid_atr_defect_name(enum ccid_atr_defect defect);
+
+/*
+ * One line for a person: "wrong TCK at byte 12: expected 5A, found 3C".
+ * Returns what snprintf returns (the length it wanted), or -EINVAL if f is NULL.
+ */
+int ccid_atr_finding_text(const struct ccid_atr_finding *f, char *buf, size_t cap);
+
+/*
  * Walk a parsed ATR for display: VALUE fields for TS, T0 and each interface
  * byte (named "TA1", "TD2", ...; FLAG fields for their sub-fields), a SECTION
- * per interface-byte group, BYTES "historical bytes", VALUE "TCK", then
+ * per interface-byte group, BYTES "historical bytes", VALUE "TCK", BYTES "extra bytes" (lenient parse), then
  * DERIVED "protocols", "mode", "Fi", "Di", "fmax", "N", "WI", "IFSC", "BWI",
  * "CWI", "EDC".  Each input byte is covered by exactly one VALUE or BYTES
  * field.  Does nothing if atr or emit is NULL.

@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "session/session_priv.h"
@@ -221,10 +222,16 @@ static int t1_start(struct uccid_reader *r, struct uslot *s, uint8_t ifsc, enum 
 	return 0;
 }
 
-/* The protocol a power-up runs: the specific mode's, else T=1 when offered and the reader runs it, else T=0. */
+/*
+ * The protocol a power-up runs: the specific mode's, else T=1 when offered and
+ * the reader runs it, else T=0.  A TA2 naming neither T=0 nor T=1 (T=7 and
+ * T=4 in pcsc-tools' list, behind a TD1 of T=15 or T=14) cannot be run as
+ * such; the card is used as in negotiable mode rather than refused, as
+ * pcscd and libccid use it.
+ */
 static uint8_t auto_protocol(const struct uccid_reader *r, const struct ccid_atr *a)
 {
-	if (a->specific_mode)
+	if (a->specific_mode && a->ta2_protocol <= CCID_PROTOCOL_T1)
 		return a->ta2_protocol;
 	if ((a->protocols & 2) && (r->desc.dwProtocols & CCID_PROTOCOLS_T1))
 		return CCID_PROTOCOL_T1;
@@ -288,11 +295,32 @@ static int negotiate(struct uccid_reader *r, struct uslot *s, uint8_t proto, uin
 	return 0;
 }
 
+/* One warning for a defective ATR, naming every defect (ccid_atr_parse_lenient's findings). */
+static void log_atr_defects(struct uccid_reader *r, const struct uslot *s)
+{
+	char text[4 * 200] = "";
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->atrp.nfindings && i < CCID_ATR_MAX_FINDINGS && n < sizeof(text); i++) {
+		int w;
+
+		if (i)
+			n += (size_t)snprintf(text + n, sizeof(text) - n, "; ");
+		if (n >= sizeof(text))
+			break;
+		w = ccid_atr_finding_text(&s->atrp.findings[i], text + n, sizeof(text) - n);
+		if (w > 0)
+			n += (size_t)w;
+	}
+	uccid_log(r, UCCID_LOG_WARNING, "slot %u: defective ATR, used with the values it gives and ISO defaults: %s",
+		  s->index, text);
+}
+
 /* IccPowerOn (a warm reset when the card is powered) and the ATR checked into s->atrp; nothing negotiated. */
 static int activate(struct uccid_reader *r, struct uslot *s, enum uccid_voltage v, bool warm)
 {
 	static const enum uccid_voltage order[] = { UCCID_VOLTAGE_5V, UCCID_VOLTAGE_3V, UCCID_VOLTAGE_1V8 };
-	uint8_t ans[CCID_HEADER_SIZE + 64];
+	uint8_t ans[CCID_HEADER_SIZE + 256];   /* a longer ATR than ISO allows still arrives whole */
 	struct ccid_msg m;
 	struct ccid_diag diag = { 0 };
 	int rc = -ENOTSUP;
@@ -320,14 +348,22 @@ static int activate(struct uccid_reader *r, struct uslot *s, enum uccid_voltage 
 	uccid_forget_card(r, s, LOCKMGR_EV_RESET);
 	if (rc < 0)
 		return rc;
-	rc = ccid_atr_parse(m.abData, m.dwLength, &s->atrp, &diag);
+	/*
+	 * Any answer with a valid TS is an ATR: real cards send wrong or missing
+	 * TCKs, bytes after the end, too few historical bytes; libccid and pcscd
+	 * use them, so the card runs with what could be read and the ISO defaults.
+	 */
+	rc = ccid_atr_parse_lenient(m.abData, m.dwLength, &s->atrp, &diag);
 	if (rc < 0) {
-		uccid_log(r, UCCID_LOG_ERROR, "slot %u: bad ATR: %s at byte %zu (expected %s)", s->index, strerror(-rc),
-			  diag.offset, diag.expected ? diag.expected : "");
+		uccid_log(r, UCCID_LOG_ERROR, "slot %u: not an ATR: %s at byte %zu (expected %s)", s->index,
+			  strerror(-rc), diag.offset, diag.expected ? diag.expected : "");
 		return -EPROTO;
 	}
-	memcpy(s->atr, m.abData, m.dwLength);
-	s->atr_len = m.dwLength;
+	if (s->atrp.nfindings)
+		log_atr_defects(r, s);
+	/* at most the 33 bytes ISO allows (and PC/SC carries): the parse kept those */
+	memcpy(s->atr, m.abData, s->atrp.len);
+	s->atr_len = s->atrp.len;
 	reader_lock(r);
 	uccid_card_powered(r, s);
 	reader_unlock(r);

@@ -1146,6 +1146,162 @@ START_TEST(test_describe_coverage)
 }
 END_TEST
 
+/* ---- lenient parse: any ATR a reader returns, a finding per defect ---- */
+
+struct want_finding {
+	enum ccid_atr_defect defect;
+	size_t offset, count;
+	int want, got;          /* -1 unless wrong TCK */
+};
+
+struct lenient_case {
+	const char *hex;
+	struct want_finding f[CCID_ATR_MAX_FINDINGS];
+	size_t nf;
+	size_t hist_len;
+	bool has_tck;
+	size_t extra_len;
+};
+
+/* Real ATRs of pcsc-tools' smartcard_list.txt, one per kind, and some made up. */
+static const struct lenient_case lenient_cases[] = {
+	/* clean: no finding */
+	{ ATR_DUAL_T1, { { 0 } }, 0, 11, true, 0 },
+	/* truncated in the interface bytes: TA1 read, TC1 missing */
+	{ "3B DB 96", { { CCID_ATR_TRUNCATED, 3, 1, -1, -1 } }, 1, 0, false, 0 },
+	/* TS alone */
+	{ "3B", { { CCID_ATR_TRUNCATED, 1, 1, -1, -1 } }, 1, 0, false, 0 },
+	/* nothing after the interface bytes: 13 historical bytes missing (T=0 only: no TCK missing) */
+	{ "3B 6D 00 00", { { CCID_ATR_MISSING_HISTORICAL, 4, 13, -1, -1 } }, 1, 0, false, 0 },
+	/* T=1 with 10 of 11 historical bytes: both missing */
+	{ "3B DB 96 00 80 B1 FE 45 1F 83 00 31 C0 64 C7 FC 10 00 01 90",
+	  { { CCID_ATR_MISSING_HISTORICAL, 20, 1, -1, -1 }, { CCID_ATR_MISSING_TCK, 20, 1, -1, -1 } }, 2, 10, false, 0 },
+	/* T=1, historical bytes complete, no TCK */
+	{ "3B DB 96 00 80 B1 FE 45 1F 83 00 31 C0 64 C7 FC 10 00 01 90 00",
+	  { { CCID_ATR_MISSING_TCK, 21, 1, -1, -1 } }, 1, 11, false, 0 },
+	/* wrong TCK */
+	{ "3B DB 96 00 80 B1 FE 45 1F 83 00 31 C0 64 C7 FC 10 00 01 90 00 75",
+	  { { CCID_ATR_WRONG_TCK, 21, 1, 0x74, 0x75 } }, 1, 11, true, 0 },
+	/* wrong TCK and a byte after it (3B 96 00 41 21 92 00 00 62 24 33 33 90 00 of the list) */
+	{ "3B 96 00 41 21 92 00 00 62 24 33 33 90 00",
+	  { { CCID_ATR_WRONG_TCK, 11, 1, 0x11, 0x33 }, { CCID_ATR_EXTRA_AFTER_TCK, 12, 2, -1, -1 } }, 2, 6, true, 2 },
+	/* a correct TCK after a T=0-only ATR */
+	{ "3B 02 14 50 46", { { CCID_ATR_UNEXPECTED_TCK, 4, 1, -1, -1 } }, 1, 2, true, 0 },
+	/* a byte after a T=0-only ATR that is no check byte */
+	{ "3B 02 14 50 00", { { CCID_ATR_EXTRA_BYTES, 4, 1, -1, -1 } }, 1, 2, false, 1 },
+	{ "3B 00 01 02", { { CCID_ATR_EXTRA_BYTES, 2, 2, -1, -1 } }, 1, 0, false, 2 },
+	/* 35 bytes: the last 2 ignored, the 33 decoded are a T=0 ATR with 2 extra bytes... */
+	{ "3B 0F 01 02 03 04 05 06 07 08 09 0A 0B 0C 0D 0E 0F 10 11 12 13 14 15 16 17 18 19 1A 1B 1C 1D 1E 1F 20 21",
+	  { { CCID_ATR_TOO_LONG, 33, 2, -1, -1 }, { CCID_ATR_EXTRA_BYTES, 17, 16, -1, -1 } }, 2, 15, false, 16 },
+};
+
+static void check_coverage(const char *what, const struct ccid_atr *a)
+{
+	static struct col c;
+	unsigned seen[CCID_ATR_MAX] = { 0 };
+
+	memset(&c, 0, sizeof(c));
+	ccid_atr_describe(a, col_emit, &c);
+	for (size_t i = 0; i < c.n; i++) {
+		const struct col_field *f = &c.f[i];
+
+		if (f->kind == CCID_FIELD_VALUE) {
+			ck_assert_uint_lt(f->offset, a->len);
+			seen[f->offset]++;
+		} else if (f->kind == CCID_FIELD_BYTES) {
+			ck_assert_uint_le(f->offset + f->nbytes, a->len);
+			for (size_t k = 0; k < f->nbytes; k++)
+				seen[f->offset + k]++;
+		}
+	}
+	for (size_t k = 0; k < a->len; k++)
+		ck_assert_msg(seen[k] == 1, "%s: byte %zu shown %u times", what, k, seen[k]);
+}
+
+START_TEST(test_lenient_findings)
+{
+	const struct lenient_case *lc = &lenient_cases[_i];
+	uint8_t buf[64];
+	size_t n = tu_hex(lc->hex, buf, sizeof(buf));
+	struct ccid_atr a, strict;
+	struct ccid_diag d = { 0, NULL };
+	char text[256];
+
+	ck_assert_int_eq(ccid_atr_parse_lenient(buf, n, &a, NULL), 0);
+	ck_assert_msg(a.nfindings == lc->nf, "%s: %zu findings, want %zu", lc->hex, a.nfindings, lc->nf);
+	for (size_t i = 0; i < lc->nf; i++) {
+		const struct ccid_atr_finding *f = &a.findings[i];
+
+		ck_assert_msg(f->defect == lc->f[i].defect, "%s: finding %zu is %s, want %s", lc->hex, i,
+			      ccid_atr_defect_name(f->defect), ccid_atr_defect_name(lc->f[i].defect));
+		ck_assert_uint_eq(f->offset, lc->f[i].offset);
+		ck_assert_uint_eq(f->count, lc->f[i].count);
+		ck_assert_int_eq(f->want, lc->f[i].want);
+		ck_assert_int_eq(f->got, lc->f[i].got);
+		ck_assert_ptr_nonnull(f->expected);
+		ck_assert_int_gt(ccid_atr_finding_text(f, text, sizeof(text)), 0);
+		ck_assert_msg(strcmp(ccid_atr_defect_name(f->defect), "unknown"), "%s: unnamed defect", lc->hex);
+	}
+	ck_assert_uint_eq(a.hist_len, lc->hist_len);
+	ck_assert_int_eq(a.has_tck, lc->has_tck);
+	ck_assert_uint_eq(a.extra_len, lc->extra_len);
+	ck_assert_uint_eq(a.len, n > CCID_ATR_MAX ? CCID_ATR_MAX : n);
+	/* the defaults stand in for what is absent */
+	ck_assert(a.protocols & (1u << a.default_protocol));
+	ck_assert(a.IFSC >= 1 && a.IFSC <= 254 && a.WI);
+	check_coverage(lc->hex, &a);
+	/* the strict parse refuses exactly these, with the first finding's diagnostics */
+	if (lc->nf) {
+		ck_assert_int_eq(ccid_atr_parse(buf, n, &strict, &d), a.findings[0].err);
+		ck_assert_uint_eq(d.offset, a.findings[0].offset);
+		ck_assert_str_eq(d.expected, a.findings[0].expected);
+	} else {
+		ck_assert_int_eq(ccid_atr_parse(buf, n, &strict, NULL), 0);
+	}
+}
+END_TEST
+
+START_TEST(test_lenient_text)
+{
+	struct ccid_atr a;
+	uint8_t buf[32];
+	size_t n = tu_hex("3B DB 96 00 80 B1 FE 45 1F 83 00 31 C0 64 C7 FC 10 00 01 90 00 75", buf, sizeof(buf));
+	char text[128];
+
+	ck_assert_int_eq(ccid_atr_parse_lenient(buf, n, &a, NULL), 0);
+	ccid_atr_finding_text(&a.findings[0], text, sizeof(text));
+	ck_assert_str_eq(text, "wrong TCK at byte 21: expected 74, found 75");
+	ck_assert_str_eq(ccid_atr_defect_name(CCID_ATR_WRONG_TCK), "wrong-tck");
+	ck_assert_str_eq(ccid_atr_defect_name((enum ccid_atr_defect)0), "unknown");
+	ck_assert_int_eq(ccid_atr_finding_text(NULL, text, sizeof(text)), -EINVAL);
+	/* the values of a defective ATR are used: TA1 96, T=1 first TA/TB */
+	ck_assert_uint_eq(a.Fi, 512);
+	ck_assert_uint_eq(a.Di, 32);
+	ck_assert_uint_eq(a.IFSC, 0xFE);
+}
+END_TEST
+
+START_TEST(test_lenient_refuses)
+{
+	struct ccid_atr a;
+	struct ccid_diag d = { 99, NULL };
+	uint8_t buf[2] = { 0x3C, 0x00 };
+
+	/* not an ATR: no or no valid TS */
+	ck_assert_int_eq(ccid_atr_parse_lenient(buf, 0, &a, &d), -ENODATA);
+	ck_assert_uint_eq(d.offset, 0);
+	ck_assert_int_eq(ccid_atr_parse_lenient(buf, 2, &a, &d), -EBADMSG);
+	ck_assert_uint_eq(d.offset, 0);
+	ck_assert_int_eq(ccid_atr_parse_lenient(NULL, 2, &a, NULL), -EINVAL);
+	ck_assert_int_eq(ccid_atr_parse_lenient(buf, 2, NULL, NULL), -EINVAL);
+	/* a raw inverse-convention TS (03) is an ATR */
+	buf[0] = 0x03;
+	buf[1] = 0xFF;
+	ck_assert_int_eq(ccid_atr_parse_lenient(buf, 2, &a, NULL), 0);
+	ck_assert(a.inverse);
+}
+END_TEST
+
 START_TEST(test_describe_null)
 {
 	struct ccid_atr a;
@@ -1197,6 +1353,12 @@ static Suite *atr_suite(void)
 	tcase_add_test(tc, test_too_long);
 	tcase_add_test(tc, test_bad_ts);
 	tcase_add_test(tc, test_bad_args);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lenient");
+	tcase_add_loop_test(tc, test_lenient_findings, 0, (int)(sizeof(lenient_cases) / sizeof(lenient_cases[0])));
+	tcase_add_test(tc, test_lenient_text);
+	tcase_add_test(tc, test_lenient_refuses);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pps");

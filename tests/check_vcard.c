@@ -121,6 +121,77 @@ static void parse_atr(struct vcard *card, bool warm, struct ccid_atr *atr)
 
 /* ------------------------------------------------------------------ atr */
 
+/* Any ATR: the card sends the bytes as given and runs what a lenient decode says. */
+START_TEST(atr_given)
+{
+	static const struct {
+		const char *hex;
+		uint16_t protocols;
+		uint8_t default_protocol, ta1;
+		bool specific;
+	} cases[] = {
+		{ "3B 02 14 50 00", VCARD_PROTO_T0, 0, 0x11, false },                 /* extra byte */
+		{ "3B 80 80 01 01", VCARD_PROTO_T0 | VCARD_PROTO_T1, 0, 0x11, false }, /* T=0, then T=1 */
+		{ "3B 9F 21 0E 49 52 44 45 54 4F 20 41 43 53 20 56 31 2E 32 A0", VCARD_PROTO_T0, 0, 0x21, false },
+		{ "3B DB 96 00 80 B1 FE 45 1F 83 00 31 C0 64 C7 FC 10 00 01 90 00 75", VCARD_PROTO_T0 | VCARD_PROTO_T1,
+		  0, 0x96, false },                                               /* wrong TCK */
+		{ "3B 81 1F 00 CC 52", VCARD_PROTO_T0, 0, 0x11, true },             /* TD1 T=15, TA2 T=0 */
+		{ "3B 8F 80 01 80 4F 0C A0 00 00 03 06 03 00 01 00 00 00 00 6A", VCARD_PROTO_T0 | VCARD_PROTO_T1, 0, 0x11,
+		  false },                                                        /* contactless, PC/SC part 3 */
+		{ "3B 81 81 31 FE 01 4E", VCARD_PROTO_T1, 1, 0x11, false },       /* T=1 only */ 
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct vcard_config cfg;
+		struct vcard *card;
+		uint8_t want[VCARD_ATR_MAX], atr[VCARD_ATR_MAX];
+		size_t n = tu_hex(cases[i].hex, want, sizeof(want));
+
+		vcard_config_default(&cfg, VCARD_PROTO_T1);
+		ck_assert_int_eq(vcard_config_set_atr(&cfg, want, n), 0);
+		ck_assert_msg(cfg.protocols == cases[i].protocols, "%s: protocols %x", cases[i].hex, cfg.protocols);
+		ck_assert_uint_eq(cfg.ta1, cases[i].ta1);
+		ck_assert_int_eq(cfg.specific_mode, cases[i].specific);
+		card = vcard_new(&cfg);
+		ck_assert_ptr_nonnull(card);
+		ck_assert_int_eq(vcard_reset(card, false, atr, sizeof(atr)), (int)n);
+		ck_assert_mem_eq(atr, want, n);
+		ck_assert_uint_eq(vcard_protocol(card), cases[i].default_protocol);
+		vcard_free(card);
+	}
+}
+END_TEST
+
+START_TEST(atr_given_errors)
+{
+	struct vcard_config cfg;
+	struct vcard *card;
+	uint8_t bad[] = { 0x3C, 0x00 }, t0[] = { 0x3B, 0x00 }, atr[VCARD_ATR_MAX], big[VCARD_ATR_MAX + 1] = { 0x3B };
+
+	vcard_config_default(&cfg, VCARD_PROTO_T1);
+	ck_assert_int_eq(vcard_config_set_atr(&cfg, bad, sizeof(bad)), -EBADMSG);
+	ck_assert_uint_eq(cfg.atr_len, 0);
+	ck_assert_int_eq(vcard_config_set_atr(&cfg, t0, 0), -EINVAL);
+	ck_assert_int_eq(vcard_config_set_atr(&cfg, big, sizeof(big)), -EINVAL);
+	ck_assert_int_eq(vcard_config_set_atr(NULL, t0, 2), -EINVAL);
+	/* another ATR for a powered card: from its next reset on */
+	card = vcard_new(&cfg);
+	ck_assert_ptr_nonnull(card);
+	ck_assert_int_gt(vcard_reset(card, false, atr, sizeof(atr)), 2);
+	ck_assert_int_eq(vcard_set_atr(card, bad, sizeof(bad)), -EBADMSG);
+	ck_assert_int_eq(vcard_set_atr(card, t0, sizeof(t0)), 0);
+	ck_assert_uint_eq(vcard_protocol(card), 1);
+	ck_assert_int_eq(vcard_reset(card, true, atr, sizeof(atr)), 2);
+	ck_assert_mem_eq(atr, t0, 2);
+	ck_assert_uint_eq(vcard_protocol(card), 0);
+	vcard_free(card);
+	/* hex as the command line gives it */
+	ck_assert_int_eq(vcard_parse_hex("3b:02 14", atr, sizeof(atr)), 3);
+	ck_assert_int_eq(vcard_parse_hex("3b0", atr, sizeof(atr)), -EINVAL);
+	ck_assert_int_eq(vcard_parse_hex("3bxx", atr, sizeof(atr)), -EINVAL);
+	ck_assert_int_eq(vcard_parse_hex("3b02", atr, 1), -EMSGSIZE);
+}
+END_TEST
+
 START_TEST(atr_t0_default)
 {
 	struct vcard *card;
@@ -1657,6 +1728,8 @@ static Suite *vcard_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("atr");
+	tcase_add_test(tc, atr_given);
+	tcase_add_test(tc, atr_given_errors);
 	tcase_add_test(tc, atr_t0_default);
 	tcase_add_test(tc, atr_t1_default);
 	tcase_add_test(tc, atr_both_crc_ta1);

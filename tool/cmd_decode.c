@@ -60,7 +60,8 @@ static int decode_atr(struct decode_args *a)
 	struct ccid_atr atr;
 	struct ccid_diag diag = { 0 };
 	struct out o;
-	int r = ccid_atr_parse(a->bytes, a->len, &atr, &diag);
+	/* as ATR_analysis: a defective ATR is explained with a finding per defect; only a non-ATR is refused */
+	int r = ccid_atr_parse_lenient(a->bytes, a->len, &atr, &diag);
 
 	if (r < 0) {
 		out_decode_error(a->o->json, "ATR", r, &diag, a->bytes, a->len);
@@ -68,6 +69,7 @@ static int decode_atr(struct decode_args *a)
 	}
 	out_begin(&o, stdout, a->o->json, "atr", "ATR", a->bytes, a->len);
 	ccid_atr_describe(&atr, out_field, &o);
+	out_atr_findings(&o, &atr);
 	out_end(&o);
 	return EXIT_OK;
 }

@@ -308,9 +308,11 @@ int cmd_atr(const struct tool_opts *opts, int argc, char **argv)
 		rc = tool_fail(&s, "power on", rc);
 		goto out;
 	}
-	ccid_atr_parse(atr, (size_t)rc, &a, NULL);
+	/* the session powered the card up with this ATR, so it is one: explain its defects too */
+	ccid_atr_parse_lenient(atr, (size_t)rc, &a, NULL);
 	out_begin(&out, stdout, o.json, "atr", "ATR", atr, (size_t)rc);
 	ccid_atr_describe(&a, out_field, &out);
+	out_atr_findings(&out, &a);
 	out_end(&out);
 	rc = EXIT_OK;
 out:

@@ -328,8 +328,12 @@ static const char *severity_name(enum ccid_severity s)
 
 void out_finding(void *ctx, enum ccid_severity sev, const char *field, size_t offset, const char *text)
 {
-	struct out *o = ctx;
+	out_finding_detail(ctx, sev, field, offset, text, NULL, NULL, NULL);
+}
 
+void out_finding_detail(struct out *o, enum ccid_severity sev, const char *field, size_t offset, const char *text,
+			const char *defect, const char *expected, const char *found)
+{
 	if (!o->json) {
 		if (!o->nfindings++)
 			fputc('\n', o->f);
@@ -345,6 +349,18 @@ void out_finding(void *ctx, enum ccid_severity sev, const char *field, size_t of
 	json_string(o->f, field);
 	fprintf(o->f, ",\"offset\":%zu,\"text\":", offset);
 	json_string(o->f, text);
+	if (defect) {
+		fputs(",\"defect\":", o->f);
+		json_string(o->f, defect);
+	}
+	if (expected) {
+		fputs(",\"expected\":", o->f);
+		json_string(o->f, expected);
+	}
+	if (found) {
+		fputs(",\"found\":", o->f);
+		json_string(o->f, found);
+	}
 	fputc('}', o->f);
 }
 

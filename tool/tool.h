@@ -15,6 +15,8 @@
 #include "ccid/common.h"
 #include "ccid/class_desc.h"
 
+struct ccid_atr;
+
 /* Exit codes, documented in uccid(1). */
 enum {
 	EXIT_OK = 0,
@@ -233,6 +235,11 @@ void out_begin_with(struct out *o, FILE *f, bool json, const char *kind, const c
 void out_field(void *ctx, const struct ccid_field *field);   /* a ccid_emit_fn */
 void out_finding(void *ctx, enum ccid_severity sev, const char *field, size_t offset,
 		 const char *text);                          /* a ccid_finding_fn */
+/* A finding with what kind of defect it is and what was expected and found there (NULL: key left out). */
+void out_finding_detail(struct out *o, enum ccid_severity sev, const char *field, size_t offset, const char *text,
+			const char *defect, const char *expected, const char *found);
+/* The findings of a leniently parsed ATR, one warning each (tool/atr_findings.c). */
+void out_atr_findings(struct out *o, const struct ccid_atr *atr);
 void out_end(struct out *o);
 
 /* Report a decoder's refusal: text on stderr, and with --json an error object on stdout. */

@@ -23,6 +23,17 @@
  *   TC1, TC2 are never sent (N = 0, WI = 10).  TCK is present exactly when
  *   T=1 is offered (the only protocols are T=0 and T=1).
  *
+ * Any ATR (vcard_config_set_atr: uccid-vreader --atr, the control command
+ *   "atr")
+ *   The card sends the given bytes as they are, defects included (a wrong or
+ *   missing TCK, bytes after the end, too few historical bytes, more than 33
+ *   bytes).  It runs by what a lenient decode of them says: T=0 and T=1 as
+ *   offered (T=0 when neither is: a reader's fallback), the first offered of
+ *   them as the default (T=1 only when TD1 names it or T=0 is not offered),
+ *   TA1 for PPS (11 when absent or RFU), specific mode when TA2 names T=0 or
+ *   T=1, IFSC, BWI (at most 9), CWI and EDC of the first T=1 bytes, else
+ *   their defaults.  The application is the same.
+ *
  * PPS (ISO 7816-3 §9)
  *   Accepted only as the first exchange after a cold or warm reset, only in
  *   negotiable mode (no TA2), only for an offered protocol, and only as a
@@ -153,6 +164,8 @@
 #define VCARD_EF_FID 0x0101
 #define VCARD_HIST_DEFAULT "uccid vcard"
 #define VCARD_PIN_MAX 8
+/* A given ATR: the 33 bytes ISO allows and some more, as defective cards send (card_atr.c). */
+#define VCARD_ATR_MAX 48
 
 /* The application identifier (proprietary, category F). */
 extern const uint8_t vcard_aid[7];
@@ -175,6 +188,8 @@ struct vcard_config {
 	/* character level (vcard_char_*): how the card paces its T=0 procedure bytes */
 	uint8_t t0_nulls;            /* NULL bytes (60) before each procedure byte after the header and before SW1 */
 	bool t0_ack_each;            /* ACK every data byte with INS ^ FF instead of all with INS */
+	uint8_t atr[VCARD_ATR_MAX];  /* atr_len > 0: the card sends exactly these bytes as its ATR */
+	size_t atr_len;              /* 0: the ATR is built from the fields above */
 };
 
 struct vcard;
@@ -184,6 +199,31 @@ struct vcard;
  * Does nothing if cfg is NULL.
  */
 void vcard_config_default(struct vcard_config *cfg, uint16_t protocols);
+
+/*
+ * Make cfg's card send atr (len bytes, 1..VCARD_ATR_MAX) as its ATR, of any
+ * quality (card.h "Any ATR"), and set the protocols, TA1, specific mode and
+ * T=1 parameters the card then runs by from what the ATR says, with the ISO
+ * defaults for what it does not (ccid_atr_parse_lenient).  Returns 0, or
+ * -EINVAL (NULL, len 0 or above VCARD_ATR_MAX), -EBADMSG (no TS 3B/3F/03:
+ * not an ATR; cfg unchanged).
+ */
+int vcard_config_set_atr(struct vcard_config *cfg, const uint8_t *atr, size_t len);
+
+/*
+ * Hex as the command line and control socket give an ATR: pairs of hex
+ * digits, either case, with optional spaces or colons between bytes.
+ * Returns the byte count, or -EINVAL (another character, an odd digit
+ * count, NULL), -EMSGSIZE (more than cap bytes).
+ */
+int vcard_parse_hex(const char *text, uint8_t *out, size_t cap);
+
+/*
+ * Give a card another ATR (as vcard_config_set_atr) from its next reset on;
+ * a powered card keeps running as it was reset until then.  Returns 0 or
+ * vcard_config_set_atr's errors.
+ */
+int vcard_set_atr(struct vcard *card, const uint8_t *atr, size_t len);
 
 /*
  * Create an unpowered card from cfg (copied).  Returns the card (free it
@@ -355,7 +395,9 @@ struct vcard_char {
 
 struct vcard {
 	struct vcard_config cfg;
-	uint8_t atr[CCID_ATR_MAX];
+	struct vcard_config next;    /* has_next: the configuration vcard_set_atr gave, from the next reset */
+	bool has_next;
+	uint8_t atr[VCARD_ATR_MAX];
 	size_t atr_len;
 	uint8_t default_protocol;
 	bool powered;

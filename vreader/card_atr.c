@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ccid/timing.h"
+#include "util/hex.h"
 #include "vreader/card.h"
 
 #define TS_DIRECT 0x3B
@@ -53,7 +54,9 @@ static bool config_valid(const struct vcard_config *c)
 		return false;
 	if (c->edc != CCID_EDC_LRC && c->edc != CCID_EDC_CRC)
 		return false;
-	if (c->hist_len > sizeof(c->hist))
+	if (c->hist_len > sizeof(c->hist) || c->atr_len > VCARD_ATR_MAX)
+		return false;
+	if (c->atr_len && ccid_atr_parse_lenient(c->atr, c->atr_len, &(struct ccid_atr){ 0 }, NULL) < 0)
 		return false;
 	if (c->pin_len < 1 || c->pin_len > VCARD_PIN_MAX)
 		return false;
@@ -139,6 +142,94 @@ static size_t build_atr(const struct vcard_config *c, uint8_t first, uint8_t *at
 	return n;
 }
 
+int vcard_config_set_atr(struct vcard_config *cfg, const uint8_t *atr, size_t len)
+{
+	struct ccid_atr a;
+	uint16_t protocols;
+	int r;
+
+	if (!cfg || !atr || len == 0 || len > VCARD_ATR_MAX)
+		return -EINVAL;
+	r = ccid_atr_parse_lenient(atr, len, &a, NULL);
+	if (r < 0)
+		return r;
+	protocols = a.protocols & (VCARD_PROTO_T0 | VCARD_PROTO_T1);
+	if (a.specific_mode && a.ta2_protocol <= 1)
+		protocols |= (uint16_t)(1u << a.ta2_protocol);
+	/* a card that offers neither answers T=0, as a reader falls back to it */
+	cfg->protocols = protocols ? protocols : VCARD_PROTO_T0;
+	cfg->t1_first = !(cfg->protocols & VCARD_PROTO_T0) || a.default_protocol == 1;
+	cfg->specific_mode = a.specific_mode && a.ta2_protocol <= 1;
+	if (cfg->specific_mode)
+		cfg->t1_first = a.ta2_protocol == 1;
+	cfg->ta1 = a.Fi && a.Di ? (uint8_t)(a.Fi_index << 4 | a.Di_index) : TA1_DEFAULT;
+	cfg->ifsc = a.IFSC;
+	cfg->bwi = a.BWI > 9 ? 9 : a.BWI;
+	cfg->cwi = a.CWI;
+	cfg->edc = a.edc;
+	memcpy(cfg->atr, atr, len);
+	cfg->atr_len = len;
+	return 0;
+}
+
+int vcard_parse_hex(const char *text, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+
+	if (!text || (!out && cap))
+		return -EINVAL;
+	for (const char *p = text; *p;) {
+		int hi, lo;
+
+		if (*p == ' ' || *p == ':') {
+			p++;
+			continue;
+		}
+		hi = uccid_hex_digit(p[0]);
+		lo = hi < 0 ? -1 : uccid_hex_digit(p[1]);
+		if (lo < 0)
+			return -EINVAL;
+		if (n >= cap)
+			return -EMSGSIZE;
+		out[n++] = (uint8_t)(hi << 4 | lo);
+		p += 2;
+	}
+	return n > (size_t)INT32_MAX ? -EMSGSIZE : (int)n;
+}
+
+int vcard_set_atr(struct vcard *card, const uint8_t *atr, size_t len)
+{
+	struct vcard_config next;
+	int r;
+
+	if (!card)
+		return -EINVAL;
+	next = card->cfg;
+	r = vcard_config_set_atr(&next, atr, len);
+	if (r < 0)
+		return r;
+	card->next = next;
+	card->has_next = true;
+	return 0;
+}
+
+/* The protocol a reset starts in, and the ATR, from card->cfg. */
+static void apply_config(struct vcard *card)
+{
+	const struct vcard_config *cfg = &card->cfg;
+
+	if ((cfg->protocols & VCARD_PROTO_T0) && !(cfg->t1_first && (cfg->protocols & VCARD_PROTO_T1)))
+		card->default_protocol = 0;
+	else
+		card->default_protocol = 1;
+	if (cfg->atr_len) {
+		memcpy(card->atr, cfg->atr, cfg->atr_len);
+		card->atr_len = cfg->atr_len;
+	} else {
+		card->atr_len = build_atr(cfg, card->default_protocol, card->atr);
+	}
+}
+
 struct vcard *vcard_new(const struct vcard_config *cfg)
 {
 	struct vcard *card;
@@ -149,11 +240,7 @@ struct vcard *vcard_new(const struct vcard_config *cfg)
 	if (!card)
 		return NULL;
 	card->cfg = *cfg;
-	if ((cfg->protocols & VCARD_PROTO_T0) && !(cfg->t1_first && (cfg->protocols & VCARD_PROTO_T1)))
-		card->default_protocol = 0;
-	else
-		card->default_protocol = 1;
-	card->atr_len = build_atr(cfg, card->default_protocol, card->atr);
+	apply_config(card);
 	card->tries_left = cfg->pin_tries;
 	card->rng = cfg->rng_seed ? cfg->rng_seed : 0x9E3779B97F4A7C15ull;
 	for (size_t i = 0; i < VCARD_EF_SIZE; i++)
@@ -183,8 +270,13 @@ int vcard_reset(struct vcard *card, bool warm, uint8_t *atr, size_t cap)
 		return -EINVAL;
 	if (warm && !card->powered)
 		return -EINVAL;
-	if (cap < card->atr_len)
+	if (cap < (card->has_next ? (card->next.atr_len ? card->next.atr_len : CCID_ATR_MAX) : card->atr_len))
 		return -ENOBUFS;
+	if (card->has_next) {
+		card->cfg = card->next;
+		card->has_next = false;
+		apply_config(card);
+	}
 	clear_session(card);
 	card->powered = true;
 	card->pps_allowed = !card->cfg.specific_mode;

@@ -199,6 +199,8 @@ static const char help_text[] =
 	"insert [SLOT]                insert the configured card\n"
 	"remove [SLOT]                remove the card\n"
 	"swap [SLOT]                  remove the card and insert another with no report between\n"
+	"atr HEX|default [slot=N]     the slot's ATR (any bytes with TS 3B/3F) from the card's next\n"
+	"                             power-on and for cards inserted next; default: the configured one\n"
 	"device                       the USB identity and class descriptor the reader exports\n"
 	"fault NAME [ARG] [slot=N] [count=N] [on=COMMAND]   arm a fault (count 0: until cleared),\n"
 	"                             for the answers to COMMAND only (IccPowerOff, XfrBlock ...)\n"
@@ -274,6 +276,48 @@ static int cmd_fault(struct vdev *d, int argc, char **w, struct outbuf *o)
 	vdev_set_fault(d, slot, (enum vdev_fault)f, (uint32_t)arg, (unsigned)count);
 	vdev_set_fault_on(d, slot, (uint8_t)on);
 	say(o, "ok fault %s armed\n", vdev_fault_name((enum vdev_fault)f));
+	return 0;
+}
+
+/* atr HEX|default [slot=N]: the slot's ATR from the card's next power-on and for the cards inserted next. */
+static int cmd_atr(struct vdev *d, int argc, char **w, struct outbuf *o)
+{
+	uint8_t atr[VCARD_ATR_MAX];
+	unsigned long v;
+	unsigned slot = 0;
+	int n = -EINVAL, r;
+
+	for (int i = 2; i < argc; i++) {
+		if (strncmp(w[i], "slot=", 5) || number(w[i] + 5, vdev_nslots(d) - 1, &v) < 0) {
+			say(o, "error: bad argument '%s' (slot=N)\n", w[i]);
+			return -EINVAL;
+		}
+		slot = (unsigned)v;
+	}
+	if (argc >= 2)
+		n = strcmp(w[1], "default") ? vcard_parse_hex(w[1], atr, sizeof(atr)) : 0;
+	if (n < 0) {
+		say(o, "error: atr takes the ATR as one word of hex (3B0214...) or 'default', then [slot=N]%s\n",
+		    n == -EMSGSIZE ? ": at most 48 bytes" : "");
+		return -EINVAL;
+	}
+	if (argc >= 2 && strcmp(w[1], "default") && n == 0) {
+		say(o, "error: an empty ATR\n");
+		return -EINVAL;
+	}
+	r = vdev_set_atr(d, slot, atr, (size_t)n);
+	if (r == -EBADMSG) {
+		say(o, "error: not an ATR (TS must be 3B or 3F)\n");
+		return r;
+	}
+	if (r < 0) {
+		say(o, "error: %s\n", strerror(-r));
+		return r;
+	}
+	if (n)
+		say(o, "ok ATR of %d bytes for slot %u\n", n, slot);
+	else
+		say(o, "ok slot %u: configured card\n", slot);
 	return 0;
 }
 
@@ -495,6 +539,8 @@ int vctl_execute(struct vctl *c, unsigned *current, const char *text, char *out,
 	} else if (!strcmp(w[0], "device")) {
 		device_lines(d, &o);
 		say(&o, "ok\n");
+	} else if (!strcmp(w[0], "atr")) {
+		r = cmd_atr(d, argc, w, &o);
 	} else if (!strcmp(w[0], "fault")) {
 		r = cmd_fault(d, argc, w, &o);
 	} else if (!strcmp(w[0], "faults")) {

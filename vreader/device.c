@@ -623,6 +623,41 @@ void vdev_set_log(struct vdev *d, FILE *f)
 	d->log = f;
 }
 
+/* A new card for slot s: cfg, else the configured card with the slot's ATR (vdev_set_atr). */
+static struct vcard *new_card(struct vdev *d, const struct vslot *s, const struct vcard_config *cfg)
+{
+	struct vcard_config c;
+
+	if (cfg || !s->next_atr_len)
+		return vcard_new(cfg ? cfg : &d->cfg.card);
+	c = d->cfg.card;
+	if (vcard_config_set_atr(&c, s->next_atr, s->next_atr_len) < 0)
+		return NULL;
+	return vcard_new(&c);
+}
+
+int vdev_set_atr(struct vdev *d, unsigned slot, const uint8_t *atr, size_t len)
+{
+	struct vcard_config c;
+	struct vslot *s;
+	int r;
+
+	if (!d || slot >= d->nslots || len > VCARD_ATR_MAX || (!atr && len))
+		return -EINVAL;
+	s = &d->slots[slot];
+	if (len) {
+		c = d->cfg.card;
+		if ((r = vcard_config_set_atr(&c, atr, len)) < 0)
+			return r;
+		if (s->card && (r = vcard_set_atr(s->card, atr, len)) < 0)
+			return r;
+		memcpy(s->next_atr, atr, len);
+	}
+	s->next_atr_len = len;
+	vdev_log(d, "slot %u: ATR of %zu bytes set", slot, len);
+	return 0;
+}
+
 int vdev_insert_card(struct vdev *d, unsigned slot, const struct vcard_config *cfg, int64_t now)
 {
 	struct vslot *s;
@@ -633,7 +668,7 @@ int vdev_insert_card(struct vdev *d, unsigned slot, const struct vcard_config *c
 	s = &d->slots[slot];
 	if (s->card)
 		return -EEXIST;
-	s->card = vcard_new(cfg ? cfg : &d->cfg.card);
+	s->card = new_card(d, s, cfg);
 	if (!s->card)
 		return -EINVAL;
 	s->powered = false;
@@ -672,7 +707,7 @@ int vdev_swap_card(struct vdev *d, unsigned slot, int64_t now)
 	s = &d->slots[slot];
 	if (!s->card)
 		return -ENOENT;
-	fresh = vcard_new(&d->cfg.card);
+	fresh = new_card(d, s, NULL);
 	if (!fresh)
 		return -EINVAL;
 	vcard_free(s->card);

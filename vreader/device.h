@@ -105,6 +105,15 @@ int vdev_remove_card(struct vdev *d, unsigned slot, int64_t now);
  */
 int vdev_swap_card(struct vdev *d, unsigned slot, int64_t now);
 
+/*
+ * Give slot's card the ATR atr (len bytes, any quality: card.h "Any ATR")
+ * from its next power-on, and every card inserted or swapped into the slot
+ * from now on.  len 0 goes back to the configured card for the next
+ * insertion (a card in the slot keeps its ATR).  Returns 0, -EINVAL (bad
+ * slot, len above VCARD_ATR_MAX), -EBADMSG (no TS 3B/3F: not an ATR).
+ */
+int vdev_set_atr(struct vdev *d, unsigned slot, const uint8_t *atr, size_t len);
+
 /* Queue an RDR_to_PC_HardwareError (overcurrent) for slot. */
 int vdev_hardware_error(struct vdev *d, unsigned slot, int64_t now);
 

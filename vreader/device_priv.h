@@ -40,9 +40,11 @@ struct vslot {
 	bool clock_stopped;
 	uint8_t protocol;               /* CCID_PROTOCOL_T0 / T1 while powered */
 	uint8_t params[CCID_T1_PARAMS_LEN];
-	uint8_t atr[33];                /* the last ATR, for ResetParameters */
+	uint8_t atr[VCARD_ATR_MAX];     /* the last ATR, for ResetParameters */
 	size_t atr_len;
 	bool pps_window;                /* right after an ATR: PPS may follow (TPDU level) */
+	uint8_t next_atr[VCARD_ATR_MAX]; /* next_atr_len > 0: the ATR of the cards inserted here (vdev_set_atr) */
+	size_t next_atr_len;
 	uint8_t class_get_response, class_envelope;   /* T0APDU */
 
 	struct vwork work;

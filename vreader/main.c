@@ -28,6 +28,7 @@ enum {
 	OPT_BUSY_AFTER_CLOSE,
 	OPT_T0_NULLS,
 	OPT_T0_ACK_EACH,
+	OPT_ATR,
 };
 
 static atomic_int stop;       /* set by on_signal (lock-free: usbip_server_run) */
@@ -49,6 +50,8 @@ static void usage(FILE *f)
 	      "      --card t0|t1|both|both-t1  the protocols the cards of the next readers offer\n"
 	      "                          (both: T=0 is the default, both-t1: T=1)\n"
 	      "      --no-card           the next readers start with empty slots\n"
+	      "      --atr HEX           the cards of the next readers send this ATR, defects and all\n"
+	      "                          (TS 3B/3F, up to 48 bytes); they run what it offers\n"
 	      "      --pin DIGITS        the cards' PIN (ASCII digits, default 123456)\n"
 	      "      --mute-ms MS        how long a mute card takes to be reported (default 100)\n"
 	      "      --no-interrupt      the next readers have no interrupt endpoint (hosts poll)\n"
@@ -84,6 +87,8 @@ struct card_opts {
 	long mute_ms;
 	long t0_nulls;          /* -1: the profile's */
 	bool t0_ack_each;
+	uint8_t atr[VCARD_ATR_MAX];     /* --atr; atr_len 0: the built ATR */
+	size_t atr_len;
 };
 
 static void apply_card_opts(struct vdev_config *cfg, const struct card_opts *co)
@@ -106,6 +111,9 @@ static void apply_card_opts(struct vdev_config *cfg, const struct card_opts *co)
 	}
 	if (co->mute_ms >= 0)
 		cfg->mute_ms = (uint32_t)co->mute_ms;
+	if (co->atr_len && vcard_config_set_atr(&cfg->card, co->atr, co->atr_len) == 0)
+		/* the reader runs what the card does, as --card makes it */
+		cfg->desc.dwProtocols |= cfg->card.protocols;
 	if (co->no_interrupt)
 		cfg->no_interrupt = true;    /* a version A token has none of its own */
 	if (co->card_voltages >= 0)
@@ -135,7 +143,7 @@ static void adjust_descriptor(struct vdev_config *cfg, void *ctx)
 static void print_atr(const struct vcard_config *cfg)
 {
 	struct vcard *card = vcard_new(cfg);
-	uint8_t atr[33];
+	uint8_t atr[VCARD_ATR_MAX];
 	int n = card ? vcard_reset(card, false, atr, sizeof(atr)) : -1;
 
 	if (n > 0) {
@@ -154,6 +162,7 @@ int main(int argc, char **argv)
 		{ "descriptor", required_argument, NULL, 'd' },
 		{ "card", required_argument, NULL, 'C' },
 		{ "no-card", no_argument, NULL, 'N' },
+		{ "atr", required_argument, NULL, OPT_ATR },
 		{ "pin", required_argument, NULL, 'I' },
 		{ "mute-ms", required_argument, NULL, 'M' },
 		{ "no-interrupt", no_argument, NULL, 'X' },
@@ -251,6 +260,22 @@ int main(int argc, char **argv)
 					optarg);
 				goto out;
 			}
+			break;
+		case OPT_ATR:
+			r = vcard_parse_hex(optarg, co.atr, sizeof(co.atr));
+			if (r > 0) {
+				struct vcard_config probe;
+
+				vcard_config_default(&probe, VCARD_PROTO_T0);
+				if (vcard_config_set_atr(&probe, co.atr, (size_t)r) < 0)
+					r = -EBADMSG;
+			}
+			if (r <= 0) {
+				fprintf(stderr, "uccid-vreader: --atr takes hex bytes beginning with TS 3B or 3F "
+					"(at most %d bytes), not '%s'\n", VCARD_ATR_MAX, optarg);
+				goto out;
+			}
+			co.atr_len = (size_t)r;
 			break;
 		case 'N':
 			co.no_card = true;

@@ -295,7 +295,7 @@ static void default_params(struct vslot *s, const uint8_t *atr, size_t atr_len)
 	uint8_t *p = s->params;
 
 	memset(p, 0, sizeof(s->params));
-	if (ccid_atr_parse(atr, atr_len, &a, NULL) < 0) {
+	if (ccid_atr_parse_lenient(atr, atr_len, &a, NULL) < 0) {
 		p[0] = 0x11;
 		p[3] = s->protocol == CCID_PROTOCOL_T1 ? 0x4D : 0x0A;
 		p[5] = 32;
@@ -319,12 +319,15 @@ static void default_params(struct vslot *s, const uint8_t *atr, size_t atr_len)
 	}
 }
 
-/* Protocols the card's last ATR offers (bit n: T=n). */
+/* Protocols the card's last ATR offers (bit n: T=n), and those the card runs. */
 static uint16_t atr_protocols(const struct vslot *s)
 {
 	struct ccid_atr a;
 
-	return ccid_atr_parse(s->atr, s->atr_len, &a, NULL) == 0 ? a.protocols : 0;
+	uint16_t p = ccid_atr_parse_lenient(s->atr, s->atr_len, &a, NULL) == 0 ? a.protocols : 0;
+
+	/* and what a card whose ATR offers neither T=0 nor T=1 runs (card.h "Any ATR") */
+	return (uint16_t)(p | (s->card ? s->card->cfg.protocols : 0));
 }
 
 static uint8_t params_len(const struct vslot *s)
@@ -345,7 +348,7 @@ static bool power_select_ok(const struct vdev *d, uint8_t sel)
 
 static void cmd_power_on(struct vdev *d, struct vslot *s, const struct ccid_msg *m, int64_t now)
 {
-	uint8_t atr[CCID_ATR_MAX];
+	uint8_t atr[VCARD_ATR_MAX];
 	bool warm = s->powered;
 	int n;
 

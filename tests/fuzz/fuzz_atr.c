@@ -4,7 +4,8 @@
  * as an ATR (parse, then describe with a checking walker and the timing
  * helpers on the derived values) and as a PPS message (parse, then rebuild
  * and compare); it is also split into a PPS request and answer, the request
- * length taken from its own PPS0, for ccid_pps_check.  Invariants that a
+ * length taken from its own PPS0, for ccid_pps_check.  The lenient ATR parse
+ * runs on every input too.  Invariants that a
  * sanitizer cannot see abort the run.
  */
 #include "config.h"
@@ -117,6 +118,54 @@ static void fuzz_atr(const uint8_t *data, size_t size)
 	}
 }
 
+/*
+ * The lenient parse: refuses only an empty input or a bad TS; otherwise every
+ * kept byte is described exactly once, findings are bounded and named, the
+ * derived values are usable, and the strict parse fails exactly when there is
+ * a finding, with the first finding's diagnostics.
+ */
+static void fuzz_lenient(const uint8_t *data, size_t size)
+{
+	struct ccid_atr atr, strict;
+	struct ccid_diag diag = { 0, NULL };
+	struct walk_state w;
+	char text[256];
+	int r = ccid_atr_parse_lenient(data, size, &atr, &diag);
+
+	if (r < 0) {
+		CHECK(size == 0 || (data[0] != 0x3B && data[0] != 0x3F && data[0] != 0x03));
+		CHECK(diag.expected != NULL && diag.offset == 0);
+		return;
+	}
+	CHECK(atr.len == (size > CCID_ATR_MAX ? CCID_ATR_MAX : size));
+	CHECK(atr.nfindings <= CCID_ATR_MAX_FINDINGS);
+	CHECK(atr.ngroups >= 1 && atr.ngroups <= CCID_ATR_MAX_GROUPS);
+	CHECK(atr.hist_offset + atr.hist_len <= atr.len);
+	CHECK(atr.extra_offset + atr.extra_len <= atr.len);
+	CHECK(atr.protocols != 0 && (atr.protocols & (1u << atr.default_protocol)));
+	CHECK(atr.IFSC >= 1 && atr.IFSC <= 254 && atr.WI != 0);
+	for (size_t i = 0; i < atr.nfindings; i++) {
+		const struct ccid_atr_finding *f = &atr.findings[i];
+
+		CHECK(f->expected != NULL && f->count >= 1 && f->offset <= size);
+		CHECK(strcmp(ccid_atr_defect_name(f->defect), "unknown") != 0);
+		CHECK(ccid_atr_finding_text(f, text, sizeof(text)) > 0);
+		CHECK(f->err == -ENODATA || f->err == -EMSGSIZE || f->err == -EPROTO);
+	}
+	memset(&w, 0, sizeof(w));
+	w.atr = &atr;
+	w.last_value = CCID_FIELD_NO_OFFSET;
+	ccid_atr_describe(&atr, walk_emit, &w);
+	for (size_t i = 0; i < atr.len; i++)
+		CHECK(w.seen[i] == 1);
+
+	r = ccid_atr_parse(data, size, &strict, &diag);
+	if (atr.nfindings)
+		CHECK(r == atr.findings[0].err && diag.offset == atr.findings[0].offset);
+	else
+		CHECK(r == 0 && strict.len == atr.len);
+}
+
 static void fuzz_pps(const uint8_t *data, size_t size)
 {
 	struct ccid_pps p, c;
@@ -161,6 +210,7 @@ static void fuzz_pps(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_atr(data, size);
+	fuzz_lenient(data, size);
 	fuzz_pps(data, size);
 	return 0;
 }

@@ -31,6 +31,11 @@
  *                          large and a short buffer, compared with what the
  *                          virtual reader exports (control socket "device"),
  *                          its journal and ATR; prints the table
+ *   atrs FILE              each ATR of FILE (hex, one a line) set by the control
+ *                          socket and a card swapped in: pcscd powers it up,
+ *                          reports the ATR as sent, SELECT answers 9000; an
+ *                          ATR pcscd refuses to connect to with T=0 or T=1
+ *                          (SCARD_E_PROTO_MISMATCH) is printed "proto-mismatch HEX"
  *   protocol T0|T1 ...     one SCardConnect per argument allowing only that
  *                          protocol (pcscd: IFDHSetProtocolParameters): the
  *                          protocol is the connection's, an APDU goes
@@ -888,6 +893,95 @@ static void cmd_swaps(long n)
 		   "connection working", n, (long long)(uccid_mono_ms() - t0), (long long)worst);
 }
 
+/* ---- atrs ---- */
+
+/*
+ * Each ATR of file (hex, one a line) in turn: the slot's ATR set by the
+ * control socket ("atr HEX"), the card swapped for one sending it, pcscd
+ * powers it up (IFDHPowerICC) and reports the ATR (SCardStatus: the same
+ * bytes, at most 33), and a connection exchanges SELECT 9000.
+ */
+static void cmd_atrs(const char *file)
+{
+	SCARD_READERSTATE rs = { .szReader = reader, .dwCurrentState = SCARD_STATE_UNAWARE };
+	unsigned n = 0, good = 0, mismatch = 0;
+	char line[256], req[300], buf[4096];
+	int64_t t0 = uccid_mono_ms();
+	FILE *f = fopen(file, "r");
+
+	if (!f) {
+		fail("%s: %s", file, strerror(errno));
+		return;
+	}
+	if (SCardGetStatusChange(ctx, 0, &rs, 1) != SCARD_S_SUCCESS) {
+		fail("SCardGetStatusChange (initial)");
+		fclose(f);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		uint8_t want[64], got[64];
+		size_t wlen = 0;
+		DWORD glen = sizeof(got), proto, state, rlen = sizeof(reader);
+		char name[256];
+		SCARDHANDLE h;
+		unsigned from = event_count(&rs);
+		LONG rv;
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!line[0])
+			continue;
+		for (const char *p = line; p[0] && p[1] && wlen < sizeof(want); p += 2)
+			sscanf(p, "%2hhx", &want[wlen++]);
+		n++;
+		snprintf(req, sizeof(req), "atr %s", line);
+		if (ask(req, buf, sizeof(buf)) < 0 || !strstr(buf, "ok ATR")) {
+			fail("%s: control socket: %s", line, buf);
+			continue;
+		}
+		if (ask("swap 0", buf, sizeof(buf)) < 0 || !strstr(buf, "ok card swapped")) {
+			fail("%s: swap: %s", line, buf);
+			continue;
+		}
+		if (wait_events(&rs, from, 2, 10000) < 0) {
+			fail("%s: pcscd did not see the new card powered (state %lx)", line,
+			     (unsigned long)rs.dwEventState);
+			continue;
+		}
+		rv = SCardConnect(ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &h, &proto);
+		if (rv == SCARD_E_PROTO_MISMATCH) {
+			/* pcscd's own verdict on the ATR (no T=0 or T=1 in it), before any driver call:
+			   the caller checks that the ATR offers neither */
+			printf("proto-mismatch %s\n", line);
+			mismatch++;
+			continue;
+		}
+		if (rv != SCARD_S_SUCCESS) {
+			fail("%s: SCardConnect: %s", line, pcsc_stringify_error(rv));
+			continue;
+		}
+		rv = SCardStatus(h, name, &rlen, &state, &proto, got, &glen);
+		if (rv != SCARD_S_SUCCESS || glen != (wlen > 33 ? 33 : wlen) || memcmp(got, want, glen))
+			fail("%s: SCardStatus: %s, an ATR of %lu bytes", line, pcsc_stringify_error(rv),
+			     (unsigned long)glen);
+		else if (select_ok(h, proto) < 0)
+			fail("%s: SELECT did not answer 9000 (T=%d)", line, proto == SCARD_PROTOCOL_T0 ? 0 : 1);
+		else
+			good++;
+		SCardDisconnect(h, SCARD_LEAVE_CARD);
+		if (fails > 20) {
+			fail("giving up after %u ATRs", n);
+			break;
+		}
+	}
+	fclose(f);
+	if (good + mismatch == n)
+		ok("%u ATRs in %lld ms: each powered up by pcscd; %u with the ATR reported as sent and SELECT 9000, "
+		   "%u refused by pcscd's SCardConnect (SCARD_E_PROTO_MISMATCH)", n, (long long)(uccid_mono_ms() - t0),
+		   good, mismatch);
+	else
+		printf("%u of %u ATRs worked, %u refused by pcscd (SCARD_E_PROTO_MISMATCH)\n", good, n, mismatch);
+}
+
 /* ---- attrs ---- */
 
 /* One "name value" line of the control socket's "device" reply; "" if absent. */
@@ -1298,6 +1392,8 @@ int main(int argc, char **argv)
 		cmd_limits();
 	else if (!strcmp(cmd, "swaps") && i < argc)
 		cmd_swaps(atol(argv[i]));
+	else if (!strcmp(cmd, "atrs") && i < argc)
+		cmd_atrs(argv[i]);
 	else if (!strcmp(cmd, "attrs") && i < argc)
 		cmd_attrs(argv[i]);
 	else if (!strcmp(cmd, "bench") && i < argc)

@@ -50,11 +50,23 @@ cmp -s "$tmp/out" "$tmp/canonical" && passes=$((passes + 1)) || { echo "FAIL: 0x
 echo "$QEMU_ATR" | ${VALGRIND:-} "$UCCID" decode atr - >"$tmp/out" 2>"$tmp/err"
 cmp -s "$tmp/out" "$tmp/canonical" && passes=$((passes + 1)) || { echo "FAIL: stdin hex decodes differently"; fails=$((fails + 1)); }
 run 0 decode atr $T1_ATR && has out "T=1" && has out "TCK"
-run 2 decode atr 3B DB 96 00 80 B1 FE 45 1F 83 00 31 && has err "truncated at byte 12" && has err "expected"
-run 2 decode atr 3B DB 96 00 80 B1 FE 45 1F 83 00 31 C0 64 C7 FC 10 00 01 90 00 75 && has err "byte 21 (75)"
+# a defective ATR is explained with a finding per defect (exit 0, as ATR_analysis); only a non-ATR is refused
+run 0 decode atr 3B DB 96 00 80 B1 FE 45 1F 83 00 31 && has out "warning: historical bytes (offset 12)" \
+	&& has out "9 historical byte(s) missing" && has out "TCK missing at byte 12"
+run 0 decode atr 3B DB 96 00 80 B1 FE 45 1F 83 00 31 C0 64 C7 FC 10 00 01 90 00 75 \
+	&& has out "wrong TCK at byte 21: expected 74, found 75" && has out "WRONG"
+run 0 decode atr 3B 02 14 50 00 && has out "1 extra byte(s) at byte 4 after a T=0-only ATR"
+run 0 decode atr 3B 02 14 50 46 && has out "TCK at byte 4 though only T=0 is indicated"
+run 0 decode atr 3B 00 01 02 && has out "extra bytes  " && has out "2 extra byte(s) at byte 2 after a T=0-only ATR"
+run 0 decode atr 3B && has out "truncated at byte 1: expected T0"
+run 2 decode atr 12 34 && has err "byte 0 (12)"
 run 2 decode atr 3C 00 && has err "byte 0 (3C)"
 run 0 --json decode atr $QEMU_ATR && json_ok 'd["kind"]=="atr" and d["length"]==15 and d["fields"][0]["name"]=="TS"'
-run 2 --json decode atr 3B DB 96 && json_ok 'd["error"]["kind"]=="truncated" and d["error"]["offset"]==3'
+run 0 --json decode atr 3B DB 96 && json_ok 'd["findings"][0]["defect"]=="truncated" and d["findings"][0]["offset"]==3 and d["findings"][0]["expected"]=="TC1" and d["findings"][0]["found"]=="end of input"'
+run 0 --json decode atr 3B DB 96 00 80 B1 FE 45 1F 83 00 31 C0 64 C7 FC 10 00 01 90 00 75 \
+	&& json_ok '[(f["defect"], f["offset"], f["expected"], f["found"]) for f in d["findings"]]==[("wrong-tck", 21, "74", "75")]'
+run 0 --json decode atr $QEMU_ATR && json_ok 'd["findings"]==[]'
+run 2 --json decode atr 3C 00 && json_ok 'd["error"]["kind"]=="invalid value" and d["error"]["offset"]==0'
 
 # --- hex input errors ---
 run 2 decode atr 3B 7G && has err "'G' at character 5"

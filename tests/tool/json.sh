@@ -177,7 +177,7 @@ check watch && has out '"event":"removed"' && has out '"meaning":"overcurrent"' 
 	>"$tmp/cmds"
 while read -r cmd; do
 	case $cmd in
-	decode) set -- decode atr 3B ;; help) set -- help nosuch ;; list) set -- list usbip://127.0.0.1:1 ;;
+	decode) set -- decode atr 00 ;; help) set -- help nosuch ;; list) set -- list usbip://127.0.0.1:1 ;;
 	apdu) set -- -r "$BAD" apdu 00A40400 ;; unlock) set -- -r "$BAD" unlock --disposition reset ;;
 	locks) set -- -r "$BAD" locks --slots 0 ;; test) set -- -r "$BAD" test "$tmp/none.suite" ;;
 	trace) set -- -r "$BAD" trace status ;; lock) set -- -r "$BAD" lock ;;

@@ -59,6 +59,42 @@ long=$(python3 -c 'print("x" * 2000)')
 expect "error: line longer than 1023 bytes" "$long"
 expect "ok" help
 
+# any ATR for the next power-on: the tool powers the card up and explains the defect (T=1 cards:
+# the tpdu-t1 reader runs T=1 only)
+UCCID=$top_builddir/tool/uccid
+WRONG_TCK=3BDB960080B1FE451F830031C064C7FC1000019000FF
+expect "ok ATR of 22 bytes for slot 0" "reader 1-2" "atr $WRONG_TCK"
+expect "error: not an ATR (TS must be 3B or 3F)" "reader 1-2" "atr 3C00"
+expect "error: atr takes the ATR as one word of hex" "reader 1-2" "atr 3B0"
+expect "error: atr takes the ATR as one word of hex" "reader 1-2" "atr"
+expect "error: bad argument 'slot=9'" "reader 1-2" "atr 3B00 slot=9"
+if ${VALGRIND:-} "$UCCID" -r "usbip://127.0.0.1:$port/1-2" --json atr >"$tmp/atr" 2>"$tmp/atr.err" &&
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+sys.exit(0 if d["bytes"]==sys.argv[2] and [f["defect"] for f in d["findings"]]==["wrong-tck"] else 1)' "$tmp/atr" $WRONG_TCK
+then passes=$((passes + 1)); else
+	echo "FAIL: uccid atr on the card with ATR $WRONG_TCK:"; cat "$tmp/atr" "$tmp/atr.err"; fails=$((fails + 1)); fi
+if ${VALGRIND:-} "$UCCID" -r "usbip://127.0.0.1:$port/1-2" apdu 00A4040C07F0756363696401 >"$tmp/apdu" 2>&1 &&
+	grep -q 9000 "$tmp/apdu"; then passes=$((passes + 1)); else
+	echo "FAIL: an APDU to the card with a defective ATR:"; cat "$tmp/apdu"; fails=$((fails + 1)); fi
+expect "ok slot 0: configured card" "reader 1-2" "atr default"
+# a card inserted later gets the slot's ATR too
+expect "ok ATR of 20 bytes" "reader 1-2" "atr 3BDB960080B1FE451F830031C064C7FC10000190"
+expect "ok card swapped in slot 0" "reader 1-2" "swap 0"
+if ${VALGRIND:-} "$UCCID" -r "usbip://127.0.0.1:$port/1-2" atr >"$tmp/atr" 2>&1 &&
+	grep -q "1 historical byte(s) missing at byte 20" "$tmp/atr" && grep -q "TCK missing at byte 20" "$tmp/atr"; then passes=$((passes + 1)); else
+	echo "FAIL: uccid atr after a swap:"; cat "$tmp/atr"; fails=$((fails + 1)); fi
+
+# --atr: the cards of the next readers send it; a non-ATR is refused at once
+if "$vreader" --port 0 --atr 3C00 --profile tpdu-t0 >"$tmp/bad" 2>&1; then
+	echo "FAIL: --atr 3C00 accepted"; fails=$((fails + 1))
+elif grep -q "\-\-atr takes hex bytes beginning with TS 3B or 3F" "$tmp/bad"; then passes=$((passes + 1)); else
+	echo "FAIL: --atr 3C00:"; cat "$tmp/bad"; fails=$((fails + 1)); fi
+${VALGRIND:-} "$vreader" --port 0 --atr "3B 96 00 41 21 92 00 00 62 24 33 33 90 00" --profile tpdu-t0 >"$tmp/out2" 2>&1 &
+pid2=$!
+if vreader_wait "$pid2" "$tmp/out2" && grep -q "ATR 3B 96 00 41 21 92 00 00 62 24 33 33 90 00" "$tmp/out2"; then
+	passes=$((passes + 1)); else echo "FAIL: --atr banner:"; cat "$tmp/out2"; fails=$((fails + 1)); fi
+kill "$pid2"; wait "$pid2"
+
 kill -0 "$pid" 2>/dev/null || { echo "FAIL: uccid-vreader died"; fails=$((fails + 1)); }
 kill "$pid"
 wait "$pid"

@@ -222,10 +222,17 @@ static void power_on(struct st *st, struct result *r, uint8_t sel, bool warm)
 	st->clock_stopped = false;
 	st->power_sel = sel;
 	hexstr(hex, sizeof(hex), a.m.abData, a.m.dwLength);
-	if (ccid_atr_parse(a.m.abData, a.m.dwLength, &atr, &diag) < 0) {
-		judge(r, V_DEVIATION, "ATR %s does not parse: expected %s at byte %zu (ISO 7816-3 §8)", hex,
+	if (ccid_atr_parse_lenient(a.m.abData, a.m.dwLength, &atr, &diag) < 0) {
+		judge(r, V_DEVIATION, "ATR %s is no ATR: expected %s at byte %zu (ISO 7816-3 §8)", hex,
 		      diag.expected ? diag.expected : "?", diag.offset);
 		return;
+	}
+	/* the card's defects, not the reader's: the driver uses such cards */
+	for (size_t i = 0; i < atr.nfindings; i++) {
+		char text[200];
+
+		ccid_atr_finding_text(&atr.findings[i], text, sizeof(text));
+		note(r, "the card's ATR: %s", text);
 	}
 	if (warm && st->atr_ok)
 		note(r, "ATR %s%s", hex, memcmp(atr.bytes, st->atr.bytes, atr.len) || atr.len != st->atr.len
