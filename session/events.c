@@ -109,7 +109,10 @@ static void wait_interrupt(struct uccid_reader *r, int64_t deadline)
 	int n;
 
 	if (deadline != INT64_MAX) {
-		int64_t left = (deadline - uccid_mono_us() + 999) / 1000;
+		/* rounded up, and a millisecond more: a transport that counts in whole
+		   milliseconds from a truncated now must not return before deadline
+		   (the waiter would go round once more for nothing) */
+		int64_t left = (deadline - uccid_mono_us() + 999) / 1000 + 1;
 
 		ms = left < 1 ? 1 : left > UINT_MAX - 1 ? UINT_MAX - 1 : (unsigned)left;
 	}
