@@ -15,5 +15,6 @@
 #include "ccid/atr.h"
 #include "ccid/timing.h"
 #include "ccid/t1.h"
+#include "ccid/pin.h"
 
 #endif
