@@ -7,6 +7,7 @@
  *   open.c                      uccid_open: the open lock, a transport, a session
  *   session.c   locks.c         open/close/info | uccid_lock/unlock, dispositions
  *   power.c  apdu.c  events.c   the card operations, each inside the slot gate
+ *   secure.c                    (PIN entry on the keypad; the same layer)
  *   gate.c                      the slot gate: thread locks, card-state warnings
  *   commands.c                  one-command primitives (status, power off, mechanical)
  *   engine.c                    uccid_xchg: bSeq routing, deadlines, abort
@@ -98,6 +99,8 @@ struct uslot {
 	uint32_t bwt_ms, wwt_ms;
 	uint8_t fidi;                    /* the Fi/Di indices the card runs at (negotiated) */
 	struct uccid_reader_error last_error;
+	unsigned extra_ms;               /* time the next command may take beyond the exchange deadline:
+					    a PIN entry on the keypad (secure.c) */
 
 	/* card state: under r->lock, written only by card.c */
 	struct ucard card;
@@ -133,6 +136,9 @@ struct uccid_reader {
 	uint32_t clocks[256];            /* GET_CLOCK_FREQUENCIES, kHz (CCID §5.3.2) */
 	unsigned nclocks;
 	char quirks[192];
+	uint32_t pin_quirks;             /* UCCID_PINQ_* of the reader's PIN pad (quirks.c) */
+	uint8_t pin_min, pin_max;        /* its PIN sizes, where known (0: not) */
+	uint8_t pin_validation;          /* the entry validation conditions it takes */
 	bool class_last, vendor_class;
 	uint16_t bcdDevice;              /* from the device descriptor */
 	uint8_t str_index[3];            /* its iManufacturer, iProduct, iSerialNumber */
@@ -240,6 +246,20 @@ void uccid_log(struct uccid_reader *r, enum uccid_log_level level, const char *f
 /* ---- quirks.c: name (and log) the structural faults the session works around ---- */
 
 void uccid_apply_quirks(struct uccid_reader *r, bool class_after_endpoint, bool vendor_class);
+
+/*
+ * PIN-pad firmware faults, by reader (libccid's BOGUS_PINPAD_FIRMWARE
+ * list): what secure.c changes in a PC_to_RDR_Secure for them.
+ */
+#define UCCID_PINQ_VERIFY_ONE_MESSAGE   0x001u  /* verify: bNumberMessage 01 only */
+#define UCCID_PINQ_VALIDATION_KEY_ONLY  0x002u  /* bEntryValidationCondition 02 only */
+#define UCCID_PINQ_NO_MESSAGE           0x004u  /* verify: bNumberMessage 00 only */
+#define UCCID_PINQ_SWAPPED_DIGITS       0x008u  /* wPINMaxExtraDigit with its bytes swapped */
+#define UCCID_PINQ_MODIFY_ALL_INDEXES   0x010u  /* modify: three bMsgIndex, bNumberMessage 00 */
+#define UCCID_PINQ_MODIFY_THREE_MESSAGES 0x020u /* modify: bNumberMessage 03 */
+#define UCCID_PINQ_MODIFY_INDEXES_KEPT  0x040u  /* modify: three bMsgIndex, bNumberMessage as it is */
+#define UCCID_PINQ_MODIFY_NO_ZERO_MESSAGES 0x080u /* modify: bNumberMessage 00 refused, FF taken */
+#define UCCID_PINQ_APPEND_ESCAPE        0x100u  /* verify, case 1, no PIN block: Escape 80 02 00 first */
 
 /* ---- openlock.c: the open lock of a named reader, and lock-file holders ---- */
 

@@ -24,7 +24,7 @@ SESSION_LAYERS = [
     ["engine"],
     ["commands"],
     ["gate"],
-    ["power", "apdu", "events"],
+    ["power", "apdu", "events", "secure"],
     ["locks"],
     ["session"],
     ["open"],
