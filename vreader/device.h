@@ -36,6 +36,8 @@ enum vdev_profile {
 	VDEV_PROFILE_EXTENDED_APDU,  /* short and extended APDU level, 271-byte messages: chaining */
 	VDEV_PROFILE_MULTI_SLOT,     /* 4 slots, 2 busy at once, short APDU level */
 	VDEV_PROFILE_MECHANICAL,     /* TPDU T=1 with card eject and lock mechanism */
+	VDEV_PROFILE_PINPAD,         /* short APDU level, a PIN pad (verify, modify) and a 2x16 display */
+	VDEV_PROFILE_PINPAD_T1,      /* TPDU level, card offers T=1, a PIN pad without display */
 	VDEV_PROFILE_COUNT,
 };
 
@@ -94,6 +96,13 @@ int vdev_remove_card(struct vdev *d, unsigned slot, int64_t now);
  * -EINVAL, -ENOENT (no card to take out).
  */
 int vdev_swap_card(struct vdev *d, unsigned slot, int64_t now);
+
+/*
+ * A key on the PIN pad of slot, as a person presses it: "0".."9", "ok",
+ * "clear", "back", "cancel" (vreader/pinpad.h).  Returns 0, -EINVAL (bad
+ * slot or key), -ENOENT (no PIN entry in progress on slot).
+ */
+int vdev_keypad(struct vdev *d, unsigned slot, const char *key, int64_t now);
 
 /* Queue an RDR_to_PC_HardwareError (overcurrent) for slot. */
 int vdev_hardware_error(struct vdev *d, unsigned slot, int64_t now);
@@ -167,6 +176,8 @@ struct vdev_slot_status {
 	unsigned pin_tries_left;
 	enum vdev_fault fault;
 	unsigned fault_left;
+	bool keypad;                  /* a PIN entry waits for the keypad */
+	char keypad_state[48];        /* then: "verify entry 1/1 digits 0" */
 };
 int vdev_slot_status(const struct vdev *d, unsigned slot, struct vdev_slot_status *ret);
 
