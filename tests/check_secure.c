@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <time.h>
 
 #include "ccid/ccid.h"
@@ -53,25 +54,31 @@ static void quiet_log(void *ctx, enum uccid_log_level level, const char *msg)
 		fprintf(stderr, "[%d] %s\n", level, msg);
 }
 
-static struct rig *rig_new(const struct level *lv)
+static struct rig *rig_new_cfg(struct vdev_config *cfg, const char *name)
 {
 	struct rig *g = calloc(1, sizeof(*g));
 	struct uccid_options o = { .exchange_deadline_ms = 10000, .log = quiet_log, .log_level = UCCID_LOG_DEBUG };
-	struct vdev_config cfg;
 	uint8_t atr[33];
 	char err[256] = "";
+
+	cfg->time_extension_ms = 100;
+	g->name = name;
+	g->d = vdev_new(cfg);
+	ck_assert_ptr_nonnull(g->d);
+	ck_assert_int_eq(vreader_inproc_open(g->d, &g->t), 0);
+	ck_assert_msg(uccid_open_transport(g->t, &o, &g->r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(uccid_power_on(g->r, 0, UCCID_VOLTAGE_AUTO, atr, sizeof(atr)) > 0, "%s: power on", name);
+	return g;
+}
+
+static struct rig *rig_new(const struct level *lv)
+{
+	struct vdev_config cfg;
 
 	ck_assert_int_eq(vdev_profile_config(lv->p, &cfg), 0);
 	if (lv->add_pinpad)
 		cfg.desc.bPINSupport = CCID_PIN_VERIFY | CCID_PIN_MODIFY;
-	cfg.time_extension_ms = 100;
-	g->name = vdev_profile_name(lv->p);
-	g->d = vdev_new(&cfg);
-	ck_assert_ptr_nonnull(g->d);
-	ck_assert_int_eq(vreader_inproc_open(g->d, &g->t), 0);
-	ck_assert_msg(uccid_open_transport(g->t, &o, &g->r, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_int_gt(uccid_power_on(g->r, 0, UCCID_VOLTAGE_AUTO, atr, sizeof(atr)), 0);
-	return g;
+	return rig_new_cfg(&cfg, vdev_profile_name(lv->p));
 }
 
 struct scan {
@@ -222,24 +229,37 @@ static void verify_struct(struct job *j, uint8_t timeout)
 	j->op = CCID_PIN_OP_VERIFY;
 }
 
-/* Modification: the current PIN, the new one and its confirmation, in two 8-byte blocks. */
-static void modify_struct(struct job *j)
+/*
+ * Modification: the current PIN, the new one and its confirmation, in two
+ * 8-byte blocks; bNumberMessage nmsg with the bMsgIndex bytes CCID carries
+ * for it (3 for a display, 0 as OpenSC sends to a reader without one).
+ */
+static void modify_struct_n(struct job *j, uint8_t nmsg)
 {
 	uint8_t head[] = {
 		10, 0x82, 0x08, 0x00,
 		0x00, 0x08,             /* bInsertionOffsetOld 0, bInsertionOffsetNew 8 */
 		0x08, 0x04,             /* max 8, min 4 */
 		0x03,                   /* bConfirmPIN: current PIN, and the new one twice */
-		0x02, 0x03, 0x09, 0x04,
-		0x00, 0x01, 0x02,       /* bMsgIndex1..3 (bNumberMessage 3) */
-		0x00, 0x00, 0x00,
-		0x00, 0x24, 0x00, 0x80, 0x10,
+		0x02, nmsg, 0x09, 0x04,
 	};
+	static const uint8_t tail[] = { 0x00, 0x00, 0x00, 0x00, 0x24, 0x00, 0x80, 0x10 };
+	unsigned nidx = ccid_pin_modify_msg_indexes(nmsg);
+	size_t n = sizeof(head);
 
-	memcpy(j->pin, head, sizeof(head));
-	memset(j->pin + sizeof(head), 0xFF, 16);
-	j->len = sizeof(head) + 16;
+	memcpy(j->pin, head, n);
+	for (unsigned i = 0; i < nidx; i++)
+		j->pin[n++] = (uint8_t)i;       /* bMsgIndex1.. */
+	memcpy(j->pin + n, tail, sizeof(tail));
+	n += sizeof(tail);
+	memset(j->pin + n, 0xFF, 16);
+	j->len = n + 16;
 	j->op = CCID_PIN_OP_MODIFY;
+}
+
+static void modify_struct(struct job *j)
+{
+	modify_struct_n(j, 3);
 }
 
 /* An ordinary APDU after the PIN entry: the card is there and the T=1 sequence holds. */
@@ -384,6 +404,85 @@ START_TEST(test_no_pinpad)
 }
 END_TEST
 
+/*
+ * Every real PIN pad of tests/data/readers (bPINSupport set) as the virtual
+ * reader presents it — its exchange level, message size, protocols, and the
+ * firmware faults known by its IDs — verifies the card's PIN through
+ * uccid_secure, and where it declares modification changes it and verifies
+ * the new one.  The driven readers are listed on standard output.
+ */
+START_TEST(test_real_pinpads)
+{
+	const char *dir = getenv("UCCID_TEST_DATA");
+	char path[4096];
+	unsigned driven = 0, modified = 0, declared = 0;
+	struct dirent *de;
+	DIR *dd;
+
+	snprintf(path, sizeof(path), "%s/readers", dir ? dir : "tests/data");
+	dd = opendir(path);
+	ck_assert_msg(dd != NULL, "%s: %s", path, strerror(errno));
+	while ((de = readdir(dd))) {
+		char file[4096 + 256], err[512] = "";
+		struct vdev_config cfg;
+		struct rig *g;
+		struct job j;
+
+		if (!strstr(de->d_name, ".txt"))
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+		/* the first CCID interface, as the virtual reader simulates it: ACS ACR1251 Dual's PIN pad is
+		   on its second interface, and the character-level readers (none a PIN pad) are not simulated */
+		if (vdev_config_from_reader_file(file, &cfg, err, sizeof(err)) < 0)
+			continue;
+		if (!cfg.desc.bPINSupport)
+			continue;
+		declared++;
+		g = rig_new_cfg(&cfg, de->d_name);
+		memset(&j, 0, sizeof(j));
+		j.g = g;
+		verify_struct(&j, 10);
+		job_start(&j);
+		wait_keypad(g, "verify");
+		type(g, "123456 ok");
+		ck_assert_msg(job_sw(&j) == 0x9000, "%s: verify on the keypad", de->d_name);
+		driven++;
+		if (cfg.desc.bPINSupport & CCID_PIN_MODIFY) {
+			memset(&j, 0, sizeof(j));
+			j.g = g;
+			/* no messages, as OpenSC asks a reader without a display: one bMsgIndex in CCID, three
+			   for the firmware that wants them (quirks.c) */
+			modify_struct_n(&j, 0);
+			job_start(&j);
+			wait_keypad(g, "entry 1/3");
+			type(g, "123456 ok");
+			wait_keypad(g, "entry 2/3");
+			type(g, "9876 ok");
+			wait_keypad(g, "entry 3/3");
+			type(g, "9876 ok");
+			ck_assert_msg(job_sw(&j) == 0x9000, "%s: modify on the keypad", de->d_name);
+			ck_assert_msg(plain_verify(g, "9876") == 0x9000, "%s: the new PIN", de->d_name);
+			modified++;
+		}
+		{
+			struct uccid_reader_info info;
+
+			ck_assert_int_eq(uccid_info(g->r, &info), 0);
+			printf("pinpad corpus: %s %04X:%04X level %u bPINSupport %02X: verified%s%s%s\n", de->d_name,
+			       cfg.idVendor, cfg.idProduct, ccid_class_desc_level(&cfg.desc), cfg.desc.bPINSupport,
+			       cfg.desc.bPINSupport & CCID_PIN_MODIFY ? ", changed" : "", info.quirks[0] ? "; quirks " : "",
+			       info.quirks);
+		}
+		rig_free(g);
+	}
+	closedir(dd);
+	printf("pinpad corpus: %u PIN pads declared, %u driven (verify), %u changed a PIN\n", declared, driven,
+	       modified);
+	ck_assert_uint_gt(declared, 80);
+	ck_assert_uint_eq(driven, declared);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("secure");
@@ -397,6 +496,10 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_modify, 0, NLEVELS);
 	tcase_add_loop_test(tc, test_refused, 0, NLEVELS);
 	tcase_add_test(tc, test_no_pinpad);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("real readers");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_real_pinpads);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -22,19 +22,61 @@ static int64_t timeout_us(const struct vpin *v)
 	return (int64_t)(v->p.bTimeOut ? v->p.bTimeOut : VPIN_DEFAULT_TIMEOUT_S) * 1000000;
 }
 
-int vpin_start(struct vpin *v, const uint8_t *data, size_t len, uint8_t seq, int64_t now)
+#define FW_THREE_INDEXES 0x1     /* a modification always carries bMsgIndex1..3 */
+#define FW_SWAPPED_DIGITS 0x2    /* wPINMaxExtraDigit read minimum first */
+
+/* PIN-pad firmware by reader IDs (pid 0: every reader of the vendor), from libccid's workarounds. */
+static const struct {
+	uint16_t vid, pid;
+	unsigned flags;
+} firmware[] = {
+	{ 0x08E6, 0, FW_THREE_INDEXES },        /* Gemalto PIN pads */
+	{ 0x0982, 0x0008, FW_THREE_INDEXES },   /* Covadis Vega-Alpha */
+	{ 0x04E6, 0xE003, FW_THREE_INDEXES },   /* SCM SPR532 */
+	{ 0x046A, 0x003E, FW_THREE_INDEXES },   /* Cherry ST-2000 */
+	{ 0x413C, 0x2100, FW_SWAPPED_DIGITS },  /* Dell SK-3106 */
+};
+
+static unsigned firmware_flags(uint16_t vid, uint16_t pid)
 {
+	for (size_t i = 0; i < sizeof(firmware) / sizeof(firmware[0]); i++)
+		if (firmware[i].vid == vid && (!firmware[i].pid || firmware[i].pid == pid))
+			return firmware[i].flags;
+	return 0;
+}
+
+int vpin_start(struct vpin *v, const uint8_t *data, size_t len, uint8_t seq, int64_t now, uint16_t vid, uint16_t pid)
+{
+	uint8_t buf[CCID_PIN_MODIFY_FIXED + 2 + VPIN_TEMPLATE_MAX];
 	struct ccid_diag diag = { 0 };
+	unsigned fw = firmware_flags(vid, pid);
 	struct ccid_pin p;
+	size_t n;
 
 	memset(v, 0, sizeof(*v));
 	if (len < 1)
 		return MSG_DATA;
-	if (len - 1 > CCID_PIN_MODIFY_FIXED + 2 + VPIN_TEMPLATE_MAX)
+	if (len - 1 > sizeof(buf))
 		return MSG_DATA + 1;
 	if (data[0] != CCID_PIN_OP_VERIFY && data[0] != CCID_PIN_OP_MODIFY)
 		return MSG_DATA;        /* transfer, wait, cancel, re-send: not on this keypad */
-	if (ccid_pin_decode(data[0], data + 1, len - 1, &p, &diag) < 0)
+	n = len - 1;
+	memcpy(buf, data + 1, n);
+	if ((fw & FW_SWAPPED_DIGITS) && n > 7) {
+		size_t at = data[0] == CCID_PIN_OP_MODIFY ? 6 : 4;
+		uint8_t t = buf[at];
+
+		buf[at] = buf[at + 1];
+		buf[at + 1] = t;
+	}
+	if ((fw & FW_THREE_INDEXES) && data[0] == CCID_PIN_OP_MODIFY && n > 16) {
+		/* bMsgIndex1 at 13: keep what this bNumberMessage carries in CCID, drop the rest */
+		size_t keep = ccid_pin_modify_msg_indexes(buf[10]);
+
+		memmove(buf + 13 + keep, buf + 16, n - 16);
+		n -= 3 - keep;
+	}
+	if (ccid_pin_decode(data[0], buf, n, &p, &diag) < 0)
 		return diag.offset < 0x80 ? (int)diag.offset : MSG_DATA + 1;
 	memcpy(v->tmpl, p.apdu, p.apdu_len);
 	p.apdu = v->tmpl;

@@ -40,10 +40,14 @@ struct vpin {
 
 /*
  * Start an entry from a Secure command's abData (bPINOperation first),
- * received at now.  Returns 0, or the bError a reader answers (the offset of
+ * received at now, by a reader of IDs vid:pid — whose firmware's way of
+ * reading the structure is imitated where it is known (the faults
+ * session/quirks.c works around: three bMsgIndex in every modification on
+ * Gemalto, Vega-Alpha, SPR532 and Cherry ST-2000, wPINMaxExtraDigit
+ * byte-swapped on the Dell SK-3106).  Returns 0, or the bError a reader answers (the offset of
  * the bad field in the message, CCID §6.2.6) as a positive number.
  */
-int vpin_start(struct vpin *v, const uint8_t *data, size_t len, uint8_t seq, int64_t now);
+int vpin_start(struct vpin *v, const uint8_t *data, size_t len, uint8_t seq, int64_t now, uint16_t vid, uint16_t pid);
 
 /*
  * One key: "0".."9", "ok", "clear" (erase the entry), "back" (the last

@@ -822,7 +822,7 @@ static void cmd_secure(struct vdev *d, struct vslot *s, const struct ccid_msg *m
 	else if (!(d->cfg.desc.bPINSupport & need))
 		bad = CCID_OFF_DATA;
 	else
-		bad = vpin_start(&s->pin, m->abData, m->dwLength, m->bSeq, now);
+		bad = vpin_start(&s->pin, m->abData, m->dwLength, m->bSeq, now, d->cfg.idVendor, d->cfg.idProduct);
 	/* T=1 at TPDU level: the prologue must open an I-block whose LEN is the template's */
 	if (!bad && ccid_class_desc_level(&d->cfg.desc) == CCID_LEVEL_TPDU && s->protocol == CCID_PROTOCOL_T1) {
 		if (s->pin.p.bTeoPrologue[1] & 0x80)
