@@ -5,7 +5,9 @@
  * descriptors of 691 readers), the rule it breaks, and what the session does
  * about it.  Detection is by the fault itself, not by VID/PID, so a reader
  * with the same fault and an unknown ID is handled too; the names appear in
- * uccid_info().quirks and in uccid info.
+ * uccid_info().quirks and in uccid info.  PIN-pad firmware faults are the
+ * exception: nothing in a descriptor shows them, so they are known by
+ * VID:PID (pin_quirks[]).
  */
 #include "config.h"
 
