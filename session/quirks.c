@@ -138,10 +138,13 @@ static const struct pin_quirk pin_quirks[] = {
 	{ "pinpad-gemalto-modify", 0x08E6, 0, UCCID_PINQ_MODIFY_INDEXES_KEPT, 0, 0, 0,
 	  "Gemalto PIN pad: three bMsgIndex in a modify" },
 	/* Dell smart-card keyboards SCRK (413c:2101, DellSCRK.txt) and SK-3106 (413c:2100, DellSK-3106.txt):
-	   bNumberMessage 00 only; the SK-3106 also reads wPINMaxExtraDigit byte-swapped */
-	{ "pinpad-dell-scrk", 0x413C, 0x2101, UCCID_PINQ_NO_MESSAGE, 0, 0, 0, "Dell SCRK: no messages" },
-	{ "pinpad-dell-sk3106", 0x413C, 0x2100, UCCID_PINQ_NO_MESSAGE | UCCID_PINQ_SWAPPED_DIGITS, 0, 0, 0,
-	  "Dell SK-3106: no messages, wPINMaxExtraDigit swapped" },
+	   bNumberMessage 00 only, and a verify sent while the Enter key that started it is still down is
+	   refused: 250 ms for it to come up; the SK-3106 also reads wPINMaxExtraDigit byte-swapped */
+	{ "pinpad-dell-scrk", 0x413C, 0x2101, UCCID_PINQ_NO_MESSAGE | UCCID_PINQ_KEY_RELEASE, 0, 0, 0,
+	  "Dell SCRK: no messages, 250 ms before a verify" },
+	{ "pinpad-dell-sk3106", 0x413C, 0x2100,
+	  UCCID_PINQ_NO_MESSAGE | UCCID_PINQ_SWAPPED_DIGITS | UCCID_PINQ_KEY_RELEASE, 0, 0, 0,
+	  "Dell SK-3106: no messages, wPINMaxExtraDigit swapped, 250 ms before a verify" },
 	/* SCM SPR532 (04e6:e003, SPR532.txt): no display, but a modify must carry all three bMsgIndex with
 	   bNumberMessage 00; a case-1 verify without PIN block needs Escape 80 02 00 to append the PIN */
 	{ "pinpad-spr532", 0x04E6, 0xE003, UCCID_PINQ_MODIFY_ALL_INDEXES | UCCID_PINQ_APPEND_ESCAPE, 0, 0, 0,

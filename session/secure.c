@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "session/session_priv.h"
 
@@ -155,6 +156,19 @@ static int spr532_append(struct uccid_reader *r, struct uslot *s, const struct c
 	if (rc == 0 && CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
 		rc = uccid_answer_error(r, s, &m);
 	return rc;
+}
+
+/*
+ * The Dell keyboards refuse a verify while the Enter key that started it is
+ * still down (quirks.c): the reader's own timing, so a real wait, bounded.
+ */
+static int key_release(struct uccid_reader *r, const struct ccid_pin *p)
+{
+	struct timespec t = { .tv_nsec = 250 * 1000 * 1000 };
+
+	if ((r->pin_quirks & UCCID_PINQ_KEY_RELEASE) && p->operation == CCID_PIN_OP_VERIFY)
+		nanosleep(&t, NULL);
+	return 0;
 }
 
 /* APDU levels and T=0 TPDU: the reader frames the APDU; the answer is the response APDU. */
@@ -316,7 +330,7 @@ ssize_t uccid_secure(struct uccid_reader *r, unsigned slot, uint8_t op, const ui
 	} else if (!card.powered || card.protocol == 0xFF) {
 		rc = -EIO;
 		uccid_log(r, UCCID_LOG_INFO, "slot %u: PIN entry for a card that is not powered", slot);
-	} else if ((rc = spr532_append(r, s, &p)) < 0) {
+	} else if ((rc = key_release(r, &p)) < 0 || (rc = spr532_append(r, s, &p)) < 0) {
 		;
 	} else if (r->level == CCID_LEVEL_TPDU && card.protocol == CCID_PROTOCOL_T1) {
 		rc = secure_t1(r, s, &p, rsp, cap);

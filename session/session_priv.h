@@ -260,6 +260,7 @@ void uccid_apply_quirks(struct uccid_reader *r, bool class_after_endpoint, bool 
 #define UCCID_PINQ_MODIFY_INDEXES_KEPT  0x040u  /* modify: three bMsgIndex, bNumberMessage as it is */
 #define UCCID_PINQ_MODIFY_NO_ZERO_MESSAGES 0x080u /* modify: bNumberMessage 00 refused, FF taken */
 #define UCCID_PINQ_APPEND_ESCAPE        0x100u  /* verify, case 1, no PIN block: Escape 80 02 00 first */
+#define UCCID_PINQ_KEY_RELEASE          0x200u  /* verify: 250 ms for the Enter key to come up first */
 
 /* ---- openlock.c: the open lock of a named reader, and lock-file holders ---- */
 
