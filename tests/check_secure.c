@@ -373,6 +373,59 @@ START_TEST(test_modify)
 }
 END_TEST
 
+struct journal_scan {
+	unsigned secure_at, rblocks_after;
+};
+
+static void fault_edc_fn(struct vdev *d, void *ctx)
+{
+	(void)ctx;
+	vdev_set_fault(d, 0, VDEV_FAULT_T1_EDC, 0, 1);
+}
+
+/* R-blocks the host sent by XfrBlock after the last Secure (PCB 8x / 9x). */
+static void rblocks_fn(struct vdev *d, void *ctx)
+{
+	struct vdev_journal_entry e[256];
+	struct journal_scan *js = ctx;
+	size_t n = vdev_journal(d, 0, 0, e, 256);
+
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].from_host && e[i].bMessageType == CCID_PC_TO_RDR_SECURE) {
+			js->secure_at = (unsigned)i + 1;
+			js->rblocks_after = 0;
+		} else if (js->secure_at && e[i].from_host && e[i].bMessageType == CCID_PC_TO_RDR_XFR_BLOCK
+			   && e[i].ndata >= 2 && (e[i].data[1] & 0xC0) == 0x80) {
+			js->rblocks_after++;
+		}
+	}
+}
+
+/*
+ * TPDU under T=1: the card's answer to the PIN block arrives garbled (a bad
+ * EDC in the Secure answer).  The driver's T=1 engine checks it and asks
+ * again with an R-block by XfrBlock; the card repeats; the PIN is verified
+ * once, and the sequence numbers hold.
+ */
+START_TEST(test_t1_answer_garbled)
+{
+	struct rig *g = rig_new(&levels[1]);
+	struct job j = { .g = g };
+	struct journal_scan js = { 0 };
+
+	vreader_inproc_call(g->t, fault_edc_fn, NULL);
+	verify_struct(&j, 10);
+	job_start(&j);
+	wait_keypad(g, NULL);
+	type(g, "123456 ok");
+	ck_assert_msg(job_sw(&j) == 0x9000, "the PIN verified after the R-block");
+	vreader_inproc_call(g->t, rblocks_fn, &js);
+	ck_assert_msg(js.secure_at && js.rblocks_after == 1, "%u R-blocks after the Secure", js.rblocks_after);
+	ck_assert_uint_eq(plain_verify(g, "123456"), 0x9000);
+	rig_free(g);
+}
+END_TEST
+
 /* A structure the driver refuses never reaches the reader. */
 START_TEST(test_refused)
 {
@@ -496,6 +549,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_modify, 0, NLEVELS);
 	tcase_add_loop_test(tc, test_refused, 0, NLEVELS);
 	tcase_add_test(tc, test_no_pinpad);
+	tcase_add_test(tc, test_t1_answer_garbled);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("real readers");
 	tcase_set_timeout(tc, 120);

@@ -742,6 +742,9 @@ static void pin_to_card(struct vdev *d, struct vslot *s, const uint8_t *apdu, si
 					      sizeof(blk));
 
 		r = bl < 0 ? bl : vcard_t1_block(s->card, blk, (size_t)bl, s->rsp, CCID_MAX_DATA_LENGTH, &work);
+		/* the t1-edc fault garbles the card's answer block here too: the host recovers by XfrBlock */
+		if (r > 0 && s->fault == VDEV_FAULT_T1_EDC && take_fault(d, s, true) == VDEV_FAULT_T1_EDC)
+			s->rsp[r - 1] ^= 0x5A;
 	} else {
 		uint8_t tpdu[VPIN_TEMPLATE_MAX + 2];
 
