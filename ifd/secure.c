@@ -103,6 +103,8 @@ int ifd_secure(struct ifd_reader *rd, unsigned slot, bool modify, const uint8_t 
 
 	if (!ifd_secure_possible(rd, slot, modify))
 		return -ENOTSUP;
+	if (rxcap < 2)
+		return -ENOBUFS;        /* not even SW1 SW2: IFD_ERROR_INSUFFICIENT_BUFFER */
 	n = ifd_secure_to_ccid(modify, tx, txlen, pin, sizeof(pin), why, sizeof(why));
 	if (n < 0) {
 		ifd_log(IFD_LOG_WARNING, "%s: %s PIN refused: %s", rd->name, modify ? "MODIFY" : "VERIFY", why);
