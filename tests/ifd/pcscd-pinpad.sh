@@ -28,7 +28,7 @@ data=$top_srcdir/tests/data/readers
 
 skip() { echo "SKIP: $*"; exit 77; }
 [ -f "$so" ] || skip "no shared libifd-uccid.so (configured with --disable-shared)"
-command -v pcscd >/dev/null || skip "pcscd is not installed"
+for p in pcscd opensc-tool; do command -v $p >/dev/null || skip "$p is not installed"; done
 command -v python3 >/dev/null || skip "python3 is needed as the control socket client"
 
 if [ -z "${UCCID_IFD_NS:-}" ]; then
