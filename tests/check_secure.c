@@ -426,6 +426,86 @@ START_TEST(test_t1_answer_garbled)
 }
 END_TEST
 
+struct wire {
+	bool escape_first;              /* an Escape 80 02 00 came right before the Secure */
+	uint8_t secure[16];             /* the Secure's first abData bytes */
+	bool seen;
+};
+
+static void wire_fn(struct vdev *d, void *ctx)
+{
+	struct vdev_journal_entry e[256];
+	struct wire *w = ctx;
+	size_t n = vdev_journal(d, 0, 0, e, 256);
+	bool esc = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!e[i].from_host)
+			continue;
+		if (e[i].bMessageType == CCID_PC_TO_RDR_SECURE) {
+			memcpy(w->secure, e[i].data, sizeof(w->secure));
+			w->escape_first = esc;
+			w->seen = true;
+		}
+		esc = e[i].bMessageType == CCID_PC_TO_RDR_ESCAPE && e[i].ndata == 3 && e[i].data[0] == 0x80
+		      && e[i].data[1] == 0x02 && e[i].data[2] == 0x00;
+	}
+}
+
+static struct rig *real_reader(const char *file)
+{
+	const char *dir = getenv("UCCID_TEST_DATA");
+	char path[4096], err[512] = "";
+	struct vdev_config cfg;
+
+	snprintf(path, sizeof(path), "%s/readers/%s", dir ? dir : "tests/data", file);
+	ck_assert_msg(vdev_config_from_reader_file(path, &cfg, err, sizeof(err)) == 0, "%s", err);
+	return rig_new_cfg(&cfg, file);
+}
+
+/*
+ * The firmware faults as they go on the wire (quirks.c, from libccid): the
+ * GemPC Pinpad gets bNumberMessage 01 and the OK key only; the Dell SK-3106
+ * wPINMaxExtraDigit byte-swapped; the SPR532 an Escape 80 02 00 before a
+ * case-1 verify without a PIN block.
+ */
+START_TEST(test_quirks_on_the_wire)
+{
+	static const char *files[] = { "GemPCPinpad.txt", "DellSK-3106.txt", "SPR532.txt" };
+	struct rig *g = real_reader(files[_i]);
+	struct job j = { .g = g };
+	struct wire w = { 0 };
+
+	verify_struct(&j, 10);
+	j.pin[6] = 0x03;                /* max size or OK: the GemPC takes the OK key only */
+	if (_i == 2) {
+		/* no PIN block, a case-1 template: the SPR532 appends the PIN itself */
+		j.pin[2] = 0x00;
+		j.len = 14 + 4;
+	}
+	job_start(&j);
+	wait_keypad(g, NULL);
+	type(g, "123456 ok");
+	ck_assert_msg(job_sw(&j) == 0x9000, "%s", files[_i]);
+	vreader_inproc_call(g->t, wire_fn, &w);
+	ck_assert(w.seen);
+	switch (_i) {
+	case 0:
+		ck_assert_uint_eq(w.secure[1 + 7], 0x01);       /* bNumberMessage */
+		ck_assert_uint_eq(w.secure[1 + 6], 0x02);       /* bEntryValidationCondition */
+		break;
+	case 1:
+		ck_assert_uint_eq(w.secure[1 + 4], 0x04);       /* wPINMaxExtraDigit: minimum first */
+		ck_assert_uint_eq(w.secure[1 + 5], 0x08);
+		break;
+	default:
+		ck_assert_msg(w.escape_first, "no Escape 80 02 00 before the Secure");
+		break;
+	}
+	rig_free(g);
+}
+END_TEST
+
 /* A structure the driver refuses never reaches the reader. */
 START_TEST(test_refused)
 {
@@ -553,6 +633,7 @@ static Suite *suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("real readers");
 	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_quirks_on_the_wire, 0, 3);
 	tcase_add_test(tc, test_real_pinpads);
 	suite_add_tcase(s, tc);
 	return s;
