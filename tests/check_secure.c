@@ -506,6 +506,38 @@ START_TEST(test_quirks_on_the_wire)
 }
 END_TEST
 
+static void fault_edc_to_card_fn(struct vdev *d, void *ctx)
+{
+	(void)ctx;
+	vdev_set_fault(d, 0, VDEV_FAULT_T1_EDC, 1, 1);
+}
+
+/*
+ * TPDU under T=1: the PIN block reaches the card garbled and the card asks
+ * for it again (R-block).  The driver has only the template, so it does not
+ * send it: the call fails (-EPROTO), and since nothing of the exchange reached
+ * the card the sequence numbers stand — the next APDU needs no RESYNCH.
+ */
+START_TEST(test_t1_pin_block_lost)
+{
+	struct rig *g = rig_new(&levels[1]);
+	struct job j = { .g = g };
+	struct journal_scan js = { 0 };
+
+	vreader_inproc_call(g->t, fault_edc_to_card_fn, NULL);
+	verify_struct(&j, 10);
+	job_start(&j);
+	wait_keypad(g, NULL);
+	type(g, "123456 ok");
+	pthread_join(j.th, NULL);
+	ck_assert_msg(j.n == -EPROTO, "got %zd (%s)", j.n, j.n < 0 ? uccid_strerror((int)j.n) : "an answer");
+	vreader_inproc_call(g->t, rblocks_fn, &js);
+	ck_assert_msg(js.rblocks_after == 0, "the driver sent %u blocks after the card's R-block", js.rblocks_after);
+	ck_assert_uint_eq(plain_verify(g, "123456"), 0x9000);
+	rig_free(g);
+}
+END_TEST
+
 /* A structure the driver refuses never reaches the reader. */
 START_TEST(test_refused)
 {
@@ -630,6 +662,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_refused, 0, NLEVELS);
 	tcase_add_test(tc, test_no_pinpad);
 	tcase_add_test(tc, test_t1_answer_garbled);
+	tcase_add_test(tc, test_t1_pin_block_lost);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("real readers");
 	tcase_set_timeout(tc, 120);

@@ -122,7 +122,8 @@ enum vdev_fault {
 	VDEV_FAULT_HW_ERROR,          /* the command fails with HW_ERROR and a HardwareError interrupt */
 	VDEV_FAULT_STALL,             /* bulk-IN stalls instead of answering */
 	VDEV_FAULT_LATENCY,           /* every answer is delayed by arg ms */
-	VDEV_FAULT_T1_EDC,            /* the card's next T=1 block has a corrupted EDC */
+	VDEV_FAULT_T1_EDC,            /* the card's next T=1 block has a corrupted EDC (arg 1, on a PIN
+					 pad: the PIN block the reader sends the card instead) */
 	VDEV_FAULT_REMOVE_MID_APDU,   /* the card is pulled while it processes the command */
 	VDEV_FAULT_DROP_CONNECTION,   /* the transport drops the connection mid-answer */
 	VDEV_FAULT_PPS_WRONG,         /* the card answers the next PPS naming the other protocol */

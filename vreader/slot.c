@@ -741,9 +741,18 @@ static void pin_to_card(struct vdev *d, struct vslot *s, const uint8_t *apdu, si
 		int bl = ccid_t1_block_encode(s->pin.p.bTeoPrologue[0], s->pin.p.bTeoPrologue[1], apdu, n, edc, blk,
 					      sizeof(blk));
 
+		/*
+		 * The t1-edc fault garbles the card's answer block here too (the host recovers by
+		 * XfrBlock); with ARG 1, the PIN block on its way to the card instead: the card asks for it
+		 * again, and only the reader has the PIN.
+		 */
+		bool garble = s->fault == VDEV_FAULT_T1_EDC && (!s->fault_on || s->fault_on == CCID_PC_TO_RDR_SECURE);
+		bool to_card = garble && s->fault_arg == 1;
+
+		if (garble && to_card && bl > 0 && take_fault(d, s, true) == VDEV_FAULT_T1_EDC)
+			blk[bl - 1] ^= 0x5A;
 		r = bl < 0 ? bl : vcard_t1_block(s->card, blk, (size_t)bl, s->rsp, CCID_MAX_DATA_LENGTH, &work);
-		/* the t1-edc fault garbles the card's answer block here too: the host recovers by XfrBlock */
-		if (r > 0 && s->fault == VDEV_FAULT_T1_EDC && take_fault(d, s, true) == VDEV_FAULT_T1_EDC)
+		if (garble && !to_card && r > 0 && take_fault(d, s, true) == VDEV_FAULT_T1_EDC)
 			s->rsp[r - 1] ^= 0x5A;
 	} else {
 		uint8_t tpdu[VPIN_TEMPLATE_MAX + 2];
