@@ -219,19 +219,6 @@ out:
 	return rc;
 }
 
-/* One T=1 block by XfrBlock (bBWI: the card's WTX), as uccid_transmit does at TPDU level. */
-static int xfr_block(struct uccid_reader *r, struct uslot *s, const uint8_t *blk, size_t n, uint8_t *ans,
-		     struct ccid_msg *m)
-{
-	uint8_t msg[CCID_HEADER_SIZE + CCID_T1_BLOCK_MAX];
-	unsigned wtx = ccid_t1_wtx(&s->t1);
-
-	return uccid_xchg(r, s, msg,
-			  uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_XFR_BLOCK,
-				      wtx > 1 ? (uint8_t)(wtx > 255 ? 255 : wtx) : 0, 0, 0, blk, n),
-			  ans, T1_ANS_CAP, s->bwt_ms * (wtx ? wtx : 1) + 1000, m);
-}
-
 /* TPDU under T=1: the PIN's I-block by Secure, every other block by XfrBlock. */
 static ssize_t secure_t1(struct uccid_reader *r, struct uslot *s, const struct ccid_pin *p, uint8_t *rsp, size_t cap)
 {
@@ -242,59 +229,44 @@ static ssize_t secure_t1(struct uccid_reader *r, struct uslot *s, const struct c
 	int rc, lost = 0;
 
 	while (st == CCID_T1_SEND) {
-		int type = ccid_t1_due_type(&s->t1);
-		int n = ccid_t1_next_block(&s->t1, blk, sizeof(blk));
+		int n;
 
-		if (n < 0)
-			return -EPROTO;
-		if (type == CCID_T1_BLOCK_I) {
-			if (pin_sent || blk[2] != p->apdu_len) {
-				/* the card wants the PIN block again, or the template needs chaining: the host has
-				   only the template, and the reader takes one block */
-				ccid_t1_withdraw(&s->t1);
-				uccid_log(r, UCCID_LOG_WARNING, "slot %u: %s", s->index,
-					  pin_sent ? "the card asked for the PIN block again; it is not resent"
-						   : "the PIN APDU template is longer than the card's IFSC");
-				return pin_sent ? -EPROTO : -ENOTSUP;
-			}
-			rc = send_secure(r, s, p, blk, ans, sizeof(ans), &m);
-			if (rc < 0 || CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED || m.dwLength == 2) {
-				/* nothing reached the card: the sequence numbers stand */
-				ccid_t1_withdraw(&s->t1);
-				if (rc < 0)
-					return rc;
-				if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
-					return failed(r, s, &m, rsp);
-				memcpy(rsp, m.abData, 2);
-				return 2;
-			}
-			pin_sent = true;
-			st = ccid_t1_feed(&s->t1, m.abData, m.dwLength);
+		if (ccid_t1_due_type(&s->t1) != CCID_T1_BLOCK_I) {
+			/* S(RESYNCH) first, S(WTX) and R-blocks after the PIN block: by XfrBlock */
+			if ((rc = uccid_t1_step(r, s, &st, &lost)) < 0)
+				return rc;
 			continue;
 		}
-		rc = xfr_block(r, s, blk, (size_t)n, ans, &m);
-		if (rc < 0)
-			return rc;
-		if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED) {
-			/* no block within BWT (or a parity error): the engine's error recovery (ISO 7816-3 §11.6.3) */
-			if (CCID_ICC_STATUS(m.rsp.bStatus) != CCID_ICC_ABSENT
-			    && (m.rsp.bError == CCID_ERR_ICC_MUTE || m.rsp.bError == CCID_ERR_XFR_PARITY_ERROR)) {
-				lost = uccid_answer_error(r, s, &m);
-				st = ccid_t1_feed(&s->t1, NULL, 0);
-				continue;
-			}
-			return uccid_answer_error(r, s, &m);
+		n = ccid_t1_next_block(&s->t1, blk, sizeof(blk));
+		if (n < 0)
+			return -EPROTO;
+		if (pin_sent || blk[2] != p->apdu_len) {
+			/* the card wants the PIN block again, or the template needs chaining: the host has only
+			   the template, and the reader takes one block */
+			ccid_t1_withdraw(&s->t1);
+			uccid_log(r, UCCID_LOG_WARNING, "slot %u: %s", s->index,
+				  pin_sent ? "the card asked for the PIN block again; it is not resent"
+					   : "the PIN APDU template is longer than the card's IFSC");
+			return pin_sent ? -EPROTO : -ENOTSUP;
 		}
+		rc = send_secure(r, s, p, blk, ans, sizeof(ans), &m);
+		if (rc < 0 || CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED || m.dwLength == 2) {
+			/* nothing reached the card: the sequence numbers stand */
+			ccid_t1_withdraw(&s->t1);
+			if (rc < 0)
+				return rc;
+			if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
+				return failed(r, s, &m, rsp);
+			memcpy(rsp, m.abData, 2);
+			return 2;
+		}
+		/* the reader's answer is the card's block answering the PIN's I-block */
+		pin_sent = true;
 		lost = 0;
 		st = ccid_t1_feed(&s->t1, m.abData, m.dwLength);
 	}
-	if (st == -EMSGSIZE)
-		return -EMSGSIZE;
-	if (st < 0 && lost)
-		return lost;
-	if (st < 0)
-		return st == -ECONNABORTED ? -EPROTO : st;
-	return ccid_t1_response_len(&s->t1) >= 2 ? (ssize_t)ccid_t1_response_len(&s->t1) : -EPROTO;
+	rc = (int)uccid_t1_result(s, st, lost);
+	return rc >= 0 && rc < 2 ? -EPROTO : rc;      /* a response APDU has SW1 SW2 at least */
 }
 
 ssize_t uccid_secure(struct uccid_reader *r, unsigned slot, uint8_t op, const uint8_t *pin, size_t len, uint8_t *rsp,

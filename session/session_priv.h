@@ -9,7 +9,7 @@
  *   power.c  apdu.c  events.c   the card operations, each inside the slot gate
  *   secure.c                    (PIN entry on the keypad; the same layer)
  *   gate.c                      the slot gate: thread locks, card-state warnings
- *   commands.c                  one-command primitives (status, power off, mechanical)
+ *   commands.c  t1xfr.c         one-command primitives (status, power off, mechanical) | T=1 blocks
  *   engine.c                    uccid_xchg: bSeq routing, deadlines, abort
  *   link.c                      a remote reader's link: down, reconnect, back
  *   card.c                      card state and the event ring: every transition
@@ -400,6 +400,18 @@ void uccid_forget_card(struct uccid_reader *r, struct uslot *s, enum lockmgr_eve
 int uccid_do_power_off(struct uccid_reader *r, struct uslot *s);
 int uccid_do_slot_status(struct uccid_reader *r, struct uslot *s, struct uccid_slot_status *ret);
 int uccid_do_simple(struct uccid_reader *r, struct uslot *s, uint8_t type, uint8_t b7);
+
+/* ---- t1xfr.c: T=1 blocks at TPDU level, s->op held ---- */
+
+/*
+ * Send the block the slot's T=1 engine has due by XfrBlock and feed it the
+ * answer (a mute card or a parity error as nothing received, *lost saying
+ * why); *st is the engine's next state.  Returns 0, or the exchange's errno
+ * (the engine then waits for an answer that will not come: the caller ends).
+ */
+int uccid_t1_step(struct uccid_reader *r, struct uslot *s, int *st, int *lost);
+/* The exchange's end: the response length for CCID_T1_DONE, else an errno. */
+ssize_t uccid_t1_result(struct uslot *s, int st, int lost);
 
 /* ---- gate.c: the slot gate ---- */
 

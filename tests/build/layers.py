@@ -22,7 +22,7 @@ SESSION_LAYERS = [
     ["card"],
     ["link"],
     ["engine"],
-    ["commands"],
+    ["commands", "t1xfr"],
     ["gate"],
     ["power", "apdu", "events", "secure"],
     ["locks"],
