@@ -3,10 +3,15 @@
  * The whole stack, measured: libuccid's uccid_transmit() over its USB/IP
  * client to the virtual reader (extended-apdu profile) on loopback, for
  * 5-, 261- and 4096-byte command APDUs (ECHO), next to a raw TCP ping-pong
- * of the same byte counts per exchange on the same machine in the same run.
- * The ratio of median latencies is what the stack adds; the target for
- * small APDUs is 1.5.  A 4096-byte APDU crosses a 271-byte-message reader
- * in 16 chained XfrBlocks, so its ratio counts 16 round trips against one.
+ * of the same byte counts per exchange in the same run.  The ratio of
+ * median latencies is what the stack adds; the target for small APDUs is
+ * 1.5.  A 4096-byte APDU crosses a 271-byte-message reader in 16 chained
+ * XfrBlocks, so its ratio counts 16 round trips against one.
+ *
+ * The floor is fair: the virtual reader is a process of its own and so is
+ * the pong, both with TCP_NODELAY, and each pair is measured at the same
+ * placement (tool/pingpong.h): unpinned, then — when the machine lets us
+ * pin — both ends on one CPU, and one end per CPU.  A ratio per placement.
  *
  * usage: driver-bench [ROUND_TRIPS]   (default 5000)
  */
@@ -19,7 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tool/pingpong.h"
 #include "session/uccid.h"
@@ -70,12 +78,48 @@ static size_t echo_apdu(size_t size, uint8_t *apdu, size_t *rsp_len)
 	}
 }
 
-static atomic_int server_stop;
-
-static void *server_thread(void *arg)
+/*
+ * The virtual reader in a process of its own, as uccid-vreader is: it
+ * listens on loopback, writes its port to the pipe and serves until
+ * SIGTERM (from main, or from the kernel when the bench dies first).
+ */
+static pid_t start_server(unsigned *port)
 {
-	usbip_server_run(arg, &server_stop);
-	return NULL;
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p) < 0)
+		die("pipe", errno);
+	pid = fork();
+	if (pid < 0)
+		die("fork", errno);
+	if (pid == 0) {
+		static atomic_int stop;
+		struct vdev_config cfg;
+		struct vusb_device dev = { .ops = &vdev_usb_ops, .busid = "1-1" };
+		struct usbip_server *srv = usbip_server_new();
+		struct vdev *d;
+		unsigned pt;
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		close(p[0]);
+		vdev_profile_config(VDEV_PROFILE_EXTENDED_APDU, &cfg);
+		d = vdev_new(&cfg);
+		dev.dev = d;
+		if (!d || !srv || usbip_server_add_device(srv, &dev) < 0 || usbip_server_listen(srv, "127.0.0.1", 0) < 0)
+			_exit(1);
+		pt = usbip_server_port(srv);
+		if (write(p[1], &pt, sizeof(pt)) != sizeof(pt))
+			_exit(1);
+		close(p[1]);
+		usbip_server_run(srv, &stop);
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], port, sizeof(*port)) != sizeof(*port))
+		die("virtual reader", EIO);
+	close(p[0]);
+	return pid;
 }
 
 /* A thread in uccid_wait_event meanwhile, as a pcscd driver's polling thread is. */
@@ -147,20 +191,18 @@ static struct rt_stats bench_stack(const char *url, size_t size, bool with_event
 	return res;
 }
 
-static void row(const char *path, size_t size, struct rt_stats r)
+static void row(const char *place, const char *path, size_t size, struct rt_stats r)
 {
-	printf("%-6zu %-18s %10.0f %10.1f %10.1f\n", size, path, r.rps, r.median_us, r.p99_us);
+	printf("%-9s %-6zu %-18s %10.0f %10.1f %10.1f\n", place, size, path, r.rps, r.median_us, r.p99_us);
 }
 
 int main(int argc, char **argv)
 {
 	static const size_t sizes[] = { 5, 261, 4096 };
-	struct vdev_config cfg;
-	struct vdev *d;
-	struct usbip_server *srv;
-	struct vusb_device dev = { .ops = &vdev_usb_ops, .busid = "1-1" };
+	struct rt_place places[RT_PLACES_MAX];
+	unsigned port, nplaces;
 	char url[64];
-	pthread_t th;
+	pid_t server;
 
 	if (argc > 1)
 		rounds = (unsigned)strtoul(argv[1], NULL, 10);
@@ -169,45 +211,43 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	vdev_profile_config(VDEV_PROFILE_EXTENDED_APDU, &cfg);
-	d = vdev_new(&cfg);
-	srv = usbip_server_new();
-	dev.dev = d;
-	if (!d || !srv || usbip_server_add_device(srv, &dev) < 0 || usbip_server_listen(srv, "127.0.0.1", 0) < 0)
-		die("virtual reader", errno);
-	pthread_create(&th, NULL, server_thread, srv);
-	snprintf(url, sizeof(url), "usbip://127.0.0.1:%u/1-1", usbip_server_port(srv));
+	nplaces = rt_placements(places);
+	server = start_server(&port);
+	snprintf(url, sizeof(url), "usbip://127.0.0.1:%u/1-1", port);
 
-	printf("full stack (uccid_transmit over USB/IP to the virtual reader, extended-apdu profile) vs raw TCP,"
-	       " %u round trips each\n", rounds);
-	printf("%-6s %-18s %10s %10s %10s\n", "apdu", "path", "rt/s", "median_us", "p99_us");
-	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
-		size_t size = sizes[k], rsp, parts = size <= 261 ? 1 : (size + 260) / 261;
-		uint8_t scratch[4200];
-		struct rt_stats st, raw;
+	printf("full stack (uccid_transmit over USB/IP to the virtual reader, extended-apdu profile, a process of its own)"
+	       " vs raw TCP to a pong process, %u round trips each, per placement%s\n", rounds,
+	       nplaces == 1 ? " (this machine does not let us pin: unpinned only)" : "");
+	printf("%-9s %-6s %-18s %10s %10s %10s\n", "place", "apdu", "path", "rt/s", "median_us", "p99_us");
+	for (unsigned k = 0; k < nplaces; k++) {
+		const struct rt_place *pl = &places[k];
+		int rc;
 
-		echo_apdu(size, scratch, &rsp);
-		st = bench_stack(url, size, false);
-		/* the bytes one exchange moves: per message a CMD_SUBMIT OUT and IN (2 headers) out,
-		 * two RET_SUBMITs (2 headers) back, plus the CCID headers and the APDUs */
-		if (rt_raw_tcp(2 * USBIP_HEADER_SIZE * parts + 10 * parts + size,
-			       2 * USBIP_HEADER_SIZE * parts + 10 * parts + rsp, rounds, &raw) < 0)
-			die("raw TCP", EIO);
-		row("uccid-usbip", size, st);
-		row("raw-tcp", size, raw);
-		printf("ratio uccid/raw-tcp median latency, %zu-byte APDU: %.2f%s\n", size, st.median_us / raw.median_us,
-		       size <= 261 ? " (target 1.5)" : " (16 chained messages against one round trip)");
-	}
-	{
+		if ((rc = rt_pin(server, pl->server_cpu)) < 0 || (rc = rt_pin(0, pl->client_cpu)) < 0)
+			die("pinning", -rc);
+		for (size_t j = 0; j < sizeof(sizes) / sizeof(sizes[0]); j++) {
+			size_t size = sizes[j], rsp, parts = size <= 261 ? 1 : (size + 260) / 261;
+			uint8_t scratch[4200];
+			struct rt_stats st, raw;
+
+			echo_apdu(size, scratch, &rsp);
+			st = bench_stack(url, size, false);
+			/* the bytes one exchange moves: per message a CMD_SUBMIT OUT and IN (2 headers) out,
+			 * two RET_SUBMITs (2 headers) back, plus the CCID headers and the APDUs */
+			if ((rc = rt_raw_tcp(2 * USBIP_HEADER_SIZE * parts + 10 * parts + size,
+					     2 * USBIP_HEADER_SIZE * parts + 10 * parts + rsp, rounds, pl, &raw)) < 0)
+				die("raw TCP", -rc);
+			row(pl->name, "uccid-usbip", size, st);
+			row(pl->name, "raw-tcp", size, raw);
+			printf("ratio uccid/raw-tcp median latency, %s, %zu-byte APDU: %.2f%s\n", pl->name, size,
+			       st.median_us / raw.median_us,
+			       size <= 261 ? " (target 1.5)" : " (16 chained messages against one round trip)");
+		}
 		/* the same with a thread waiting for card events all along (interrupt-IN URBs in flight) */
-		struct rt_stats ev = bench_stack(url, 5, true);
-
-		row("uccid-usbip+events", 5, ev);
+		row(pl->name, "uccid-usbip+events", 5, bench_stack(url, 5, true));
 	}
-	atomic_store(&server_stop, 1);
-	usbip_server_wake(srv);
-	pthread_join(th, NULL);
-	usbip_server_free(srv);
-	vdev_free(d);
+	rt_pin(0, -1);
+	kill(server, SIGTERM);
+	waitpid(server, NULL, 0);
 	return 0;
 }

@@ -15,6 +15,8 @@
 #include "ccid/atr.h"
 #include "ccid/timing.h"
 #include "ccid/t1.h"
+#include "ccid/iccd.h"
+#include "ccid/t0.h"
 #include "ccid/pin.h"
 
 #endif

@@ -308,6 +308,7 @@ void ccid_t1_init(struct ccid_t1 *t1, const struct ccid_t1_config *cfg)
 	t1->max_retries = c.max_retries ? c.max_retries : CCID_T1_RETRIES_DEFAULT;
 	t1->max_resynch = c.max_resynch ? c.max_resynch : CCID_T1_RESYNCH_DEFAULT;
 	t1->wtx = 1;
+	t1->resynch_first = c.resume;
 	t1->state = T1_IDLE;
 }
 

@@ -174,6 +174,13 @@ struct ccid_t1_config {
 	uint8_t nad;           /* NAD we send; the card's reply must carry it nibble-swapped */
 	unsigned max_retries;  /* error recoveries per block before RESYNCH (0: 3) */
 	unsigned max_resynch;  /* S(RESYNCH req) per exchange before giving up (0: 3) */
+	/*
+	 * The card was activated by another host session and left powered: its
+	 * block numbering is unknown, so the first exchange (an APDU or S(IFS))
+	 * opens with S(RESYNCH request), which restarts it on both sides without
+	 * resetting the card (ISO 7816-3 §11.6.3.2, rule 6).
+	 */
+	bool resume;
 };
 
 /*

@@ -77,7 +77,7 @@ static size_t tlv_u32(uint8_t *p, uint8_t tag, uint32_t v)
  * dwMaxAPDUDataSize (part 10 §2.6.14): 0 for short APDUs only, else the
  * largest data field of an extended APDU, 65536 as libccid gives it — only
  * where uccid_transmit() carries extended APDUs: at extended-APDU level, and
- * at TPDU level under T=1 (chaining).  A TPDU reader's answer depends on the
+ * at TPDU and character level under T=1 (chaining).  Such a reader's answer depends on the
  * card in the slot: a powered T=0 card takes none, nor a reader without T=1.
  */
 static uint32_t max_apdu_data(struct ifd_reader *rd, unsigned slot)
@@ -87,7 +87,7 @@ static uint32_t max_apdu_data(struct ifd_reader *rd, unsigned slot)
 
 	if (rd->info.exchange_level == CCID_LEVEL_EXTENDED_APDU)
 		return 65536;
-	if (rd->info.exchange_level != CCID_LEVEL_TPDU)
+	if (rd->info.exchange_level != CCID_LEVEL_TPDU && rd->info.exchange_level != CCID_LEVEL_CHARACTER)
 		return 0;
 	if (ccid_class_desc_parse(rd->desc, sizeof(rd->desc), &d, NULL) < 0 || !(d.dwProtocols & CCID_PROTOCOLS_T1))
 		return 0;

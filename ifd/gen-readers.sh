@@ -8,18 +8,23 @@
 #   gen-readers.sh udev LIST            udev rules for the listed devices
 # The vendor is the "# Vendor" comment above a group; the model is the rest
 # of the name after the vendor, if the name starts with it.
+# REFUSED (environment, optional): a file of VID:PID lines (vvvv:pppp, then a
+# tab and the reason) of readers the corpus run found uccid cannot drive
+# (ifd/refused_readers.txt, made by `make readers-doc`): they are left out.
 set -eu
 mode=$1 list=$2 version=${3:-0}
+refused=${REFUSED:-/dev/null}
 
 readers() {
-	awk '
+	awk -v refused="$refused" '
+	BEGIN { while ((getline l < refused) > 0) if (l !~ /^#/ && l != "") { split(l, f, "\t"); no[tolower(f[1])] = 1 } }
 	/^# section: / { sect = $3; next }
 	/^# / { vendor = substr($0, 3); next }
 	sect != "supported" && sect != "shouldwork" { next }
 	/^0x[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f]:0x[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f]:/ {
 		vid = tolower(substr($0, 3, 4)); pid = tolower(substr($0, 10, 4)); name = substr($0, 15)
 		key = vid ":" pid
-		if (key in seen) next
+		if (key in seen || key in no) next
 		seen[key] = 1
 		print vid "\t" pid "\t" vendor "\t" name
 	}

@@ -48,9 +48,13 @@ static void wait_until(struct ifd_reader *rd, int64_t when_ms)
 static void file_event(struct ifd_reader *rd, const struct uccid_event *ev)
 {
 	switch (ev->type) {
+	case UCCID_EVENT_HARDWARE_ERROR:
+		/* CCID 1.1 §6.3.2: 01 is the one code defined */
+		ifd_log(IFD_LOG_ERROR, "%s: slot %u: hardware error %02X%s", rd->name, ev->slot, ev->code,
+			ev->code == 0x01 ? " (overcurrent)" : "");
+		__attribute__((fallthrough));
 	case UCCID_EVENT_INSERTED:
 	case UCCID_EVENT_REMOVED:
-	case UCCID_EVENT_HARDWARE_ERROR:
 		if (ev->slot < IFD_MAX_SLOTS)
 			rd->pending[ev->slot] = true;
 		break;

@@ -5,6 +5,8 @@
  *    the card's S(WTX) multiplier (CCID §6.1.4); extended APDUs by chaining;
  *  - TPDU, T=0: the APDU cut into a T=0 TPDU (ISO 7816-3 §12.2); 61xx and
  *    6Cxx followed for the caller when asked (auto_get_response);
+ *  - character level: the same T=0 TPDUs and T=1 blocks, the procedure
+ *    bytes and block framing done by the host (charlevel.c);
  *  - short APDU: the APDU in one XfrBlock;
  *  - extended APDU: wLevelParameter / bChainParameter chaining both ways
  *    (CCID §6.1.4, §6.2.1).
@@ -57,7 +59,24 @@ static ssize_t xfr(struct uccid_reader *r, struct uslot *s, uint8_t bwi, uint16_
 	return 0;
 }
 
-/* T=1 at TPDU level: the codec's engine decides every block (ISO 7816-3 §11), t1xfr.c moves them. */
+/* One T=0 TPDU: the reader runs the procedure bytes (TPDU level), or the host does (character level). */
+static int t0_tpdu(struct uccid_reader *r, struct uslot *s, const uint8_t *tpdu, size_t len, uint8_t *ans,
+		   size_t cap, struct ccid_msg *m)
+{
+	ssize_t n;
+
+	if (r->level != CCID_LEVEL_CHARACTER)
+		return xfr(r, s, 0, 0, tpdu, len, ans, cap, s->wwt_ms + 1000, m);
+	n = uccid_char_t0(r, s, tpdu, len, ans, cap);
+	if (n < 0)
+		return (int)n;
+	m->abData = ans;
+	m->dwLength = (uint32_t)n;
+	return 0;
+}
+
+/* T=1 at TPDU and character level: the codec's engine decides every block (ISO 7816-3 §11), t1xfr.c
+   moves them. */
 static ssize_t transmit_t1(struct uccid_reader *r, struct uslot *s, const uint8_t *apdu, size_t len, uint8_t *rsp,
 			   size_t cap)
 {
@@ -70,7 +89,7 @@ static ssize_t transmit_t1(struct uccid_reader *r, struct uslot *s, const uint8_
 	return uccid_t1_result(s, st, lost);
 }
 
-/* T=0 at TPDU level (ISO 7816-3 §12.2): cases 1, 2S, 3S; case 4S as 3S then GET RESPONSE. */
+/* T=0 at TPDU and character level (ISO 7816-3 §12.2): cases 1, 2S, 3S; case 4S as 3S then GET RESPONSE. */
 static ssize_t transmit_t0(struct uccid_reader *r, struct uslot *s, const uint8_t *apdu, size_t len, uint8_t *rsp,
 			   size_t cap)
 {
@@ -107,7 +126,7 @@ static ssize_t transmit_t0(struct uccid_reader *r, struct uslot *s, const uint8_
 	for (int round = 0; round < MAX_T0_ROUNDS; round++) {
 		uint8_t sw1, sw2;
 
-		rc = xfr(r, s, 0, 0, tpdu, tlen, ans, CCID_HEADER_SIZE + 258 + 16, s->wwt_ms + 1000, &m);
+		rc = t0_tpdu(r, s, tpdu, tlen, ans, CCID_HEADER_SIZE + 258 + 16, &m);
 		if (rc < 0)
 			goto out;
 		if (m.dwLength < 2) {
@@ -228,7 +247,7 @@ ssize_t uccid_transmit(struct uccid_reader *r, unsigned slot, const uint8_t *apd
 	} else if (!card.powered || card.protocol == 0xFF) {
 		rc = -EIO;
 		uccid_log(r, UCCID_LOG_INFO, "slot %u: transmit to a card that is not powered", slot);
-	} else if (r->level == CCID_LEVEL_TPDU) {
+	} else if (r->level == CCID_LEVEL_TPDU || r->level == CCID_LEVEL_CHARACTER) {
 		rc = card.protocol == CCID_PROTOCOL_T1 ? transmit_t1(r, s, apdu, len, rsp, cap)
 						       : transmit_t0(r, s, apdu, len, rsp, cap);
 	} else {

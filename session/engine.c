@@ -440,6 +440,21 @@ again:
 	s->cmd_deadline = uccid_mono_us() + (int64_t)base_ms * 1000;
 	msg[CCID_OFF_SLOT] = (uint8_t)s->index;
 	msg[CCID_OFF_SEQ] = s->seq;
+	if (r->iccd) {
+		/* an ICCD token: the command carried out on the control pipe (iccd.c) */
+		reader_unlock(r);
+		rc = uccid_iccd_xchg(r, msg, len, ans, cap, &s->ans_len, deadline);
+		reader_lock(r);
+		if (rc == -ENODEV || rc == -ECANCELED) {
+			uccid_set_dead(r, rc);
+			rc = r->dead ? r->dead : -ENOTCONN;
+		}
+		if (rc == 0 && ccid_msg_decode(ans, s->ans_len, ret, NULL) < 0)
+			rc = -EPROTO;
+		if (rc == 0)
+			uccid_card_present(r, s, CCID_ICC_STATUS(ret->rsp.bStatus) != CCID_ICC_ABSENT);
+		goto out;
+	}
 	/* alone on the reader: command and first read in one go (one round trip over USB/IP) */
 	combined = r->t->ops->bulk_out_in && !r->reading && r->busy == 1;
 	if (combined)

@@ -50,8 +50,11 @@ static void interrupt_message(struct uccid_reader *r, const uint8_t *buf, size_t
 	}
 	reader_lock(r);
 	if (m.bMessageType == CCID_RDR_TO_PC_HARDWARE_ERROR) {
-		uccid_log(r, UCCID_LOG_ERROR, "slot %u: hardware error %02X", m.hw_error.bSlot,
-			  m.hw_error.bHardwareErrorCode);
+		/* the caller gets it as an event and reports it once, where it decides (uccid watch, the IFD
+		   handler): here only for a debugging log */
+		uccid_log(r, UCCID_LOG_INFO, "slot %u: hardware error %02X%s", m.hw_error.bSlot,
+			  m.hw_error.bHardwareErrorCode,
+			  m.hw_error.bHardwareErrorCode == CCID_HW_ERROR_OVERCURRENT ? " (overcurrent)" : "");
 		uccid_push_event(r, UCCID_EVENT_HARDWARE_ERROR, m.hw_error.bSlot, m.hw_error.bHardwareErrorCode);
 	} else {
 		/*

@@ -5,8 +5,9 @@
  * bVoltageSupport declares), the ATR checked by the codec, then protocol
  * negotiation exactly as dwFeatures asks (CCID 1.1 §5.1, ISO 7816-3 §9):
  * nothing when the reader negotiates itself (40), SetParameters only when it
- * does PPS itself (80), otherwise PPS at TPDU level and SetParameters; for
- * T=1 at TPDU level the host's S(IFS) unless the reader does it (400).
+ * does PPS itself (80), otherwise PPS at TPDU or character level and
+ * SetParameters; for T=1 at those levels the host's S(IFS) unless the reader
+ * does it (400).
  * One function (negotiate) does it for a power-up, which picks T=1 when the
  * card offers it, and for a later protocol selection (uccid_set_protocol),
  * which warm resets the card first: a PPS may only follow an ATR.
@@ -99,8 +100,12 @@ static int do_pps(struct uccid_reader *r, struct uslot *s, uint8_t proto, uint8_
 	n = ccid_pps_build(proto, fidi == 0x11 ? NULL : &fidi, NULL, NULL, req, sizeof(req));
 	if (n < 0)
 		return n;
-	rc = uccid_xchg(r, s, msg, uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, req, (size_t)n), ans,
-			sizeof(ans), COMMAND_MS, &m);
+	if (r->level == CCID_LEVEL_CHARACTER)
+		rc = uccid_char_pps(r, s, req, (size_t)n, ans, sizeof(ans), &m);
+	else
+		rc = uccid_xchg(r, s, msg,
+				uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, req, (size_t)n), ans,
+				sizeof(ans), COMMAND_MS, &m);
 	if (rc < 0)
 		return rc;
 	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
@@ -163,6 +168,59 @@ static void card_timing(struct uccid_reader *r, struct uslot *s, uint8_t fidi)
 	s->bwt_ms = (uint32_t)(bwt / 1000) + 1;
 }
 
+/*
+ * T=1 at TPDU or character level: the host's side of the protocol for a card whose IFSC
+ * and EDC are known, and the host's S(IFS) announcing IFSD unless the reader
+ * does it (dwFeatures 400; ISO 7816-3 §11.4.2: a card that does not answer
+ * keeps 32).  resume: the card's block numbering is unknown (ccid/t1.h).
+ */
+static int t1_start(struct uccid_reader *r, struct uslot *s, uint8_t ifsc, enum ccid_edc edc, bool resume)
+{
+	struct ccid_t1_config cfg = {
+		.ifsc = ifsc,
+		.ifsd = (uint8_t)(r->desc.dwMaxIFSD && r->desc.dwMaxIFSD < 254 ? r->desc.dwMaxIFSD : 254),
+		.edc = edc,
+		.resume = resume,
+	};
+	uint8_t blk[CCID_T1_BLOCK_MAX], msg[CCID_HEADER_SIZE + CCID_T1_BLOCK_MAX], ans[300];
+	struct ccid_msg m;
+	int st, rc;
+
+	/* a block must fit one XfrBlock */
+	if (cfg.ifsd + 5u > r->max_msg - CCID_HEADER_SIZE)
+		cfg.ifsd = (uint8_t)(r->max_msg - CCID_HEADER_SIZE - 5);
+	ccid_t1_init(&s->t1, &cfg);
+	if (r->desc.dwFeatures & CCID_FEAT_AUTO_IFSD)
+		return 0;
+	st = ccid_t1_begin_ifsd(&s->t1, cfg.ifsd);
+	while (st == CCID_T1_SEND) {
+		int n = ccid_t1_next_block(&s->t1, blk, sizeof(blk));
+
+		if (n < 0)
+			return -EPROTO;
+		if (r->level == CCID_LEVEL_CHARACTER)
+			rc = uccid_char_t1(r, s, blk, (size_t)n, ans, sizeof(ans), s->bwt_ms + 1000, &m);
+		else
+			rc = uccid_xchg(r, s, msg,
+					uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, blk, (size_t)n),
+					ans, sizeof(ans), s->bwt_ms + 1000, &m);
+		if (rc < 0)
+			return rc;
+		if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED) {
+			if (m.rsp.bError != CCID_ERR_ICC_MUTE)
+				return uccid_answer_error(r, s, &m);
+			st = ccid_t1_feed(&s->t1, NULL, 0);
+		} else {
+			st = ccid_t1_feed(&s->t1, m.abData, m.dwLength);
+		}
+	}
+	if (st < 0) {
+		uccid_log(r, UCCID_LOG_WARNING, "slot %u: S(IFS) exchange failed: %s", s->index, strerror(-st));
+		return -EPROTO;
+	}
+	return 0;
+}
+
 /* The protocol a power-up runs: the specific mode's, else T=1 when offered and the reader runs it, else T=0. */
 static uint8_t auto_protocol(const struct uccid_reader *r, const struct ccid_atr *a)
 {
@@ -203,7 +261,8 @@ static int negotiate(struct uccid_reader *r, struct uslot *s, uint8_t proto, uin
 		/* the reader negotiated by its own rules: neither PPS nor SetParameters */
 		fidi = (uint8_t)(a->Fi_index << 4 | a->Di_index);
 	} else {
-		if (!a->specific_mode && !(feat & CCID_FEAT_AUTO_PPS_CUR) && r->level == CCID_LEVEL_TPDU
+		if (!a->specific_mode && !(feat & CCID_FEAT_AUTO_PPS_CUR)
+		    && (r->level == CCID_LEVEL_TPDU || r->level == CCID_LEVEL_CHARACTER)
 		    && (proto != a->default_protocol || fidi != 0x11)) {
 			rc = do_pps(r, s, proto, fidi);
 			if (rc < 0) {
@@ -222,48 +281,9 @@ static int negotiate(struct uccid_reader *r, struct uslot *s, uint8_t proto, uin
 	reader_unlock(r);
 	s->fidi = fidi;
 	card_timing(r, s, fidi);
-	if (proto == CCID_PROTOCOL_T1 && r->level == CCID_LEVEL_TPDU) {
-		struct ccid_t1_config cfg = {
-			.ifsc = a->IFSC,
-			.ifsd = (uint8_t)(r->desc.dwMaxIFSD && r->desc.dwMaxIFSD < 254 ? r->desc.dwMaxIFSD : 254),
-			.edc = a->edc,
-		};
-
-		/* a block must fit one XfrBlock */
-		if (cfg.ifsd + 5u > r->max_msg - CCID_HEADER_SIZE)
-			cfg.ifsd = (uint8_t)(r->max_msg - CCID_HEADER_SIZE - 5);
-		ccid_t1_init(&s->t1, &cfg);
-		if (!(feat & CCID_FEAT_AUTO_IFSD)) {
-			uint8_t blk[CCID_T1_BLOCK_MAX], msg[CCID_HEADER_SIZE + CCID_T1_BLOCK_MAX], ans[300];
-			struct ccid_msg m;
-			int st = ccid_t1_begin_ifsd(&s->t1, cfg.ifsd);
-
-			/* ISO 7816-3 §11.4.2: announce IFSD; a card that does not answer keeps 32 */
-			while (st == CCID_T1_SEND) {
-				int n = ccid_t1_next_block(&s->t1, blk, sizeof(blk));
-
-				if (n < 0)
-					return -EPROTO;
-				rc = uccid_xchg(r, s, msg,
-						uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, blk, (size_t)n), ans,
-						sizeof(ans), s->bwt_ms + 1000, &m);
-				if (rc < 0)
-					return rc;
-				if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED) {
-					if (m.rsp.bError != CCID_ERR_ICC_MUTE)
-						return uccid_answer_error(r, s, &m);
-					st = ccid_t1_feed(&s->t1, NULL, 0);
-				} else {
-					st = ccid_t1_feed(&s->t1, m.abData, m.dwLength);
-				}
-			}
-			if (st < 0) {
-				uccid_log(r, UCCID_LOG_WARNING, "slot %u: S(IFS) exchange failed: %s", s->index,
-					  strerror(-st));
-				return -EPROTO;
-			}
-		}
-	}
+	if (proto == CCID_PROTOCOL_T1 && (r->level == CCID_LEVEL_TPDU || r->level == CCID_LEVEL_CHARACTER)
+	    && (rc = t1_start(r, s, a->IFSC, a->edc, false)) < 0)
+		return rc;
 	uccid_log(r, UCCID_LOG_INFO, "slot %u: T=%u, Fi/Di %02X", s->index, proto, fidi);
 	return 0;
 }
@@ -362,6 +382,96 @@ int uccid_power_on(struct uccid_reader *r, unsigned slot, enum uccid_voltage v, 
 		memcpy(atr, s->atr, s->atr_len);
 		rc = (int)s->atr_len;
 	}
+	uccid_slot_leave(r, s);
+	return rc;
+}
+
+/*
+ * The protocol and parameters a powered card runs, from the reader
+ * (PC_to_RDR_GetParameters, CCID §6.1.5; the answer's structure is that of
+ * SetParameters, §6.1.7: T=0 bmFindexDindex, bmTCCKST0, bGuardTimeT0,
+ * bWaitingIntegerT0, bClockStop; T=1 the same, then bIFSC, bNadValue), into
+ * the fields of s->atrp the exchanges use.  Returns the protocol or an error.
+ */
+static int get_parameters(struct uccid_reader *r, struct uslot *s)
+{
+	uint8_t msg[CCID_HEADER_SIZE], ans[CCID_HEADER_SIZE + 64];
+	struct ccid_atr *a = &s->atrp;
+	struct ccid_msg m;
+	const uint8_t *p;
+	uint8_t proto;
+	int rc;
+
+	rc = uccid_xchg(r, s, msg, uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_GET_PARAMETERS, 0, 0, 0, NULL, 0), ans,
+			sizeof(ans), COMMAND_MS, &m);
+	if (rc < 0)
+		return rc;
+	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
+		return uccid_answer_error(r, s, &m);
+	proto = m.rsp.b9;
+	p = m.abData;
+	if (!(proto == CCID_PROTOCOL_T0 && m.dwLength == CCID_T0_PARAMS_LEN)
+	    && !(proto == CCID_PROTOCOL_T1 && m.dwLength == CCID_T1_PARAMS_LEN)) {
+		uccid_log(r, UCCID_LOG_ERROR, "slot %u: RDR_to_PC_Parameters with bProtocolNum %u and %u bytes "
+			  "(CCID §6.1.7: T=0 5, T=1 7)", s->index, proto, (unsigned)m.dwLength);
+		return -EPROTO;
+	}
+	*a = (struct ccid_atr){ 0 };
+	a->Fi_index = p[0] >> 4;
+	a->Di_index = p[0] & 0x0F;
+	a->Fi = ccid_fi(a->Fi_index);
+	a->Di = ccid_di(a->Di_index);
+	a->inverse = p[1] & 0x02;
+	a->N = p[2];
+	if (proto == CCID_PROTOCOL_T1) {
+		a->edc = p[1] & 0x01 ? CCID_EDC_CRC : CCID_EDC_LRC;
+		a->BWI = p[3] >> 4;
+		a->CWI = p[3] & 0x0F;
+		a->IFSC = p[5];
+		a->WI = 10;             /* ISO 7816-3 §10.2 default; T=0's only */
+	} else {
+		a->WI = p[3] ? p[3] : 10;
+		a->BWI = 4;             /* §11.4.3 defaults; T=1's only */
+		a->CWI = 13;
+	}
+	a->protocols = (uint16_t)(1u << proto);
+	a->default_protocol = proto;
+	s->fidi = p[0];
+	return proto;
+}
+
+int uccid_resume(struct uccid_reader *r, unsigned slot)
+{
+	struct uccid_slot_status st;
+	struct uslot *s;
+	int rc = slot_of(r, slot, &s);
+
+	if (rc < 0)
+		return rc;
+	rc = uccid_slot_enter(r, s, UCCID_ENTER_ACK);
+	if (rc < 0)
+		return rc;
+	if ((rc = latched(r, s)) < 0 || (rc = uccid_do_slot_status(r, s, &st)) < 0)
+		goto out;
+	if (!st.present || !st.powered) {
+		rc = !st.present ? -ENOMEDIUM : -ENODATA;
+		goto out;
+	}
+	if ((rc = get_parameters(r, s)) < 0)
+		goto out;
+	s->atr_len = 0;                 /* not read again: that would reset the card */
+	reader_lock(r);
+	uccid_card_powered(r, s);
+	uccid_card_protocol(r, s, (uint8_t)rc);
+	reader_unlock(r);
+	card_timing(r, s, s->fidi);
+	if (rc == CCID_PROTOCOL_T1 && (r->level == CCID_LEVEL_TPDU || r->level == CCID_LEVEL_CHARACTER)
+	    && (rc = t1_start(r, s, s->atrp.IFSC, s->atrp.edc, true)) < 0)
+		goto out;
+	uccid_log(r, UCCID_LOG_INFO, "slot %u: card taken over as it was left: T=%u, Fi/Di %02X", s->index,
+		  s->atrp.default_protocol, s->fidi);
+	rc = 0;
+out:
 	uccid_slot_leave(r, s);
 	return rc;
 }

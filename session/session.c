@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "ccid/bytes.h"
+#include "ccid/reader_class.h"
 #include "session/session_priv.h"
 
 #define DEFAULT_POWER_MS 30000
@@ -69,14 +70,15 @@ static int find_interface(struct uccid_reader *r, char *err, size_t errlen)
 		if (ci.bInterfaceNumber == r->t->info.interface)
 			break;
 	}
-	if (ci.bInterfaceProtocol != CCID_USB_PROTOCOL_CCID) {
-		snprintf(err, errlen, "%s: an ICCD device (control-pipe protocol %u) is not supported", r->t->info.path,
-			 ci.bInterfaceProtocol);
-		rc = -ENOTSUP;
-		goto out;
-	}
 	memcpy(r->desc_raw, cfg_raw + ci.class_offset, CCID_CLASS_DESC_LEN);
 	ccid_class_desc_parse(r->desc_raw, CCID_CLASS_DESC_LEN, &r->desc, NULL);
+	r->level = ccid_class_desc_level(&r->desc);
+	/* an ICCD token (protocol 1, 2) works over the control pipe: iccd.c */
+	if (ci.bInterfaceProtocol != CCID_USB_PROTOCOL_CCID) {
+		rc = uccid_iccd_setup(r, ci.bInterfaceProtocol, err, errlen);
+		if (rc < 0)
+			goto out;
+	}
 	r->class_last = ci.class_after_endpoint;
 	r->vendor_class = ci.vendor_class;
 	/* kept: a reconnected device must show the same (link.c) */
@@ -226,6 +228,7 @@ int uccid_open_transport(struct uccid_transport *t, const struct uccid_options *
 int uccid_session_open(struct uccid_transport *t, const struct uccid_options *opts, struct uccid_open_lock *ol,
 		       struct uccid_reader **ret, char *err, size_t errlen)
 {
+	struct ccid_reader_verdict verdict;
 	struct uccid_reader *r;
 	char scratch[8];
 	int rc;
@@ -278,17 +281,19 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 	rc = find_interface(r, err, errlen);
 	if (rc < 0)
 		goto fail;
-	if (ccid_class_desc_validate(&r->desc, validation_log, r, NULL) < 0) {
-		snprintf(err, errlen, "%s: the CCID class descriptor is not usable (see uccid info)", t->info.path);
+	/* every finding once per open, naming its field; then the one rule of what is driven
+	   (ccid/reader_class.h; an ICCD token is driven whatever its level says) */
+	ccid_class_desc_validate(&r->desc, validation_log, r, NULL);
+	ccid_reader_classify(r->iccd ? r->iccd : CCID_USB_PROTOCOL_CCID, &r->desc, &verdict);
+	if (verdict.cls == CCID_RC_MALFORMED) {
+		snprintf(err, errlen, "%s: unusable CCID class descriptor: %s", t->info.path, verdict.reason);
 		rc = -EPROTO;
 		goto fail;
 	}
-	r->level = ccid_class_desc_level(&r->desc);
-	if (r->level == CCID_LEVEL_CHARACTER) {
-		snprintf(err, errlen, "%s: character-level readers are not supported", t->info.path);
-		rc = -ENOTSUP;
-		goto fail;
-	}
+	/* an ICCD token's level is the token's own (iccd.c); a character-level reader's is driven
+	   by charlevel.c */
+	if (verdict.cls == CCID_RC_EXCHANGE || verdict.cls == CCID_RC_CHARACTER)
+		r->level = verdict.level;
 	r->nslots = r->desc.bMaxSlotIndex + 1u;
 	if (r->nslots > UCCID_MAX_SLOTS) {
 		snprintf(err, errlen, "%s: %u slots; uccid handles at most %u", t->info.path, r->nslots,
@@ -300,8 +305,11 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 	r->max_msg = ccid_class_desc_max_message(&r->desc);
 	r->clock_khz = r->desc.dwDefaultClock ? r->desc.dwDefaultClock : 4000;
 	uccid_apply_quirks(r, r->class_last, r->vendor_class);
-	r->nclocks = read_list(r, 0x02, r->desc.bNumClockSupported, r->clocks);
-	r->nrates = read_list(r, 0x03, r->desc.bNumDataRatesSupported, r->rates);
+	/* CCID's class requests; an ICCD token's requests are others (ccid/iccd.h) */
+	if (!r->iccd) {
+		r->nclocks = read_list(r, 0x02, r->desc.bNumClockSupported, r->clocks);
+		r->nrates = read_list(r, 0x03, r->desc.bNumDataRatesSupported, r->rates);
+	}
 	r->rx = malloc(CCID_MAX_MESSAGE_LENGTH);
 	if (!r->rx) {
 		rc = -ENOMEM;

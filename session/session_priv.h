@@ -9,9 +9,11 @@
  *   power.c  apdu.c  events.c   the card operations, each inside the slot gate
  *   secure.c                    (PIN entry on the keypad; the same layer)
  *   gate.c                      the slot gate: thread locks, card-state warnings
- *   commands.c  t1xfr.c         one-command primitives (status, power off, mechanical) | T=1 blocks
+ *   commands.c  charlevel.c     one-command primitives (status, power off, mechanical) |
+ *                               a character-level reader's exchanges (T=0, T=1 blocks, PPS)
+ *   t1xfr.c                     (layer of gate.c) one T=1 block at TPDU or character level
  *   engine.c                    uccid_xchg: bSeq routing, deadlines, abort
- *   link.c                      a remote reader's link: down, reconnect, back
+ *   link.c  iccd.c              a remote reader's link | ICCD tokens on the control pipe
  *   card.c                      card state and the event ring: every transition
  *   log.c  quirks.c  openlock.c logging, quirks, the open lock (lockmgr, transport)
  *
@@ -128,6 +130,7 @@ struct uccid_reader {
 	struct ccid_class_desc desc;
 	uint8_t desc_raw[CCID_CLASS_DESC_LEN];
 	enum ccid_exchange_level level;
+	uint8_t iccd;                    /* 0: CCID; 1, 2: an ICCD token of version A, B (iccd.c) */
 	unsigned nslots, busy_max;
 	uint32_t max_msg;
 	uint32_t clock_khz;
@@ -341,6 +344,25 @@ void uccid_link_gone(struct uccid_reader *r, const char *why);
  */
 int uccid_link_restore(struct uccid_reader *r, int64_t deadline, bool wait);
 
+/* ---- iccd.c: USB ICCD tokens on the control pipe (beside link.c) ---- */
+
+/*
+ * The session of an ICCD token (protocol: its bInterfaceProtocol, 1 or 2):
+ * one slot, the exchange level and protocol the token works at, no PPS.
+ * After the class descriptor is read.  Returns 0, or -ENOTSUP with err set.
+ */
+int uccid_iccd_setup(struct uccid_reader *r, uint8_t protocol, char *err, size_t errlen);
+/*
+ * Carry out one CCID command (msg, len bytes) with ICCD requests and write
+ * the answer a CCID reader would give into ans (cap bytes; *ret_len its
+ * length), waiting for a busy token until deadline (µs).  Commands a token
+ * does not have are answered "command not supported".  r->lock not held.
+ * Returns 0, or -ETIMEDOUT, -EPROTO (a malformed answer), -EIO (a request
+ * refused), -EMSGSIZE, -EINVAL, or the transport's -ENODEV, -ECANCELED.
+ */
+int uccid_iccd_xchg(struct uccid_reader *r, uint8_t *msg, size_t len, uint8_t *ans, size_t cap, size_t *ret_len,
+		    int64_t deadline);
+
 /* ---- engine.c: every command goes through uccid_xchg ---- */
 
 /*
@@ -401,10 +423,40 @@ int uccid_do_power_off(struct uccid_reader *r, struct uslot *s);
 int uccid_do_slot_status(struct uccid_reader *r, struct uslot *s, struct uccid_slot_status *ret);
 int uccid_do_simple(struct uccid_reader *r, struct uslot *s, uint8_t type, uint8_t b7);
 
-/* ---- t1xfr.c: T=1 blocks at TPDU level, s->op held ---- */
+/* ---- charlevel.c: a character-level reader's exchanges (CCID §6.1.4), s->op held ---- */
 
 /*
- * Send the block the slot's T=1 engine has due by XfrBlock and feed it the
+ * Send len bytes to the card (cut into messages the reader takes, the last
+ * carrying wLevelParameter) and read expect bytes back into in (cap bytes),
+ * allowing per_byte_ms for each.  As uccid_xchg: 0 with the answer in *m
+ * (a failed one left for the caller; on success m->abData is in and
+ * m->dwLength the bytes received, fewer than expect when the reader gave
+ * fewer), or -EINVAL, -ENOMEM, -EPROTO (more bytes than asked) and
+ * uccid_xchg's errors.
+ */
+int uccid_char_xfr(struct uccid_reader *r, struct uslot *s, const uint8_t *out, size_t len, size_t expect,
+		   uint8_t *in, size_t cap, unsigned per_byte_ms, struct ccid_msg *m);
+/*
+ * One T=0 TPDU (ccid_t0_begin's forms) through the procedure bytes; rsp gets
+ * response data and SW1 SW2.  Returns its length, or -EINVAL (a TPDU T=0
+ * cannot carry), -EPROTO (the card broke the procedure-byte rules),
+ * -EMSGSIZE (more data than cap), -ETIMEDOUT (mute, or NULL bytes beyond the
+ * exchange deadline) and the reader's errors.
+ */
+ssize_t uccid_char_t0(struct uccid_reader *r, struct uslot *s, const uint8_t *tpdu, size_t len, uint8_t *rsp,
+		      size_t cap);
+/* One T=1 block and the card's answer block (prologue, then LEN + EDC), as uccid_char_xfr; in: cap >= 259. */
+int uccid_char_t1(struct uccid_reader *r, struct uslot *s, const uint8_t *blk, size_t len, uint8_t *in, size_t cap,
+		  unsigned per_byte_ms, struct ccid_msg *m);
+/* A PPS request and the card's answer (PPSS PPS0, then what PPS0 announces), as uccid_char_xfr; cap >= 6. */
+int uccid_char_pps(struct uccid_reader *r, struct uslot *s, const uint8_t *req, size_t len, uint8_t *in, size_t cap,
+		   struct ccid_msg *m);
+
+/* ---- t1xfr.c: T=1 blocks at TPDU and character level, s->op held ---- */
+
+/*
+ * Send the block the slot's T=1 engine has due by XfrBlock (at the character level by
+ * uccid_char_t1) and feed it the
  * answer (a mute card or a parity error as nothing received, *lost saying
  * why); *st is the engine's next state.  Returns 0, or the exchange's errno
  * (the engine then waits for an answer that will not come: the caller ends).

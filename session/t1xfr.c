@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * T=1 at TPDU level, one block at a time: the block the slot's T=1 engine
- * has due goes to the card by XfrBlock (bBWI carrying the card's S(WTX)
- * multiplier, CCID §6.1.4) and the answer is fed back; and the engine's end
+ * T=1 at TPDU and character level, one block at a time: the block the slot's
+ * T=1 engine has due goes to the card by XfrBlock (bBWI carrying the card's
+ * S(WTX) multiplier, CCID §6.1.4; at the character level through
+ * charlevel.c) and the answer is fed back; and the engine's end
  * as an errno.  Shared by APDU exchange (apdu.c) and PIN entry (secure.c),
  * which sends the PIN's I-block by other means and everything else here.
  * s->op held.
@@ -24,10 +25,14 @@ int uccid_t1_step(struct uccid_reader *r, struct uslot *s, int *st, int *lost)
 
 	if (n < 0)
 		return -EPROTO;
-	rc = uccid_xchg(r, s, msg,
-			uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_XFR_BLOCK,
-				    wtx > 1 ? (uint8_t)(wtx > 255 ? 255 : wtx) : 0, 0, 0, blk, (size_t)n),
-			ans, sizeof(ans), s->bwt_ms * (wtx ? wtx : 1) + 1000, &m);
+	if (r->level == CCID_LEVEL_CHARACTER)
+		/* the host reads the prologue, then LEN + EDC (charlevel.c) */
+		rc = uccid_char_t1(r, s, blk, (size_t)n, ans, sizeof(ans), s->bwt_ms * (wtx ? wtx : 1) + 1000, &m);
+	else
+		rc = uccid_xchg(r, s, msg,
+				uccid_build(msg, sizeof(msg), CCID_PC_TO_RDR_XFR_BLOCK,
+					    wtx > 1 ? (uint8_t)(wtx > 255 ? 255 : wtx) : 0, 0, 0, blk, (size_t)n),
+				ans, sizeof(ans), s->bwt_ms * (wtx ? wtx : 1) + 1000, &m);
 	if (rc < 0)
 		return rc;
 	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED) {

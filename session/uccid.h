@@ -193,6 +193,18 @@ enum uccid_voltage {
  */
 int uccid_power_on(struct uccid_reader *r, unsigned slot, enum uccid_voltage v, uint8_t *atr, size_t cap);
 
+/*
+ * Take over the card as an earlier session left it powered (UCCID_LEAVE,
+ * uccid --leave, another driver): no reset, so what the card holds — a
+ * selected application, a verified PIN — stays.  The protocol and its
+ * parameters come from the reader (PC_to_RDR_GetParameters); for T=1 at
+ * TPDU level the block numbering restarts with S(RESYNCH).  The ATR is not
+ * read again (uccid_slot_status then reports none).  Returns 0, -ENODATA
+ * (the card is not powered: uccid_power_on it), -ENOMEDIUM, or an error
+ * above (a reader that refuses GetParameters: -ENOTSUP).
+ */
+int uccid_resume(struct uccid_reader *r, unsigned slot);
+
 /* Warm reset (IccPowerOn while powered) or cold reset (IccPowerOff, then IccPowerOn). */
 int uccid_reset(struct uccid_reader *r, unsigned slot, bool cold, uint8_t *atr, size_t cap);
 int uccid_power_off(struct uccid_reader *r, unsigned slot);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "ccid/class_desc.h"
+#include "ccid/reader_class.h"
 #include "tests/testutil.h"
 
 /* ACS ACR 38U-CCID, rebuilt by hand from tests/data/readers/ACR38U-CCID.txt. */
@@ -193,6 +194,50 @@ START_TEST(test_describe)
 }
 END_TEST
 
+/* The one rule of reader classes (ccid/reader_class.h): each class and the field it names. */
+START_TEST(test_classify)
+{
+	struct ccid_class_desc d = parse_ok(acr38);
+	struct ccid_reader_verdict v;
+
+	ck_assert_int_eq(ccid_reader_classify(0, &d, &v), 0);
+	ck_assert_int_eq(v.cls, CCID_RC_EXCHANGE);
+	ck_assert_int_eq(v.level, CCID_LEVEL_TPDU);
+	ck_assert_str_eq(v.field, "");
+	ck_assert_int_eq(ccid_reader_classify(2, &d, &v), 0);
+	ck_assert_int_eq(v.cls, CCID_RC_ICCD_B);
+	ck_assert_str_eq(v.reason, "bInterfaceProtocol 2: an ICCD version B token (ICCD §4.3)");
+	ck_assert_int_eq(ccid_reader_classify(1, &d, &v), 0);
+	ck_assert_int_eq(v.cls, CCID_RC_ICCD_A);
+	ck_assert_int_eq(ccid_reader_classify(3, &d, &v), 0);
+	ck_assert_int_eq(v.cls, CCID_RC_MALFORMED);
+	ck_assert_str_eq(v.field, "bInterfaceProtocol");
+	/* a validator error names its field and value */
+	d.dwFeatures |= CCID_FEAT_LEVEL_SHORT_APDU;
+	ck_assert_int_eq(ccid_reader_classify(0, &d, &v), 0);
+	ck_assert_int_eq(v.cls, CCID_RC_MALFORMED);
+	ck_assert_str_eq(v.field, "dwFeatures");
+	ck_assert_msg(strstr(v.reason, "dwFeatures 00030030: more than one exchange level") == v.reason, "%s",
+		      v.reason);
+	d = parse_ok(acr38);
+	d.bDescriptorType = 0x22;
+	ck_assert_int_eq(ccid_reader_classify(0, &d, &v), 0);
+	ck_assert_msg(strstr(v.reason, "bDescriptorType 22: ") == v.reason, "%s", v.reason);
+	/* character level, then no asynchronous protocol (MySmartPad: 00000300) */
+	d = parse_ok(acr38);
+	d.dwFeatures &= ~CCID_FEAT_LEVEL_MASK;
+	ck_assert_int_eq(ccid_reader_classify(0, &d, &v), 0);
+	ck_assert_int_eq(v.cls, CCID_RC_CHARACTER);
+	d = parse_ok(acr38);
+	d.dwProtocols = 0x300;
+	ck_assert_int_eq(ccid_reader_classify(0, &d, &v), 0);
+	ck_assert_int_eq(v.cls, CCID_RC_MALFORMED);
+	ck_assert_str_eq(v.reason, "dwProtocols 00000300 offers neither T=0 nor T=1 (CCID §5.1)");
+	ck_assert_str_eq(ccid_reader_class_name(CCID_RC_MALFORMED), "malformed");
+	ck_assert_int_eq(ccid_reader_classify(0, NULL, &v), -EINVAL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("class_desc");
@@ -207,6 +252,7 @@ int main(void)
 	tc = tcase_create("validate");
 	tcase_add_test(tc, test_validate_errors);
 	tcase_add_test(tc, test_validate_field_faults);
+	tcase_add_test(tc, test_classify);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("describe");
 	tcase_add_test(tc, test_describe);

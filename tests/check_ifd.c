@@ -481,18 +481,21 @@ END_TEST
  * One cause, one code: an extended APDU the reader cannot carry (short-APDU
  * level, or a T=0 card at TPDU level) is IFD_NOT_SUPPORTED at every level,
  * nothing sent, and the part 10 properties say so (dwMaxAPDUDataSize 0);
- * where it goes (extended level, T=1 at TPDU level) they say 65536.
+ * where it goes (extended level, T=1 at TPDU or character level) they say 65536.
  */
 START_TEST(extended_apdu_one_code)
 {
 	static const struct {
 		enum vdev_profile p;
 		bool extended;
+		bool t1;                /* the reader and its card run T=1 only */
 	} t[] = {
-		{ VDEV_PROFILE_TPDU_T0, false },
-		{ VDEV_PROFILE_SHORT_APDU, false },
-		{ VDEV_PROFILE_TPDU_T1, true },
-		{ VDEV_PROFILE_EXTENDED_APDU, true },
+		{ VDEV_PROFILE_TPDU_T0, false, false },
+		{ VDEV_PROFILE_SHORT_APDU, false, false },
+		{ VDEV_PROFILE_TPDU_T1, true, false },
+		{ VDEV_PROFILE_EXTENDED_APDU, true, false },
+		{ VDEV_PROFILE_CHAR_T0, false, false },
+		{ VDEV_PROFILE_CHAR_T0, true, true },          /* T=1 at character level chains too */
 	};
 	static uint8_t apdu[9 + 300], rsp[400];
 	static uint8_t case2e[] = { 0x80, 0x10, 0x00, 0x00, 0x00, 0x00, 0x10 };  /* 7 bytes, extended */
@@ -515,6 +518,10 @@ START_TEST(extended_apdu_one_code)
 		uint32_t max = 1;
 
 		ck_assert_int_eq(vdev_profile_config(t[k].p, &cfg), 0);
+		if (t[k].t1) {
+			vcard_config_default(&cfg.card, VCARD_PROTO_T1);
+			cfg.desc.dwProtocols = CCID_PROTOCOLS_T1;
+		}
 		d = vdev_new(&cfg);
 		ck_assert_ptr_nonnull(d);
 		dev.dev = d;

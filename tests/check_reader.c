@@ -256,7 +256,14 @@ START_TEST(test_session)
 	if (profile == VDEV_PROFILE_EXTENDED_APDU || profile == VDEV_PROFILE_TPDU_T1 || profile == VDEV_PROFILE_MECHANICAL)
 		echo(g, 0, 4096);
 	/* case 4 over T=0: the data come back with GET RESPONSE */
-	{
+	if (profile == VDEV_PROFILE_CHAR_T0) {
+		/* a character-level card knows a command's direction by its INS (ECHO sends): SELECT with its FCI */
+		uint8_t c4[] = { 0x00, 0xA4, 0x04, 0x00, 0x07, 0xF0, 0x75, 0x63, 0x63, 0x69, 0x64, 0x01, 0x00 };
+		uint16_t sw = xmit(g, 0, c4, sizeof(c4), &n);
+
+		ck_assert_msg(sw == 0x9000 && n == 13 && rsp[0] == 0x6F && rsp[10] == 0x01, "%s case 4: SW %04X n %zd",
+			      vdev_profile_name(g->p), sw, n);
+	} else {
 		uint8_t c4[] = { 0x80, 0x10, 0x00, 0x00, 0x03, 0xAA, 0xBB, 0xCC, 0x00 };
 		uint16_t sw = xmit(g, 0, c4, sizeof(c4), &n);
 
@@ -340,6 +347,63 @@ START_TEST(test_fault_t1_edc)
 	power(g, 0);
 	arm_fault(g, VDEV_FAULT_T1_EDC, 0, 2);
 	echo(g, 0, 200);           /* the engine recovers with R-blocks */
+	rig_free(g);
+}
+END_TEST
+
+/* A new session on the rig's device, as the next process gets: the old one closed. */
+static void reopen(struct rig *g)
+{
+	struct uccid_options o = { .exchange_deadline_ms = 3000, .power_deadline_ms = 3000, .log = quiet_log,
+				   .log_level = UCCID_LOG_DEBUG, .reconnect_ms = -1 };
+	char err[256] = "";
+
+	uccid_close(g->r);
+	g->r = NULL;
+	if (g->over == OVER_INPROC) {
+		ck_assert_int_eq(vreader_inproc_open(g->d, &g->t), 0);
+		ck_assert_msg(uccid_open_transport(g->t, &o, &g->r, err, sizeof(err)) == 0, "%s", err);
+	} else {
+		char url[64];
+
+		snprintf(url, sizeof(url), "usbip://127.0.0.1:%u/1-1", usbip_server_port(g->srv));
+		ck_assert_msg(uccid_open(url, &o, &g->r, err, sizeof(err)) == 0, "%s", err);
+	}
+}
+
+/*
+ * A card its owner left powered (unlock LEAVE) is taken over by the next
+ * session as it is — its PIN still verified — for T=0 and T=1 at TPDU level
+ * (GetParameters; T=1 restarts its block numbering with S(RESYNCH)) and at
+ * APDU level; a card nobody left powered is not (-ENODATA: power it on),
+ * and no card is -ENOMEDIUM.
+ */
+START_TEST(test_resume)
+{
+	static const enum vdev_profile profiles[] = { VDEV_PROFILE_TPDU_T0, VDEV_PROFILE_TPDU_T1,
+						      VDEV_PROFILE_SHORT_APDU, VDEV_PROFILE_EXTENDED_APDU };
+	struct rig *g = rig_new_over(OVER(_i), profiles[CASE(_i)], 3000);
+	struct uccid_slot_status st;
+
+	ck_assert_int_eq(uccid_resume(g->r, 0), -ENODATA);
+	power(g, 0);
+	expect_sw(g, 0, VERIFY_OK, sizeof(VERIFY_OK), 0x9000);
+	ck_assert_int_eq(uccid_lock(g->r, 0, 0, 0, NULL), 0);
+	ck_assert_int_eq(uccid_unlock(g->r, 0, UCCID_LEAVE, NULL), 0);
+	reopen(g);
+	ck_assert_int_eq(uccid_resume(g->r, 0), 0);
+	ck_assert_int_eq(uccid_slot_status(g->r, 0, &st), 0);
+	ck_assert(st.powered);
+	ck_assert_uint_eq(st.protocol, profiles[CASE(_i)] == VDEV_PROFILE_TPDU_T0 ? 0 : 1);
+	expect_sw(g, 0, VERIFY_STATE, sizeof(VERIFY_STATE), 0x9000);   /* still verified */
+	echo(g, 0, 200);
+	/* closed without LEAVE: powered off, nothing to take over */
+	reopen(g);
+	ck_assert_int_eq(uccid_resume(g->r, 0), -ENODATA);
+	power(g, 0);
+	expect_sw(g, 0, VERIFY_STATE, sizeof(VERIFY_STATE), 0x63C3);
+	on_device(g, remove_cb, NULL);
+	ck_assert_int_eq(uccid_resume(g->r, 0), -ENOMEDIUM);
 	rig_free(g);
 }
 END_TEST
@@ -941,6 +1005,7 @@ int main(void)
 	tc = tcase_create("session");
 	tcase_add_loop_test(tc, test_session, 0, VDEV_PROFILE_COUNT * OVER_COUNT);
 	tcase_add_loop_test(tc, test_mechanical, 0, OVER_COUNT);
+	tcase_add_loop_test(tc, test_resume, 0, 4 * OVER_COUNT);
 	tcase_add_test(tc, test_quirks);
 	tcase_add_test(tc, test_voltage_fallback);
 	tcase_add_test(tc, test_polled_events);

@@ -563,13 +563,14 @@ START_TEST(test_timeout)
 	ck_assert_int_ge(dt, 140);
 	ck_assert_int_lt(dt, 1500);
 	if (_i == KIND_USBIP) {
+		/* the read's URB stays submitted for the next read: nothing to unlink */
 		rig_call(r, get_unlinks, NULL);  /* the server has handled everything sent so far */
-		ck_assert_uint_eq(atomic_load(&r->srv->readers[0].unlinks), 1);
+		ck_assert_uint_eq(atomic_load(&r->srv->readers[0].unlinks), 0);
 	}
 	/* no stale data: the next exchange gets its own answer */
 	cmd(r, CCID_PC_TO_RDR_GET_SLOT_STATUS, NULL, 0);
 
-	/* more timeouts than URB slots: each one's slot is given back */
+	/* more timeouts than URB slots: no slot is lost */
 	for (int i = 0; i < UCCID_USBIP_MAX_PENDING + 8; i++)
 		ck_assert_int_eq(r->t->ops->bulk_in(r->t, buf, sizeof(buf), 10), -ETIMEDOUT);
 	ck_assert_int_eq(notify_bits(r, IO_MS), 3);
@@ -577,9 +578,9 @@ START_TEST(test_timeout)
 	cmd(r, CCID_PC_TO_RDR_XFR_BLOCK, SELECT_AID, sizeof(SELECT_AID));
 	ck_assert_uint_eq(r->m.abData[0], 0x90);
 	if (_i == KIND_USBIP) {
-		/* the bulk-IN reads that timed out were unlinked; the interrupt URB stays submitted */
+		/* neither the bulk-IN reads that timed out nor the interrupt URB were unlinked */
 		rig_call(r, get_unlinks, NULL);
-		ck_assert_uint_eq(atomic_load(&r->srv->readers[0].unlinks), UCCID_USBIP_MAX_PENDING + 8 + 1);
+		ck_assert_uint_eq(atomic_load(&r->srv->readers[0].unlinks), 0);
 	}
 	rig_free(r);
 }
@@ -945,8 +946,9 @@ enum fake_mode {
 	FAKE_UNKNOWN_SEQNUM,            /* bulk-IN answered under another seqnum */
 	FAKE_OUT_WITH_DATA,             /* bulk-OUT answered with actual_length beyond the data, and data */
 	FAKE_OP_STALL,                  /* the import is never answered */
-	FAKE_NO_UNLINK,                 /* neither the bulk-IN nor its UNLINK is ever answered */
-	FAKE_RACE,                      /* bulk-IN completes just as it is unlinked: RET_SUBMIT, RET_UNLINK 0 */
+	FAKE_NO_UNLINK,                 /* neither the first bulk-OUT nor its UNLINK is ever answered */
+	FAKE_RACE,                      /* the first bulk-OUT completes just as it is unlinked: RET_SUBMIT, RET_UNLINK 0 */
+	FAKE_LATE_IN,                   /* bulk-IN answered only once the next bulk-OUT came */
 	FAKE_NOT_CCID,                  /* a HID device */
 	FAKE_WRONG_BUSID,               /* the import reply names another device */
 	FAKE_HUGE_CONFIG,               /* wTotalLength 60000 */
@@ -1005,7 +1007,8 @@ static void fake_serve(struct fake *f, int fd)
 	uint8_t b[USBIP_OP_REP_IMPORT_SIZE + 512];
 	struct usbip_usb_device dev = { .busnum = 1, .devnum = 2, .speed = 2, .idVendor = 0x1209, .idProduct = 0x0bad,
 					.bConfigurationValue = 1, .bNumConfigurations = 1, .bNumInterfaces = 1 };
-	uint32_t pending = 0;
+	uint32_t pending = 0, pending_len = 0, late_in = 0;
+	bool held = false;
 	ssize_t n;
 
 	if (!fake_recv(fd, b, USBIP_OP_REQ_IMPORT_SIZE))
@@ -1038,7 +1041,7 @@ static void fake_serve(struct fake *f, int fd)
 			if (f->mode == FAKE_RACE && pending == h.u.cmd_unlink.seqnum) {
 				struct usbip_header u = { .command = USBIP_RET_UNLINK, .seqnum = h.seqnum };
 
-				fake_ret(fd, pending, 0, (const uint8_t *)"RACE", 4, 4);
+				fake_ret(fd, pending, 0, NULL, pending_len, 0);
 				usbip_header_encode(&u, b, sizeof(b));
 				fake_send(fd, b, USBIP_HEADER_SIZE);
 				pending = 0;
@@ -1065,6 +1068,16 @@ static void fake_serve(struct fake *f, int fd)
 			continue;
 		}
 		if (h.direction == USBIP_DIR_OUT) {
+			if ((f->mode == FAKE_NO_UNLINK || f->mode == FAKE_RACE) && !held) {
+				held = true;            /* the first one stays pending */
+				pending = h.seqnum;
+				pending_len = (uint32_t)dlen;
+				continue;
+			}
+			if (f->mode == FAKE_LATE_IN && late_in) {
+				fake_ret(fd, late_in, 0, (const uint8_t *)"LATE", 4, 4);
+				late_in = 0;
+			}
 			if (f->mode == FAKE_OUT_WITH_DATA)
 				fake_ret(fd, h.seqnum, 0, data, (uint32_t)dlen + 10, dlen + 10);
 			else
@@ -1095,8 +1108,12 @@ static void fake_serve(struct fake *f, int fd)
 			fake_send(fd, b, USBIP_HEADER_SIZE);
 			break;
 		}
-		default:                /* NO_UNLINK, RACE: keep it pending */
-			pending = h.seqnum;
+		case FAKE_LATE_IN:
+			if (late_in)            /* the client must not submit another meanwhile */
+				return;
+			late_in = h.seqnum;
+			break;
+		default:
 			break;
 		}
 	}
@@ -1179,7 +1196,8 @@ static void fake_stop(struct fake *f)
 	free(f);
 }
 
-enum fake_op { OP_NONE, OP_BULK_IN, OP_BULK_OUT };
+/* OP_BULK_OUT_SLOW: one that is not answered within its 150 ms; OP_LATE_IN: see test_hostile */
+enum fake_op { OP_NONE, OP_BULK_IN, OP_BULK_OUT, OP_BULK_OUT_SLOW, OP_LATE_IN };
 
 struct fake_case {
 	enum fake_mode mode;
@@ -1196,8 +1214,9 @@ static const struct fake_case fake_cases[FAKE_COUNT] = {
 	{ FAKE_UNKNOWN_SEQNUM, 0, NULL, OP_BULK_IN, -ENODEV, 0, 1000 },
 	{ FAKE_OUT_WITH_DATA, 0, NULL, OP_BULK_OUT, -ENODEV, 0, 1000 },
 	{ FAKE_OP_STALL, -ETIMEDOUT, "no complete OP_REP_IMPORT within 500 ms", OP_NONE, 0, 450, 1500 },
-	{ FAKE_NO_UNLINK, 0, NULL, OP_BULK_IN, -ENODEV, 1150, 2500 },
-	{ FAKE_RACE, 0, NULL, OP_BULK_IN, 4, 150, 1000 },
+	{ FAKE_NO_UNLINK, 0, NULL, OP_BULK_OUT_SLOW, -ENODEV, 1150, 2500 },
+	{ FAKE_RACE, 0, NULL, OP_BULK_OUT_SLOW, 20, 150, 1000 },
+	{ FAKE_LATE_IN, 0, NULL, OP_LATE_IN, 4, 300, 1500 },
 	{ FAKE_NOT_CCID, -ENOENT, "no CCID interface in 1-1's configuration", OP_NONE, 0, 0, 1000 },
 	{ FAKE_WRONG_BUSID, -EPROTO, "the server answered for \"9-9\"", OP_NONE, 0, 0, 1000 },
 	{ FAKE_HUGE_CONFIG, -EMSGSIZE, "configuration descriptor of 60000 bytes", OP_NONE, 0, 0, 1000 },
@@ -1230,12 +1249,27 @@ START_TEST(test_hostile)
 			r = t->ops->bulk_in(t, buf, 64, 150);
 		else if (c->op == OP_BULK_OUT)
 			r = t->ops->bulk_out(t, buf, 20, IO_MS);
-		ck_assert_msg(r == c->op_r, "mode %d: %d, expected %d", _i, r, c->op_r);
-		if (c->mode == FAKE_RACE) {
-			/* the completed transfer is returned, and the stream is still in step */
-			ck_assert_int_eq(memcmp(buf, "RACE", 4), 0);
+		else if (c->op == OP_BULK_OUT_SLOW)
+			r = t->ops->bulk_out(t, buf, 20, 150);
+		if (c->op == OP_LATE_IN) {
+			/*
+			 * Reads that time out leave their URB submitted (the fake
+			 * quits on a second bulk-IN CMD_SUBMIT, and never answers
+			 * an unlink): the answer that comes later goes to the next
+			 * read, through bulk_out_in too.
+			 */
+			ck_assert_int_eq(t->ops->bulk_in(t, buf, 64, 150), -ETIMEDOUT);
+			ck_assert_int_eq(t->ops->bulk_in(t, buf, 64, 150), -ETIMEDOUT);
 			ck_assert_int_eq(t->ops->bulk_out(t, buf, 20, IO_MS), 20);
+			r = t->ops->bulk_in(t, buf, 64, IO_MS);
+			ck_assert_int_eq(memcmp(buf, "LATE", 4), 0);
+			ck_assert_int_eq(t->ops->bulk_in(t, buf, 64, 20), -ETIMEDOUT);
+			r = t->ops->bulk_out_in(t, buf, 20, buf, 64, IO_MS, IO_MS, &(int){ 0 }) == 4 ? r : -1;
+			ck_assert_int_eq(memcmp(buf, "LATE", 4), 0);
 		}
+		ck_assert_msg(r == c->op_r, "mode %d: %d, expected %d", _i, r, c->op_r);
+		if (c->mode == FAKE_RACE)       /* the completed transfer is returned, and the stream is still in step */
+			ck_assert_int_eq(t->ops->bulk_out(t, buf, 20, IO_MS), 20);
 		if (c->op_r == -ENODEV)
 			assert_all_gone(t);
 	}

@@ -1582,6 +1582,75 @@ START_TEST(limits_random_blocks)
 }
 END_TEST
 
+/* ------------------------------------------------------------- character level */
+
+/* Write hex to the card at the character level, then expect exactly want_hex back (and nothing more). */
+static void char_io(struct vcard *card, const char *in_hex, const char *want_hex)
+{
+	uint8_t in[300], out[1100];
+	size_t n = tu_hex(in_hex, in, sizeof(in));
+
+	ck_assert_int_eq(vcard_char_write(card, in, n, NULL), 0);
+	n = vcard_char_read(card, out, sizeof(out));
+	expect_bytes(in_hex, out, n, want_hex);
+	ck_assert_uint_eq(vcard_char_pending(card), 0);
+}
+
+START_TEST(char_t0_procedure_bytes)
+{
+	struct vcard *card = card_proto(VCARD_PROTO_T0);
+
+	/* case 1: SW at once; case 3: ACK, then the data, then SW; case 2: ACK, data, SW */
+	char_io(card, "00 20 00 80 00", "63 C3");
+	char_io(card, "00 A4 04 0C 07", "A4");
+	char_io(card, AID, "90 00");
+	char_io(card, "00 A4 02 0C 02", "A4");
+	char_io(card, "01 01", "90 00");
+	char_io(card, "00 B0 00 01 02", "B0 01 02 90 00");
+	char_io(card, "00 B0 0F FF 02", "6C 01");              /* 6Cxx: no ACK, no data */
+	char_io(card, "00 A4 04 00 07 F0 75 63 63 69 64 01", "A4 61 0B");
+	vcard_free(card);
+}
+END_TEST
+
+START_TEST(char_t0_nulls_ack_each)
+{
+	struct vcard_config cfg;
+	struct vcard *card;
+
+	vcard_config_default(&cfg, VCARD_PROTO_T0);
+	cfg.t0_nulls = 2;
+	cfg.t0_ack_each = true;
+	card = card_new(&cfg);
+	/* NULL bytes before the first procedure byte and before SW1; INS ^ FF for each byte */
+	char_io(card, "00 20 00 80 02", "60 60 DF");
+	char_io(card, "31", "DF");
+	char_io(card, "32", "60 60 63 C2");
+	char_io(card, "00 A4 04 0C 07 F0 75 63", "60 60 5B 5B 5B 5B");
+	char_io(card, "63 69 64 01", "5B 5B 5B 60 60 90 00");
+	vcard_free(card);
+}
+END_TEST
+
+START_TEST(char_pps_and_t1)
+{
+	struct vcard_config cfg;
+	struct vcard *card;
+
+	vcard_config_default(&cfg, VCARD_PROTO_T0 | VCARD_PROTO_T1);
+	card = card_new(&cfg);
+	/* a PPS for T=1 in pieces: the card answers once PPS0 has told the length */
+	char_io(card, "FF", "");
+	char_io(card, "01", "");
+	char_io(card, "FE", "FF 01 FE");
+	ck_assert_uint_eq(vcard_protocol(card), 1);
+	/* an I-block: prologue, then INF and LRC */
+	char_io(card, "00 00 04", "");
+	char_io(card, "00 20 00 80 A4", "00 00 02 63 C3 A2");
+	vcard_free(card);
+}
+END_TEST
+
 static Suite *vcard_suite(void)
 {
 	Suite *s = suite_create("vcard");
@@ -1653,6 +1722,12 @@ static Suite *vcard_suite(void)
 	tcase_add_test(tc, limits_overlong_chain);
 	tcase_add_loop_test(tc, limits_random_blocks, 0, 3);
 	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("character level");
+	tcase_add_test(tc, char_t0_procedure_bytes);
+	tcase_add_test(tc, char_t0_nulls_ack_each);
+	tcase_add_test(tc, char_pps_and_t1);
 	suite_add_tcase(s, tc);
 
 	return s;

@@ -966,7 +966,8 @@ int main(void)
 	TCase *tc;
 
 	tc = tcase_create("usb");
-	tcase_add_loop_test(tc, test_descriptors, 0, VDEV_PROFILE_COUNT);
+	/* the CCID profiles (the ICCD tokens' descriptors are check_iccd_session's) */
+	tcase_add_loop_test(tc, test_descriptors, 0, VDEV_PROFILE_ICCD_A);
 	tcase_add_test(tc, test_card_events);
 	tcase_add_test(tc, test_halt_bulk_out);
 	suite_add_tcase(s, tc);

@@ -272,43 +272,52 @@ static int decode_block(struct decode_args *a)
 	return EXIT_OK;
 }
 
+/* the kinds, as the help (tool_cmd_decode.more) lists them */
 static const struct decoder {
 	const char *name;
 	int (*fn)(struct decode_args *a);
-	const char *help;
 } decoders[] = {
-	{ "atr", decode_atr, "an Answer To Reset (ISO 7816-3 §8)" },
-	{ "pps", decode_pps, "a PPS request or answer (ISO 7816-3 §9)" },
-	{ "descriptor", decode_descriptor,
-	  "a CCID class descriptor (54 bytes), a whole configuration descriptor, or a device descriptor" },
-	{ "message", decode_message, "a CCID bulk message (either direction) or interrupt message" },
-	{ "block", decode_block, "a T=1 block (LRC; --crc for CRC)" },
+	{ "atr", decode_atr },
+	{ "pps", decode_pps },
+	{ "descriptor", decode_descriptor },
+	{ "message", decode_message },
+	{ "block", decode_block },
+};
+
+static void decode_usage(FILE *f);
+
+static const struct tool_opt decode_opts[] = {
+	{ "slots", required_argument, 's', 0, "N", "the reader's slot count (1-256) for a NotifySlotChange message" },
+	{ "crc", no_argument, 'c', 0, NULL, "T=1 blocks carry a CRC instead of an LRC" },
+	TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END,
+};
+const struct tool_cmd tool_cmd_decode = {
+	"decode", cmd_decode,
+	"explain an ATR, PPS, descriptor, CCID message or T=1 block given in hex",
+	"uccid decode [--json] [--slots N] [--crc] WHAT [HEX... | -]", decode_opts,
+	"HEX may be '-' or absent to read standard input.  WHAT is one of:\n"
+	"  atr          an Answer To Reset (ISO 7816-3 §8)\n"
+	"  pps          a PPS request or answer (ISO 7816-3 §9)\n"
+	"  descriptor   a CCID class descriptor (54 bytes), a whole configuration descriptor, or a device descriptor\n"
+	"  message      a CCID bulk message (either direction) or interrupt message\n"
+	"  block        a T=1 block (LRC; --crc for CRC)\n",
 };
 
 static void decode_usage(FILE *f)
 {
-	fputs("usage: uccid decode [--json] [--slots N] [--crc] WHAT HEX...\n"
-	      "       (HEX may be '-' or absent to read standard input)\n\nWHAT is one of:\n", f);
-	for (size_t i = 0; i < sizeof(decoders) / sizeof(decoders[0]); i++)
-		fprintf(f, "  %-11s %s\n", decoders[i].name, decoders[i].help);
+	fprintf(f, "usage: %s\n%s", tool_cmd_decode.synopsis, tool_cmd_decode.more);
 }
 
 int cmd_decode(const struct tool_opts *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "slots", required_argument, NULL, 's' },
-		{ "crc", no_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct tool_getopt g;
 	struct tool_opts o = *opts;
 	struct decode_args a = { .o = &o, .edc = CCID_EDC_LRC };
 	const struct decoder *d = NULL;
 	int c, rc;
 
-	optind = 0; /* full re-initialisation of GNU getopt, permutation included */
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	tool_getopt_init(decode_opts, &g);
+	while ((c = getopt_long(argc, argv, g.shorts, g.lo, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			o.json = true;
@@ -327,10 +336,8 @@ int cmd_decode(const struct tool_opts *opts, int argc, char **argv)
 		case 'c':
 			a.edc = CCID_EDC_CRC;
 			break;
-		case 'h':
-			decode_usage(stdout);
-			return EXIT_OK;
 		default:
+			tool_bad_option("decode", argv);
 			decode_usage(stderr);
 			return EXIT_USAGE;
 		}

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,22 +161,41 @@ static int watch_usb(const struct tool_opts *o)
 	return EXIT_OK;
 }
 
+static const struct tool_opt list_opts[] = {
+	{ "watch", no_argument, 'w', 0, NULL, "then each arrival (+) and removal (-) of a reader, until interrupted" },
+	TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END,
+};
+const struct tool_cmd tool_cmd_list = {
+	"list", cmd_list, "the CCID readers on the USB buses, or on a USB/IP server (list usbip://HOST)",
+	"uccid list [--json] [--watch | usbip://HOST[:PORT]]", list_opts, NULL,
+};
+
 int cmd_list(const struct tool_opts *opts, int argc, char **argv)
 {
+	struct tool_getopt g;
 	struct tool_opts o = *opts;
 	const char *url = NULL;
 	bool watch = false;
+	int c;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
+	tool_getopt_init(list_opts, &g);
+	while ((c = getopt_long(argc, argv, g.shorts, g.lo, NULL)) != -1) {
+		switch (c) {
+		case 'j':
 			o.json = true;
-		else if (!strcmp(argv[i], "--watch"))
+			break;
+		case 'w':
 			watch = true;
-		else if (!strncmp(argv[i], "usbip://", 8) && !url)
+			break;
+		default:
+			return tool_bad_option("list", argv);
+		}
+	}
+	for (int i = optind; i < argc; i++) {
+		if (!strncmp(argv[i], "usbip://", 8) && !url) {
 			url = argv[i];
-		else {
-			tool_err("list: unexpected '%s' (usage: uccid list [--json] [--watch | usbip://HOST[:PORT]])",
-				 argv[i]);
+		} else {
+			tool_err("list: unexpected '%s' (usage: %s)", argv[i], tool_cmd_list.synopsis);
 			return EXIT_USAGE;
 		}
 	}

@@ -92,33 +92,36 @@ static int serve_stdin(struct tool_session *s, bool json)
 			rc = EXIT_FAILED;
 			break;
 		}
-		/* a failed line is reported and the session goes on: the card stays ours */
+		/* a failed line is reported and the session goes on: the card stays ours
+		   (s->lineno counts the lines of stdin across these one-line scripts) */
 		if (tool_run_script(s, one, "stdin", json, &count) != EXIT_OK)
 			rc = EXIT_FAILED;
 		fclose(one);
+		tool_json_flush();
 		fflush(stdout);
 	}
 	free(buf);
 	return rc;
 }
 
+#define DISPOSITION_HELP "leave, reset, unpower or eject"
+
+static const struct tool_opt lock_opts[] = {
+	TOOL_OPT_SLOT,
+	{ "timeout", required_argument, 't', 't', "SECONDS", "wait this long for the lock (digits, a fraction; or forever)" },
+	{ "mechanical", no_argument, 'm', 'm', NULL, "lock the card in with the reader's mechanism too" },
+	{ "disposition", required_argument, 'd', 'd', "D", "at the end: " DISPOSITION_HELP " (default reset)" },
+	TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END,
+};
+const struct tool_cmd tool_cmd_lock = {
+	"lock", cmd_lock, "lock the card and run a script from stdin (as apdu -f); then unlock with a disposition",
+	"uccid [-r NAME] lock [--slot N] [--timeout SECONDS|forever] [--mechanical] [--disposition D] [--json]",
+	lock_opts, NULL,
+};
+
 int cmd_lock(const struct tool_opts *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "slot", required_argument, NULL, 's' },
-		{ "disposition", required_argument, NULL, 'd' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "mechanical", no_argument, NULL, 'm' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const char usage[] =
-		"uccid [-r NAME] lock [--slot N] [--timeout SECONDS|forever] [--mechanical]\n"
-		"                     [--disposition leave|reset|unpower|eject]\n"
-		"  Locks the card and runs the script read on stdin (as apdu -f) until its end,\n"
-		"  'uccid unlock', or SIGINT/SIGTERM; then, if still locked, unlocks with\n"
-		"  --disposition (default reset) or the one 'uccid unlock' gave.";
+	struct tool_getopt g;
 	struct tool_opts o = *opts;
 	struct tool_session s = { 0 };
 	struct sigaction stop = { .sa_handler = on_stop }, ask = { .sa_sigaction = on_unlock, .sa_flags = SA_SIGINFO };
@@ -128,8 +131,8 @@ int cmd_lock(const struct tool_opts *opts, int argc, char **argv)
 	int c, rc, timeout = -1, disposition = UCCID_RESET;
 	struct uccid_holder h;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "s:d:t:mh", longopts, NULL)) != -1) {
+	tool_getopt_init(lock_opts, &g);
+	while ((c = getopt_long(argc, argv, g.shorts, g.lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (tool_slot_arg(optarg, &s.slot) < 0)
@@ -149,12 +152,8 @@ int cmd_lock(const struct tool_opts *opts, int argc, char **argv)
 		case 'j':
 			o.json = true;
 			break;
-		case 'h':
-			printf("usage: %s\n", usage);
-			return EXIT_OK;
 		default:
-			fprintf(stderr, "usage: %s\n", usage);
-			return EXIT_USAGE;
+			return tool_bad_option("lock", argv);
 		}
 	}
 	if (optind < argc) {
@@ -166,6 +165,7 @@ int cmd_lock(const struct tool_opts *opts, int argc, char **argv)
 	sigaction(SIGUSR1, &ask, NULL);
 	if ((rc = tool_open_session(&o, &s)) < 0)
 		return tool_open_failed(rc);
+	s.json_lines = o.json;   /* a stream: one object per line */
 	rc = uccid_lock(s.r, s.slot, timeout, flags, &li);
 	if (rc < 0) {
 		tool_lock_busy(&s, rc);
@@ -173,16 +173,7 @@ int cmd_lock(const struct tool_opts *opts, int argc, char **argv)
 		goto out;
 	}
 	if (o.json) {
-		printf("{\"event\":\"locked\",\"slot\":%u,\"pid\":%ld,\"abandoned\":%s", s.slot, (long)getpid(),
-		       li.abandoned ? "true" : "false");
-		if (li.abandoned) {
-			printf(",\"previous\":{\"pid\":%ld,\"program\":", (long)li.prev_pid);
-			json_string(stdout, li.prev_program);
-			printf(",\"done\":\"%s\",\"error\":", uccid_done_name(li.abandon_done));
-			json_string(stdout, li.abandon_status ? uccid_strerror(li.abandon_status) : "");
-			printf("}");
-		}
-		printf("}\n");
+		tool_json_locked(&s, &li);
 	} else {
 		printf("slot %u locked by pid %ld; reading commands from stdin\n", s.slot, (long)getpid());
 		if (li.abandoned)
@@ -211,30 +202,34 @@ int cmd_lock(const struct tool_opts *opts, int argc, char **argv)
 				break;
 		}
 	}
-	if (o.json)
-		printf("{\"event\":\"unlocked\",\"slot\":%u}\n", s.slot);
+	tool_json_flush();
 out:
 	return tool_close(&s, rc);
 }
 
+static const struct tool_opt unlock_opts[] = {
+	TOOL_OPT_SLOT,
+	{ "disposition", required_argument, 'd', 'd', "D", DISPOSITION_HELP " (no default)" },
+	TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END,
+};
+const struct tool_cmd tool_cmd_unlock = {
+	"unlock", cmd_unlock, "ask the uccid lock process holding a card's lock to unlock it with a disposition",
+	"uccid [-r NAME] unlock [--slot N] --disposition D [--json]", unlock_opts, NULL,
+};
+
 int cmd_unlock(const struct tool_opts *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "slot", required_argument, NULL, 's' },
-		{ "disposition", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const char usage[] = "uccid [-r NAME] unlock [--slot N] --disposition leave|reset|unpower|eject";
+	struct tool_getopt g;
 	struct uccid_holder h;
 	union sigval v;
 	unsigned slot = 0;
 	int c, rc, disposition = -1;
+	bool json = opts->json;
 	char name[128];
 	const char *reader = opts->reader;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "s:d:h", longopts, NULL)) != -1) {
+	tool_getopt_init(unlock_opts, &g);
+	while ((c = getopt_long(argc, argv, g.shorts, g.lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (tool_slot_arg(optarg, &slot) < 0)
@@ -244,17 +239,20 @@ int cmd_unlock(const struct tool_opts *opts, int argc, char **argv)
 			if (parse_disposition(optarg, &disposition) < 0)
 				return EXIT_USAGE;
 			break;
-		case 'h':
-			printf("usage: %s\n", usage);
-			return EXIT_OK;
+		case 'j':
+			json = true;
+			break;
 		default:
-			fprintf(stderr, "usage: %s\n", usage);
-			return EXIT_USAGE;
+			return tool_bad_option("unlock", argv);
 		}
 	}
-	if (optind < argc || disposition < 0) {
+	if (optind < argc) {
+		tool_err("unlock: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (disposition < 0) {
 		/* no default: an unlock that silently left an authenticated card would be worse */
-		fprintf(stderr, "usage: %s\n", usage);
+		tool_err("unlock: say how with --disposition " DISPOSITION_HELP " (usage: %s)", tool_cmd_unlock.synopsis);
 		return EXIT_USAGE;
 	}
 	if (!reader) {
@@ -287,8 +285,15 @@ int cmd_unlock(const struct tool_opts *opts, int argc, char **argv)
 		struct timespec nap = { .tv_nsec = 20 * 1000 * 1000 };
 
 		if (uccid_reader_holder(reader, NULL, (int)slot, &now) == 0 && !(now.held && now.pid == h.pid)) {
-			printf("slot %u unlocked by pid %ld with %s\n", slot, (long)h.pid,
-			       uccid_disposition_name(disposition));
+			if (json) {
+				printf("{\"reader\":");
+				json_string(stdout, reader);
+				printf(",\"slot\":%u,\"pid\":%ld,\"disposition\":\"%s\"}\n", slot, (long)h.pid,
+				       uccid_disposition_name(disposition));
+			} else {
+				printf("slot %u unlocked by pid %ld with %s\n", slot, (long)h.pid,
+				       uccid_disposition_name(disposition));
+			}
 			return EXIT_OK;
 		}
 		nanosleep(&nap, NULL);
@@ -320,25 +325,34 @@ static void print_holder(bool json, const char *what, int slot, const struct ucc
 	*first = false;
 }
 
+static const struct tool_opt locks_opts[] = {
+	{ "slot", required_argument, 's', 's', "N", "slot N's lock (default: slot 0's)" },
+	{ "slots", required_argument, 'n', 'n', "N", "the locks of slots 0 to N-1 (the old spelling: a count)" },
+	TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END,
+};
+const struct tool_cmd tool_cmd_locks = {
+	"locks", cmd_locks, "who has the reader open and who holds its slots' locks",
+	"uccid [-r NAME] locks [--slot N | --slots N] [--json]", locks_opts, NULL,
+};
+
 int cmd_locks(const struct tool_opts *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "slots", required_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const char usage[] = "uccid [-r NAME] locks [--slots N] [--json]";
+	struct tool_getopt g;
 	struct uccid_holder h;
-	unsigned nslots = 1;
-	bool json = opts->json, first = true, any = false;
+	unsigned first = 0, nslots = 1;
+	bool json = opts->json, first_out = true, any = false;
 	char name[128];
 	const char *reader = opts->reader;
 	int c, rc;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
+	tool_getopt_init(locks_opts, &g);
+	while ((c = getopt_long(argc, argv, g.shorts, g.lo, NULL)) != -1) {
 		switch (c) {
+		case 's':
+			if (tool_slot_arg(optarg, &first) < 0)
+				return EXIT_USAGE;
+			nslots = 1;
+			break;
 		case 'n':
 			if (tool_slot_arg(optarg, &nslots) < 0)
 				return EXIT_USAGE;
@@ -346,16 +360,13 @@ int cmd_locks(const struct tool_opts *opts, int argc, char **argv)
 				tool_err("locks: --slots takes a slot count from 1 to 255, not '%s'", optarg);
 				return EXIT_USAGE;
 			}
+			first = 0;
 			break;
 		case 'j':
 			json = true;
 			break;
-		case 'h':
-			printf("usage: %s\n", usage);
-			return EXIT_OK;
 		default:
-			fprintf(stderr, "usage: %s\n", usage);
-			return EXIT_USAGE;
+			return tool_bad_option("locks", argv);
 		}
 	}
 	if (optind < argc) {
@@ -372,19 +383,22 @@ int cmd_locks(const struct tool_opts *opts, int argc, char **argv)
 		tool_err("locks: %s: %s", reader, uccid_strerror(rc));
 		return rc == -EINVAL ? EXIT_USAGE : EXIT_FAILED;
 	}
-	if (json)
-		printf("{\"reader\":\"%s\",\"locks\":[", reader);
-	else
+	if (json) {
+		printf("{\"reader\":");
+		json_string(stdout, reader);
+		printf(",\"locks\":[");
+	} else {
 		printf("%s\n", reader);
-	print_holder(json, "reader", -1, &h, &first);
+	}
+	print_holder(json, "reader", -1, &h, &first_out);
 	any = h.held;
-	for (unsigned i = 0; i < nslots; i++) {
+	for (unsigned i = first; i < first + nslots; i++) {
 		char what[16];
 
 		if (uccid_reader_holder(reader, NULL, (int)i, &h) < 0)
 			continue;
 		snprintf(what, sizeof(what), "slot %u", i);
-		print_holder(json, what, (int)i, &h, &first);
+		print_holder(json, what, (int)i, &h, &first_out);
 		any |= h.held || h.abandoned;
 	}
 	if (json)

@@ -14,44 +14,90 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
+#include "ccid/bytes.h"
 #include "ccid/ccid.h"
 #include "ccid/sw.h"
 #include "tool/tool.h"
 #include "session/uccid.h"
 
 static volatile sig_atomic_t interrupted;
+static bool g_no_atr;   /* watch --no-atr */
 
-/* Options of the reader subcommands: --slot N, --json, and --warm/--cold where cold is given. */
-static int parse_opts(struct tool_opts *o, unsigned *slot, bool *cold, int argc, char **argv, const char *usage)
+static const struct tool_opt slot_opts[] = { TOOL_OPT_SLOT, TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END };
+static const struct tool_opt info_opts[] = { TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END };
+static const struct tool_opt reset_opts[] = {
+	TOOL_OPT_SLOT,
+	{ "warm", no_argument, 'w', 0, NULL, "a warm reset (IccPowerOn on the powered card; the default)" },
+	{ "cold", no_argument, 'c', 0, NULL, "a cold reset (IccPowerOff, then IccPowerOn)" },
+	TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END,
+};
+static const struct tool_opt watch_opts[] = {
+	{ "slot", required_argument, 's', 's', "N", "only this slot's events (default: every slot's)" },
+	{ "no-atr", no_argument, 'A', 0, NULL, "do not power an inserted card to read its ATR: events only" },
+	TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END,
+};
+
+const struct tool_cmd tool_cmd_info = {
+	"info", cmd_info, "the reader's strings, clocks, data rates and CCID descriptor, explained",
+	"uccid [-r NAME] info [--json]", info_opts, NULL,
+};
+const struct tool_cmd tool_cmd_atr = {
+	"atr", cmd_atr, "power the card on and explain its ATR", "uccid [-r NAME] atr [--slot N] [--json]", slot_opts, NULL,
+};
+const struct tool_cmd tool_cmd_status = {
+	"status", cmd_status, "is there a card, is it powered", "uccid [-r NAME] status [--slot N] [--json]",
+	slot_opts, NULL,
+};
+const struct tool_cmd tool_cmd_reset = {
+	"reset", cmd_power, "reset the card: --warm (default) or --cold",
+	"uccid [-r NAME] reset [--warm | --cold] [--slot N] [--json]", reset_opts, NULL,
+};
+const struct tool_cmd tool_cmd_poweroff = {
+	"poweroff", cmd_power, "power the card off", "uccid [-r NAME] poweroff [--slot N] [--json]", slot_opts, NULL,
+};
+const struct tool_cmd tool_cmd_eject = {
+	"eject", cmd_power, "eject the card (readers with a mechanism; others: power off and latch)",
+	"uccid [-r NAME] eject [--slot N] [--json]", slot_opts, NULL,
+};
+const struct tool_cmd tool_cmd_unlatch = {
+	"unlatch", cmd_unlatch, "clear a slot's eject latch (a card that cannot be taken out: a token)",
+	"uccid [-r NAME] unlatch [--slot N] [--json]", slot_opts, NULL,
+};
+const struct tool_cmd tool_cmd_watch = {
+	"watch", cmd_watch, "print card events with their time, and the ATR of each card inserted, until interrupted",
+	"uccid [-r NAME] watch [--slot N] [--no-atr] [--json]", watch_opts, NULL,
+};
+
+/*
+ * Options of the reader subcommands from cmd's table: --slot N (*slot_given
+ * set when given), --json, and --warm/--cold where cold is given.
+ */
+static int parse_opts(struct tool_opts *o, const struct tool_cmd *cmd, unsigned *slot, bool *slot_given, bool *cold,
+		      int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "slot", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "warm", no_argument, NULL, 'w' },
-		{ "cold", no_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct tool_getopt g;
 	bool temp_seen = false;   /* --warm or --cold given */
 	int c;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+	tool_getopt_init(cmd->opts, &g);
+	while ((c = getopt_long(argc, argv, g.shorts, g.lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (tool_slot_arg(optarg, slot) < 0)
 				return -EINVAL;
+			if (slot_given)
+				*slot_given = true;
 			break;
 		case 'j':
 			o->json = true;
 			break;
+		case 'A':
+			g_no_atr = true;
+			break;
 		case 'w':
 		case 'c':
-			if (!cold) {
-				fprintf(stderr, "usage: %s\n", usage);
-				return -EINVAL;
-			}
 			if (temp_seen && *cold != (c == 'c')) {
 				tool_err("reset: --warm and --cold exclude each other");
 				return -EINVAL;
@@ -59,24 +105,89 @@ static int parse_opts(struct tool_opts *o, unsigned *slot, bool *cold, int argc,
 			temp_seen = true;
 			*cold = c == 'c';
 			break;
-		case 'h':
-			printf("usage: %s\n", usage);
-			return 1;
 		default:
-			fprintf(stderr, "usage: %s\n", usage);
+			tool_bad_option(cmd->name, argv);
 			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
-		tool_err("unexpected argument '%s'", argv[optind]);
+		tool_err("%s: unexpected argument '%s'", cmd->name, argv[optind]);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-static int parse_common(struct tool_opts *o, unsigned *slot, int argc, char **argv, const char *usage)
+static int parse_common(struct tool_opts *o, const struct tool_cmd *cmd, unsigned *slot, int argc, char **argv)
 {
-	return parse_opts(o, slot, NULL, argc, argv, usage);
+	return parse_opts(o, cmd, slot, NULL, NULL, argc, argv);
+}
+
+/* CCID class requests (CCID 1.1 §5.3.2, §5.3.3) */
+#define REQ_GET_CLOCK_FREQUENCIES 0x02
+#define REQ_GET_DATA_RATES 0x03
+#define RATES_MAX 256   /* a count byte's worth: bNumClockSupported, bNumDataRatesSupported */
+
+/*
+ * The values a reader lists for GET_CLOCK_FREQUENCIES or GET_DATA_RATES
+ * (CCID 1.1 §5.3.2-3: bNum...Supported DWORDs; with a count of 0 the
+ * request may stall and the descriptor's default..maximum applies, as
+ * libccid's parse shows it).  Returns how many are in v, or -1 when the
+ * reader gave none (stall, error, or not whole DWORDs: *why says which).
+ */
+static int get_rates(struct uccid_reader *r, uint8_t req, unsigned count, uint32_t *v, const char **why)
+{
+	uint8_t buf[4 * RATES_MAX];
+	int n = uccid_class_request(r, 0xA1, req, 0, buf, (uint16_t)(count ? 4 * count : sizeof(buf)));
+
+	if (n < 0) {
+		*why = n == -EPIPE ? "stalled" : uccid_strerror(n);
+		return -1;
+	}
+	if (n % 4) {
+		*why = "the answer is not whole DWORDs";
+		return -1;
+	}
+	for (int i = 0; i < n / 4; i++)
+		v[i] = get_le32(buf + 4 * i);
+	return n / 4;
+}
+
+struct rates {
+	const char *name, *request, *count_name, *unit;
+	unsigned count;
+	uint32_t lo, hi, v[RATES_MAX];
+	int n;             /* values the request listed, -1: none (then lo..hi applies) */
+	const char *why;
+};
+
+static void rates_text(const struct rates *x)
+{
+	printf("%-16s ", x->name);
+	if (x->n < 0) {
+		printf("%u..%u %s (%s %u; %s: %s)\n", x->lo, x->hi, x->unit, x->count_name, x->count, x->request,
+		       x->why);
+		return;
+	}
+	for (int i = 0; i < x->n; i++)
+		printf("%s%u", i ? " " : "", x->v[i]);
+	printf("%s%s (%s: %d value%s", x->n ? " " : "", x->unit, x->request, x->n, x->n == 1 ? "" : "s");
+	if (x->count && (unsigned)x->n != x->count)
+		printf("; %s says %u", x->count_name, x->count);
+	printf(")\n");
+}
+
+static void rates_json(FILE *f, const char *key, const struct rates *x)
+{
+	fprintf(f, "\"%s\":{\"source\":\"%s\",\"count\":%u,\"default\":%u,\"maximum\":%u,\"values\":[", key,
+		x->n < 0 ? "descriptor" : x->request, x->count, x->lo, x->hi);
+	for (int i = 0; i < x->n; i++)
+		fprintf(f, "%s%u", i ? "," : "", x->v[i]);
+	fprintf(f, "]");
+	if (x->n < 0) {
+		fprintf(f, ",\"request_error\":");
+		json_string(f, x->why);
+	}
+	fprintf(f, "},");
 }
 
 int cmd_info(const struct tool_opts *opts, int argc, char **argv)
@@ -84,28 +195,99 @@ int cmd_info(const struct tool_opts *opts, int argc, char **argv)
 	struct tool_opts o = *opts;
 	struct tool_session s = { 0 };
 	struct uccid_reader_info info;
+	struct uccid_device_strings str = { 0 };
 	struct ccid_class_desc d;
 	uint8_t raw[CCID_CLASS_DESC_LEN];
 	struct out out;
-	int rc = parse_common(&o, &s.slot, argc, argv, "uccid [-r NAME] info [--json]");
+	struct rates *clk = NULL, *dr = NULL;
+	char *extra = NULL;
+	size_t extra_len = 0;
+	int rc = parse_common(&o, &tool_cmd_info, &s.slot, argc, argv);
 
 	if (rc)
-		return rc > 0 ? EXIT_OK : EXIT_USAGE;
-	if ((rc = tool_open_session(&o, &s)) < 0)
-		return tool_open_failed(rc);
+		return EXIT_USAGE;
+	if (!(clk = calloc(1, sizeof(*clk))) || !(dr = calloc(1, sizeof(*dr)))) {
+		tool_err("info: out of memory");
+		rc = EXIT_FAILED;
+		goto done;
+	}
+	if ((rc = tool_open_session(&o, &s)) < 0) {
+		rc = tool_open_failed(rc);
+		goto done;
+	}
 	uccid_info(s.r, &info);
 	uccid_class_descriptor(s.r, raw);
 	ccid_class_desc_parse(raw, sizeof(raw), &d, NULL);
-	if (!o.json)
+	/* a device without strings, or one that fails to give them, still has its descriptor shown */
+	if ((rc = uccid_device_strings(s.r, &str)) < 0)
+		tool_err("info: the device's strings: %s", uccid_strerror(rc));
+	*clk = (struct rates){ "clocks", "GET_CLOCK_FREQUENCIES", "bNumClockSupported", "kHz", d.bNumClockSupported,
+			       d.dwDefaultClock, d.dwMaximumClock, { 0 }, 0, NULL };
+	*dr = (struct rates){ "data rates", "GET_DATA_RATES", "bNumDataRatesSupported", "bps", d.bNumDataRatesSupported,
+			      d.dwDataRate, d.dwMaxDataRate, { 0 }, 0, NULL };
+	clk->n = get_rates(s.r, REQ_GET_CLOCK_FREQUENCIES, clk->count, clk->v, &clk->why);
+	dr->n = get_rates(s.r, REQ_GET_DATA_RATES, dr->count, dr->v, &dr->why);
+	if (!o.json) {
 		printf("reader %s (%04x:%04x), %u slot%s, %s level, messages up to %u bytes%s%s\n", info.path,
 		       info.idVendor, info.idProduct, info.nslots, info.nslots == 1 ? "" : "s",
 		       ccid_exchange_level_name((enum ccid_exchange_level)info.exchange_level),
 		       (unsigned)info.max_message, info.quirks[0] ? ", quirks: " : "", info.quirks);
-	out_begin(&out, stdout, o.json, "reader_info", info.path, raw, sizeof(raw));
+		printf("%-16s %s\n%-16s %s\n%-16s %s\n%-16s %x.%02x\n", "manufacturer", str.manufacturer,
+		       "product", str.product, "serial", str.serial, "bcdDevice", info.bcdDevice >> 8,
+		       info.bcdDevice & 0xff);
+		rates_text(clk);
+		rates_text(dr);
+	} else {
+		/* the reader's own keys, then the descriptor's fields as decode gives them */
+		FILE *f = open_memstream(&extra, &extra_len);
+
+		if (!f) {
+			tool_err("info: out of memory");
+			rc = EXIT_FAILED;
+			goto out;
+		}
+		fprintf(f, "\"reader\":");
+		json_string(f, s.name);
+		fprintf(f, ",\"vendor\":\"%04x\",\"product\":\"%04x\",\"bcdDevice\":\"%04x\",\"manufacturer\":",
+			info.idVendor, info.idProduct, info.bcdDevice);
+		json_string(f, str.manufacturer);
+		fprintf(f, ",\"product_name\":");
+		json_string(f, str.product);
+		fprintf(f, ",\"serial\":");
+		json_string(f, str.serial);
+		fprintf(f, ",\"slots\":%u,\"exchange_level\":", info.nslots);
+		json_string(f, ccid_exchange_level_name((enum ccid_exchange_level)info.exchange_level));
+		fprintf(f, ",\"max_message\":%u,\"quirks\":[", (unsigned)info.max_message);
+		for (const char *q = info.quirks; *q;) {
+			size_t len = strcspn(q, ",");
+			char one[64];
+
+			snprintf(one, sizeof(one), "%.*s", (int)(len < sizeof(one) ? len : sizeof(one) - 1), q);
+			fprintf(f, "%s", q == info.quirks ? "" : ",");
+			json_string(f, one + strspn(one, " "));
+			q += len + (q[len] == ',');
+		}
+		fprintf(f, "],");
+		rates_json(f, "clocks_khz", clk);
+		rates_json(f, "data_rates_bps", dr);
+		if (fclose(f) != 0) {
+			tool_err("info: out of memory");
+			rc = EXIT_FAILED;
+			goto out;
+		}
+	}
+	out_begin_with(&out, stdout, o.json, "reader_info", info.path, raw, sizeof(raw), extra);
 	ccid_class_desc_describe(&d, out_field, &out);
 	ccid_class_desc_validate(&d, out_finding, &out, NULL);
 	out_end(&out);
-	return tool_close(&s, EXIT_OK);
+	rc = EXIT_OK;
+out:
+	rc = tool_close(&s, rc);
+done:
+	free(extra);
+	free(clk);
+	free(dr);
+	return rc;
 }
 
 int cmd_atr(const struct tool_opts *opts, int argc, char **argv)
@@ -115,10 +297,10 @@ int cmd_atr(const struct tool_opts *opts, int argc, char **argv)
 	uint8_t atr[CCID_ATR_MAX];
 	struct ccid_atr a;
 	struct out out;
-	int rc = parse_common(&o, &s.slot, argc, argv, "uccid [-r NAME] atr [--slot N] [--json]");
+	int rc = parse_common(&o, &tool_cmd_atr, &s.slot, argc, argv);
 
 	if (rc)
-		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+		return EXIT_USAGE;
 	if ((rc = tool_open_session(&o, &s)) < 0)
 		return tool_open_failed(rc);
 	rc = uccid_power_on(s.r, s.slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr));
@@ -186,19 +368,22 @@ fail:
 	return NULL;
 }
 
+static const struct tool_opt apdu_opts[] = {
+	TOOL_OPT_SLOT,
+	{ "file", required_argument, 'f', 'f', "SCRIPT",
+	  "one APDU per line, # comments, 'reset [cold]', 'lock [mechanical] [MS]', 'unlock D' ('-': stdin)" },
+	{ "leave", no_argument, 'l', 0, NULL,
+	  "leave the card powered as it is (a verified PIN, a selected application) for the next command" },
+	TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END,
+};
+const struct tool_cmd tool_cmd_apdu = {
+	"apdu", cmd_apdu, "send APDUs (hex arguments or a script) and show each status word's meaning",
+	"uccid [-r NAME] apdu [--slot N] [--json] [--leave] (--file SCRIPT | APDU...)", apdu_opts, NULL,
+};
+
 int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "slot", required_argument, NULL, 's' },
-		{ "file", required_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const char usage[] = "uccid [-r NAME] apdu [--slot N] [--json] (-f SCRIPT | APDU...)\n"
-				    "  APDU: hex, one per argument; SCRIPT: one APDU per line, # comments,\n"
-				    "  'reset' or 'reset cold', 'lock [mechanical] [TIMEOUT_MS]' and\n"
-				    "  'unlock leave|reset|unpower|eject' lines";
+	struct tool_getopt g;
 	struct tool_opts o = *opts;
 	struct tool_session s = { 0 };
 	const char *file = NULL;
@@ -206,13 +391,14 @@ int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 	size_t script_len = 0;
 	uint8_t atr[CCID_ATR_MAX], *apdu = malloc(HEX_MAX_BYTES);
 	int c, rc = EXIT_USAGE, count = 0;
+	bool leave = false;
 
 	if (!apdu) {
 		tool_err("apdu: out of memory");
 		return EXIT_FAILED;
 	}
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "s:f:h", longopts, NULL)) != -1) {
+	tool_getopt_init(apdu_opts, &g);
+	while ((c = getopt_long(argc, argv, g.shorts, g.lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (tool_slot_arg(optarg, &s.slot) < 0)
@@ -221,15 +407,14 @@ int cmd_apdu(const struct tool_opts *opts, int argc, char **argv)
 		case 'f':
 			file = optarg;
 			break;
+		case 'l':
+			leave = true;
+			break;
 		case 'j':
 			o.json = true;
 			break;
-		case 'h':
-			printf("usage: %s\n", usage);
-			rc = EXIT_OK;
-			goto done;
 		default:
-			fprintf(stderr, "usage: %s\n", usage);
+			tool_bad_option("apdu", argv);
 			goto done;
 		}
 	}
@@ -280,16 +465,18 @@ checked:
 		rc = tool_open_failed(rc);
 		goto done;
 	}
-	/* the card must be powered: power it on (a card already on stays as it is) */
-	if ((rc = uccid_power_on(s.r, s.slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr))) < 0) {
-		rc = tool_fail(&s, "power on", rc);
+	/*
+	 * The card must be powered: one an earlier command left powered (--leave)
+	 * is taken over as it is, without a reset; else it is powered on.
+	 */
+	if ((rc = tool_take_card(&s, atr, sizeof(atr))) < 0) {
+		rc = -rc;
 		goto out;
 	}
 	rc = EXIT_OK;
 	if (o.json) {
-		printf("{\"reader\":");
-		json_string(stdout, o.reader);
-		printf(",\"slot\":%u,\"apdus\":[", s.slot);
+		tool_json_slot(&s);
+		printf(",\"apdus\":[");
 	}
 	if (file && script_len) {
 		FILE *mf = fmemopen(script, script_len, "r");
@@ -315,6 +502,8 @@ checked:
 	}
 	if (o.json)
 		printf("]}\n");
+	if (leave && rc == EXIT_OK && tool_leave_card(&s) < 0)
+		rc = EXIT_FAILED;
 out:
 done:
 	free(script);
@@ -327,21 +516,21 @@ int cmd_status(const struct tool_opts *opts, int argc, char **argv)
 	struct tool_opts o = *opts;
 	struct tool_session s = { 0 };
 	struct uccid_slot_status st;
-	int rc = parse_common(&o, &s.slot, argc, argv, "uccid [-r NAME] status [--slot N] [--json]");
+	int rc = parse_common(&o, &tool_cmd_status, &s.slot, argc, argv);
 
 	if (rc)
-		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+		return EXIT_USAGE;
 	if ((rc = tool_open_session(&o, &s)) < 0)
 		return tool_open_failed(rc);
 	rc = uccid_slot_status(s.r, s.slot, &st);
 	if (rc < 0 && rc != -ENOMEDIUM) {
 		rc = tool_fail(&s, "status", rc);
 	} else {
-		if (o.json)
-			printf("{\"reader\":\"%s\",\"slot\":%u,\"present\":%s,\"powered\":%s,\"ejected\":%s}\n",
-			       o.reader, s.slot, st.present ? "true" : "false", st.powered ? "true" : "false",
-			       st.ejected ? "true" : "false");
-		else
+		if (o.json) {
+			tool_json_slot(&s);
+			printf(",\"present\":%s,\"powered\":%s,\"ejected\":%s}\n", st.present ? "true" : "false",
+			       st.powered ? "true" : "false", st.ejected ? "true" : "false");
+		} else
 			printf("slot %u: %s%s\n", s.slot, !st.present ? "no card" : st.powered ? "card powered"
 			       : "card present, not powered", st.ejected ? " (ejected: remove and insert it)" : "");
 		rc = EXIT_OK;
@@ -359,32 +548,45 @@ int cmd_power(const struct tool_opts *opts, int argc, char **argv)
 	bool cold = false;
 	int rc;
 
-	rc = parse_opts(&o, &s.slot, strcmp(what, "reset") ? NULL : &cold, argc, argv,
-			"uccid [-r NAME] reset [--warm|--cold] | poweroff | eject [--slot N]");
+	rc = parse_opts(&o, !strcmp(what, "reset") ? &tool_cmd_reset : !strcmp(what, "poweroff") ? &tool_cmd_poweroff
+			: &tool_cmd_eject, &s.slot, NULL, &cold, argc, argv);
 	if (rc)
-		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+		return EXIT_USAGE;
 	if ((rc = tool_open_session(&o, &s)) < 0)
 		return tool_open_failed(rc);
 	if (!strcmp(what, "reset")) {
 		rc = uccid_power_on(s.r, s.slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr));
 		if (rc >= 0)
 			rc = uccid_reset(s.r, s.slot, cold, atr, sizeof(atr));
-		if (rc >= 0) {
+		if (rc >= 0 && o.json) {
+			tool_json_slot(&s);
+			printf(",\"done\":\"%s\",\"atr\":\"", cold ? "cold reset" : "warm reset");
+			tool_print_hex(stdout, atr, (size_t)rc, "");
+			printf("\"}\n");
+		} else if (rc >= 0) {
 			printf("%s reset, ATR ", cold ? "cold" : "warm");
 			tool_print_hex(stdout, atr, (size_t)rc, " ");
 			printf("\n");
 		}
 	} else if (!strcmp(what, "poweroff")) {
 		rc = uccid_power_off(s.r, s.slot);
-		if (rc >= 0)
+		if (rc >= 0 && o.json) {
+			tool_json_slot(&s);
+			printf(",\"done\":\"powered off\"}\n");
+		} else if (rc >= 0) {
 			printf("slot %u powered off\n", s.slot);
+		}
 	} else {
 		enum uccid_done done;
 
 		rc = uccid_eject(s.r, s.slot, &done);
-		if (rc >= 0)
+		if (rc >= 0 && o.json) {
+			tool_json_slot(&s);
+			printf(",\"done\":\"%s\"}\n", done == UCCID_DONE_EJECTED ? "ejected" : "latched");
+		} else if (rc >= 0) {
 			printf("slot %u: %s\n", s.slot, done == UCCID_DONE_EJECTED ? "card ejected"
 			       : "card powered off and latched (no mechanism): remove and insert it to use it again");
+		}
 	}
 	if (rc < 0)
 		rc = tool_fail(&s, what, rc);
@@ -402,10 +604,10 @@ int cmd_unlatch(const struct tool_opts *opts, int argc, char **argv)
 {
 	struct tool_opts o = *opts;
 	struct tool_session s = { 0 };
-	int was, rc = parse_common(&o, &s.slot, argc, argv, "uccid [-r NAME] unlatch [--slot N] [--json]");
+	int was, rc = parse_common(&o, &tool_cmd_unlatch, &s.slot, argc, argv);
 
 	if (rc)
-		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+		return EXIT_USAGE;
 	if ((rc = tool_open_session(&o, &s)) < 0)
 		return tool_open_failed(rc);
 	was = uccid_ejected(s.r, s.slot, false);
@@ -413,10 +615,10 @@ int cmd_unlatch(const struct tool_opts *opts, int argc, char **argv)
 	if (rc < 0) {
 		rc = tool_fail(&s, "unlatch", rc);
 	} else {
-		if (o.json)
-			printf("{\"reader\":\"%s\",\"slot\":%u,\"was_latched\":%s}\n", o.reader, s.slot,
-			       was ? "true" : "false");
-		else
+		if (o.json) {
+			tool_json_slot(&s);
+			printf(",\"was_latched\":%s}\n", was ? "true" : "false");
+		} else
 			printf("slot %u: %s\n", s.slot, was ? "eject latch cleared: the card may be powered again"
 								 : "not latched");
 		rc = EXIT_OK;
@@ -444,16 +646,89 @@ static void *signal_thread(void *arg)
 	return NULL;
 }
 
+/* "2026-12-07T06:40:01.123+0000": local time with ms and the offset, as pcsc_scan dates its events */
+static void watch_time(char *buf, size_t cap)
+{
+	struct timespec ts;
+	struct tm tm;
+	char date[32], zone[8];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	strftime(zone, sizeof(zone), "%z", &tm);
+	snprintf(buf, cap, "%s.%03ld%s", date, ts.tv_nsec / 1000000, zone);
+}
+
+/* CCID 1.1 §6.3.2: the one bHardwareErrorCode defined */
+static const char *hw_error_name(uint8_t code)
+{
+	return code == CCID_HW_ERROR_OVERCURRENT ? "overcurrent" : "a code CCID 1.1 does not define";
+}
+
+/*
+ * One event, on a line of its own.  A card inserted is powered to read its
+ * ATR (as pcsc_scan shows it) and powered off again: the watch leaves it as
+ * it found it.
+ */
+static void watch_event(struct tool_session *s, bool json, const struct uccid_event *e)
+{
+	static const char *const names[] = { "inserted", "removed", "hardware-error", "reader-removed",
+					     "reader-unavailable", "reader-available" };
+	uint8_t atr[CCID_ATR_MAX];
+	char when[64], why[128] = "";
+	const char *name = (size_t)e->type < sizeof(names) / sizeof(names[0]) ? names[e->type] : "unknown";
+	int n = -1;
+
+	watch_time(when, sizeof(when));
+	if (e->type == UCCID_EVENT_INSERTED && !g_no_atr) {
+		n = uccid_power_on(s->r, e->slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr));
+		if (n < 0)
+			snprintf(why, sizeof(why), "%s", uccid_strerror(n));
+		else
+			uccid_power_off(s->r, e->slot);
+	}
+	if (json) {
+		printf("{\"time\":\"%s\",\"event\":\"%s\",\"slot\":%u,\"code\":%u", when, name, e->slot, e->code);
+		if (e->type == UCCID_EVENT_HARDWARE_ERROR) {
+			printf(",\"meaning\":");
+			json_string(stdout, hw_error_name(e->code));
+		}
+		if (n >= 0) {
+			printf(",\"atr\":\"");
+			tool_print_hex(stdout, atr, (size_t)n, "");
+			printf("\"");
+		} else if (why[0]) {
+			printf(",\"atr_error\":");
+			json_string(stdout, why);
+		}
+		printf("}\n");
+	} else if (e->type == UCCID_EVENT_HARDWARE_ERROR) {
+		printf("%s slot %u: hardware error %02X (%s)\n", when, e->slot, e->code, hw_error_name(e->code));
+	} else {
+		printf("%s slot %u: %s", when, e->slot, name);
+		if (n >= 0) {
+			printf(", ATR ");
+			tool_print_hex(stdout, atr, (size_t)n, " ");
+		} else if (why[0]) {
+			printf(" (no ATR: %s)", why);
+		}
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
 int cmd_watch(const struct tool_opts *opts, int argc, char **argv)
 {
 	struct tool_opts o = *opts;
 	struct tool_session s = { 0 };
 	sigset_t set, old;
 	pthread_t th;
-	int rc = parse_common(&o, &s.slot, argc, argv, "uccid [-r NAME] watch [--json]  (until interrupted)");
+	bool one_slot = false;
+	int rc = parse_opts(&o, &tool_cmd_watch, &s.slot, &one_slot, NULL, argc, argv);
 
 	if (rc)
-		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+		return EXIT_USAGE;
 	if ((rc = tool_open_session(&o, &s)) < 0)
 		return tool_open_failed(rc);
 	/* the watcher sleeps until the reader speaks: no timeout, a signal wakes it */
@@ -469,8 +744,6 @@ int cmd_watch(const struct tool_opts *opts, int argc, char **argv)
 	}
 	while (!interrupted) {
 		struct uccid_event e;
-		static const char *const names[] = { "inserted", "removed", "hardware-error", "reader-removed",
-						     "reader-unavailable", "reader-available" };
 
 		rc = uccid_wait_event(s.r, UCCID_WAIT_FOREVER, &e);
 		if (rc < 0) {
@@ -479,11 +752,10 @@ int cmd_watch(const struct tool_opts *opts, int argc, char **argv)
 		}
 		if (rc == 0)
 			continue;
-		if (o.json)
-			printf("{\"event\":\"%s\",\"slot\":%u,\"code\":%u}\n", names[e.type], e.slot, e.code);
-		else
-			printf("slot %u: %s\n", e.slot, names[e.type]);
-		fflush(stdout);
+		/* --slot: that slot's card events; the reader's own always */
+		if (!one_slot || e.slot == s.slot || e.type == UCCID_EVENT_READER_REMOVED ||
+		    e.type == UCCID_EVENT_READER_UNAVAILABLE || e.type == UCCID_EVENT_READER_AVAILABLE)
+			watch_event(&s, o.json, &e);
 		if (e.type == UCCID_EVENT_READER_REMOVED) {
 			rc = EXIT_FAILED;
 			goto out;

@@ -14,15 +14,99 @@
 
 #include "tool/tool.h"
 
+/*
+ * --json: tool_err's messages kept for standard output, each ending in a
+ * NUL.  The tool's threads (signal waiters, the test runner's watchdog)
+ * never call tool_err: only the main thread changes these.
+ */
+#define ERR_KEPT_MAX 8192
+static bool g_json_errors;
+static char g_kept[ERR_KEPT_MAX];
+static size_t g_kept_len;
+static unsigned g_kept_lost;
+
+void tool_json_errors(bool on)
+{
+	g_json_errors = on;
+}
+
+static void verr(bool keep, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "uccid: %s\n", msg);
+	if (!keep || !g_json_errors)
+		return;
+	if (g_kept_len + strlen(msg) + 1 > sizeof(g_kept)) {
+		g_kept_lost++;
+		return;
+	}
+	memcpy(g_kept + g_kept_len, msg, strlen(msg) + 1);
+	g_kept_len += strlen(msg) + 1;
+}
+
 void tool_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("uccid: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	verr(true, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+/* On stderr only: for a message whose JSON form the caller prints itself. */
+static void tool_err_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void tool_err_text(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(false, fmt, ap);
+	va_end(ap);
+}
+
+void tool_json_flush(void)
+{
+	for (size_t at = 0; at < g_kept_len; at += strlen(g_kept + at) + 1) {
+		fputs("{\"error\":{\"message\":", stdout);
+		json_string(stdout, g_kept + at);
+		fputs("}}\n", stdout);
+	}
+	if (g_kept_lost)
+		printf("{\"error\":{\"message\":\"%u more errors (see standard error)\"}}\n", g_kept_lost);
+	g_kept_len = 0;
+	g_kept_lost = 0;
+	fflush(stdout);
+}
+
+void tool_getopt_init(const struct tool_opt *opts, struct tool_getopt *g)
+{
+	size_t n = 0, k = 0;
+
+	memset(g, 0, sizeof(*g));
+	for (; opts[n].name && n < TOOL_OPTS_MAX; n++) {
+		g->lo[n] = (struct option){ opts[n].name, opts[n].has_arg, NULL, opts[n].val };
+		if (opts[n].short_name) {
+			g->shorts[k++] = opts[n].short_name;
+			if (opts[n].has_arg == required_argument)
+				g->shorts[k++] = ':';
+		}
+	}
+	optind = 0;   /* full re-initialisation of GNU getopt, permutation included */
+	opterr = 0;
+}
+
+int tool_bad_option(const char *cmd, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+
+	if (optopt && strncmp(arg, "--", 2))
+		tool_err("%s: -%c is not an option of %s, or lacks its argument (uccid help %s)", cmd, optopt, cmd,
+			 cmd);
+	else
+		tool_err("%s: '%s' is not an option of %s, or lacks its argument (uccid help %s)", cmd, arg, cmd, cmd);
+	return EXIT_USAGE;
 }
 
 int tool_slot_arg(const char *arg, unsigned *slot)
@@ -108,11 +192,17 @@ static const char *kind_name(enum ccid_field_kind k)
 void out_begin(struct out *o, FILE *f, bool json, const char *kind, const char *title,
 	       const uint8_t *bytes, size_t len)
 {
+	out_begin_with(o, f, json, kind, title, bytes, len, NULL);
+}
+
+void out_begin_with(struct out *o, FILE *f, bool json, const char *kind, const char *title,
+		    const uint8_t *bytes, size_t len, const char *extra)
+{
 	memset(o, 0, sizeof(*o));
 	o->f = f;
 	o->json = json;
 	if (json) {
-		fputs("{\"kind\":", f);
+		fprintf(f, "{%s\"kind\":", extra ? extra : "");
 		json_string(f, kind);
 		fprintf(f, ",\"title\":");
 		json_string(f, title);
@@ -282,16 +372,20 @@ void out_decode_error(bool json, const char *what, int err, const struct ccid_di
 		      const uint8_t *bytes, size_t len)
 {
 	const char *expected = diag->expected ? diag->expected : "valid input";
+	char msg[512];
 
 	if (diag->offset < len)
-		tool_err("%s: %s at byte %zu (%02X): expected %s", what, error_kind(err), diag->offset,
-			 bytes[diag->offset], expected);
+		snprintf(msg, sizeof(msg), "%s: %s at byte %zu (%02X): expected %s", what, error_kind(err),
+			 diag->offset, bytes[diag->offset], expected);
 	else
-		tool_err("%s: %s at byte %zu (end of input, %zu bytes given): expected %s", what,
+		snprintf(msg, sizeof(msg), "%s: %s at byte %zu (end of input, %zu bytes given): expected %s", what,
 			 error_kind(err), diag->offset, len, expected);
+	tool_err_text("%s", msg);
 	if (!json)
 		return;
-	fputs("{\"error\":{\"what\":", stdout);
+	fputs("{\"error\":{\"message\":", stdout);
+	json_string(stdout, msg);
+	fputs(",\"what\":", stdout);
 	json_string(stdout, what);
 	fputs(",\"kind\":", stdout);
 	json_string(stdout, error_kind(err));

@@ -34,8 +34,6 @@
 /* usbmon: event types, transfer types, flags (Documentation/usb/usbmon.rst) */
 #define USBMON_SUBMIT 'S'
 #define USBMON_COMPLETE 'C'
-#define USBMON_XFER_CONTROL 2
-#define USBMON_XFER_BULK 3
 #define USBMON_NO_SETUP '-'          /* flag_setup: no setup packet in this record */
 #define USBMON_SETUP 0               /* flag_setup: setup[8] is valid (control submission) */
 #define USBMON_DATA 0                /* flag_data: the data follow the header */
@@ -250,52 +248,39 @@ static int write_event(struct pcap_writer *w, const struct timespec *ts, const s
 	return w->err;
 }
 
-int pcap_usb_control_in(struct pcap_writer *w, const struct timespec *ts, const uint8_t setup[8],
-			const uint8_t *data, size_t len)
-{
-	uint16_t wlength = (uint16_t)(setup[6] | setup[7] << 8);
-	struct urb_event e = { .id = w->next_urb++, .xfer_type = USBMON_XFER_CONTROL, .ep = 0x80,
-			       .xfer_flags = URB_DIR_IN };
-
-	e.type = USBMON_SUBMIT;
-	e.flag_setup = USBMON_SETUP;
-	e.flag_data = USBMON_NO_DATA_IN;
-	e.status = USBMON_EINPROGRESS;
-	e.length = wlength;
-	e.setup = setup;
-	write_event(w, ts, &e);
-
-	e.type = USBMON_COMPLETE;
-	e.flag_setup = USBMON_NO_SETUP;
-	e.flag_data = USBMON_DATA;
-	e.status = 0;
-	e.length = (uint32_t)len;
-	e.setup = NULL;
-	e.data = data;
-	e.data_len = len;
-	return write_event(w, ts, &e);
-}
-
-int pcap_usb_bulk(struct pcap_writer *w, const struct timespec *ts, uint8_t ep, const uint8_t *data, size_t len)
+uint64_t pcap_usb_submit(struct pcap_writer *w, const struct timespec *ts, enum pcap_xfer xfer, uint8_t ep,
+			 const uint8_t setup[8], const uint8_t *data, size_t len)
 {
 	bool in = ep & 0x80;
-	uint32_t length = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
-	struct urb_event e = { .id = w->next_urb++, .xfer_type = USBMON_XFER_BULK, .ep = ep,
-			       .flag_setup = USBMON_NO_SETUP, .length = length,
+	struct urb_event e = { .id = w->next_urb++, .type = USBMON_SUBMIT, .xfer_type = (uint8_t)xfer, .ep = ep,
+			       .status = USBMON_EINPROGRESS, .xfer_flags = in ? URB_DIR_IN : 0 };
+
+	e.length = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+	e.setup = setup;
+	e.flag_setup = setup ? USBMON_SETUP : USBMON_NO_SETUP;
+	e.flag_data = in ? USBMON_NO_DATA_IN : USBMON_DATA;
+	if (!in && len) {
+		e.data = data;
+		e.data_len = len;
+	}
+	write_event(w, ts, &e);
+	return e.id;
+}
+
+int pcap_usb_complete(struct pcap_writer *w, const struct timespec *ts, uint64_t id, enum pcap_xfer xfer,
+		      uint8_t ep, int status, const uint8_t *data, size_t len)
+{
+	bool in = ep & 0x80;
+	struct urb_event e = { .id = id, .type = USBMON_COMPLETE, .xfer_type = (uint8_t)xfer, .ep = ep,
+			       .flag_setup = USBMON_NO_SETUP, .status = status,
 			       .xfer_flags = in ? URB_DIR_IN : 0 };
 
-	e.type = USBMON_SUBMIT;
-	e.status = USBMON_EINPROGRESS;
-	e.flag_data = in ? USBMON_NO_DATA_IN : USBMON_DATA;
-	e.data = in ? NULL : data;
-	e.data_len = in ? 0 : len;
-	write_event(w, ts, &e);
-
-	e.type = USBMON_COMPLETE;
-	e.status = 0;
+	e.length = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
 	e.flag_data = in ? USBMON_DATA : USBMON_NO_DATA_OUT;
-	e.data = in ? data : NULL;
-	e.data_len = in ? len : 0;
+	if (in && len) {
+		e.data = data;
+		e.data_len = len;
+	}
 	return write_event(w, ts, &e);
 }
 

@@ -3,7 +3,8 @@
  * A pcapng writer for USB traffic as the Linux usbmon binary interface
  * records it (LINKTYPE_USB_LINUX_MMAPPED, 220): one Section Header Block,
  * one Interface Description Block, then an Enhanced Packet Block per URB
- * event, each a 64-byte usbmon header and the bytes it carried.  Wireshark
+ * event (a submission, a completion), each a 64-byte usbmon header and
+ * the bytes it carried.  Wireshark
  * and tshark read such a file as they read a usbmon capture.  Written for
  * uccid --pcap; little-endian throughout; every size bounded.
  */
@@ -33,23 +34,31 @@ int pcap_open(struct pcap_writer **ret, const char *path, unsigned busnum, unsig
 /* Change the bus number and device address of later records (known once the reader is open). */
 void pcap_set_device(struct pcap_writer *w, unsigned busnum, unsigned devnum);
 
-/*
- * A control-IN transfer on endpoint 0: the submission with its 8-byte setup
- * packet (USB 2.0 §9.3) at time ts, and the completion carrying data[0..len)
- * at the same time.  For GET_DESCRIPTOR records.  Returns 0 or the sticky
- * write error.
- */
-int pcap_usb_control_in(struct pcap_writer *w, const struct timespec *ts, const uint8_t setup[8],
-			const uint8_t *data, size_t len);
+/* usbmon's transfer types (Documentation/usb/usbmon.rst) */
+enum pcap_xfer {
+	PCAP_XFER_INTERRUPT = 1,
+	PCAP_XFER_CONTROL = 2,
+	PCAP_XFER_BULK = 3,
+};
 
 /*
- * One bulk transfer on endpoint ep (bit 7: IN) at time ts: for OUT the
- * submission carries data and the completion none; for IN the submission
- * carries none and the completion carries data (as usbmon records them).
- * len is capped at PCAP_USB_MAX_DATA (the record then keeps the true length
- * as urb length).  Returns 0 or the sticky write error.
+ * The submission of an URB at time ts on endpoint ep (bit 7: IN; 0x00 or
+ * 0x80 for control, with its 8-byte setup packet, USB 2.0 §9.3; setup NULL
+ * otherwise).  OUT: data[0..len) goes with it; IN: len is the length asked
+ * for and data must be NULL.  Returns the URB's id for its completion.
  */
-int pcap_usb_bulk(struct pcap_writer *w, const struct timespec *ts, uint8_t ep, const uint8_t *data, size_t len);
+uint64_t pcap_usb_submit(struct pcap_writer *w, const struct timespec *ts, enum pcap_xfer xfer, uint8_t ep,
+			 const uint8_t setup[8], const uint8_t *data, size_t len);
+
+/*
+ * The completion of URB id (as submitted) at time ts: status 0 or a
+ * negative Linux errno as usbmon shows it (-ENOENT: killed, -EPIPE: stall,
+ * -EOVERFLOW: babble, -ESHUTDOWN: device gone).  IN: the data[0..len)
+ * received; OUT: len bytes sent, data NULL.  len is capped at
+ * PCAP_USB_MAX_DATA in the record.  Returns 0 or the sticky write error.
+ */
+int pcap_usb_complete(struct pcap_writer *w, const struct timespec *ts, uint64_t id, enum pcap_xfer xfer,
+		      uint8_t ep, int status, const uint8_t *data, size_t len);
 
 /* Flush and close; returns 0 or the first write error (-errno) met since open.  NULL ok. */
 int pcap_close(struct pcap_writer *w);

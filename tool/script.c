@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ccid/ccid.h"
 #include "ccid/sw.h"
@@ -70,13 +71,17 @@ int tool_run_apdu(struct tool_session *s, const uint8_t *apdu, size_t len, bool 
 	sw = (uint16_t)(rsp[n - 2] << 8 | rsp[n - 1]);
 	ccid_sw_explain(sw, meaning, sizeof(meaning));
 	if (json) {
-		printf("%s{\"command\":\"", first ? "" : ",");
+		/* in a stream (lock) an object per line, else an element of the caller's "apdus" array */
+		if (s->json_lines)
+			printf("{\"event\":\"apdu\",\"slot\":%u,\"command\":\"", s->slot);
+		else
+			printf("%s{\"command\":\"", first ? "" : ",");
 		tool_print_hex(stdout, apdu, len, "");
 		printf("\",\"data\":\"");
 		tool_print_hex(stdout, rsp, (size_t)n - 2, "");
 		printf("\",\"sw\":\"%04X\",\"meaning\":", sw);
 		json_string(stdout, meaning);
-		printf("}");
+		printf("}%s", s->json_lines ? "\n" : "");
 	} else {
 		printf("> ");
 		tool_print_hex(stdout, apdu, len, " ");
@@ -88,6 +93,20 @@ int tool_run_apdu(struct tool_session *s, const uint8_t *apdu, size_t len, bool 
 		printf("%04X  %s\n", sw, meaning);
 	}
 	return 0;
+}
+
+void tool_json_locked(const struct tool_session *s, const struct uccid_lock_info *li)
+{
+	printf("{\"event\":\"locked\",\"slot\":%u,\"pid\":%ld,\"abandoned\":%s", s->slot, (long)getpid(),
+	       li->abandoned ? "true" : "false");
+	if (li->abandoned) {
+		printf(",\"previous\":{\"pid\":%ld,\"program\":", (long)li->prev_pid);
+		json_string(stdout, li->prev_program);
+		printf(",\"done\":\"%s\",\"error\":", uccid_done_name(li->abandon_done));
+		json_string(stdout, li->abandon_status ? uccid_strerror(li->abandon_status) : "");
+		printf("}");
+	}
+	printf("}\n");
 }
 
 /* The words of "lock [mechanical] [TIMEOUT_MS]": -EINVAL (printed) on a bad one. */
@@ -131,12 +150,16 @@ static int script_lock(struct tool_session *s, char *args, const char *file, uns
 		tool_lock_busy(s, rc);
 		return rc;
 	}
+	if (s->o->json) {
+		if (s->json_lines)
+			tool_json_locked(s, &li);
+		return 0;
+	}
 	if (li.abandoned)
 		printf("-- the previous holder, %s (pid %ld), died holding the card: %s%s%s\n", li.prev_program,
 		       (long)li.prev_pid, uccid_done_name(li.abandon_done), li.abandon_status ? ", " : "",
 		       li.abandon_status ? uccid_strerror(li.abandon_status) : "");
-	if (!s->o->json)
-		printf("-- slot %u locked\n", s->slot);
+	printf("-- slot %u locked\n", s->slot);
 	return 0;
 }
 
@@ -151,9 +174,15 @@ int tool_unlock(struct tool_session *s, int disposition, bool json)
 			 : rc == -ENOLCK ? "the slot is not locked" : "the slot is locked by someone else");
 		return rc;
 	}
-	if (!json)
+	if (json && s->json_lines) {
+		printf("{\"event\":\"unlocked\",\"slot\":%u,\"disposition\":\"%s\",\"done\":\"%s\",\"failed\":", s->slot,
+		       uccid_disposition_name(disposition), uccid_done_name(done));
+		json_string(stdout, rc < 0 ? uccid_strerror(rc) : "");
+		printf("}\n");
+	} else if (!json) {
 		printf("-- slot %u unlocked (%s): %s\n", s->slot, uccid_disposition_name(disposition),
 		       uccid_done_name(done));
+	}
 	if (rc < 0) {
 		/* released all the same; the card's error as PC/SC would name it */
 		tool_err("unlock %s: %s (%s); the lock is released", uccid_disposition_name(disposition),
@@ -184,7 +213,7 @@ static int script_walk(struct tool_session *s, FILE *f, const char *file, bool j
 	uint8_t atr[CCID_ATR_MAX];
 	char *line = NULL, why[160];
 	size_t cap = 0;
-	unsigned lineno = 0;
+	unsigned lineno = s ? s->lineno : 0;   /* lock: the lines of stdin before this one */
 	ssize_t len;
 	int rc = EXIT_OK;
 
@@ -227,8 +256,14 @@ static int script_walk(struct tool_session *s, FILE *f, const char *file, bool j
 				rc = tool_fail(s, "reset", n);
 				break;
 			}
-			if (!json)
+			if (json && s->json_lines) {
+				printf("{\"event\":\"reset\",\"slot\":%u,\"cold\":%s,\"atr\":\"", s->slot,
+				       cold ? "true" : "false");
+				tool_print_hex(stdout, atr, (size_t)n, "");
+				printf("\"}\n");
+			} else if (!json) {
 				printf("-- %s reset\n", cold ? "cold" : "warm");
+			}
 			continue;
 		}
 		if (keyword(cmd, "unlock", &args)) {
@@ -289,6 +324,8 @@ static int script_walk(struct tool_session *s, FILE *f, const char *file, bool j
 		}
 	}
 	free(line);
+	if (s)
+		s->lineno = lineno;
 	return rc;
 }
 

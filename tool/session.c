@@ -18,6 +18,7 @@
 #include "session/uccid.h"
 #include "tool/tool.h"
 #include "transport/libusb.h"
+#include "transport/transport.h"
 
 #define LIST_MAX 64
 
@@ -61,6 +62,7 @@ int tool_open_session(const struct tool_opts *o, struct tool_session *s)
 	struct uccid_reader_info info;
 	char err[512] = "", name[128];
 	const char *reader = o->reader;
+	struct tool_wrap w;
 	int rc;
 
 	s->o = o;
@@ -70,13 +72,13 @@ int tool_open_session(const struct tool_opts *o, struct tool_session *s)
 			return rc;
 		reader = name;
 	}
-	tool_trace_setup(o, &opts);
-	rc = uccid_open(reader, &opts, &s->r, err, sizeof(err));
+	snprintf(s->name, sizeof(s->name), "%s", reader);
+	w = tool_trace_setup(o, &opts);
+	rc = uccid_open_wrapped(reader, &opts, w.fn, w.ctx, &s->r, err, sizeof(err));
 	if (rc < 0) {
 		tool_err("%s", err[0] ? err : uccid_strerror(rc));
 		return rc;
 	}
-	tool_trace_opened(o, s->r);
 	/* a slot the reader does not have is the user's mistake, not the reader's error */
 	uccid_info(s->r, &info);
 	if (s->slot >= info.nslots) {
@@ -89,6 +91,13 @@ int tool_open_session(const struct tool_opts *o, struct tool_session *s)
 	return 0;
 }
 
+void tool_json_slot(const struct tool_session *s)
+{
+	fputs("{\"reader\":", stdout);
+	json_string(stdout, s->name);
+	printf(",\"slot\":%u", s->slot);
+}
+
 int tool_open_failed(int rc)
 {
 	return rc == -EINVAL ? EXIT_USAGE : EXIT_FAILED;
@@ -97,12 +106,52 @@ int tool_open_failed(int rc)
 int tool_fail(struct tool_session *s, const char *what, int rc)
 {
 	struct uccid_reader_error le;
+	struct uccid_slot_status st;
 
-	if (s->r && uccid_last_error(s->r, s->slot, &le) == 0 && le.valid && rc == -EIO)
+	/*
+	 * -EIO is also the session's own refusal to send to a card that is not
+	 * powered (after "unlock unpower", a poweroff): nothing reached the
+	 * reader, so no bError of the reader's is to blame.  Only a transmit
+	 * has that refusal (a power-on the reader refused leaves the card
+	 * unpowered too, and that is the reader's bError).
+	 */
+	if (s->r && rc == -EIO && !strcmp(what, "transmit") && uccid_slot_status(s->r, s->slot, &st) == 0 && st.present && !st.powered)
+		tool_err("%s: the card in slot %u is not powered: refused here, nothing was sent (a reset powers it)",
+			 what, s->slot);
+	else if (s->r && uccid_last_error(s->r, s->slot, &le) == 0 && le.valid && rc == -EIO)
 		tool_err("%s: the reader refused: %s (bError %02X)", what, ccid_error_name(le.bError), le.bError);
 	else
 		tool_err("%s: %s", what, uccid_strerror(rc));
 	return EXIT_FAILED;
+}
+
+int tool_take_card(struct tool_session *s, uint8_t *atr, size_t cap)
+{
+	int rc = uccid_resume(s->r, s->slot);
+
+	if (rc == 0)
+		return 0;
+	if (rc == -ENOTSUP || rc == -EIO) {
+		/* the reader refused GetParameters: it cannot say how the card runs; start it afresh */
+		tool_err("warning: the card left powered cannot be taken over (%s); resetting it", uccid_strerror(rc));
+	} else if (rc != -ENODATA) {
+		return -tool_fail(s, "taking over the card", rc);
+	}
+	rc = uccid_power_on(s->r, s->slot, UCCID_VOLTAGE_AUTO, atr, cap);
+	return rc < 0 ? -tool_fail(s, "power on", rc) : 0;
+}
+
+int tool_leave_card(struct tool_session *s)
+{
+	int rc = uccid_lock(s->r, s->slot, 0, 0, NULL);
+
+	if (rc == 0)
+		rc = uccid_unlock(s->r, s->slot, UCCID_LEAVE, NULL);
+	if (rc < 0) {
+		tool_err("--leave: %s", uccid_strerror(rc));
+		return -1;
+	}
+	return 0;
 }
 
 int tool_close(struct tool_session *s, int status)

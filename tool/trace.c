@@ -6,10 +6,9 @@
  * becomes a line — direction, milliseconds since the trace began, and the
  * codec's own field walk (ccid_msg_describe) condensed to name, slot, seq,
  * the header fields in hex, then the data — with -v the full explanation
- * under it, and/or a submission + completion pair of usbmon records in a
- * pcapng file that starts with the reader's real GET_DESCRIPTOR answers, so
- * Wireshark knows the interface is CCID (class 0x0B).  Tracing is opt-in
- * only: APDUs carry PINs and keys.
+ * under it.  --pcap records every transfer, not only the CCID messages, in a
+ * transport of its own between the session and the reader's (capture.c).
+ * Tracing is opt-in only: APDUs carry PINs and keys.
  */
 #include "config.h"
 
@@ -20,40 +19,24 @@
 #include <time.h>
 
 #include "ccid/ccid.h"
+#include "tool/capture.h"
 #include "tool/pcap.h"
 #include "tool/tool.h"
 #include "session/uccid.h"
 #include "util/clock.h"
-
-/*
- * Messages that arrive before the reader's descriptors and endpoints are
- * known (none with today's library: uccid_open sends nothing on bulk) wait
- * here so the capture still begins with the descriptors; bounded.
- */
-#define PENDING_MAX 32
-#define PENDING_BYTES_MAX (1u << 20)
-#define DESC_CAP 4096                /* UCCID_DESC_MAX: the library refuses larger configurations */
-
-struct pending {
-	struct timespec ts;
-	bool out;
-	size_t len;
-	uint8_t *msg;
-};
 
 struct tool_trace {
 	pthread_mutex_t lock;        /* the library may call from two threads (bulk-OUT, bulk-IN) */
 	FILE *out;                   /* text trace, or NULL */
 	bool verbose;
 	int64_t start_ns;            /* uccid_mono_ns(): the trace's time 0 */
+	FILE *json;                  /* uccid --json trace: frame objects, printed after the command's output */
+	char *json_buf;
+	size_t json_len;
+	unsigned json_dropped;
 	struct pcap_writer *pcap;
 	const char *pcap_path;
-	struct timespec open_wall;   /* CLOCK_REALTIME when the reader was being opened */
-	bool opening, device_known;
-	uint8_t ep_out, ep_in;
-	struct pending pending[PENDING_MAX];
-	unsigned npending, dropped;
-	size_t pending_bytes;
+	struct tool_capture *capture;        /* what records into pcap */
 };
 
 /* ---- the text trace ---- */
@@ -121,59 +104,45 @@ void tool_trace_print(FILE *f, bool verbose, bool out, const uint8_t *msg, size_
 	}
 }
 
-/* ---- the capture ---- */
-
-static void pcap_message(struct tool_trace *t, bool out, const uint8_t *msg, size_t len, const struct timespec *ts)
+/* One message as a JSON object on a line of its own (docs/json.md, uccid --json trace). */
+static void json_frame(FILE *f, bool out, const uint8_t *msg, size_t len, double ms)
 {
-	pcap_usb_bulk(t->pcap, ts, out ? t->ep_out : t->ep_in, msg, len);
-}
+	struct ccid_msg m;
+	struct ccid_diag diag = { 0 };
 
-static void hold(struct tool_trace *t, bool out, const uint8_t *msg, size_t len, const struct timespec *ts)
-{
-	struct pending *p = &t->pending[t->npending];
-
-	if (t->npending >= PENDING_MAX || len > PENDING_BYTES_MAX - t->pending_bytes
-	    || !(p->msg = malloc(len ? len : 1))) {
-		t->dropped++;
-		return;
+	fprintf(f, "{\"event\":\"frame\",\"dir\":\"%s\",\"ms\":%.3f,\"bytes\":\"", out ? "out" : "in", ms);
+	for (size_t i = 0; i < len; i++)
+		fprintf(f, "%02X", msg[i]);
+	fputc('"', f);
+	if (ccid_msg_decode(msg, len, &m, &diag) < 0) {
+		fputs(",\"type\":null,\"undecodable\":", f);
+		json_string(f, diag.expected ? diag.expected : "not a CCID message");
+	} else {
+		fputs(",\"type\":", f);
+		json_string(f, ccid_msg_type_name(m.bMessageType));
+		fprintf(f, ",\"slot\":%u,\"seq\":%u", m.bSlot, m.bSeq);
 	}
-	memcpy(p->msg, msg, len);
-	p->len = len;
-	p->out = out;
-	p->ts = *ts;
-	t->pending_bytes += len;
-	t->npending++;
+	fputs("}\n", f);
 }
 
-static void release_pending(struct tool_trace *t, bool write)
-{
-	for (unsigned i = 0; i < t->npending; i++) {
-		if (write)
-			pcap_message(t, t->pending[i].out, t->pending[i].msg, t->pending[i].len, &t->pending[i].ts);
-		free(t->pending[i].msg);
-	}
-	t->npending = 0;
-	t->pending_bytes = 0;
-}
+#define JSON_TRACE_MAX (64u << 20)   /* bytes of frame objects kept for the end of the run */
 
 /* The uccid_trace_fn: called by the library for every bulk message, with its own locks held. */
 static void on_message(void *ctx, bool out, const uint8_t *msg, size_t len)
 {
 	struct tool_trace *t = ctx;
 	int64_t now_ns = uccid_mono_ns();
-	struct timespec wall;
 
-	clock_gettime(CLOCK_REALTIME, &wall);
 	pthread_mutex_lock(&t->lock);
-	if (t->out) {
+	if (t->json) {
+		/* kept for the end: the command's own object may be open on stdout now */
+		if (ftell(t->json) < (long)JSON_TRACE_MAX)
+			json_frame(t->json, out, msg, len, (double)(now_ns - t->start_ns) / 1e6);
+		else
+			t->json_dropped++;
+	} else {
 		tool_trace_print(t->out, t->verbose, out, msg, len, (double)(now_ns - t->start_ns) / 1e6);
 		fflush(t->out);
-	}
-	if (t->pcap) {
-		if (t->device_known)
-			pcap_message(t, out, msg, len, &wall);
-		else
-			hold(t, out, msg, len, &wall);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -201,7 +170,24 @@ int tool_trace_start(struct tool_opts *o)
 			free(t);
 			return EXIT_FAILED;
 		}
+		t->capture = tool_capture_new(t->pcap);
+		if (!t->capture) {
+			tool_err("--pcap: %s", strerror(ENOMEM));
+			pcap_close(t->pcap);
+			free(t);
+			return EXIT_FAILED;
+		}
 		t->pcap_path = o->pcap;
+	}
+	/* uccid --json trace: JSON lines; with --trace the text on stderr stays text */
+	if (o->json && o->trace_to == stdout && !(t->json = open_memstream(&t->json_buf, &t->json_len))) {
+		tool_err("trace: %s", strerror(ENOMEM));
+		if (t->pcap) {
+			tool_capture_free(t->capture);
+			pcap_close(t->pcap);
+		}
+		free(t);
+		return EXIT_FAILED;
 	}
 	pthread_mutex_init(&t->lock, NULL);
 	t->out = o->trace_to;
@@ -211,59 +197,20 @@ int tool_trace_start(struct tool_opts *o)
 	return EXIT_OK;
 }
 
-void tool_trace_setup(const struct tool_opts *o, struct uccid_options *uo)
+struct tool_wrap tool_trace_setup(const struct tool_opts *o, struct uccid_options *uo)
 {
 	struct tool_trace *t = o->trace;
+	struct tool_wrap w = { 0 };
 
 	if (!t)
-		return;
-	uo->trace = on_message;
-	uo->trace_ctx = t;
-	pthread_mutex_lock(&t->lock);
-	if (!t->opening && !t->device_known) {
-		/* uccid_open reads the descriptors now: their records carry this time */
-		clock_gettime(CLOCK_REALTIME, &t->open_wall);
-		t->opening = true;
+		return w;
+	if (t->out) {
+		uo->trace = on_message;
+		uo->trace_ctx = t;
 	}
-	pthread_mutex_unlock(&t->lock);
-}
-
-void tool_trace_opened(const struct tool_opts *o, struct uccid_reader *r)
-{
-	/* GET_DESCRIPTOR setup packets (USB 2.0 §9.4.3): IN, standard, device; wValue = type << 8 | index */
-	uint8_t setup_dev[8] = { 0x80, 0x06, 0x00, 0x01, 0x00, 0x00, 18, 0 };
-	uint8_t setup_cfg[8] = { 0x80, 0x06, 0x00, 0x02, 0x00, 0x00, 0, 0 };
-	struct tool_trace *t = o->trace;
-	struct uccid_reader_info info;
-	uint8_t dev[18], *cfg;
-	int n;
-
-	if (!t || !t->pcap)
-		return;
-	pthread_mutex_lock(&t->lock);
-	if (t->device_known || uccid_info(r, &info) < 0) {
-		/* a second reader in one run: its traffic goes on the first one's endpoints */
-		pthread_mutex_unlock(&t->lock);
-		return;
-	}
-	pcap_set_device(t->pcap, info.busnum, info.devnum);
-	t->ep_out = info.ep_bulk_out;
-	t->ep_in = info.ep_bulk_in;
-	cfg = malloc(DESC_CAP);
-	n = cfg ? uccid_descriptors(r, dev, cfg, DESC_CAP) : -ENOMEM;
-	if (n >= 0) {
-		setup_cfg[6] = (uint8_t)n;
-		setup_cfg[7] = (uint8_t)(n >> 8);
-		pcap_usb_control_in(t->pcap, &t->open_wall, setup_dev, dev, sizeof(dev));
-		pcap_usb_control_in(t->pcap, &t->open_wall, setup_cfg, cfg, (size_t)n);
-	} else {
-		tool_err("--pcap: cannot read the reader's descriptors (%s): Wireshark will need \"Decode As\" "
-			 "USB CCID for the bulk endpoints", uccid_strerror(n));
-	}
-	free(cfg);
-	t->device_known = true;
-	release_pending(t, true);
-	pthread_mutex_unlock(&t->lock);
+	if (t->capture)
+		w = (struct tool_wrap){ tool_capture_wrap, t->capture, tool_capture_unwrap };
+	return w;
 }
 
 int tool_trace_finish(const struct tool_opts *o, int status)
@@ -273,16 +220,19 @@ int tool_trace_finish(const struct tool_opts *o, int status)
 
 	if (!t)
 		return status;
+	if (t->json) {
+		fclose(t->json);
+		fwrite(t->json_buf, 1, t->json_len, stdout);
+		free(t->json_buf);
+		if (t->json_dropped)
+			tool_err("trace: %u message%s after the first %u MB of the trace left out", t->json_dropped,
+				 t->json_dropped == 1 ? "" : "s", JSON_TRACE_MAX >> 20);
+	}
 	if (t->out)
 		fflush(t->out);
 	if (t->pcap) {
-		if (t->npending)
-			tool_err("--pcap %s: the reader's endpoints were never known; %u message%s left out",
-				 t->pcap_path, t->npending, t->npending == 1 ? "" : "s");
-		if (t->dropped)
-			tool_err("--pcap %s: %u message%s before the reader was open left out", t->pcap_path,
-				 t->dropped, t->dropped == 1 ? "" : "s");
-		release_pending(t, false);
+		/* every reader is closed by now: no transport records into it any more */
+		tool_capture_free(t->capture);
 		rc = pcap_close(t->pcap);
 		if (rc < 0) {
 			tool_err("--pcap %s: write failed: %s", t->pcap_path, strerror(-rc));
@@ -295,12 +245,24 @@ int tool_trace_finish(const struct tool_opts *o, int status)
 	return status;
 }
 
-/* Reached only as "uccid trace trace": main() takes the first "trace" as the --trace switch. */
+/* Reached without a subcommand to trace, or as "uccid trace trace": main() takes the first "trace" as the
+   --trace switch. */
+static const struct tool_opt trace_opts[] = { TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END };
+const struct tool_cmd tool_cmd_trace = {
+	"trace", cmd_trace, "run a subcommand, printing every CCID message on stdout (as --trace)",
+	"uccid trace [--json] SUBCOMMAND [ARGS...]", trace_opts, NULL,
+};
+
 int cmd_trace(const struct tool_opts *o, int argc, char **argv)
 {
+	struct tool_getopt g;
+	int c;
+
 	(void)o;
-	(void)argc;
-	(void)argv;
+	tool_getopt_init(trace_opts, &g);
+	while ((c = getopt_long(argc, argv, g.shorts, g.lo, NULL)) != -1)
+		if (c != 'j')
+			return tool_bad_option("trace", argv);
 	tool_err("trace: give the subcommand to trace: uccid trace SUBCOMMAND [ARGS...]");
 	return EXIT_USAGE;
 }

@@ -15,9 +15,10 @@
  * in the socket until the next call.  A call that times out unlinks
  * its URB and waits a bounded time for the verdict, so that -ETIMEDOUT
  * always means "nothing consumed" and a transfer that completed meanwhile
- * is returned, not lost; except interrupt-IN, whose URB stays submitted
- * from one call to the next, as a host controller keeps it (an idle
- * reader sends nothing).  Anything a server sends that the protocol does
+ * is returned, not lost; except interrupt-IN and bulk-IN, whose URB stays
+ * submitted from one call to the next, as a host controller keeps it (an
+ * idle reader sends nothing; an answer that takes seconds costs one URB,
+ * not a CMD_UNLINK and a CMD_SUBMIT per read slice).  Anything a server sends that the protocol does
  * not allow kills the connection: every pending and later call returns
  * -ENODEV.  Wire status codes are Linux errno values, translated in one
  * function (map_status).  Protocol: shared/docs/reference/usbip.md
@@ -129,6 +130,14 @@ struct utr {
 	 */
 	struct urb *intr;
 	uint8_t intr_buf[INTR_MAX];
+	/*
+	 * The bulk-IN URB a read left submitted when its timeout passed (NULL:
+	 * none), for the next read to take over (bulk_park, bulk_adopt), and
+	 * the buffer its data lands in meanwhile (UCCID_USBIP_MAX_BULK bytes,
+	 * allocated when first needed).
+	 */
+	struct urb *bulk;
+	uint8_t *bulk_buf;
 	/*
 	 * The cost of the connection (uccid_usbip_stats): PDUs sent, and round
 	 * trips.  A PDU sent after the answer to a PDU of round trip n arrived
@@ -1229,6 +1238,53 @@ static void urb_release(struct utr *u, struct urb *x)
 }
 
 /*
+ * x, a bulk-IN URB whose caller's timeout passed unanswered, stays
+ * submitted for the next read (bulk_adopt); its data, when it comes, lands
+ * in u->bulk_buf.  False when it cannot (no memory): the caller unlinks it.
+ * Callers read bulk-IN one at a time (transport.h), so none is parked yet.
+ * u->lock held.
+ */
+static bool bulk_park(struct utr *u, struct urb *x)
+{
+	if (u->bulk)
+		return false;
+	if (!u->bulk_buf && !(u->bulk_buf = malloc(UCCID_USBIP_MAX_BULK)))
+		return false;
+	x->buf = u->bulk_buf;
+	u->bulk = x;
+	return true;
+}
+
+/*
+ * A bulk-IN read takes over the URB the last one left (u->bulk): its
+ * answer, into buf (-EOVERFLOW when it is longer than cap), or -ETIMEDOUT
+ * with the URB still submitted when deadline passes first.  u->lock held.
+ */
+static int bulk_adopt(struct utr *u, uint8_t *buf, size_t cap, int64_t deadline)
+{
+	struct urb *x = u->bulk;
+	int r;
+
+	u->bulk = NULL;                 /* ours while we wait */
+	while (!x->done && !gone(u))
+		if (await(u, deadline, false) == ETIMEDOUT)
+			break;
+	if (!x->done && (r = gone(u)) == 0) {
+		u->bulk = x;
+		return -ETIMEDOUT;
+	}
+	if (x->done && (r = urb_result(u, x)) > 0) {
+		memcpy(buf, u->bulk_buf, (size_t)r < cap ? (size_t)r : cap);
+		if ((size_t)r > cap)
+			r = -EOVERFLOW;
+	}
+	x->buf = NULL;
+	x->used = false;
+	pthread_cond_broadcast(&u->cond);
+	return r;
+}
+
+/*
  * The caller's timeout passed: CMD_UNLINK, then wait at most
  * u->unlink_wait_ms (the session's exchange deadline) for the verdict
  * (ref §3): RET_UNLINK -ECONNRESET means cancelled (-ETIMEDOUT: nothing
@@ -1344,10 +1400,15 @@ static int submit(struct utr *u, uint8_t ep, bool in, const uint8_t *setup, cons
 	while (!x->done && !gone(u))
 		if (await(u, deadline, patient) == ETIMEDOUT)
 			break;
-	if (x->done)
+	if (x->done) {
 		r = urb_result(u, x);
-	else if ((r = gone(u)) == 0)
+	} else if ((r = gone(u)) == 0) {
+		if (in && !setup && ep == (u->pub.info.ep_bulk_in & 0x0F) && bulk_park(u, x)) {
+			r = -ETIMEDOUT;
+			goto out;
+		}
 		r = unlink_urb(u, x);
+	}
 release:
 	urb_release(u, x);
 	pthread_cond_broadcast(&u->cond);
@@ -1455,10 +1516,16 @@ static int submit_out_in(struct utr *u, uint8_t ep_out, const uint8_t *out, uint
 		while (!xi->done && !gone(u))
 			if (await(u, in_deadline, false) == ETIMEDOUT)
 				break;
-		if (xi->done)
+		if (xi->done) {
 			r = urb_result(u, xi);
-		else if ((r = gone(u)) == 0)
+		} else if ((r = gone(u)) == 0) {
+			if (bulk_park(u, xi)) {
+				r = -ETIMEDOUT;
+				pthread_cond_broadcast(&u->cond);
+				goto out;
+			}
 			r = unlink_urb(u, xi);
+		}
 	}
 	urb_release(u, xi);
 	pthread_cond_broadcast(&u->cond);
@@ -1514,13 +1581,33 @@ static int op_bulk_out(struct uccid_transport *t, const uint8_t *data, size_t le
 		      timeout_ms);
 }
 
+/* The parked bulk-IN URB's answer (bulk_adopt), or 1 when there is none: submit one. */
+static int bulk_take_parked(struct utr *u, uint8_t *buf, size_t cap, unsigned timeout_ms)
+{
+	int r = 1;
+
+	pthread_mutex_lock(&u->lock);
+	if (u->bulk) {
+		enter(u);
+		r = bulk_adopt(u, buf, cap, deadline_after(timeout_ms));
+		leave(u);
+	}
+	pthread_mutex_unlock(&u->lock);
+	return r;
+}
+
 /* IN URBs offer at most UCCID_USBIP_MAX_BULK bytes: the largest CCID message fits. */
 static int op_bulk_in(struct uccid_transport *t, uint8_t *buf, size_t cap, unsigned timeout_ms)
 {
+	int r;
+
 	if (!buf || !cap)
 		return -EINVAL;
 	if (cap > UCCID_USBIP_MAX_BULK)
 		cap = UCCID_USBIP_MAX_BULK;
+	r = bulk_take_parked(utr_of(t), buf, cap, timeout_ms);
+	if (r != 1)
+		return r;
 	return submit(utr_of(t), t->info.ep_bulk_in & 0x0F, true, NULL, NULL, buf, (uint32_t)cap, 0, timeout_ms);
 }
 
@@ -1528,11 +1615,22 @@ static int op_bulk_out_in(struct uccid_transport *t, const uint8_t *out, size_t 
 			  unsigned out_timeout_ms, unsigned in_timeout_ms, int *out_rc)
 {
 	struct utr *u = utr_of(t);
+	bool parked;
 
 	if ((!out && out_len) || out_len > UCCID_USBIP_MAX_BULK || !in || !in_cap || !out_rc)
 		return -EINVAL;
 	if (in_cap > UCCID_USBIP_MAX_BULK)
 		in_cap = UCCID_USBIP_MAX_BULK;
+	pthread_mutex_lock(&u->lock);
+	parked = u->bulk != NULL;
+	pthread_mutex_unlock(&u->lock);
+	if (parked) {
+		/* a bulk-IN URB is out already: the answer comes in it */
+		*out_rc = op_bulk_out(t, out, out_len, out_timeout_ms);
+		if (*out_rc < 0)
+			return *out_rc;
+		return op_bulk_in(t, in, in_cap, in_timeout_ms);
+	}
 	return submit_out_in(u, t->info.ep_bulk_out & 0x0F, out, (uint32_t)out_len, t->info.ep_bulk_in & 0x0F, in,
 			     (uint32_t)in_cap, out_timeout_ms, in_timeout_ms, out_rc);
 }
@@ -1719,6 +1817,7 @@ static void op_close(struct uccid_transport *t)
 	pthread_mutex_destroy(&u->lock);
 	pthread_mutex_destroy(&u->wlock);
 	free(u->rbuf);
+	free(u->bulk_buf);
 	free(u->cfg);
 	free(u);
 }
@@ -2249,6 +2348,7 @@ static void transplant(struct utr *u, struct utr *n)
 	u->next_seqnum = n->next_seqnum;
 	memcpy(u->urb, n->urb, sizeof(u->urb));
 	u->intr = NULL;
+	u->bulk = NULL;                 /* the old connection's URBs went with it */
 	buf = u->rbuf;
 	u->rbuf = n->rbuf;
 	n->rbuf = buf;

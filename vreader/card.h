@@ -178,6 +178,9 @@ struct vcard_config {
 	unsigned pin_tries;          /* 1..15 (63Cx has one nibble), default 3 */
 	uint32_t clock_khz;          /* the reader's card clock, for BWT (default 4000), > 0 */
 	uint64_t rng_seed;           /* GET CHALLENGE generator seed; 0 = a fixed default */
+	/* character level (vcard_char_*): how the card paces its T=0 procedure bytes */
+	uint8_t t0_nulls;            /* NULL bytes (60) before each procedure byte after the header and before SW1 */
+	bool t0_ack_each;            /* ACK every data byte with INS ^ FF instead of all with INS */
 };
 
 struct vcard;
@@ -274,6 +277,26 @@ int vcard_t0_tpdu(struct vcard *card, const uint8_t *tpdu, size_t len, uint8_t *
 int vcard_t1_block(struct vcard *card, const uint8_t *blk, size_t len, uint8_t *out, size_t cap,
 		   uint32_t *delay_ms);
 
+/*
+ * Character level (a character-level CCID reader moves single bytes): the
+ * bytes the interface device sends, in any pieces.  The card recognises a
+ * PPS request (PPSS FF as the first byte after the ATR, §9.2), T=0 headers
+ * and data (§10.3: after the header it answers with procedure bytes — NULL
+ * bytes as cfg.t0_nulls says, ACK with INS or INS ^ FF per byte as
+ * cfg.t0_ack_each says, then SW1 SW2; whether data come in or go out is
+ * decided by the INS and P3 as for vcard_t0_tpdu: data come in when the
+ * command is not one of the outgoing ones and P3 != 00) and T=1 blocks
+ * (prologue, then LEN + EDC).  Bytes while the card is sending discard what
+ * it had not sent yet (the host gave up on it).  *work_ms (may be NULL) gets
+ * the work time of a command run by these bytes.  Returns 0, or -EINVAL,
+ * -ENODEV (not powered).
+ */
+int vcard_char_write(struct vcard *card, const uint8_t *in, size_t len, uint32_t *work_ms);
+/* The next bytes the card sends, at most cap (fewer: it waits for the host).  Returns the count. */
+size_t vcard_char_read(struct vcard *card, uint8_t *out, size_t cap);
+/* Bytes the card has ready to send (0 for NULL). */
+size_t vcard_char_pending(const struct vcard *card);
+
 /* Whether the PIN was verified since the last reset (false for NULL). */
 bool vcard_pin_verified(const struct vcard *card);
 
@@ -316,6 +339,26 @@ struct vcard_t1 {
 	size_t last_len;             /* 0: nothing sent since reset / RESYNCH */
 };
 
+/* All zero (card_atr.c's resets): idle, nothing to send. */
+enum vcard_char_mode {
+	VCARD_CHAR_IDLE = 0,         /* waiting for the first byte of a PPS, header or block */
+	VCARD_CHAR_PPS,              /* collecting a PPS request */
+	VCARD_CHAR_HEADER,           /* collecting a T=0 header */
+	VCARD_CHAR_DATA,             /* ACK sent: collecting P3 data bytes */
+	VCARD_CHAR_T1,               /* collecting a T=1 block */
+};
+
+#define VCARD_CHAR_IN_MAX (5 + 255)  /* a header and its data; a T=1 block (259) fits */
+#define VCARD_CHAR_OUT_MAX 1024      /* 256 bytes ACKed one by one, their status and NULL bytes */
+
+struct vcard_char {
+	enum vcard_char_mode mode;
+	uint8_t in[VCARD_CHAR_IN_MAX];
+	size_t in_len, in_need;
+	uint8_t out[VCARD_CHAR_OUT_MAX];
+	size_t out_len, out_off;
+};
+
 struct vcard {
 	struct vcard_config cfg;
 	uint8_t atr[CCID_ATR_MAX];
@@ -335,6 +378,7 @@ struct vcard {
 	size_t t0_len, t0_off;
 	uint8_t t0_sw1, t0_sw2, t0_cla;
 	struct vcard_t1 t1;
+	struct vcard_char chr;        /* character level */
 	uint8_t cmd[VCARD_APDU_MAX];  /* T=1 chain assembly */
 	uint8_t rsp[VCARD_RSP_MAX];   /* the last response (data + SW) */
 };
@@ -358,5 +402,7 @@ void vcard_app_reset(struct vcard *card);
 /* Protocol state after reset: no pending T=0 response; T=1 sequence 0, IFSD 32. */
 void vcard_t0_reset(struct vcard *card);
 void vcard_t1_reset(struct vcard *card);
+/* Is a header-only T=0 TPDU of this command case 2 (P3 = Le, the card sends data), whatever P3? */
+bool vcard_t0_outgoing(uint8_t cla, uint8_t ins);
 
 #endif

@@ -172,6 +172,7 @@ static void clear_session(struct vcard *card)
 	vcard_app_reset(card);
 	vcard_t0_reset(card);
 	vcard_t1_reset(card);
+	memset(&card->chr, 0, sizeof(card->chr));      /* character level: idle, nothing to send */
 	card->protocol = card->default_protocol;
 	card->fidi = card->cfg.specific_mode ? card->cfg.ta1 : TA1_DEFAULT;
 }

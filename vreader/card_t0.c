@@ -32,7 +32,7 @@ void vcard_t0_reset(struct vcard *card)
  * other command a header-only TPDU with P3 = 00 is case 1 (§12.2.2: the
  * card tells the two apart by the instruction).
  */
-static bool outgoing(uint8_t cla, uint8_t ins)
+bool vcard_t0_outgoing(uint8_t cla, uint8_t ins)
 {
 	if (cla == CLA_PROPRIETARY)
 		return ins == INS_ECHO;
@@ -143,7 +143,7 @@ int vcard_t0_tpdu(struct vcard *card, const uint8_t *tpdu, size_t len, uint8_t *
 		}
 		goto out;
 	}
-	if (h[4] || outgoing(h[0], h[1])) {
+	if (h[4] || vcard_t0_outgoing(h[0], h[1])) {
 		/* Case 2: exactly P3 bytes must come back, else 6Cxx (§12.2.3). */
 		size_t rn;
 

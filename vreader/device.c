@@ -76,6 +76,9 @@ static size_t config_descriptor(const struct vdev *d, uint8_t *b)
 	size_t o = 9;
 	uint8_t neps = vdev_has_interrupt(d) ? 3 : 2;
 
+	if (d->cfg.iccd)
+		neps -= 2;               /* an ICCD token works over the control pipe (vreader/iccd.c) */
+
 	b[o++] = 9;
 	b[o++] = CCID_USB_DT_INTERFACE;
 	b[o++] = 0;                      /* bInterfaceNumber */
@@ -83,12 +86,14 @@ static size_t config_descriptor(const struct vdev *d, uint8_t *b)
 	b[o++] = neps;
 	b[o++] = CCID_USB_CLASS_SMART_CARD;
 	b[o++] = 0;
-	b[o++] = CCID_USB_PROTOCOL_CCID;
+	b[o++] = d->cfg.iccd;            /* bInterfaceProtocol: 0 CCID, 1 / 2 ICCD */
 	b[o++] = 2;                      /* iInterface: the product string */
 	o += (size_t)ccid_class_desc_encode(&d->cfg.desc, b + o, CCID_CLASS_DESC_LEN);
-	o += endpoint(b + o, VDEV_BULK_OUT, CCID_USB_EP_XFER_BULK, 0);
-	o += endpoint(b + o, VDEV_BULK_IN, CCID_USB_EP_XFER_BULK, 0);
-	if (neps == 3)
+	if (!d->cfg.iccd) {
+		o += endpoint(b + o, VDEV_BULK_OUT, CCID_USB_EP_XFER_BULK, 0);
+		o += endpoint(b + o, VDEV_BULK_IN, CCID_USB_EP_XFER_BULK, 0);
+	}
+	if (vdev_has_interrupt(d))
 		o += endpoint(b + o, VDEV_INTR_IN, CCID_USB_EP_XFER_INTERRUPT, 16);
 	b[0] = 9;
 	b[1] = CCID_USB_DT_CONFIG;
@@ -151,7 +156,7 @@ static void op_info(void *dev, struct vusb_info *ret)
 	ret->bNumInterfaces = 1;
 	ret->intf[0].bInterfaceClass = CCID_USB_CLASS_SMART_CARD;
 	ret->intf[0].bInterfaceSubClass = 0;
-	ret->intf[0].bInterfaceProtocol = CCID_USB_PROTOCOL_CCID;
+	ret->intf[0].bInterfaceProtocol = d->cfg.iccd;
 }
 
 static int copy_out(uint8_t *in, size_t in_cap, uint16_t wLength, const uint8_t *src, size_t n)
@@ -271,11 +276,15 @@ static int op_control(void *dev, const uint8_t setup[8], const uint8_t *data, ui
 		}
 		return -EPIPE;
 	case 0x21: /* interface, class, OUT */
+		if (d->cfg.iccd)
+			return vdev_iccd_control(d, setup, data, in, in_cap, now);
 		if (wIndex != 0 || req != REQ_CCID_ABORT)
 			return -EPIPE;
 		vdev_slot_abort_control(d, (uint8_t)wValue, (uint8_t)(wValue >> 8), now);
 		return 0;
 	case 0xA1: /* interface, class, IN */
+		if (d->cfg.iccd)
+			return vdev_iccd_control(d, setup, data, in, in_cap, now);
 		if (wIndex != 0)
 			return -EPIPE;
 		if (req == REQ_CCID_GET_CLOCK_FREQUENCIES)
@@ -540,16 +549,9 @@ const struct vusb_ops vdev_usb_ops = {
 struct vdev *vdev_new(const struct vdev_config *cfg)
 {
 	struct vdev *d;
-	enum ccid_exchange_level level;
-
 	if (!cfg || ccid_class_desc_validate(&cfg->desc, NULL, NULL, NULL) < 0
 	    || cfg->desc.bMaxSlotIndex >= VDEV_MAX_SLOTS) {
 		errno = EINVAL;
-		return NULL;
-	}
-	level = ccid_class_desc_level(&cfg->desc);
-	if (level == CCID_LEVEL_CHARACTER) {
-		errno = ENOTSUP;      /* character-level readers are not simulated */
 		return NULL;
 	}
 	d = calloc(1, sizeof(*d));
@@ -560,6 +562,8 @@ struct vdev *vdev_new(const struct vdev_config *cfg)
 	d->rng = 0x2545F491u;
 	d->out_buf = malloc(CCID_MAX_MESSAGE_LENGTH);
 	if (!d->out_buf)
+		goto fail;
+	if (vdev_iccd_init(d) < 0)
 		goto fail;
 	for (unsigned i = 0; i < d->nslots; i++) {
 		struct vslot *s = &d->slots[i];
@@ -599,6 +603,7 @@ void vdev_free(struct vdev *d)
 	}
 	vdev_free_list(d->in_head);
 	vdev_free_list(d->intr_head);
+	vdev_iccd_free(d);
 	free(d->out_buf);
 	free(d);
 }

@@ -38,6 +38,10 @@ enum vdev_profile {
 	VDEV_PROFILE_MECHANICAL,     /* TPDU T=1 with card eject and lock mechanism */
 	VDEV_PROFILE_PINPAD,         /* short APDU level, a PIN pad (verify, modify) and a 2x16 display */
 	VDEV_PROFILE_PINPAD_T1,      /* TPDU level, card offers T=1, a PIN pad without display */
+	VDEV_PROFILE_CHAR_T0,        /* character level, card offers T=0 */
+	/* the ICCD tokens come after the CCID readers: VDEV_PROFILE_ICCD_A is the first */
+	VDEV_PROFILE_ICCD_A,         /* USB ICCD version A token: control pipe, T=0-like exchange */
+	VDEV_PROFILE_ICCD_B,         /* USB ICCD version B token: control pipe, APDUs, extended */
 	VDEV_PROFILE_COUNT,
 };
 
@@ -56,6 +60,8 @@ struct vdev_config {
 	uint32_t mute_ms;                  /* how long a mute card takes to be reported (default 100) */
 	uint32_t time_extension_ms;        /* interval of time extensions while a card works (default 500) */
 	bool no_interrupt;                 /* no interrupt-IN endpoint: hosts must poll (CCID §3.2.1) */
+	uint8_t iccd;                      /* bInterfaceProtocol: 0 CCID, 1 ICCD version A, 2 version B
+					      (control-pipe token, one slot, no bulk pipes: vreader/iccd.c) */
 	uint8_t card_voltages;             /* CCID_VOLTAGE_* the cards answer at (0: any); at
 					      others the card stays mute, as a card of another class */
 };
@@ -68,9 +74,13 @@ int vdev_profile_config(enum vdev_profile p, struct vdev_config *cfg);
  * (the first CCID interface): the reader then declares and behaves as that
  * class descriptor says (exchange level, slots, message length, mechanics).
  * On failure err names the file and line.  Returns 0, -errno on I/O error,
- * -EBADMSG on a file that does not describe a usable CCID interface.
+ * -EBADMSG on a file that does not describe a usable CCID interface,
+ * -ENOTSUP for a reader the device model does not simulate (character level).
  */
 int vdev_config_from_reader_file(const char *path, struct vdev_config *cfg, char *err, size_t errlen);
+/* The same for the block-th interface of the file (0: the first; vreader/composite.h reads them all). */
+int vdev_config_from_reader_file_at(const char *path, unsigned block, struct vdev_config *cfg, char *err,
+				    size_t errlen);
 
 struct vdev;
 

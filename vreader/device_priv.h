@@ -9,6 +9,7 @@
 #include "ccid/message.h"
 #include "vreader/device.h"
 #include "vreader/pinpad.h"
+#include "vreader/iccd.h"
 
 /* A message waiting on bulk-IN or interrupt-IN. */
 struct vmsg {
@@ -96,6 +97,8 @@ struct vdev {
 
 	struct vdev_counters counters;
 	uint32_t rng;
+
+	struct vdev_iccd iccd;          /* an ICCD token's control-pipe exchange (cfg.iccd) */
 };
 
 /* outputs.c: below device.c and slot.c */
@@ -121,6 +124,13 @@ void vdev_slot_abort_control(struct vdev *d, uint8_t slot, uint8_t seq, int64_t 
 void vdev_slot_reset_state(struct vdev *d, struct vslot *s);
 /* A key on the keypad for the PIN entry in progress on s (vdev_keypad). */
 int vdev_slot_keypad(struct vdev *d, struct vslot *s, const char *key, int64_t now);
+/* XfrBlock at the character level (slot_char.c): the answer to send, its data in s->rsp. */
+struct vdev_char_answer {
+	uint8_t cmd_status, error;
+	size_t len;
+	uint32_t delay_ms;
+};
+void vdev_xfr_char(struct vdev *d, struct vslot *s, const struct ccid_msg *m, struct vdev_char_answer *ret);
 /* Build and queue (or schedule) an answer; data may be NULL when len is 0. */
 void vdev_answer(struct vdev *d, struct vslot *s, uint8_t type, uint8_t seq, uint8_t cmd_status, uint8_t error,
 		 uint8_t b9, const uint8_t *data, size_t len, uint32_t delay_ms, int64_t now);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vreader/composite.h"
 #include "vreader/control.h"
 #include "vreader/device.h"
 #include "vreader/usbip_server.h"
@@ -25,6 +26,8 @@ enum {
 	OPT_CONFIG_GATE,
 	OPT_UNLINK_DELAY,
 	OPT_BUSY_AFTER_CLOSE,
+	OPT_T0_NULLS,
+	OPT_T0_ACK_EACH,
 };
 
 static atomic_int stop;       /* set by on_signal (lock-free: usbip_server_run) */
@@ -39,7 +42,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: uccid-vreader [OPTIONS]\n"
 	      "  -p, --profile NAME      add a reader with a built-in profile (repeatable):\n"
-	      "                          tpdu-t0, tpdu-t1, short-apdu, extended-apdu, multi-slot, mechanical\n"
+	      "                          tpdu-t0, tpdu-t1, short-apdu, extended-apdu, multi-slot, mechanical,\n"
+	      "                          char-t0 (character level), iccd-a, iccd-b (USB ICCD tokens on the control pipe)\n"
 	      "  -d, --descriptor FILE   add a reader that declares and behaves as a real reader's\n"
 	      "                          descriptor dump (the format of tests/data/readers/)\n"
 	      "      --card t0|t1|both|both-t1  the protocols the cards of the next readers offer\n"
@@ -50,6 +54,9 @@ static void usage(FILE *f)
 	      "      --no-interrupt      the next readers have no interrupt endpoint (hosts poll)\n"
 	      "      --card-voltages MASK  the next readers' cards answer only at these voltages\n"
 	      "                          (bVoltageSupport bits: 1 5 V, 2 3 V, 4 1.8 V; 0 any)\n"
+	      "      --t0-nulls N        character level: the next readers' cards send N NULL bytes (60)\n"
+	      "                          before procedure bytes and SW1 (0 to 16)\n"
+	      "      --t0-ack-each       character level: they ACK each data byte with INS ^ FF\n"
 	      "  -l, --listen ADDR       listen address (default 127.0.0.1)\n"
 	      "  -P, --port PORT         TCP port (default 3240; 0 picks a free one)\n"
 	      "  -c, --control PATH      control socket (line protocol, see uccid-vreader(1))\n"
@@ -75,6 +82,8 @@ struct card_opts {
 	long card_voltages;     /* -1: the profile's */
 	char pin[9];
 	long mute_ms;
+	long t0_nulls;          /* -1: the profile's */
+	bool t0_ack_each;
 };
 
 static void apply_card_opts(struct vdev_config *cfg, const struct card_opts *co)
@@ -97,9 +106,29 @@ static void apply_card_opts(struct vdev_config *cfg, const struct card_opts *co)
 	}
 	if (co->mute_ms >= 0)
 		cfg->mute_ms = (uint32_t)co->mute_ms;
-	cfg->no_interrupt = co->no_interrupt;
+	if (co->no_interrupt)
+		cfg->no_interrupt = true;    /* a version A token has none of its own */
 	if (co->card_voltages >= 0)
 		cfg->card_voltages = (uint8_t)co->card_voltages;
+	if (co->t0_nulls >= 0)
+		cfg->card.t0_nulls = (uint8_t)co->t0_nulls;
+	if (co->t0_ack_each)
+		cfg->card.t0_ack_each = true;
+}
+
+struct adjust_ctx {
+	const struct card_opts *co;
+	unsigned n;                  /* the reader's number, for its serial */
+};
+
+/* Each CCID function of a --descriptor reader gets the card options and a serial of its own. */
+static void adjust_descriptor(struct vdev_config *cfg, void *ctx)
+{
+	struct adjust_ctx *ac = ctx;
+	size_t l = strlen(cfg->serial);
+
+	apply_card_opts(cfg, ac->co);
+	snprintf(cfg->serial + l, sizeof(cfg->serial) - l, "-%u", ac->n);
 }
 
 /* ", ATR 3B ..." of the card a configuration inserts, for scripts that check it. */
@@ -132,6 +161,8 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "port", required_argument, NULL, 'P' },
 		{ "control", required_argument, NULL, 'c' },
+		{ "t0-nulls", required_argument, NULL, OPT_T0_NULLS },
+		{ "t0-ack-each", no_argument, NULL, OPT_T0_ACK_EACH },
 		{ "usbip-unconfigured", no_argument, NULL, OPT_UNCONFIGURED },
 		{ "usbip-config-gate", no_argument, NULL, OPT_CONFIG_GATE },
 		{ "usbip-unlink-delay", required_argument, NULL, OPT_UNLINK_DELAY },
@@ -141,8 +172,9 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vctl_reader readers[VCTL_MAX_READERS];
+	struct vcomp *comps[VCTL_MAX_READERS] = { NULL };  /* a reader's composite device, if it is one */
 	unsigned nreaders = 0;
-	struct card_opts co = { .mute_ms = -1, .card_voltages = -1 };
+	struct card_opts co = { .mute_ms = -1, .card_voltages = -1, .t0_nulls = -1 };
 	struct usbip_server_modes modes = { 0 };
 	long ms;
 	const char *listen_addr = "127.0.0.1", *control = NULL;
@@ -173,9 +205,25 @@ int main(int argc, char **argv)
 					goto out;
 				}
 				vdev_profile_config((enum vdev_profile)r, &cfg);
-			} else if (vdev_config_from_reader_file(optarg, &cfg, err, sizeof(err)) < 0) {
-				fprintf(stderr, "uccid-vreader: %s\n", err);
-				goto out;
+			} else {
+				/* the whole configuration of the dump; a composite device where it has
+				   several interfaces or one that is not interface 0 (composite.h) */
+				struct adjust_ctx ac = { &co, nreaders + 1 };
+				struct vcomp *comp = NULL;
+
+				if (vcomp_from_reader_file(optarg, adjust_descriptor, &ac, &comp, err, sizeof(err)) < 0) {
+					fprintf(stderr, "uccid-vreader: %s\n", err);
+					goto out;
+				}
+				if (vcomp_is_plain(comp)) {
+					readers[nreaders].dev = vcomp_take_plain(comp);
+				} else {
+					comps[nreaders] = comp;
+					readers[nreaders].dev = vcomp_function(comp, 0);
+				}
+				snprintf(readers[nreaders].busid, sizeof(readers[nreaders].busid), "1-%u", nreaders + 1);
+				nreaders++;
+				break;
 			}
 			apply_card_opts(&cfg, &co);
 			snprintf(cfg.serial + strlen(cfg.serial), sizeof(cfg.serial) - strlen(cfg.serial), "-%u",
@@ -245,6 +293,16 @@ int main(int argc, char **argv)
 		case 'c':
 			control = optarg;
 			break;
+		case OPT_T0_NULLS:
+			co.t0_nulls = strtol(optarg, &end, 10);
+			if (!*optarg || *end || co.t0_nulls < 0 || co.t0_nulls > 16) {
+				fprintf(stderr, "uccid-vreader: --t0-nulls takes 0 to 16, not '%s'\n", optarg);
+				goto out;
+			}
+			break;
+		case OPT_T0_ACK_EACH:
+			co.t0_ack_each = true;
+			break;
 		case OPT_UNCONFIGURED:
 			modes.unconfigured = true;
 			break;
@@ -305,6 +363,11 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nreaders; i++) {
 		struct vusb_device dev = { .ops = &vdev_usb_ops, .dev = readers[i].dev };
 
+		if (comps[i]) {
+			dev.ops = &vcomp_usb_ops;
+			dev.dev = comps[i];
+		}
+
 		snprintf(dev.busid, sizeof(dev.busid), "%s", readers[i].busid);
 		if (verbose)
 			vdev_set_log(readers[i].dev, stderr);
@@ -342,7 +405,11 @@ int main(int argc, char **argv)
 out:
 	vctl_free(ctl);
 	usbip_server_free(srv);
-	for (unsigned i = 0; i < nreaders; i++)
-		vdev_free(readers[i].dev);
+	for (unsigned i = 0; i < nreaders; i++) {
+		if (comps[i])
+			vcomp_free(comps[i]);      /* its functions with it */
+		else
+			vdev_free(readers[i].dev);
+	}
 	return rc;
 }

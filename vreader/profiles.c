@@ -23,6 +23,9 @@ static const char *const profile_names[VDEV_PROFILE_COUNT] = {
 	[VDEV_PROFILE_MECHANICAL] = "mechanical",
 	[VDEV_PROFILE_PINPAD] = "pinpad",
 	[VDEV_PROFILE_PINPAD_T1] = "pinpad-t1",
+	[VDEV_PROFILE_CHAR_T0] = "char-t0",
+	[VDEV_PROFILE_ICCD_A] = "iccd-a",
+	[VDEV_PROFILE_ICCD_B] = "iccd-b",
 };
 
 const char *vdev_profile_name(enum vdev_profile p)
@@ -71,6 +74,28 @@ static void common(struct vdev_config *cfg)
 		cfg->card_present[i] = true;
 }
 
+/*
+ * A USB ICCD token (ccid/iccd.h), as the ones in the field declare
+ * themselves: one slot, the token negotiates by itself (40h), no clock or
+ * rate lists.  Version A is character level with T=0 and has no interrupt
+ * pipe (hosts poll GET_ICC_STATUS), as e-gate and BIFIT; version B
+ * exchanges APDUs — extended ones here, so that chaining runs — and reports
+ * card events on an interrupt pipe, as G&D StarSign.
+ */
+static void iccd_token(struct vdev_config *cfg, bool version_a)
+{
+	struct ccid_class_desc *d = &cfg->desc;
+
+	cfg->iccd = version_a ? 1 : 2;
+	cfg->no_interrupt = version_a;
+	d->dwFeatures = CCID_FEAT_AUTO_PPS_PROP | CCID_FEAT_ICCD_TOKEN
+			| (version_a ? CCID_FEAT_LEVEL_CHAR : CCID_FEAT_LEVEL_EXT_APDU);
+	d->bNumClockSupported = 0;
+	d->bNumDataRatesSupported = 0;
+	d->dwMaxDataRate = d->dwDataRate;
+	d->bMaxCCIDBusySlots = 1;
+}
+
 int vdev_profile_config(enum vdev_profile p, struct vdev_config *cfg)
 {
 	struct ccid_class_desc *d = &cfg->desc;
@@ -116,14 +141,24 @@ int vdev_profile_config(enum vdev_profile p, struct vdev_config *cfg)
 		d->dwFeatures |= CCID_FEAT_LEVEL_TPDU;
 		d->bPINSupport = CCID_PIN_VERIFY | CCID_PIN_MODIFY;
 		break;
+	case VDEV_PROFILE_CHAR_T0:
+		/* character level (0): the host runs procedure bytes and PPS itself */
+		protocols = 1u << 0;
+		break;
+	case VDEV_PROFILE_ICCD_A:
+	case VDEV_PROFILE_ICCD_B:
+		iccd_token(cfg, p == VDEV_PROFILE_ICCD_A);
+		protocols = p == VDEV_PROFILE_ICCD_A ? 1u << 0 : 1u << 1;
+		break;
 	default:
 		return -EINVAL;
 	}
-	if (ccid_class_desc_level(d) != CCID_LEVEL_TPDU)
+	if (ccid_class_desc_level(d) != CCID_LEVEL_TPDU && ccid_class_desc_level(d) != CCID_LEVEL_CHARACTER)
 		d->bClassGetResponse = d->bClassEnvelope = 0xFF;
 	d->dwProtocols = protocols;
 	vcard_config_default(&cfg->card, protocols);
-	cfg->card.ta1 = 0x96;            /* Fi=512 Di=32: the host negotiates 250 000 bps by PPS */
+	if (!cfg->iccd)
+		cfg->card.ta1 = 0x96;    /* Fi=512 Di=32: the host negotiates 250 000 bps by PPS */
 	snprintf(cfg->name, sizeof(cfg->name), "%s", profile_names[p]);
 	snprintf(cfg->product, sizeof(cfg->product), "uccid virtual reader (%s)", profile_names[p]);
 	snprintf(cfg->serial, sizeof(cfg->serial), "VR-%s", profile_names[p]);
@@ -224,12 +259,20 @@ static int set_field(struct ccid_class_desc *d, const struct field_map *f, uint3
 
 int vdev_config_from_reader_file(const char *path, struct vdev_config *cfg, char *err, size_t errlen)
 {
+	return vdev_config_from_reader_file_at(path, 0, cfg, err, errlen);
+}
+
+int vdev_config_from_reader_file_at(const char *path, unsigned block, struct vdev_config *cfg, char *err,
+				    size_t errlen)
+{
 	FILE *f;
 	char line[512];
 	unsigned lineno = 0, seen = 0;
 	int r = 0, in_class = 0, interfaces = 0;
 	uint32_t *list = NULL;
 	unsigned list_max = 0, list_n = 0, nclocks = 0, nrates = 0;
+	uint32_t endpoints = 0;
+	bool intr = false;
 	const char *base;
 
 	if (!path || !cfg)
@@ -253,9 +296,11 @@ int vdev_config_from_reader_file(const char *path, struct vdev_config *cfg, char
 
 		lineno++;
 		if (indent == 1 && !strncmp(name, "idVendor:", 9)) {
-			if (++interfaces > 1)
-				break;          /* the first CCID interface describes the reader */
+			if (++interfaces > (int)block + 1)
+				break;          /* the block-th interface describes the reader */
 		}
+		if (interfaces < (int)block + 1)
+			continue;
 		if (indent == 1 && !strncmp(name, "CCID Class Descriptor", 21)) {
 			in_class = 1;
 			continue;
@@ -280,6 +325,10 @@ int vdev_config_from_reader_file(const char *path, struct vdev_config *cfg, char
 		if (indent == 1) {
 			uint32_t val;
 
+			if (!strcmp(name, "bInterfaceProtocol") && parse_value(name, v, &val) == 0 && val <= 2)
+				cfg->iccd = (uint8_t)val;
+			else if (!strcmp(name, "bNumEndpoints") && parse_value(name, v, &val) == 0)
+				endpoints = val;
 			if (!strcmp(name, "idVendor") && parse_value(name, v, &val) == 0)
 				cfg->idVendor = (uint16_t)val;
 			else if (!strcmp(name, "idProduct") && parse_value(name, v, &val) == 0)
@@ -287,6 +336,8 @@ int vdev_config_from_reader_file(const char *path, struct vdev_config *cfg, char
 			continue;
 		}
 		if (indent == 2 && !in_class) {
+			if (!strncmp(name, "bulk-IN", 7) || !strncmp(name, "Interrupt-IN", 12))
+				intr = strstr(name, "Interrupt-IN") != NULL;
 			if (!strcmp(name, "iManufacturer"))
 				snprintf(cfg->manufacturer, sizeof(cfg->manufacturer), "%s", v);
 			else if (!strcmp(name, "iProduct"))
@@ -338,12 +389,18 @@ int vdev_config_from_reader_file(const char *path, struct vdev_config *cfg, char
 		r = -EBADMSG;
 		goto out;
 	}
-	if (ccid_class_desc_level(&cfg->desc) == CCID_LEVEL_CHARACTER) {
-		snprintf(err, errlen, "%s: character-level readers are not simulated", path);
-		r = -EBADMSG;
-		goto out;
+	if (cfg->iccd) {
+		/* an ICCD token: the control pipe, and an interrupt pipe where it lists one */
+		cfg->no_interrupt = !(endpoints && intr);
+		if (cfg->desc.bMaxSlotIndex != 0) {
+			snprintf(err, errlen, "%s: an ICCD token with %u slots", path, cfg->desc.bMaxSlotIndex + 1u);
+			r = -EBADMSG;
+			goto out;
+		}
 	}
-	vcard_config_default(&cfg->card, cfg->desc.dwProtocols & CCID_PROTOCOLS_T1 ? 1u << 1 : 1u << 0);
+	/* a version A token runs T=0 (ccid/iccd.h) */
+	vcard_config_default(&cfg->card, cfg->desc.dwProtocols & CCID_PROTOCOLS_T1 && cfg->iccd != 1 ? 1u << 1
+													: 1u << 0);
 	cfg->card.clock_khz = cfg->desc.dwDefaultClock ? cfg->desc.dwDefaultClock : 4000;
 	if (!cfg->serial[0])
 		snprintf(cfg->serial, sizeof(cfg->serial), "VR-%.40s", cfg->name);

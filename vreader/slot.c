@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The PC_to_RDR commands of the virtual CCID reader (CCID 1.1 §6.1), per
- * slot: power, parameters, XfrBlock at the TPDU, short-APDU and
- * extended-APDU levels (with wLevelParameter / bChainParameter chaining),
+ * slot: power, parameters, XfrBlock at the character (slot_char.c), TPDU,
+ * short-APDU and extended-APDU levels (with wLevelParameter / bChainParameter chaining),
  * Escape, IccClock, T0APDU, Mechanical, Abort,
  * SetDataRateAndClockFrequency and, on readers with bPINSupport, Secure
  * (the keypad in pinpad.c: the command waits for the PIN typed, with time
@@ -595,7 +595,13 @@ static void cmd_xfr_block(struct vdev *d, struct vslot *s, const struct ccid_msg
 			    now);
 		return;
 	}
-	if (ccid_class_desc_level(&d->cfg.desc) == CCID_LEVEL_TPDU)
+	if (ccid_class_desc_level(&d->cfg.desc) == CCID_LEVEL_CHARACTER) {
+		struct vdev_char_answer a;
+
+		vdev_xfr_char(d, s, m, &a);
+		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, m->bSeq, a.cmd_status, a.error, 0, s->rsp, a.len,
+			    a.delay_ms, now);
+	} else if (ccid_class_desc_level(&d->cfg.desc) == CCID_LEVEL_TPDU)
 		xfr_tpdu(d, s, m, s->rsp, now);
 	else
 		xfr_apdu(d, s, m, now);

@@ -30,7 +30,8 @@
 
 struct inproc {
 	struct uccid_transport pub;     /* first: the ops get &pub */
-	struct vdev *dev;
+	void *dev;                      /* what ops act on */
+	struct vdev *ctl;               /* what vreader_inproc_call() hands out */
 	const struct vusb_ops *ops;
 	pthread_mutex_t lock;           /* the device and everything below */
 	pthread_cond_t cond;            /* CLOCK_MONOTONIC */
@@ -288,13 +289,13 @@ void vreader_inproc_call(struct uccid_transport *t, void (*fn)(struct vdev *dev,
 	struct inproc *p = ip_of(t);
 
 	pthread_mutex_lock(&p->lock);
-	fn(p->dev, ctx);
+	fn(p->ctl, ctx);
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 }
 
 /* What a host does on attach: descriptors, SET_CONFIGURATION, the CCID interface (as the USB/IP client). */
-static int attach(struct inproc *p)
+static int attach(struct inproc *p, const char *name, unsigned index)
 {
 	struct ccid_usb_device_desc dd;
 	struct ccid_usb_config *cfg;
@@ -324,7 +325,7 @@ static int attach(struct inproc *p)
 		r = -EBADMSG;
 		goto out;
 	}
-	r = ccid_usb_find_ccid(cfg, p->cfg, p->cfg_len, 0, &ci, NULL);
+	r = ccid_usb_find_ccid(cfg, p->cfg, p->cfg_len, index, &ci, NULL);
 	if (r < 0)
 		goto out;
 	p->ops->info(p->dev, &vi);
@@ -332,7 +333,7 @@ static int attach(struct inproc *p)
 	p->pub.info.idProduct = dd.idProduct;
 	p->pub.info.busnum = vi.busnum <= UINT8_MAX ? (uint8_t)vi.busnum : 0;
 	p->pub.info.devnum = vi.devnum <= UINT8_MAX ? (uint8_t)vi.devnum : 0;
-	snprintf(p->pub.info.path, sizeof(p->pub.info.path), "inproc:%.56s", vdev_config(p->dev)->name);
+	snprintf(p->pub.info.path, sizeof(p->pub.info.path), "inproc:%.56s", name);
 	p->pub.info.interface = ci.bInterfaceNumber;
 	p->pub.info.ep_bulk_out = ci.ep_bulk_out;
 	p->pub.info.ep_bulk_in = ci.ep_bulk_in;
@@ -345,24 +346,33 @@ out:
 
 int vreader_inproc_open(struct vdev *dev, struct uccid_transport **ret)
 {
+	if (!dev)
+		return -EINVAL;
+	return vreader_inproc_open_usb(&vdev_usb_ops, dev, dev, vdev_config(dev)->name, 0, ret);
+}
+
+int vreader_inproc_open_usb(const struct vusb_ops *ops, void *dev, struct vdev *ctl, const char *name,
+			    unsigned index, struct uccid_transport **ret)
+{
 	struct inproc *p;
 	pthread_condattr_t ca;
 	int r;
 
-	if (!dev || !ret)
+	if (!ops || !dev || !ctl || !name || !ret)
 		return -EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->pub.ops = &vreader_inproc_ops;
 	p->dev = dev;
-	p->ops = &vdev_usb_ops;
+	p->ctl = ctl;
+	p->ops = ops;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	r = attach(p);
+	r = attach(p, name, index);
 	if (r < 0) {
 		op_close(&p->pub);
 		return r;

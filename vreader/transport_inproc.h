@@ -25,6 +25,16 @@
 int vreader_inproc_open(struct vdev *dev, struct uccid_transport **ret);
 
 /*
+ * The same for any device model behind ops (a composite device,
+ * vreader/composite.h), opening its index-th CCID interface (0: the first),
+ * as the USB/IP client's reader name #N does.  vreader_inproc_call() hands
+ * fn ctl (one CCID function of dev).  info.path is "inproc:<name>".
+ * Returns as vreader_inproc_open; -ENOENT: no index-th CCID interface.
+ */
+int vreader_inproc_open_usb(const struct vusb_ops *ops, void *dev, struct vdev *ctl, const char *name,
+			    unsigned index, struct uccid_transport **ret);
+
+/*
  * Simulate removal: every pending and later call returns -ENODEV (until
  * close, which stays required).  Thread-safe.
  */

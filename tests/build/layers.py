@@ -20,10 +20,10 @@ SESSION_LAYERS = [
     ["log"],
     ["quirks", "openlock"],
     ["card"],
-    ["link"],
+    ["link", "iccd"],
     ["engine"],
-    ["commands", "t1xfr"],
-    ["gate"],
+    ["commands", "charlevel"],
+    ["gate", "t1xfr"],
     ["power", "apdu", "events", "secure"],
     ["locks"],
     ["session"],
@@ -33,7 +33,7 @@ SESSION_LAYERS = [
 COMPONENTS = ["ccid", "usbip", "lockmgr", "transport", "session", "ifd", "vreader", "tool:base", "tool/selftest",
               "tool/hil", "tool"]
 # tool/'s own base, below its selftest/ and hil/: what every subcommand shares
-TOOL_BASE = {"output", "hex", "pcap", "pingpong", "trace", "session", "script"}
+TOOL_BASE = {"output", "hex", "pcap", "capture", "pingpong", "trace", "session", "script"}
 # the objects of a program: "<program>-<file>.o"
 PROGRAM_PREFIX = {"tool/selftest": "uccid-", "tool/hil": "uccid-", "tool": "uccid-"}
 

@@ -1214,8 +1214,9 @@ static void cmd_protocol(int argc, char **argv)
 		if (select_ok(h, proto) < 0)
 			fail("T=%u: SELECT did not answer 9000", t);
 		j = journal(0, &from);
-		/* the last SELECT, and the last IccPowerOn before it */
-		for (const char *p = j; (p = strstr(p, "00A4040C07F0")); p++)
+		/* the last SELECT (its header: at the character level T=0 sends it alone), and the last
+		   IccPowerOn before it */
+		for (const char *p = j; (p = strstr(p, "00A4040C07")); p++)
 			apdu = p;
 		for (const char *p = j; (p = strstr(p, "host PC_to_RDR_IccPowerOn")) && (!apdu || p < apdu); p++) {
 			on = p;

@@ -70,12 +70,14 @@ lib=$tmp/bundle/ifd-uccid.bundle/Contents/Linux/libifd-uccid.so
 
 "$vreader" --port 0 --profile tpdu-t1 --profile extended-apdu --profile multi-slot --profile mechanical \
 	--profile tpdu-t0 --card both-t1 --profile tpdu-t1 --card both --profile tpdu-t1 \
+	--card t1 --descriptor "$top_srcdir/tests/data/readers/Winbond.txt" --card t0 --profile char-t0 \
+	--card both --profile char-t0 \
 	--control "$tmp/ctl" > "$tmp/vr.out" 2>&1 &
 vr=$!
 vreader_wait "$vr" "$tmp/vr.out" || exit 1
 ATR=$(sed -n 's/^reader 1-1:.*, ATR \(.*\)$/\1/p' "$tmp/vr.out" | tr -d ' ' | tr 'A-F' 'a-f')
 n=1
-for name in t1 ext multi mech t0 dual1 dual0; do
+for name in t1 ext multi mech t0 dual1 dual0 char1 char0 chardual; do
 	printf 'FRIENDLYNAME "uccid %s"\nDEVICENAME usbip://127.0.0.1:%s/1-%s\nLIBPATH %s\n\n' "$name" "$port" $n "$lib"
 	n=$((n + 1))
 done > "$tmp/conf/uccid"
@@ -84,7 +86,7 @@ ask() {  # ask LINES...: the control socket's replies
 	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl" "$@"
 }
 
-conf=$tmp/conf nreaders=10
+conf=$tmp/conf nreaders=13
 readers_listed() {  # a client sees $nreaders readers (the multi-slot one counts as 4)
 	[ "$(timeout 5 opensc-tool -l 2>/dev/null | grep -c 'uccid ')" -ge "$nreaders" ]
 }
@@ -155,6 +157,13 @@ codes=$(tail -n +$((mark + 1)) "$art/pcscd-main.log" \
 	| sed -n 's/.*IFDTransmit() Card not transacted: \([0-9]*\)$/\1/p' | sort | uniq -c | tr -s ' ')
 [ "$codes" = " 2 614" ] && pass "both refusals are IFD code 614 (IFD_NOT_SUPPORTED)" \
 	|| failed "the refusals' IFD codes in pcscd's log: '$codes', want twice 614"
+
+# character-level readers (the host runs T=0 procedure bytes, T=1 framing and PPS): Winbond's
+# descriptor with a T=1 card, char-t0 with a T=0 card, and a PPS to T=1 and back at character level
+run "session char T=1 (Winbond)" $C --bus 1-8 session "uccid char1"
+run "limits char T=1" $C --bus 1-8 limits "uccid char1"
+run "limits char T=0" $C --bus 1-9 limits "uccid char0"
+run "protocol char T=1 on a T=0 card" $C --bus 1-10 protocol "uccid chardual" T1 T0 T1
 
 # card events within 1 s, through the polling function
 run "events t1" $C1 events "uccid t1" 0

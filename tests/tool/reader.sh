@@ -16,13 +16,16 @@ fails=0
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 . "$top_srcdir/tests/tool/lib.sh"
 
-"$VREADER" --port 0 --profile tpdu-t1 --profile mechanical --profile extended-apdu --control "$tmp/ctl" \
+"$VREADER" --port 0 --profile tpdu-t1 --profile mechanical --profile extended-apdu \
+	--descriptor "$top_srcdir/tests/data/readers/ACR38U-CCID.txt" --profile multi-slot --control "$tmp/ctl" \
 	>"$tmp/vr.out" 2>&1 &
 pid=$!
 vreader_wait "$pid" "$tmp/vr.out" || exit 1
 R1=usbip://127.0.0.1:$port/1-1
 R2=usbip://127.0.0.1:$port/1-2
 R3=usbip://127.0.0.1:$port/1-3
+R4=usbip://127.0.0.1:$port/1-4   # a real reader's descriptor (ACR38U): no clock or data rate list
+R5=usbip://127.0.0.1:$port/1-5   # four slots
 
 ctl() {  # ctl LINE...: one control connection, each line answered before the next
 	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl" "$@" >/dev/null
@@ -45,6 +48,39 @@ if wait $wpid; then passes=$((passes + 1)); else
 	fails=$((fails + 1)); fi
 run 0 -r "$R1" info && has out "TPDU level" && has out "dwMaxCCIDMessageLength"
 run 0 -r "$R1" --json info && has out '"kind":"reader_info"'
+# what libccid's parse shows too: the strings, bcdDevice, the clocks and data rates the reader lists
+# (GET_CLOCK_FREQUENCIES / GET_DATA_RATES), or the descriptor's range where the request stalls
+run 0 -r "$R1" info && has out "manufacturer     uccid" && has out "product          uccid virtual reader (tpdu-t1)" &&
+	has out "serial           VR-tpdu-t1" && has out "bcdDevice        1.00" &&
+	has out "clocks           4000 kHz (GET_CLOCK_FREQUENCIES: 1 value)" &&
+	has out "data rates       10752 21505 43010 86021 172043 250000 344086 bps (GET_DATA_RATES: 7 values)"
+run 0 -r "$R4" info && has out "(072f:90cc)" && has out "manufacturer     ACS" &&
+	has out "clocks           4000..4000 kHz (bNumClockSupported 0; GET_CLOCK_FREQUENCIES: stalled)" &&
+	has out "data rates       10752..129032 bps (bNumDataRatesSupported 0; GET_DATA_RATES: stalled)"
+run 0 -r "$R4" --json info && has out '"clocks_khz":{"source":"descriptor","count":0,"default":4000,"maximum":4000,"values":[],"request_error":"stalled"}'
+# watch: each event with its time; an inserted card's ATR; a hardware error once, decoded
+: >"$tmp/watch.out"
+${VALGRIND:-} "$UCCID" -r "$R1" watch >"$tmp/watch.out" 2>"$tmp/watch.err" </dev/null &
+wpid=$!
+T='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}[+-][0-9]{4}'
+wait_for -p $wpid "$tmp/watch.out" "^$T slot 0: inserted, ATR 3B 9B 96 81 31 20 4D 75 63 63 69 64 20 76 63 61 72 64 EA\$" ||
+	fails=$((fails + 1))
+ctl "reader 1-1" "remove" "insert" "hwerror"
+wait_for -p $wpid "$tmp/watch.out" "^$T slot 0: hardware error 01 \\(overcurrent\\)\$" || fails=$((fails + 1))
+kill -TERM $wpid
+wait $wpid && passes=$((passes + 1)) || { echo "FAIL: watch did not exit 0 on SIGTERM"; fails=$((fails + 1)); }
+wait_for "$tmp/watch.out" "^$T slot 0: removed\$" && wait_for -n 2 "$tmp/watch.out" "slot 0: inserted, ATR 3B" ||
+	fails=$((fails + 1))
+if grep -q "hardware error" "$tmp/watch.err"; then
+	echo "FAIL: the hardware error printed twice:"; cat "$tmp/watch.err"; fails=$((fails + 1)); fi
+# --no-atr: events only, the card never powered; --slot: that slot's
+: >"$tmp/watch.out"
+${VALGRIND:-} "$UCCID" -r "$R1" watch --no-atr --slot 0 >"$tmp/watch.out" 2>"$tmp/watch.err" </dev/null &
+wpid=$!
+wait_for -p $wpid "$tmp/watch.out" "^$T slot 0: inserted\$" || fails=$((fails + 1))
+kill -TERM $wpid
+wait $wpid
+run 0 -r "$R1" status && has out "card present, not powered"
 run 0 -r "$R1" atr && has out "T=1 offered"
 run 0 -r "$R1" apdu 00A4040C07F0756363696401 "00 20 00 80 06 31 32 33 34 35 36" 80100000FF &&
 	has out "9000  success" && has out "> 00 20 00 80 06"
@@ -55,6 +91,14 @@ run 0 -r "$R1" --json apdu 00200080 && has out '"sw":"63C2"'
 printf '00 20 00 80 06 31 32 33 34 35 36\n00200080\nreset\n00200080\n' >"$tmp/reset-script"
 run 0 -r "$R1" apdu -f "$tmp/reset-script" && has out "-- warm reset" && has out "63C3  verification failed; 3 tries left"
 run 0 -r "$R1" status && has out "slot 0: card"
+# apdu --leave: the next command takes the card over as it was left, PIN verified; it then
+# powers the card off as usual, and the one after starts afresh
+run 0 -r "$R1" apdu --leave "00 20 00 80 06 31 32 33 34 35 36" && has out "9000  success"
+run 0 -r "$R1" status && has out "slot 0: card powered"
+run 0 -r "$R1" apdu 00200080 && has out "< 9000  success"
+run 0 -r "$R1" apdu 00200080 && has out "63C3  verification failed; 3 tries left"
+run 0 -r "$R3" apdu --leave "00 20 00 80 06 31 32 33 34 35 36" && run 0 -r "$R3" apdu 00200080 &&
+	has out "< 9000  success"
 # a warm reset loses the PIN state: VERIFY then reset then VERIFY-state in one session is what check_reader does;
 # here: reset works and reports the ATR
 run 0 -r "$R1" reset --warm && has out "warm reset, ATR 3B"
@@ -86,6 +130,25 @@ run 2 -r "$R1" apdu 00 && has err "is not an APDU"
 run 2 -r "$R1" apdu --slot 1x 00A4040C07F0756363696401 && has err "--slot takes a slot number from 0 to 255, not '1x'"
 run 2 -r "$R1" bench --slot 256 && has err "not '256'"
 run 2 -r "$R1" reset --lukewarm
+
+# Messages (issue 15): each names what was wrong, and where
+# a slot the reader does not have: its count, not "power on: Invalid argument"
+run 2 -r "$R5" atr --slot 9 && has err "--slot 9: reader $R5 has 4 slots (0..3)"
+run 0 -r "$R5" atr --slot 3 && has out "ATR"
+# an APDU the card cannot take under bench --apdu: the error, exit 1, no figure
+ctl "reader 1-3" "fault garbage on=XfrBlock count=0"
+run 1 -r "$R3" bench --rounds 10 --apdu 00A4040C07F0756363696401 && has err "bench: --apdu: the reader or card broke the protocol"
+ctl "reader 1-3" "fault clear"
+run 0 -r "$R3" bench --rounds 10 --apdu 00A4040C07F0756363696401 && has out "12     uccid"
+# after "unlock unpower" the session refuses an APDU itself: not "the reader reported an error"
+printf 'lock\nunlock unpower\n00A4040C07F0756363696401\n' >"$tmp/unpower.apdu"
+run 1 -r "$R1" apdu -f "$tmp/unpower.apdu" &&
+	has err "transmit: the card in slot 0 is not powered: refused here, nothing was sent (a reset powers it)"
+# a failing line of a lock script is named by its line of stdin
+printf '00A4040C07F0756363696401\n\n# a comment\n00 B0 zz\n' >"$tmp/lock.in"
+${VALGRIND:-} "$UCCID" -r "$R1" lock <"$tmp/lock.in" >"$tmp/out" 2>"$tmp/err"
+[ $? = 1 ] && passes=$((passes + 1)) || { echo "FAIL: lock with a bad line did not exit 1"; fails=$((fails + 1)); }
+has err "stdin:4: bad hex at character 7 ('z')"
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

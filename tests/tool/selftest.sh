@@ -24,7 +24,7 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 "$VREADER" --port 0 --profile tpdu-t0 --profile tpdu-t1 --profile short-apdu --profile extended-apdu \
 	--profile multi-slot --profile mechanical --descriptor "$top_srcdir/tests/data/readers/ACS_ACR1581.txt" \
-	--profile tpdu-t1 --control "$tmp/ctl" >"$tmp/vr.out" 2>&1 &
+	--profile tpdu-t1 --t0-nulls 1 --t0-ack-each --profile char-t0 --control "$tmp/ctl" >"$tmp/vr.out" 2>&1 &
 pid=$!
 vreader_wait "$pid" "$tmp/vr.out" || exit 1
 R=usbip://127.0.0.1:$port
@@ -123,6 +123,11 @@ ctl "reader 1-8" "fault stall"
 run 1 -r "$R/1-8" selftest && has out 'bulk-IN stalled 1 time'
 ctl "reader 1-8" "fault clear"
 run 0 -r "$R/1-8" selftest
+
+# character level (1-9, a card sending NULL bytes and ACKing each byte): XfrBlock runs the T=0
+# procedure bytes, wLevelParameter bytes back each time
+run 0 -r "$R/1-9" --json selftest && json 26,0,2,0 XfrBlock=ok T0APDU=ok &&
+	has out 'character level T=0 SELECT MF, procedure bytes by the host; SW 6A86 after 5 exchanges, 2 NULL bytes'
 
 # usage
 run 2 -r "$R/1-1" selftest --bogus

@@ -155,7 +155,10 @@ run 2 test "$tmp/bad.suite" && has err "bad.suite:1: expect: '9X00' is not a sta
 run 2 test "$tmp/missing.suite" && has err "missing.suite: No such file or directory"
 run 2 test && has err "give one or more suite files"
 run 2 test --timeout 5x "$tmp/fail.suite" && has err "--timeout: '5x' is not a duration"
-run 2 --json test "$tmp/fail.suite" && has err "not JSON"
+# --json: a JSON object per line (plan, suite, each test, summary), the failure's report in "detail"
+run 1 --json test -r "$B/1-1" "$tmp/fail.suite" && has out '"event":"plan"' && has out '"status":"fail"' &&
+	has out '"event":"summary"' && python3 -c 'import json, sys; [json.loads(l) for l in open(sys.argv[1])]' "$tmp/out" &&
+	passes=$((passes + 1)) || { echo "FAIL: uccid --json test: not JSON lines"; fails=$((fails + 1)); }
 run 0 test --help && has out "usage: uccid test"
 
 echo "$passes passed, $fails failed"

@@ -17,10 +17,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ccid/ccid.h"
 #include "ccid/sw.h"
@@ -28,6 +31,7 @@
 #include "tool/hil/suite.h"
 #include "tool/tool.h"
 #include "session/uccid.h"
+#include "transport/transport.h"
 #include "util/clock.h"
 
 #define DEFAULT_STEP_MS 30000u
@@ -54,6 +58,7 @@ struct rreader {
 struct runner {
 	const struct tool_opts *o;
 	bool verbose;
+	bool json;                         /* --json: JSON lines instead of TAP */
 	const char *junit;
 	const char *control;               /* --control */
 	struct binding *binds;
@@ -97,7 +102,27 @@ struct runner {
 	struct uccid_reader *armed;
 	long long armed_deadline;
 	bool fired, quit;
+
+	/* SIGINT / SIGTERM: the step running is cancelled, the tests left are reported not run */
+	atomic_bool stop;
+	bool tty;                          /* stderr is a terminal: a progress line there */
 };
+
+/* A line outside any test's result (a log step, a failed step between tests): "# FILE:LINE: TEXT[: WHY]" */
+static void note_line(const struct runner *R, const char *file, unsigned line, const char *text, const char *why)
+{
+	if (!R->json) {
+		printf("# %s:%u: %s%s%s\n", file, line, text, why ? ": " : "", why ? why : "");
+		return;
+	}
+	printf("{\"event\":\"note\",\"file\":");
+	json_string(stdout, file);
+	printf(",\"line\":%u,\"text\":", line);
+	json_string(stdout, text);
+	printf(",\"failed\":");
+	json_string(stdout, why ? why : "");
+	printf("}\n");
+}
 
 /* ---- the watchdog: cancels the armed reader at its deadline ---- */
 
@@ -162,6 +187,31 @@ static void arm(struct runner *R, struct uccid_reader *r, long long deadline)
 	R->fired = false;
 	pthread_cond_signal(&R->wc);
 	pthread_mutex_unlock(&R->wl);
+}
+
+/*
+ * SIGINT and SIGTERM are blocked in every thread but this one, which waits
+ * for them, asks the runner to stop and cancels the reader of the step
+ * running (uccid_cancel is not for signal handlers); a signal of our own
+ * ends it when the run ends first.
+ */
+static void *signal_thread(void *arg)
+{
+	struct runner *R = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigwait(&set, &sig) != 0 || atomic_load(&R->stop))
+		return NULL;
+	atomic_store(&R->stop, true);
+	pthread_mutex_lock(&R->wl);
+	if (R->armed)
+		uccid_cancel(R->armed);
+	pthread_mutex_unlock(&R->wl);
+	return NULL;
 }
 
 /* Returns whether the watchdog fired (the reader is then cancelled). */
@@ -262,6 +312,7 @@ static int open_reader(struct runner *R, struct rreader *rr)
 				      .power_deadline_ms = R->max_step_ms };
 	char err[512] = "", name[128];
 	const char *n = rr->name;
+	struct tool_wrap w;
 	int rc;
 
 	if (rr->dead) {
@@ -279,17 +330,16 @@ static int open_reader(struct runner *R, struct rreader *rr)
 			return failf(R, "no reader given (--reader NAME) and no single USB reader to default to");
 		n = name;
 	}
-	tool_trace_setup(R->o, &opts);
+	w = tool_trace_setup(R->o, &opts);
 	R->tool_trace = opts.trace;
 	R->tool_trace_ctx = opts.trace_ctx;
 	opts.trace = on_trace;
 	opts.trace_ctx = R;
-	rc = uccid_open(n, &opts, &rr->r, err, sizeof(err));
+	rc = uccid_open_wrapped(n, &opts, w.fn, w.ctx, &rr->r, err, sizeof(err));
 	if (rc < 0) {
 		rr->r = NULL;
 		return failf(R, "cannot open reader %s: %s", n, err[0] ? err : uccid_strerror(rc));
 	}
-	tool_trace_opened(R->o, rr->r);
 	return 0;
 }
 
@@ -757,7 +807,7 @@ static int run_step(struct runner *R, const struct suite_step *st)
 	case SOP_LOG: {
 		char why[200], *x = suite_expand(&R->vars, st->arg, why, sizeof(why));
 
-		printf("# %s:%u: %s\n", R->s->file, st->line, x ? x : why);
+		note_line(R, R->s->file, st->line, x ? x : why, NULL);
 		free(x);
 		return 0;
 	}
@@ -865,18 +915,30 @@ static int run_suite(struct runner *R, struct run_results *rr, const struct suit
 	R->vctl_busid[0] = 0;
 	if (!(R->ring = frame_ring_new()))
 		return -ENOMEM;
-	printf("# suite %s (%s): %u test%s\n", s->name, s->file, s->ntests, s->ntests == 1 ? "" : "s");
+	if (R->json) {
+		printf("{\"event\":\"suite\",\"suite\":");
+		json_string(stdout, s->name);
+		printf(",\"file\":");
+		json_string(stdout, s->file);
+		printf(",\"tests\":%u}\n", s->ntests);
+	} else {
+		printf("# suite %s (%s): %u test%s\n", s->name, s->file, s->ntests, s->ntests == 1 ? "" : "s");
+	}
 	fflush(stdout);
 
 	for (unsigned i = 0; i < s->nsteps && rc == 0; i++) {
 		const struct suite_step *st = &s->steps[i];
 		bool in_test = t < s->ntests && i >= s->tests[t].first && i < s->tests[t].first + s->tests[t].count;
 
+		if (atomic_load(&R->stop))
+			break;   /* the test running and those after it: not run */
 		if (in_test && i == s->tests[t].first) {
 			failed = false;
 			tstart = uccid_mono_ms();
 			free(det_text);
 			det_text = NULL;
+			if (R->tty)
+				fprintf(stderr, "\r\033[K%s: test %u of %u: %s", s->name, t + 1, s->ntests, s->tests[t].name);
 		}
 		if (!in_test || !failed) {
 			uint64_t since = frame_ring_count(R->ring);
@@ -916,20 +978,26 @@ static int run_suite(struct runner *R, struct run_results *rr, const struct suit
 					fclose(m);
 				}
 			} else if (res < 0) {
-				printf("# %s:%u: %s: %s\n", s->file, st->line, st->text, R->msg);
+				note_line(R, s->file, st->line, st->text, R->msg);
 			}
 			free(step_text);
 		}
 		if (in_test && i == s->tests[t].first + s->tests[t].count - 1) {
+			if (R->tty)
+				fputs("\r\033[K", stderr);
+			if (atomic_load(&R->stop))
+				break;   /* its last step was cancelled: not run to its end */
 			if (report_test(R, rr, sr, &s->tests[t], failed, det_text, (double)(uccid_mono_ms() - tstart) / 1e3) < 0)
 				rc = -ENOMEM;
 			t++;
 		}
 	}
-	/* tests after an out-of-memory stop are not run: say so rather than drop them */
+	/* tests after an out-of-memory stop or a signal are not run: say so rather than drop them */
+	if (R->tty)
+		fputs("\r\033[K", stderr);
 	for (ti = t; ti < s->ntests; ti++)
 		results_add(rr, sr, stdout, false, s->tests[ti].name, s->file, s->tests[ti].line, RESULT_SKIP,
-			    "not run: out of memory", NULL, 0);
+			    atomic_load(&R->stop) ? "not run: interrupted" : "not run: out of memory", NULL, 0);
 	free(det_text);
 	for (unsigned i = 0; i < R->nreaders; i++) {
 		uccid_close(R->readers[i].r);
@@ -1004,11 +1072,22 @@ static int add_binding(struct runner *R, const char *arg)
 	return 0;
 }
 
-static const char usage[] =
-	"uccid test [--junit FILE] [-r|--reader [ALIAS=]NAME]... [--control PATH] [--timeout DURATION]\n"
-	"           [--step-timeout DURATION] [--set NAME=VALUE]... SUITE...\n"
-	"  Runs each suite file (docs/hil.md); TAP on stdout, JUnit XML with --junit.\n"
-	"  Exit status: 0 every test passed, 1 a test failed, 2 bad usage or a bad suite.";
+static const struct tool_opt test_opts[] = {
+	{ "junit", required_argument, 'J', 0, "FILE", "also write the results as JUnit XML to FILE" },
+	{ "reader", required_argument, 'r', 'r', "[ALIAS=]NAME", "bind the suite's reader ALIAS (or the next one) to NAME" },
+	{ "control", required_argument, 'c', 0, "PATH", "the virtual reader's control socket for vreader steps" },
+	{ "timeout", required_argument, 'T', 0, "DURATION", "at most this long for each suite (250ms, 5s, 2m)" },
+	{ "step-timeout", required_argument, 'S', 0, "DURATION", "a step's default time limit (30 s)" },
+	{ "set", required_argument, 'D', 'D', "NAME=VALUE", "a variable every suite can use as ${NAME}" },
+	{ "json", no_argument, 'j', 0, NULL, "a JSON object per line (plan, each test, summary) instead of TAP" },
+	TOOL_OPT_HELP, TOOL_OPT_END,
+};
+const struct tool_cmd tool_cmd_test = {
+	"test", cmd_test, "run hardware-in-the-loop suites: TAP on stdout (or JSON lines), JUnit XML with --junit",
+	"uccid test [--junit FILE] [-r|--reader [ALIAS=]NAME]... [--control PATH] [--timeout DURATION] "
+	"[--step-timeout DURATION] [--set NAME=VALUE]... [--json] SUITE...",
+	test_opts, NULL,
+};
 
 /*
  * Every reader of every suite has a name (declared, bound with --reader, or
@@ -1085,27 +1164,25 @@ static int check_vars(const struct suite *su, const struct suite_vars *defs)
 
 int cmd_test(const struct tool_opts *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "junit", required_argument, NULL, 'J' },
-		{ "reader", required_argument, NULL, 'r' },
-		{ "control", required_argument, NULL, 'c' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "step-timeout", required_argument, NULL, 'S' },
-		{ "set", required_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct runner R = { .o = opts, .verbose = opts->verbose, .step_default_ms = DEFAULT_STEP_MS };
-	struct run_results rr = { 0 };
+	struct tool_getopt g;
+	struct runner R = { .o = opts, .verbose = opts->verbose, .json = opts->json,
+			    .step_default_ms = DEFAULT_STEP_MS };
+	struct run_results rr = { .json = opts->json };
 	struct suite **suites = NULL;
+	sigset_t sigs, old_sigs;
+	pthread_t sig_th;
+	bool sigs_blocked = false, sig_running = false;
 	unsigned nsuites = 0, total = 0, tests, failed, skipped;
 	char err[512];
 	int c, rc = EXIT_USAGE;
 
 	pthread_mutex_init(&R.det_lock, NULL);
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "r:D:h", longopts, NULL)) != -1) {
+	tool_getopt_init(test_opts, &g);
+	while ((c = getopt_long(argc, argv, g.shorts, g.lo, NULL)) != -1) {
 		switch (c) {
+		case 'j':
+			rr.json = R.json = true;
+			break;
 		case 'J':
 			R.junit = optarg;
 			break;
@@ -1141,24 +1218,15 @@ int cmd_test(const struct tool_opts *opts, int argc, char **argv)
 			}
 			break;
 		}
-		case 'h':
-			printf("usage: %s\n", usage);
-			rc = EXIT_OK;
-			goto out;
 		default:
-			fprintf(stderr, "usage: %s\n", usage);
+			tool_bad_option("test", argv);
 			goto out;
 		}
-	}
-	if (opts->json) {
-		tool_err("test: the results are TAP on stdout and JUnit XML with --junit FILE, not JSON");
-		goto out;
 	}
 	if (opts->reader && add_binding(&R, opts->reader) < 0)
 		goto out;
 	if (optind >= argc) {
-		tool_err("test: give one or more suite files");
-		fprintf(stderr, "usage: %s\n", usage);
+		tool_err("test: give one or more suite files (usage: %s)", tool_cmd_test.synopsis);
 		goto out;
 	}
 	/* every suite is checked before any reader is touched */
@@ -1205,19 +1273,36 @@ int cmd_test(const struct tool_opts *opts, int argc, char **argv)
 		goto out;
 	if (!(R.rsp = malloc(RSP_CAP)) || !(R.apdu = malloc(APDU_CAP)))
 		goto nomem;
-	if (watchdog_start(&R) < 0) {
-		tool_err("test: cannot start the watchdog thread");
+	/* the signals go to signal_thread only: blocked here before any thread starts */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old_sigs);
+	sigs_blocked = true;
+	if (watchdog_start(&R) < 0 || pthread_create(&sig_th, NULL, signal_thread, &R) != 0) {
+		tool_err("test: cannot start the watchdog and signal threads");
 		rc = EXIT_FAILED;
 		goto out;
 	}
-	printf("TAP version 13\n1..%u\n", total);
+	sig_running = true;
+	R.tty = isatty(STDERR_FILENO);
+	if (rr.json)
+		printf("{\"event\":\"plan\",\"tests\":%u}\n", total);
+	else
+		printf("TAP version 13\n1..%u\n", total);
 	fflush(stdout);
 	for (unsigned i = 0; i < nsuites; i++)
 		if (run_suite(&R, &rr, suites[i]) < 0)
 			goto nomem;
 	results_count(&rr, &tests, &failed, &skipped);
-	printf("# %u test%s, %u passed, %u failed%s\n", tests, tests == 1 ? "" : "s", tests - failed - skipped, failed,
-	       skipped ? ", some not run" : "");
+	if (atomic_load(&R.stop))
+		tool_err("test: interrupted: the tests not run are reported as such");
+	if (rr.json)
+		printf("{\"event\":\"summary\",\"tests\":%u,\"passed\":%u,\"failed\":%u,\"skipped\":%u}\n", tests,
+		       tests - failed - skipped, failed, skipped);
+	else
+		printf("# %u test%s, %u passed, %u failed%s\n", tests, tests == 1 ? "" : "s", tests - failed - skipped,
+		       failed, skipped ? ", some not run" : "");
 	rc = failed || skipped ? EXIT_FAILED : EXIT_OK;
 	if (R.junit) {
 		int jrc = results_write_junit(&rr, R.junit);
@@ -1232,7 +1317,14 @@ nomem:
 	tool_err("test: out of memory");
 	rc = EXIT_FAILED;
 out:
+	if (sig_running) {
+		atomic_store(&R.stop, true);   /* a signal from now on only ends the thread */
+		pthread_kill(sig_th, SIGTERM);
+		pthread_join(sig_th, NULL);
+	}
 	watchdog_stop(&R);
+	if (sigs_blocked)
+		pthread_sigmask(SIG_SETMASK, &old_sigs, NULL);
 	for (unsigned i = 0; i < nsuites; i++)
 		suite_free(suites[i]);
 	free(suites);

@@ -62,6 +62,7 @@ struct run_results {
 	struct suite_result *suites;
 	unsigned nsuites, cap;
 	unsigned tap_next;           /* the next TAP test number */
+	bool json;                   /* --json: a JSON object per line instead of TAP */
 };
 
 /* Start a suite's results; returns it, or NULL on no memory. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tool/hil/runner.h"
+#include "tool/tool.h"
 
 struct suite_result *results_suite(struct run_results *rr, const char *name, const char *file)
 {
@@ -93,6 +94,25 @@ int results_add(struct run_results *rr, struct suite_result *sr, FILE *tap, bool
 	sr->ntests++;
 	sr->seconds += seconds;
 
+	if (rr->json) {
+		static const char *const names[] = { [RESULT_PASS] = "ok", [RESULT_FAIL] = "fail",
+						     [RESULT_SKIP] = "skip" };
+
+		fprintf(tap, "{\"event\":\"test\",\"number\":%u,\"suite\":", ++rr->tap_next);
+		json_string(tap, sr->name);
+		fputs(",\"test\":", tap);
+		json_string(tap, name);
+		fputs(",\"file\":", tap);
+		json_string(tap, file);
+		fprintf(tap, ",\"line\":%u,\"status\":\"%s\",\"seconds\":%.3f,\"message\":", line, names[status],
+			seconds);
+		json_string(tap, message ? message : "");
+		fputs(",\"detail\":", tap);
+		json_string(tap, status == RESULT_FAIL || verbose ? detail : "");
+		fputs("}\n", tap);
+		fflush(tap);
+		return 0;
+	}
 	fprintf(tap, "%s %u - %s: ", status == RESULT_FAIL ? "not ok" : "ok", ++rr->tap_next, sr->name);
 	tap_name(tap, name);
 	if (status == RESULT_SKIP) {

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "ccid/bytes.h"
+#include "ccid/t0.h"
 #include "tool/selftest/selftest.h"
 
 /* CCID class requests (CCID §5.3) */
@@ -390,6 +391,60 @@ static uint8_t current_protocol(const struct st *st)
 }
 
 /*
+ * XfrBlock at the character level (CCID §6.1.4): the reader moves bytes and
+ * returns exactly wLevelParameter of them.  A T=0 SELECT MF TPDU through the
+ * codec's procedure-byte engine (ISO 7816-3 §10.3), each step asking for the
+ * bytes the card is bound to send, at most 16 steps (NULL bytes included).
+ * A T=1 card is not probed here (it would take an S(IFS) exchange).
+ */
+static void probe_xfr_char(struct st *st, struct result *r, uint8_t proto)
+{
+	static const uint8_t select_mf_tpdu[] = { 0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00 };
+	uint8_t rsp[16];
+	struct ccid_t0 t;
+	struct answer a;
+	unsigned steps = 0;
+	int st0;
+
+	if (proto != CCID_PROTOCOL_T0) {
+		judge(r, V_SKIPPED, "character level, T=%u", proto);
+		return;
+	}
+	note(r, "character level T=0 SELECT MF, procedure bytes by the host");
+	st0 = ccid_t0_begin(&t, select_mf_tpdu, sizeof(select_mf_tpdu), rsp, sizeof(rsp));
+	while (st0 == 0 || st0 == CCID_T0_MORE) {
+		const uint8_t *out;
+		size_t olen, expect;
+
+		if (ccid_t0_next(&t, &out, &olen, &expect) != CCID_T0_MORE)
+			break;
+		if (++steps > 16) {
+			judge(r, V_DEVIATION, "no status word after 16 exchanges");
+			return;
+		}
+		xchg(st, CCID_PC_TO_RDR_XFR_BLOCK, 0, (uint8_t)expect, (uint8_t)(expect >> 8), out, olen, CMD_MS, &a);
+		if (answer_problem(st, &a, r))
+			return;
+		if (failed(&a)) {
+			refused(r, &a, "CCID §6.1.4");
+			return;
+		}
+		if (a.m.dwLength != expect) {
+			judge(r, V_DEVIATION, "wLevelParameter %zu, the reader returned %u bytes (CCID §6.1.4)", expect,
+			      a.m.dwLength);
+			return;
+		}
+		st0 = ccid_t0_feed(&t, a.m.abData, a.m.dwLength);
+	}
+	if (st0 != CCID_T0_DONE) {
+		judge(r, V_DEVIATION, "the card's bytes break the T=0 procedure-byte rules (ISO 7816-3 §10.3.3)");
+		return;
+	}
+	note(r, "SW %02X%02X after %u exchanges, %lu NULL bytes", rsp[ccid_t0_response_len(&t) - 2],
+	     rsp[ccid_t0_response_len(&t) - 1], steps, ccid_t0_nulls(&t));
+}
+
+/*
  * XfrBlock with a harmless command at the reader's level (CCID §6.1.4):
  * TPDU T=1 an S(IFS) request, TPDU T=0 the SELECT MF TPDU, APDU level the
  * SELECT MF APDU.  Any status word will do: the CCID framing is checked
@@ -424,7 +479,7 @@ static void probe_xfr(struct st *st)
 		len = sizeof(select_mf_apdu);
 		note(r, "APDU SELECT MF");
 	} else {
-		judge(r, V_SKIPPED, "character level");
+		probe_xfr_char(st, r, proto);
 		return;
 	}
 	xchg(st, CCID_PC_TO_RDR_XFR_BLOCK, 0, 0, 0, cmd, len, CMD_MS, &a);

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -78,47 +79,79 @@ static void tool_log(void *ctx, enum uccid_log_level level, const char *msg)
 		msg);
 }
 
+/* Our shim, around the --pcap capture when there is one: the capture sees what goes to the reader. */
+struct wraps {
+	struct tool_wrap capture;
+	struct shim **shim;
+};
+
+static struct uccid_transport *wrap_both(void *ctx, struct uccid_transport *inner)
+{
+	struct wraps *w = ctx;
+	struct uccid_transport *t = inner, *s;
+
+	if (w->capture.fn && !(t = w->capture.fn(w->capture.ctx, inner)))
+		return NULL;
+	s = shim_wrap(w->shim, t);
+	if (!s && t != inner)
+		w->capture.unwrap(t);   /* the caller closes inner */
+	return s;
+}
+
 /* uccid_open(), with our recording shim between the reader code and the transport. */
 static int open_reader(struct st *st, const struct tool_opts *o)
 {
 	struct uccid_options opts = { .exchange_deadline_ms = 10000, .power_deadline_ms = 15000,
 				      .log = o->verbose ? tool_log : NULL, .log_level = UCCID_LOG_DEBUG,
 				      .open_wait_ms = o->wait_ms, .program = "uccid" };
+	struct wraps w = { .shim = &st->shim };
 	char err[512] = "";
 	int rc;
 
-	tool_trace_setup(o, &opts);    /* --trace / --pcap: the frames as the library sees them */
-	rc = uccid_open_wrapped(st->name, &opts, shim_wrap, &st->shim, &st->r, err, sizeof(err));
+	w.capture = tool_trace_setup(o, &opts);    /* --trace: the frames as the library sees them */
+	rc = uccid_open_wrapped(st->name, &opts, wrap_both, &w, &st->r, err, sizeof(err));
 	if (rc < 0) {
 		st->shim = NULL;       /* closed with the session, or never made */
 		tool_err("%s", err[0] ? err : uccid_strerror(rc));
 		return rc;
 	}
-	tool_trace_opened(o, st->r);
 	return 0;
 }
 
+static volatile sig_atomic_t g_stop;   /* SIGINT / SIGTERM: the results so far, then exit */
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+}
+
+static const struct tool_opt selftest_opts[] = {
+	TOOL_OPT_SLOT,
+	{ "mechanical", no_argument, 'm', 0, NULL, "run the mechanical probes too (eject, lock)" },
+	TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END,
+};
+const struct tool_cmd tool_cmd_selftest = {
+	"selftest", cmd_selftest, "exercise each CCID command on a reader; report where it deviates from CCID 1.1",
+	"uccid [-r NAME] selftest [--slot N] [--json] [--mechanical]", selftest_opts, NULL,
+};
+
 int cmd_selftest(const struct tool_opts *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "slot", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "mechanical", no_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const char usage[] = "uccid [-r NAME] selftest [--slot N] [--json] [--mechanical]";
+	struct tool_getopt g;
 	struct tool_opts o = *opts;
 	struct st *st = calloc(1, sizeof(*st));
+	struct sigaction stop = { .sa_handler = on_stop }, old_int, old_term;
 	uint8_t raw[CCID_CLASS_DESC_LEN];
 	char name[128];
 	unsigned count[4] = { 0 };
+	size_t ran = 0;
 	int c, rc;
 
 	if (!st)
 		return EXIT_FAILED;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+	tool_getopt_init(selftest_opts, &g);
+	while ((c = getopt_long(argc, argv, g.shorts, g.lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (tool_slot_arg(optarg, &st->slot) < 0) {
@@ -132,14 +165,9 @@ int cmd_selftest(const struct tool_opts *opts, int argc, char **argv)
 		case 'm':
 			st->mechanical = true;
 			break;
-		case 'h':
-			printf("usage: %s\n", usage);
-			free(st);
-			return EXIT_OK;
 		default:
-			fprintf(stderr, "usage: %s\n", usage);
 			free(st);
-			return EXIT_USAGE;
+			return tool_bad_option("selftest", argv);
 		}
 	}
 	if (optind < argc) {
@@ -171,13 +199,19 @@ int cmd_selftest(const struct tool_opts *opts, int argc, char **argv)
 	st->tty = isatty(STDERR_FILENO);
 	st->present = true;    /* until a SlotStatus says otherwise */
 
-	for (size_t i = 0; i < probe_nsteps; i++) {
-		if (st->gone)
+	/* a signal ends the run between two probes: the results so far are printed */
+	sigemptyset(&stop.sa_mask);
+	sigaction(SIGINT, &stop, &old_int);
+	sigaction(SIGTERM, &stop, &old_term);
+	for (ran = 0; ran < probe_nsteps; ran++) {
+		if (st->gone || g_stop)
 			break;
-		progress(st, (unsigned)i + 1, (unsigned)probe_nsteps, probe_steps[i].name);
-		probe_steps[i].run(st);
+		progress(st, (unsigned)ran + 1, (unsigned)probe_nsteps, probe_steps[ran].name);
+		probe_steps[ran].run(st);
 	}
 	probes_end(st);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
 	if (st->tty)
 		fprintf(stderr, "\r\033[K");
 	for (unsigned i = 0; i < st->nres; i++)
@@ -189,6 +223,10 @@ int cmd_selftest(const struct tool_opts *opts, int argc, char **argv)
 	fflush(stdout);
 	uccid_close(st->r);
 	rc = count[V_DEVIATION] ? EXIT_FAILED : EXIT_OK;
+	if (g_stop) {
+		tool_err("selftest: interrupted after %zu of %zu probes", ran, probe_nsteps);
+		rc = EXIT_FAILED;
+	}
 	free(st);
 	return rc;
 }
