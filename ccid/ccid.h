@@ -17,5 +17,6 @@
 #include "ccid/t1.h"
 #include "ccid/iccd.h"
 #include "ccid/t0.h"
+#include "ccid/pin.h"
 
 #endif

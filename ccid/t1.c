@@ -441,3 +441,24 @@ uint8_t ccid_t1_ifsc(const struct ccid_t1 *t1)
 {
 	return t1 ? t1->ifsc : CCID_T1_IFS_DEFAULT;
 }
+
+int ccid_t1_due_type(const struct ccid_t1 *t1)
+{
+	if (!t1 || (t1->state != T1_MUST_SEND && t1->state != T1_WAITING))
+		return -EINVAL;
+	if (!(t1->tx_pcb & 0x80))
+		return CCID_T1_BLOCK_I;
+	return (t1->tx_pcb & 0xC0) == CCID_T1_PCB_S ? CCID_T1_BLOCK_S : CCID_T1_BLOCK_R;
+}
+
+int ccid_t1_withdraw(struct ccid_t1 *t1)
+{
+	if (!t1 || t1->state != T1_WAITING)
+		return -EINVAL;
+	/* N(S) moves only when the card acknowledges; an unsent first I-block leaves both numbers */
+	if ((t1->tx_pcb & 0x80) || t1->mode != T1_MODE_APDU || t1->apdu_off || t1->rsp_blocks)
+		t1->resynch_first = true;
+	finish(t1, 0);
+	t1->rsp = NULL;
+	return 0;
+}

@@ -313,6 +313,26 @@ size_t ccid_t1_response_len(const struct ccid_t1 *t1);
  */
 unsigned ccid_t1_wtx(const struct ccid_t1 *t1);
 
+/*
+ * The type of the block due now (after CCID_T1_SEND, before
+ * ccid_t1_next_block() or until the block is fed an answer): CCID_T1_BLOCK_I,
+ * _R or _S, or -EINVAL when no block is due or was sent.  A PIN pad at TPDU
+ * level carries the APDU's I-block itself (CCID §6.1.11 bTeoPrologue): the
+ * caller sends that one block by other means.
+ */
+int ccid_t1_due_type(const struct ccid_t1 *t1);
+
+/*
+ * The block last returned by ccid_t1_next_block() never reached the card (a
+ * PIN pad's entry was cancelled or timed out before the reader sent it): the
+ * exchange ends.  When nothing of it had reached the card — that block was
+ * the APDU's first I-block, sent or asked for again, and the card's answer
+ * had not begun — the sequence numbers stand as they were; otherwise the
+ * next exchange starts with RESYNCH.  Returns 0, or -EINVAL (no block was
+ * awaited).
+ */
+int ccid_t1_withdraw(struct ccid_t1 *t1);
+
 /* Current IFSC: the largest INF the engine sends; the card may change it with S(IFS req). */
 uint8_t ccid_t1_ifsc(const struct ccid_t1 *t1);
 

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <reader.h>
@@ -95,16 +96,44 @@ static uint32_t max_apdu_data(struct ifd_reader *rd, unsigned slot)
 	return 65536;
 }
 
-/* FEATURE_GET_TLV_PROPERTIES (part 10 §2.6.14): values little-endian. */
+/*
+ * FEATURE_GET_TLV_PROPERTIES (part 10 §2.6.14): values little-endian.  The
+ * PIN pad's properties come from the class descriptor (wLcdLayout: lines in
+ * the high byte, characters in the low one) and from what is known of the
+ * reader (quirks.c: the sizes and entry conditions it takes).  bTimeOut2 0:
+ * the reader has one time-out for the whole entry.
+ */
 static size_t tlv_properties(struct ifd_reader *rd, unsigned slot, uint8_t *out)
 {
+	struct uccid_pin_properties pp;
 	size_t n = 0;
 
-	if (rd->info.pin_support) {
-		n += tlv_u16(out + n, PCSCv2_PART10_PROPERTY_wLcdLayout, 0);
-		n += tlv_u8(out + n, PCSCv2_PART10_PROPERTY_bEntryValidationCondition, 0x02);
+	if (uccid_pin_properties(rd->r, &pp) < 0)
+		memset(&pp, 0, sizeof(pp));
+	if (pp.bPINSupport) {
+		char fw[16];
+		size_t fl = (size_t)snprintf(fw, sizeof(fw), "%x.%02x", rd->info.bcdDevice >> 8,
+					     rd->info.bcdDevice & 0xFF);
+
+		n += tlv_u16(out + n, PCSCv2_PART10_PROPERTY_wLcdLayout, pp.wLcdLayout);
+		if (pp.wLcdLayout) {
+			n += tlv_u16(out + n, PCSCv2_PART10_PROPERTY_wLcdMaxCharacters, pp.wLcdLayout & 0xFF);
+			n += tlv_u16(out + n, PCSCv2_PART10_PROPERTY_wLcdMaxLines, pp.wLcdLayout >> 8);
+		}
+		n += tlv_u8(out + n, PCSCv2_PART10_PROPERTY_bEntryValidationCondition, pp.bEntryValidationCondition);
 		n += tlv_u8(out + n, PCSCv2_PART10_PROPERTY_bTimeOut2, 0);
+		if (pp.bMinPINSize || pp.bMaxPINSize) {
+			n += tlv_u8(out + n, PCSCv2_PART10_PROPERTY_bMinPINSize, pp.bMinPINSize);
+			n += tlv_u8(out + n, PCSCv2_PART10_PROPERTY_bMaxPINSize, pp.bMaxPINSize);
+		}
+		/* sFirmwareID: the reader's release (bcdDevice), all a CCID reader says of its firmware */
+		out[n++] = PCSCv2_PART10_PROPERTY_sFirmwareID;
+		out[n++] = (uint8_t)fl;
+		memcpy(out + n, fw, fl);
+		n += fl;
 	}
+	/* bPPDUSupport bit 0: PPDU over SCardControl with FEATURE_CCID_ESC_COMMAND */
+	n += tlv_u8(out + n, PCSCv2_PART10_PROPERTY_bPPDUSupport, escape_allowed() ? 1 : 0);
 	n += tlv_u32(out + n, PCSCv2_PART10_PROPERTY_dwMaxAPDUDataSize, max_apdu_data(rd, slot));
 	n += tlv_u16(out + n, PCSCv2_PART10_PROPERTY_wIdVendor, rd->info.idVendor);
 	n += tlv_u16(out + n, PCSCv2_PART10_PROPERTY_wIdProduct, rd->info.idProduct);
@@ -198,9 +227,15 @@ RESPONSECODE ifd_control(struct ifd_reader *rd, unsigned slot, DWORD code, const
 	if (code == IFD_FEATURE_CTL(FEATURE_GET_TLV_PROPERTIES))
 		return give(out, tlv_properties(rd, slot, out), rx, rxcap, ret_len);
 	if (code == IFD_FEATURE_CTL(FEATURE_IFD_PIN_PROPERTIES) && rd->info.pin_support) {
-		/* PIN_PROPERTIES_STRUCTURE: wLcdLayout, bEntryValidationCondition (OK key), bTimeOut2 */
-		uint8_t p[4] = { 0, 0, 0x02, 0 };
+		/* PIN_PROPERTIES_STRUCTURE (part 10 §2.6.8): wLcdLayout, bEntryValidationCondition, bTimeOut2 */
+		struct uccid_pin_properties pp;
+		uint8_t p[4];
 
+		if (uccid_pin_properties(rd->r, &pp) < 0)
+			return ifd_from_errno(-EINVAL, IFD_OP_GENERIC);
+		ifd_put_le16(p, pp.wLcdLayout);
+		p[2] = pp.bEntryValidationCondition;
+		p[3] = 0;
 		return give(p, sizeof(p), rx, rxcap, ret_len);
 	}
 	if (code == IFD_FEATURE_CTL(FEATURE_VERIFY_PIN_DIRECT) || code == IFD_FEATURE_CTL(FEATURE_MODIFY_PIN_DIRECT)) {

@@ -184,6 +184,13 @@ RESPONSECODE ifd_control(struct ifd_reader *rd, unsigned slot, DWORD code, const
 
 /* secure.c: FEATURE_VERIFY_PIN_DIRECT / MODIFY_PIN_DIRECT as PC_to_RDR_Secure (CCID §6.1.11). */
 bool ifd_secure_possible(struct ifd_reader *rd, unsigned slot, bool modify);
+/*
+ * A part 10 PIN_VERIFY_STRUCTURE / PIN_MODIFY_STRUCTURE (tx, txlen bytes as
+ * pcscd's caller gave them) as the CCID structure (abPINDataStructure).
+ * Returns its length, or -ENOTSUP with why naming the fault.
+ */
+ssize_t ifd_secure_to_ccid(bool modify, const uint8_t *tx, size_t txlen, uint8_t *out, size_t cap, char *why,
+			   size_t whylen);
 int ifd_secure(struct ifd_reader *rd, unsigned slot, bool modify, const uint8_t *tx, size_t txlen, uint8_t *rx,
 	       size_t rxcap);
 

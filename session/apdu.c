@@ -59,15 +59,6 @@ static ssize_t xfr(struct uccid_reader *r, struct uslot *s, uint8_t bwi, uint16_
 	return 0;
 }
 
-/* One T=1 block and the card's answer: in one XfrBlock, or read as prologue then the rest (character level). */
-static int t1_block(struct uccid_reader *r, struct uslot *s, uint8_t bwi, const uint8_t *blk, size_t len,
-		    uint8_t *ans, size_t cap, unsigned base_ms, struct ccid_msg *m)
-{
-	if (r->level == CCID_LEVEL_CHARACTER)
-		return uccid_char_t1(r, s, blk, len, ans, cap, base_ms, m);
-	return xfr_raw(r, s, bwi, 0, blk, len, ans, cap, base_ms, m);
-}
-
 /* One T=0 TPDU: the reader runs the procedure bytes (TPDU level), or the host does (character level). */
 static int t0_tpdu(struct uccid_reader *r, struct uslot *s, const uint8_t *tpdu, size_t len, uint8_t *ans,
 		   size_t cap, struct ccid_msg *m)
@@ -84,46 +75,18 @@ static int t0_tpdu(struct uccid_reader *r, struct uslot *s, const uint8_t *tpdu,
 	return 0;
 }
 
-/* T=1 at TPDU and character level: the codec's engine decides every block (ISO 7816-3 §11). */
+/* T=1 at TPDU and character level: the codec's engine decides every block (ISO 7816-3 §11), t1xfr.c
+   moves them. */
 static ssize_t transmit_t1(struct uccid_reader *r, struct uslot *s, const uint8_t *apdu, size_t len, uint8_t *rsp,
 			   size_t cap)
 {
-	uint8_t blk[CCID_T1_BLOCK_MAX], ans[CCID_HEADER_SIZE + CCID_T1_BLOCK_MAX + 16];
-	struct ccid_msg m;
 	int st = ccid_t1_begin(&s->t1, apdu, len, rsp, cap);
 	int rc, lost = 0;        /* why the last block did not arrive: -ETIMEDOUT mute, -EIO parity */
 
-	while (st == CCID_T1_SEND) {
-		unsigned wtx = ccid_t1_wtx(&s->t1);
-		int n = ccid_t1_next_block(&s->t1, blk, sizeof(blk));
-
-		if (n < 0)
-			return -EPROTO;
-		rc = t1_block(r, s, wtx > 1 ? (uint8_t)(wtx > 255 ? 255 : wtx) : 0, blk, (size_t)n, ans, sizeof(ans),
-			      s->bwt_ms * (wtx ? wtx : 1) + 1000, &m);
-		if (rc < 0)
+	while (st == CCID_T1_SEND)
+		if ((rc = uccid_t1_step(r, s, &st, &lost)) < 0)
 			return rc;
-		if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED) {
-			/* no block within BWT (or a parity error): the engine's error recovery (§11.6.3) */
-			if (CCID_ICC_STATUS(m.rsp.bStatus) != CCID_ICC_ABSENT
-			    && (m.rsp.bError == CCID_ERR_ICC_MUTE || m.rsp.bError == CCID_ERR_XFR_PARITY_ERROR)) {
-				lost = uccid_answer_error(r, s, &m);
-				st = ccid_t1_feed(&s->t1, NULL, 0);
-				continue;
-			}
-			return uccid_answer_error(r, s, &m);
-		}
-		lost = 0;
-		st = ccid_t1_feed(&s->t1, m.abData, m.dwLength);
-	}
-	if (st == -EMSGSIZE)
-		return -EMSGSIZE;
-	/* recovery gave up while the card stayed mute (or garbled): say so, not "protocol error" */
-	if (st < 0 && lost)
-		return lost;
-	if (st < 0)
-		return st == -ECONNABORTED ? -EPROTO : st;
-	return (ssize_t)ccid_t1_response_len(&s->t1);
+	return uccid_t1_result(s, st, lost);
 }
 
 /* T=0 at TPDU and character level (ISO 7816-3 §12.2): cases 1, 2S, 3S; case 4S as 3S then GET RESPONSE. */

@@ -405,7 +405,8 @@ int uccid_xchg(struct uccid_reader *r, struct uslot *s, uint8_t *msg, ssize_t sl
 		return -EINVAL;
 	total_ms = msg[CCID_OFF_TYPE] == CCID_PC_TO_RDR_ICC_POWER_ON ? r->opt.power_deadline_ms
 								     : r->opt.exchange_deadline_ms;
-	deadline = uccid_mono_us() + (int64_t)total_ms * 1000;
+	/* a PIN entry may take its time-out beyond the exchange deadline: still a finite bound */
+	deadline = uccid_mono_us() + ((int64_t)total_ms + s->extra_ms) * 1000;
 	s->cmd_type = msg[CCID_OFF_TYPE];
 again:
 	reader_lock(r);

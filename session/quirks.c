@@ -5,7 +5,9 @@
  * descriptors of 691 readers), the rule it breaks, and what the session does
  * about it.  Detection is by the fault itself, not by VID/PID, so a reader
  * with the same fault and an unknown ID is handled too; the names appear in
- * uccid_info().quirks and in uccid info.
+ * uccid_info().quirks and in uccid info.  PIN-pad firmware faults are the
+ * exception: nothing in a descriptor shows them, so they are known by
+ * VID:PID (pin_quirks[]).
  */
 #include "config.h"
 
@@ -108,6 +110,84 @@ static const struct quirk quirks[] = {
 	{ "vendor-class", vendor_class, "interface class FF with a CCID class descriptor" },
 };
 
+/*
+ * PIN pads whose firmware takes PC_to_RDR_Secure only in a form of its own,
+ * known by VID:PID (the faults are in firmware, not in the descriptor), as
+ * libccid's commands.c and ifdhandler.c carry them; the PIN sizes and entry
+ * conditions are what those readers report through PC/SC part 10.
+ */
+struct pin_quirk {
+	const char *name;
+	uint16_t vid, pid;              /* pid 0: every reader of vid with a PIN pad */
+	uint32_t flags;                 /* UCCID_PINQ_* */
+	uint8_t min, max, validation;   /* 0: not known */
+	const char *what;
+};
+
+static const struct pin_quirk pin_quirks[] = {
+	/* Gemalto GemPC Pinpad (08e6:3478, tests/data/readers/GemPCPinpad.txt, v1.00): rejects bNumberMessage
+	   00 and FF in a verify and the max-size and time-out conditions; wants bMsgIndex2/3 in a modify */
+	{ "pinpad-gempc", 0x08E6, 0x3478,
+	  UCCID_PINQ_VERIFY_ONE_MESSAGE | UCCID_PINQ_VALIDATION_KEY_ONLY | UCCID_PINQ_MODIFY_INDEXES_KEPT, 4, 8,
+	  0x02, "GemPC Pinpad: one message, OK key only, three bMsgIndex in a modify" },
+	/* Covadis Vega-Alpha (0982:0008, Vega-Alpha.txt): Gemalto firmware, the same faults */
+	{ "pinpad-vega-alpha", 0x0982, 0x0008,
+	  UCCID_PINQ_VERIFY_ONE_MESSAGE | UCCID_PINQ_VALIDATION_KEY_ONLY | UCCID_PINQ_MODIFY_INDEXES_KEPT, 4, 8,
+	  0x02, "Vega-Alpha (Gemalto firmware): one message, OK key only, three bMsgIndex in a modify" },
+	/* other Gemalto PIN pads: bMsgIndex2/3 in every modify unless the firmware says it is fixed */
+	{ "pinpad-gemalto-modify", 0x08E6, 0, UCCID_PINQ_MODIFY_INDEXES_KEPT, 0, 0, 0,
+	  "Gemalto PIN pad: three bMsgIndex in a modify" },
+	/* Dell smart-card keyboards SCRK (413c:2101, DellSCRK.txt) and SK-3106 (413c:2100, DellSK-3106.txt):
+	   bNumberMessage 00 only, and a verify sent while the Enter key that started it is still down is
+	   refused: 250 ms for it to come up; the SK-3106 also reads wPINMaxExtraDigit byte-swapped */
+	{ "pinpad-dell-scrk", 0x413C, 0x2101, UCCID_PINQ_NO_MESSAGE | UCCID_PINQ_KEY_RELEASE, 0, 0, 0,
+	  "Dell SCRK: no messages, 250 ms before a verify" },
+	{ "pinpad-dell-sk3106", 0x413C, 0x2100,
+	  UCCID_PINQ_NO_MESSAGE | UCCID_PINQ_SWAPPED_DIGITS | UCCID_PINQ_KEY_RELEASE, 0, 0, 0,
+	  "Dell SK-3106: no messages, wPINMaxExtraDigit swapped, 250 ms before a verify" },
+	/* SCM SPR532 (04e6:e003, SPR532.txt): no display, but a modify must carry all three bMsgIndex with
+	   bNumberMessage 00; a case-1 verify without PIN block needs Escape 80 02 00 to append the PIN */
+	{ "pinpad-spr532", 0x04E6, 0xE003, UCCID_PINQ_MODIFY_ALL_INDEXES | UCCID_PINQ_APPEND_ESCAPE, 0, 0, 0,
+	  "SPR532: three bMsgIndex with bNumberMessage 00 in a modify; Escape 80 02 00 before a case-1 verify" },
+	/* Cherry SmartTerminal ST-2xxx (046a:003e, CherrySmartTerminalST2XXX.txt): as the SPR532 in a modify */
+	{ "pinpad-cherry-st2000", 0x046A, 0x003E, UCCID_PINQ_MODIFY_ALL_INDEXES, 0, 25, 0x02,
+	  "Cherry ST-2000: three bMsgIndex with bNumberMessage 00 in a modify" },
+	/* Cherry XX44 (046a:0010, CherryXX44.txt): a modify with bNumberMessage below 3 makes the card see 6B80 */
+	{ "pinpad-cherry-xx44", 0x046A, 0x0010, UCCID_PINQ_MODIFY_THREE_MESSAGES, 0, 0, 0,
+	  "Cherry XX44: bNumberMessage 03 in a modify" },
+	/* Cherry KC 1000 SC (046a:00a1, Cherry_KC_1000_SC.txt): refuses bNumberMessage 00 in a modify */
+	{ "pinpad-cherry-kc1000sc", 0x046A, 0x00A1, UCCID_PINQ_MODIFY_NO_ZERO_MESSAGES, 0, 32, 0,
+	  "Cherry KC 1000 SC: bNumberMessage FF for 00 in a modify" },
+	/* HID Omnikey 3821 (076b:3821, CardMan3821.txt): PINs of 1..31 digits */
+	{ "pinpad-omnikey-3821", 0x076B, 0x3821, 0, 1, 31, 0, "Omnikey 3821: PINs of 1 to 31 digits" },
+};
+
+static void apply_pin_quirks(struct uccid_reader *r)
+{
+	uint16_t vid = r->t->info.idVendor, pid = r->t->info.idProduct;
+
+	r->pin_quirks = 0;
+	r->pin_min = r->pin_max = 0;
+	r->pin_validation = 0x07;       /* any condition, unless the reader is known to refuse some */
+	if (!r->desc.bPINSupport)
+		return;
+	for (size_t i = 0; i < sizeof(pin_quirks) / sizeof(pin_quirks[0]); i++) {
+		const struct pin_quirk *q = &pin_quirks[i];
+		size_t used = strlen(r->quirks);
+
+		if (q->vid != vid || (q->pid && q->pid != pid))
+			continue;
+		r->pin_quirks = q->flags;
+		r->pin_min = q->min;
+		r->pin_max = q->max;
+		if (q->validation)
+			r->pin_validation = q->validation;
+		snprintf(r->quirks + used, sizeof(r->quirks) - used, "%s%s", used ? "," : "", q->name);
+		uccid_log(r, UCCID_LOG_INFO, "quirk %s: %s", q->name, q->what);
+		return;                 /* the first entry that names the reader */
+	}
+}
+
 void uccid_apply_quirks(struct uccid_reader *r, bool class_after_endpoint, bool vendor)
 {
 	r->quirks[0] = 0;
@@ -119,4 +199,5 @@ void uccid_apply_quirks(struct uccid_reader *r, bool class_after_endpoint, bool 
 		snprintf(r->quirks + used, sizeof(r->quirks) - used, "%s%s", used ? "," : "", quirks[i].name);
 		uccid_log(r, UCCID_LOG_INFO, "quirk %s: %s", quirks[i].name, quirks[i].what);
 	}
+	apply_pin_quirks(r);
 }

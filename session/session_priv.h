@@ -7,9 +7,11 @@
  *   open.c                      uccid_open: the open lock, a transport, a session
  *   session.c   locks.c         open/close/info | uccid_lock/unlock, dispositions
  *   power.c  apdu.c  events.c   the card operations, each inside the slot gate
+ *   secure.c                    (PIN entry on the keypad; the same layer)
  *   gate.c                      the slot gate: thread locks, card-state warnings
  *   commands.c  charlevel.c     one-command primitives (status, power off, mechanical) |
  *                               a character-level reader's exchanges (T=0, T=1 blocks, PPS)
+ *   t1xfr.c                     (layer of gate.c) one T=1 block at TPDU or character level
  *   engine.c                    uccid_xchg: bSeq routing, deadlines, abort
  *   link.c  iccd.c              a remote reader's link | ICCD tokens on the control pipe
  *   card.c                      card state and the event ring: every transition
@@ -99,6 +101,8 @@ struct uslot {
 	uint32_t bwt_ms, wwt_ms;
 	uint8_t fidi;                    /* the Fi/Di indices the card runs at (negotiated) */
 	struct uccid_reader_error last_error;
+	unsigned extra_ms;               /* time the next command may take beyond the exchange deadline:
+					    a PIN entry on the keypad (secure.c) */
 
 	/* card state: under r->lock, written only by card.c */
 	struct ucard card;
@@ -135,6 +139,9 @@ struct uccid_reader {
 	uint32_t clocks[256];            /* GET_CLOCK_FREQUENCIES, kHz (CCID §5.3.2) */
 	unsigned nclocks;
 	char quirks[192];
+	uint32_t pin_quirks;             /* UCCID_PINQ_* of the reader's PIN pad (quirks.c) */
+	uint8_t pin_min, pin_max;        /* its PIN sizes, where known (0: not) */
+	uint8_t pin_validation;          /* the entry validation conditions it takes */
 	bool class_last, vendor_class;
 	uint16_t bcdDevice;              /* from the device descriptor */
 	uint8_t str_index[3];            /* its iManufacturer, iProduct, iSerialNumber */
@@ -242,6 +249,21 @@ void uccid_log(struct uccid_reader *r, enum uccid_log_level level, const char *f
 /* ---- quirks.c: name (and log) the structural faults the session works around ---- */
 
 void uccid_apply_quirks(struct uccid_reader *r, bool class_after_endpoint, bool vendor_class);
+
+/*
+ * PIN-pad firmware faults, by reader (libccid's BOGUS_PINPAD_FIRMWARE
+ * list): what secure.c changes in a PC_to_RDR_Secure for them.
+ */
+#define UCCID_PINQ_VERIFY_ONE_MESSAGE   0x001u  /* verify: bNumberMessage 01 only */
+#define UCCID_PINQ_VALIDATION_KEY_ONLY  0x002u  /* bEntryValidationCondition 02 only */
+#define UCCID_PINQ_NO_MESSAGE           0x004u  /* verify: bNumberMessage 00 only */
+#define UCCID_PINQ_SWAPPED_DIGITS       0x008u  /* wPINMaxExtraDigit with its bytes swapped */
+#define UCCID_PINQ_MODIFY_ALL_INDEXES   0x010u  /* modify: three bMsgIndex, bNumberMessage 00 */
+#define UCCID_PINQ_MODIFY_THREE_MESSAGES 0x020u /* modify: bNumberMessage 03 */
+#define UCCID_PINQ_MODIFY_INDEXES_KEPT  0x040u  /* modify: three bMsgIndex, bNumberMessage as it is */
+#define UCCID_PINQ_MODIFY_NO_ZERO_MESSAGES 0x080u /* modify: bNumberMessage 00 refused, FF taken */
+#define UCCID_PINQ_APPEND_ESCAPE        0x100u  /* verify, case 1, no PIN block: Escape 80 02 00 first */
+#define UCCID_PINQ_KEY_RELEASE          0x200u  /* verify: 250 ms for the Enter key to come up first */
 
 /* ---- openlock.c: the open lock of a named reader, and lock-file holders ---- */
 
@@ -429,6 +451,19 @@ int uccid_char_t1(struct uccid_reader *r, struct uslot *s, const uint8_t *blk, s
 /* A PPS request and the card's answer (PPSS PPS0, then what PPS0 announces), as uccid_char_xfr; cap >= 6. */
 int uccid_char_pps(struct uccid_reader *r, struct uslot *s, const uint8_t *req, size_t len, uint8_t *in, size_t cap,
 		   struct ccid_msg *m);
+
+/* ---- t1xfr.c: T=1 blocks at TPDU and character level, s->op held ---- */
+
+/*
+ * Send the block the slot's T=1 engine has due by XfrBlock (at the character level by
+ * uccid_char_t1) and feed it the
+ * answer (a mute card or a parity error as nothing received, *lost saying
+ * why); *st is the engine's next state.  Returns 0, or the exchange's errno
+ * (the engine then waits for an answer that will not come: the caller ends).
+ */
+int uccid_t1_step(struct uccid_reader *r, struct uslot *s, int *st, int *lost);
+/* The exchange's end: the response length for CCID_T1_DONE, else an errno. */
+ssize_t uccid_t1_result(struct uslot *s, int st, int lost);
 
 /* ---- gate.c: the slot gate ---- */
 

@@ -278,6 +278,40 @@ int uccid_slot_status(struct uccid_reader *r, unsigned slot, struct uccid_slot_s
 ssize_t uccid_transmit(struct uccid_reader *r, unsigned slot, const uint8_t *apdu, size_t len, uint8_t *rsp,
 		       size_t cap);
 
+/*
+ * PIN entry on the reader's keypad: PC_to_RDR_Secure (CCID §6.1.11) with
+ * bPINOperation op (CCID_PIN_OP_VERIFY 0, CCID_PIN_OP_MODIFY 1) and pin, the
+ * CCID PIN verification or modification data structure (abPINDataStructure,
+ * the APDU template last; <uccid/ccid/pin.h> decodes it), checked before it
+ * is sent.  At every exchange level the reader declares: at TPDU level under
+ * T=1 the APDU travels in the I-block the session's T=1 state gives
+ * (bTeoPrologue is filled in here), the card's answer block is checked and
+ * the sequence numbers move on, and whatever blocks follow (S(WTX), a chained
+ * response) are exchanged as for uccid_transmit(); at extended-APDU level a
+ * chained response is collected.  The reader's PIN-pad faults known by
+ * VID:PID are worked around (uccid_info().quirks names them).  The call
+ * waits for the person at the keypad: up to bTimeOut seconds (0: 90) per PIN
+ * entered, beyond the exchange deadline.  Returns the response APDU's length
+ * (SW1 SW2 last); an entry the reader ended itself is answered as PC/SC part
+ * 10 gives it — 64 00 timed out, 64 01 cancelled (the reader's bError is in
+ * uccid_last_error()), or the 64 02 / 64 03 the reader sent.  Errors: those
+ * above, and -EINVAL (op, or a structure ccid_pin_decode refuses), -ENOTSUP
+ * (the reader has no PIN pad for op, bPINSupport, or the card runs T=1 at
+ * TPDU level and the template is longer than IFSC), -EMSGSIZE (the message
+ * exceeds dwMaxCCIDMessageLength).
+ */
+ssize_t uccid_secure(struct uccid_reader *r, unsigned slot, uint8_t op, const uint8_t *pin, size_t len, uint8_t *rsp,
+		     size_t cap);
+
+/* What the reader's PIN pad takes (PC/SC part 10 FEATURE_GET_TLV_PROPERTIES). */
+struct uccid_pin_properties {
+	uint8_t bPINSupport;            /* CCID: 01 verify, 02 modify */
+	uint16_t wLcdLayout;            /* lines (high byte) x characters (low byte); 0: no display */
+	uint8_t bEntryValidationCondition;      /* the conditions the reader may end an entry on */
+	uint8_t bMinPINSize, bMaxPINSize;       /* 0: not known */
+};
+int uccid_pin_properties(const struct uccid_reader *r, struct uccid_pin_properties *ret);
+
 /* PC_to_RDR_Escape: vendor data in, vendor data out.  Returns the response length. */
 ssize_t uccid_escape(struct uccid_reader *r, unsigned slot, const uint8_t *data, size_t len, uint8_t *rsp,
 		     size_t cap);

@@ -68,7 +68,13 @@
  *       with x tries left, and 6983 when that was the last try; when blocked
  *       6983 even for the right PIN.  Lc > 8: 6700, counter untouched.
  *       VERIFY without data: 9000 if verified, 63Cx if not, 6983 if
- *       blocked.  P1 != 00 or P2 != 80: 6A86.
+ *       blocked.  P1 != 00 or P2 != 80: 6A86.  Trailing FF bytes pad the
+ *       PIN (a PIN pad's block) and are not part of it.
+ *   CHANGE REFERENCE DATA 00 24 P1 80 Lc DATA: P1 00: the current PIN then
+ *       the new one (two FF-padded 8-byte fields when Lc is 16, else the
+ *       current PIN's length first); a wrong current PIN counts as in
+ *       VERIFY.  P1 01: the new PIN alone, 6982 unless verified.  The new
+ *       PIN has 4..8 digits (else 6700); then 9000, verified, tries reset.
  *   READ BINARY 00 B0 P1 P2 Le (or 00 B0 P1 P2 00 Le1 Le2): offset P1P2.
  *       P1 bit 8 set (short EF identifier, §11.2.2) is 6B00: the EF has no
  *       SFI.  No EF selected: 6986.  Offset >= 4096: 6B00.  Returns

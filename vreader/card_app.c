@@ -20,6 +20,7 @@ const uint8_t vcard_aid[7] = { 0xF0, 0x75, 0x63, 0x63, 0x69, 0x64, 0x01 };
 
 #define INS_SELECT 0xA4
 #define INS_VERIFY 0x20
+#define INS_CHANGE_REFERENCE_DATA 0x24
 #define INS_READ_BINARY 0xB0
 #define INS_UPDATE_BINARY 0xD6
 #define INS_GET_CHALLENGE 0x84
@@ -166,24 +167,88 @@ static size_t do_select(struct vcard *card, const struct vcard_cmd *c)
 	}
 }
 
+/* A PIN field: its digits, without the FF bytes that pad it to a PIN pad's block. */
+static size_t pin_digits(const uint8_t *p, size_t n)
+{
+	while (n && p[n - 1] == 0xFF)
+		n--;
+	return n;
+}
+
+static bool pin_matches(const struct vcard *card, const uint8_t *p, size_t n)
+{
+	n = pin_digits(p, n);
+	return n == card->cfg.pin_len && !memcmp(p, card->cfg.pin, n);
+}
+
+/* A wrong PIN: one try less (ISO 7816-4 §11.5.6, 63Cx), blocked at none. */
+static size_t pin_wrong(struct vcard *card)
+{
+	card->pin_verified = false;
+	card->tries_left--;
+	return sw(card, 0, card->tries_left ? SW_TRIES(card->tries_left) : SW_PIN_BLOCKED);
+}
+
 static size_t do_verify(struct vcard *card, const struct vcard_cmd *c)
 {
 	if (c->p1 != 0x00 || c->p2 != 0x80)
 		return sw(card, 0, SW_WRONG_P1P2);
-	if (c->nc > VCARD_PIN_MAX)
+	if (pin_digits(c->data, c->nc) > VCARD_PIN_MAX)
 		return sw(card, 0, SW_WRONG_LENGTH);
 	if (!card->tries_left)
 		return sw(card, 0, SW_PIN_BLOCKED);
 	if (!c->nc)     /* retrieve the verification status (§11.5.6) */
 		return sw(card, 0, card->pin_verified ? SW_OK : SW_TRIES(card->tries_left));
-	if (c->nc == card->cfg.pin_len && !memcmp(c->data, card->cfg.pin, c->nc)) {
+	if (pin_matches(card, c->data, c->nc)) {
 		card->tries_left = card->cfg.pin_tries;
 		card->pin_verified = true;
 		return sw(card, 0, SW_OK);
 	}
-	card->pin_verified = false;
-	card->tries_left--;
-	return sw(card, 0, card->tries_left ? SW_TRIES(card->tries_left) : SW_PIN_BLOCKED);
+	return pin_wrong(card);
+}
+
+/*
+ * CHANGE REFERENCE DATA (ISO 7816-4 §11.5.7), P2 80.  P1 00: the current PIN
+ * then the new one — two 8-byte fields padded with FF when the data is 16
+ * bytes, else the current PIN's length first; a wrong current PIN costs a
+ * try.  P1 01: the new PIN alone, once the PIN is verified.  A new PIN has
+ * 4..8 ASCII digits.
+ */
+static size_t do_change_reference_data(struct vcard *card, const struct vcard_cmd *c)
+{
+	const uint8_t *np;
+	size_t nn;
+
+	if ((c->p1 != 0x00 && c->p1 != 0x01) || c->p2 != 0x80)
+		return sw(card, 0, SW_WRONG_P1P2);
+	if (!card->tries_left)
+		return sw(card, 0, SW_PIN_BLOCKED);
+	if (c->p1 == 0x01) {
+		if (!card->pin_verified)
+			return sw(card, 0, SW_NOT_ALLOWED_SECURITY);
+		np = c->data;
+		nn = c->nc;
+	} else {
+		size_t old = c->nc == 2 * VCARD_PIN_MAX ? VCARD_PIN_MAX : card->cfg.pin_len;
+
+		if (c->nc <= old)
+			return sw(card, 0, SW_WRONG_LENGTH);
+		if (!pin_matches(card, c->data, old))
+			return pin_wrong(card);
+		np = c->data + old;
+		nn = c->nc - old;
+	}
+	nn = pin_digits(np, nn);
+	if (nn < 4 || nn > VCARD_PIN_MAX)
+		return sw(card, 0, SW_WRONG_LENGTH);
+	for (size_t i = 0; i < nn; i++)
+		if (np[i] < '0' || np[i] > '9')
+			return sw(card, 0, SW_WRONG_PARAMS);
+	memcpy(card->cfg.pin, np, nn);
+	card->cfg.pin_len = nn;
+	card->tries_left = card->cfg.pin_tries;
+	card->pin_verified = true;
+	return sw(card, 0, SW_OK);
 }
 
 /* P1 bit 8 set would be a short EF identifier (§11.2.2): this EF has none. */
@@ -296,6 +361,8 @@ size_t vcard_app_exec(struct vcard *card, const struct vcard_cmd *c, uint32_t *w
 			return do_select(card, c);
 		case INS_VERIFY:
 			return do_verify(card, c);
+		case INS_CHANGE_REFERENCE_DATA:
+			return do_change_reference_data(card, c);
 		case INS_READ_BINARY:
 			return do_read_binary(card, c);
 		case INS_UPDATE_BINARY:

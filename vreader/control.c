@@ -167,6 +167,8 @@ static void status_line(struct vdev *d, unsigned slot, struct outbuf *o)
 	    st.pin_verified ? "verified" : "not-verified", st.pin_tries_left, vdev_fault_name(st.fault));
 	if (st.fault != VDEV_FAULT_NONE)
 		say(o, " (%s)", st.fault_left ? "" : "until cleared");
+	if (st.keypad)
+		say(o, " keypad=waiting (%s)", st.keypad_state);
 	say(o, "\n");
 }
 
@@ -207,6 +209,8 @@ static const char help_text[] =
 	"fault clear                  disarm every fault\n"
 	"faults                       list the fault names\n"
 	"hwerror [SLOT]               send RDR_to_PC_HardwareError (overcurrent)\n"
+	"keypad [slot=N] [KEYS...]    press keys on the PIN pad: digits, ok, clear, back, cancel;\n"
+	"                             without KEYS: ok waiting ... while a PIN entry waits, else error\n"
 	"journal [SLOT] [FROM]        the messages of a slot, from index FROM\n"
 	"journal clear                forget the journal of every slot\n"
 	"counters [reset]             message counters\n"
@@ -219,6 +223,59 @@ static const char help_text[] =
 	"usbip bad-actual-length [COUNT] [ep=EP]   the next IN completions (EP 81) say one byte too many\n"
 	"usbip restart MS             drop every connection, refuse connections for MS, serve again\n"
 	"quit                         close this connection\n";
+
+/* keypad [slot=N] [KEYS...]: a digit run is its digits pressed one by one. */
+static int cmd_keypad(struct vdev *d, int argc, char **w, struct outbuf *o, int64_t now)
+{
+	struct vdev_slot_status st;
+	unsigned slot = 0, pressed = 0;
+	int i = 1, r;
+
+	if (argc >= 2 && !strncmp(w[1], "slot=", 5)) {
+		unsigned long v;
+
+		if (number(w[1] + 5, VDEV_MAX_SLOTS - 1, &v) < 0 || v >= vdev_nslots(d)) {
+			say(o, "error: no slot '%s'\n", w[1] + 5);
+			return -EINVAL;
+		}
+		slot = (unsigned)v;
+		i = 2;
+	}
+	vdev_slot_status(d, slot, &st);
+	if (!st.keypad) {
+		say(o, "error: slot %u: no PIN entry in progress\n", slot);
+		return -ENOENT;
+	}
+	if (i == argc) {
+		say(o, "ok waiting slot %u (%s)\n", slot, st.keypad_state);
+		return 0;
+	}
+	for (; i < argc; i++) {
+		bool digits = strspn(w[i], "0123456789") == strlen(w[i]);
+		size_t n = digits ? strlen(w[i]) : 1;
+
+		for (size_t k = 0; k < n; k++) {
+			char one[2] = { w[i][k], 0 };
+
+			r = vdev_keypad(d, slot, digits ? one : w[i], now);
+			if (r == -EINVAL) {
+				say(o, "error: unknown key '%s' (digits, ok, clear, back, cancel)\n", w[i]);
+				return r;
+			}
+			if (r < 0) {
+				say(o, "error: slot %u: the PIN entry ended after %u keys\n", slot, pressed);
+				return r;
+			}
+			pressed++;
+		}
+	}
+	vdev_slot_status(d, slot, &st);
+	if (st.keypad)
+		say(o, "ok %u keys; waiting (%s)\n", pressed, st.keypad_state);
+	else
+		say(o, "ok %u keys; the entry ended\n", pressed);
+	return 0;
+}
 
 static int cmd_fault(struct vdev *d, int argc, char **w, struct outbuf *o)
 {
@@ -552,6 +609,8 @@ int vctl_execute(struct vctl *c, unsigned *current, const char *text, char *out,
 			return -EINVAL;
 		r = vdev_hardware_error(d, slot, now);
 		say(&o, r < 0 ? "error: %s\n" : "ok%s\n", r < 0 ? strerror(-r) : "");
+	} else if (!strcmp(w[0], "keypad")) {
+		r = cmd_keypad(d, argc, w, &o, now);
 	} else if (!strcmp(w[0], "journal")) {
 		r = cmd_journal(d, argc, w, &o);
 	} else if (!strcmp(w[0], "usbip")) {

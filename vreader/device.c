@@ -696,6 +696,14 @@ int vdev_remove_card(struct vdev *d, unsigned slot, int64_t now)
 	return 0;
 }
 
+int vdev_keypad(struct vdev *d, unsigned slot, const char *key, int64_t now)
+{
+	if (!d || slot >= d->nslots || !key)
+		return -EINVAL;
+	advance(d, now);
+	return vdev_slot_keypad(d, &d->slots[slot], key, now);
+}
+
 int vdev_swap_card(struct vdev *d, unsigned slot, int64_t now)
 {
 	struct vcard *fresh;
@@ -770,6 +778,9 @@ int vdev_slot_status(const struct vdev *d, unsigned slot, struct vdev_slot_statu
 	}
 	ret->fault = s->fault;
 	ret->fault_left = s->fault_left;
+	ret->keypad = s->pin.active && s->work.active && s->work.seq == s->pin.seq;
+	if (ret->keypad)
+		vpin_describe(&s->pin, ret->keypad_state, sizeof(ret->keypad_state));
 	return 0;
 }
 

@@ -36,6 +36,8 @@ enum vdev_profile {
 	VDEV_PROFILE_EXTENDED_APDU,  /* short and extended APDU level, 271-byte messages: chaining */
 	VDEV_PROFILE_MULTI_SLOT,     /* 4 slots, 2 busy at once, short APDU level */
 	VDEV_PROFILE_MECHANICAL,     /* TPDU T=1 with card eject and lock mechanism */
+	VDEV_PROFILE_PINPAD,         /* short APDU level, a PIN pad (verify, modify) and a 2x16 display */
+	VDEV_PROFILE_PINPAD_T1,      /* TPDU level, card offers T=1, a PIN pad without display */
 	VDEV_PROFILE_CHAR_T0,        /* character level, card offers T=0 */
 	/* the ICCD tokens come after the CCID readers: VDEV_PROFILE_ICCD_A is the first */
 	VDEV_PROFILE_ICCD_A,         /* USB ICCD version A token: control pipe, T=0-like exchange */
@@ -114,6 +116,13 @@ int vdev_swap_card(struct vdev *d, unsigned slot, int64_t now);
  */
 int vdev_set_atr(struct vdev *d, unsigned slot, const uint8_t *atr, size_t len);
 
+/*
+ * A key on the PIN pad of slot, as a person presses it: "0".."9", "ok",
+ * "clear", "back", "cancel" (vreader/pinpad.h).  Returns 0, -EINVAL (bad
+ * slot or key), -ENOENT (no PIN entry in progress on slot).
+ */
+int vdev_keypad(struct vdev *d, unsigned slot, const char *key, int64_t now);
+
 /* Queue an RDR_to_PC_HardwareError (overcurrent) for slot. */
 int vdev_hardware_error(struct vdev *d, unsigned slot, int64_t now);
 
@@ -132,7 +141,8 @@ enum vdev_fault {
 	VDEV_FAULT_HW_ERROR,          /* the command fails with HW_ERROR and a HardwareError interrupt */
 	VDEV_FAULT_STALL,             /* bulk-IN stalls instead of answering */
 	VDEV_FAULT_LATENCY,           /* every answer is delayed by arg ms */
-	VDEV_FAULT_T1_EDC,            /* the card's next T=1 block has a corrupted EDC */
+	VDEV_FAULT_T1_EDC,            /* the card's next T=1 block has a corrupted EDC (arg 1, on a PIN
+					 pad: the PIN block the reader sends the card instead) */
 	VDEV_FAULT_REMOVE_MID_APDU,   /* the card is pulled while it processes the command */
 	VDEV_FAULT_DROP_CONNECTION,   /* the transport drops the connection mid-answer */
 	VDEV_FAULT_PPS_WRONG,         /* the card answers the next PPS naming the other protocol */
@@ -186,6 +196,8 @@ struct vdev_slot_status {
 	unsigned pin_tries_left;
 	enum vdev_fault fault;
 	unsigned fault_left;
+	bool keypad;                  /* a PIN entry waits for the keypad */
+	char keypad_state[48];        /* then: "verify entry 1/1 digits 0" */
 };
 int vdev_slot_status(const struct vdev *d, unsigned slot, struct vdev_slot_status *ret);
 

@@ -8,6 +8,7 @@
 
 #include "ccid/message.h"
 #include "vreader/device.h"
+#include "vreader/pinpad.h"
 #include "vreader/iccd.h"
 
 /* A message waiting on bulk-IN or interrupt-IN. */
@@ -48,6 +49,7 @@ struct vslot {
 	uint8_t class_get_response, class_envelope;   /* T0APDU */
 
 	struct vwork work;
+	struct vpin pin;                /* a PIN entry on the keypad: work waits for it (pinpad.h) */
 	bool abort_pending;             /* control ABORT seen, bulk Abort not yet */
 	uint8_t abort_seq;
 
@@ -122,6 +124,8 @@ void vdev_slot_advance(struct vdev *d, struct vslot *s, int64_t now);
 int64_t vdev_slot_next_event(const struct vdev *d, const struct vslot *s);
 void vdev_slot_abort_control(struct vdev *d, uint8_t slot, uint8_t seq, int64_t now);
 void vdev_slot_reset_state(struct vdev *d, struct vslot *s);
+/* A key on the keypad for the PIN entry in progress on s (vdev_keypad). */
+int vdev_slot_keypad(struct vdev *d, struct vslot *s, const char *key, int64_t now);
 /* XfrBlock at the character level (slot_char.c): the answer to send, its data in s->rsp. */
 struct vdev_char_answer {
 	uint8_t cmd_status, error;

@@ -21,6 +21,8 @@ static const char *const profile_names[VDEV_PROFILE_COUNT] = {
 	[VDEV_PROFILE_EXTENDED_APDU] = "extended-apdu",
 	[VDEV_PROFILE_MULTI_SLOT] = "multi-slot",
 	[VDEV_PROFILE_MECHANICAL] = "mechanical",
+	[VDEV_PROFILE_PINPAD] = "pinpad",
+	[VDEV_PROFILE_PINPAD_T1] = "pinpad-t1",
 	[VDEV_PROFILE_CHAR_T0] = "char-t0",
 	[VDEV_PROFILE_ICCD_A] = "iccd-a",
 	[VDEV_PROFILE_ICCD_B] = "iccd-b",
@@ -127,6 +129,17 @@ int vdev_profile_config(enum vdev_profile p, struct vdev_config *cfg)
 	case VDEV_PROFILE_MECHANICAL:
 		d->dwFeatures |= CCID_FEAT_LEVEL_TPDU;
 		d->dwMechanical = CCID_MECHANICAL_EJECT | CCID_MECHANICAL_LOCK;
+		break;
+	case VDEV_PROFILE_PINPAD:
+		/* a keypad reader: the host sends PC_to_RDR_Secure, the person types (vreader/pinpad.c) */
+		d->dwFeatures |= CCID_FEAT_LEVEL_SHORT_APDU | CCID_FEAT_AUTO_CONF_ATR | CCID_FEAT_AUTO_PPS_CUR;
+		d->bPINSupport = CCID_PIN_VERIFY | CCID_PIN_MODIFY;
+		d->wLcdLayout = 0x0210;         /* 2 lines of 16 characters */
+		break;
+	case VDEV_PROFILE_PINPAD_T1:
+		/* TPDU under T=1: the host's T=1 state frames the PIN block (bTeoPrologue) */
+		d->dwFeatures |= CCID_FEAT_LEVEL_TPDU;
+		d->bPINSupport = CCID_PIN_VERIFY | CCID_PIN_MODIFY;
 		break;
 	case VDEV_PROFILE_CHAR_T0:
 		/* character level (0): the host runs procedure bytes and PPS itself */

@@ -3,8 +3,10 @@
  * The PC_to_RDR commands of the virtual CCID reader (CCID 1.1 §6.1), per
  * slot: power, parameters, XfrBlock at the character (slot_char.c), TPDU,
  * short-APDU and extended-APDU levels (with wLevelParameter / bChainParameter chaining),
- * Escape, IccClock, T0APDU, Mechanical, Abort and
- * SetDataRateAndClockFrequency; answers scheduled with time extensions while
+ * Escape, IccClock, T0APDU, Mechanical, Abort,
+ * SetDataRateAndClockFrequency and, on readers with bPINSupport, Secure
+ * (the keypad in pinpad.c: the command waits for the PIN typed, with time
+ * extensions, then the APDU goes to the card at the reader's level); answers scheduled with time extensions while
  * the card works, and the faults armed on the slot applied to them.
  */
 #include "config.h"
@@ -24,6 +26,7 @@ void vdev_slot_reset_state(struct vdev *d, struct vslot *s)
 	(void)d;
 	free(s->work.answer);
 	memset(&s->work, 0, sizeof(s->work));
+	s->pin.active = false;
 	s->abort_pending = false;
 	s->cmd_len = 0;
 	s->cmd_chaining = false;
@@ -217,12 +220,19 @@ static void refuse(struct vdev *d, struct vslot *s, uint8_t cmd_type, uint8_t se
 	(void)now;
 }
 
+static void pin_finish(struct vdev *d, struct vslot *s, enum vpin_result res, int64_t now);
+
 void vdev_slot_advance(struct vdev *d, struct vslot *s, int64_t now)
 {
 	struct vwork *w = &s->work;
 
 	if (!w->active)
 		return;
+	if (s->pin.active && w->seq == s->pin.seq && s->pin.deadline <= now) {
+		pin_finish(d, s, vpin_expire(&s->pin), now);
+		if (!w->active)
+			return;
+	}
 	/* CCID §6.2.6: bmCommandStatus 2 with bError the BWT multiplier, while the card works. */
 	while (w->next_te <= now && w->next_te < w->due) {
 		uint8_t msg[CCID_HEADER_SIZE];
@@ -264,6 +274,7 @@ static void abort_work(struct vdev *d, struct vslot *s)
 		memset(&s->work, 0, sizeof(s->work));
 		vdev_queue_bulk(d, (int)s->index, msg, sizeof(msg), VUSB_IN_DATA, true);
 	}
+	s->pin.active = false;
 	s->cmd_len = 0;
 	s->cmd_chaining = false;
 	s->rsp_len = s->rsp_off = 0;
@@ -715,6 +726,161 @@ static void cmd_set_rate(struct vdev *d, struct vslot *s, const struct ccid_msg 
 	vdev_answer(d, s, CCID_RDR_TO_PC_DATA_RATE_AND_CLOCK_FREQUENCY, m->bSeq, CCID_CMD_OK, 0, 0, out, 8, 0, now);
 }
 
+/* ---- PIN entry on the keypad (CCID §6.1.11) ---- */
+
+/*
+ * The APDU the keypad built goes to the card as the reader's level frames it:
+ * at APDU levels as an APDU; at TPDU level under T=0 as a TPDU (a case-1
+ * APDU gets P3 00); under T=1 in the I-block whose NAD and PCB the host gave
+ * in bTeoPrologue, LEN and EDC the reader's (the card's answer block goes
+ * back as it is, CCID §6.1.11).
+ */
+static void pin_to_card(struct vdev *d, struct vslot *s, const uint8_t *apdu, size_t n, int64_t now)
+{
+	uint32_t work = 0;
+	int r;
+
+	if (ccid_class_desc_level(&d->cfg.desc) != CCID_LEVEL_TPDU) {
+		run_apdu(d, s, s->pin.seq, apdu, n, now);
+		return;
+	}
+	if (s->protocol == CCID_PROTOCOL_T1) {
+		uint8_t blk[CCID_T1_BLOCK_MAX];
+		enum ccid_edc edc = s->params[1] & 0x01 ? CCID_EDC_CRC : CCID_EDC_LRC;
+		int bl = ccid_t1_block_encode(s->pin.p.bTeoPrologue[0], s->pin.p.bTeoPrologue[1], apdu, n, edc, blk,
+					      sizeof(blk));
+
+		/*
+		 * The t1-edc fault garbles the card's answer block here too (the host recovers by
+		 * XfrBlock); with ARG 1, the PIN block on its way to the card instead: the card asks for it
+		 * again, and only the reader has the PIN.
+		 */
+		bool garble = s->fault == VDEV_FAULT_T1_EDC && (!s->fault_on || s->fault_on == CCID_PC_TO_RDR_SECURE);
+		bool to_card = garble && s->fault_arg == 1;
+
+		if (garble && to_card && bl > 0 && take_fault(d, s, true) == VDEV_FAULT_T1_EDC)
+			blk[bl - 1] ^= 0x5A;
+		r = bl < 0 ? bl : vcard_t1_block(s->card, blk, (size_t)bl, s->rsp, CCID_MAX_DATA_LENGTH, &work);
+		if (garble && !to_card && r > 0 && take_fault(d, s, true) == VDEV_FAULT_T1_EDC)
+			s->rsp[r - 1] ^= 0x5A;
+	} else {
+		uint8_t tpdu[VPIN_TEMPLATE_MAX + 2];
+
+		memcpy(tpdu, apdu, n);
+		if (n == 4)
+			tpdu[n++] = 0;
+		r = vcard_t0_tpdu(s->card, tpdu, n, s->rsp, CCID_MAX_DATA_LENGTH, &work);
+	}
+	if (r <= 0 || (size_t)r > MAX_DATA(d)) {
+		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, s->pin.seq, CCID_CMD_FAILED,
+			    r <= 0 ? CCID_ERR_ICC_MUTE : CCID_ERR_XFR_OVERRUN, 0, NULL, 0, r <= 0 ? d->cfg.mute_ms : 0,
+			    now);
+		return;
+	}
+	vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, s->pin.seq, CCID_CMD_OK, 0, 0, s->rsp, (size_t)r, work, now);
+}
+
+/* The entry ended (res): answer the Secure command that waited for it. */
+static void pin_finish(struct vdev *d, struct vslot *s, enum vpin_result res, int64_t now)
+{
+	static const uint8_t mismatch[] = { 0x64, 0x02 };   /* PC/SC part 10: the two new PINs differ */
+	uint8_t apdu[VPIN_TEMPLATE_MAX + 2 * CCID_PIN_MAX_DIGITS];
+	uint8_t seq = s->pin.seq;
+	ssize_t n;
+
+	if (res == VPIN_MORE) {
+		/* the next PIN of a modification: its own time-out */
+		s->work.due = s->pin.deadline;
+		return;
+	}
+	free(s->work.answer);
+	memset(&s->work, 0, sizeof(s->work));
+	s->pin.active = false;
+	vdev_log(d, "slot %u: PIN entry %s", s->index,
+		 res == VPIN_DONE ? "complete" : res == VPIN_CANCELLED ? "cancelled"
+					       : res == VPIN_TIMEOUT ? "timed out" : "confirmation differs");
+	switch (res) {
+	case VPIN_CANCELLED:
+	case VPIN_TIMEOUT:
+		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, seq, CCID_CMD_FAILED,
+			    res == VPIN_CANCELLED ? CCID_ERR_PIN_CANCELLED : CCID_ERR_PIN_TIMEOUT, 0, NULL, 0, 0, now);
+		return;
+	case VPIN_MISMATCH:
+		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, seq, CCID_CMD_OK, 0, 0, mismatch, sizeof(mismatch), 0, now);
+		return;
+	default:
+		break;
+	}
+	n = vpin_apdu(&s->pin, apdu, sizeof(apdu));
+	if (n < 0 || !s->card || !s->powered) {
+		/* a PIN the template cannot take (it was checked when the entry began), or the card went */
+		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, seq, CCID_CMD_FAILED,
+			    n < 0 ? CCID_OFF_DATA + 2 : CCID_ERR_ICC_MUTE, 0, NULL, 0, 0, now);
+		return;
+	}
+	pin_to_card(d, s, apdu, (size_t)n, now);
+}
+
+static void cmd_secure(struct vdev *d, struct vslot *s, const struct ccid_msg *m, int64_t now)
+{
+	uint8_t need;
+	int bad;
+
+	if (!d->cfg.desc.bPINSupport) {
+		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, m->bSeq, CCID_CMD_FAILED, CCID_ERR_CMD_NOT_SUPPORTED, 0,
+			    NULL, 0, 0, now);
+		return;
+	}
+	if (!s->card || !s->powered) {
+		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, m->bSeq, CCID_CMD_FAILED, CCID_ERR_ICC_MUTE, 0, NULL, 0, 0,
+			    now);
+		return;
+	}
+	/* one message: wLevelParameter 0 (CCID §6.1.11); the operation the reader declares */
+	need = m->dwLength && m->abData[0] == CCID_PIN_OP_MODIFY ? CCID_PIN_MODIFY : CCID_PIN_VERIFY;
+	if (m->xfr.wLevelParameter)
+		bad = CCID_OFF_B8;
+	else if (!(d->cfg.desc.bPINSupport & need))
+		bad = CCID_OFF_DATA;
+	else
+		bad = vpin_start(&s->pin, m->abData, m->dwLength, m->bSeq, now, d->cfg.idVendor, d->cfg.idProduct);
+	/* T=1 at TPDU level: the prologue must open an I-block whose LEN is the template's */
+	if (!bad && ccid_class_desc_level(&d->cfg.desc) == CCID_LEVEL_TPDU && s->protocol == CCID_PROTOCOL_T1) {
+		if (s->pin.p.bTeoPrologue[1] & 0x80)
+			bad = (int)(CCID_OFF_DATA + 1 + s->pin.p.teo_offset + 1);
+		else if (s->pin.p.bTeoPrologue[2] != s->pin.p.apdu_len)
+			bad = (int)(CCID_OFF_DATA + 1 + s->pin.p.teo_offset + 2);
+	}
+	if (bad) {
+		s->pin.active = false;
+		vdev_log(d, "slot %u: Secure refused: bad parameter at offset %d", s->index, bad);
+		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, m->bSeq, CCID_CMD_FAILED, (uint8_t)bad, 0, NULL, 0, 0, now);
+		return;
+	}
+	s->pps_window = false;
+	{
+		char what[64];
+
+		vpin_describe(&s->pin, what, sizeof(what));
+		vdev_log(d, "slot %u: keypad: waiting for the PIN (%s)", s->index, what);
+	}
+	/* nothing to send until the keypad has the PIN: time extensions meanwhile */
+	schedule(d, s, CCID_RDR_TO_PC_DATA_BLOCK, m->bSeq, NULL, 0, s->pin.deadline, now, false);
+}
+
+int vdev_slot_keypad(struct vdev *d, struct vslot *s, const char *key, int64_t now)
+{
+	int res;
+
+	if (!s->pin.active || !s->work.active || s->work.seq != s->pin.seq)
+		return -ENOENT;
+	res = vpin_key(&s->pin, key, now);
+	if (res < 0)
+		return res;
+	pin_finish(d, s, (enum vpin_result)res, now);
+	return 0;
+}
+
 static unsigned busy_slots(const struct vdev *d)
 {
 	unsigned n = 0;
@@ -796,8 +962,8 @@ void vdev_handle_command(struct vdev *d, const uint8_t *buf, size_t len, int64_t
 	case CCID_PC_TO_RDR_T0APDU: cmd_t0apdu(d, s, &m, now); break;
 	case CCID_PC_TO_RDR_MECHANICAL: cmd_mechanical(d, s, &m, now); break;
 	case CCID_PC_TO_RDR_SET_DATA_RATE_AND_CLOCK_FREQUENCY: cmd_set_rate(d, s, &m, now); break;
+	case CCID_PC_TO_RDR_SECURE: cmd_secure(d, s, &m, now); break;
 	default:
-		/* Secure: no PIN pad in any profile */
 		refuse(d, s, type, seq, CCID_ERR_CMD_NOT_SUPPORTED, now);
 		break;
 	}

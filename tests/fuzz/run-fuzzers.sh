@@ -24,12 +24,12 @@ build=${1:?usage: $0 [-t SECONDS] [-m] BUILDDIR [HARNESS...]}
 shift
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "$build" && pwd)
-harnesses=${*:-message class_desc usb_desc atr t1 t0 usbip iccd}
+harnesses=${*:-message class_desc usb_desc atr t1 t0 usbip iccd pin}
 CC_FUZZ=${CC_FUZZ:-clang}
 out=$build/fuzz
 mkdir -p "$out"
 
-codec="field status message message_describe interrupt class_desc usb_desc atr pps timing t1_block t1 t0 iccd"
+codec="field status message message_describe interrupt class_desc usb_desc atr pps timing t1_block t1 t0 iccd pin"
 sources=""
 for f in $codec; do sources="$sources $src/ccid/$f.c"; done
 sources="$sources $src/usbip/usbip_wire.c"

@@ -1,0 +1,678 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * PIN entry on a keypad, end to end in one process: uccid_secure() (the
+ * driver) against the virtual reader's PIN pad (vreader/pinpad.c) and its
+ * card, at every exchange level: short and extended APDU, TPDU under T=0
+ * and under T=1 (where the host's T=1 state frames the PIN block).  A thread
+ * waits in uccid_secure while the test types on the keypad, as a person
+ * would: the right PIN, a wrong one, cancel, nothing (the time-out), a
+ * modification with its confirmation, a confirmation that differs.  After
+ * each, an ordinary APDU must still go through: at T=1 that proves the
+ * sequence numbers moved on (or stood) as the reader's answer said.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <time.h>
+
+#include "ccid/ccid.h"
+#include "session/uccid.h"
+#include "tests/testutil.h"
+#include "util/clock.h"
+#include "vreader/device.h"
+#include "vreader/transport_inproc.h"
+
+struct rig {
+	struct vdev *d;
+	struct uccid_transport *t;
+	struct uccid_reader *r;
+	const char *name;
+};
+
+/* The readers a PIN pad is tried on: the two pinpad profiles, and T=0 / extended readers given a keypad. */
+static const struct level {
+	enum vdev_profile p;
+	bool add_pinpad;
+} levels[] = {
+	{ VDEV_PROFILE_PINPAD, false },
+	{ VDEV_PROFILE_PINPAD_T1, false },
+	{ VDEV_PROFILE_TPDU_T0, true },
+	{ VDEV_PROFILE_EXTENDED_APDU, true },
+};
+#define NLEVELS (sizeof(levels) / sizeof(levels[0]))
+
+static void quiet_log(void *ctx, enum uccid_log_level level, const char *msg)
+{
+	(void)ctx;
+	if (getenv("UCCID_TEST_VERBOSE"))
+		fprintf(stderr, "[%d] %s\n", level, msg);
+}
+
+static struct rig *rig_new_cfg(struct vdev_config *cfg, const char *name)
+{
+	struct rig *g = calloc(1, sizeof(*g));
+	struct uccid_options o = { .exchange_deadline_ms = 10000, .log = quiet_log, .log_level = UCCID_LOG_DEBUG };
+	uint8_t atr[33];
+	char err[256] = "";
+
+	cfg->time_extension_ms = 100;
+	g->name = name;
+	g->d = vdev_new(cfg);
+	ck_assert_ptr_nonnull(g->d);
+	ck_assert_int_eq(vreader_inproc_open(g->d, &g->t), 0);
+	ck_assert_msg(uccid_open_transport(g->t, &o, &g->r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(uccid_power_on(g->r, 0, UCCID_VOLTAGE_AUTO, atr, sizeof(atr)) > 0, "%s: power on", name);
+	return g;
+}
+
+static struct rig *rig_new(const struct level *lv)
+{
+	struct vdev_config cfg;
+
+	ck_assert_int_eq(vdev_profile_config(lv->p, &cfg), 0);
+	if (lv->add_pinpad)
+		cfg.desc.bPINSupport = CCID_PIN_VERIFY | CCID_PIN_MODIFY;
+	return rig_new_cfg(&cfg, vdev_profile_name(lv->p));
+}
+
+struct scan {
+	unsigned resynch;
+};
+
+/* S(RESYNCH request) blocks the host sent (XfrBlock at TPDU level, PCB C0). */
+static void scan_fn(struct vdev *d, void *ctx)
+{
+	struct vdev_journal_entry e[256];
+	struct scan *sc = ctx;
+	size_t n = vdev_journal(d, 0, 0, e, 256);
+
+	for (size_t i = 0; i < n; i++)
+		if (e[i].from_host && e[i].bMessageType == CCID_PC_TO_RDR_XFR_BLOCK && e[i].ndata >= 2
+		    && e[i].data[1] == 0xC0)
+			sc->resynch++;
+}
+
+/*
+ * The T=1 sequence numbers were right all along: neither side ever had to
+ * resynchronise (the engine would recover, hiding a wrong N(S) from the APDUs).
+ */
+static void rig_free(struct rig *g)
+{
+	struct scan sc = { 0 };
+
+	vreader_inproc_call(g->t, scan_fn, &sc);
+	ck_assert_msg(sc.resynch == 0, "%s: %u S(RESYNCH) sent", g->name, sc.resynch);
+	uccid_close(g->r);
+	vdev_free(g->d);
+	free(g);
+}
+
+/* ---- the keypad, from the test thread ---- */
+
+struct keyarg {
+	const char *key;
+	int rc;
+	struct vdev_slot_status st;
+};
+
+static void press_fn(struct vdev *d, void *ctx)
+{
+	struct keyarg *k = ctx;
+
+	k->rc = vdev_keypad(d, 0, k->key, uccid_mono_us());
+}
+
+static void status_fn(struct vdev *d, void *ctx)
+{
+	struct keyarg *k = ctx;
+
+	vdev_slot_status(d, 0, &k->st);
+}
+
+/* Wait (bounded) until the reader waits for the keypad: the Secure command has arrived. */
+static void wait_keypad(struct rig *g, const char *state)
+{
+	int64_t until = uccid_mono_ms() + 5000;
+	struct keyarg k = { 0 };
+
+	for (;;) {
+		vreader_inproc_call(g->t, status_fn, &k);
+		if (k.st.keypad && (!state || strstr(k.st.keypad_state, state)))
+			return;
+		ck_assert_msg(uccid_mono_ms() < until, "%s: the reader never waited for the keypad (%s)", g->name,
+			      state ? state : "");
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+}
+
+/* Keys as words: a digit run is its digits one by one. */
+static void type(struct rig *g, const char *keys)
+{
+	char buf[128], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", keys);
+	for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		bool digits = strspn(w, "0123456789") == strlen(w);
+		size_t n = digits ? strlen(w) : 1;
+
+		for (size_t i = 0; i < n; i++) {
+			char one[2] = { w[i], 0 };
+			struct keyarg k = { .key = digits ? one : w };
+
+			vreader_inproc_call(g->t, press_fn, &k);
+			ck_assert_msg(k.rc == 0, "%s: key %s: %s", g->name, k.key, strerror(-k.rc));
+		}
+	}
+}
+
+/* ---- uccid_secure on its own thread ---- */
+
+struct job {
+	struct rig *g;
+	uint8_t op;
+	uint8_t pin[300];
+	size_t len;
+	uint8_t rsp[64];
+	ssize_t n;
+	pthread_t th;
+};
+
+static void *job_run(void *arg)
+{
+	struct job *j = arg;
+
+	j->n = uccid_secure(j->g->r, 0, j->op, j->pin, j->len, j->rsp, sizeof(j->rsp));
+	return NULL;
+}
+
+static void job_start(struct job *j)
+{
+	ck_assert_int_eq(pthread_create(&j->th, NULL, job_run, j), 0);
+}
+
+static unsigned job_sw(struct job *j)
+{
+	pthread_join(j->th, NULL);
+	ck_assert_msg(j->n >= 2, "%s: uccid_secure: %s", j->g->name, j->n < 0 ? uccid_strerror((int)j->n) : "short");
+	return (unsigned)j->rsp[j->n - 2] << 8 | j->rsp[j->n - 1];
+}
+
+/*
+ * PIN verification structure (CCID wire form): ASCII digits, an 8-byte block
+ * padded with FF by the template, 4..8 digits, the OK key.
+ */
+static void verify_struct(struct job *j, uint8_t timeout)
+{
+	static const uint8_t head[] = {
+		0,                      /* bTimeOut: set below */
+		0x82,                   /* bmFormatString: bytes, position 0, left, ASCII */
+		0x08,                   /* bmPINBlockString: no length field, 8-byte block */
+		0x00,                   /* bmPINLengthFormat */
+		0x08, 0x04,             /* wPINMaxExtraDigit: max 8, min 4 */
+		0x02,                   /* bEntryValidationCondition: OK key */
+		0x00,                   /* bNumberMessage */
+		0x09, 0x04,             /* wLangId */
+		0x00,                   /* bMsgIndex */
+		0x00, 0x00, 0x00,       /* bTeoPrologue */
+		0x00, 0x20, 0x00, 0x80, 0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+	};
+
+	memcpy(j->pin, head, sizeof(head));
+	j->pin[0] = timeout;
+	j->len = sizeof(head);
+	j->op = CCID_PIN_OP_VERIFY;
+}
+
+/*
+ * Modification: the current PIN, the new one and its confirmation, in two
+ * 8-byte blocks; bNumberMessage nmsg with the bMsgIndex bytes CCID carries
+ * for it (3 for a display, 0 as OpenSC sends to a reader without one).
+ */
+static void modify_struct_n(struct job *j, uint8_t nmsg)
+{
+	uint8_t head[] = {
+		10, 0x82, 0x08, 0x00,
+		0x00, 0x08,             /* bInsertionOffsetOld 0, bInsertionOffsetNew 8 */
+		0x08, 0x04,             /* max 8, min 4 */
+		0x03,                   /* bConfirmPIN: current PIN, and the new one twice */
+		0x02, nmsg, 0x09, 0x04,
+	};
+	static const uint8_t tail[] = { 0x00, 0x00, 0x00, 0x00, 0x24, 0x00, 0x80, 0x10 };
+	unsigned nidx = ccid_pin_modify_msg_indexes(nmsg);
+	size_t n = sizeof(head);
+
+	memcpy(j->pin, head, n);
+	for (unsigned i = 0; i < nidx; i++)
+		j->pin[n++] = (uint8_t)i;       /* bMsgIndex1.. */
+	memcpy(j->pin + n, tail, sizeof(tail));
+	n += sizeof(tail);
+	memset(j->pin + n, 0xFF, 16);
+	j->len = n + 16;
+	j->op = CCID_PIN_OP_MODIFY;
+}
+
+static void modify_struct(struct job *j)
+{
+	modify_struct_n(j, 3);
+}
+
+/* An ordinary APDU after the PIN entry: the card is there and the T=1 sequence holds. */
+static unsigned plain_verify(struct rig *g, const char *pin)
+{
+	uint8_t apdu[16] = { 0x00, 0x20, 0x00, 0x80 }, rsp[8];
+	size_t n = strlen(pin);
+	ssize_t got;
+
+	apdu[4] = (uint8_t)n;
+	memcpy(apdu + 5, pin, n);
+	got = uccid_transmit(g->r, 0, apdu, 5 + n, rsp, sizeof(rsp));
+	ck_assert_msg(got == 2, "%s: VERIFY after the PIN pad: %s", g->name, got < 0 ? uccid_strerror((int)got) : "?");
+	return (unsigned)rsp[0] << 8 | rsp[1];
+}
+
+START_TEST(test_verify)
+{
+	struct rig *g = rig_new(&levels[_i]);
+	struct job j = { .g = g };
+
+	verify_struct(&j, 10);
+	job_start(&j);
+	wait_keypad(g, "verify");
+	type(g, "123456 ok");
+	ck_assert_msg(job_sw(&j) == 0x9000, "%s: right PIN", g->name);
+	ck_assert_uint_eq(plain_verify(g, "123456"), 0x9000);
+	rig_free(g);
+}
+END_TEST
+
+START_TEST(test_wrong_pin)
+{
+	struct rig *g = rig_new(&levels[_i]);
+	struct job j = { .g = g };
+
+	verify_struct(&j, 10);
+	job_start(&j);
+	wait_keypad(g, NULL);
+	/* a correction on the way: 1239 <- 9, then 99 */
+	type(g, "1239 back 99 ok");
+	ck_assert_msg(job_sw(&j) == 0x63C2, "%s: a wrong PIN is 63C2", g->name);
+	ck_assert_uint_eq(plain_verify(g, "123456"), 0x9000);
+	rig_free(g);
+}
+END_TEST
+
+START_TEST(test_cancel)
+{
+	struct rig *g = rig_new(&levels[_i]);
+	struct job j = { .g = g };
+	struct uccid_reader_error e;
+
+	verify_struct(&j, 10);
+	job_start(&j);
+	wait_keypad(g, NULL);
+	type(g, "12 cancel");
+	ck_assert_msg(job_sw(&j) == 0x6401, "%s: cancel is 64 01", g->name);
+	ck_assert_int_eq(uccid_last_error(g->r, 0, &e), 0);
+	ck_assert_uint_eq(e.bError, CCID_ERR_PIN_CANCELLED);
+	/* nothing reached the card: at T=1 the sequence numbers stood */
+	ck_assert_uint_eq(plain_verify(g, "123456"), 0x9000);
+	rig_free(g);
+}
+END_TEST
+
+START_TEST(test_timeout)
+{
+	struct rig *g = rig_new(&levels[_i]);
+	struct job j = { .g = g };
+	int64_t t0 = uccid_mono_ms();
+
+	verify_struct(&j, 1);           /* bTimeOut 1 s; OK never comes */
+	job_start(&j);
+	wait_keypad(g, NULL);
+	type(g, "123");
+	ck_assert_msg(job_sw(&j) == 0x6400, "%s: a time-out is 64 00", g->name);
+	ck_assert_int_lt(uccid_mono_ms() - t0, 5000);
+	ck_assert_uint_eq(plain_verify(g, "123456"), 0x9000);
+	rig_free(g);
+}
+END_TEST
+
+START_TEST(test_modify)
+{
+	struct rig *g = rig_new(&levels[_i]);
+	struct job j = { .g = g };
+
+	modify_struct(&j);
+	job_start(&j);
+	wait_keypad(g, "entry 1/3");
+	type(g, "123456 ok");
+	wait_keypad(g, "entry 2/3");
+	type(g, "24680 ok");
+	wait_keypad(g, "entry 3/3");
+	type(g, "24680 ok");
+	ck_assert_msg(job_sw(&j) == 0x9000, "%s: CHANGE REFERENCE DATA", g->name);
+	ck_assert_uint_eq(plain_verify(g, "123456"), 0x63C2);
+	ck_assert_uint_eq(plain_verify(g, "24680"), 0x9000);
+
+	/* the confirmation differs: the reader says so (64 02), the card is not asked */
+	memset(&j, 0, sizeof(j));
+	j.g = g;
+	modify_struct(&j);
+	job_start(&j);
+	wait_keypad(g, NULL);
+	type(g, "24680 ok 1111 ok 2222 ok");
+	ck_assert_msg(job_sw(&j) == 0x6402, "%s: mismatch is 64 02", g->name);
+	ck_assert_uint_eq(plain_verify(g, "24680"), 0x9000);
+	rig_free(g);
+}
+END_TEST
+
+struct journal_scan {
+	unsigned secure_at, rblocks_after;
+};
+
+static void fault_edc_fn(struct vdev *d, void *ctx)
+{
+	(void)ctx;
+	vdev_set_fault(d, 0, VDEV_FAULT_T1_EDC, 0, 1);
+}
+
+/* R-blocks the host sent by XfrBlock after the last Secure (PCB 8x / 9x). */
+static void rblocks_fn(struct vdev *d, void *ctx)
+{
+	struct vdev_journal_entry e[256];
+	struct journal_scan *js = ctx;
+	size_t n = vdev_journal(d, 0, 0, e, 256);
+
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].from_host && e[i].bMessageType == CCID_PC_TO_RDR_SECURE) {
+			js->secure_at = (unsigned)i + 1;
+			js->rblocks_after = 0;
+		} else if (js->secure_at && e[i].from_host && e[i].bMessageType == CCID_PC_TO_RDR_XFR_BLOCK
+			   && e[i].ndata >= 2 && (e[i].data[1] & 0xC0) == 0x80) {
+			js->rblocks_after++;
+		}
+	}
+}
+
+/*
+ * TPDU under T=1: the card's answer to the PIN block arrives garbled (a bad
+ * EDC in the Secure answer).  The driver's T=1 engine checks it and asks
+ * again with an R-block by XfrBlock; the card repeats; the PIN is verified
+ * once, and the sequence numbers hold.
+ */
+START_TEST(test_t1_answer_garbled)
+{
+	struct rig *g = rig_new(&levels[1]);
+	struct job j = { .g = g };
+	struct journal_scan js = { 0 };
+
+	vreader_inproc_call(g->t, fault_edc_fn, NULL);
+	verify_struct(&j, 10);
+	job_start(&j);
+	wait_keypad(g, NULL);
+	type(g, "123456 ok");
+	ck_assert_msg(job_sw(&j) == 0x9000, "the PIN verified after the R-block");
+	vreader_inproc_call(g->t, rblocks_fn, &js);
+	ck_assert_msg(js.secure_at && js.rblocks_after == 1, "%u R-blocks after the Secure", js.rblocks_after);
+	ck_assert_uint_eq(plain_verify(g, "123456"), 0x9000);
+	rig_free(g);
+}
+END_TEST
+
+struct wire {
+	bool escape_first;              /* an Escape 80 02 00 came right before the Secure */
+	uint8_t secure[16];             /* the Secure's first abData bytes */
+	bool seen;
+};
+
+static void wire_fn(struct vdev *d, void *ctx)
+{
+	struct vdev_journal_entry e[256];
+	struct wire *w = ctx;
+	size_t n = vdev_journal(d, 0, 0, e, 256);
+	bool esc = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!e[i].from_host)
+			continue;
+		if (e[i].bMessageType == CCID_PC_TO_RDR_SECURE) {
+			memcpy(w->secure, e[i].data, sizeof(w->secure));
+			w->escape_first = esc;
+			w->seen = true;
+		}
+		esc = e[i].bMessageType == CCID_PC_TO_RDR_ESCAPE && e[i].ndata == 3 && e[i].data[0] == 0x80
+		      && e[i].data[1] == 0x02 && e[i].data[2] == 0x00;
+	}
+}
+
+static struct rig *real_reader(const char *file)
+{
+	const char *dir = getenv("UCCID_TEST_DATA");
+	char path[4096], err[512] = "";
+	struct vdev_config cfg;
+
+	snprintf(path, sizeof(path), "%s/readers/%s", dir ? dir : "tests/data", file);
+	ck_assert_msg(vdev_config_from_reader_file(path, &cfg, err, sizeof(err)) == 0, "%s", err);
+	return rig_new_cfg(&cfg, file);
+}
+
+/*
+ * The firmware faults as they go on the wire (quirks.c, from libccid): the
+ * GemPC Pinpad gets bNumberMessage 01 and the OK key only; the Dell SK-3106
+ * wPINMaxExtraDigit byte-swapped; the SPR532 an Escape 80 02 00 before a
+ * case-1 verify without a PIN block.
+ */
+START_TEST(test_quirks_on_the_wire)
+{
+	static const char *files[] = { "GemPCPinpad.txt", "DellSK-3106.txt", "SPR532.txt" };
+	struct rig *g = real_reader(files[_i]);
+	struct job j = { .g = g };
+	struct wire w = { 0 };
+
+	verify_struct(&j, 10);
+	j.pin[6] = 0x03;                /* max size or OK: the GemPC takes the OK key only */
+	if (_i == 2) {
+		/* no PIN block, a case-1 template: the SPR532 appends the PIN itself */
+		j.pin[2] = 0x00;
+		j.len = 14 + 4;
+	}
+	job_start(&j);
+	wait_keypad(g, NULL);
+	type(g, "123456 ok");
+	ck_assert_msg(job_sw(&j) == 0x9000, "%s", files[_i]);
+	vreader_inproc_call(g->t, wire_fn, &w);
+	ck_assert(w.seen);
+	switch (_i) {
+	case 0:
+		ck_assert_uint_eq(w.secure[1 + 7], 0x01);       /* bNumberMessage */
+		ck_assert_uint_eq(w.secure[1 + 6], 0x02);       /* bEntryValidationCondition */
+		break;
+	case 1:
+		ck_assert_uint_eq(w.secure[1 + 4], 0x04);       /* wPINMaxExtraDigit: minimum first */
+		ck_assert_uint_eq(w.secure[1 + 5], 0x08);
+		break;
+	default:
+		ck_assert_msg(w.escape_first, "no Escape 80 02 00 before the Secure");
+		break;
+	}
+	rig_free(g);
+}
+END_TEST
+
+static void fault_edc_to_card_fn(struct vdev *d, void *ctx)
+{
+	(void)ctx;
+	vdev_set_fault(d, 0, VDEV_FAULT_T1_EDC, 1, 1);
+}
+
+/*
+ * TPDU under T=1: the PIN block reaches the card garbled and the card asks
+ * for it again (R-block).  The driver has only the template, so it does not
+ * send it: the call fails (-EPROTO), and since nothing of the exchange reached
+ * the card the sequence numbers stand — the next APDU needs no RESYNCH.
+ */
+START_TEST(test_t1_pin_block_lost)
+{
+	struct rig *g = rig_new(&levels[1]);
+	struct job j = { .g = g };
+	struct journal_scan js = { 0 };
+
+	vreader_inproc_call(g->t, fault_edc_to_card_fn, NULL);
+	verify_struct(&j, 10);
+	job_start(&j);
+	wait_keypad(g, NULL);
+	type(g, "123456 ok");
+	pthread_join(j.th, NULL);
+	ck_assert_msg(j.n == -EPROTO, "got %zd (%s)", j.n, j.n < 0 ? uccid_strerror((int)j.n) : "an answer");
+	vreader_inproc_call(g->t, rblocks_fn, &js);
+	ck_assert_msg(js.rblocks_after == 0, "the driver sent %u blocks after the card's R-block", js.rblocks_after);
+	ck_assert_uint_eq(plain_verify(g, "123456"), 0x9000);
+	rig_free(g);
+}
+END_TEST
+
+/* A structure the driver refuses never reaches the reader. */
+START_TEST(test_refused)
+{
+	struct rig *g = rig_new(&levels[_i]);
+	struct job j = { .g = g };
+	uint8_t rsp[8];
+
+	verify_struct(&j, 10);
+	j.pin[6] = 0x08;                /* bEntryValidationCondition with an RFU bit */
+	ck_assert_int_eq(uccid_secure(g->r, 0, CCID_PIN_OP_VERIFY, j.pin, j.len, rsp, sizeof(rsp)), -EINVAL);
+	ck_assert_int_eq(uccid_secure(g->r, 0, 7, j.pin, j.len, rsp, sizeof(rsp)), -EINVAL);
+	ck_assert_int_eq(uccid_secure(g->r, 0, CCID_PIN_OP_VERIFY, j.pin, 10, rsp, sizeof(rsp)), -EINVAL);
+	ck_assert_uint_eq(plain_verify(g, "123456"), 0x9000);
+	rig_free(g);
+}
+END_TEST
+
+/* A reader without a keypad: -ENOTSUP before anything is sent. */
+START_TEST(test_no_pinpad)
+{
+	struct level lv = { VDEV_PROFILE_SHORT_APDU, false };
+	struct rig *g = rig_new(&lv);
+	struct job j = { .g = g };
+	uint8_t rsp[8];
+
+	verify_struct(&j, 10);
+	ck_assert_int_eq(uccid_secure(g->r, 0, CCID_PIN_OP_VERIFY, j.pin, j.len, rsp, sizeof(rsp)), -ENOTSUP);
+	rig_free(g);
+}
+END_TEST
+
+/*
+ * Every real PIN pad of tests/data/readers (bPINSupport set) as the virtual
+ * reader presents it — its exchange level, message size, protocols, and the
+ * firmware faults known by its IDs — verifies the card's PIN through
+ * uccid_secure, and where it declares modification changes it and verifies
+ * the new one.  The driven readers are listed on standard output.
+ */
+START_TEST(test_real_pinpads)
+{
+	const char *dir = getenv("UCCID_TEST_DATA");
+	char path[4096];
+	unsigned driven = 0, modified = 0, declared = 0;
+	struct dirent *de;
+	DIR *dd;
+
+	snprintf(path, sizeof(path), "%s/readers", dir ? dir : "tests/data");
+	dd = opendir(path);
+	ck_assert_msg(dd != NULL, "%s: %s", path, strerror(errno));
+	while ((de = readdir(dd))) {
+		char file[4096 + 256], err[512] = "";
+		struct vdev_config cfg;
+		struct rig *g;
+		struct job j;
+
+		if (!strstr(de->d_name, ".txt"))
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+		/* the first CCID interface, as the virtual reader simulates it: ACS ACR1251 Dual's PIN pad is
+		   on its second interface, and the character-level readers (none a PIN pad) are not simulated */
+		if (vdev_config_from_reader_file(file, &cfg, err, sizeof(err)) < 0)
+			continue;
+		if (!cfg.desc.bPINSupport)
+			continue;
+		declared++;
+		g = rig_new_cfg(&cfg, de->d_name);
+		memset(&j, 0, sizeof(j));
+		j.g = g;
+		verify_struct(&j, 10);
+		job_start(&j);
+		wait_keypad(g, "verify");
+		type(g, "123456 ok");
+		ck_assert_msg(job_sw(&j) == 0x9000, "%s: verify on the keypad", de->d_name);
+		driven++;
+		if (cfg.desc.bPINSupport & CCID_PIN_MODIFY) {
+			memset(&j, 0, sizeof(j));
+			j.g = g;
+			/* no messages, as OpenSC asks a reader without a display: one bMsgIndex in CCID, three
+			   for the firmware that wants them (quirks.c) */
+			modify_struct_n(&j, 0);
+			job_start(&j);
+			wait_keypad(g, "entry 1/3");
+			type(g, "123456 ok");
+			wait_keypad(g, "entry 2/3");
+			type(g, "9876 ok");
+			wait_keypad(g, "entry 3/3");
+			type(g, "9876 ok");
+			ck_assert_msg(job_sw(&j) == 0x9000, "%s: modify on the keypad", de->d_name);
+			ck_assert_msg(plain_verify(g, "9876") == 0x9000, "%s: the new PIN", de->d_name);
+			modified++;
+		}
+		{
+			struct uccid_reader_info info;
+
+			ck_assert_int_eq(uccid_info(g->r, &info), 0);
+			printf("pinpad corpus: %s %04X:%04X level %u bPINSupport %02X: verified%s%s%s\n", de->d_name,
+			       cfg.idVendor, cfg.idProduct, ccid_class_desc_level(&cfg.desc), cfg.desc.bPINSupport,
+			       cfg.desc.bPINSupport & CCID_PIN_MODIFY ? ", changed" : "", info.quirks[0] ? "; quirks " : "",
+			       info.quirks);
+		}
+		rig_free(g);
+	}
+	closedir(dd);
+	printf("pinpad corpus: %u PIN pads declared, %u driven (verify), %u changed a PIN\n", declared, driven,
+	       modified);
+	ck_assert_uint_gt(declared, 80);
+	ck_assert_uint_eq(driven, declared);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("secure");
+	TCase *tc = tcase_create("keypad");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, test_verify, 0, NLEVELS);
+	tcase_add_loop_test(tc, test_wrong_pin, 0, NLEVELS);
+	tcase_add_loop_test(tc, test_cancel, 0, NLEVELS);
+	tcase_add_loop_test(tc, test_timeout, 0, NLEVELS);
+	tcase_add_loop_test(tc, test_modify, 0, NLEVELS);
+	tcase_add_loop_test(tc, test_refused, 0, NLEVELS);
+	tcase_add_test(tc, test_no_pinpad);
+	tcase_add_test(tc, test_t1_answer_garbled);
+	tcase_add_test(tc, test_t1_pin_block_lost);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("real readers");
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_quirks_on_the_wire, 0, 3);
+	tcase_add_test(tc, test_real_pinpads);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(suite());
+}
