@@ -185,6 +185,13 @@ static void arm(struct runner *R, struct uccid_reader *r, long long deadline)
 	R->armed = r;
 	R->armed_deadline = deadline;
 	R->fired = false;
+	/*
+	 * A signal that came after the step began but before it armed found
+	 * nothing to cancel (signal_thread sets stop before it takes wl): the
+	 * step is cancelled here, or it would run its whole time.
+	 */
+	if (atomic_load(&R->stop))
+		uccid_cancel(r);
 	pthread_cond_signal(&R->wc);
 	pthread_mutex_unlock(&R->wl);
 }
