@@ -164,3 +164,33 @@ if faults:
         print(f"| {f} | {lc[0]} | {lc[1]} | {lc[3]} ({lc[2]}) | {lc[4]} | {uc[0]} | {uc[1]} | {uc[3]} ({uc[2]}) "
               f"| {uc[4]} |")
     print()
+
+
+def section_table(row, checks):
+    """One row's checks as a table; (check, column) pairs in order, then any others."""
+    got = [(col, check, status, detail) for (r, col), lst in results.items() if r == row
+           for check, status, detail in lst]
+    got += [("pcscd + libccid", check, status, detail) for (r, col), lst in results.items()
+            if r == "libccid" and col == row for check, status, detail in lst]
+    order = {c: i for i, c in enumerate(checks)}
+    got.sort(key=lambda g: order.get(g[1], len(order)))
+    if not got:
+        return False
+    names = {"bundle": "uccid bundle"}
+    print("| check | by | result | detail |")
+    print("|---|---|---|---|")
+    for col, check, status, detail in got:
+        result = "**FAIL**" if status == "FAIL" else status
+        print(f"| {check} | {names.get(col, col)} | {result} | {detail.replace('|', '/')} |")
+    print()
+    return True
+
+
+if ("hotplug", "bundle") in results:
+    print("## pcscd hotplug with uccid's bundle\n")
+    print("pcscd (libudev hotplug, systemd-udevd running) with uccid's bundle as `make install` lays it out; "
+          "the short-apdu virtual reader is plugged in with `usbip attach` through `vhci-hcd` after pcscd "
+          "started, used, pulled out with `usbip detach` while a client holds a connection to it, and plugged "
+          "in again (tests/hil/guest/hotplug.sh, client `tests/hil/pcsc-session --hotplug`).  Times are from "
+          "the moment the client began to wait for the change (a PnP notification wait).\n")
+    section_table("hotplug", ["appear", "works", "gone", "held", "back", "pcscd"])

@@ -4,6 +4,7 @@
 # reader and emulated CAC card): the interop matrix, then the side by side
 # with libccid.  One uccid-vreader exports every profile; all of them are
 # attached through vhci-hcd at once, next to QEMU's reader on xHCI.
+# Then pcscd hotplug (guest/hotplug.sh), a section of its own.
 #   rows:    libccid under pcscd, uccid's installed bundle under pcscd
 #            (coldplug by VID/PID), uccid direct (libusb transport)
 #   columns: each vreader profile, QEMU's usb-ccid + CAC card
@@ -11,10 +12,11 @@
 #   ROW<TAB>COLUMN<TAB>CHECK<TAB>ok|FAIL|n/a<TAB>DETAIL
 # and bench / fault figures go to /hilout/bench.txt and /hilout/faults.txt.
 # Settings from /hilout/config.sh: VREADER PCSC_SESSION PCSC_CLIENT UCCID VRCTL
-# BUNDLE (the installed ifd-uccid.bundle) PHASES BENCH_COUNT.
+# BUNDLE (the installed ifd-uccid.bundle) HIL_SRC (tests/hil) PHASES BENCH_COUNT.
 # Exit status: the number of FAIL lines.
 O=/hilout
 . $O/config.sh
+. $HIL_SRC/guest/hotplug.sh
 now() { cut -d' ' -f1 /proc/uptime; }
 since() { echo "$(now) - $1" | bc | sed 's/^\./0./'; }  # seconds since a now
 ip link set lo up
@@ -382,7 +384,7 @@ fault_row() {  # fault_row libccid|bundle (pcscd running)
 	done
 }
 
-PHASES=${PHASES:-"libccid bundle direct bench faults"}
+PHASES=${PHASES:-"libccid bundle direct bench faults hotplug"}
 has() { case " $PHASES " in *" $1 "*) return 0;; esac; return 1; }
 for row in libccid bundle; do
 	has $row || has bench || continue
@@ -406,6 +408,10 @@ if has faults; then
 		fault_row $row
 		stop_pcscd
 	done
+fi
+if has hotplug; then
+	echo "== pcscd hotplug ($(now)s)"
+	hotplug_phase
 fi
 kill $vr; wait $vr 2>/dev/null
 # The exit status counts uccid's rows; libccid's is the reference, its
