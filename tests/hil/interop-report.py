@@ -186,6 +186,20 @@ def section_table(row, checks):
     return True
 
 
+if ("usbipd", "uccid") in results or ("usbipd", "usbip") in results:
+    print("## uccid against the kernel's USB/IP server\n")
+    print("Debian's `usbipd` and the kernel's `usbip-host` export QEMU's reader on the guest's 127.0.0.1:3240 "
+          "(`usbip bind`; the kernel exports it unconfigured); the host's freshly built `uccid` imports it with "
+          "its own USB/IP client, no `vhci-hcd` (tests/hil/guest/usbipd.sh).  **delay**: through "
+          "tests/vreader/delay-proxy.py, which adds 1.5 s to each direction.  **idle-unlinks**: the lines "
+          "`unlinked by a call to usb_unlink_urb()` usbip-host writes to the kernel log for each URB a client "
+          "unlinks, counted over a window in which the session sits idle (`uccid watch`); the libccid line is "
+          "the same window with pcscd + libccid on the reader imported through `vhci-hcd`, for comparison.  "
+          "**restart-daemon**: usbipd killed and started again under `uccid watch`; **restart**: the same with "
+          "the device unbound and bound again (what a server reboot does), which ends the connection: `uccid "
+          "watch` rides through only if it imports the device again.\n")
+    section_table("usbipd", ["bind", "list", "info", "atr", "apdus", "test", "delay", "eject", "dispositions",
+                             "idle-unlinks", "restart-daemon", "restart"])
 if ("hotplug", "bundle") in results:
     print("## pcscd hotplug with uccid's bundle\n")
     print("pcscd (libudev hotplug, systemd-udevd running) with uccid's bundle as `make install` lays it out; "

@@ -4,7 +4,8 @@
 # reader and emulated CAC card): the interop matrix, then the side by side
 # with libccid.  One uccid-vreader exports every profile; all of them are
 # attached through vhci-hcd at once, next to QEMU's reader on xHCI.
-# Then pcscd hotplug (guest/hotplug.sh), a section of its own.
+# Then pcscd hotplug (guest/hotplug.sh) and, last, uccid against the
+# kernel's usbipd (guest/usbipd.sh), each a section of its own.
 #   rows:    libccid under pcscd, uccid's installed bundle under pcscd
 #            (coldplug by VID/PID), uccid direct (libusb transport)
 #   columns: each vreader profile, QEMU's usb-ccid + CAC card
@@ -17,6 +18,7 @@
 O=/hilout
 . $O/config.sh
 . $HIL_SRC/guest/hotplug.sh
+. $HIL_SRC/guest/usbipd.sh
 now() { cut -d' ' -f1 /proc/uptime; }
 since() { echo "$(now) - $1" | bc | sed 's/^\./0./'; }  # seconds since a now
 ip link set lo up
@@ -384,7 +386,7 @@ fault_row() {  # fault_row libccid|bundle (pcscd running)
 	done
 }
 
-PHASES=${PHASES:-"libccid bundle direct bench faults hotplug"}
+PHASES=${PHASES:-"libccid bundle direct bench faults hotplug usbipd"}
 has() { case " $PHASES " in *" $1 "*) return 0;; esac; return 1; }
 for row in libccid bundle; do
 	has $row || has bench || continue
@@ -413,7 +415,12 @@ if has hotplug; then
 	echo "== pcscd hotplug ($(now)s)"
 	hotplug_phase
 fi
-kill $vr; wait $vr 2>/dev/null
+# last: it stops the virtual reader and takes QEMU's reader from the host
+if has usbipd; then
+	echo "== uccid against the kernel's usbipd ($(now)s)"
+	usbipd_phase
+fi
+[ -n "$vr" ] && { kill $vr; wait $vr 2>/dev/null; }
 # The exit status counts uccid's rows; libccid's is the reference, its
 # failures documented in the table with pcscd's log as the evidence.
 fails=$(grep -v '^libccid' $R | grep -c "	FAIL	")
