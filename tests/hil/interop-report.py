@@ -205,6 +205,10 @@ if ("hotplug", "bundle") in results:
     print("pcscd (libudev hotplug, systemd-udevd running) with uccid's bundle as `make install` lays it out; "
           "the short-apdu virtual reader is plugged in with `usbip attach` through `vhci-hcd` after pcscd "
           "started, used, pulled out with `usbip detach` while a client holds a connection to it, and plugged "
-          "in again (tests/hil/guest/hotplug.sh, client `tests/hil/pcsc-session --hotplug`).  Times are from "
-          "the moment the client began to wait for the change (a PnP notification wait).\n")
+          "in again (tests/hil/guest/hotplug.sh, client `tests/hil/pcsc-session --hotplug`).  While the device "
+          "leaves, udevd holds its events back (`udevadm control --stop-exec-queue`): pcscd still lists the "
+          "reader, and the held connection's next SCardTransmit meets the driver and a device that is gone "
+          "(**held**); then udevd lets pcscd know (**gone**).  Times in **appear** and **back** are from the "
+          "moment the client began to wait for the change (a PnP notification wait).  libccid runs the same "
+          "sequence as the reference.\n")
     section_table("hotplug", ["appear", "works", "gone", "held", "back", "pcscd"])

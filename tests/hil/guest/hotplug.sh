@@ -8,7 +8,9 @@
 # holds a connection, and plugged in again.  pcscd hears of devices that
 # arrive after its start only through udevd's broadcasts: systemd-udevd
 # runs for this phase.  pcscd must stay up throughout.  The same sequence
-# with libccid follows, as the reference.
+# with libccid follows, as the reference.  While the device leaves, udevd
+# holds its events back, so that the client's next command on the held
+# connection meets the driver, with pcscd still listing the reader.
 # Checks: ROW hotplug, COLUMN bundle; libccid's: ROW libccid, COLUMN hotplug.
 
 HOTPLUG_PROFILE=short-apdu
@@ -84,11 +86,16 @@ hotplug_run() {  # hotplug_run libccid|bundle ROW COLUMN (the reader not attache
 	# --- pulled out while the client holds a connection ---
 	if alive $cl && grep -q '^holding the connection$' $hc; then
 		p=$(vhci_port_of $b)
-		t0=$(now)
+		# udevd holds its events back while the device leaves: pcscd still lists
+		# the reader, so the held connection's next command meets the driver and
+		# a gone device, not a race with pcscd's removal of the reader
+		udevadm control --stop-exec-queue
 		usbip detach -p $p > $O/hotplug-$drv-detach.txt 2>&1 || echo "usbip detach -p $p failed: $(cat $O/hotplug-$drv-detach.txt)"
-		# the kernel has let the device go: the application's next command meets that
 		wait_for 100 vreaders_on_bus 5
 		echo detached >&7
+		wait_line 120 $hc '^error: SCardTransmit on the held connection' $cl
+		udevadm control --start-exec-queue
+		t0=$(now)
 		wait_for 1500 client_line '^waiting for it to come back$'
 		held=$(sed -n 's/^error: SCardTransmit on the held connection, right after the detach: //p' $hc)
 		later=$(sed -n 's/^info: //p' $hc | tr '\n' ';' | sed 's/;$//; s/;/; /g')
@@ -98,7 +105,7 @@ hotplug_run() {  # hotplug_run libccid|bundle ROW COLUMN (the reader not attache
 			rec $row $col held FAIL "SCardTransmit on the held connection right after the detach: ${held:-not reached} (want SCARD_E_NO_SMARTCARD, SCARD_W_REMOVED_CARD or SCARD_E_READER_UNAVAILABLE); later: $later"
 		fi
 		gone=$(sed -n 's/^ok: gone from SCardListReaders after \([0-9]*\) ms$/\1/p' $hc)
-		[ -n "$gone" ] && rec $row $col gone ok "usbip detach: the reader left SCardListReaders $(since $t0) s after the detach" \
+		[ -n "$gone" ] && rec $row $col gone ok "usbip detach: the reader left SCardListReaders $(since $t0) s after udevd passed the removal on" \
 			|| rec $row $col gone FAIL "still listed: $(grep -E '^(FAIL|error)' $hc | tail -2 | tr '\n' ' ')"
 	else
 		rec $row $col held FAIL "not run: the client ended before the detach"
