@@ -149,17 +149,22 @@ usbipd_phase() {
 	fi
 	kill $px 2>/dev/null; wait $px 2>/dev/null
 
-	# --- EJECT: without a mechanism, powered off and latched ---
+	# --- EJECT: without a mechanism, powered off and latched; QEMU's card
+	#     cannot be taken out, so uccid unlatch ends the latch ---
 	released
 	printf 'lock\nunlock eject\n' > $log.eject.script
 	timeout 60 "$UCCID" -r $UR apdu -f $log.eject.script > $log.eject.txt 2>&1
 	timeout 60 "$UCCID" -r $UR atr > $log.eject-atr.txt 2>&1
 	er=$?
-	if grep -q 'unlocked (eject): latched' $log.eject.txt && [ $er != 0 ] && grep -q -i 'eject' $log.eject-atr.txt; then
+	timeout 60 "$UCCID" -r $UR unlatch > $log.unlatch.txt 2>&1
+	ur=$?
+	atr=$(timeout 60 "$UCCID" --json -r $UR atr 2>> $log.unlatch.txt | sed -n 's/^{"kind":"atr","title":"ATR","length":[0-9]*,"bytes":"\([0-9A-Fa-f]*\)".*/\1/p' | tr 'a-f' 'A-F')
+	if grep -q 'unlocked (eject): latched' $log.eject.txt && [ $er != 0 ] && grep -q -i 'eject' $log.eject-atr.txt \
+		&& [ $ur = 0 ] && [ "$atr" = "$QEMU_ATR" ]; then
 		disp="$disp eject"
-		rec $row uccid eject ok "unlock eject: latched; the next power-up is refused: $(grep -i 'eject' $log.eject-atr.txt | head -1)"
+		rec $row uccid eject ok "unlock eject: latched; the next power-up is refused ($(grep -i 'eject' $log.eject-atr.txt | head -1)); uccid unlatch: $(head -1 $log.unlatch.txt); the card powers up again"
 	else
-		rec $row uccid eject FAIL "$(tail -2 $log.eject.txt | tr '\n' ' ') / atr after it: exit $er $(head -1 $log.eject-atr.txt)"
+		rec $row uccid eject FAIL "$(tail -1 $log.eject.txt) / atr after it: exit $er $(head -1 $log.eject-atr.txt) / unlatch: exit $ur $(head -1 $log.unlatch.txt) / atr after that: '$atr'"
 	fi
 	[ "$disp" = " leave reset unpower eject" ] \
 		&& rec $row uccid dispositions ok "lock/unlock leave, reset, unpower (apdu script), eject (latched)" \
