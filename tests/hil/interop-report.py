@@ -197,9 +197,10 @@ if ("usbipd", "uccid") in results or ("usbipd", "usbip") in results:
           "the same window with pcscd + libccid on the reader imported through `vhci-hcd`, for comparison.  "
           "**restart-daemon**: usbipd killed and started again under `uccid watch`; **restart**: the same with "
           "the device unbound and bound again (what a server reboot does), which ends the connection: `uccid "
-          "watch` rides through only if it imports the device again.\n")
+          "watch` rides through only if it imports the device again; **restart-card**: it then reports "
+          "QEMU's card, which never left, inserted again.\n")
     section_table("usbipd", ["bind", "list", "info", "atr", "apdus", "test", "delay", "eject", "dispositions",
-                             "idle-unlinks", "restart-daemon", "restart"])
+                             "idle-unlinks", "restart-daemon", "restart", "restart-card"])
 if ("hotplug", "bundle") in results:
     print("## pcscd hotplug with uccid's bundle\n")
     print("pcscd (libudev hotplug, systemd-udevd running) with uccid's bundle as `make install` lays it out; "

@@ -38,11 +38,10 @@ usbipd_stop() {
 is_exported() { [ "$(usbip_status)" = 1 ]; }
 # the previous client's import has ended: the next one would be refused as busy
 released() { wait_for 150 is_exported; }
-# the watching session imported the device again and says the reader is back (watch's
-# reader-available event; without one the wait runs out and the kernel's view decides), or gave up
-imported_or_gone() {
-	{ [ "$(usbip_status)" = 2 ] && grep -q 'reader-available' $log.watch.txt; } || ! alive $w
-}
+# the watching session imported the device again and says so, or gave up
+imported_or_gone() { { [ "$(usbip_status)" = 2 ] && grep -q 'reader-available' $log.watch.txt; } || ! alive $w; }
+# the watch reported the card in the reader again (uccid(1): reader-available, then its cards inserted)
+card_back() { sed -n '/reader-available/,$p' $log.watch.txt | grep -q 'inserted'; }
 
 usbipd_phase() {
 	row=usbipd
@@ -214,13 +213,21 @@ usbipd_phase() {
 	back=$(since $t0)
 	st=$(usbip_status)
 	if alive $w && [ "$st" = 2 ]; then
+		# the card: QEMU's card never left; the watch must say it is there again
+		t1=$(now)
+		wait_for 50 card_back
+		card=$(since $t1)
 		kill -INT $w; wait $w; wr=$?
-		[ $wr = 0 ] && ! grep -q 'reader-removed' $log.watch.txt \
-			&& rec $row uccid restart ok "usbipd restarted with unbind/bind: uccid watch imported the device again after ${back} s and ran on (exit 0 on SIGINT); its events: $(tr '\n' ' ' < $log.watch.txt)" \
-			|| rec $row uccid restart FAIL "uccid watch imported the device again after ${back} s but exited $wr on SIGINT: $(cat $log.watch.txt | tr '\n' ' ')$(tail -2 $log.watch-err.txt | tr '\n' ' ')"
+		[ $wr = 0 ] && ! grep -q 'reader-removed' $log.watch.txt && grep -q 'reader-available' $log.watch.txt \
+			&& rec $row uccid restart ok "usbipd restarted with unbind/bind: uccid watch imported the device again ${back} s after the unbind and ran on (exit 0 on SIGINT); its events: $(tr '\n' ' ' < $log.watch.txt)" \
+			|| rec $row uccid restart FAIL "uccid watch imported the device again ${back} s after the unbind; exit $wr on SIGINT, its events: $(tr '\n' ' ' < $log.watch.txt)(want reader-available, no reader-removed, exit 0) $(tail -1 $log.watch-err.txt)"
+		card_back \
+			&& rec $row uccid restart-card ok "after reader-available the watch reported the card inserted again" \
+			|| rec $row uccid restart-card FAIL "no 'inserted' within ${card} s of reader-available: the watch's last word on QEMU's card, which never left, is 'removed' (uccid(1): once imported again its cards are reported inserted; session/link.c waits for the reader's first NotifySlotChange, and none came from QEMU's reader)"
 	else
 		wait $w; wr=$?
 		rec $row uccid restart FAIL "usbipd restarted with unbind/bind: uccid watch exited $wr ${back} s after the unbind, the device not imported again (usbip_status '$st'): $(grep -v 'slot(s)' $log.watch-err.txt | tail -1) [watch: $(tr '\n' ' ' < $log.watch.txt)]"
+		rec $row uccid restart-card FAIL "not run: the watch did not ride through"
 	fi
 	alive $w && { kill $w; wait $w 2>/dev/null; }
 	usbipd_stop
