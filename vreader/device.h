@@ -54,6 +54,9 @@ struct vdev_config {
 	uint32_t mute_ms;                  /* how long a mute card takes to be reported (default 100) */
 	uint32_t time_extension_ms;        /* interval of time extensions while a card works (default 500) */
 	bool no_interrupt;                 /* no interrupt-IN endpoint: hosts must poll (CCID §3.2.1) */
+	bool no_config_notify;             /* no NotifySlotChange when a host configures the device, as
+					      QEMU's usb-ccid after a USB/IP re-import: the host learns of
+					      the cards only by asking (GetSlotStatus) */
 	uint8_t card_voltages;             /* CCID_VOLTAGE_* the cards answer at (0: any); at
 					      others the card stays mute, as a card of another class */
 };

@@ -25,6 +25,7 @@ enum {
 	OPT_CONFIG_GATE,
 	OPT_UNLINK_DELAY,
 	OPT_BUSY_AFTER_CLOSE,
+	OPT_NO_CONFIG_NOTIFY,
 };
 
 static atomic_int stop;       /* set by on_signal (lock-free: usbip_server_run) */
@@ -48,6 +49,8 @@ static void usage(FILE *f)
 	      "      --pin DIGITS        the cards' PIN (ASCII digits, default 123456)\n"
 	      "      --mute-ms MS        how long a mute card takes to be reported (default 100)\n"
 	      "      --no-interrupt      the next readers have no interrupt endpoint (hosts poll)\n"
+	      "      --no-config-notify  the next readers send no NotifySlotChange when a host\n"
+	      "                          configures them (QEMU's usb-ccid after a re-import)\n"
 	      "      --card-voltages MASK  the next readers' cards answer only at these voltages\n"
 	      "                          (bVoltageSupport bits: 1 5 V, 2 3 V, 4 1.8 V; 0 any)\n"
 	      "  -l, --listen ADDR       listen address (default 127.0.0.1)\n"
@@ -72,6 +75,7 @@ struct card_opts {
 	int protocols;          /* 0: the profile's; VCARD_PROTO_* | CARD_T1_FIRST */
 	bool no_card;
 	bool no_interrupt;
+	bool no_config_notify;
 	long card_voltages;     /* -1: the profile's */
 	char pin[9];
 	long mute_ms;
@@ -98,6 +102,7 @@ static void apply_card_opts(struct vdev_config *cfg, const struct card_opts *co)
 	if (co->mute_ms >= 0)
 		cfg->mute_ms = (uint32_t)co->mute_ms;
 	cfg->no_interrupt = co->no_interrupt;
+	cfg->no_config_notify = co->no_config_notify;
 	if (co->card_voltages >= 0)
 		cfg->card_voltages = (uint8_t)co->card_voltages;
 }
@@ -128,6 +133,7 @@ int main(int argc, char **argv)
 		{ "pin", required_argument, NULL, 'I' },
 		{ "mute-ms", required_argument, NULL, 'M' },
 		{ "no-interrupt", no_argument, NULL, 'X' },
+		{ "no-config-notify", no_argument, NULL, OPT_NO_CONFIG_NOTIFY },
 		{ "card-voltages", required_argument, NULL, 'V' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "port", required_argument, NULL, 'P' },
@@ -209,6 +215,9 @@ int main(int argc, char **argv)
 			break;
 		case 'X':
 			co.no_interrupt = true;
+			break;
+		case OPT_NO_CONFIG_NOTIFY:
+			co.no_config_notify = true;
 			break;
 		case 'V':
 			co.card_voltages = strtol(optarg, &end, 0);
