@@ -56,15 +56,14 @@ static void *server_main(void *arg)
 	return NULL;
 }
 
-static struct field *field_new(enum vdev_profile p, const struct usbip_server_modes *m)
+/* A server exporting a reader of configuration cfg, in modes m (NULL: none). */
+static struct field *field_new_config(const struct vdev_config *cfg, const struct usbip_server_modes *m)
 {
 	struct field *f = calloc(1, sizeof(*f));
-	struct vdev_config cfg;
 	struct vusb_device dev = { .ops = &vdev_usb_ops, .busid = "1-1" };
 
 	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(vdev_profile_config(p, &cfg), 0);
-	f->d = vdev_new(&cfg);
+	f->d = vdev_new(cfg);
 	ck_assert_ptr_nonnull(f->d);
 	dev.dev = f->d;
 	f->srv = usbip_server_new();
@@ -79,6 +78,14 @@ static struct field *field_new(enum vdev_profile p, const struct usbip_server_mo
 	atomic_init(&f->stop, false);
 	ck_assert_int_eq(pthread_create(&f->th, NULL, server_main, f), 0);
 	return f;
+}
+
+static struct field *field_new(enum vdev_profile p, const struct usbip_server_modes *m)
+{
+	struct vdev_config cfg;
+
+	ck_assert_int_eq(vdev_profile_config(p, &cfg), 0);
+	return field_new_config(&cfg, m);
 }
 
 static void field_free(struct field *f)
@@ -828,6 +835,17 @@ static enum uccid_event_type next_event(struct uccid_reader *r)
 	return ev.type;
 }
 
+/* No event within ms: a card reported once is not reported again. */
+static void no_event(struct uccid_reader *r, unsigned ms)
+{
+	struct uccid_event ev;
+	int rc = uccid_wait_event(r, ms, &ev);
+
+	if (rc == 1)
+		ck_abort_msg("an event too many: type %d, slot %u", (int)ev.type, ev.slot);
+	ck_assert_msg(rc == 0, "wait_event: %s", uccid_strerror(rc));
+}
+
 static void link_counts(struct uccid_reader *r, unsigned *tries, uint64_t *reconnects)
 {
 	pthread_mutex_lock(&r->lock);
@@ -879,6 +897,7 @@ START_TEST(test_reconnect_restart)
 		(long long)(uccid_mono_ms() - t0), tries);
 	ck_assert_uint_eq(back, 1);
 	ck_assert_int_eq(next_event(r), UCCID_EVENT_INSERTED);
+	no_event(r, 300);               /* the reader's own report of the card is no second card */
 	ck_assert_int_eq(uccid_usbip_stats(t, &st), 0);
 	ck_assert_uint_eq(st.reconnects, 1);
 	/* a new card: the lock holder hears of it, and powers it up */
@@ -948,6 +967,7 @@ START_TEST(test_reconnect_time)
 	ck_assert_uint_eq(back, 1);
 	ck_assert_uint_le(tries, 10);
 	ck_assert_int_eq(next_event(l.r), UCCID_EVENT_INSERTED);
+	no_event(l.r, 300);
 	uccid_close(l.r);
 	field_free(f);
 }
@@ -982,6 +1002,59 @@ START_TEST(test_reconnect_by_operation)
 	link_counts(r, &tries, &back);
 	ck_assert_uint_eq(back, 1);
 	ck_assert_uint_eq(tries, 1);
+	power(r);
+	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/*
+ * A reader that does not report its cards when the host configures it
+ * again — QEMU's usb-ccid after a re-import; real readers need not either
+ * (CCID §6.3.1 reports changes) — still has them reported inserted once
+ * the link is back: the session asks each slot (GetSlotStatus), once.
+ * _i 0: the event waiter restores the link; 1: an operation does, and
+ * the next wait for events reports the card.
+ */
+START_TEST(test_reconnect_quiet_reader)
+{
+	struct vdev_config cfg;
+	struct field *f;
+	struct uccid_options o = options(10000);
+	struct uccid_reader *r;
+	struct uccid_slot_status st;
+	struct uccid_event ev;
+	int rc;
+
+	ck_assert_int_eq(vdev_profile_config(VDEV_PROFILE_SHORT_APDU, &cfg), 0);
+	cfg.no_config_notify = true;
+	f = field_new_config(&cfg, NULL);
+	r = open_reader(f, &o);
+	drain_events(r);
+	power(r);
+	if (_i == 0) {
+		restart(f, 600000);
+		ck_assert_int_eq(next_event(r), UCCID_EVENT_REMOVED);
+		ck_assert_int_eq(next_event(r), UCCID_EVENT_READER_UNAVAILABLE);
+		restart(f, 0);
+	} else {
+		restart(f, 0);
+		rc = uccid_slot_status(r, 0, &st);
+		ck_assert_msg(rc == -ENOTCONN, "status across the drop: %s", uccid_strerror(rc));
+		rc = uccid_slot_status(r, 0, &st);
+		ck_assert_msg(rc == 0, "status after: %s", uccid_strerror(rc));
+		ck_assert(st.present && !st.powered);
+		ck_assert_int_eq(next_event(r), UCCID_EVENT_REMOVED);
+		ck_assert_int_eq(next_event(r), UCCID_EVENT_READER_UNAVAILABLE);
+	}
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_READER_AVAILABLE);
+	/* within the time the reader takes to answer a status; not a NotifySlotChange's wait */
+	rc = uccid_wait_event(r, 5000, &ev);
+	ck_assert_msg(rc == 1, "no card reported after the reconnect: %s", rc ? uccid_strerror(rc) : "no event");
+	ck_assert_int_eq(ev.type, UCCID_EVENT_INSERTED);
+	ck_assert_uint_eq(ev.slot, 0);
+	no_event(r, 300);
 	power(r);
 	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
 	uccid_close(r);
@@ -1152,6 +1225,7 @@ static Suite *field_suite(void)
 	tcase_add_test(tc, test_reconnect_limit);
 	tcase_add_test(tc, test_reconnect_never);
 	tcase_add_test(tc, test_reconnect_wake);
+	tcase_add_loop_test(tc, test_reconnect_quiet_reader, 0, 2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("round-trips");
