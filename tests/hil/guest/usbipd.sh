@@ -221,9 +221,10 @@ usbipd_phase() {
 		[ $wr = 0 ] && ! grep -q 'reader-removed' $log.watch.txt && grep -q 'reader-available' $log.watch.txt \
 			&& rec $row uccid restart ok "usbipd restarted with unbind/bind: uccid watch imported the device again ${back} s after the unbind and ran on (exit 0 on SIGINT); its events: $(tr '\n' ' ' < $log.watch.txt)" \
 			|| rec $row uccid restart FAIL "uccid watch imported the device again ${back} s after the unbind; exit $wr on SIGINT, its events: $(tr '\n' ' ' < $log.watch.txt)(want reader-available, no reader-removed, exit 0) $(tail -1 $log.watch-err.txt)"
+		relink=$(grep -o 'reader back after .*' $log.watch-err.txt | tail -1)
 		card_back \
-			&& rec $row uccid restart-card ok "after reader-available the watch reported the card inserted again" \
-			|| rec $row uccid restart-card FAIL "no 'inserted' within ${card} s of reader-available: the watch's last word on QEMU's card, which never left, is 'removed' (uccid(1): once imported again its cards are reported inserted; session/link.c waits for the reader's first NotifySlotChange, and none came from QEMU's reader)"
+			&& rec $row uccid restart-card ok "the watch reported the card inserted again ${card} s after reader-available (the session asks each slot once the link is back: QEMU's reader sends no NotifySlotChange after a re-import); the session: ${relink:-?}" \
+			|| rec $row uccid restart-card FAIL "no 'inserted' within ${card} s of reader-available: the watch's last word on QEMU's card, which never left, is 'removed' (uccid(1): once imported again its cards are reported inserted); the session: ${relink:-?}"
 	else
 		wait $w; wr=$?
 		rec $row uccid restart FAIL "usbipd restarted with unbind/bind: uccid watch exited $wr ${back} s after the unbind, the device not imported again (usbip_status '$st'): $(grep -v 'slot(s)' $log.watch-err.txt | tail -1) [watch: $(tr '\n' ' ' < $log.watch.txt)]"
