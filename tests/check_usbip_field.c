@@ -7,7 +7,10 @@
  * that open only on SET_CONFIGURATION (a device server), late RET_UNLINKs,
  * a busy window after a client left, a protocol violation — and the cost
  * of a remote reader counted in PDUs at the server: unlinks while idle,
- * URBs per APDU, round trips to open.  Counts, not times, are asserted.
+ * URBs per APDU, round trips to open; a server restart, also under a
+ * reader that does not report its cards when configured again (QEMU's),
+ * and through uccid selftest's recording shim.  Counts, not times, are
+ * asserted.
  * The server runs in a thread of its own; the server and its devices are
  * touched only under f->lock.  Every wait is bounded.
  */
@@ -22,6 +25,7 @@
 #include "ccid/ccid.h"
 #include "session/session_priv.h"
 #include "tests/testutil.h"
+#include "tool/selftest/selftest.h"
 #include "transport/usbip_client.h"
 #include "vreader/device.h"
 #include "vreader/usbip_server.h"
@@ -1131,6 +1135,65 @@ START_TEST(test_reconnect_wake)
 END_TEST
 
 /* ---------------------------------------------------------------------------
+ * uccid selftest's recording shim between the session and the transport
+ */
+
+/*
+ * The shim passes on what the transport offers beyond the mandatory calls:
+ * an idle event waiter sleeps until woken (wake: one return from intr_in in
+ * a 1 s wait, not one every 200 ms), and a server restart is ridden through
+ * (why and reconnect: the link comes back, as a new instance of the device,
+ * instead of READER_REMOVED), the session's GetSlotStatus after it going
+ * through the shim's record.
+ */
+START_TEST(test_shim_passes_on)
+{
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, NULL);
+	struct uccid_options o = options(10000);
+	struct uccid_reader *r = NULL;
+	struct shim *sh = NULL;
+	static struct wire_log wl;
+	struct uccid_event ev;
+	char err[256] = "";
+	uint32_t inst;
+	uint64_t w;
+	bool status = false;
+
+	ck_assert_msg(uccid_open_wrapped(f->url, &o, shim_wrap, &sh, &r, err, sizeof(err)) == 0, "open: %s", err);
+	ck_assert_ptr_nonnull(sh);
+	drain_events(r);
+	/* settle as test_idle_wakeups: the reader's first report may still be on its way */
+	for (int i = 0; i < 50; i++) {
+		uint64_t w0 = uccid_event_wakeups(r);
+
+		if (uccid_wait_event(r, 100, &ev) == 0 && uccid_event_wakeups(r) - w0 == 1)
+			break;
+	}
+	w = uccid_event_wakeups(r);
+	ck_assert_int_eq(uccid_wait_event(r, 1000, &ev), 0);
+	ck_assert_msg(uccid_event_wakeups(r) - w == 1, "an idle wait of 1 s through the shim: %llu returns from intr_in",
+		      (unsigned long long)(uccid_event_wakeups(r) - w));
+
+	inst = uccid_instance(r);
+	restart(f, 0);
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_REMOVED);
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_READER_UNAVAILABLE);
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_READER_AVAILABLE);
+	ck_assert_msg(uccid_instance(r) != inst, "the shim still shows the instance before the restart (%08x)", inst);
+	shim_clear(sh);
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_INSERTED);
+	shim_read(sh, &wl);
+	for (unsigned i = 0; i < wl.nrec; i++)
+		status |= wl.rec[i].out && wl.rec[i].hdr[CCID_OFF_TYPE] == CCID_PC_TO_RDR_GET_SLOT_STATUS;
+	ck_assert_msg(status, "no GetSlotStatus recorded after the reconnect (%u messages)", wl.nrec);
+	power(r);
+	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------
  * Close: a failure while closing is a failure
  */
 
@@ -1226,6 +1289,11 @@ static Suite *field_suite(void)
 	tcase_add_test(tc, test_reconnect_never);
 	tcase_add_test(tc, test_reconnect_wake);
 	tcase_add_loop_test(tc, test_reconnect_quiet_reader, 0, 2);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("selftest-shim");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_shim_passes_on);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("round-trips");
