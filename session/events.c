@@ -9,7 +9,7 @@
  * request (uccid_wake) and an event another thread found (a command's
  * answer) wake it through the transport's wake op.  While a remote
  * reader's link is down, the waiter restores it (link.c) and reports its
- * going and coming back as events.
+ * going and coming back as events, and then the cards the reader has.
  */
 #include "config.h"
 
@@ -64,9 +64,10 @@ static void interrupt_message(struct uccid_reader *r, const uint8_t *buf, size_t
 		 * looks the same.  For a card this session has powered, taking it for a new
 		 * card would unpower it under the caller; ignoring it would miss a swap.
 		 */
-		bool first = !r->notify_seen;
+		bool first = !r->notify_seen, repeat = first && r->relinked;
 
 		r->notify_seen = true;
+		r->relinked = false;
 		for (unsigned i = 0; i < r->nslots; i++) {
 			bool present = ccid_notify_present(&m, i), changed = ccid_notify_changed(&m, i);
 
@@ -76,6 +77,18 @@ static void interrupt_message(struct uccid_reader *r, const uint8_t *buf, size_t
 				/* the next operation asks the reader: a card that was pulled and
 				   put back has lost power (uccid_slot_enter) */
 				uccid_card_set_verify(r, s);
+				continue;
+			}
+			if (repeat && present && changed && s->card.present) {
+				/*
+				 * The reader's first report after the link came back: the card
+				 * a status answer found (rescan_slots), told here if it has not
+				 * been.  A reader that sends no such report leaves this to its
+				 * next one, as at open: a swap of an unpowered card before it
+				 * reads as the repeat (a powered one is verified, above).
+				 */
+				if (uccid_card_take_arrived(r, s))
+					uccid_push_event(r, UCCID_EVENT_INSERTED, i, 0);
 				continue;
 			}
 			if (!first && present && changed && s->card.present) {
@@ -171,6 +184,43 @@ static void poll_slots(struct uccid_reader *r, int64_t deadline)
 	reader_unlock(r);
 }
 
+/*
+ * The link came back (link.c): a new instance of the device, whose cards
+ * the session took as removed when it dropped.  Not every reader reports
+ * its cards when a host configures it again (CCID §6.3.1 reports changes;
+ * QEMU's usb-ccid after a USB/IP re-import sends nothing), so ask each slot
+ * in slots (PC_to_RDR_GetSlotStatus).  Under s->op only, as gate.c's verify:
+ * a status changes no card, and another thread's slot lock (a holder that
+ * has yet to hear of the new card) must not hold the report back.  A card
+ * an answer found inserted since the link came back (card.arrived: this
+ * status's, or an operation's) is reported inserted here, once; the
+ * reader's own report, if it sends one, is then the repeat
+ * (interrupt_message).
+ */
+static void rescan_slots(struct uccid_reader *r, uint32_t slots)
+{
+	for (unsigned i = 0; i < r->nslots; i++) {
+		struct uslot *s = &r->slots[i];
+		struct uccid_slot_status st;
+		int n;
+
+		if (!(slots >> i & 1))
+			continue;
+		pthread_mutex_lock(&s->op);
+		n = uccid_do_slot_status(r, s, &st);
+		pthread_mutex_unlock(&s->op);
+		if (n == -ENOTCONN || n == -ENODEV || n == -ECANCELED)
+			return;         /* down again: the next link_up asks again */
+		if (n < 0)
+			uccid_log(r, UCCID_LOG_DEBUG, "slot %u: status after the reconnect: %s", i, uccid_strerror(n));
+		/* the answer's bmICCStatus is recorded (engine.c), even in a failed status */
+		reader_lock(r);
+		if (s->card.present && uccid_card_take_arrived(r, s))
+			uccid_push_event(r, UCCID_EVENT_INSERTED, i, 0);
+		reader_unlock(r);
+	}
+}
+
 int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_event *ret)
 {
 	bool forever = timeout_ms == UCCID_WAIT_FOREVER;
@@ -181,6 +231,7 @@ int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_e
 	deadline = forever ? INT64_MAX : uccid_mono_us() + (int64_t)timeout_ms * 1000;
 	for (;;) {
 		bool got, woken, expired, mine = false;
+		uint32_t rescan = 0;
 		int dead;
 
 		/*
@@ -194,7 +245,11 @@ int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_e
 		woken = r->wake_req;
 		r->wake_req = false;
 		expired = uccid_mono_us() >= deadline;
-		if (!got && !dead && !woken && !expired && r->t->info.ep_intr_in) {
+		if (!got && !dead && !woken && !expired && r->rescan) {
+			/* the link is back: its slots are asked before anything is waited for */
+			rescan = r->rescan;
+			r->rescan = 0;
+		} else if (!got && !dead && !woken && !expired && r->t->info.ep_intr_in) {
 			/* one thread waits on the interrupt endpoint; the others for what it finds */
 			mine = pthread_mutex_trylock(&r->ev_lock) == 0;
 			if (mine)
@@ -212,6 +267,10 @@ int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_e
 		if (dead == -ENOTCONN) {
 			/* a remote reader's link is down: the event waiter brings it back */
 			uccid_link_restore(r, deadline, true);
+			continue;
+		}
+		if (rescan) {
+			rescan_slots(r, rescan);
 			continue;
 		}
 		if (mine) {

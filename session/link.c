@@ -12,8 +12,10 @@
  * attempt is due (else it fails at once with -ENOTCONN).
  * An attempt is the transport's reconnect (a new import), after which the
  * device must show the descriptors it had at open; then the link is up, a
- * new instance of the device: READER_AVAILABLE, and its cards are new cards
- * (the first NotifySlotChange reports them inserted).  Back-off: 50 ms
+ * new instance of the device: READER_AVAILABLE, and its cards are new cards,
+ * reported inserted by the event waiter, which asks each slot (events.c): a
+ * reader need not send a NotifySlotChange when configured again (QEMU's
+ * usb-ccid after a re-import sends none).  Back-off: 50 ms
  * doubling to 1 s, so that a reader is back within about a second of its
  * server; uccid_options.reconnect_ms bounds the outage, after which the
  * reader is gone for good.
@@ -29,6 +31,8 @@
 
 #define BACKOFF_FIRST_MS 50
 #define BACKOFF_MAX_MS 1000
+
+_Static_assert(UCCID_MAX_SLOTS <= 32, "uccid_reader.rescan has a bit per slot");
 
 void uccid_link_gone(struct uccid_reader *r, const char *why)
 {
@@ -98,7 +102,9 @@ static void link_up(struct uccid_reader *r)
 	lockmgr_set_instance(r->lm, uccid_instance(r));
 	r->dead = 0;
 	r->in_sync = false;             /* its bulk-IN starts afresh */
-	r->notify_seen = false;         /* its first NotifySlotChange reports the cards there */
+	r->notify_seen = false;         /* its first NotifySlotChange, if it sends one, */
+	r->relinked = true;             /* repeats what the slots' status tells (events.c) */
+	r->rescan = (uint32_t)((1ull << r->nslots) - 1);
 	r->reconnects++;
 	uccid_log(r, UCCID_LOG_INFO, "reader back after %u attempt%s in %lld ms", r->link_tries,
 		  r->link_tries == 1 ? "" : "s", (long long)((uccid_mono_us() - r->down_since) / 1000));

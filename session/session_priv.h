@@ -46,7 +46,7 @@
 #include "lockmgr/lockmgr.h"
 #include "util/clock.h"
 
-#define UCCID_MAX_SLOTS 16
+#define UCCID_MAX_SLOTS 16              /* no more than the bits of uccid_reader.rescan */
 #define UCCID_SKIP_LIMIT 16          /* stale / malformed answers tolerated per exchange */
 #define UCCID_BUSY_RETRIES 3         /* CMD_SLOT_BUSY answers retried before -EBUSY */
 #define UCCID_EVENT_RING 64
@@ -173,6 +173,11 @@ struct uccid_reader {
 	unsigned link_tries;             /* attempts since the link dropped */
 	unsigned link_waiters;           /* event waiters restoring it: operations leave it to them */
 	uint64_t reconnects;             /* links restored */
+	uint32_t rescan;                 /* slots to ask about once the link is back: set by link.c,
+					    taken by events.c (uccid_wait_event), bit n for slot n */
+	bool relinked;                   /* the link came back and the reader has not reported since:
+					    its first NotifySlotChange repeats what the status answers
+					    found (events.c) */
 	uint8_t *rx;
 
 	/* events */

@@ -7,7 +7,10 @@
  * that open only on SET_CONFIGURATION (a device server), late RET_UNLINKs,
  * a busy window after a client left, a protocol violation — and the cost
  * of a remote reader counted in PDUs at the server: unlinks while idle,
- * URBs per APDU, round trips to open.  Counts, not times, are asserted.
+ * URBs per APDU, round trips to open; a server restart, also under a
+ * reader that does not report its cards when configured again (QEMU's),
+ * and through uccid selftest's recording shim.  Counts, not times, are
+ * asserted.
  * The server runs in a thread of its own; the server and its devices are
  * touched only under f->lock.  Every wait is bounded.
  */
@@ -22,6 +25,7 @@
 #include "ccid/ccid.h"
 #include "session/session_priv.h"
 #include "tests/testutil.h"
+#include "tool/selftest/selftest.h"
 #include "transport/usbip_client.h"
 #include "vreader/device.h"
 #include "vreader/usbip_server.h"
@@ -56,15 +60,14 @@ static void *server_main(void *arg)
 	return NULL;
 }
 
-static struct field *field_new(enum vdev_profile p, const struct usbip_server_modes *m)
+/* A server exporting a reader of configuration cfg, in modes m (NULL: none). */
+static struct field *field_new_config(const struct vdev_config *cfg, const struct usbip_server_modes *m)
 {
 	struct field *f = calloc(1, sizeof(*f));
-	struct vdev_config cfg;
 	struct vusb_device dev = { .ops = &vdev_usb_ops, .busid = "1-1" };
 
 	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(vdev_profile_config(p, &cfg), 0);
-	f->d = vdev_new(&cfg);
+	f->d = vdev_new(cfg);
 	ck_assert_ptr_nonnull(f->d);
 	dev.dev = f->d;
 	f->srv = usbip_server_new();
@@ -79,6 +82,14 @@ static struct field *field_new(enum vdev_profile p, const struct usbip_server_mo
 	atomic_init(&f->stop, false);
 	ck_assert_int_eq(pthread_create(&f->th, NULL, server_main, f), 0);
 	return f;
+}
+
+static struct field *field_new(enum vdev_profile p, const struct usbip_server_modes *m)
+{
+	struct vdev_config cfg;
+
+	ck_assert_int_eq(vdev_profile_config(p, &cfg), 0);
+	return field_new_config(&cfg, m);
 }
 
 static void field_free(struct field *f)
@@ -851,6 +862,17 @@ static enum uccid_event_type next_event(struct uccid_reader *r)
 	return ev.type;
 }
 
+/* No event within ms: a card reported once is not reported again. */
+static void no_event(struct uccid_reader *r, unsigned ms)
+{
+	struct uccid_event ev;
+	int rc = uccid_wait_event(r, ms, &ev);
+
+	if (rc == 1)
+		ck_abort_msg("an event too many: type %d, slot %u", (int)ev.type, ev.slot);
+	ck_assert_msg(rc == 0, "wait_event: %s", uccid_strerror(rc));
+}
+
 static void link_counts(struct uccid_reader *r, unsigned *tries, uint64_t *reconnects)
 {
 	pthread_mutex_lock(&r->lock);
@@ -902,6 +924,7 @@ START_TEST(test_reconnect_restart)
 		(long long)(uccid_mono_ms() - t0), tries);
 	ck_assert_uint_eq(back, 1);
 	ck_assert_int_eq(next_event(r), UCCID_EVENT_INSERTED);
+	no_event(r, 300);               /* the reader's own report of the card is no second card */
 	ck_assert_int_eq(uccid_usbip_stats(t, &st), 0);
 	ck_assert_uint_eq(st.reconnects, 1);
 	/* a new card: the lock holder hears of it, and powers it up */
@@ -971,6 +994,7 @@ START_TEST(test_reconnect_time)
 	ck_assert_uint_eq(back, 1);
 	ck_assert_uint_le(tries, 10);
 	ck_assert_int_eq(next_event(l.r), UCCID_EVENT_INSERTED);
+	no_event(l.r, 300);
 	uccid_close(l.r);
 	field_free(f);
 }
@@ -1005,6 +1029,59 @@ START_TEST(test_reconnect_by_operation)
 	link_counts(r, &tries, &back);
 	ck_assert_uint_eq(back, 1);
 	ck_assert_uint_eq(tries, 1);
+	power(r);
+	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/*
+ * A reader that does not report its cards when the host configures it
+ * again — QEMU's usb-ccid after a re-import; real readers need not either
+ * (CCID §6.3.1 reports changes) — still has them reported inserted once
+ * the link is back: the session asks each slot (GetSlotStatus), once.
+ * _i 0: the event waiter restores the link; 1: an operation does, and
+ * the next wait for events reports the card.
+ */
+START_TEST(test_reconnect_quiet_reader)
+{
+	struct vdev_config cfg;
+	struct field *f;
+	struct uccid_options o = options(10000);
+	struct uccid_reader *r;
+	struct uccid_slot_status st;
+	struct uccid_event ev;
+	int rc;
+
+	ck_assert_int_eq(vdev_profile_config(VDEV_PROFILE_SHORT_APDU, &cfg), 0);
+	cfg.no_config_notify = true;
+	f = field_new_config(&cfg, NULL);
+	r = open_reader(f, &o);
+	drain_events(r);
+	power(r);
+	if (_i == 0) {
+		restart(f, 600000);
+		ck_assert_int_eq(next_event(r), UCCID_EVENT_REMOVED);
+		ck_assert_int_eq(next_event(r), UCCID_EVENT_READER_UNAVAILABLE);
+		restart(f, 0);
+	} else {
+		restart(f, 0);
+		rc = uccid_slot_status(r, 0, &st);
+		ck_assert_msg(rc == -ENOTCONN, "status across the drop: %s", uccid_strerror(rc));
+		rc = uccid_slot_status(r, 0, &st);
+		ck_assert_msg(rc == 0, "status after: %s", uccid_strerror(rc));
+		ck_assert(st.present && !st.powered);
+		ck_assert_int_eq(next_event(r), UCCID_EVENT_REMOVED);
+		ck_assert_int_eq(next_event(r), UCCID_EVENT_READER_UNAVAILABLE);
+	}
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_READER_AVAILABLE);
+	/* within the time the reader takes to answer a status; not a NotifySlotChange's wait */
+	rc = uccid_wait_event(r, 5000, &ev);
+	ck_assert_msg(rc == 1, "no card reported after the reconnect: %s", rc ? uccid_strerror(rc) : "no event");
+	ck_assert_int_eq(ev.type, UCCID_EVENT_INSERTED);
+	ck_assert_uint_eq(ev.slot, 0);
+	no_event(r, 300);
 	power(r);
 	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
 	uccid_close(r);
@@ -1076,6 +1153,65 @@ START_TEST(test_reconnect_wake)
 	pthread_join(w.th, NULL);
 	ck_assert_int_eq(w.rc, 0);
 	uccid_close(w.r);
+	field_free(f);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------
+ * uccid selftest's recording shim between the session and the transport
+ */
+
+/*
+ * The shim passes on what the transport offers beyond the mandatory calls:
+ * an idle event waiter sleeps until woken (wake: one return from intr_in in
+ * a 1 s wait, not one every 200 ms), and a server restart is ridden through
+ * (why and reconnect: the link comes back, as a new instance of the device,
+ * instead of READER_REMOVED), the session's GetSlotStatus after it going
+ * through the shim's record.
+ */
+START_TEST(test_shim_passes_on)
+{
+	struct field *f = field_new(VDEV_PROFILE_SHORT_APDU, NULL);
+	struct uccid_options o = options(10000);
+	struct uccid_reader *r = NULL;
+	struct shim *sh = NULL;
+	static struct wire_log wl;
+	struct uccid_event ev;
+	char err[256] = "";
+	uint32_t inst;
+	uint64_t w;
+	bool status = false;
+
+	ck_assert_msg(uccid_open_wrapped(f->url, &o, shim_wrap, &sh, &r, err, sizeof(err)) == 0, "open: %s", err);
+	ck_assert_ptr_nonnull(sh);
+	drain_events(r);
+	/* settle as test_idle_wakeups: the reader's first report may still be on its way */
+	for (int i = 0; i < 50; i++) {
+		uint64_t w0 = uccid_event_wakeups(r);
+
+		if (uccid_wait_event(r, 100, &ev) == 0 && uccid_event_wakeups(r) - w0 == 1)
+			break;
+	}
+	w = uccid_event_wakeups(r);
+	ck_assert_int_eq(uccid_wait_event(r, 1000, &ev), 0);
+	ck_assert_msg(uccid_event_wakeups(r) - w == 1, "an idle wait of 1 s through the shim: %llu returns from intr_in",
+		      (unsigned long long)(uccid_event_wakeups(r) - w));
+
+	inst = uccid_instance(r);
+	restart(f, 0);
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_REMOVED);
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_READER_UNAVAILABLE);
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_READER_AVAILABLE);
+	ck_assert_msg(uccid_instance(r) != inst, "the shim still shows the instance before the restart (%08x)", inst);
+	shim_clear(sh);
+	ck_assert_int_eq(next_event(r), UCCID_EVENT_INSERTED);
+	shim_read(sh, &wl);
+	for (unsigned i = 0; i < wl.nrec; i++)
+		status |= wl.rec[i].out && wl.rec[i].hdr[CCID_OFF_TYPE] == CCID_PC_TO_RDR_GET_SLOT_STATUS;
+	ck_assert_msg(status, "no GetSlotStatus recorded after the reconnect (%u messages)", wl.nrec);
+	power(r);
+	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	uccid_close(r);
 	field_free(f);
 }
 END_TEST
@@ -1175,6 +1311,12 @@ static Suite *field_suite(void)
 	tcase_add_test(tc, test_reconnect_limit);
 	tcase_add_test(tc, test_reconnect_never);
 	tcase_add_test(tc, test_reconnect_wake);
+	tcase_add_loop_test(tc, test_reconnect_quiet_reader, 0, 2);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("selftest-shim");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_shim_passes_on);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("round-trips");

@@ -222,7 +222,7 @@ static int op_control(void *dev, const uint8_t setup[8], const uint8_t *data, ui
 			if (wValue > 1)
 				return -EPIPE;
 			d->configuration = (uint8_t)wValue;
-			if (wValue) {
+			if (wValue && !d->cfg.no_config_notify) {
 				/* Report the slots' state once configured (CCID §6.3.1). */
 				for (unsigned i = 0; i < d->nslots; i++)
 					if (d->slots[i].card)

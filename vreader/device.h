@@ -62,6 +62,9 @@ struct vdev_config {
 	bool no_interrupt;                 /* no interrupt-IN endpoint: hosts must poll (CCID §3.2.1) */
 	uint8_t iccd;                      /* bInterfaceProtocol: 0 CCID, 1 ICCD version A, 2 version B
 					      (control-pipe token, one slot, no bulk pipes: vreader/iccd.c) */
+	bool no_config_notify;             /* no NotifySlotChange when a host configures the device, as
+					      QEMU's usb-ccid after a USB/IP re-import: the host learns of
+					      the cards only by asking (GetSlotStatus) */
 	uint8_t card_voltages;             /* CCID_VOLTAGE_* the cards answer at (0: any); at
 					      others the card stays mute, as a card of another class */
 };

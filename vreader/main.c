@@ -29,6 +29,7 @@ enum {
 	OPT_T0_NULLS,
 	OPT_T0_ACK_EACH,
 	OPT_ATR,
+	OPT_NO_CONFIG_NOTIFY,
 };
 
 static atomic_int stop;       /* set by on_signal (lock-free: usbip_server_run) */
@@ -55,6 +56,8 @@ static void usage(FILE *f)
 	      "      --pin DIGITS        the cards' PIN (ASCII digits, default 123456)\n"
 	      "      --mute-ms MS        how long a mute card takes to be reported (default 100)\n"
 	      "      --no-interrupt      the next readers have no interrupt endpoint (hosts poll)\n"
+	      "      --no-config-notify  the next readers send no NotifySlotChange when a host\n"
+	      "                          configures them (QEMU's usb-ccid after a re-import)\n"
 	      "      --card-voltages MASK  the next readers' cards answer only at these voltages\n"
 	      "                          (bVoltageSupport bits: 1 5 V, 2 3 V, 4 1.8 V; 0 any)\n"
 	      "      --t0-nulls N        character level: the next readers' cards send N NULL bytes (60)\n"
@@ -82,6 +85,7 @@ struct card_opts {
 	int protocols;          /* 0: the profile's; VCARD_PROTO_* | CARD_T1_FIRST */
 	bool no_card;
 	bool no_interrupt;
+	bool no_config_notify;
 	long card_voltages;     /* -1: the profile's */
 	char pin[9];
 	long mute_ms;
@@ -116,6 +120,7 @@ static void apply_card_opts(struct vdev_config *cfg, const struct card_opts *co)
 		cfg->desc.dwProtocols |= cfg->card.protocols;
 	if (co->no_interrupt)
 		cfg->no_interrupt = true;    /* a version A token has none of its own */
+	cfg->no_config_notify = co->no_config_notify;
 	if (co->card_voltages >= 0)
 		cfg->card_voltages = (uint8_t)co->card_voltages;
 	if (co->t0_nulls >= 0)
@@ -166,6 +171,7 @@ int main(int argc, char **argv)
 		{ "pin", required_argument, NULL, 'I' },
 		{ "mute-ms", required_argument, NULL, 'M' },
 		{ "no-interrupt", no_argument, NULL, 'X' },
+		{ "no-config-notify", no_argument, NULL, OPT_NO_CONFIG_NOTIFY },
 		{ "card-voltages", required_argument, NULL, 'V' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "port", required_argument, NULL, 'P' },
@@ -282,6 +288,9 @@ int main(int argc, char **argv)
 			break;
 		case 'X':
 			co.no_interrupt = true;
+			break;
+		case OPT_NO_CONFIG_NOTIFY:
+			co.no_config_notify = true;
 			break;
 		case 'V':
 			co.card_voltages = strtol(optarg, &end, 0);

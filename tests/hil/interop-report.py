@@ -164,3 +164,52 @@ if faults:
         print(f"| {f} | {lc[0]} | {lc[1]} | {lc[3]} ({lc[2]}) | {lc[4]} | {uc[0]} | {uc[1]} | {uc[3]} ({uc[2]}) "
               f"| {uc[4]} |")
     print()
+
+
+def section_table(row, checks):
+    """One row's checks as a table; (check, column) pairs in order, then any others."""
+    got = [(col, check, status, detail) for (r, col), lst in results.items() if r == row
+           for check, status, detail in lst]
+    got += [("pcscd + libccid", check, status, detail) for (r, col), lst in results.items()
+            if r == "libccid" and col == row for check, status, detail in lst]
+    order = {c: i for i, c in enumerate(checks)}
+    got.sort(key=lambda g: order.get(g[1], len(order)))
+    if not got:
+        return False
+    names = {"bundle": "uccid bundle"}
+    print("| check | by | result | detail |")
+    print("|---|---|---|---|")
+    for col, check, status, detail in got:
+        result = "**FAIL**" if status == "FAIL" else status
+        print(f"| {check} | {names.get(col, col)} | {result} | {detail.replace('|', '/')} |")
+    print()
+    return True
+
+
+if ("usbipd", "uccid") in results or ("usbipd", "usbip") in results:
+    print("## uccid against the kernel's USB/IP server\n")
+    print("Debian's `usbipd` and the kernel's `usbip-host` export QEMU's reader on the guest's 127.0.0.1:3240 "
+          "(`usbip bind`; the kernel exports it unconfigured); the host's freshly built `uccid` imports it with "
+          "its own USB/IP client, no `vhci-hcd` (tests/hil/guest/usbipd.sh).  **delay**: through "
+          "tests/vreader/delay-proxy.py, which adds 1.5 s to each direction.  **idle-unlinks**: the lines "
+          "`unlinked by a call to usb_unlink_urb()` usbip-host writes to the kernel log for each URB a client "
+          "unlinks, counted over a window in which the session sits idle (`uccid watch`); the libccid line is "
+          "the same window with pcscd + libccid on the reader imported through `vhci-hcd`, for comparison.  "
+          "**restart-daemon**: usbipd killed and started again under `uccid watch`; **restart**: the same with "
+          "the device unbound and bound again (what a server reboot does), which ends the connection: `uccid "
+          "watch` rides through only if it imports the device again; **restart-card**: it then reports "
+          "QEMU's card, which never left, inserted again.\n")
+    section_table("usbipd", ["bind", "list", "info", "atr", "apdus", "test", "delay", "eject", "dispositions",
+                             "idle-unlinks", "restart-daemon", "restart", "restart-card"])
+if ("hotplug", "bundle") in results:
+    print("## pcscd hotplug with uccid's bundle\n")
+    print("pcscd (libudev hotplug, systemd-udevd running) with uccid's bundle as `make install` lays it out; "
+          "the short-apdu virtual reader is plugged in with `usbip attach` through `vhci-hcd` after pcscd "
+          "started, used, pulled out with `usbip detach` while a client holds a connection to it, and plugged "
+          "in again (tests/hil/guest/hotplug.sh, client `tests/hil/pcsc-session --hotplug`).  While the device "
+          "leaves, udevd holds its events back (`udevadm control --stop-exec-queue`): pcscd still lists the "
+          "reader, and the held connection's next SCardTransmit meets the driver and a device that is gone "
+          "(**held**); then udevd lets pcscd know (**gone**).  Times in **appear** and **back** are from the "
+          "moment the client began to wait for the change (a PnP notification wait).  libccid runs the same "
+          "sequence as the reference.\n")
+    section_table("hotplug", ["appear", "works", "gone", "held", "back", "pcscd"])

@@ -17,8 +17,23 @@
  * data 00 up to 261, the extended form above) and prints one line:
  *   bench SIZE COUNT median_us p99_us apdus_per_s
  *
+ * --hotplug follows a virtual reader (the one --name names) as it is
+ * plugged in, pulled out and plugged in again while this client runs, each
+ * wait a line on stdout that a script waits for before it acts:
+ *   waiting for the reader      it is not listed: plug it in now
+ *   holding the connection      it appeared, the card answered SELECT and
+ *                               ECHO, the connection stays open: pull it
+ *                               out, then write a line to stdin
+ *   waiting for it to come back the held connection failed at once (how:
+ *                               "error:" lines), the reader left
+ *                               SCardListReaders: plug it in again
+ * and then it must appear again and answer on a new connection.  Each wait
+ * ends at the first PnP notification that shows the change, at the latest
+ * after --wait-ms (default 90000).
+ *
  * usage: pcsc-session [--reader N | --name SUBSTRING] [--extended]
  *                     [--atr HEX] [--cac] [--bench SIZE [--count N]]
+ *                     [--hotplug [--wait-ms MS]]
  */
 #include "config.h"
 
@@ -356,6 +371,175 @@ static void bench(size_t size, unsigned count)
 	free(us);
 }
 
+/* PC/SC's name of a return code, for the report (pcsc_stringify_error gives only the text). */
+static const char *rv_name(LONG rv)
+{
+	static const struct {
+		LONG rv;
+		const char *name;
+	} names[] = {
+		{ SCARD_S_SUCCESS, "SCARD_S_SUCCESS" },
+		{ SCARD_E_NO_SMARTCARD, "SCARD_E_NO_SMARTCARD" },
+		{ SCARD_W_REMOVED_CARD, "SCARD_W_REMOVED_CARD" },
+		{ SCARD_E_READER_UNAVAILABLE, "SCARD_E_READER_UNAVAILABLE" },
+		{ SCARD_E_UNKNOWN_READER, "SCARD_E_UNKNOWN_READER" },
+		{ SCARD_E_INVALID_HANDLE, "SCARD_E_INVALID_HANDLE" },
+		{ SCARD_E_INVALID_VALUE, "SCARD_E_INVALID_VALUE" },
+		{ SCARD_E_NOT_TRANSACTED, "SCARD_E_NOT_TRANSACTED" },
+		{ SCARD_E_NO_SERVICE, "SCARD_E_NO_SERVICE" },
+		{ SCARD_E_TIMEOUT, "SCARD_E_TIMEOUT" },
+		{ SCARD_F_COMM_ERROR, "SCARD_F_COMM_ERROR" },
+		{ SCARD_F_INTERNAL_ERROR, "SCARD_F_INTERNAL_ERROR" },
+		{ SCARD_W_RESET_CARD, "SCARD_W_RESET_CARD" },
+		{ SCARD_W_UNPOWERED_CARD, "SCARD_W_UNPOWERED_CARD" },
+		{ SCARD_W_UNRESPONSIVE_CARD, "SCARD_W_UNRESPONSIVE_CARD" },
+	};
+	static char other[24];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].rv == rv)
+			return names[i].name;
+	snprintf(other, sizeof(other), "0x%08lX", (unsigned long)(uint32_t)rv);
+	return other;
+}
+
+/* The first reader whose name contains SUBSTRING, copied to name: 1, 0 when none is, -1 on an error. */
+static int find_reader(SCARDCONTEXT ctx, const char *substring, char *name, size_t cap)
+{
+	char readers[8192];
+	DWORD len = sizeof(readers);
+	LONG rv = SCardListReaders(ctx, NULL, readers, &len);
+
+	if (rv == SCARD_E_NO_READERS_AVAILABLE)
+		return 0;
+	if (rv != SCARD_S_SUCCESS) {
+		printf("error: SCardListReaders: %s\n", rv_name(rv));
+		return -1;
+	}
+	for (const char *p = readers; *p; p += strlen(p) + 1) {
+		if (strstr(p, substring)) {
+			snprintf(name, cap, "%s", p);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Wait until a reader whose name contains SUBSTRING is listed (listed true)
+ * or no longer is, woken by pcscd's PnP notification (PC/SC part 5: its
+ * event state carries the number of readers in the high word); the time
+ * that took in ms, or -1 when wait_ms passed first or pcscd failed.
+ */
+static long wait_listed(SCARDCONTEXT ctx, const char *substring, bool listed, char *name, size_t cap, long wait_ms)
+{
+	SCARD_READERSTATE pnp = { .szReader = "\\\\?PnP?\\Notification", .dwCurrentState = SCARD_STATE_UNAWARE };
+	int64_t t0 = uccid_mono_ms();
+
+	for (;;) {
+		int found = find_reader(ctx, substring, name, cap);
+		long spent = (long)(uccid_mono_ms() - t0);
+		LONG rv;
+
+		if (found < 0)
+			return -1;
+		if ((found == 1) == listed)
+			return spent;
+		if (spent >= wait_ms)
+			return -1;
+		rv = SCardGetStatusChange(ctx, (DWORD)(wait_ms - spent), &pnp, 1);
+		if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT) {
+			printf("error: SCardGetStatusChange(PnP): %s\n", rv_name(rv));
+			return -1;
+		}
+		pnp.dwCurrentState = pnp.dwEventState & ~(DWORD)SCARD_STATE_CHANGED;
+	}
+}
+
+/* Connect to the reader and check that the card answers: SELECT of the application, ECHO. */
+static bool hotplug_use(SCARDCONTEXT ctx, const char *name, const char *when)
+{
+	static const uint8_t select_aid[] = { 0x00, 0xA4, 0x04, 0x0C, 0x07, 0xF0, 0x75, 0x63, 0x63, 0x69, 0x64, 0x01 };
+	int before = failures;
+	LONG rv;
+
+	/* pcscd may list the reader before its first card event: a connect may meet no card yet */
+	for (int i = 0; i < 50; i++) {
+		SCARD_READERSTATE st = { .szReader = name, .dwCurrentState = SCARD_STATE_UNAWARE };
+
+		rv = SCardConnect(ctx, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &card, &protocol);
+		if (rv != SCARD_E_NO_SMARTCARD)
+			break;
+		/* wait for the card's arrival (or 200 ms), not for a fixed time */
+		if (SCardGetStatusChange(ctx, 0, &st, 1) == SCARD_S_SUCCESS) {
+			st.dwCurrentState = st.dwEventState & ~(DWORD)SCARD_STATE_CHANGED;
+			SCardGetStatusChange(ctx, 200, &st, 1);
+		}
+	}
+	check(rv == SCARD_S_SUCCESS, "%s: SCardConnect: %s", when, rv_name(rv));
+	if (rv != SCARD_S_SUCCESS)
+		return false;
+	expect_sw("SELECT AID", select_aid, sizeof(select_aid), 0x9000);
+	echo(16);
+	return failures == before;
+}
+
+/*
+ * --hotplug: the reader appears, works, leaves while a connection is held
+ * (which must then fail cleanly), and comes back.
+ */
+static int hotplug(SCARDCONTEXT ctx, const char *substring, long wait_ms)
+{
+	char name[512] = "";
+	static const uint8_t echo1[] = { 0x80, 0x10, 0x00, 0x00, 0x01 };
+	uint8_t rsp[64];
+	DWORD n, state, rdr_len = 0, atr_len = 33, proto;
+	uint8_t atr[33];
+	char line[64];
+	long ms;
+	LONG rv;
+
+	if (find_reader(ctx, substring, name, sizeof(name))) {
+		check(false, "a reader named *%s* is listed before it was plugged in: %s", substring, name);
+		return 1;
+	}
+	printf("waiting for the reader\n");
+	ms = wait_listed(ctx, substring, true, name, sizeof(name), wait_ms);
+	check(ms >= 0, "appeared: %s after %ld ms", ms >= 0 ? name : "no reader", ms);
+	if (ms < 0 || !hotplug_use(ctx, name, "first plug"))
+		return 1;
+	printf("holding the connection\n");
+	/* the device is gone when the script says so: the application's next command */
+	if (!fgets(line, sizeof(line), stdin))
+		printf("info: stdin ended: the reader may not be pulled out yet\n");
+	n = sizeof(rsp);
+	ms = (long)uccid_mono_ms();
+	rv = SCardTransmit(card, protocol == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1, echo1, sizeof(echo1),
+			   NULL, rsp, &n);
+	ms = (long)uccid_mono_ms() - ms;
+	printf("error: SCardTransmit on the held connection, right after the detach: %s after %ld ms\n", rv_name(rv), ms);
+	check(rv == SCARD_E_NO_SMARTCARD || rv == SCARD_W_REMOVED_CARD || rv == SCARD_E_READER_UNAVAILABLE,
+	      "the held connection fails cleanly: %s (%s)", rv_name(rv), pcsc_stringify_error(rv));
+	ms = wait_listed(ctx, substring, false, name, sizeof(name), wait_ms);
+	check(ms >= 0, "gone from SCardListReaders after %ld ms", ms);
+	if (ms < 0)
+		return 1;
+	n = sizeof(rsp);
+	rv = SCardTransmit(card, protocol == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1, echo1, sizeof(echo1),
+			   NULL, rsp, &n);
+	printf("info: SCardTransmit once the reader is gone: %s\n", rv_name(rv));
+	rv = SCardStatus(card, NULL, &rdr_len, &state, &proto, atr, &atr_len);
+	printf("info: SCardStatus: %s\n", rv_name(rv));
+	rv = SCardDisconnect(card, SCARD_LEAVE_CARD);
+	printf("info: SCardDisconnect: %s\n", rv_name(rv));
+	printf("waiting for it to come back\n");
+	ms = wait_listed(ctx, substring, true, name, sizeof(name), wait_ms);
+	check(ms >= 0, "back: %s after %ld ms", ms >= 0 ? name : "no reader", ms);
+	if (ms >= 0 && hotplug_use(ctx, name, "second plug"))
+		SCardDisconnect(card, SCARD_UNPOWER_CARD);
+	return failures ? 1 : 0;
+}
+
 static int hex_to_bytes(const char *hex, uint8_t *out, size_t cap)
 {
 	size_t n = 0;
@@ -384,6 +568,8 @@ int main(int argc, char **argv)
 		{ "cac", no_argument, NULL, 'C' },
 		{ "bench", required_argument, NULL, 'b' },
 		{ "count", required_argument, NULL, 'c' },
+		{ "hotplug", no_argument, NULL, 'H' },
+		{ "wait-ms", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const uint8_t select_aid[] = { 0x00, 0xA4, 0x04, 0x0C, 0x07, 0xF0, 0x75, 0x63, 0x63, 0x69, 0x64, 0x01 };
@@ -401,11 +587,13 @@ int main(int argc, char **argv)
 	const char *substring = NULL;
 	size_t bench_size = 0;
 	unsigned bench_count = 200;
-	bool extended = false, cac = false;
+	bool extended = false, cac = false, hot = false;
+	long wait_ms = 90000;
 	size_t n;
 	long rv;
 
-	while ((c = getopt_long(argc, argv, "r:ea:n:Cb:c:", longopts, NULL)) != -1) {
+	setvbuf(stdout, NULL, _IOLBF, 0);       /* a script waits for lines */
+	while ((c = getopt_long(argc, argv, "r:ea:n:Cb:c:Hw:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			index = atoi(optarg);
@@ -428,9 +616,15 @@ int main(int argc, char **argv)
 		case 'c':
 			bench_count = (unsigned)atoi(optarg);
 			break;
+		case 'H':
+			hot = true;
+			break;
+		case 'w':
+			wait_ms = atol(optarg);
+			break;
 		default:
 			fprintf(stderr, "usage: pcsc-session [--reader N | --name SUBSTRING] [--extended] [--atr HEX]\n"
-					"                    [--cac] [--bench SIZE [--count N]]\n");
+					"                    [--cac] [--bench SIZE [--count N]] [--hotplug [--wait-ms MS]]\n");
 			return 2;
 		}
 	}
@@ -438,6 +632,16 @@ int main(int argc, char **argv)
 	if (rv != SCARD_S_SUCCESS) {
 		printf("FAIL: SCardEstablishContext: %s\n", pcsc_stringify_error(rv));
 		return 1;
+	}
+	if (hot) {
+		if (!substring || wait_ms < 1) {
+			printf("FAIL: --hotplug needs --name SUBSTRING (and a --wait-ms of at least 1)\n");
+			return 2;
+		}
+		rv = hotplug(ctx, substring, wait_ms);
+		SCardReleaseContext(ctx);
+		printf("%d passed, %d failed\n", checks - failures, failures);
+		return (int)rv;
 	}
 	rv = SCardListReaders(ctx, NULL, readers, &rlen);
 	if (rv != SCARD_S_SUCCESS) {

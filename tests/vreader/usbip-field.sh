@@ -9,7 +9,8 @@
 # is named in the error; the control socket's
 # "usbip" command switches those modes and counts the PDUs; a failure
 # while closing is a failure; an eject latch does not outlive the device
-# instance (a server restart); `uccid watch` rides through a server restart.  Waits for
+# instance (a server restart); `uccid watch` rides through a server restart, also with a
+# reader that does not report its cards when configured again (QEMU's).  Waits for
 # events (the server's "listening" line through a FIFO), never for time.
 set -u
 top_builddir=${top_builddir:-.}
@@ -137,6 +138,29 @@ kill -INT $watcher
 wait $watcher
 st=$?
 if [ $st = 0 ]; then passes=$((passes + 1)); else echo "FAIL: watch exited $st after SIGINT"; fails=$((fails + 1)); fi
+exec 9<&-
+
+# --- the same with a reader that sends no NotifySlotChange when configured again (QEMU's
+# usb-ccid after a re-import): the card is reported inserted all the same, once
+start quiet --no-config-notify --no-card --profile short-apdu
+Q=usbip://127.0.0.1:$port/1-1
+mkfifo "$tmp/watch2.fifo"
+${VALGRIND:-} "$UCCID" -r "$Q" watch --no-atr >"$tmp/watch2.fifo" 2>"$tmp/watch.err" &
+watcher=$!
+pids="$pids $watcher"
+exec 9<"$tmp/watch2.fifo"
+# the insertion is reported whenever the watch configures the reader: it is the watch's first line
+ctl quiet "insert 0" && has ctl.out "ok"
+expect_line "slot 0: inserted"
+ctl quiet "usbip restart 0" && has ctl.out "ok usbip restart: 1 connection dropped"
+expect_line "slot 0: removed"
+expect_line "slot 0: reader-unavailable"
+expect_line "slot 0: reader-available"
+expect_line "slot 0: inserted"
+ctl quiet "remove 0" && has ctl.out "ok"
+expect_line "slot 0: removed"      # and not a second 'inserted' before it
+kill -INT $watcher
+wait $watcher
 exec 9<&-
 
 echo "usbip-field: $passes passed, $fails failed"

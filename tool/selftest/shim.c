@@ -8,8 +8,11 @@
  * PC_to_RDR_Abort with that message's bSeq (CCID §5.3.1), or addresses the
  * command to a slot that does not exist (bSlot rewritten out, the answer's
  * bSlot rewritten back) so that bError 5 can be checked.  Everything else
- * passes through unchanged.  One lock guards the record and the arming: the
- * library's threads write, the run reads a copy.
+ * passes through unchanged, the optional operations too where the inner
+ * transport has them (wake: an idle event waiter sleeps; why and reconnect:
+ * a remote reader's link comes back, as without the shim).  One lock guards
+ * the record and the arming: the library's threads write, the run reads a
+ * copy.
  */
 #include "config.h"
 
@@ -25,6 +28,7 @@
 
 struct shim {
 	struct uccid_transport t;      /* first member: the reader code sees this one */
+	struct uccid_transport_ops ops; /* t.ops: shim_ops with the optional operations inner has */
 	struct uccid_transport *inner;
 	pthread_mutex_t lock;
 	/* armed by a probe for its next bulk-OUT message */
@@ -209,6 +213,34 @@ static int shim_clear_halt(struct uccid_transport *t, uint8_t ep)
 	return s->inner->ops->clear_halt(s->inner, ep);
 }
 
+static int shim_why(struct uccid_transport *t, char *buf, size_t cap)
+{
+	struct shim *s = shim_of(t);
+
+	return s->inner->ops->why(s->inner, buf, cap);
+}
+
+static void shim_wake(struct uccid_transport *t)
+{
+	struct shim *s = shim_of(t);
+
+	s->inner->ops->wake(s->inner);
+}
+
+static int shim_reconnect(struct uccid_transport *t, unsigned timeout_ms, char *err, size_t errlen)
+{
+	struct shim *s = shim_of(t);
+	int rc = s->inner->ops->reconnect(s->inner, timeout_ms, err, errlen);
+
+	/* a new instance of the device: its bus and address are what the session's
+	   eject latches belong to (the only fields a reconnect changes) */
+	if (rc == 0) {
+		s->t.info.busnum = s->inner->info.busnum;
+		s->t.info.devnum = s->inner->info.devnum;
+	}
+	return rc;
+}
+
 static void shim_close(struct uccid_transport *t)
 {
 	struct shim *s = shim_of(t);
@@ -239,7 +271,15 @@ struct uccid_transport *shim_wrap(void *ctx, struct uccid_transport *inner)
 
 	if (!s)
 		return NULL;
-	s->t.ops = &shim_ops;
+	s->ops = shim_ops;
+	/* the optional operations only where the inner transport has them (NULL has a meaning) */
+	if (inner->ops->why)
+		s->ops.why = shim_why;
+	if (inner->ops->wake)
+		s->ops.wake = shim_wake;
+	if (inner->ops->reconnect && inner->ops->why)
+		s->ops.reconnect = shim_reconnect;
+	s->t.ops = &s->ops;
 	s->t.info = inner->info;
 	s->inner = inner;
 	s->retarget = -1;

@@ -4,6 +4,8 @@
 # reader and emulated CAC card): the interop matrix, then the side by side
 # with libccid.  One uccid-vreader exports every profile; all of them are
 # attached through vhci-hcd at once, next to QEMU's reader on xHCI.
+# Then pcscd hotplug (guest/hotplug.sh) and, last, uccid against the
+# kernel's usbipd (guest/usbipd.sh), each a section of its own.
 #   rows:    libccid under pcscd, uccid's installed bundle under pcscd
 #            (coldplug by VID/PID), uccid direct (libusb transport)
 #   columns: each vreader profile, QEMU's usb-ccid + CAC card
@@ -11,11 +13,14 @@
 #   ROW<TAB>COLUMN<TAB>CHECK<TAB>ok|FAIL|n/a<TAB>DETAIL
 # and bench / fault figures go to /hilout/bench.txt and /hilout/faults.txt.
 # Settings from /hilout/config.sh: VREADER PCSC_SESSION PCSC_CLIENT UCCID VRCTL
-# BUNDLE (the installed ifd-uccid.bundle) PHASES BENCH_COUNT.
+# BUNDLE (the installed ifd-uccid.bundle) HIL_SRC (tests/hil) PHASES BENCH_COUNT.
 # Exit status: the number of FAIL lines.
 O=/hilout
 . $O/config.sh
+. $HIL_SRC/guest/hotplug.sh
+. $HIL_SRC/guest/usbipd.sh
 now() { cut -d' ' -f1 /proc/uptime; }
+since() { echo "$(now) - $1" | bc | sed 's/^\./0./'; }  # seconds since a now
 ip link set lo up
 modprobe vhci-hcd 2>/dev/null
 mkdir -p /run/pcscd
@@ -29,10 +34,11 @@ DROP=/usr/lib/pcsc/drivers
 
 rec() {  # rec ROW COLUMN CHECK STATUS DETAIL...
 	_r=$1 _c=$2 _k=$3 _s=$4; shift 4
-	if [ "$_r" = libccid ] && [ "$_s" = FAIL ] && [ -f $O/pcscd-libccid.log ]; then
+	_l=${LIBCCID_LOG:-$O/pcscd-libccid.log}
+	if [ "$_r" = libccid ] && [ "$_s" = FAIL ] && [ -f $_l ]; then
 		# the evidence: libccid's own complaints in pcscd's log
-		_e=$(grep -E 'ccid_usb.c|commands.c|ifdhandler.c' $O/pcscd-libccid.log | grep -i -E 'invalid|error|fail|timeout' | tail -2 | cut -c10- | tr '\n' ' ')
-		set -- "$* [pcscd-libccid.log: ${_e:-no libccid error logged}]"
+		_e=$(grep -E 'ccid_usb.c|commands.c|ifdhandler.c' $_l | grep -i -E 'invalid|error|fail|timeout' | tail -2 | cut -c10- | tr '\n' ' ')
+		set -- "$* [$(basename $_l): ${_e:-no libccid error logged}]"
 	fi
 	printf '%s\t%s\t%s\t%s\t%s\n' "$_r" "$_c" "$_k" "$_s" "$*" | tr -d '\r' >> $R
 	echo "[$(now)] $_r / $_c / $_k: $_s $*"
@@ -45,6 +51,18 @@ wait_for() {  # wait_for TENTHS COMMAND...
 	n=$1; shift
 	while [ "$n" -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done
 	return 1
+}
+alive() {  # alive PID: running, not a zombie waiting to be reaped
+	kill -0 "$1" 2>/dev/null || return 1
+	case $(sed 's/^.*) //' /proc/$1/stat 2>/dev/null) in Z* | X* | "") return 1;; esac
+}
+wait_line() {  # wait_line SECONDS FILE ERE [PID]: until a line of FILE matches; no longer once PID has exited
+	_end=$(( $(date +%s) + $1 ))
+	until grep -q -E -- "$3" "$2" 2>/dev/null; do
+		[ -n "${4:-}" ] && ! alive $4 && { grep -q -E -- "$3" "$2" 2>/dev/null; return; }
+		[ "$(date +%s)" -ge $_end ] && return 1
+		sleep 0.05
+	done
 }
 vrctl() {  # vrctl BUSID LINE...: the control socket's replies
 	_vb=$1; shift
@@ -99,15 +117,15 @@ rm -rf $DROP/ifd-uccid.bundle     # the host's, if any: the freshly installed on
 cp -a "$BUNDLE" /run/bundles/ifd-uccid.bundle
 
 pc=
-start_pcscd() {  # start_pcscd libccid|bundle
+start_pcscd() {  # start_pcscd libccid|bundle [READERS [LOG]]: until it lists READERS (default: all)
 	rm -rf $DROP/ifd-ccid.bundle $DROP/ifd-uccid.bundle
 	case $1 in libccid) cp -a /run/bundles/ifd-ccid.bundle $DROP/;; *) cp -a /run/bundles/ifd-uccid.bundle $DROP/;; esac
 	rm -f /run/pcscd/*
-	env $PCSCD_ENV pcscd -f -d > $O/pcscd-$1.log 2>&1 &
+	env $PCSCD_ENV pcscd -f -d > $O/pcscd-${3:-$1}.log 2>&1 &
 	pc=$!
-	want=$((9 + qemu))
+	want=${2:-$((9 + qemu))}
 	until_s 30 sh -c "[ \$(timeout 5 opensc-tool -l 2>/dev/null | grep -c -E '^[0-9]+ ') -ge $want ]"
-	timeout 10 opensc-tool -l > $O/opensc-l-$1.txt 2>&1
+	timeout 10 opensc-tool -l > $O/opensc-l-${3:-$1}.txt 2>&1
 }
 stop_pcscd() {
 	[ -n "$pc" ] || return
@@ -368,7 +386,7 @@ fault_row() {  # fault_row libccid|bundle (pcscd running)
 	done
 }
 
-PHASES=${PHASES:-"libccid bundle direct bench faults"}
+PHASES=${PHASES:-"libccid bundle direct bench faults hotplug usbipd"}
 has() { case " $PHASES " in *" $1 "*) return 0;; esac; return 1; }
 for row in libccid bundle; do
 	has $row || has bench || continue
@@ -393,7 +411,16 @@ if has faults; then
 		stop_pcscd
 	done
 fi
-kill $vr; wait $vr 2>/dev/null
+if has hotplug; then
+	echo "== pcscd hotplug ($(now)s)"
+	hotplug_phase
+fi
+# last: it stops the virtual reader and takes QEMU's reader from the host
+if has usbipd; then
+	echo "== uccid against the kernel's usbipd ($(now)s)"
+	usbipd_phase
+fi
+[ -n "$vr" ] && { kill $vr; wait $vr 2>/dev/null; }
 # The exit status counts uccid's rows; libccid's is the reference, its
 # failures documented in the table with pcscd's log as the evidence.
 fails=$(grep -v '^libccid' $R | grep -c "	FAIL	")
