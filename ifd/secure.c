@@ -106,6 +106,7 @@ int ifd_secure(struct ifd_reader *rd, unsigned slot, bool modify, const uint8_t 
 	}
 	if (m.dwLength > rxcap)
 		return -EMSGSIZE;
-	memcpy(rx, m.abData, m.dwLength);
+	if (m.dwLength)                 /* abData is NULL for an empty answer */
+		memcpy(rx, m.abData, m.dwLength);
 	return (int)m.dwLength;
 }
