@@ -366,17 +366,25 @@ static void urb_control(struct usbip_server *s, struct conn *c, const struct usb
 	queue_ret_submit(c, h->seqnum, np, r < 0 ? r : 0, r < 0 ? 0 : st.wLength, NULL);
 }
 
-static void urb_out(struct conn *c, const struct usbip_header *h, const uint8_t *data, size_t dlen,
-		    int64_t now)
+static void urb_out(struct usbip_server *s, struct conn *c, const struct usbip_header *h, const uint8_t *data,
+		    size_t dlen, int64_t now)
 {
 	const struct vusb_device *vd = &c->exp->vd;
 	uint32_t np = h->u.cmd_submit.number_of_packets;
 	int r = vd->ops->out ? vd->ops->out(vd->dev, (uint8_t)h->ep, data, dlen, now) : -EPIPE;
+	uint32_t actual;
 
-	if (r < 0)
+	if (r < 0) {
 		queue_ret_submit(c, h->seqnum, np, r, 0, NULL);
-	else
-		queue_ret_submit(c, h->seqnum, np, 0, (size_t)r < dlen ? (uint32_t)r : (uint32_t)dlen, NULL);
+		return;
+	}
+	actual = (size_t)r < dlen ? (uint32_t)r : (uint32_t)dlen;
+	/* the short_out mode: a completion that says less went out than the URB carried */
+	if (s->modes.short_out && h->ep != 0 && actual > 0) {
+		s->modes.short_out--;
+		actual--;
+	}
+	queue_ret_submit(c, h->seqnum, np, 0, actual, NULL);
 }
 
 /* An IN URB (held: taken on a closed endpoint, never answered) waits in c->pending. */
@@ -534,7 +542,7 @@ static bool handle_urb(struct usbip_server *s, struct conn *c, const struct usbi
 		else if (s->modes.config_gate && !c->configured)
 			urb_in(c, h, true);     /* a closed endpoint: taken, never answered (OUT data dropped) */
 		else if (h->direction == USBIP_DIR_OUT)
-			urb_out(c, h, payload, plen, now);
+			urb_out(s, c, h, payload, plen, now);
 		else
 			urb_in(c, h, false);
 		return true;

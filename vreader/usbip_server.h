@@ -71,6 +71,12 @@ struct usbip_server_modes {
 	 */
 	unsigned bad_actual_length;
 	uint8_t bad_actual_ep;
+	/*
+	 * The next short_out OUT completions on endpoints other than 0 say
+	 * actual_length one less than the URB carried (the device took it
+	 * all): a short write, which the client must fail, not take as sent.
+	 */
+	unsigned short_out;
 };
 
 /* Replace the modes (see above); they apply from the next PDU on.  Same thread as the loop. */
