@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lockmgr/lockmgr_priv.h"
@@ -40,9 +41,20 @@ int lockmgr_holder(struct lockmgr *m, unsigned slot, struct lockmgr_holder_info 
 			r = held;
 			goto out;
 		}
-		r = lm_file_read(m->file, slot, false, &rec);
+		/* Records are written only under the OFD lock: when nobody holds it, no write is under
+		   way, and an odd sequence number is a writer that died in the middle (abandoned),
+		   not one to wait for (-EAGAIN forever: found by fuzz_lockfile). */
+		r = lm_file_read(m->file, slot, !held, &rec);
 		if (r < 0)
 			goto out;
+		if (rec.corrupt[0]) {
+			/* a long path is cut: the problem is still named */
+			if (snprintf(ret->problem, sizeof(ret->problem), "lock file %s: slot %u: %s", m->path, slot,
+				     rec.corrupt) >= (int)sizeof(ret->problem))
+				ret->problem[sizeof(ret->problem) - 1] = '\0';
+			r = -EPROTO;
+			goto out;
+		}
 		if (held || rec.held) {
 			/* held with a record not yet written (the new holder is still disposing
 			   of an abandoned card): pid 0, program "" */

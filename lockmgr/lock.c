@@ -124,7 +124,8 @@ static int finish_lock(struct lockmgr *m, unsigned slot, lockmgr_owner_t owner, 
 			goto fail;
 	}
 
-	if (prev.held) {
+	/* a corrupt record is a holder we cannot name: its card may be left authenticated too */
+	if (prev.held || prev.corrupt[0]) {
 		enum lockmgr_done done = LOCKMGR_DONE_NOTHING;
 		enum lockmgr_event ev;
 

@@ -21,6 +21,7 @@
 #include <sched.h>
 #include <linux/futex.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -106,7 +107,32 @@ static void futex_wake_all(_Atomic uint32_t *word)
 	(void)syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-int lm_file_open(const char *path, unsigned nslots, struct lm_file **ret)
+/* What is wrong with a header that is not all zeroes (a new file); NULL if it is ours. */
+static const char *header_problem(const struct lm_hdr *h, char *why, size_t whylen)
+{
+	char magic[8 * 4 + 1];
+	size_t n = 0;
+
+	if (memcmp(h->magic, LM_MAGIC, 8)) {
+		for (size_t i = 0; i < 8; i++) {
+			unsigned char c = (unsigned char)h->magic[i];
+
+			n += (size_t)snprintf(magic + n, sizeof(magic) - n, c >= 0x20 && c < 0x7F && c != '\\' ?
+					      "%c" : "\\x%02x", c);
+		}
+		snprintf(why, whylen, "magic is \"%s\", not \"%s\"", magic, LM_MAGIC);
+	} else if (h->version != LM_VERSION) {
+		snprintf(why, whylen, "version %u, not %u", h->version, LM_VERSION);
+	} else if (h->rec_size != LM_REC_SIZE) {
+		snprintf(why, whylen, "record size %u, not %u", h->rec_size, LM_REC_SIZE);
+	} else {
+		return NULL;
+	}
+	return why;
+}
+
+int lm_file_open(const char *path, unsigned nslots, bool no_create, struct lm_file **ret, char *why,
+		 size_t whylen)
 {
 	struct lm_file *f = NULL;
 	struct lm_hdr *h;
@@ -114,7 +140,7 @@ int lm_file_open(const char *path, unsigned nslots, struct lm_file **ret)
 	size_t size = LM_HDR_SIZE + (size_t)nslots * LM_REC_SIZE;
 	int fd, r;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open(path, O_RDWR | (no_create ? 0 : O_CREAT) | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
@@ -122,6 +148,7 @@ int lm_file_open(const char *path, unsigned nslots, struct lm_file **ret)
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "not a regular file");
 		r = -EPROTO;
 		goto out;
 	}
@@ -155,7 +182,7 @@ int lm_file_open(const char *path, unsigned nslots, struct lm_file **ret)
 		h->rec_size = LM_REC_SIZE;
 		memcpy(h->magic, LM_MAGIC, 8);
 	}
-	if (memcmp(h->magic, LM_MAGIC, 8) || h->version != LM_VERSION || h->rec_size != LM_REC_SIZE) {
+	if (header_problem(h, why, whylen)) {
 		munmap(f->map, size);
 		r = -EPROTO;
 		goto out;
@@ -188,8 +215,19 @@ int lm_file_acquire(struct lm_file *f, unsigned slot, int64_t deadline_ns, atomi
 		uint32_t bell = atomic_load(&r->doorbell);
 		int64_t wait = LM_RECHECK_NS;
 
-		if (fcntl(f->fd, F_OFD_SETLK, &fl) == 0)
+		if (fcntl(f->fd, F_OFD_SETLK, &fl) == 0) {
+			struct stat st;
+
+			/* A lock file is removed only by a holder of it, while it holds (lm_file_unlink):
+			   a lock taken afterwards on the removed file excludes nobody.  Say so; the
+			   caller opens the name again (a new file). */
+			if (fstat(f->fd, &st) == 0 && st.st_nlink == 0) {
+				fl.l_type = F_UNLCK;
+				(void)fcntl(f->fd, F_OFD_SETLK, &fl);
+				return -ESTALE;
+			}
 			return 0;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EACCES)
@@ -213,6 +251,25 @@ int lm_file_acquire(struct lm_file *f, unsigned slot, int64_t deadline_ns, atomi
 		futex_wait(&r->doorbell, bell, wait);
 		atomic_fetch_sub(&r->sleepers, 1);
 	}
+}
+
+bool lm_file_kept(struct lm_file *f, unsigned nslots, const bool *mine, bool keep_state)
+{
+	for (unsigned i = 0; i < nslots; i++) {
+		struct lm_holder_rec h;
+
+		if (mine[i])
+			continue;
+		if (lm_file_probe(f, i) != 0)
+			return true;    /* another process holds it (or we cannot tell) */
+		if (!keep_state)
+			continue;
+		if (lm_file_read(f, i, false, &h) < 0 || h.held || h.corrupt[0])
+			return true;    /* a dead holder's card is still to be reset */
+		if (atomic_load(&rec_of(f, i)->latched))
+			return true;    /* an eject latch the next session must honour */
+	}
+	return false;
 }
 
 void lm_file_release(struct lm_file *f, unsigned slot)
@@ -258,6 +315,7 @@ int lm_file_read(struct lm_file *f, unsigned slot, bool owned, struct lm_holder_
 		uint32_t s1 = atomic_load_explicit(&r->seq, memory_order_acquire);
 		struct lm_holder_rec h = { 0 };
 		uint64_t prog[LOCKMGR_PROGRAM_MAX / 8];
+		uint32_t state;
 
 		if ((s1 & 1) && !owned) {
 			sched_yield();
@@ -274,6 +332,14 @@ int lm_file_read(struct lm_file *f, unsigned slot, bool owned, struct lm_holder_
 		if (atomic_load_explicit(&r->seq, memory_order_relaxed) != s1)
 			continue;
 		memcpy(h.program, prog, sizeof(h.program));
+		/* A record no release of ours can leave: its holder (and its card) is unknown.
+		   Never read as free: the next owner must carry out the abandon disposition. */
+		state = atomic_load_explicit(&r->state, memory_order_relaxed);
+		if (state != LM_REC_FREE && state != LM_REC_HELD)
+			snprintf(h.corrupt, sizeof(h.corrupt), "record state %u is neither free (0) nor held (1)",
+				 state);
+		else if (h.held && h.pid <= 0)
+			snprintf(h.corrupt, sizeof(h.corrupt), "record held by pid %ld", (long)h.pid);
 		if (s1 & 1)
 			h.held = true;
 		h.program[LOCKMGR_PROGRAM_MAX - 1] = '\0';   /* the file is not to be trusted */

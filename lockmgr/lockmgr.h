@@ -161,6 +161,11 @@ struct lockmgr_config {
 					   zeroed config never leaves an authenticated card */
 	const struct lockmgr_ops *ops;  /* required, dispose required */
 	void *ctx;                      /* passed to the callbacks */
+	bool no_create;                 /* only open an existing lock file (readers: uccid locks); a
+					   missing one is ENOENT, and nothing is left behind */
+	char *err;                      /* optional: when lockmgr_new fails, what was wrong, naming the
+					   lock file ("lock file PATH: magic is ..., not uccid-lk") */
+	size_t errlen;
 };
 
 /*
@@ -170,7 +175,8 @@ struct lockmgr_config {
  * slots 0 or above LOCKMGR_MAX_SLOTS, empty reader_id, abandon not a
  * disposition, or abandon non-zero without abandon_set), ENOTDIR (runtime
  * directory is not one), EPROTO (the lock file is not a uccid lock file of
- * this version), ENOMEM, or the errno of the failing
+ * this version: a corrupted file is an error, never a reason to lock within
+ * the process only), ENOMEM, or the errno of the failing
  * mkdir/open/fallocate/mmap (EACCES, ENOENT, ...).
  */
 struct lockmgr *lockmgr_new(const struct lockmgr_config *cfg);
@@ -181,6 +187,21 @@ struct lockmgr *lockmgr_new(const struct lockmgr_config *cfg);
  * first.  NULL is ok.
  */
 void lockmgr_free(struct lockmgr *m);
+
+/*
+ * Remove the manager's lock file, so that a lock directory does not keep a
+ * file for every reader name ever tried.  Only for a caller that knows no
+ * other process locks a slot of this file without first taking one this
+ * caller holds (libuccid: the reader's open lock; the open lock file itself
+ * while its one slot is held): removing it is then safe, and a process that
+ * was waiting on the removed file gets -ESTALE from lockmgr_lock and opens
+ * the name again.  The file stays when another process holds one of its
+ * slots, or, with keep_state, when a slot's record says held by a process
+ * that died (its card must still be reset), is corrupt, or is latched.
+ * Returns 1 removed, 0 kept (or process_local), -EINVAL, or the errno of
+ * unlink.
+ */
+int lockmgr_unlink(struct lockmgr *m, bool keep_state);
 
 /* The lock file's path ("" when process_local); valid until lockmgr_free(). */
 const char *lockmgr_path(const struct lockmgr *m);
@@ -198,7 +219,8 @@ struct lockmgr_lock_info {
 };
 
 /*
- * Take exclusive use of slot for owner.  timeout_ms: 0 tries once, > 0 waits
+ * Take exclusive use of slot for owner (-ESTALE: the lock file was removed
+ * while this call waited, see lockmgr_unlink; nothing is held).  timeout_ms: 0 tries once, > 0 waits
  * at most that long (in total, in and across processes), -1 waits forever.
  * If owner already holds the slot the count goes up and the call returns at
  * once.  Waiters in this process are served in FIFO order, each woken by the
@@ -259,12 +281,16 @@ struct lockmgr_holder_info {
 					   (process_local, LOCKMGR_F_LOCAL): it is not timed */
 	unsigned waiters;               /* threads of this process waiting, plus processes waiting
 					   on the lock file */
+	char problem[320];              /* -EPROTO: what is wrong with the slot's record, naming
+					   the file; "" otherwise */
 };
 
 /*
  * Who holds slot, also when the holder is another process.  Returns 0, or
- * -EAGAIN (another process rewrote its record throughout the read), or the
- * errno of a failing fcntl.
+ * -EAGAIN (another process rewrote its record throughout the read), -EPROTO
+ * (the slot's record is corrupt: ret->problem says how; whoever locks the
+ * slot next carries out the abandon disposition, as for a dead holder), or
+ * the errno of a failing fcntl.
  */
 int lockmgr_holder(struct lockmgr *m, unsigned slot, struct lockmgr_holder_info *ret);
 

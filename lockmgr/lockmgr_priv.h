@@ -123,14 +123,25 @@ struct lm_holder_rec {
 	lockmgr_owner_t owner;
 	struct timespec since;
 	char program[LOCKMGR_PROGRAM_MAX];
+	char corrupt[80];               /* read: why the record cannot be trusted, or "" */
 };
 
 /* lockfile.c — the shared lock file. */
-int lm_file_open(const char *path, unsigned nslots, struct lm_file **ret);
+/* Open (create unless no_create) and check the file; -EPROTO with why (static text) if it
+   is not a lock file of this version. */
+int lm_file_open(const char *path, unsigned nslots, bool no_create, struct lm_file **ret, char *why,
+		 size_t whylen);
 void lm_file_close(struct lm_file *f);
-/* Take slot's OFD lock: deadline_ns 0 tries once (-EBUSY), < 0 waits forever,
+/* Take slot's OFD lock (-ESTALE: the file was removed meanwhile, open it again):
+   deadline_ns 0 tries once (-EBUSY), < 0 waits forever,
    else until that uccid_mono_ns(); -ETIMEDOUT, -ECANCELED when *cancel, -errno. */
 int lm_file_acquire(struct lm_file *f, unsigned slot, int64_t deadline_ns, atomic_bool *cancel);
+/*
+ * Must the file stay?  Yes if another description holds a slot's lock (slots
+ * with mine[i] set are the caller's own) or, with keep_state, a slot's record
+ * says held (a dead holder), is corrupt or latched.
+ */
+bool lm_file_kept(struct lm_file *f, unsigned nslots, const bool *mine, bool keep_state);
 /* Release slot's OFD lock and ring its doorbell. */
 void lm_file_release(struct lm_file *f, unsigned slot);
 /* Wake this process's thread waiting on slot's doorbell (it re-checks its cancel flag). */

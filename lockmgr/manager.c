@@ -59,7 +59,7 @@ static int runtime_dir(const struct lockmgr_config *cfg, char *buf, size_t len)
 struct lockmgr *lockmgr_new(const struct lockmgr_config *cfg)
 {
 	struct lockmgr *m = NULL;
-	char dir[3072], name[100];
+	char dir[3072], name[100], why[128] = "";
 	int r;
 
 	if (!cfg || !cfg->ops || !cfg->ops->dispose || cfg->slots == 0 || cfg->slots > LOCKMGR_MAX_SLOTS ||
@@ -101,9 +101,13 @@ struct lockmgr *lockmgr_new(const struct lockmgr_config *cfg)
 			r = -ENAMETOOLONG;
 			goto out;
 		}
-		r = lm_file_open(m->path, m->nslots, &m->file);
-		if (r < 0)
+		r = lm_file_open(m->path, m->nslots, cfg->no_create, &m->file, why, sizeof(why));
+		if (r < 0) {
+			if (cfg->err && cfg->errlen)
+				snprintf(cfg->err, cfg->errlen, "lock file %s: %s", m->path,
+					 r == -EPROTO ? why : strerror(-r));
 			goto out;
+		}
 	}
 
 	r = -pthread_mutex_init(&m->lock, NULL);
@@ -140,6 +144,27 @@ void lockmgr_free(struct lockmgr *m)
 	pthread_mutex_destroy(&m->lock);
 	free(m->slots);
 	free(m);
+}
+
+int lockmgr_unlink(struct lockmgr *m, bool keep_state)
+{
+	bool mine[LOCKMGR_MAX_SLOTS];
+	bool kept;
+
+	if (!m)
+		return -EINVAL;
+	if (!m->file)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	for (unsigned i = 0; i < m->nslots; i++)
+		mine[i] = m->slots[i].ofd_held;
+	kept = lm_file_kept(m->file, m->nslots, mine, keep_state);
+	pthread_mutex_unlock(&m->lock);
+	if (kept)
+		return 0;
+	if (unlink(m->path) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return 1;
 }
 
 const char *lockmgr_path(const struct lockmgr *m)

@@ -210,7 +210,8 @@ static ssize_t transmit_apdu(struct uccid_reader *r, struct uslot *s, const uint
 			rc = -EMSGSIZE;
 			goto out;
 		}
-		memcpy(rsp + total, m.abData, m.dwLength);
+		if (m.dwLength)         /* abData is NULL for an empty block: memcpy's arguments must not be */
+			memcpy(rsp + total, m.abData, m.dwLength);
 		total += m.dwLength;
 		if (m.rsp.b9 == CCID_CHAIN_BEGIN_END || m.rsp.b9 == CCID_CHAIN_END)
 			break;
@@ -284,7 +285,8 @@ ssize_t uccid_escape(struct uccid_reader *r, unsigned slot, const uint8_t *data,
 	else if (rc == 0 && m.dwLength > cap)
 		rc = -EMSGSIZE;
 	else if (rc == 0) {
-		memcpy(rsp, m.abData, m.dwLength);
+		if (m.dwLength)         /* abData is NULL for an empty answer */
+			memcpy(rsp, m.abData, m.dwLength);
 		rc = (ssize_t)m.dwLength;
 	}
 	uccid_slot_leave(r, s);

@@ -302,6 +302,20 @@ static void wait_answer(struct uccid_reader *r, struct uslot *s, int64_t deadlin
 	}
 }
 
+/*
+ * A bulk-OUT that went out short (transport.h): the reader has part of a
+ * command, which is no command; taken as sent, the caller would wait for an
+ * answer that is not coming, or get the answer to a truncated one.
+ */
+static int out_short(struct uccid_reader *r, const uint8_t *msg, size_t len, int sent)
+{
+	if ((size_t)sent == len)
+		return 0;
+	uccid_log(r, UCCID_LOG_ERROR, "bulk-OUT of %s (bSeq %u): %d of %zu bytes sent: the command is failed",
+		  ccid_msg_type_name(msg[CCID_OFF_TYPE]), msg[CCID_OFF_SEQ], sent, len);
+	return -EIO;
+}
+
 static int send_out(struct uccid_reader *r, uint8_t *msg, size_t len)
 {
 	int rc;
@@ -311,7 +325,7 @@ static int send_out(struct uccid_reader *r, uint8_t *msg, size_t len)
 		r->opt.trace(r->opt.trace_ctx, true, msg, len);
 	rc = r->t->ops->bulk_out(r->t, msg, len, CONTROL_MS);
 	pthread_mutex_unlock(&r->out_lock);
-	return rc < 0 ? rc : 0;
+	return rc < 0 ? rc : out_short(r, msg, len, rc);
 }
 
 /*
@@ -329,6 +343,8 @@ static int send_and_read(struct uccid_reader *r, uint8_t *msg, size_t len, unsig
 	n = r->t->ops->bulk_out_in(r->t, msg, len, r->rx, r->max_msg, CONTROL_MS,
 				   base_ms < UCCID_READ_SLICE_MS ? base_ms : UCCID_READ_SLICE_MS, &out_rc);
 	pthread_mutex_unlock(&r->out_lock);
+	if (out_rc >= 0)
+		out_rc = out_short(r, msg, len, out_rc);
 	reader_lock(r);
 	r->reading = false;
 	if (out_rc >= 0)

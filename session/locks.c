@@ -165,16 +165,23 @@ int uccid_locks_init(struct uccid_reader *r, char *err, size_t errlen)
 			  r->open.ident, strerror(r->open.lm_errno));
 	if (r->open.lm) {
 		struct lockmgr_config cfg = local;
-		char id[200];
+		char id[200], why[512];
 
 		snprintf(id, sizeof(id), "%s", r->open.ident);
 		cfg.reader_id = id;
 		cfg.process_local = false;
 		cfg.runtime_dir = uccid_lock_dir(r->opt.lock_dir);
+		cfg.err = why;
+		cfg.errlen = sizeof(why);
 		r->lm = lockmgr_new(&cfg);
+		if (!r->lm && errno == EPROTO) {
+			/* corrupted: not a reason to drop cross-process locking (and the abandon reset) */
+			snprintf(err, errlen, "%s: %s (remove it once no process uses the reader)", r->open.ident, why);
+			return -EPROTO;
+		}
 		if (!r->lm)
 			uccid_log(r, UCCID_LOG_WARNING, "%s: no slot lock file (%s): slot locks hold within this process",
-				  r->open.ident, strerror(errno));
+				  r->open.ident, why);
 	}
 	if (!r->lm)
 		r->lm = lockmgr_new(&local);
@@ -188,6 +195,11 @@ int uccid_locks_init(struct uccid_reader *r, char *err, size_t errlen)
 void uccid_locks_free(struct uccid_reader *r)
 {
 	uccid_handles_free(r);
+	/* Under the open lock nobody else locks a slot: the slot lock file goes unless a dead
+	   holder's card or a latch is in it, and those too when the reader is gone (a new
+	   instance starts unlatched). */
+	if (r->open.lm)
+		(void)lockmgr_unlink(r->lm, r->dead != -ENODEV);
 	lockmgr_free(r->lm);
 	r->lm = NULL;
 	uccid_open_unlock(&r->open);
@@ -299,26 +311,46 @@ int uccid_lock_holder(struct uccid_reader *r, unsigned slot, struct uccid_holder
 	return 0;
 }
 
-int uccid_reader_holder(const char *name, const char *dir, int slot, struct uccid_holder *ret)
+int uccid_reader_lock_state(const char *name, const char *dir, int slot, struct uccid_holder *ret, char *err,
+			    size_t errlen)
 {
 	struct lockmgr_holder_info hi;
 	struct lockmgr *m;
-	char ident[160];
+	char ident[160], why[512] = "";
 	int rc;
 
+	if (err && errlen)
+		err[0] = '\0';
 	if (!name || !ret || slot < -1 || slot >= LOCKMGR_MAX_SLOTS)
 		return -EINVAL;
 	rc = uccid_identity(name, ident, sizeof(ident));
 	if (rc < 0)
 		return rc;
-	m = uccid_open_manager(ident, dir, NULL, slot < 0 ? 1 : (unsigned)slot + 1, slot < 0, &slot_ops, NULL);
-	if (!m)
-		return -errno;
+	/* only a file that is there: asking leaves nothing behind */
+	m = uccid_open_manager(ident, dir, NULL, slot < 0 ? 1 : (unsigned)slot + 1, slot < 0, true, &slot_ops, NULL,
+			       why, sizeof(why));
+	if (!m && errno == ENOENT) {
+		memset(ret, 0, sizeof(*ret));
+		return 0;
+	}
+	if (!m) {
+		rc = -errno;
+		if (err && errlen)
+			snprintf(err, errlen, "%s", why);
+		return rc;
+	}
 	rc = lockmgr_holder(m, slot < 0 ? 0 : (unsigned)slot, &hi);
 	if (rc == 0)
 		uccid_holder_from(&hi, ret);
+	else if (rc == -EPROTO && err && errlen)
+		snprintf(err, errlen, "%s (its card is reset before the next holder gets it)", hi.problem);
 	lockmgr_free(m);
 	return rc;
+}
+
+int uccid_reader_holder(const char *name, const char *dir, int slot, struct uccid_holder *ret)
+{
+	return uccid_reader_lock_state(name, dir, slot, ret, NULL, 0);
 }
 
 int uccid_eject(struct uccid_reader *r, unsigned slot, enum uccid_done *done)

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "session/session_priv.h"
+#include "util/clock.h"
 #include "transport/usb_names.h"
 
 /* The open lock has nothing to dispose of: its "card" is the whole reader. */
@@ -53,7 +54,8 @@ const char *uccid_lock_dir(const char *dir)
 }
 
 struct lockmgr *uccid_open_manager(const char *ident, const char *dir, const char *program, unsigned slots,
-				   bool for_open, const struct lockmgr_ops *ops, void *ctx)
+				   bool for_open, bool no_create, const struct lockmgr_ops *ops, void *ctx, char *err,
+				   size_t errlen)
 {
 	char id[200];
 	struct lockmgr_config cfg = {
@@ -65,6 +67,9 @@ struct lockmgr *uccid_open_manager(const char *ident, const char *dir, const cha
 		.abandon_set = for_open,        /* slot locks: the default, RESET */
 		.ops = for_open ? &open_ops : ops,
 		.ctx = ctx,
+		.no_create = no_create,
+		.err = err,
+		.errlen = errlen,
 	};
 
 	snprintf(id, sizeof(id), "%s%s", for_open ? "open:" : "", ident);
@@ -101,8 +106,9 @@ int uccid_open_lock(struct uccid_open_lock *ol, const char *name, const struct u
 {
 	struct lockmgr_holder_info hi;
 	struct uccid_holder h;
-	char who[128];
+	char who[128], why[512];
 	int rc, wait = opts ? opts->open_wait_ms : 0;
+	int64_t deadline = wait > 0 ? uccid_mono_ms() + wait : 0;
 
 	memset(ol, 0, sizeof(*ol));
 	if (wait < -1) {
@@ -114,15 +120,30 @@ int uccid_open_lock(struct uccid_open_lock *ol, const char *name, const struct u
 		ol->ident[0] = '\0';
 		return 0;
 	}
-	ol->lm = uccid_open_manager(ol->ident, opts ? opts->lock_dir : NULL, opts ? opts->program : NULL, 1, true, NULL,
-				    NULL);
-	if (!ol->lm) {
-		/* reported by the session once it has a log (uccid_locks_init) */
-		ol->lm_errno = errno;
-		return 0;
-	}
 	ol->owner = uccid_owner();
-	rc = lockmgr_lock(ol->lm, 0, ol->owner, wait, 0, NULL);
+	/* a holder removes the file as it leaves (uccid_open_unlock): a waiter then opens the name
+	   again, a new file, and waits for the rest of its time */
+	for (int tries = 0;; tries++) {
+		int left = wait > 0 ? (int)(deadline - uccid_mono_ms()) : wait;
+
+		ol->lm = uccid_open_manager(ol->ident, opts ? opts->lock_dir : NULL, opts ? opts->program : NULL, 1,
+					    true, false, NULL, NULL, why, sizeof(why));
+		if (!ol->lm && errno == EPROTO) {
+			/* a corrupted lock file: locking across processes cannot be trusted */
+			snprintf(err, errlen, "%s: %s (remove it once no process uses the reader)", name, why);
+			return -EPROTO;
+		}
+		if (!ol->lm) {
+			/* reported by the session once it has a log (uccid_locks_init) */
+			ol->lm_errno = errno;
+			return 0;
+		}
+		rc = lockmgr_lock(ol->lm, 0, ol->owner, wait > 0 && left < 1 ? 1 : left, 0, NULL);
+		if (rc != -ESTALE || tries >= 100)
+			break;
+		lockmgr_free(ol->lm);
+		ol->lm = NULL;
+	}
 	if (rc == -EBUSY || rc == -ETIMEDOUT) {
 		if (lockmgr_holder(ol->lm, 0, &hi) == 0) {
 			uccid_holder_from(&hi, &h);
@@ -145,6 +166,8 @@ int uccid_open_lock(struct uccid_open_lock *ol, const char *name, const struct u
 void uccid_open_unlock(struct uccid_open_lock *ol)
 {
 	if (ol->lm) {
+		/* removed while held: nothing in it outlives the hold (a waiter opens the name again) */
+		(void)lockmgr_unlink(ol->lm, false);
 		lockmgr_unlock(ol->lm, 0, ol->owner, LOCKMGR_LEAVE, NULL);
 		lockmgr_free(ol->lm);
 		ol->lm = NULL;

@@ -289,9 +289,13 @@ int uccid_open_lock(struct uccid_open_lock *ol, const char *name, const struct u
 void uccid_open_unlock(struct uccid_open_lock *ol);
 /* The lock directory: dir, else $UCCID_LOCK_DIR, else NULL (the lock manager's default). */
 const char *uccid_lock_dir(const char *dir);
-/* A lock manager on the lock files of ident (for_open: the reader's open lock, one "slot"). */
+/*
+ * A lock manager on the lock files of ident (for_open: the reader's open lock, one "slot").
+ * no_create: only an existing file (readers).  On failure errno, and err names the file.
+ */
 struct lockmgr *uccid_open_manager(const char *ident, const char *dir, const char *program, unsigned slots,
-				   bool for_open, const struct lockmgr_ops *ops, void *ctx);
+				   bool for_open, bool no_create, const struct lockmgr_ops *ops, void *ctx, char *err,
+				   size_t errlen);
 void uccid_holder_from(const struct lockmgr_holder_info *in, struct uccid_holder *out);
 
 /* ---- card.c: card state and the event ring (r->lock held for every call) ---- */

@@ -489,6 +489,16 @@ int uccid_lock_holder(struct uccid_reader *r, unsigned slot, struct uccid_holder
 int uccid_reader_holder(const char *name, const char *lock_dir, int slot, struct uccid_holder *ret);
 
 /*
+ * uccid_reader_holder, and when the lock file cannot be trusted, why: err
+ * (errlen bytes, may be NULL) names the file and what is wrong with it.
+ * Returns as uccid_reader_holder, and -EPROTO for a corrupted lock file or
+ * slot record (the session that opens the reader then fails, or resets the
+ * card of that slot before the next holder gets it).
+ */
+int uccid_reader_lock_state(const char *name, const char *lock_dir, int slot, struct uccid_holder *ret, char *err,
+			    size_t errlen);
+
+/*
  * The EJECT disposition without a lock (uccid eject, the IFD handler's eject
  * control code): Mechanical 02 where dwMechanical declares eject, otherwise
  * power off and latch.  Returns 0 with *done, or an error above.

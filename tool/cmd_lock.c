@@ -340,8 +340,8 @@ int cmd_locks(const struct tool_opts *opts, int argc, char **argv)
 	struct tool_getopt g;
 	struct uccid_holder h;
 	unsigned first = 0, nslots = 1;
-	bool json = opts->json, first_out = true, any = false;
-	char name[128];
+	bool json = opts->json, first_out = true, any = false, bad = false;
+	char name[128], why[512];
 	const char *reader = opts->reader;
 	int c, rc;
 
@@ -378,9 +378,9 @@ int cmd_locks(const struct tool_opts *opts, int argc, char **argv)
 			return EXIT_FAILED;
 		reader = name;
 	}
-	rc = uccid_reader_holder(reader, NULL, -1, &h);
+	rc = uccid_reader_lock_state(reader, NULL, -1, &h, why, sizeof(why));
 	if (rc < 0) {
-		tool_err("locks: %s: %s", reader, uccid_strerror(rc));
+		tool_err("locks: %s: %s", reader, why[0] ? why : uccid_strerror(rc));
 		return rc == -EINVAL ? EXIT_USAGE : EXIT_FAILED;
 	}
 	if (json) {
@@ -395,15 +395,20 @@ int cmd_locks(const struct tool_opts *opts, int argc, char **argv)
 	for (unsigned i = first; i < first + nslots; i++) {
 		char what[16];
 
-		if (uccid_reader_holder(reader, NULL, (int)i, &h) < 0)
+		rc = uccid_reader_lock_state(reader, NULL, (int)i, &h, why, sizeof(why));
+		if (rc < 0) {
+			/* a lock file that cannot be trusted is never "no slot is locked" */
+			tool_err("locks: %s: slot %u: %s", reader, i, why[0] ? why : uccid_strerror(rc));
+			bad = true;
 			continue;
+		}
 		snprintf(what, sizeof(what), "slot %u", i);
 		print_holder(json, what, (int)i, &h, &first_out);
 		any |= h.held || h.abandoned;
 	}
 	if (json)
 		printf("]}\n");
-	else if (!any)
+	else if (!any && !bad)
 		printf("  nobody has it open, no slot is locked\n");
-	return EXIT_OK;
+	return bad ? EXIT_FAILED : EXIT_OK;
 }

@@ -565,20 +565,14 @@ out:
 	return r;
 }
 
-/* A bulk-OUT carries one whole CCID message: a device that took only part of it gets -EIO. */
-static int out_whole(int r, size_t len)
-{
-	return r >= 0 && (size_t)r != len ? -EIO : r;
-}
-
+/* transport.h: what went out, as libusb's actual_length says; fewer than len is the caller's -EIO. */
 static int op_bulk_out(struct uccid_transport *pub, const uint8_t *data, size_t len, unsigned timeout_ms)
 {
 	struct lu_transport *t = to_lu(pub);
 
 	/* libusb does not write to an OUT transfer's buffer; the cast only fits its signature. */
-	return out_whole(transfer(t, t->pub.info.ep_bulk_out, LIBUSB_TRANSFER_TYPE_BULK, (uint8_t *)(uintptr_t)data,
-				  len, timeout_ms),
-			 len);
+	return transfer(t, t->pub.info.ep_bulk_out, LIBUSB_TRANSFER_TYPE_BULK, (uint8_t *)(uintptr_t)data, len,
+			timeout_ms);
 }
 
 static int op_bulk_in(struct uccid_transport *pub, uint8_t *buf, size_t cap, unsigned timeout_ms)
@@ -624,9 +618,10 @@ static int op_bulk_out_in(struct uccid_transport *pub, const uint8_t *out, size_
 	ro = xfer_submit(t, &xo);
 	if (ro == 0) {
 		xfer_wait(t, &xo);
-		ro = out_whole(xfer_result(t, &xo), out_len);
+		ro = xfer_result(t, &xo);
 	}
-	if (ro < 0)
+	/* a command that did not go out whole has no answer to wait for */
+	if (ro < 0 || (size_t)ro != out_len)
 		libusb_cancel_transfer(xi.tr);   /* NOT_FOUND when it already ended: harmless */
 	xfer_wait(t, &xi);
 	r = xfer_result(t, &xi);
@@ -634,7 +629,7 @@ out:
 	libusb_free_transfer(xo.tr);
 	libusb_free_transfer(xi.tr);
 	*out_rc = ro;
-	return ro < 0 ? ro : r;
+	return ro < 0 ? ro : (size_t)ro != out_len ? -EIO : r;
 }
 
 /*

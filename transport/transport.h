@@ -76,7 +76,13 @@ struct uccid_transport_ops {
 	int (*control)(struct uccid_transport *t, uint8_t bmRequestType, uint8_t bRequest, uint16_t wValue,
 		       uint16_t wIndex, uint8_t *data, uint16_t wLength, unsigned timeout_ms);
 
-	/* One bulk-OUT transfer of len bytes (a whole CCID message).  Returns len or an error. */
+	/*
+	 * One bulk-OUT transfer of len bytes (a whole CCID message).  Returns
+	 * the bytes the device took, as the host controller (libusb's
+	 * actual_length) or the server (the OUT's RET_SUBMIT actual_length)
+	 * reports them: len, or fewer — a short write, which the caller must
+	 * fail with -EIO, naming both numbers — or an error.
+	 */
 	int (*bulk_out)(struct uccid_transport *t, const uint8_t *data, size_t len, unsigned timeout_ms);
 
 	/*
@@ -92,7 +98,8 @@ struct uccid_transport_ops {
 	 * before either completes — as a host controller runs queued URBs — so
 	 * that an exchange costs one round trip to a remote device.  *out_rc
 	 * gets what bulk_out would return; on an OUT error the IN transfer is
-	 * cancelled and that error is returned too.  Otherwise returns what
+	 * cancelled and that error is returned too, and on a short OUT the IN
+	 * transfer is cancelled and -EIO returned.  Otherwise returns what
 	 * bulk_in would (the IN transfer's length or error).
 	 */
 	int (*bulk_out_in)(struct uccid_transport *t, const uint8_t *out, size_t out_len, uint8_t *in, size_t in_cap,

@@ -1507,9 +1507,10 @@ static int submit_out_in(struct utr *u, uint8_t ep_out, const uint8_t *out, uint
 	*out_rc = ro;
 	urb_release(u, xo);
 	in_deadline = deadline_after(in_timeout_ms);
-	if (ro < 0) {
-		/* the OUT failed: the IN URB must not linger */
-		r = ro;
+	if (ro < 0 || (uint32_t)ro != out_len) {
+		/* the OUT failed, or its RET_SUBMIT says it went out short (transport.h: the caller's
+		   -EIO): no answer is coming, and the IN URB must not linger */
+		r = ro < 0 ? ro : -EIO;
 		if (!xi->done && !gone(u))
 			unlink_urb(u, xi);
 	} else {

@@ -512,15 +512,21 @@ static int cmd_usbip(struct vctl *c, int argc, char **w, struct outbuf *o)
 				m.bad_actual_length = (unsigned)v;
 			}
 		}
+	} else if (argc >= 2 && !strcmp(w[1], "short-out")) {
+		if (argc >= 3 && number(w[2], 1000000, &v) < 0) {
+			say(o, "error: bad count '%s'\n", w[2]);
+			return -EINVAL;
+		}
+		m.short_out = argc >= 3 ? (unsigned)v : 1;
 	} else if (argc >= 2) {
 		say(o, "error: usbip [counters [reset] | unconfigured on|off | config-gate on|off | unlink-delay MS"
-		       " | busy-after-close MS | bad-actual-length [COUNT] [ep=EP] | restart MS]\n");
+		       " | busy-after-close MS | bad-actual-length [COUNT] [ep=EP] | short-out [COUNT] | restart MS]\n");
 		return -EINVAL;
 	}
 	usbip_server_set_modes(c->srv, &m);
-	say(o, "unconfigured=%s config-gate=%s unlink-delay=%u busy-after-close=%u bad-actual-length=%u ep=%02X\nok\n",
-	    m.unconfigured ? "on" : "off", m.config_gate ? "on" : "off", m.unlink_delay_ms, m.busy_after_close_ms,
-	    m.bad_actual_length, m.bad_actual_ep ? m.bad_actual_ep : 0x81);
+	say(o, "unconfigured=%s config-gate=%s unlink-delay=%u busy-after-close=%u bad-actual-length=%u ep=%02X"
+	    " short-out=%u\nok\n", m.unconfigured ? "on" : "off", m.config_gate ? "on" : "off", m.unlink_delay_ms,
+	    m.busy_after_close_ms, m.bad_actual_length, m.bad_actual_ep ? m.bad_actual_ep : 0x81, m.short_out);
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -365,17 +366,25 @@ static void urb_control(struct usbip_server *s, struct conn *c, const struct usb
 	queue_ret_submit(c, h->seqnum, np, r < 0 ? r : 0, r < 0 ? 0 : st.wLength, NULL);
 }
 
-static void urb_out(struct conn *c, const struct usbip_header *h, const uint8_t *data, size_t dlen,
-		    int64_t now)
+static void urb_out(struct usbip_server *s, struct conn *c, const struct usbip_header *h, const uint8_t *data,
+		    size_t dlen, int64_t now)
 {
 	const struct vusb_device *vd = &c->exp->vd;
 	uint32_t np = h->u.cmd_submit.number_of_packets;
 	int r = vd->ops->out ? vd->ops->out(vd->dev, (uint8_t)h->ep, data, dlen, now) : -EPIPE;
+	uint32_t actual;
 
-	if (r < 0)
+	if (r < 0) {
 		queue_ret_submit(c, h->seqnum, np, r, 0, NULL);
-	else
-		queue_ret_submit(c, h->seqnum, np, 0, (size_t)r < dlen ? (uint32_t)r : (uint32_t)dlen, NULL);
+		return;
+	}
+	actual = (size_t)r < dlen ? (uint32_t)r : (uint32_t)dlen;
+	/* the short_out mode: a completion that says less went out than the URB carried */
+	if (s->modes.short_out && h->ep != 0 && actual > 0) {
+		s->modes.short_out--;
+		actual--;
+	}
+	queue_ret_submit(c, h->seqnum, np, 0, actual, NULL);
 }
 
 /* An IN URB (held: taken on a closed endpoint, never answered) waits in c->pending. */
@@ -533,7 +542,7 @@ static bool handle_urb(struct usbip_server *s, struct conn *c, const struct usbi
 		else if (s->modes.config_gate && !c->configured)
 			urb_in(c, h, true);     /* a closed endpoint: taken, never answered (OUT data dropped) */
 		else if (h->direction == USBIP_DIR_OUT)
-			urb_out(c, h, payload, plen, now);
+			urb_out(s, c, h, payload, plen, now);
 		else
 			urb_in(c, h, false);
 		return true;
@@ -692,32 +701,56 @@ static void conn_free(struct usbip_server *s, struct conn *c, int64_t now)
 	free(c);
 }
 
+/* A new client in the op phase; fd is closed on failure. */
+static int conn_add(struct usbip_server *s, int fd, int64_t now)
+{
+	struct conn *c;
+
+	if (s->nconns >= USBIP_SERVER_MAX_CONNS) {
+		close(fd);      /* over the limit: an immediate EOF, not a hang in the backlog */
+		return -ENOSPC;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->fd = fd;
+	c->phase = PHASE_OP;
+	c->deadline = now + (int64_t)USBIP_SERVER_OP_TIMEOUT_MS * 1000;
+	c->in_need = USBIP_OP_REQ_IMPORT_SIZE;
+	s->conns[s->nconns++] = c;
+	return 0;
+}
+
 static void accept_clients(struct usbip_server *s, int64_t now)
 {
 	for (int k = 0; k < ACCEPT_BURST; k++) {
 		int one = 1;
-		struct conn *c;
 		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return;         /* EAGAIN, or a client that vanished before accept */
-		if (s->nconns >= USBIP_SERVER_MAX_CONNS) {
-			close(fd);      /* over the limit: an immediate EOF, not a hang in the backlog */
-			continue;
-		}
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
-			continue;
-		}
 		/* ref §1: the Linux server sets TCP_NODELAY; URB latency matters more than packets. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c->fd = fd;
-		c->phase = PHASE_OP;
-		c->deadline = now + (int64_t)USBIP_SERVER_OP_TIMEOUT_MS * 1000;
-		c->in_need = USBIP_OP_REQ_IMPORT_SIZE;
-		s->conns[s->nconns++] = c;
+		(void)conn_add(s, fd, now);
 	}
+}
+
+int usbip_server_adopt(struct usbip_server *s, int fd)
+{
+	int fl;
+
+	if (!s || fd < 0)
+		return -EINVAL;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return conn_add(s, fd, uccid_mono_us());
 }
 
 /* ---------------------------------------------------------------------------

@@ -71,6 +71,12 @@ struct usbip_server_modes {
 	 */
 	unsigned bad_actual_length;
 	uint8_t bad_actual_ep;
+	/*
+	 * The next short_out OUT completions on endpoints other than 0 say
+	 * actual_length one less than the URB carried (the device took it
+	 * all): a short write, which the client must fail, not take as sent.
+	 */
+	unsigned short_out;
 };
 
 /* Replace the modes (see above); they apply from the next PDU on.  Same thread as the loop. */
@@ -115,6 +121,15 @@ int usbip_server_add_device(struct usbip_server *s, const struct vusb_device *de
  * the negative errno of socket/bind/listen.
  */
 int usbip_server_listen(struct usbip_server *s, const char *addr, uint16_t port);
+
+/*
+ * Serve a client already connected on fd (a stream socket: an accepted
+ * connection, one end of a socketpair), as if it had been accepted: the op
+ * phase first.  The server owns fd from now on (closed on failure too) and
+ * makes it non-blocking.  Returns 0, or -EINVAL, -ENOSPC
+ * (USBIP_SERVER_MAX_CONNS), -ENOMEM, or the errno of fcntl.
+ */
+int usbip_server_adopt(struct usbip_server *s, int fd);
 
 /* The port actually listened on, 0 before usbip_server_listen. */
 uint16_t usbip_server_port(const struct usbip_server *s);

@@ -1,53 +1,90 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Build every fuzz harness with clang's libFuzzer (+ ASan, UBSan) and run each
-# for a bounded time over a scratch copy of its committed corpus.
+# over a scratch copy of its committed corpus, for a time or a number of runs.
 #
-# usage: run-fuzzers.sh [-t SECONDS] [-m] BUILDDIR [HARNESS...]
-#   BUILDDIR   a configured build tree (for config.h)
+# usage: run-fuzzers.sh [-t SECONDS | -r RUNS] [-m] BUILDDIR [HARNESS...]
+#   BUILDDIR   a configured build tree (its source is this script's)
 #   -t         seconds per harness (default 30)
+#   -r         executions per harness instead (libFuzzer's -runs)
 #   -m         merge new interesting inputs back into tests/fuzz/corpus/
-# Prints the executions of each harness; exits non-zero on any crash, leak or
-# sanitizer report (the reproducer is kept in BUILDDIR/fuzz/).
+# The libraries are built once with clang in BUILDDIR/fuzz/tree (coverage,
+# ASan, UBSan; configured on the first run), each harness is linked against
+# them with the tool's or the IFD handler's sources it tests.  Prints the
+# executions of each harness; exits non-zero on any crash, leak or sanitizer
+# report (the reproducer is kept in BUILDDIR/fuzz/; commit it to the
+# harness's corpus with the fix, so that make check replays it).
 set -eu
 secs=30
+runs=
 merge=no
-while getopts t:m o; do
+usage="usage: $0 [-t SECONDS | -r RUNS] [-m] BUILDDIR [HARNESS...]"
+while getopts t:r:m o; do
 	case $o in
 	t) secs=$OPTARG ;;
+	r) runs=$OPTARG ;;
 	m) merge=yes ;;
-	*) echo "usage: $0 [-t SECONDS] [-m] BUILDDIR [HARNESS...]" >&2; exit 2 ;;
+	*) echo "$usage" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-build=${1:?usage: $0 [-t SECONDS] [-m] BUILDDIR [HARNESS...]}
+build=${1:?$usage}
 shift
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "$build" && pwd)
-harnesses=${*:-message class_desc usb_desc atr t1 t0 usbip iccd pin}
+all="message class_desc usb_desc atr t1 t0 iccd pin usbip suite script hex names ifd_config ifd_control lockfile vctl vserver vdesc vcard"
+harnesses=${*:-$all}
 CC_FUZZ=${CC_FUZZ:-clang}
 out=$build/fuzz
-mkdir -p "$out"
+tree=$out/tree
+mkdir -p "$out" "$tree"
 
-codec="field status message message_describe interrupt class_desc usb_desc atr pps timing t1_block t1 t0 iccd pin"
-sources=""
-for f in $codec; do sources="$sources $src/ccid/$f.c"; done
-sources="$sources $src/usbip/usbip_wire.c"
+# The libraries, instrumented for coverage (fuzzer-no-link) and the sanitizers.
+san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+if [ ! -f "$tree/Makefile" ]; then
+	(cd "$tree" && "$src/configure" -q --disable-shared CC="$CC_FUZZ" \
+		CFLAGS="-g -O1 -fsanitize=fuzzer-no-link $san -fno-omit-frame-pointer") >"$out/configure.log" 2>&1 || {
+		tail -30 "$out/configure.log"; exit 1; }
+fi
+make -s -C "$tree" -j"$(nproc)" libccidcodec.la libusbipwire.la libuccidcore.la libvreader.la libifdcore.la \
+	ifd/readers-table.c >"$out/make.log" 2>&1 || { tail -30 "$out/make.log"; exit 1; }
+L=$tree/.libs
+pcsc_cflags=$(pkg-config --cflags libpcsclite 2>/dev/null || echo -I/usr/include/PCSC)
+usb_libs=$(pkg-config --libs libusb-1.0)
+
+# What each harness links besides the codec.
+link_of() {
+	case $1 in
+	message|class_desc|usb_desc|atr|t1|t0|iccd|pin) echo "$L/libccidcodec.a" ;;
+	usbip) echo "$L/libusbipwire.a $L/libccidcodec.a" ;;
+	suite) echo "$src/tool/hil/suite.c $src/tool/hil/suite_match.c $L/libuccidcore.a $L/libccidcodec.a" ;;
+	script|hex) echo "$src/tool/script.c $src/tool/hex.c $src/tool/output.c $src/tool/session.c" \
+		"$src/tool/trace.c $src/tool/pcap.c $src/tool/capture.c $L/libuccidcore.a $L/libccidcodec.a" ;;
+	names|lockfile) echo "$L/libuccidcore.a $L/libusbipwire.a $L/libccidcodec.a" ;;
+	ifd_config|ifd_control) echo "$pcsc_cflags $L/libifdcore.a $L/libvreader.a $L/libuccidcore.a" \
+		"$L/libusbipwire.a $L/libccidcodec.a -ldl" ;;
+	vctl|vserver|vdesc|vcard) echo "$L/libvreader.a $L/libusbipwire.a $L/libccidcodec.a" ;;
+	*) echo "unknown harness $1" >&2; return 1 ;;
+	esac
+}
 
 status=0
 for h in $harnesses; do
 	bin=$out/fuzz_$h
-	$CC_FUZZ -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-I"$src" -I"$build" $sources "$src/tests/fuzz/fuzz_$h.c" -o "$bin"
+	# shellcheck disable=SC2046 # the link list is words
+	$CC_FUZZ -std=gnu11 -g -O1 -fsanitize=fuzzer $san -I"$src" -I"$tree" \
+		"$src/tests/fuzz/fuzz_$h.c" $(link_of "$h") $usb_libs -lpthread -o "$bin"
 	scratch=$out/corpus_$h
 	rm -rf "$scratch"; mkdir -p "$scratch"
 	cp "$src/tests/fuzz/corpus/$h/"* "$scratch/"
 	log=$out/fuzz_$h.log
-	if (cd "$out" && "$bin" -max_total_time="$secs" -print_final_stats=1 -timeout=10 \
+	if [ -n "$runs" ]; then limit="-runs=$runs"; what="$runs runs"; else limit="-max_total_time=$secs"; what="${secs}s"; fi
+	start=$(date +%s)
+	if (cd "$out" && "$bin" "$limit" -print_final_stats=1 -timeout=10 -max_len=8192 \
 		-rss_limit_mb=2048 -artifact_prefix="$out/crash_${h}_" "$scratch") >"$log" 2>&1; then
 		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 		rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-		echo "fuzz $h: $execs executions in ${secs}s ($rate/s), no crash"
+		echo "fuzz $h: $execs executions in $(( $(date +%s) - start ))s ($rate/s, $what asked), no crash"
 	else
 		echo "fuzz $h: FAILED, see $log"
 		tail -30 "$log"

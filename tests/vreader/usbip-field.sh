@@ -69,6 +69,13 @@ ctl gate "usbip counters" && has ctl.out "unlinks=0 " && has ctl.out "submit-out
 ctl gate "usbip bad-actual-length" && has ctl.out "bad-actual-length=1 ep=81"
 run 1 -r "$G/1-1" apdu $SELECT && has err "protocol violation: RET_SUBMIT" &&
 	has err "with actual_length 272 for a 271-byte URB"
+# a bulk-OUT whose RET_SUBMIT says fewer bytes went out than were sent is an error naming both
+# (issue 15: it was taken as sent), and the next command works; apdu's first command is the
+# slot's status (a card left powered is taken over, not reset)
+ctl gate "usbip short-out" && has ctl.out "short-out=1"
+run 1 -r "$G/1-1" apdu $SELECT && has err "bulk-OUT of PC_to_RDR_GetSlotStatus (bSeq 0): 9 of 10 bytes sent"
+run 0 -r "$G/1-1" apdu $SELECT && has out "9000  success"
+ctl gate "usbip short-out x" && has ctl.out "error: bad count"
 
 # --- the control socket switches the modes of a running server
 start plain --profile tpdu-t0

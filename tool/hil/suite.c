@@ -620,7 +620,8 @@ int suite_parse(const char *file, const char *text, size_t len, struct suite **r
 {
 	struct parser p = { .file = file, .err = err, .errlen = errlen };
 	char *line = NULL, *trimmed = NULL, **w = NULL;
-	size_t pos = 0;
+	/* no line is longer than the text: buffers for that, not for the limit (a parse per keystroke stays cheap) */
+	size_t pos = 0, lmax = len < SUITE_LINE_MAX ? len : SUITE_LINE_MAX;
 	int rc = -ENOMEM;
 
 	if (errlen)
@@ -628,8 +629,8 @@ int suite_parse(const char *file, const char *text, size_t len, struct suite **r
 	if (len > SUITE_FILE_MAX)
 		return perr(&p, "larger than %u bytes", SUITE_FILE_MAX);
 	if (!(p.s = calloc(1, sizeof(*p.s))) || !(p.s->file = strdup(file)) || !(p.s->name = base_name(file))
-	    || !(line = malloc(SUITE_LINE_MAX + 1)) || !(trimmed = malloc(SUITE_LINE_MAX + 1))
-	    || !(w = malloc(sizeof(*w) * (SUITE_LINE_MAX / 2 + 2))))
+	    || !(line = malloc(lmax + 1)) || !(trimmed = malloc(lmax + 1))
+	    || !(w = malloc(sizeof(*w) * (lmax / 2 + 2))))
 		goto out;
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
@@ -655,7 +656,7 @@ int suite_parse(const char *file, const char *text, size_t len, struct suite **r
 				rc = perr(&p, "a control character (0x%02X)", (unsigned char)*c);
 				goto out;
 			}
-		n = split(line, w, SUITE_LINE_MAX / 2 + 2);
+		n = split(line, w, lmax / 2 + 2);
 		if (!n)
 			continue;
 		/* the step as written, for reports: its words, single-spaced, without the comment */
