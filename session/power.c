@@ -442,8 +442,11 @@ static int get_parameters(struct uccid_reader *r, struct uslot *s)
 			sizeof(ans), COMMAND_MS, &m);
 	if (rc < 0)
 		return rc;
-	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
-		return uccid_answer_error(r, s, &m);
+	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED) {
+		/* any refusal (bError logged and kept) means the reader cannot say how the card runs */
+		rc = uccid_answer_error(r, s, &m);
+		return rc == -ENOMEDIUM ? rc : -ENOTSUP;
+	}
 	proto = m.rsp.b9;
 	p = m.abData;
 	if (!(proto == CCID_PROTOCOL_T0 && m.dwLength == CCID_T0_PARAMS_LEN)

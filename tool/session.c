@@ -131,7 +131,7 @@ int tool_take_card(struct tool_session *s, uint8_t *atr, size_t cap)
 
 	if (rc == 0)
 		return 0;
-	if (rc == -ENOTSUP || rc == -EIO) {
+	if (rc == -ENOTSUP) {
 		/* the reader refused GetParameters: it cannot say how the card runs; start it afresh */
 		tool_err("warning: the card left powered cannot be taken over (%s); resetting it", uccid_strerror(rc));
 	} else if (rc != -ENODATA) {
