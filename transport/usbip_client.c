@@ -1269,14 +1269,19 @@ static int bulk_adopt(struct utr *u, uint8_t *buf, size_t cap, int64_t deadline)
 	while (!x->done && !gone(u))
 		if (await(u, deadline, false) == ETIMEDOUT)
 			break;
-	if (!x->done && (r = gone(u)) == 0) {
-		u->bulk = x;
-		return -ETIMEDOUT;
-	}
-	if (x->done && (r = urb_result(u, x)) > 0) {
-		memcpy(buf, u->bulk_buf, (size_t)r < cap ? (size_t)r : cap);
-		if ((size_t)r > cap)
-			r = -EOVERFLOW;
+	if (!x->done) {
+		r = gone(u);
+		if (r == 0) {
+			u->bulk = x;
+			return -ETIMEDOUT;
+		}
+	} else {
+		r = urb_result(u, x);
+		if (r > 0) {
+			memcpy(buf, u->bulk_buf, (size_t)r < cap ? (size_t)r : cap);
+			if ((size_t)r > cap)
+				r = -EOVERFLOW;
+		}
 	}
 	x->buf = NULL;
 	x->used = false;
