@@ -30,7 +30,7 @@ void tool_json_errors(bool on)
 	g_json_errors = on;
 }
 
-static void verr(bool keep, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void verr(bool keep, const char *fmt, va_list ap)
 {
 	char msg[1024];
 
