@@ -530,7 +530,7 @@ static int cmd_usbip(struct vctl *c, int argc, char **w, struct outbuf *o)
 	return 0;
 }
 
-int vctl_execute(struct vctl *c, unsigned *current, const char *text, char *out, size_t cap, int64_t now)
+static int execute(struct vctl *c, unsigned *current, const char *text, char *out, size_t cap, int64_t now)
 {
 	struct outbuf o = { out, cap, 0 };
 	char line[VCTL_LINE_MAX];
@@ -759,4 +759,16 @@ int vctl_listen(struct vctl *c, const char *path, struct usbip_server *srv)
 	c->srv = srv;
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	return 0;
+}
+
+int vctl_execute(struct vctl *c, unsigned *current, const char *text, char *out, size_t cap, int64_t now)
+{
+	int r = execute(c, current, text, out, cap, now);
+	const char *last = r < 0 ? "\nerror: reply cut\n" : "\nok (reply cut)\n";
+	size_t need = strlen(last) + 1;
+
+	/* a cut reply lost its last line, the verdict: it goes over the end of what fitted */
+	if (cap > need && strlen(out) + 1 >= cap)
+		memcpy(out + cap - need, last, need);
+	return r;
 }

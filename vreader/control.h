@@ -31,7 +31,9 @@ void vctl_free(struct vctl *c);
 /*
  * Run one command line against reader *current (which "reader BUSID" may
  * change).  The reply, one or more lines ending with "ok ..." or
- * "error: ...", is written to out (truncated to cap, always terminated).
+ * "error: ...", is written to out (always terminated); a reply longer than
+ * cap is cut, and its last line then replaced by "ok (reply cut)" or
+ * "error: reply cut", so that a client still reads the verdict.
  * Returns 0 if the command succeeded, 1 if the client asked to quit, or a
  * negative errno.
  */
