@@ -62,6 +62,13 @@ struct vdev_config {
 	bool no_interrupt;                 /* no interrupt-IN endpoint: hosts must poll (CCID §3.2.1) */
 	uint8_t iccd;                      /* bInterfaceProtocol: 0 CCID, 1 ICCD version A, 2 version B
 					      (control-pipe token, one slot, no bulk pipes: vreader/iccd.c) */
+	/*
+	 * Keys pressed as soon as a PIN entry starts, words as vdev_keypad()
+	 * takes them ("cancel"; "1234 ok" presses 1, 2, 3, 4, ok), as a person
+	 * who answers every prompt the same way; empty: the control socket
+	 * types (a fuzz harness that must not wait out bTimeOut uses "cancel").
+	 */
+	char keypad_auto[32];
 	bool no_config_notify;             /* no NotifySlotChange when a host configures the device, as
 					      QEMU's usb-ccid after a USB/IP re-import: the host learns of
 					      the cards only by asking (GetSlotStatus) */

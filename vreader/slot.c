@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -821,6 +822,26 @@ static void pin_finish(struct vdev *d, struct vslot *s, enum vpin_result res, in
 	pin_to_card(d, s, apdu, (size_t)n, now);
 }
 
+
+/* The configured keypad_auto keys, pressed as the entry starts (a digit run digit by digit). */
+static void press_auto_keys(struct vdev *d, struct vslot *s, int64_t now)
+{
+	char keys[sizeof(d->cfg.keypad_auto)], *save = NULL;
+
+	snprintf(keys, sizeof(keys), "%s", d->cfg.keypad_auto);
+	for (char *w = strtok_r(keys, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		bool digits = strspn(w, "0123456789") == strlen(w);
+
+		for (size_t i = 0; digits && w[i]; i++) {
+			char one[2] = { w[i], 0 };
+
+			vdev_slot_keypad(d, s, one, now);
+		}
+		if (!digits)
+			vdev_slot_keypad(d, s, w, now);
+	}
+}
+
 static void cmd_secure(struct vdev *d, struct vslot *s, const struct ccid_msg *m, int64_t now)
 {
 	uint8_t need;
@@ -866,6 +887,7 @@ static void cmd_secure(struct vdev *d, struct vslot *s, const struct ccid_msg *m
 	}
 	/* nothing to send until the keypad has the PIN: time extensions meanwhile */
 	schedule(d, s, CCID_RDR_TO_PC_DATA_BLOCK, m->bSeq, NULL, 0, s->pin.deadline, now, false);
+	press_auto_keys(d, s, now);
 }
 
 int vdev_slot_keypad(struct vdev *d, struct vslot *s, const char *key, int64_t now)

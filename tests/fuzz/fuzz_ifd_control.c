@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,8 @@ static void rig_open(void)
 	ifd_config.options = IFD_OPTION_ESCAPE; /* the escape pass-through allowed */
 	FUZZ_ASSERT(vdev_profile_config(VDEV_PROFILE_SHORT_APDU, &cfg) == 0);
 	cfg.desc.bPINSupport = CCID_PIN_VERIFY | CCID_PIN_MODIFY;
+	/* a PIN entry the structure starts is cancelled at once, not waited out for bTimeOut */
+	snprintf(cfg.keypad_auto, sizeof(cfg.keypad_auto), "cancel");
 	dev = vdev_new(&cfg);
 	FUZZ_ASSERT(dev);
 	FUZZ_ASSERT(vreader_inproc_open(dev, &t) == 0);
