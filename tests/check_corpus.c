@@ -31,10 +31,7 @@
 #include "vreader/composite.h"
 #include "vreader/transport_inproc.h"
 
-#define MAX_READERS 1024
 
-static char *files[MAX_READERS];
-static int nfiles;
 static const char *out_path;
 
 static const uint8_t ECHO_5[] = { 0x80, 0x10, 0x00, 0x00, 0x05 };
@@ -353,44 +350,13 @@ START_TEST(test_composite_device)
 }
 END_TEST
 
-static int cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void load_files(void)
-{
-	const char *dir = getenv("UCCID_TEST_DATA");
-	char path[4096];
-	DIR *d;
-	struct dirent *de;
-
-	snprintf(path, sizeof(path), "%s/readers", dir ? dir : "tests/data");
-	d = opendir(path);
-	if (!d) {
-		fprintf(stderr, "check_corpus: %s: %s\n", path, strerror(errno));
-		exit(EXIT_FAILURE);
-	}
-	while ((de = readdir(d)) && nfiles < MAX_READERS) {
-		size_t l = strlen(de->d_name);
-		char full[4352];
-
-		if (l < 5 || strcmp(de->d_name + l - 4, ".txt"))
-			continue;
-		snprintf(full, sizeof(full), "%s/%s", path, de->d_name);
-		files[nfiles++] = strdup(full);
-	}
-	closedir(d);
-	qsort(files, (size_t)nfiles, sizeof(files[0]), cmp);
-}
-
 int main(void)
 {
 	Suite *s = suite_create("corpus");
 	TCase *tc = tcase_create("real readers through the virtual reader");
 	int rc;
 
-	load_files();
+	load_files("check_corpus");
 	if (nfiles < 691) {
 		fprintf(stderr, "check_corpus: only %d reader files found\n", nfiles);
 		return EXIT_FAILURE;

@@ -19,10 +19,7 @@
 #include "tests/reader_text.h"
 #include "tests/testutil.h"
 
-#define MAX_READERS 1024
 
-static char *files[MAX_READERS];
-static int nfiles;
 
 static void check_fields(const char *path, const struct text_iface *t, const struct ccid_class_desc *d)
 {
@@ -177,44 +174,13 @@ START_TEST(test_known_faults)
 }
 END_TEST
 
-static int cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void load_files(void)
-{
-	const char *dir = getenv("UCCID_TEST_DATA");
-	char path[4096];
-	DIR *d;
-	struct dirent *de;
-
-	snprintf(path, sizeof(path), "%s/readers", dir ? dir : "tests/data");
-	d = opendir(path);
-	if (!d) {
-		fprintf(stderr, "check_readers: %s: %s\n", path, strerror(errno));
-		exit(EXIT_FAILURE);
-	}
-	while ((de = readdir(d)) && nfiles < MAX_READERS) {
-		size_t l = strlen(de->d_name);
-		char full[4352];
-
-		if (l < 5 || strcmp(de->d_name + l - 4, ".txt"))
-			continue;
-		snprintf(full, sizeof(full), "%s/%s", path, de->d_name);
-		files[nfiles++] = strdup(full);
-	}
-	closedir(d);
-	qsort(files, (size_t)nfiles, sizeof(files[0]), cmp);
-}
-
 int main(void)
 {
 	Suite *s = suite_create("readers");
 	TCase *tc = tcase_create("real readers");
 	int rc;
 
-	load_files();
+	load_files("check_readers");
 	if (nfiles < 691) {
 		fprintf(stderr, "check_readers: only %d reader files found\n", nfiles);
 		return EXIT_FAILURE;

@@ -10,6 +10,7 @@
 #define TESTS_READER_TEXT_H
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,11 @@
 #include "tests/testutil.h"
 
 #define MAX_IFACES 8
+#define MAX_READERS 1024
+
+/* The reader files, sorted by name (load_files). */
+static char *files[MAX_READERS];
+static int nfiles;
 
 
 /* What the text says of one interface. */
@@ -166,6 +172,38 @@ static void build_class(const struct text_iface *t, uint8_t *b)
 	for (int i = 0; i < 22; i++)
 		for (unsigned k = 0; k < fields[i].size; k++)
 			b[fields[i].off + k] = (uint8_t)(t->f[i] >> (8 * k));
+}
+
+static int cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every .txt of $UCCID_TEST_DATA/readers (default tests/data) into files[], sorted; prog names the failure. */
+static void load_files(const char *prog)
+{
+	const char *dir = getenv("UCCID_TEST_DATA");
+	char path[4096];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s/readers", dir ? dir : "tests/data");
+	d = opendir(path);
+	if (!d) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+		exit(EXIT_FAILURE);
+	}
+	while ((de = readdir(d)) && nfiles < MAX_READERS) {
+		size_t l = strlen(de->d_name);
+		char full[4352];
+
+		if (l < 5 || strcmp(de->d_name + l - 4, ".txt"))
+			continue;
+		snprintf(full, sizeof(full), "%s/%s", path, de->d_name);
+		files[nfiles++] = strdup(full);
+	}
+	closedir(d);
+	qsort(files, (size_t)nfiles, sizeof(files[0]), cmp);
 }
 
 #endif
