@@ -240,14 +240,8 @@ ssize_t uccid_transmit(struct uccid_reader *r, unsigned slot, const uint8_t *apd
 	rc = uccid_slot_enter(r, s, 0);
 	if (rc < 0)
 		return rc;
-	reader_lock(r);
-	card = s->card;
-	reader_unlock(r);
-	if (!card.present) {
-		rc = -ENOMEDIUM;
-	} else if (!card.powered || card.protocol == 0xFF) {
-		rc = -EIO;
-		uccid_log(r, UCCID_LOG_INFO, "slot %u: transmit to a card that is not powered", slot);
+	if ((rc = uccid_card_usable(r, s, "transmit", &card)) < 0) {
+		;
 	} else if (r->level == CCID_LEVEL_TPDU || r->level == CCID_LEVEL_CHARACTER) {
 		rc = card.protocol == CCID_PROTOCOL_T1 ? transmit_t1(r, s, apdu, len, rsp, cap)
 						       : transmit_t0(r, s, apdu, len, rsp, cap);

@@ -10,6 +10,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+
 #include "session/session_priv.h"
 
 void uccid_push_event(struct uccid_reader *r, enum uccid_event_type type, unsigned slot, uint8_t code)
@@ -171,4 +173,18 @@ bool uccid_card_take_verify(struct uccid_reader *r, struct uslot *s)
 	v = s->card.verify;
 	s->card.verify = false;
 	return v;
+}
+
+int uccid_card_usable(struct uccid_reader *r, struct uslot *s, const char *what, struct ucard *ret)
+{
+	reader_lock(r);
+	*ret = s->card;
+	reader_unlock(r);
+	if (!ret->present)
+		return -ENOMEDIUM;
+	if (!ret->powered || ret->protocol == 0xFF) {
+		uccid_log(r, UCCID_LOG_INFO, "slot %u: %s to a card that is not powered", s->index, what);
+		return -EIO;
+	}
+	return 0;
 }

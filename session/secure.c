@@ -294,14 +294,8 @@ ssize_t uccid_secure(struct uccid_reader *r, unsigned slot, uint8_t op, const ui
 	rc = uccid_slot_enter(r, s, 0);
 	if (rc < 0)
 		return rc;
-	reader_lock(r);
-	card = s->card;
-	reader_unlock(r);
-	if (!card.present) {
-		rc = -ENOMEDIUM;
-	} else if (!card.powered || card.protocol == 0xFF) {
-		rc = -EIO;
-		uccid_log(r, UCCID_LOG_INFO, "slot %u: PIN entry for a card that is not powered", slot);
+	if ((rc = uccid_card_usable(r, s, "PIN entry", &card)) < 0) {
+		;
 	} else if ((rc = key_release(r, &p)) < 0 || (rc = spr532_append(r, s, &p)) < 0) {
 		;
 	} else if (r->level == CCID_LEVEL_TPDU && card.protocol == CCID_PROTOCOL_T1) {

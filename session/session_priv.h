@@ -321,6 +321,12 @@ void uccid_card_protocol(struct uccid_reader *r, struct uslot *s, uint8_t protoc
 /* The card is not powered any more, for the reason ev (RESET, POWER_OFF, EJECT). */
 void uccid_card_unpowered(struct uccid_reader *r, struct uslot *s, enum lockmgr_event ev);
 void uccid_card_set_left(struct uccid_reader *r, struct uslot *s, bool left);
+/*
+ * The card in s as an exchange needs it, a copy into *ret (r->lock taken
+ * here): -ENOMEDIUM when there is none, -EIO (logged: "slot N: WHAT to a
+ * card that is not powered") when it is not powered with a protocol.
+ */
+int uccid_card_usable(struct uccid_reader *r, struct uslot *s, const char *what, struct ucard *ret);
 void uccid_card_set_disposing(struct uccid_reader *r, struct uslot *s, bool disposing);
 void uccid_card_set_verify(struct uccid_reader *r, struct uslot *s);
 bool uccid_card_take_verify(struct uccid_reader *r, struct uslot *s);
