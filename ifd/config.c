@@ -6,8 +6,8 @@
  *   ifdLogLevel / UCCID_IFD_LOGLEVEL, LIBCCID_ifdLogLevel
  *       libccid's bits: 0x0001 critical, 0x0002 info, 0x0004 comm, 0x0008 periodic
  *   ifdDriverOptions / UCCID_IFD_OPTIONS
- *       libccid's bits: 0x0001 escape, 0x0002 GemPC Twin/Key APDU mode (not
- *       supported), 0x0004 bogus firmware, 0x0030 voltage, 0x0040 no PIN retries
+ *       libccid's bits: 0x0001 escape, 0x0002 GemPC Twin/Key APDU mode,
+ *       0x0004 bogus firmware, 0x0030 voltage, 0x0040 no PIN retries
  *   uccidExchangeDeadline / UCCID_IFD_DEADLINE_MS    ms, 100..600000
  *   uccidPowerDeadline / UCCID_IFD_POWER_DEADLINE_MS ms, 100..600000
  * Keys carry over from libccid's Info.plist with their meaning; a bit
@@ -67,11 +67,7 @@ static void set_key(struct ifd_config *c, const char *key, const char *value, co
 		if (v & ~(unsigned long)IFD_OPTION_KNOWN)
 			ifd_log(IFD_LOG_ERROR, "%s: %s: unknown bits 0x%04lX ignored", from, key,
 				v & ~(unsigned long)IFD_OPTION_KNOWN);
-		if (v & IFD_OPTION_GEMPC_APDU)
-			ifd_log(IFD_LOG_ERROR,
-				"%s: %s: 0x0002 (GemPC Twin and Key in APDU mode) is not supported by uccid: "
-				"it runs T=1 on these readers itself", from, key);
-		c->options = (uint32_t)v & IFD_OPTION_KNOWN & ~(uint32_t)IFD_OPTION_GEMPC_APDU;
+		c->options = (uint32_t)v & IFD_OPTION_KNOWN;
 	} else if (!strcmp(key, "uccidExchangeDeadline") || !strcmp(key, "UCCID_IFD_DEADLINE_MS")) {
 		if (parse_number(value, DEADLINE_MAX_MS, &v) < 0 || v < DEADLINE_MIN_MS)
 			goto bad;

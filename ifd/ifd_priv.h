@@ -50,7 +50,7 @@
 
 /* ifdDriverOptions bits: libccid's (ccid_ifdhandler.h DRIVER_OPTION_*, Info.plist) */
 #define IFD_OPTION_ESCAPE 0x0001        /* CCID_EXCHANGE_AUTHORIZED: allow the escape pass-through */
-#define IFD_OPTION_GEMPC_APDU 0x0002    /* GEMPC_TWIN_KEY_APDU: not supported (an error in the log) */
+#define IFD_OPTION_GEMPC_APDU 0x0002    /* GEMPC_TWIN_KEY_APDU: uccid_options.vendor_apdu_mode */
 #define IFD_OPTION_BOGUS_FIRMWARE 0x0004 /* USE_BOGUS_FIRMWARE: uccid refuses no firmware anyway */
 #define IFD_OPTION_VOLTAGE 0x0030       /* the first voltage: 00 5 V, 10 3 V, 20 1.8 V, 30 the reader's */
 #define IFD_OPTION_NO_PIN_RETRIES 0x0040 /* DISABLE_PIN_RETRIES: Gemalto pinpads' retry-counter VERIFY off */

@@ -5,7 +5,8 @@
  * power-up starts at (bits 4-5) and the order of the others, and, on the
  * Gemalto pinpads, turning off the VERIFY with no PIN the reader sends to
  * read the card's retry counter (0x0040).  The escape (0x0001) is
- * control.c's; 0x0002 and unknown bits are refused by config.c.
+ * control.c's; 0x0002 is the session's (uccid_options.vendor_apdu_mode,
+ * table.c); unknown bits are refused by config.c.
  */
 #include "config.h"
 

@@ -98,6 +98,7 @@ int ifd_table_open(unsigned long lun, const char *name)
 		return -ENOMEM;
 	opts.exchange_deadline_ms = ifd_config.deadline_ms;
 	opts.power_deadline_ms = ifd_config.power_deadline_ms;
+	opts.vendor_apdu_mode = ifd_config.options & IFD_OPTION_GEMPC_APDU;   /* GemPC Twin/Key: Escape 1F 02 */
 	opts.log = ifd_uccid_log;
 	opts.log_ctx = rd->name;
 	opts.log_level = UCCID_LOG_DEBUG;

@@ -188,6 +188,26 @@ static void apply_pin_quirks(struct uccid_reader *r)
 	}
 }
 
+/*
+ * Readers that declare TPDU (dwFeatures) and work at short-APDU level — the
+ * firmware runs T=0/T=1 and PPS itself, for EMV terminals — after a vendor
+ * Escape, known by VID:PID as libccid knows them (ccid_open_hack_post,
+ * DRIVER_OPTION_GEMPC_TWIN_KEY_APDU).  Switched only when the caller asks
+ * (uccid_options.vendor_apdu_mode): the declared level works too.
+ */
+static const struct uccid_vendor_mode vendor_modes[] = {
+	{ "apdu-mode-gempc-twin", 0x08E6, 0x3437, { 0x1F, 0x02 }, "GemPC Twin: Escape 1F 02, then short APDUs" },
+	{ "apdu-mode-gempc-key", 0x08E6, 0x3438, { 0x1F, 0x02 }, "GemPC Key: Escape 1F 02, then short APDUs" },
+};
+
+const struct uccid_vendor_mode *uccid_vendor_apdu_mode(const struct uccid_reader *r)
+{
+	for (size_t i = 0; i < sizeof(vendor_modes) / sizeof(vendor_modes[0]); i++)
+		if (vendor_modes[i].vid == r->t->info.idVendor && vendor_modes[i].pid == r->t->info.idProduct)
+			return &vendor_modes[i];
+	return NULL;
+}
+
 void uccid_apply_quirks(struct uccid_reader *r, bool class_after_endpoint, bool vendor)
 {
 	r->quirks[0] = 0;

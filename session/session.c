@@ -219,6 +219,40 @@ static void validation_log(void *ctx, enum ccid_severity sev, const char *field,
 		  "class descriptor %s (offset %zu): %s", field, off, text);
 }
 
+/*
+ * uccid_options.vendor_apdu_mode: switch a reader that has a vendor command
+ * for it from the TPDU level it declares to short APDUs (quirks.c).  A
+ * reader that refuses stays at its declared level: it works there too.
+ */
+static void vendor_apdu_mode(struct uccid_reader *r)
+{
+	const struct uccid_vendor_mode *v = uccid_vendor_apdu_mode(r);
+	uint8_t rsp[64];
+	ssize_t n;
+	size_t used;
+
+	if (!v) {
+		uccid_log(r, UCCID_LOG_DEBUG, "no vendor command to APDU level for %04X:%04X: %s level as declared",
+			  r->t->info.idVendor, r->t->info.idProduct, ccid_exchange_level_name(r->level));
+		return;
+	}
+	if (r->level != CCID_LEVEL_TPDU) {
+		uccid_log(r, UCCID_LOG_WARNING, "%s: the reader declares %s level, not TPDU: left as it is", v->name,
+			  ccid_exchange_level_name(r->level));
+		return;
+	}
+	n = uccid_escape(r, 0, v->cmd, sizeof(v->cmd), rsp, sizeof(rsp));
+	if (n < 0) {
+		uccid_log(r, UCCID_LOG_WARNING, "%s: Escape %02X %02X failed (%s): TPDU level as declared", v->name,
+			  v->cmd[0], v->cmd[1], uccid_strerror((int)n));
+		return;
+	}
+	r->level = CCID_LEVEL_SHORT_APDU;
+	used = strlen(r->quirks);
+	snprintf(r->quirks + used, sizeof(r->quirks) - used, "%s%s", used ? "," : "", v->name);
+	uccid_log(r, UCCID_LOG_INFO, "quirk %s: %s", v->name, v->what);
+}
+
 int uccid_open_transport(struct uccid_transport *t, const struct uccid_options *opts, struct uccid_reader **ret,
 			 char *err, size_t errlen)
 {
@@ -318,6 +352,8 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 	rc = uccid_locks_init(r, err, errlen);
 	if (rc < 0)
 		goto fail;
+	if (r->opt.vendor_apdu_mode && !r->iccd)
+		vendor_apdu_mode(r);
 	uccid_log(r, UCCID_LOG_INFO, "%s: %u slot(s), %s level, messages up to %u bytes", t->info.path, r->nslots,
 		  ccid_exchange_level_name(r->level), (unsigned)r->max_msg);
 	*ret = r;

@@ -254,6 +254,14 @@ void uccid_log(struct uccid_reader *r, enum uccid_log_level level, const char *f
 /* ---- quirks.c: name (and log) the structural faults the session works around ---- */
 
 void uccid_apply_quirks(struct uccid_reader *r, bool class_after_endpoint, bool vendor_class);
+/* A vendor command that makes a reader declaring TPDU work at short-APDU level, if it has one. */
+struct uccid_vendor_mode {
+	const char *name;               /* as uccid_info().quirks lists it */
+	uint16_t vid, pid;
+	uint8_t cmd[2];                 /* the Escape's abData */
+	const char *what;
+};
+const struct uccid_vendor_mode *uccid_vendor_apdu_mode(const struct uccid_reader *r);
 
 /*
  * PIN-pad firmware faults, by reader (libccid's BOGUS_PINPAD_FIRMWARE

@@ -120,10 +120,10 @@ START_TEST(config_plist)
 	ifd_config_env(&c);
 	ck_assert_uint_eq(c.log_mask, IFD_LOGLEVEL_CRITICAL | IFD_LOGLEVEL_INFO);
 	ck_assert_uint_eq(c.options, IFD_OPTION_ESCAPE);
-	/* 0x0002 (GemPC APDU mode) is refused, the rest applies */
+	/* 0x0002 (GemPC APDU mode) is taken with the rest */
 	setenv("UCCID_IFD_OPTIONS", "0x0026", 1);
 	ifd_config_env(&c);
-	ck_assert_uint_eq(c.options, IFD_OPTION_BOGUS_FIRMWARE | 0x0020);
+	ck_assert_uint_eq(c.options, IFD_OPTION_GEMPC_APDU | IFD_OPTION_BOGUS_FIRMWARE | 0x0020);
 	/* libccid's variable, overridden by uccid's own */
 	unsetenv("UCCID_IFD_LOGLEVEL");
 	setenv("LIBCCID_ifdLogLevel", "0x0007", 1);

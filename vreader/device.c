@@ -506,6 +506,7 @@ static void op_attach(void *dev, int64_t now)
 	d->bulk_out_halted = false;
 	d->zlp_pending = false;
 	d->configuration = 0;
+	d->vendor_apdu = false;         /* the firmware's vendor mode does not survive a USB reset */
 	for (unsigned i = 0; i < d->nslots; i++)
 		vdev_slot_reset_state(d, &d->slots[i]);
 }

@@ -101,6 +101,7 @@ struct vdev {
 	uint32_t rng;
 
 	struct vdev_iccd iccd;          /* an ICCD token's control-pipe exchange (cfg.iccd) */
+	bool vendor_apdu;               /* a vendor Escape switched a TPDU reader to short APDUs (vendor.c) */
 };
 
 /* outputs.c: below device.c and slot.c */
@@ -117,6 +118,12 @@ void vdev_queue_intr(struct vdev *d, const uint8_t *data, size_t len);
 /* Turn the slot changes not yet reported into a NotifySlotChange (CCID §6.3.1). */
 void vdev_flush_notify(struct vdev *d);
 void vdev_free_list(struct vmsg *m);
+
+/* vendor.c: below slot.c */
+/* A vendor Escape the device's firmware knows: carried out (true), or not one (false: echoed). */
+bool vdev_vendor_escape(struct vdev *d, const uint8_t *data, size_t len);
+/* The level the device works at: the class descriptor's, unless a vendor Escape changed it. */
+enum ccid_exchange_level vdev_level(const struct vdev *d);
 
 /* slot.c */
 void vdev_handle_command(struct vdev *d, const uint8_t *msg, size_t len, int64_t now);

@@ -62,6 +62,16 @@ static enum vdev_fault take_fault(struct vdev *d, struct vslot *s, bool card_com
 	return f;
 }
 
+/*
+ * Whether the fault due for the command being answered refuses it (slot busy, hardware error):
+ * such a command is not carried out.  Other faults spoil the answer to a command that was.
+ */
+static bool fault_refuses(const struct vslot *s)
+{
+	return (s->fault == VDEV_FAULT_SLOT_BUSY || s->fault == VDEV_FAULT_HW_ERROR)
+	       && (!s->fault_on || s->fault_on == s->cmd_type);
+}
+
 static size_t build(struct vdev *d, const struct vslot *s, uint8_t *out, uint8_t type, uint8_t seq,
 		    uint8_t cmd_status, uint8_t error, uint8_t b9, const uint8_t *data, size_t len)
 {
@@ -523,7 +533,7 @@ static void run_apdu(struct vdev *d, struct vslot *s, uint8_t seq, const uint8_t
 	}
 	s->rsp_len = (size_t)n;
 	s->rsp_off = 0;
-	if (ccid_class_desc_level(&d->cfg.desc) != CCID_LEVEL_EXTENDED_APDU && s->rsp_len > MAX_DATA(d)) {
+	if (vdev_level(d) != CCID_LEVEL_EXTENDED_APDU && s->rsp_len > MAX_DATA(d)) {
 		s->rsp_len = 0;
 		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, seq, CCID_CMD_FAILED, CCID_ERR_XFR_OVERRUN, 0, NULL, 0,
 			    work, now);
@@ -535,7 +545,7 @@ static void run_apdu(struct vdev *d, struct vslot *s, uint8_t seq, const uint8_t
 static void xfr_apdu(struct vdev *d, struct vslot *s, const struct ccid_msg *m, int64_t now)
 {
 	uint16_t level = m->xfr.wLevelParameter;
-	bool extended = ccid_class_desc_level(&d->cfg.desc) == CCID_LEVEL_EXTENDED_APDU;
+	bool extended = vdev_level(d) == CCID_LEVEL_EXTENDED_APDU;
 
 	s->pps_window = false;
 	if (!extended) {
@@ -599,13 +609,13 @@ static void cmd_xfr_block(struct vdev *d, struct vslot *s, const struct ccid_msg
 			    now);
 		return;
 	}
-	if (ccid_class_desc_level(&d->cfg.desc) == CCID_LEVEL_CHARACTER) {
+	if (vdev_level(d) == CCID_LEVEL_CHARACTER) {
 		struct vdev_char_answer a;
 
 		vdev_xfr_char(d, s, m, &a);
 		vdev_answer(d, s, CCID_RDR_TO_PC_DATA_BLOCK, m->bSeq, a.cmd_status, a.error, 0, s->rsp, a.len,
 			    a.delay_ms, now);
-	} else if (ccid_class_desc_level(&d->cfg.desc) == CCID_LEVEL_TPDU)
+	} else if (vdev_level(d) == CCID_LEVEL_TPDU)
 		xfr_tpdu(d, s, m, s->rsp, now);
 	else
 		xfr_apdu(d, s, m, now);
@@ -613,8 +623,11 @@ static void cmd_xfr_block(struct vdev *d, struct vslot *s, const struct ccid_msg
 
 static void cmd_escape(struct vdev *d, struct vslot *s, const struct ccid_msg *m, int64_t now)
 {
-	/* Our vendor command: echo the data back (documented in uccid-vreader(1)). */
-	vdev_answer(d, s, CCID_RDR_TO_PC_ESCAPE, m->bSeq, CCID_CMD_OK, 0, 0, m->abData, m->dwLength, 0, now);
+	/* a real firmware's vendor command (vendor.c), else ours: echo the data back (uccid-vreader(1)) */
+	if (!fault_refuses(s) && vdev_vendor_escape(d, m->abData, m->dwLength))
+		vdev_answer(d, s, CCID_RDR_TO_PC_ESCAPE, m->bSeq, CCID_CMD_OK, 0, 0, NULL, 0, 0, now);
+	else
+		vdev_answer(d, s, CCID_RDR_TO_PC_ESCAPE, m->bSeq, CCID_CMD_OK, 0, 0, m->abData, m->dwLength, 0, now);
 }
 
 static void cmd_clock(struct vdev *d, struct vslot *s, const struct ccid_msg *m, int64_t now)
@@ -631,7 +644,7 @@ static void cmd_clock(struct vdev *d, struct vslot *s, const struct ccid_msg *m,
 
 static void cmd_t0apdu(struct vdev *d, struct vslot *s, const struct ccid_msg *m, int64_t now)
 {
-	enum ccid_exchange_level level = ccid_class_desc_level(&d->cfg.desc);
+	enum ccid_exchange_level level = vdev_level(d);
 
 	/* CCID §6.1.10: only for APDU-level readers */
 	if (level != CCID_LEVEL_SHORT_APDU && level != CCID_LEVEL_EXTENDED_APDU) {
@@ -741,7 +754,7 @@ static void pin_to_card(struct vdev *d, struct vslot *s, const uint8_t *apdu, si
 	uint32_t work = 0;
 	int r;
 
-	if (ccid_class_desc_level(&d->cfg.desc) != CCID_LEVEL_TPDU) {
+	if (vdev_level(d) != CCID_LEVEL_TPDU) {
 		run_apdu(d, s, s->pin.seq, apdu, n, now);
 		return;
 	}
@@ -866,7 +879,7 @@ static void cmd_secure(struct vdev *d, struct vslot *s, const struct ccid_msg *m
 	else
 		bad = vpin_start(&s->pin, m->abData, m->dwLength, m->bSeq, now, d->cfg.idVendor, d->cfg.idProduct);
 	/* T=1 at TPDU level: the prologue must open an I-block whose LEN is the template's */
-	if (!bad && ccid_class_desc_level(&d->cfg.desc) == CCID_LEVEL_TPDU && s->protocol == CCID_PROTOCOL_T1) {
+	if (!bad && vdev_level(d) == CCID_LEVEL_TPDU && s->protocol == CCID_PROTOCOL_T1) {
 		if (s->pin.p.bTeoPrologue[1] & 0x80)
 			bad = (int)(CCID_OFF_DATA + 1 + s->pin.p.teo_offset + 1);
 		else if (s->pin.p.bTeoPrologue[2] != s->pin.p.apdu_len)

@@ -143,19 +143,22 @@ out:
 
 static char jbuf[1 << 20];
 
-/* The journal of slot from index *from on; *from moves past it. */
+/*
+ * The journal of slot from index *from on; *from moves past its last entry
+ * (entries are "INDEX host|reader ..." lines; indices run on across a
+ * "journal clear", so counting entries would not do).
+ */
 static const char *journal(unsigned slot, unsigned *from)
 {
 	char req[64];
-	unsigned n;
+	unsigned idx;
 
 	snprintf(req, sizeof(req), "journal %u %u", slot, *from);
 	if (ask(req, jbuf, sizeof(jbuf)) < 0)
 		return "";
-	/* the last "ok N entries" line */
-	for (const char *q = jbuf; (q = strstr(q, "ok ")); q++)
-		if (sscanf(q, "ok %u entries", &n) == 1)
-			*from += n;
+	for (const char *q = jbuf; *q; q = strchr(q, '\n') ? strchr(q, '\n') + 1 : q + strlen(q))
+		if (sscanf(q, "%u ", &idx) == 1 && idx >= *from)
+			*from = idx + 1;
 	return jbuf;
 }
 

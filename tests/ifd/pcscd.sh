@@ -245,22 +245,30 @@ run "100 swaps, polled" timeout 120 $client --ctl "$tmp/ctl2" --bus 1-1 swaps "u
 stop_pcscd
 
 # libccid's Info.plist keys keep their meaning: a reader declaring GemPC Pinpad's descriptor
-# (08E6:3478, no automatic voltage selection) whose card answers only at 1.8 V
+# (08E6:3478, no automatic voltage selection) whose card answers only at 1.8 V; and a GemPC Twin
+# (08E6:3437: TPDU level declared, short APDUs after the vendor Escape 1F 02, ifdDriverOptions 0x0002)
 "$vreader" --port 0 --card-voltages 4 --descriptor "$top_srcdir/tests/data/readers/GemPCPinpad.txt" \
+	--card-voltages 0 --card t1 --descriptor "$top_srcdir/tests/data/readers/GemPCTwin.txt" \
 	--control "$tmp/ctl3" > "$tmp/vr3.out" 2>&1 &
 vr3=$!
 vreader_wait "$vr3" "$tmp/vr3.out" || exit 1
 port3=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/vr3.out")
-printf 'FRIENDLYNAME "uccid gempc"\nDEVICENAME usbip://127.0.0.1:%s/1-1\nLIBPATH %s\n\n' "$port3" "$lib" \
-	> "$tmp/conf-gempc/uccid"
-conf=$tmp/conf-gempc nreaders=1
+printf 'FRIENDLYNAME "uccid gempc"\nDEVICENAME usbip://127.0.0.1:%s/1-%s\nLIBPATH %s\n\n' \
+	"$port3" 1 "$lib" "$port3" 2 "$lib" | sed '5s/gempc/gemtwin/' > "$tmp/conf-gempc/uccid"
+conf=$tmp/conf-gempc nreaders=2
 keys_run() {  # keys_run NAME LOGLEVEL OPTIONS: pcscd with these keys until the card is up; sets $j, $log
 	plist "$2" "$3"
 	# a fresh card: pcscd 1.9.9 exits on SIGTERM without closing its readers, and leaves it powered
-	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl3" "swap 0" "journal clear" > /dev/null
+	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl3" "swap 0" "journal clear" "reader 1-2" "journal clear" \
+		> /dev/null
 	start_pcscd "keys-$1" || return 1
 	timeout 10 opensc-tool -r 0 -a > /dev/null 2>&1      # connected: the power-up is over
 	j=$(python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl3" "journal 0")
+	# the GemPC Twin: its journal from pcscd's open to the first SELECT, then a whole PC/SC
+	# session, every disposition
+	timeout 10 opensc-tool -r 1 -s 00:A4:04:0C:07:F0:75:63:63:69:64:01 > /dev/null 2>&1
+	jt=$(python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl3" "reader 1-2" "journal 0")
+	timeout 60 $client --ctl "$tmp/ctl3" --bus 1-2 session "uccid gemtwin" > "$tmp/twin" 2>&1; twin_rc=$?
 	stop_pcscd
 	log=$art/pcscd-keys-$1.log
 }
@@ -275,6 +283,10 @@ keys_run a 0x0003 0x0050 && {
 	check [ "$(power_ups 3)" = "02 01 03 " ]
 	what="ifdDriverOptions 0x0040: the GemPC Pinpad's retry-counter VERIFY turned off (escape B500)"
 	check sh -c 'echo "$1" | grep -q "host PC_to_RDR_Escape .* data=B500"' - "$j"
+	what="ifdDriverOptions without 0x0002: the GemPC Twin at TPDU level (T=1 blocks), no Escape 1F 02"
+	check sh -c '[ "$3" = 0 ] && ! echo "$1" | grep -q "PC_to_RDR_Escape .* data=1F02" &&
+		echo "$1" | grep -q "host PC_to_RDR_XfrBlock .* data=00..0C00A4040C07F0" &&
+		! echo "$1" | grep -q "host PC_to_RDR_XfrBlock .* data=00A4040C07F0" || { cat "$2"; echo "$1"; false; }' - "$jt" "$tmp/twin" "$twin_rc"
 	what="ifdLogLevel 0x0003: info lines, no comm or periodic lines"
 	check sh -c 'grep -q "ifd-uccid info" "$1" && ! grep -q "ifd-uccid \(debug\|periodic\)" "$1"' - "$log"
 }
@@ -293,9 +305,16 @@ keys_run c 0x000B 0x0000 && {
 keys_run d 0x0013 0x013A && {
 	what="ifdDriverOptions 0x0030 on a reader without automatic selection: 5, 3, 1.8 V ($(power_ups 3))"
 	check [ "$(power_ups 3)" = "01 02 03 " ]
-	what="unknown bits and 0x0002 are errors in the log"
+	what="unknown bits are errors in the log, 0x0002 is not"
 	check sh -c 'grep -q "ifdLogLevel: unknown bits 0x0010" "$1" && grep -q "ifdDriverOptions: unknown bits 0x0108" "$1" &&
-		grep -q "ifdDriverOptions: 0x0002 .* not supported" "$1"' - "$log"
+		! grep -q "ifdDriverOptions: 0x0002" "$1"' - "$log"
+	what="ifdDriverOptions 0x0002: the GemPC Twin gets Escape 1F 02 first, then short APDUs through a whole session"
+	check sh -c '[ "$3" = 0 ] && echo "$1" | grep " host " | head -n 1 | grep -q "host PC_to_RDR_Escape .* data=1F02" &&
+		echo "$1" | grep -q "host PC_to_RDR_XfrBlock .* data=00A4040C07F0" &&
+		! echo "$1" | grep -q "host PC_to_RDR_XfrBlock .* data=00..0C00A4040C07F0" &&
+		grep -q "quirk apdu-mode-gempc-twin" "$4" || { cat "$2"; echo "$1"; false; }' - "$jt" "$tmp/twin" "$twin_rc" "$log"
+	what="ifdDriverOptions 0x0002: no Escape 1F 02 to the GemPC Pinpad, which has no such mode"
+	check sh -c '! echo "$1" | grep -q "PC_to_RDR_Escape .* data=1F02"' - "$j"
 }
 
 grep -q "ifd-uccid" "$art/pcscd-main.log" && pass "the driver logs through pcscd's log" \
