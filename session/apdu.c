@@ -256,37 +256,16 @@ ssize_t uccid_escape(struct uccid_reader *r, unsigned slot, const uint8_t *data,
 		     size_t cap)
 {
 	struct uslot *s;
-	uint8_t *msg, *ans;
-	struct ccid_msg m;
 	ssize_t rc;
 
 	if (!r || slot >= r->nslots || (!data && len) || len > r->max_msg - CCID_HEADER_SIZE || (!rsp && cap))
 		return -EINVAL;
 	s = &r->slots[slot];
-	msg = malloc(CCID_HEADER_SIZE + len);
-	ans = malloc(r->max_msg + 16);
-	if (!msg || !ans) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	rc = uccid_slot_enter(r, s, 0);
 	if (rc < 0)
-		goto out;
-	rc = uccid_xchg(r, s, msg, uccid_build(msg, CCID_HEADER_SIZE + len, CCID_PC_TO_RDR_ESCAPE, 0, 0, 0, data, len), ans, r->max_msg + 16,
-			COMMAND_MS, &m);
-	if (rc == 0 && CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
-		rc = uccid_answer_error(r, s, &m);
-	else if (rc == 0 && m.dwLength > cap)
-		rc = -EMSGSIZE;
-	else if (rc == 0) {
-		if (m.dwLength)         /* abData is NULL for an empty answer */
-			memcpy(rsp, m.abData, m.dwLength);
-		rc = (ssize_t)m.dwLength;
-	}
+		return rc;
+	rc = uccid_do_escape(r, s, data, len, rsp, cap);
 	uccid_slot_leave(r, s);
-out:
-	free(msg);
-	free(ans);
 	return rc;
 }
 

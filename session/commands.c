@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "session/session_priv.h"
@@ -109,6 +110,34 @@ int uccid_do_slot_status(struct uccid_reader *r, struct uslot *s, struct uccid_s
 	ret->ejected = lockmgr_latch(r->lm, s->index, -1) == 1;
 	if (CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
 		rc = uccid_answer_error(r, s, &m);
+	return rc;
+}
+
+ssize_t uccid_do_escape(struct uccid_reader *r, struct uslot *s, const uint8_t *data, size_t len, uint8_t *rsp,
+			size_t cap)
+{
+	uint8_t *msg = malloc(CCID_HEADER_SIZE + len), *ans = malloc(r->max_msg + 16);
+	struct ccid_msg m;
+	ssize_t rc;
+
+	if (!msg || !ans) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = uccid_xchg(r, s, msg, uccid_build(msg, CCID_HEADER_SIZE + len, CCID_PC_TO_RDR_ESCAPE, 0, 0, 0, data, len),
+			ans, r->max_msg + 16, COMMAND_MS, &m);
+	if (rc == 0 && CCID_CMD_STATUS(m.rsp.bStatus) == CCID_CMD_FAILED)
+		rc = uccid_answer_error(r, s, &m);
+	else if (rc == 0 && m.dwLength > cap)
+		rc = -EMSGSIZE;
+	else if (rc == 0) {
+		if (m.dwLength)         /* abData is NULL for an empty answer */
+			memcpy(rsp, m.abData, m.dwLength);
+		rc = (ssize_t)m.dwLength;
+	}
+out:
+	free(msg);
+	free(ans);
 	return rc;
 }
 

@@ -97,6 +97,36 @@ static void verify_card(struct uccid_reader *r, struct uslot *s)
 	reader_unlock(r);
 }
 
+/*
+ * A reader switched to its vendor APDU mode at open (session.c) that came
+ * back after a reconnect is a new instance of the device, at the level it
+ * declares: the switch again, before anything else is sent (s->op held).
+ * Until it succeeds, every entry tries once more.
+ */
+static void vendor_mode_again(struct uccid_reader *r, struct uslot *s)
+{
+	uint8_t rsp[64];
+	ssize_t n;
+	bool again;
+
+	reader_lock(r);
+	again = r->vendor_again;
+	reader_unlock(r);
+	if (!again)
+		return;
+	n = uccid_do_escape(r, s, r->vendor_mode->cmd, sizeof(r->vendor_mode->cmd), rsp, sizeof(rsp));
+	if (n < 0) {
+		uccid_log(r, UCCID_LOG_ERROR, "%s after the reconnect: Escape %02X %02X failed (%s); tried again "
+			  "at the next command", r->vendor_mode->name, r->vendor_mode->cmd[0], r->vendor_mode->cmd[1],
+			  uccid_strerror((int)n));
+		return;
+	}
+	uccid_log(r, UCCID_LOG_INFO, "%s: switched again after the reconnect", r->vendor_mode->name);
+	reader_lock(r);
+	r->vendor_again = false;
+	reader_unlock(r);
+}
+
 int uccid_slot_enter(struct uccid_reader *r, struct uslot *s, unsigned how)
 {
 	struct lockmgr_handle *h;
@@ -120,6 +150,7 @@ int uccid_slot_enter(struct uccid_reader *r, struct uslot *s, unsigned how)
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&s->op);
+	vendor_mode_again(r, s);
 	verify_card(r, s);
 	h = uccid_handle_of(r, s->index, false);
 	if (h) {

@@ -105,6 +105,7 @@ static void link_up(struct uccid_reader *r)
 	r->notify_seen = false;         /* its first NotifySlotChange, if it sends one, */
 	r->relinked = true;             /* repeats what the slots' status tells (events.c) */
 	r->rescan = (uint32_t)((1ull << r->nslots) - 1);
+	r->vendor_again = r->vendor_mode != NULL;      /* a new instance is at its declared level */
 	r->reconnects++;
 	uccid_log(r, UCCID_LOG_INFO, "reader back after %u attempt%s in %lld ms", r->link_tries,
 		  r->link_tries == 1 ? "" : "s", (long long)((uccid_mono_us() - r->down_since) / 1000));

@@ -248,6 +248,7 @@ static void vendor_apdu_mode(struct uccid_reader *r)
 		return;
 	}
 	r->level = CCID_LEVEL_SHORT_APDU;
+	r->vendor_mode = v;
 	used = strlen(r->quirks);
 	snprintf(r->quirks + used, sizeof(r->quirks) - used, "%s%s", used ? "," : "", v->name);
 	uccid_log(r, UCCID_LOG_INFO, "quirk %s: %s", v->name, v->what);

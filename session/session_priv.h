@@ -140,6 +140,9 @@ struct uccid_reader {
 	unsigned nclocks;
 	char quirks[192];
 	uint32_t pin_quirks;             /* UCCID_PINQ_* of the reader's PIN pad (quirks.c) */
+	const struct uccid_vendor_mode *vendor_mode;  /* switched to at open (session.c), or NULL */
+	bool vendor_again;               /* (r->lock) a reconnect brought a new instance of the device, at
+					    its declared level: the gate sends the switch again (gate.c) */
 	uint8_t pin_min, pin_max;        /* its PIN sizes, where known (0: not) */
 	uint8_t pin_validation;          /* the entry validation conditions it takes */
 	bool class_last, vendor_class;
@@ -445,6 +448,9 @@ void uccid_forget_card(struct uccid_reader *r, struct uslot *s, enum lockmgr_eve
 int uccid_do_power_off(struct uccid_reader *r, struct uslot *s);
 int uccid_do_slot_status(struct uccid_reader *r, struct uslot *s, struct uccid_slot_status *ret);
 int uccid_do_simple(struct uccid_reader *r, struct uslot *s, uint8_t type, uint8_t b7);
+/* PC_to_RDR_Escape with data; the answer's abData into rsp.  Its length or a negative errno (-EMSGSIZE: over cap). */
+ssize_t uccid_do_escape(struct uccid_reader *r, struct uslot *s, const uint8_t *data, size_t len, uint8_t *rsp,
+			size_t cap);
 
 /* ---- charlevel.c: a character-level reader's exchanges (CCID §6.1.4), s->op held ---- */
 

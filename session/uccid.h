@@ -102,8 +102,9 @@ struct uccid_options {
 	bool vendor_apdu_mode;          /* a reader whose firmware declares TPDU but works at
 					   short-APDU level after a vendor command (GemPC Twin and
 					   Key, 08E6:3437/3438: Escape 1F 02; libccid's
-					   ifdDriverOptions 0x0002) is switched at open and driven
-					   at short-APDU level (uccid_info().quirks names it); if
+					   ifdDriverOptions 0x0002) is switched at open (and after
+					   a reconnect, before anything else) and driven at
+					   short-APDU level (uccid_info().quirks names it); if
 					   it refuses, or has no such command, it is driven at
 					   the level it declares */
 };

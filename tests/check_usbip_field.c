@@ -1037,6 +1037,56 @@ START_TEST(test_reconnect_by_operation)
 END_TEST
 
 /*
+ * A GemPC Twin switched to short APDUs at open (uccid_options.vendor_apdu_mode,
+ * Escape 1F 02) is a new instance of the device after the link comes back,
+ * at the TPDU level it declares: the session switches it again before
+ * anything else, or its APDUs would reach a TPDU reader as T=1 blocks.
+ */
+START_TEST(test_reconnect_vendor_mode)
+{
+	const char *dir = getenv("UCCID_TEST_DATA");
+	char path[4096], err[256] = "";
+	struct vdev_config cfg;
+	struct field *f;
+	struct uccid_options o = options(10000);
+	struct uccid_reader *r;
+	struct uccid_slot_status st;
+	struct vdev_journal_entry e[64];
+	size_t n;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/readers/GemPCTwin.txt", dir ? dir : "tests/data");
+	ck_assert_msg(vdev_config_from_reader_file(path, &cfg, err, sizeof(err)) == 0, "%s", err);
+	f = field_new_config(&cfg, NULL);
+	o.vendor_apdu_mode = true;
+	r = open_reader(f, &o);
+	drain_events(r);
+	power(r);
+	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	restart(f, 0);
+	rc = uccid_slot_status(r, 0, &st);
+	ck_assert_msg(rc == -ENOTCONN, "status across the drop: %s", uccid_strerror(rc));
+	pthread_mutex_lock(&f->lock);
+	vdev_journal_clear(f->d);
+	pthread_mutex_unlock(&f->lock);
+	rc = uccid_slot_status(r, 0, &st);
+	ck_assert_msg(rc == 0, "status after: %s", uccid_strerror(rc));
+	power(r);
+	expect_sw(r, SELECT_AID, sizeof(SELECT_AID), 0x9000);
+	/* the Escape went first on the new instance */
+	pthread_mutex_lock(&f->lock);
+	n = vdev_journal(f->d, 0, 0, e, 64);
+	pthread_mutex_unlock(&f->lock);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_uint_eq(e[0].bMessageType, CCID_PC_TO_RDR_ESCAPE);
+	ck_assert(e[0].ndata == 2 && e[0].data[0] == 0x1F && e[0].data[1] == 0x02);
+	ck_assert_msg(log_has("apdu-mode-gempc-twin: switched again after the reconnect"), "log:\n%s", log_text);
+	uccid_close(r);
+	field_free(f);
+}
+END_TEST
+
+/*
  * A reader that does not report its cards when the host configures it
  * again — QEMU's usb-ccid after a re-import; real readers need not either
  * (CCID §6.3.1 reports changes) — still has them reported inserted once
@@ -1308,6 +1358,7 @@ static Suite *field_suite(void)
 	tcase_add_test(tc, test_reconnect_restart);
 	tcase_add_test(tc, test_reconnect_time);
 	tcase_add_test(tc, test_reconnect_by_operation);
+	tcase_add_test(tc, test_reconnect_vendor_mode);
 	tcase_add_test(tc, test_reconnect_limit);
 	tcase_add_test(tc, test_reconnect_never);
 	tcase_add_test(tc, test_reconnect_wake);
