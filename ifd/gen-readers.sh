@@ -87,7 +87,7 @@ plist)
 	<string>0x0000</string>
 	<!-- libccid's bits, OR-ed (ifd-uccid(8)):
 	0x0001 the CCID escape pass-through is allowed (SCardControl)
-	0x0002 GemPC Twin and Key in APDU mode: not supported (an error in the log)
+	0x0002 GemPC Twin and Key: switched to APDU (EMV) mode at open, Escape 1F 02
 	0x0004 use readers of bogus firmware: uccid refuses none, nothing changes
 	0x0030 the voltage a power-up starts at, then the others:
 	       0x0000 5 V, 1.8 V, 3 V;  0x0010 3 V, 5 V, 1.8 V;  0x0020 1.8 V, 3 V, 5 V;
