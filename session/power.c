@@ -603,12 +603,13 @@ int uccid_set_protocol(struct uccid_reader *r, unsigned slot, uint8_t protocol, 
 	reader_lock(r);
 	card = s->card;
 	reader_unlock(r);
+	/* a card taken over (uccid_resume) has no ATR read: what it offers is known after a reset */
 	if (!card.present) {
 		rc = -ENOMEDIUM;
-	} else if (!card.powered || !s->atr_len) {
+	} else if (!card.powered) {
 		uccid_log(r, UCCID_LOG_INFO, "slot %u: protocol selection on a card that is not powered", s->index);
 		rc = -EIO;
-	} else if ((rc = offered(&s->atrp, protocol, fidi)) < 0) {
+	} else if (s->atr_len && (rc = offered(&s->atrp, protocol, fidi)) < 0) {
 		uccid_log(r, UCCID_LOG_INFO, "slot %u: T=%u asked; the card's ATR does not offer it%s", s->index,
 			  protocol, s->atrp.specific_mode ? " (specific mode)" : "");
 	} else if (!(r->desc.dwProtocols & (1u << protocol))) {

@@ -207,7 +207,9 @@ int uccid_power_on(struct uccid_reader *r, unsigned slot, enum uccid_voltage v, 
  * selected application, a verified PIN — stays.  The protocol and its
  * parameters come from the reader (PC_to_RDR_GetParameters); for T=1 at
  * TPDU level the block numbering restarts with S(RESYNCH).  The ATR is not
- * read again (uccid_slot_status then reports none).  Returns 0, -ENODATA
+ * read again (uccid_slot_status then reports none; uccid_set_protocol
+ * takes the protocol the card runs as negotiated, and resets the card for
+ * another, after which its ATR is known).  Returns 0, -ENODATA
  * (the card is not powered: uccid_power_on it), -ENOMEDIUM, or an error
  * above (a reader that refuses GetParameters: -ENOTSUP).
  */

@@ -397,6 +397,9 @@ START_TEST(test_resume)
 	ck_assert_uint_eq(st.protocol, profiles[CASE(_i)] == VDEV_PROFILE_TPDU_T0 ? 0 : 1);
 	expect_sw(g, 0, VERIFY_STATE, sizeof(VERIFY_STATE), 0x9000);   /* still verified */
 	echo(g, 0, 200);
+	/* the protocol it runs, asked for (pcscd's IFDHSetProtocolParameters): nothing to do */
+	ck_assert_int_eq(uccid_set_protocol(g->r, 0, st.protocol, 0), 0);
+	expect_sw(g, 0, VERIFY_STATE, sizeof(VERIFY_STATE), 0x9000);
 	/* closed without LEAVE: powered off, nothing to take over */
 	reopen(g);
 	ck_assert_int_eq(uccid_resume(g->r, 0), -ENODATA);
