@@ -448,6 +448,7 @@ int uccid_info(const struct uccid_reader *r, struct uccid_reader_info *ret)
 	ret->voltages = r->desc.bVoltageSupport;
 	ret->pin_support = r->desc.bPINSupport;
 	ret->has_interrupt = r->t->info.ep_intr_in != 0;
+	ret->interface_protocol = r->iccd;
 	ret->quirks = r->quirks;
 	ret->busnum = r->t->info.busnum;
 	ret->devnum = r->t->info.devnum;

@@ -156,6 +156,8 @@ struct uccid_reader_info {
 	uint8_t busnum, devnum;         /* the device's USB bus and address (0: unknown) */
 	uint8_t interface;              /* bInterfaceNumber of the CCID interface in use */
 	uint8_t ep_bulk_out, ep_bulk_in, ep_intr_in;   /* its endpoint addresses (ep_intr_in 0: none) */
+	uint8_t interface_protocol;     /* its bInterfaceProtocol: 0 CCID, 1 ICCD version A, 2 ICCD
+					   version B (a token without CCID's class requests) */
 };
 int uccid_info(const struct uccid_reader *r, struct uccid_reader_info *ret);
 

@@ -192,6 +192,7 @@ static void rates_json(FILE *f, const char *key, const struct rates *x)
 
 int cmd_info(const struct tool_opts *opts, int argc, char **argv)
 {
+	static const char *const iccd_name[] = { "", "ICCD version A token, ", "ICCD version B token, " };
 	struct tool_opts o = *opts;
 	struct tool_session s = { 0 };
 	struct uccid_reader_info info;
@@ -225,12 +226,18 @@ int cmd_info(const struct tool_opts *opts, int argc, char **argv)
 			       d.dwDefaultClock, d.dwMaximumClock, { 0 }, 0, NULL };
 	*dr = (struct rates){ "data rates", "GET_DATA_RATES", "bNumDataRatesSupported", "bps", d.bNumDataRatesSupported,
 			      d.dwDataRate, d.dwMaxDataRate, { 0 }, 0, NULL };
-	clk->n = get_rates(s.r, REQ_GET_CLOCK_FREQUENCIES, clk->count, clk->v, &clk->why);
-	dr->n = get_rates(s.r, REQ_GET_DATA_RATES, dr->count, dr->v, &dr->why);
+	if (info.interface_protocol) {
+		/* an ICCD token's class requests are others (USB ICCD §6): CCID's are not sent to it */
+		clk->n = dr->n = -1;
+		clk->why = dr->why = "not sent to an ICCD token";
+	} else {
+		clk->n = get_rates(s.r, REQ_GET_CLOCK_FREQUENCIES, clk->count, clk->v, &clk->why);
+		dr->n = get_rates(s.r, REQ_GET_DATA_RATES, dr->count, dr->v, &dr->why);
+	}
 	if (!o.json) {
-		printf("reader %s (%04x:%04x), %u slot%s, %s level, messages up to %u bytes%s%s\n", info.path,
-		       info.idVendor, info.idProduct, info.nslots, info.nslots == 1 ? "" : "s",
-		       ccid_exchange_level_name((enum ccid_exchange_level)info.exchange_level),
+		printf("reader %s (%04x:%04x), %s%u slot%s, %s level, messages up to %u bytes%s%s\n", info.path,
+		       info.idVendor, info.idProduct, iccd_name[info.interface_protocol % 3], info.nslots,
+		       info.nslots == 1 ? "" : "s", ccid_exchange_level_name((enum ccid_exchange_level)info.exchange_level),
 		       (unsigned)info.max_message, info.quirks[0] ? ", quirks: " : "", info.quirks);
 		printf("%-16s %s\n%-16s %s\n%-16s %s\n%-16s %x.%02x\n", "manufacturer", str.manufacturer,
 		       "product", str.product, "serial", str.serial, "bcdDevice", info.bcdDevice >> 8,
@@ -255,7 +262,9 @@ int cmd_info(const struct tool_opts *opts, int argc, char **argv)
 		json_string(f, str.product);
 		fprintf(f, ",\"serial\":");
 		json_string(f, str.serial);
-		fprintf(f, ",\"slots\":%u,\"exchange_level\":", info.nslots);
+		fprintf(f, ",\"interface\":\"%s\",\"slots\":%u,\"exchange_level\":",
+			info.interface_protocol == 1 ? "ICCD-A" : info.interface_protocol == 2 ? "ICCD-B" : "CCID",
+			info.nslots);
 		json_string(f, ccid_exchange_level_name((enum ccid_exchange_level)info.exchange_level));
 		fprintf(f, ",\"max_message\":%u,\"quirks\":[", (unsigned)info.max_message);
 		for (const char *q = info.quirks; *q;) {

@@ -33,8 +33,18 @@ ctl() {  # ctl LINE...: one control connection, each line answered before the ne
 
 SELECT=00A4040C07F0756363696401
 run 0 list "usbip://127.0.0.1:$port" && has out "$B  1209:0001" && has out "$PDT  08e6:1227"
-run 0 -r "$B" info && has out "short and extended APDU level" && has out "ICCD token"
-run 0 -r "$A" info && has out "TPDU level" && has out "ICCD token"
+# CCID's class requests (GET_CLOCK_FREQUENCIES, GET_DATA_RATES) are not a token's: not sent,
+# so the token refuses nothing (its bad_commands count stays 0)
+ctl "reader 1-1" "counters reset" "reader 1-2" "counters reset"
+run 0 -r "$B" info && has out "short and extended APDU level" && has out "ICCD version B token" &&
+	has out "GET_CLOCK_FREQUENCIES: not sent to an ICCD token"
+run 0 -r "$A" info && has out "TPDU level" && has out "ICCD version A token" &&
+	has out "GET_DATA_RATES: not sent to an ICCD token"
+for r in 1-1 1-2; do
+	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl" "reader $r" counters > "$tmp/counters"
+	has counters "bad_commands=0"
+done
+run 0 --json -r "$A" info && has out '"interface":"ICCD-A"'
 for r in "$B" "$A" "$PDT"; do
 	run 0 -r "$r" atr && has out "TS                       3B"
 	run 0 -r "$r" apdu "$SELECT" "00 20 00 80 06 31 32 33 34 35 36" 80100000FF &&
