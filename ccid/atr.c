@@ -370,9 +370,9 @@ int ccid_atr_parse(const uint8_t *buf, size_t len, struct ccid_atr *ret, struct 
 	struct ccid_atr a;
 	int r;
 
-	if ((!buf && len) || !ret)
+	if (!ret)
 		return -EINVAL;
-	r = atr_walk(buf, len, &a, diag);
+	r = ccid_atr_parse_lenient(buf, len, &a, diag);
 	if (r < 0)
 		return r;
 	if (a.nfindings)
