@@ -26,7 +26,6 @@ static void check(const struct ifd_config *c)
 {
 	FUZZ_ASSERT(!(c->log_mask & ~(uint32_t)IFD_LOGLEVEL_KNOWN));
 	FUZZ_ASSERT(!(c->options & ~(uint32_t)IFD_OPTION_KNOWN));
-	FUZZ_ASSERT(!(c->options & IFD_OPTION_GEMPC_APDU));
 	FUZZ_ASSERT(c->deadline_ms == 0 || (c->deadline_ms >= 100 && c->deadline_ms <= 600000));
 	FUZZ_ASSERT(c->power_deadline_ms == 0 || (c->power_deadline_ms >= 100 && c->power_deadline_ms <= 600000));
 }
