@@ -4,7 +4,9 @@
  * virtual reader with its whole configuration (vreader/composite.h) and
  * driven by uccid through the in-process transport — open, power up every
  * slot, a short APDU (and an extended one where the reader declares the
- * extended APDU level), power off — on each of its CCID interfaces.  A
+ * extended APDU level), power off, and where the interface declares
+ * bPINSupport the PIN entries of tests/pinpad_cases.h on its keypad at each
+ * level it runs — on each of its CCID interfaces.  A
  * reader is driven, or refused for the reason the one rule gives
  * (ccid/reader_class.h) and the session's error names it; every result is
  * a line of $UCCID_CORPUS_OUT (default: tests/check_corpus.tsv in the build
