@@ -41,6 +41,8 @@ run 0 -r "$url/1-4" info && has out "no PIN pad"
 run 0 -r "$url/1-4/1" info && has out "PIN verification" && has out "PIN modification"
 run 0 -r "$url/1-4/1" apdu 80100000 && has out "9000"
 run 1 -r "$url/1-4/2" atr && has err "interface 2 of 1-4 is not a CCID interface"
+# the listing says where a name reaches only the first of several
+run 0 list "$url" && has out "072f:221a  CCID reader, 2 CCID interfaces (1-4/INTERFACE: the one of that number)"
 
 usbip=$(command -v usbip 2>/dev/null || { [ -x /usr/sbin/usbip ] && echo /usr/sbin/usbip; } || true)
 if [ -n "$usbip" ]; then
