@@ -469,6 +469,51 @@ START_TEST(test_refused)
 }
 END_TEST
 
+struct autoarg {
+	const char *keys;
+	int rc;
+};
+
+static void auto_fn(struct vdev *d, void *ctx)
+{
+	struct autoarg *a = ctx;
+
+	a->rc = vdev_set_keypad_auto(d, a->keys);
+}
+
+/*
+ * Keys pressed as the entry starts (what the corpus run uses), changed while
+ * the reader runs; keys that do not fit are refused and the old ones stay.
+ */
+START_TEST(test_keypad_auto)
+{
+	struct rig *g = rig_new(&levels[0]);
+	struct autoarg a = { .keys = "1239 ok" };
+	struct job j = { .g = g };
+	uint8_t rsp[8];
+
+	vreader_inproc_call(g->t, auto_fn, &a);
+	ck_assert_int_eq(a.rc, 0);
+	verify_struct(&j, 10);
+	ck_assert_int_eq(uccid_secure(g->r, 0, CCID_PIN_OP_VERIFY, j.pin, j.len, rsp, sizeof(rsp)), 2);
+	ck_assert_uint_eq((unsigned)rsp[0] << 8 | rsp[1], 0x63C2);
+	a.keys = "123456 ok 123456 ok 123456 ok 123456 ok";
+	vreader_inproc_call(g->t, auto_fn, &a);
+	ck_assert_int_eq(a.rc, -EMSGSIZE);
+	ck_assert_int_eq(uccid_secure(g->r, 0, CCID_PIN_OP_VERIFY, j.pin, j.len, rsp, sizeof(rsp)), 2);
+	ck_assert_uint_eq((unsigned)rsp[0] << 8 | rsp[1], 0x63C1);
+	/* none: the keypad waits for a person again */
+	a.keys = "";
+	vreader_inproc_call(g->t, auto_fn, &a);
+	ck_assert_int_eq(a.rc, 0);
+	job_start(&j);
+	wait_keypad(g, "verify");
+	type(g, "123456 ok");
+	ck_assert_uint_eq(job_sw(&j), 0x9000);
+	rig_free(g);
+}
+END_TEST
+
 /* A reader without a keypad: -ENOTSUP before anything is sent. */
 START_TEST(test_no_pinpad)
 {
@@ -493,6 +538,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_timeout, 0, NLEVELS);
 	tcase_add_loop_test(tc, test_refused, 0, NLEVELS);
 	tcase_add_test(tc, test_no_pinpad);
+	tcase_add_test(tc, test_keypad_auto);
 	tcase_add_test(tc, test_t1_answer_garbled);
 	tcase_add_test(tc, test_t1_pin_block_lost);
 	suite_add_tcase(s, tc);
