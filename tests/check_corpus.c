@@ -4,7 +4,9 @@
  * virtual reader with its whole configuration (vreader/composite.h) and
  * driven by uccid through the in-process transport — open, power up every
  * slot, a short APDU (and an extended one where the reader declares the
- * extended APDU level), power off — on each of its CCID interfaces.  A
+ * extended APDU level), power off, and where the interface declares
+ * bPINSupport the PIN entries of tests/pinpad_cases.h on its keypad at each
+ * level it runs — on each of its CCID interfaces.  A
  * reader is driven, or refused for the reason the one rule gives
  * (ccid/reader_class.h) and the session's error names it; every result is
  * a line of $UCCID_CORPUS_OUT (default: tests/check_corpus.tsv in the build
@@ -26,6 +28,7 @@
 #include "ccid/reader_class.h"
 #include "ccid/usb_desc.h"
 #include "session/uccid.h"
+#include "tests/pinpad_cases.h"
 #include "tests/reader_text.h"
 #include "tests/testutil.h"
 #include "vreader/composite.h"
@@ -75,22 +78,30 @@ static void log_cb(void *ctx, enum uccid_log_level level, const char *msg)
 	}
 }
 
-/* One result line: file, vid:pid, interfaces, ccid functions, interface, class, level, slots,
-   pinpad, result, reason. */
+/* The PIN pads of the run (interfaces with bPINSupport): declared, driven, PIN entries made. */
+static unsigned pp_declared, pp_driven, pp_verify, pp_modify, pp_entries;
+
+/*
+ * One result line: file, vid:pid, interfaces, ccid functions, interface, class, level, slots,
+ * pinpad ("-", "declared" when not driven, or what the keypad ran), result, reason.
+ */
 static void record(const char *file, const struct text_iface *t, unsigned nifs, unsigned nfuncs,
-		   const struct ccid_reader_verdict *v, const char *result, const char *reason)
+		   const struct ccid_reader_verdict *v, const char *pinpad, const char *result, const char *reason)
 {
 	const char *base = strrchr(file, '/');
 	const struct text_iface *cls = t;
 	char line[1024];
 	int fd, n;
 
+	if (cls->f[20] & (CCID_PIN_VERIFY | CCID_PIN_MODIFY))
+		pp_declared++;
 	if (!out_path)
 		return;
 	n = snprintf(line, sizeof(line), "%s\t%04x:%04x\t%u\t%u\t%u\t%s\t%s\t%u\t%s\t%s\t%s\n",
 		     base ? base + 1 : file, t->idVendor, t->idProduct, nifs, nfuncs, t->bInterfaceNumber,
 		     ccid_reader_class_name(v->cls), ccid_exchange_level_name(v->level), cls->f[3] + 1,
-		     cls->f[20] & (CCID_PIN_VERIFY | CCID_PIN_MODIFY) ? "declared" : "-", result, reason);
+		     pinpad ? pinpad : cls->f[20] & (CCID_PIN_VERIFY | CCID_PIN_MODIFY) ? "declared" : "-", result,
+		     reason);
 	fd = open(out_path, O_WRONLY | O_APPEND | O_CREAT, 0644);
 	ck_assert_msg(fd >= 0, "%s: %s", out_path, strerror(errno));
 	ck_assert_int_eq(write(fd, line, (size_t)n), n);
@@ -148,6 +159,132 @@ static const char *drive_slot(struct uccid_reader *r, unsigned slot, enum ccid_e
 	return NULL;
 }
 
+/* ---- the PIN pad: every case of tests/pinpad_cases.h at each level the reader runs ---- */
+
+/* A T=0-only card's ATR ("uccid vcard" historical bytes): a TPDU reader that runs both protocols
+   is driven under T=0 too, its own card (T=1 first) given this ATR from the next power-up. */
+static const uint8_t ATR_T0[] = { 0x3B, 0x0B, 'u', 'c', 'c', 'i', 'd', ' ', 'v', 'c', 'a', 'r', 'd' };
+
+struct vcall {
+	unsigned slot;
+	const char *keys;
+	const uint8_t *atr;
+	size_t atr_len;
+	int rc;
+};
+
+/* The person at the keypad types c's keys as each entry starts (vdev_set_keypad_auto). */
+static void keys_fn(struct vdev *d, void *ctx)
+{
+	struct vcall *c = ctx;
+
+	c->rc = vdev_set_keypad_auto(d, c->keys);
+}
+
+static void atr_fn(struct vdev *d, void *ctx)
+{
+	struct vcall *c = ctx;
+
+	c->rc = vdev_set_atr(d, c->slot, c->atr, c->atr_len);
+}
+
+/*
+ * Power up slot (the card running protocol), then every case the reader's
+ * bPINSupport allows, then power off.  Returns NULL or what failed; *cases
+ * counts the PIN entries made.
+ */
+static const char *pinpad_pass(struct uccid_reader *r, struct uccid_transport *t, unsigned slot, int protocol,
+			       const struct uccid_pin_properties *pp, unsigned *cases, char *why, size_t cap)
+{
+	struct uccid_slot_status st;
+	uint8_t atr[33], pin[PP_STRUCT_MAX], rsp[64];
+	int rc = uccid_power_on(r, slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr));
+
+	if (rc <= 0 || uccid_slot_status(r, slot, &st) < 0) {
+		snprintf(why, cap, "slot %u: power up for the PIN pad: %s", slot, uccid_strerror(rc));
+		return why;
+	}
+	if (protocol >= 0 && st.protocol != protocol) {
+		snprintf(why, cap, "slot %u: the card runs T=%u, not T=%d", slot, st.protocol, protocol);
+		return why;
+	}
+	for (size_t i = 0; i < PINPAD_NCASES; i++) {
+		const struct pinpad_case *c = &pinpad_cases[i];
+		struct vcall k = { .keys = c->keys };
+		size_t len;
+		ssize_t n;
+
+		if (!pinpad_case_applies(c, pp->bPINSupport))
+			continue;
+		vreader_inproc_call(t, keys_fn, &k);
+		ck_assert_int_eq(k.rc, 0);
+		len = pinpad_case_struct(c, pp->wLcdLayout != 0, pin);
+		n = uccid_secure(r, slot, c->op, pin, len, rsp, sizeof(rsp));
+		if (pinpad_case_check(r, slot, c, n, rsp, why, cap)) {
+			size_t l = strlen(why);
+
+			snprintf(why + l, cap - l, " (slot %u, T=%u)", slot, st.protocol);
+			return why;
+		}
+		(*cases)++;
+	}
+	rc = uccid_power_off(r, slot);
+	if (rc < 0) {
+		snprintf(why, cap, "slot %u: power off after the PIN pad: %s", slot, uccid_strerror(rc));
+		return why;
+	}
+	return NULL;
+}
+
+/*
+ * Every slot of a reader with bPINSupport: at APDU levels once (the reader
+ * frames the APDU whatever the card runs), at TPDU level under each
+ * protocol the reader declares (T=1 frames the PIN block in the host's
+ * I-block).  what says what ran ("verify+modify: TPDU T=1, TPDU T=0").
+ * Returns NULL or what failed.
+ */
+static const char *drive_pinpad(struct uccid_reader *r, struct uccid_transport *t,
+				const struct uccid_reader_info *info, const struct ccid_class_desc *d, char *what,
+				size_t what_cap, unsigned *cases, char *why, size_t cap)
+{
+	struct uccid_pin_properties pp;
+	const char *fail = NULL;
+	int protos[2], np = 0;
+
+	ck_assert_int_eq(uccid_pin_properties(r, &pp), 0);
+	ck_assert_uint_eq(pp.bPINSupport, info->pin_support);
+	if (info->exchange_level != CCID_LEVEL_TPDU) {
+		protos[np++] = -1;
+	} else {
+		if (d->dwProtocols & CCID_PROTOCOLS_T1)
+			protos[np++] = 1;
+		if (d->dwProtocols & CCID_PROTOCOLS_T0)
+			protos[np++] = 0;
+	}
+	snprintf(what, what_cap, "%s%s%s:", pp.bPINSupport & CCID_PIN_VERIFY ? "verify" : "",
+		 pp.bPINSupport == (CCID_PIN_VERIFY | CCID_PIN_MODIFY) ? "+" : "",
+		 pp.bPINSupport & CCID_PIN_MODIFY ? "modify" : "");
+	for (int p = 0; p < np && !fail; p++) {
+		size_t l = strlen(what);
+
+		snprintf(what + l, what_cap - l, "%s %s", p ? "," : "",
+			 protos[p] < 0 ? ccid_exchange_level_name(info->exchange_level)
+				       : protos[p] ? "TPDU T=1" : "TPDU T=0");
+		for (unsigned s = 0; s < info->nslots && !fail; s++) {
+			if (protos[p] == 0 && !(d->dwProtocols & CCID_PROTOCOLS_T1)) {
+				/* a T=0-only reader: its card is a T=0 card already */
+			} else if (protos[p] == 0) {
+				struct vcall a = { .slot = s, .atr = ATR_T0, .atr_len = sizeof(ATR_T0) };
+
+				vreader_inproc_call(t, atr_fn, &a);
+				ck_assert_int_eq(a.rc, 0);
+			}
+			fail = pinpad_pass(r, t, s, protos[p], &pp, cases, why, cap);
+		}
+	}
+	return fail;
+}
+
 /* The interface protocol the device presents for its k-th CCID interface. */
 static int presented_protocol(struct uccid_transport *t)
 {
@@ -194,10 +331,10 @@ START_TEST(test_reader)
 			char why[256];
 
 			snprintf(why, sizeof(why), "%s; dwFeatures character level: not simulated", v.reason);
-			record(path, &ifs[0], nblocks, nblocks, &v, "refused", why);
+			record(path, &ifs[0], nblocks, nblocks, &v, NULL, "refused", why);
 			return;
 		}
-		record(path, &ifs[0], nblocks, nblocks, &v, "refused", v.reason);
+		record(path, &ifs[0], nblocks, nblocks, &v, NULL, "refused", v.reason);
 		return;
 	}
 	ck_assert_uint_eq(vcomp_nfunctions(comp), nblocks);
@@ -213,8 +350,9 @@ START_TEST(test_reader)
 					   .reconnect_ms = -1, .exchange_deadline_ms = 5000 };
 		struct uccid_reader_info info;
 		uint8_t num, bin, bout, intr, cls[CCID_CLASS_DESC_LEN];
-		char why[256] = "";
+		char why[256] = "", pinpad[96] = "";
 		const char *fail = NULL;
+		unsigned npin = 0;
 		int proto;
 
 		ck_assert_int_eq(vcomp_function_interface(comp, k, &num, &bin, &bout, &intr), 0);
@@ -239,7 +377,7 @@ START_TEST(test_reader)
 				/* driving it as the CCID reader it is presented as would prove nothing */
 				snprintf(why, sizeof(why), "%s; the virtual reader presents it as CCID, not driven",
 					 v.reason);
-				record(path, t, vcomp_ninterfaces(comp), nblocks, &v, "refused", why);
+				record(path, t, vcomp_ninterfaces(comp), nblocks, &v, NULL, "refused", why);
 				tr->ops->close(tr);
 				continue;
 			}
@@ -250,7 +388,7 @@ START_TEST(test_reader)
 			/* refused, and the message names what the rule named */
 			ck_assert_msg(strstr(err, v.field) != NULL, "%s: refused with '%s', the rule says '%s'", path, err,
 				      v.reason);
-			record(path, t, vcomp_ninterfaces(comp), nblocks, &v, "refused", v.reason);
+			record(path, t, vcomp_ninterfaces(comp), nblocks, &v, NULL, "refused", v.reason);
 			continue;
 		}
 		ck_assert_msg(r == 0, "%s: interface %u (%s): open: %s", path, num, ccid_reader_class_name(v.cls), err);
@@ -258,9 +396,9 @@ START_TEST(test_reader)
 		ck_assert_int_eq(uccid_info(rd, &info), 0);
 		for (unsigned s = 0; s < info.nslots && !fail; s++)
 			fail = drive_slot(rd, s, v.level, why, sizeof(why));
-		/* PIN pads: PC_to_RDR_Secure through the keypad of the virtual reader belongs with
-		   the PIN-pad work (issue 13); where it lands, verify and modify go here for
-		   readers with bPINSupport, and the "pinpad" column says what ran. */
+		/* a PIN pad: verify (and modify) on the keypad at each level it runs, checked by the card */
+		if (!fail && info.pin_support)
+			fail = drive_pinpad(rd, tr, &info, &d, pinpad, sizeof(pinpad), &npin, why, sizeof(why));
 		uccid_close(rd);
 		ck_assert_msg(!fail, "%s: interface %u: %s", path, num, why);
 		/* class requests name the interface (CCID §5.3): the composite answers only at its number */
@@ -270,7 +408,16 @@ START_TEST(test_reader)
 		for (unsigned i = 0; i < lb.nfields; i++)
 			ck_assert_msg(lb.counts[i] <= 2, "%s: %s logged %u times in one open", path, lb.fields[i],
 				      lb.counts[i]);
-		record(path, t, vcomp_ninterfaces(comp), nblocks, &v, "driven",
+		if (info.pin_support) {
+			size_t l = strlen(pinpad);
+
+			snprintf(pinpad + l, sizeof(pinpad) - l, " (%u entries)", npin);
+			pp_driven++;
+			pp_verify += !!(info.pin_support & CCID_PIN_VERIFY);
+			pp_modify += !!(info.pin_support & CCID_PIN_MODIFY);
+			pp_entries += npin;
+		}
+		record(path, t, vcomp_ninterfaces(comp), nblocks, &v, info.pin_support ? pinpad : NULL, "driven",
 		       v.cls == CCID_RC_EXCHANGE ? "" : "driven beyond its class");
 	}
 	vcomp_free(comp);
@@ -387,6 +534,8 @@ int main(void)
 	suite_add_tcase(s, tc);
 	/* not forked (691 forks cost 40 s under ASan); every wait is bounded by the deadline above */
 	rc = tu_run_mode(s, true);
+	printf("check_corpus: PIN pads: %u interfaces declare bPINSupport, %u driven on the keypad (%u verify, "
+	       "%u modify), %u PIN entries checked\n", pp_declared, pp_driven, pp_verify, pp_modify, pp_entries);
 	for (int i = 0; i < nfiles; i++)
 		free(files[i]);
 	return rc;

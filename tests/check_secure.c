@@ -5,10 +5,12 @@
  * card, at every exchange level: short and extended APDU, TPDU under T=0
  * and under T=1 (where the host's T=1 state frames the PIN block).  A thread
  * waits in uccid_secure while the test types on the keypad, as a person
- * would: the right PIN, a wrong one, cancel, nothing (the time-out), a
- * modification with its confirmation, a confirmation that differs.  After
- * each, an ordinary APDU must still go through: at T=1 that proves the
- * sequence numbers moved on (or stood) as the reader's answer said.
+ * would: the cases of tests/pinpad_cases.h (the right PIN, a wrong one,
+ * cancel, a modification with its confirmation, a confirmation that
+ * differs), and nothing (the time-out).  After each, an ordinary APDU must
+ * still go through: at T=1 that proves the sequence numbers moved on (or
+ * stood) as the reader's answer said.  The real PIN pads of
+ * tests/data/readers/ run the same table in the corpus run (check_corpus).
  */
 #include "config.h"
 
@@ -18,11 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <time.h>
 
 #include "ccid/ccid.h"
 #include "session/uccid.h"
+#include "tests/pinpad_cases.h"
 #include "tests/testutil.h"
 #include "util/clock.h"
 #include "vreader/device.h"
@@ -203,125 +205,67 @@ static unsigned job_sw(struct job *j)
 	return (unsigned)j->rsp[j->n - 2] << 8 | j->rsp[j->n - 1];
 }
 
-/*
- * PIN verification structure (CCID wire form): ASCII digits, an 8-byte block
- * padded with FF by the template, 4..8 digits, the OK key.
- */
+/* The structures of the table (tests/pinpad_cases.h), and the ones the tests below vary. */
 static void verify_struct(struct job *j, uint8_t timeout)
 {
-	static const uint8_t head[] = {
-		0,                      /* bTimeOut: set below */
-		0x82,                   /* bmFormatString: bytes, position 0, left, ASCII */
-		0x08,                   /* bmPINBlockString: no length field, 8-byte block */
-		0x00,                   /* bmPINLengthFormat */
-		0x08, 0x04,             /* wPINMaxExtraDigit: max 8, min 4 */
-		0x02,                   /* bEntryValidationCondition: OK key */
-		0x00,                   /* bNumberMessage */
-		0x09, 0x04,             /* wLangId */
-		0x00,                   /* bMsgIndex */
-		0x00, 0x00, 0x00,       /* bTeoPrologue */
-		0x00, 0x20, 0x00, 0x80, 0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-	};
-
-	memcpy(j->pin, head, sizeof(head));
-	j->pin[0] = timeout;
-	j->len = sizeof(head);
+	j->len = pinpad_verify_struct(j->pin, timeout);
 	j->op = CCID_PIN_OP_VERIFY;
-}
-
-/*
- * Modification: the current PIN, the new one and its confirmation, in two
- * 8-byte blocks; bNumberMessage nmsg with the bMsgIndex bytes CCID carries
- * for it (3 for a display, 0 as OpenSC sends to a reader without one).
- */
-static void modify_struct_n(struct job *j, uint8_t nmsg)
-{
-	uint8_t head[] = {
-		10, 0x82, 0x08, 0x00,
-		0x00, 0x08,             /* bInsertionOffsetOld 0, bInsertionOffsetNew 8 */
-		0x08, 0x04,             /* max 8, min 4 */
-		0x03,                   /* bConfirmPIN: current PIN, and the new one twice */
-		0x02, nmsg, 0x09, 0x04,
-	};
-	static const uint8_t tail[] = { 0x00, 0x00, 0x00, 0x00, 0x24, 0x00, 0x80, 0x10 };
-	unsigned nidx = ccid_pin_modify_msg_indexes(nmsg);
-	size_t n = sizeof(head);
-
-	memcpy(j->pin, head, n);
-	for (unsigned i = 0; i < nidx; i++)
-		j->pin[n++] = (uint8_t)i;       /* bMsgIndex1.. */
-	memcpy(j->pin + n, tail, sizeof(tail));
-	n += sizeof(tail);
-	memset(j->pin + n, 0xFF, 16);
-	j->len = n + 16;
-	j->op = CCID_PIN_OP_MODIFY;
-}
-
-static void modify_struct(struct job *j)
-{
-	modify_struct_n(j, 3);
 }
 
 /* An ordinary APDU after the PIN entry: the card is there and the T=1 sequence holds. */
 static unsigned plain_verify(struct rig *g, const char *pin)
 {
-	uint8_t apdu[16] = { 0x00, 0x20, 0x00, 0x80 }, rsp[8];
-	size_t n = strlen(pin);
-	ssize_t got;
+	char why[128] = "";
+	unsigned sw = pinpad_plain_verify(g->r, 0, pin, why, sizeof(why));
 
-	apdu[4] = (uint8_t)n;
-	memcpy(apdu + 5, pin, n);
-	got = uccid_transmit(g->r, 0, apdu, 5 + n, rsp, sizeof(rsp));
-	ck_assert_msg(got == 2, "%s: VERIFY after the PIN pad: %s", g->name, got < 0 ? uccid_strerror((int)got) : "?");
-	return (unsigned)rsp[0] << 8 | rsp[1];
+	ck_assert_msg(sw, "%s: %s", g->name, why);
+	return sw;
 }
 
-START_TEST(test_verify)
+/*
+ * Type keys as a person does: each PIN once the reader asks for it (its
+ * "entry i/n" on the keypad), the keys up to OK or cancel at a time.
+ */
+static void type_entries(struct rig *g, const char *keys, unsigned entries)
 {
-	struct rig *g = rig_new(&levels[_i]);
-	struct job j = { .g = g };
+	char buf[128], part[128] = "", state[24], *save = NULL;
+	unsigned entry = 0;
 
-	verify_struct(&j, 10);
-	job_start(&j);
-	wait_keypad(g, "verify");
-	type(g, "123456 ok");
-	ck_assert_msg(job_sw(&j) == 0x9000, "%s: right PIN", g->name);
-	ck_assert_uint_eq(plain_verify(g, "123456"), 0x9000);
-	rig_free(g);
+	snprintf(buf, sizeof(buf), "%s", keys);
+	for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		size_t l = strlen(part);
+
+		snprintf(part + l, sizeof(part) - l, "%s%s", l ? " " : "", w);
+		if (strcmp(w, "ok") && strcmp(w, "cancel"))
+			continue;
+		snprintf(state, sizeof(state), "entry %u/%u", ++entry, entries);
+		wait_keypad(g, state);
+		type(g, part);
+		part[0] = 0;
+	}
 }
-END_TEST
 
-START_TEST(test_wrong_pin)
+/*
+ * Every case of the table on the profile's keypad, in order (the right PIN,
+ * a wrong one, cancel, a modification, a confirmation that differs, the PIN
+ * changed back), each followed by the VERIFY by APDU the case names: the
+ * card checked the PIN the keypad built.
+ */
+START_TEST(test_cases)
 {
 	struct rig *g = rig_new(&levels[_i]);
-	struct job j = { .g = g };
 
-	verify_struct(&j, 10);
-	job_start(&j);
-	wait_keypad(g, NULL);
-	/* a correction on the way: 1239 <- 9, then 99 */
-	type(g, "1239 back 99 ok");
-	ck_assert_msg(job_sw(&j) == 0x63C2, "%s: a wrong PIN is 63C2", g->name);
-	ck_assert_uint_eq(plain_verify(g, "123456"), 0x9000);
-	rig_free(g);
-}
-END_TEST
+	for (size_t i = 0; i < PINPAD_NCASES; i++) {
+		const struct pinpad_case *c = &pinpad_cases[i];
+		struct job j = { .g = g, .op = c->op };
+		char why[256];
 
-START_TEST(test_cancel)
-{
-	struct rig *g = rig_new(&levels[_i]);
-	struct job j = { .g = g };
-	struct uccid_reader_error e;
-
-	verify_struct(&j, 10);
-	job_start(&j);
-	wait_keypad(g, NULL);
-	type(g, "12 cancel");
-	ck_assert_msg(job_sw(&j) == 0x6401, "%s: cancel is 64 01", g->name);
-	ck_assert_int_eq(uccid_last_error(g->r, 0, &e), 0);
-	ck_assert_uint_eq(e.bError, CCID_ERR_PIN_CANCELLED);
-	/* nothing reached the card: at T=1 the sequence numbers stood */
-	ck_assert_uint_eq(plain_verify(g, "123456"), 0x9000);
+		j.len = pinpad_case_struct(c, levels[_i].p == VDEV_PROFILE_PINPAD, j.pin);
+		job_start(&j);
+		type_entries(g, c->keys, c->op == CCID_PIN_OP_MODIFY ? 3 : 1);
+		pthread_join(j.th, NULL);
+		ck_assert_msg(!pinpad_case_check(g->r, 0, c, j.n, j.rsp, why, sizeof(why)), "%s: %s", g->name, why);
+	}
 	rig_free(g);
 }
 END_TEST
@@ -339,36 +283,6 @@ START_TEST(test_timeout)
 	ck_assert_msg(job_sw(&j) == 0x6400, "%s: a time-out is 64 00", g->name);
 	ck_assert_int_lt(uccid_mono_ms() - t0, 5000);
 	ck_assert_uint_eq(plain_verify(g, "123456"), 0x9000);
-	rig_free(g);
-}
-END_TEST
-
-START_TEST(test_modify)
-{
-	struct rig *g = rig_new(&levels[_i]);
-	struct job j = { .g = g };
-
-	modify_struct(&j);
-	job_start(&j);
-	wait_keypad(g, "entry 1/3");
-	type(g, "123456 ok");
-	wait_keypad(g, "entry 2/3");
-	type(g, "24680 ok");
-	wait_keypad(g, "entry 3/3");
-	type(g, "24680 ok");
-	ck_assert_msg(job_sw(&j) == 0x9000, "%s: CHANGE REFERENCE DATA", g->name);
-	ck_assert_uint_eq(plain_verify(g, "123456"), 0x63C2);
-	ck_assert_uint_eq(plain_verify(g, "24680"), 0x9000);
-
-	/* the confirmation differs: the reader says so (64 02), the card is not asked */
-	memset(&j, 0, sizeof(j));
-	j.g = g;
-	modify_struct(&j);
-	job_start(&j);
-	wait_keypad(g, NULL);
-	type(g, "24680 ok 1111 ok 2222 ok");
-	ck_assert_msg(job_sw(&j) == 0x6402, "%s: mismatch is 64 02", g->name);
-	ck_assert_uint_eq(plain_verify(g, "24680"), 0x9000);
 	rig_free(g);
 }
 END_TEST
@@ -555,6 +469,51 @@ START_TEST(test_refused)
 }
 END_TEST
 
+struct autoarg {
+	const char *keys;
+	int rc;
+};
+
+static void auto_fn(struct vdev *d, void *ctx)
+{
+	struct autoarg *a = ctx;
+
+	a->rc = vdev_set_keypad_auto(d, a->keys);
+}
+
+/*
+ * Keys pressed as the entry starts (what the corpus run uses), changed while
+ * the reader runs; keys that do not fit are refused and the old ones stay.
+ */
+START_TEST(test_keypad_auto)
+{
+	struct rig *g = rig_new(&levels[0]);
+	struct autoarg a = { .keys = "1239 ok" };
+	struct job j = { .g = g };
+	uint8_t rsp[8];
+
+	vreader_inproc_call(g->t, auto_fn, &a);
+	ck_assert_int_eq(a.rc, 0);
+	verify_struct(&j, 10);
+	ck_assert_int_eq(uccid_secure(g->r, 0, CCID_PIN_OP_VERIFY, j.pin, j.len, rsp, sizeof(rsp)), 2);
+	ck_assert_uint_eq((unsigned)rsp[0] << 8 | rsp[1], 0x63C2);
+	a.keys = "123456 ok 123456 ok 123456 ok 123456 ok";
+	vreader_inproc_call(g->t, auto_fn, &a);
+	ck_assert_int_eq(a.rc, -EMSGSIZE);
+	ck_assert_int_eq(uccid_secure(g->r, 0, CCID_PIN_OP_VERIFY, j.pin, j.len, rsp, sizeof(rsp)), 2);
+	ck_assert_uint_eq((unsigned)rsp[0] << 8 | rsp[1], 0x63C1);
+	/* none: the keypad waits for a person again */
+	a.keys = "";
+	vreader_inproc_call(g->t, auto_fn, &a);
+	ck_assert_int_eq(a.rc, 0);
+	job_start(&j);
+	wait_keypad(g, "verify");
+	type(g, "123456 ok");
+	ck_assert_uint_eq(job_sw(&j), 0x9000);
+	rig_free(g);
+}
+END_TEST
+
 /* A reader without a keypad: -ENOTSUP before anything is sent. */
 START_TEST(test_no_pinpad)
 {
@@ -569,105 +528,23 @@ START_TEST(test_no_pinpad)
 }
 END_TEST
 
-/*
- * Every real PIN pad of tests/data/readers (bPINSupport set) as the virtual
- * reader presents it — its exchange level, message size, protocols, and the
- * firmware faults known by its IDs — verifies the card's PIN through
- * uccid_secure, and where it declares modification changes it and verifies
- * the new one.  The driven readers are listed on standard output.
- */
-START_TEST(test_real_pinpads)
-{
-	const char *dir = getenv("UCCID_TEST_DATA");
-	char path[4096];
-	unsigned driven = 0, modified = 0, declared = 0;
-	struct dirent *de;
-	DIR *dd;
-
-	snprintf(path, sizeof(path), "%s/readers", dir ? dir : "tests/data");
-	dd = opendir(path);
-	ck_assert_msg(dd != NULL, "%s: %s", path, strerror(errno));
-	while ((de = readdir(dd))) {
-		char file[4096 + 256], err[512] = "";
-		struct vdev_config cfg;
-		struct rig *g;
-		struct job j;
-
-		if (!strstr(de->d_name, ".txt"))
-			continue;
-		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
-		/* the first CCID interface, as the virtual reader simulates it: ACS ACR1251 Dual's PIN pad is
-		   on its second interface, and the character-level readers (none a PIN pad) are not simulated */
-		if (vdev_config_from_reader_file(file, &cfg, err, sizeof(err)) < 0)
-			continue;
-		if (!cfg.desc.bPINSupport)
-			continue;
-		declared++;
-		g = rig_new_cfg(&cfg, de->d_name);
-		memset(&j, 0, sizeof(j));
-		j.g = g;
-		verify_struct(&j, 10);
-		job_start(&j);
-		wait_keypad(g, "verify");
-		type(g, "123456 ok");
-		ck_assert_msg(job_sw(&j) == 0x9000, "%s: verify on the keypad", de->d_name);
-		driven++;
-		if (cfg.desc.bPINSupport & CCID_PIN_MODIFY) {
-			memset(&j, 0, sizeof(j));
-			j.g = g;
-			/* no messages, as OpenSC asks a reader without a display: one bMsgIndex in CCID, three
-			   for the firmware that wants them (quirks.c) */
-			modify_struct_n(&j, 0);
-			job_start(&j);
-			wait_keypad(g, "entry 1/3");
-			type(g, "123456 ok");
-			wait_keypad(g, "entry 2/3");
-			type(g, "9876 ok");
-			wait_keypad(g, "entry 3/3");
-			type(g, "9876 ok");
-			ck_assert_msg(job_sw(&j) == 0x9000, "%s: modify on the keypad", de->d_name);
-			ck_assert_msg(plain_verify(g, "9876") == 0x9000, "%s: the new PIN", de->d_name);
-			modified++;
-		}
-		{
-			struct uccid_reader_info info;
-
-			ck_assert_int_eq(uccid_info(g->r, &info), 0);
-			printf("pinpad corpus: %s %04X:%04X level %u bPINSupport %02X: verified%s%s%s\n", de->d_name,
-			       cfg.idVendor, cfg.idProduct, ccid_class_desc_level(&cfg.desc), cfg.desc.bPINSupport,
-			       cfg.desc.bPINSupport & CCID_PIN_MODIFY ? ", changed" : "", info.quirks[0] ? "; quirks " : "",
-			       info.quirks);
-		}
-		rig_free(g);
-	}
-	closedir(dd);
-	printf("pinpad corpus: %u PIN pads declared, %u driven (verify), %u changed a PIN\n", declared, driven,
-	       modified);
-	ck_assert_uint_gt(declared, 80);
-	ck_assert_uint_eq(driven, declared);
-}
-END_TEST
-
 static Suite *suite(void)
 {
 	Suite *s = suite_create("secure");
 	TCase *tc = tcase_create("keypad");
 
 	tcase_set_timeout(tc, 30);
-	tcase_add_loop_test(tc, test_verify, 0, NLEVELS);
-	tcase_add_loop_test(tc, test_wrong_pin, 0, NLEVELS);
-	tcase_add_loop_test(tc, test_cancel, 0, NLEVELS);
+	tcase_add_loop_test(tc, test_cases, 0, NLEVELS);
 	tcase_add_loop_test(tc, test_timeout, 0, NLEVELS);
-	tcase_add_loop_test(tc, test_modify, 0, NLEVELS);
 	tcase_add_loop_test(tc, test_refused, 0, NLEVELS);
 	tcase_add_test(tc, test_no_pinpad);
+	tcase_add_test(tc, test_keypad_auto);
 	tcase_add_test(tc, test_t1_answer_garbled);
 	tcase_add_test(tc, test_t1_pin_block_lost);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("real readers");
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_quirks_on_the_wire, 0, 3);
-	tcase_add_test(tc, test_real_pinpads);
 	suite_add_tcase(s, tc);
 	return s;
 }

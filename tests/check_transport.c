@@ -834,6 +834,50 @@ static const struct url_case url_cases[] = {
 	{ "usbip://a123456789012345678901234567890123456789012345678901234567890123/1", -EINVAL, NULL, 0, NULL },
 };
 
+/* A reader's URL may name its interface after the bus ID; the device's URL may not. */
+static const struct {
+	const char *url;
+	int r, intf;
+	const char *busid;
+} reader_url_cases[] = {
+	{ "usbip://127.0.0.1/1-1", 0, -1, "1-1" },
+	{ "usbip://127.0.0.1/1-1/0", 0, 0, "1-1" },
+	{ "usbip://127.0.0.1:3241/1-1.2/1", 0, 1, "1-1.2" },
+	{ "usbip://[::1]/2-3/255", 0, 255, "2-3" },
+	{ "usbip://h/1-1/256", -EINVAL, 0, NULL },
+	{ "usbip://h/1-1/01", -EINVAL, 0, NULL },
+	{ "usbip://h/1-1/", -EINVAL, 0, NULL },
+	{ "usbip://h/1-1/-1", -EINVAL, 0, NULL },
+	{ "usbip://h/1-1/1/2", -EINVAL, 0, NULL },
+	{ "usbip://h/1-1/1x", -EINVAL, 0, NULL },
+	{ "usbip://h/1-1/1000", -EINVAL, 0, NULL },
+	{ "usbip://h//1", -EINVAL, 0, NULL },
+};
+
+START_TEST(test_reader_url)
+{
+	char host[UCCID_USBIP_HOST_MAX + 1], busid[UCCID_USBIP_BUSID_MAX + 1];
+	uint16_t port = 0;
+
+	for (size_t i = 0; i < sizeof(reader_url_cases) / sizeof(reader_url_cases[0]); i++) {
+		const char *url = reader_url_cases[i].url;
+		int intf = -2, r = uccid_usbip_parse_reader_url(url, host, sizeof(host), &port, busid, sizeof(busid),
+								 &intf);
+
+		ck_assert_msg(r == reader_url_cases[i].r, "\"%s\": %d", url, r);
+		if (r < 0)
+			continue;
+		ck_assert_int_eq(intf, reader_url_cases[i].intf);
+		ck_assert_str_eq(busid, reader_url_cases[i].busid);
+		/* the device's URL takes no interface */
+		ck_assert_int_eq(uccid_usbip_parse_url(url, host, sizeof(host), &port, busid, sizeof(busid)),
+				 intf < 0 ? 0 : -EINVAL);
+	}
+	ck_assert_int_eq(uccid_usbip_parse_reader_url("usbip://h/1-1", host, sizeof(host), &port, busid, sizeof(busid),
+						      NULL), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_url)
 {
 	char host[UCCID_USBIP_HOST_MAX + 1], busid[UCCID_USBIP_BUSID_MAX + 1], small[4];
@@ -900,7 +944,8 @@ START_TEST(test_open_errors)
 
 	/* bad URL */
 	ck_assert_int_eq(uccid_usbip_open("usbip://host:99999/1-1", 0, 2000, &t, err, sizeof(err)), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "not a usbip://HOST[:PORT]/BUSID URL"));
+	ck_assert_ptr_nonnull(strstr(err, "not a usbip://HOST[:PORT]/BUSID[/INTERFACE] URL"));
+	ck_assert_int_eq(uccid_usbip_open("usbip://host/1-1/256", 0, 2000, &t, err, sizeof(err)), -EINVAL);
 
 	s = server_new(&profile, 1);
 	/* unknown bus id */
@@ -912,6 +957,18 @@ START_TEST(test_open_errors)
 	server_url(s, "1-1", url, sizeof(url));
 	ck_assert_int_eq(uccid_usbip_open(url, 1, OPEN_MS, &t, err, sizeof(err)), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err, "no CCID interface #1 in 1-1's configuration"));
+	/* the URL names the interface: 0 is the CCID one, 1 none (composites: tests/vreader/composite.sh) */
+	server_url(s, "1-1/1", url, sizeof(url));
+	ck_assert_int_eq(uccid_usbip_open(url, 0, OPEN_MS, &t, err, sizeof(err)), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err, "interface 1 of 1-1 is not a CCID interface"));
+	server_url(s, "1-1/0", url, sizeof(url));
+	ck_assert_int_eq(uccid_usbip_open(url, 1, OPEN_MS, &t, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(uccid_usbip_open(url, 0, OPEN_MS, &t, err, sizeof(err)) == 0, "open: %s", err);
+	ck_assert_uint_eq(t->info.interface, 0);
+	ck_assert_str_eq(t->info.path, url);
+	t->ops->close(t);
+	t = NULL;
+	server_url(s, "1-1", url, sizeof(url));
 	/* busy: imported already */
 	ck_assert_msg(uccid_usbip_open(url, 0, OPEN_MS, &t, err, sizeof(err)) == 0, "open: %s", err);
 	ck_assert_int_eq(uccid_usbip_open(url, 0, OPEN_MS, &t2, err, sizeof(err)), -EBUSY);
@@ -1304,6 +1361,7 @@ static Suite *transport_suite(void)
 		{ "unplug", test_unplug, KIND_COUNT },
 		{ "usbip-list", test_list, 1 },
 		{ "usbip-url", test_url, 1 },
+		{ "usbip-reader-url", test_reader_url, 1 },
 		{ "usbip-open-errors", test_open_errors, 1 },
 		{ "usbip-hostile", test_hostile, FAKE_COUNT },
 	};

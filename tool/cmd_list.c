@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccid/usb_desc.h"
 #include "transport/libusb.h"
 #include "tool/tool.h"
 #include "transport/usbip_client.h"
@@ -52,6 +53,7 @@ static int list_usbip(const struct tool_opts *o, const char *url)
 				   : d->ccid == UCCID_USBIP_MAYBE_CCID ? "vendor class (maybe a CCID reader)"
 								       : "not a CCID reader";
 		bool v6 = strchr(host, ':') != NULL;
+		unsigned nccid;
 
 		if (o->json) {
 			printf("%s{\"name\":\"usbip://%s%s%s:%u/%s\",\"vendor\":\"%04x\",\"product\":\"%04x\",\"ccid\":%s}",
@@ -59,8 +61,15 @@ static int list_usbip(const struct tool_opts *o, const char *url)
 			       d->ccid == UCCID_USBIP_NOT_CCID ? "false" : "true");
 			continue;
 		}
-		printf("usbip://%s%s%s:%u/%s  %04x:%04x  %s\n", v6 ? "[" : "", host, v6 ? "]" : "", port, d->busid,
+		printf("usbip://%s%s%s:%u/%s  %04x:%04x  %s", v6 ? "[" : "", host, v6 ? "]" : "", port, d->busid,
 		       d->idVendor, d->idProduct, kind);
+		/* a name reaches the first CCID interface; the others by their number (ACR1251 Dual's PIN pad) */
+		nccid = 0;
+		for (unsigned k = 0; k < d->ninterfaces && k < UCCID_USBIP_MAX_INTERFACES; k++)
+			nccid += d->intf[k].bInterfaceClass == CCID_USB_CLASS_SMART_CARD;
+		if (nccid > 1)
+			printf(", %u CCID interfaces (%s/INTERFACE: the one of that number)", nccid, d->busid);
+		printf("\n");
 	}
 	if (o->json)
 		printf("]\n");

@@ -67,11 +67,13 @@ int uccid_identity(const char *name, char *id, size_t cap)
 {
 	char host[256], busid[32];
 	uint16_t port;
+	int intf;
 
 	if (!name || !id || !cap)
 		return -EINVAL;
 	if (!strncmp(name, "usbip://", 8)) {
-		if (uccid_usbip_parse_url(name, host, sizeof(host), &port, busid, sizeof(busid)) < 0)
+		/* one import per device: its interfaces share the device's lock */
+		if (uccid_usbip_parse_reader_url(name, host, sizeof(host), &port, busid, sizeof(busid), &intf) < 0)
 			return -EINVAL;
 		return snprintf(id, cap, "usbip://%s:%u/%s", host, port, busid) < (int)cap ? 0 : -ENOBUFS;
 	}

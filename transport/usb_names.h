@@ -81,8 +81,9 @@ bool uccid_usb_name_match(const struct uccid_usb_name *name, const struct uccid_
 /*
  * The identity of a reader name, what its lock files are named by: the
  * device a "usb:" name resolves to now ("usb:BUS:ADDR" form), or a
- * "usbip://" URL with its port made explicit.  Returns 0, -EINVAL (not a
- * reader name), -ENOENT (no such device), -ENOBUFS, or a libusb error.
+ * "usbip://" URL with its port made explicit (an interface it names left
+ * out: one import per device).  Returns 0, -EINVAL (not a reader name),
+ * -ENOENT (no such device), -ENOBUFS, or a libusb error.
  */
 int uccid_identity(const char *name, char *id, size_t cap);
 

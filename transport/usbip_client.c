@@ -108,6 +108,7 @@ struct utr {
 	unsigned unlink_wait_ms;        /* constant: how long an unlink waits for its RET_UNLINK */
 	char url[UCCID_USBIP_URL_MAX + 1];      /* what was opened, and is imported again (reconnect) */
 	unsigned index;                 /* which CCID interface of the device */
+	int want_if;                    /* the URL's interface number (bInterfaceNumber), or -1: by index */
 	unsigned connect_ms;            /* a connect's bound at open and reconnect (0: the whole timeout) */
 
 	pthread_mutex_t wlock;          /* one PDU at a time on the socket */
@@ -568,13 +569,15 @@ static bool valid_host_name(const char *h, size_t n)
 	return true;
 }
 
-int uccid_usbip_parse_url(const char *url, char *host, size_t host_cap, uint16_t *port, char *busid,
-			  size_t busid_cap)
+/* The URL with an interface number after the bus ID where ret_interface is not NULL (-1: none given). */
+static int parse_url(const char *url, char *host, size_t host_cap, uint16_t *port, char *busid, size_t busid_cap,
+		     int *ret_interface)
 {
 	static const char scheme[] = "usbip://";
 	const char *p, *h, *b;
 	size_t hn, bn;
 	unsigned long pv = UCCID_USBIP_DEFAULT_PORT;
+	int iv = -1;
 
 	if (!url || !host || !port || !busid)
 		return -EINVAL;
@@ -627,7 +630,19 @@ int uccid_usbip_parse_url(const char *url, char *host, size_t host_cap, uint16_t
 	while (is_busid_char(*p))
 		p++;
 	bn = (size_t)(p - b);
-	if (*p != '\0' || bn == 0 || bn > UCCID_USBIP_BUSID_MAX)
+	if (bn == 0 || bn > UCCID_USBIP_BUSID_MAX)
+		return -EINVAL;
+	if (*p == '/' && ret_interface) {
+		const char *d = ++p;
+
+		/* bInterfaceNumber: 0..255 in decimal, no sign, no leading zero */
+		iv = 0;
+		while (*p >= '0' && *p <= '9' && p - d < 3)
+			iv = iv * 10 + (*p++ - '0');
+		if (p == d || (*d == '0' && p - d > 1) || iv > 255)
+			return -EINVAL;
+	}
+	if (*p != '\0')
 		return -EINVAL;
 	if (hn + 1 > host_cap || bn + 1 > busid_cap)
 		return -EINVAL;
@@ -636,7 +651,23 @@ int uccid_usbip_parse_url(const char *url, char *host, size_t host_cap, uint16_t
 	memcpy(busid, b, bn);
 	busid[bn] = '\0';
 	*port = (uint16_t)pv;
+	if (ret_interface)
+		*ret_interface = iv;
 	return 0;
+}
+
+int uccid_usbip_parse_url(const char *url, char *host, size_t host_cap, uint16_t *port, char *busid,
+			  size_t busid_cap)
+{
+	return parse_url(url, host, host_cap, port, busid, busid_cap, NULL);
+}
+
+int uccid_usbip_parse_reader_url(const char *url, char *host, size_t host_cap, uint16_t *port, char *busid,
+				 size_t busid_cap, int *ret_interface)
+{
+	if (!ret_interface)
+		return -EINVAL;
+	return parse_url(url, host, host_cap, port, busid, busid_cap, ret_interface);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1874,6 +1905,7 @@ static struct utr *utr_new(void)
 	if (!u)
 		return NULL;
 	u->fd = -1;
+	u->want_if = -1;
 	u->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (u->wfd < 0) {
 		free(u);
@@ -2158,6 +2190,14 @@ static int read_descriptors(struct utr *u, const char *where, const char *busid,
 		goto out;
 	}
 	r = ccid_usb_find_ccid(cfg, u->cfg, total, index, &ci, &diag);
+	/* a URL that names the interface: the CCID interface of that bInterfaceNumber */
+	for (unsigned i = 1; r == 0 && u->want_if >= 0 && ci.bInterfaceNumber != u->want_if; i++)
+		r = ccid_usb_find_ccid(cfg, u->cfg, total, i, &ci, &diag);
+	if (r == -ENOENT && u->want_if >= 0) {
+		uccid_set_err(err, errlen, "%s: interface %d of %s is not a CCID interface (or there is none)", where,
+			u->want_if, busid);
+		goto out;
+	}
 	if (r == -ENOENT) {
 		if (index)
 			uccid_set_err(err, errlen, "%s: no CCID interface #%u in %s's configuration", where, index,
@@ -2305,14 +2345,19 @@ int uccid_usbip_open_params(const char *url, unsigned index, const struct uccid_
 	unsigned timeout_ms = p ? p->timeout_ms : 0;
 	int64_t deadline;
 	uint16_t port;
-	int r;
+	int want_if, r;
 
 	if (!url || !ret) {
 		uccid_set_err(err, errlen, "invalid arguments");
 		return -EINVAL;
 	}
-	if (uccid_usbip_parse_url(url, host, sizeof(host), &port, busid, sizeof(busid)) < 0) {
-		uccid_set_err(err, errlen, "\"%.*s\": not a usbip://HOST[:PORT]/BUSID URL", UCCID_USBIP_URL_MAX, url);
+	if (uccid_usbip_parse_reader_url(url, host, sizeof(host), &port, busid, sizeof(busid), &want_if) < 0) {
+		uccid_set_err(err, errlen, "\"%.*s\": not a usbip://HOST[:PORT]/BUSID[/INTERFACE] URL",
+			UCCID_USBIP_URL_MAX, url);
+		return -EINVAL;
+	}
+	if (want_if >= 0 && index) {
+		uccid_set_err(err, errlen, "\"%.*s\" names its interface: no index as well", UCCID_USBIP_URL_MAX, url);
 		return -EINVAL;
 	}
 	format_where(where, sizeof(where), host, port);
@@ -2324,6 +2369,7 @@ int uccid_usbip_open_params(const char *url, unsigned index, const struct uccid_
 	snprintf(u->pub.info.path, sizeof(u->pub.info.path), "%s", url);
 	snprintf(u->url, sizeof(u->url), "%s", url);
 	u->index = index;
+	u->want_if = want_if;
 	u->connect_ms = p ? p->connect_ms : 0;
 	r = read_descriptors(u, where, busid, rep.dev.bConfigurationValue, index, deadline, err, errlen);
 	if (r < 0) {
@@ -2408,9 +2454,9 @@ static int op_reconnect(struct uccid_transport *t, unsigned timeout_ms, char *er
 	int64_t deadline = deadline_after(timeout_ms);
 	uint16_t port;
 	bool alive;
-	int r;
+	int want_if, r;
 
-	if (uccid_usbip_parse_url(u->url, host, sizeof(host), &port, busid, sizeof(busid)) < 0) {
+	if (uccid_usbip_parse_reader_url(u->url, host, sizeof(host), &port, busid, sizeof(busid), &want_if) < 0) {
 		uccid_set_err(err, errlen, "not a usbip:// URL: %s", u->url);
 		return -EINVAL;
 	}
@@ -2420,6 +2466,7 @@ static int op_reconnect(struct uccid_transport *t, unsigned timeout_ms, char *er
 		uccid_set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	n->want_if = want_if;
 	/* the same eventfd (a duplicate): u's wake() and cancel() reach n's waits */
 	close(n->wfd);
 	n->wfd = fcntl(u->wfd, F_DUPFD_CLOEXEC, 0);

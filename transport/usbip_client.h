@@ -91,6 +91,16 @@ int uccid_usbip_parse_url(const char *url, char *host, size_t host_cap, uint16_t
 			  size_t busid_cap);
 
 /*
+ * A reader's URL: "usbip://HOST[:PORT]/BUSID[/INTERFACE]", as above with
+ * the bInterfaceNumber of the CCID interface to use after the bus ID (0..255
+ * in decimal, no leading zero): a composite device's second CCID interface
+ * (ACS ACR1251 Dual: its PIN pad) is reached only so, its first without it.
+ * *ret_interface is -1 when the URL names none.  Returns 0 or -EINVAL.
+ */
+int uccid_usbip_parse_reader_url(const char *url, char *host, size_t host_cap, uint16_t *port, char *busid,
+				 size_t busid_cap, int *ret_interface);
+
+/*
  * Ask host:port for its exported devices (OP_REQ_DEVLIST) and copy up to
  * max of them to out[] (out may be NULL when max is 0).  A device listed
  * unconfigured and without interfaces is imported for a moment to read its
@@ -108,7 +118,8 @@ int uccid_usbip_list(const char *host, uint16_t port, struct uccid_usbip_device 
 
 /*
  * Import the device at url and open its index-th CCID interface (0 = the
- * first; a composite device may hold several).  Connects (non-blocking,
+ * first; a composite device may hold several), or the one the URL names
+ * (uccid_usbip_parse_reader_url; index must then be 0).  Connects (non-blocking,
  * TCP_NODELAY, SO_KEEPALIVE), sends OP_REQ_IMPORT and checks the busid of
  * the reply, reads the device and configuration descriptors with
  * GET_DESCRIPTOR URBs, sends SET_CONFIGURATION (always, as Linux's
@@ -124,7 +135,7 @@ int uccid_usbip_list(const char *host, uint16_t port, struct uccid_usbip_device 
  * import: the device is imported by another host), -ENODEV (the server
  * refused the import otherwise, or closed or broke the connection),
  * -EPROTO (a reply that contradicts the request: busid, lengths), -ENOENT
- * (no index-th CCID interface), -EBADMSG (malformed descriptors), -ENOMEM.
+ * (no index-th CCID interface, or the URL's interface is none), -EBADMSG (malformed descriptors), -ENOMEM.
  * err (optional) names what failed in words a user can act on.
  */
 int uccid_usbip_open(const char *url, unsigned index, unsigned timeout_ms, struct uccid_transport **ret,

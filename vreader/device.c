@@ -705,6 +705,16 @@ int vdev_keypad(struct vdev *d, unsigned slot, const char *key, int64_t now)
 	return vdev_slot_keypad(d, &d->slots[slot], key, now);
 }
 
+int vdev_set_keypad_auto(struct vdev *d, const char *keys)
+{
+	if (!d || !keys)
+		return -EINVAL;
+	if (strlen(keys) >= sizeof(d->cfg.keypad_auto))
+		return -EMSGSIZE;
+	snprintf(d->cfg.keypad_auto, sizeof(d->cfg.keypad_auto), "%s", keys);
+	return 0;
+}
+
 int vdev_swap_card(struct vdev *d, unsigned slot, int64_t now)
 {
 	struct vcard *fresh;

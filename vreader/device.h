@@ -133,6 +133,14 @@ int vdev_set_atr(struct vdev *d, unsigned slot, const uint8_t *atr, size_t len);
  */
 int vdev_keypad(struct vdev *d, unsigned slot, const char *key, int64_t now);
 
+/*
+ * From the next PIN entry on, the keys pressed as it starts (the
+ * configuration's keypad_auto: a person who answers every prompt the same
+ * way; "" leaves the keypad to vdev_keypad).  Returns 0, -EINVAL (NULL),
+ * -EMSGSIZE (longer than keypad_auto holds; the keys stay as they were).
+ */
+int vdev_set_keypad_auto(struct vdev *d, const char *keys);
+
 /* Queue an RDR_to_PC_HardwareError (overcurrent) for slot. */
 int vdev_hardware_error(struct vdev *d, unsigned slot, int64_t now);
 

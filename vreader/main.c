@@ -134,6 +134,38 @@ struct adjust_ctx {
 	unsigned n;                  /* the reader's number, for its serial */
 };
 
+/*
+ * The readers the control socket knows: each exported one by its bus ID
+ * (a composite's first CCID function), then every CCID function of a
+ * composite with several as BUSID/INTERFACE, the name a host gives it
+ * (usbip://HOST/BUSID/INTERFACE), as long as VCTL_MAX_READERS allows.
+ * Returns how many.
+ */
+static unsigned control_readers(const struct vctl_reader *readers, struct vcomp *const *comps, unsigned n,
+				struct vctl_reader *out)
+{
+	unsigned m = n;
+
+	memcpy(out, readers, n * sizeof(*out));
+	for (unsigned i = 0; i < n; i++) {
+		for (unsigned k = 0; comps[i] && vcomp_nfunctions(comps[i]) > 1 && k < vcomp_nfunctions(comps[i]); k++) {
+			uint8_t num, bin, bout, intr;
+
+			if (m == VCTL_MAX_READERS) {
+				fprintf(stderr, "uccid-vreader: reader %s/%u: no room on the control socket\n",
+					readers[i].busid, k);
+				continue;
+			}
+			if (vcomp_function_interface(comps[i], k, &num, &bin, &bout, &intr) < 0)
+				continue;
+			out[m].dev = vcomp_function(comps[i], k);
+			snprintf(out[m].busid, sizeof(out[m].busid), "%.20s/%u", readers[i].busid, num);
+			m++;
+		}
+	}
+	return m;
+}
+
 /* Each CCID function of a --descriptor reader gets the card options and a serial of its own. */
 static void adjust_descriptor(struct vdev_config *cfg, void *ctx)
 {
@@ -186,7 +218,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct vctl_reader readers[VCTL_MAX_READERS];
+	struct vctl_reader readers[VCTL_MAX_READERS], ctl_readers[VCTL_MAX_READERS];
 	struct vcomp *comps[VCTL_MAX_READERS] = { NULL };  /* a reader's composite device, if it is one */
 	unsigned nreaders = 0;
 	struct card_opts co = { .mute_ms = -1, .card_voltages = -1, .t0_nulls = -1 };
@@ -415,7 +447,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "uccid-vreader: cannot listen on %s:%ld: %s\n", listen_addr, port, strerror(-r));
 		goto out;
 	}
-	ctl = vctl_new(readers, nreaders);
+	ctl = vctl_new(ctl_readers, control_readers(readers, comps, nreaders, ctl_readers));
 	if (!ctl) {
 		fprintf(stderr, "uccid-vreader: out of memory\n");
 		goto out;

@@ -23,7 +23,15 @@ md)
 		if (nifs > 1) comp[file] = 1
 		if (nccid > 1) multi[file] = 1
 		if (slots > 1) ms[file] = 1
-		if (pin == "declared") pp[file] = 1
+		if (pin != "-") { pp[file] = 1; ppi++ }
+		if (pin ~ /entries\)$/) {
+			# "verify+modify: TPDU T=1, TPDU T=0 (12 entries)": what the keypad ran on this interface
+			ppk[file] = 1; ppki++
+			p = pin; sub(/ \([0-9]+ entries\)$/, "", p)
+			n = pin; sub(/^.*\(/, "", n); sub(/ entries\)$/, "", n); ppent += n
+			if (!(p in pkind)) { npk++; pkorder[npk] = p }
+			pkind[p]++
+		}
 		icls[cls]++; if (res == "driven") icdrv[cls]++
 		if (cls == "exchange") { lv[level]++; if (res == "driven") lvdrv[level]++ }
 		if (res != "driven") { nexc++; exc[nexc] = sprintf("| %s | %s | %s | %s |", file, id, cls, $11) }
@@ -68,9 +76,21 @@ md)
 		print "| feature | readers | driven | note |"
 		print "|---|---:|---:|---|"
 		printf "| composite: a configuration of several interfaces (those of the dump and those it leaves out) | %d | %d | every CCID interface driven at its own number and endpoints |\n", count(comp, 0), count(comp, 1)
-		printf "| two or more CCID interfaces | %d | %d | each served by a device model of its own, each driven (over USB/IP a name reaches the first: one import per device) |\n", count(multi, 0), count(multi, 1)
+		printf "| two or more CCID interfaces | %d | %d | each served by a device model of its own, each driven (over USB/IP `usbip://HOST/BUSID/INTERFACE` names each, one at a time: one import per device) |\n", count(multi, 0), count(multi, 1)
 		printf "| multi-slot | %d | %d | every slot powered and exchanged with |\n", count(ms, 0), count(ms, 1)
-		printf "| PIN pad (bPINSupport) | %d | %d | driven as readers; the keypad itself is not exercised yet |\n", count(pp, 0), count(pp, 1)
+		printf "| PIN pad (bPINSupport) | %d | %d | the keypad driven: see below |\n", count(pp, 0), count(ppk, 0)
+		print ""
+		print "## PIN pads"
+		print ""
+		printf "%d interfaces declare bPINSupport, %d of them driven on the virtual reader'"'"'s keypad: " \
+			"PC_to_RDR_Secure through `uccid_secure()` at each level the reader runs (both protocols of a " \
+			"TPDU reader that declares both), the cases of `tests/pinpad_cases.h` (the right PIN, a wrong " \
+			"one, cancel, and where modification is declared a change, a confirmation that differs and the " \
+			"change back), each followed by a VERIFY that the simulated card checks: %d PIN entries.\n\n", \
+			ppi, ppki, ppent
+		print "| operations: levels | interfaces |"
+		print "|---|---:|"
+		for (i = 1; i <= npk; i++) printf "| %s | %d |\n", pkorder[i], pkind[pkorder[i]]
 		print ""
 		print "## Exceptions"
 		print ""

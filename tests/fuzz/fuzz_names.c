@@ -8,7 +8,8 @@
  * it can be written in parses back to the same fields, and a parsed name
  * matches the device it describes; a parsed URL has a non-empty host and
  * bus ID within the buffers given, and its identity form parses back to
- * the same host, port and bus ID.
+ * the same host, port and bus ID; a reader's URL is the device's URL, or
+ * it with an interface number 0..255 the device's URL parser refuses.
  */
 #include "config.h"
 
@@ -87,6 +88,31 @@ static void fuzz_url(const char *url)
 	FUZZ_ASSERT(uccid_usbip_parse_url(url, host, strlen(host), &port, busid, sizeof(busid)) == -EINVAL);
 }
 
+/* A reader's URL: the device's URL, or it and "/" bInterfaceNumber (0..255). */
+static void fuzz_reader_url(const char *url)
+{
+	char host[300], busid[64], dev[UCCID_USBIP_URL_MAX + 1];
+	const char *slash;
+	uint16_t port;
+	int intf = -2, r;
+
+	r = uccid_usbip_parse_reader_url(url, host, sizeof(host), &port, busid, sizeof(busid), &intf);
+	if (r < 0) {
+		FUZZ_ASSERT(r == -EINVAL && intf == -2);
+		return;
+	}
+	FUZZ_ASSERT(intf >= -1 && intf <= 255);
+	FUZZ_ASSERT((uccid_usbip_parse_url(url, host, sizeof(host), &port, busid, sizeof(busid)) == 0) == (intf < 0));
+	if (intf < 0)
+		return;
+	/* without its interface, the device's URL */
+	slash = strrchr(url, '/');
+	FUZZ_ASSERT(slash && atoi(slash + 1) == intf && (size_t)(slash - url) < sizeof(dev));
+	memcpy(dev, url, (size_t)(slash - url));
+	dev[slash - url] = '\0';
+	FUZZ_ASSERT(uccid_usbip_parse_url(dev, host, sizeof(host), &port, busid, sizeof(busid)) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *name = malloc(size + 1);
@@ -97,6 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	name[size] = '\0';
 	fuzz_usb_name(name);
 	fuzz_url(name);
+	fuzz_reader_url(name);
 	free(name);
 	return 0;
 }

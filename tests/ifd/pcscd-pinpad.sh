@@ -5,8 +5,10 @@
 # level, the card runs T=1: the driver frames the PIN block with its T=1
 # state) and two real PIN pads by their descriptors (GemPC Pinpad and
 # SCM SPR532, TPDU level, with their firmware's faults; the GemPC Pinpad
-# again with a T=0 card: the reader frames the T=0 TPDU); pcscd runs in a
-# private mount namespace as in tests/ifd/pcscd.sh.  tests/ifd/pcsc-pinpad
+# again with a T=0 card: the reader frames the T=0 TPDU), and ACS ACR1251
+# Dual, whose PIN pad is on its second CCID interface (interface 1, short
+# APDU level), reached as a user names it: usbip://HOST/BUSID/1 in the
+# reader.conf; pcscd runs in a private mount namespace as in tests/ifd/pcscd.sh.  tests/ifd/pcsc-pinpad
 # discovers the features with CM_IOCTL_GET_FEATURE_REQUEST and verifies and
 # changes the card's PIN through FEATURE_VERIFY_PIN_DIRECT /
 # FEATURE_MODIFY_PIN_DIRECT as OpenSC does, while this script is the person
@@ -61,20 +63,22 @@ lib=$tmp/bundle/ifd-uccid.bundle/Contents/Linux/libifd-uccid.so
 
 "$vreader" --port 0 --profile pinpad --profile pinpad-t1 --descriptor "$data/GemPCPinpad.txt" \
 	--descriptor "$data/SPR532.txt" --card t0 --descriptor "$data/GemPCPinpad.txt" \
-	--control "$tmp/ctl" > "$tmp/vr.out" 2>&1 &
+	--descriptor "$data/ACS_ACR1251_Dual_Reader.txt" --control "$tmp/ctl" > "$tmp/vr.out" 2>&1 &
 vr=$!
 vreader_wait "$vr" "$tmp/vr.out" || exit 1
 n=1
-for name in pinpad pinpad-t1 gempc spr532 gempc-t0; do
-	printf 'FRIENDLYNAME "uccid %s"\nDEVICENAME usbip://127.0.0.1:%s/1-%s\nLIBPATH %s\n\n' "$name" "$port" $n "$lib"
+for name in pinpad pinpad-t1 gempc spr532 gempc-t0 acr1251; do
+	dev=1-$n
+	[ "$name" = acr1251 ] && dev=1-$n/1     # the keypad's interface: its first (PICC) has none
+	printf 'FRIENDLYNAME "uccid %s"\nDEVICENAME usbip://127.0.0.1:%s/%s\nLIBPATH %s\n\n' "$name" "$port" "$dev" "$lib"
 	n=$((n + 1))
 done > "$tmp/conf/uccid"
 
-readers_listed() { [ "$(timeout 5 opensc-tool -l 2>/dev/null | grep -c 'uccid ')" -ge 5 ]; }
+readers_listed() { [ "$(timeout 5 opensc-tool -l 2>/dev/null | grep -c 'uccid ')" -ge 6 ]; }
 log=$art/pcscd-pinpad-daemon.log
 UCCID_IFD_DEADLINE_MS=3000 pcscd -f -a -d -c "$tmp/conf" > "$log" 2>&1 &
 pc=$!
-wait_until -p "$pc" "pcscd lists 5 readers" readers_listed || { tail -30 "$log"; exit 1; }
+wait_until -p "$pc" "pcscd lists 6 readers" readers_listed || { tail -30 "$log"; exit 1; }
 
 ask() {  # ask BUS LINE: one control request to reader BUS
 	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl" "reader $1" "$2"
@@ -105,7 +109,8 @@ plain() {  # plain WHAT CLIENT-ARGS...: a client run with no keypad
 	sed 's/^/    /' "$tmp/c.out"
 }
 
-for r in "pinpad 1-1 0210" "pinpad-t1 1-2 0000" "gempc 1-3 0000" "spr532 1-4 0000" "gempc-t0 1-5 0000"; do
+for r in "pinpad 1-1 0210" "pinpad-t1 1-2 0000" "gempc 1-3 0000" "spr532 1-4 0000" "gempc-t0 1-5 0000" \
+	"acr1251 1-6/1 0000"; do
 	set -- $r
 	name="uccid $1" bus=$2 lcd=$3 tag=$1
 	plain "$tag: features and properties" "$name" features "$lcd" 03

@@ -18,7 +18,8 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 command -v python3 >/dev/null || { echo "SKIP: python3 is needed as the socket client"; exit 77; }
 
-${VALGRIND:-} "$vreader" --port 0 --profile multi-slot --profile tpdu-t1 --control "$sock" >"$tmp/out" 2>&1 &
+${VALGRIND:-} "$vreader" --port 0 --profile multi-slot --profile tpdu-t1 \
+	--descriptor "$top_srcdir/tests/data/readers/ACS_ACR1251_Dual_Reader.txt" --control "$sock" >"$tmp/out" 2>&1 &
 pid=$!
 vreader_wait "$pid" "$tmp/out" || exit 1
 # the banner comes after the socket listens: check that too, it is what the tests below use
@@ -39,6 +40,10 @@ expect "1-1 multi-slot slots=4 (current)" readers
 expect "slot 3: card" status
 expect "ok reader 1-2" "reader 1-2"
 expect "tpdu-t1 slots=1 (current)" "reader 1-2" readers
+# a composite's CCID functions by BUSID/INTERFACE, as usbip://HOST/BUSID/INTERFACE names them
+expect "1-3/1 ACS_ACR1251_Dual_Reader slots=1" readers
+expect "ok reader 1-3/1" "reader 1-3/1"
+expect "error: no reader '1-3/2'" "reader 1-3/2"
 expect "error: no slot '4'" "remove 4"
 expect "ok card removed from slot 2" "remove 2"
 expect "slot 2: empty" status
