@@ -66,13 +66,18 @@ struct lm_rec {
 	_Atomic uint64_t program[LOCKMGR_PROGRAM_MAX / 8];
 	_Atomic uint32_t latched;       /* the eject latch (lockmgr_latch()); outside the seqlock */
 	_Atomic uint32_t latch_instance;   /* the device instance it was set on (files of before: 0) */
-	uint8_t reserved[40];
+	/* the call for a passive holder (call.c): outside the seqlock, zero in files of before */
+	_Atomic uint32_t call;          /* bumped by every process that asks the holder to yield */
+	_Atomic int32_t caller;         /* the pid of the last one */
+	_Atomic int32_t passive;        /* the pid of a holder that yields when called, or 0 */
+	uint8_t reserved[28];
 };
 
 _Static_assert(sizeof(struct lm_hdr) == LM_HDR_SIZE, "lock file header is 64 bytes");
 _Static_assert(sizeof(struct lm_rec) == LM_REC_SIZE, "lock file record is 128 bytes");
 _Static_assert(offsetof(struct lm_rec, owner) == 24, "record layout is fixed");
 _Static_assert(offsetof(struct lm_rec, program) == 48, "record layout is fixed");
+_Static_assert(offsetof(struct lm_rec, call) == 88, "record layout is fixed");
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_LLONG_LOCK_FREE == 2,
 	       "atomics in shared memory must be lock-free (address-free)");
 
@@ -290,6 +295,23 @@ void lm_file_ring(struct lm_file *f, unsigned slot)
 
 	atomic_fetch_add(&r->doorbell, 1);
 	futex_wake_all(&r->doorbell);
+}
+
+int lm_file_fd(const struct lm_file *f)
+{
+	return f->fd;
+}
+
+off_t lm_file_call_byte(unsigned slot)
+{
+	return lock_byte(slot) + 1;
+}
+
+struct lm_call_words lm_file_call_words(struct lm_file *f, unsigned slot)
+{
+	struct lm_rec *r = rec_of(f, slot);
+
+	return (struct lm_call_words){ .call = &r->call, .caller = &r->caller, .passive = &r->passive };
 }
 
 int lm_file_probe(struct lm_file *f, unsigned slot)

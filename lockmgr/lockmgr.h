@@ -342,6 +342,47 @@ int lockmgr_latch(struct lockmgr *m, unsigned slot, int op);
  */
 int lockmgr_set_instance(struct lockmgr *m, uint32_t instance);
 
+/*
+ * The call (issue 15, docs/locks.md "Passive holders"): a process that waits
+ * for a slot asks its holder to let go, and a holder that declared itself
+ * passive hears of it at once, with no polling.  In the lock file: callers
+ * hold a read lock on the byte after the slot's lock byte for as long as
+ * they ask (the kernel drops it when a caller dies) and ring a futex word in
+ * the slot's record; the holder sleeps on that word and, woken, looks for a
+ * read lock on the byte.  Process-local managers have no calls: -ENOTSUP.
+ */
+/* Ask slot's holder to let go, until lockmgr_call_end().  Returns 0, -EINVAL, -ENOTSUP, -errno of fcntl. */
+int lockmgr_call(struct lockmgr *m, unsigned slot);
+/* Stop asking (also when the lock was granted).  NULL or not calling: nothing. */
+void lockmgr_call_end(struct lockmgr *m, unsigned slot);
+/* The call word's value: what lockmgr_call_wait() waits to change.  0 when there is no lock file. */
+uint32_t lockmgr_call_seq(struct lockmgr *m, unsigned slot);
+/*
+ * Is another process asking for slot now?  1 (*ret_pid, may be NULL: the
+ * last caller's pid as it recorded it), 0, or -errno.  A caller that died
+ * asks no more.
+ */
+int lockmgr_called(struct lockmgr *m, unsigned slot, pid_t *ret_pid);
+/*
+ * Sleep until the call word is no longer seq (a call, or lockmgr_call_ring()),
+ * without a timeout: an idle holder costs no wake-up.  Returns 0 (the word
+ * moved or a signal interrupted: look again), -EINVAL, -ENOTSUP.
+ */
+int lockmgr_call_wait(struct lockmgr *m, unsigned slot, uint32_t seq);
+/* Move the call word and wake its sleepers (a holder stopping its own listener). */
+void lockmgr_call_ring(struct lockmgr *m, unsigned slot);
+/*
+ * Wait until nobody asks for slot (callers first: a passive process lets an
+ * active one go before it): wait true blocks (F_OFD_SETLKW) until every
+ * caller ended its call or died; false: -EBUSY if one asks now.  Returns 0,
+ * -EBUSY, -EINTR, -EINVAL, -errno of fcntl; 0 for process-local managers.
+ */
+int lockmgr_calls_wait(struct lockmgr *m, unsigned slot, bool wait);
+/* Record (pid != 0) or clear (0) the slot's holder as passive; read it: lockmgr_passive(). */
+void lockmgr_set_passive(struct lockmgr *m, unsigned slot, pid_t pid);
+/* The pid recorded as a passive holder of slot, 0 if none. */
+pid_t lockmgr_passive(struct lockmgr *m, unsigned slot);
+
 /* Names: "leave", "reset", "unpower", "eject" (NULL if invalid) and back (-EINVAL). */
 const char *lockmgr_disposition_name(enum lockmgr_disposition d);
 int lockmgr_disposition_parse(const char *name);

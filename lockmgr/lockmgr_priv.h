@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "lockmgr/lockmgr.h"
 #include "util/clock.h"
@@ -148,6 +149,17 @@ void lm_file_release(struct lm_file *f, unsigned slot);
 void lm_file_ring(struct lm_file *f, unsigned slot);
 /* Is slot's OFD lock held through another description?  1, 0, or -errno. */
 int lm_file_probe(struct lm_file *f, unsigned slot);
+/* The descriptor, for the call of a passive holder (call.c). */
+int lm_file_fd(const struct lm_file *f);
+/* The byte of slot's record that callers read-lock (call.c); the slot's lock is the byte before. */
+off_t lm_file_call_byte(unsigned slot);
+/* The words of slot's record that call.c uses: in shared memory, outside the seqlock. */
+struct lm_call_words {
+	_Atomic uint32_t *call;         /* a futex word: bumped by each call */
+	_Atomic int32_t *caller;        /* the last caller's pid */
+	_Atomic int32_t *passive;       /* a passive holder's pid, or 0 */
+};
+struct lm_call_words lm_file_call_words(struct lm_file *f, unsigned slot);
 /* Processes sleeping on slot's doorbell. */
 unsigned lm_file_sleepers(struct lm_file *f, unsigned slot);
 /* Read slot's record (seqlock; -EAGAIN if it kept changing).  owned: the caller holds the
