@@ -72,6 +72,8 @@ static void file_event(struct ifd_reader *rd, const struct uccid_event *ev)
 		for (unsigned i = 0; i < IFD_MAX_SLOTS; i++)
 			rd->pending[i] = true;
 		break;
+	case UCCID_EVENT_YIELD:
+		break;  /* for passive sessions only: pcscd's are not */
 	}
 }
 

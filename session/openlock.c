@@ -11,11 +11,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "session/session_priv.h"
 #include "util/clock.h"
@@ -101,14 +103,98 @@ static void describe_holder(const struct uccid_holder *h, char *buf, size_t len)
 	snprintf(buf, len, "%s (pid %ld)%s", h->program[0] ? h->program : "a process", (long)h->pid, when);
 }
 
-int uccid_open_lock(struct uccid_open_lock *ol, const char *name, const struct uccid_options *opts, char *err,
-		    size_t errlen)
+/* How long an opener that would not wait gives a passive holder to yield. */
+#define UCCID_YIELD_WAIT_MS 5000
+
+/* A line for the caller's log before there is a session (uccid_log needs one). */
+static void open_log(const struct uccid_options *opts, enum uccid_log_level level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!opts || !opts->log || level > opts->log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	opts->log(opts->log_ctx, level, msg);
+}
+
+/* Who has the reader, for a message: "uccid (pid 1234) since ...", ", a passive holder" after it when so. */
+static bool open_holder(struct lockmgr *lm, char *who, size_t len)
 {
 	struct lockmgr_holder_info hi;
 	struct uccid_holder h;
-	char who[128], why[512];
+	pid_t passive = lockmgr_passive(lm, 0);
+
+	if (lockmgr_holder(lm, 0, &hi) < 0) {
+		snprintf(who, len, "another process");
+		return false;
+	}
+	uccid_holder_from(&hi, &h);
+	describe_holder(&h, who, len);
+	return passive > 0 && passive == h.pid;
+}
+
+/*
+ * Wait for the open lock, saying at once whom for (issue 15).  An active
+ * opener asks the holder to let go (lockmgr_call): a passive holder
+ * (uccid watch) yields; others finish first.  A passive opener lets the
+ * callers go first (lockmgr_calls_wait) and asks nobody.
+ */
+static int open_wait(struct uccid_open_lock *ol, const char *name, const struct uccid_options *opts, int left,
+		     bool *said)
+{
+	char who[160];
+	bool passive = opts && opts->passive, holder_passive;
+	int rc;
+
+	for (;;) {
+		if (passive) {
+			rc = lockmgr_calls_wait(ol->lm, 0, left != 0);
+			if (rc < 0)
+				return rc;
+		}
+		rc = lockmgr_lock(ol->lm, 0, ol->owner, 0, 0, NULL);
+		if (rc == -EBUSY) {
+			holder_passive = open_holder(ol->lm, who, sizeof(who));
+			/* a passive holder never keeps an active opener out, not even one that would not wait */
+			if (left == 0 && (passive || !holder_passive))
+				return rc;
+			if (left == 0)
+				left = UCCID_YIELD_WAIT_MS;
+			if (!*said) {
+				char limit[48] = "without limit";
+
+				if (left > 0)
+					snprintf(limit, sizeof(limit), "up to %d.%03d s", left / 1000, left % 1000);
+				open_log(opts, UCCID_LOG_WARNING, "%s: reader busy: waiting %s for %s%s%s", name, limit, who,
+					 holder_passive ? ", a passive holder" : "",
+					 passive ? "" : holder_passive ? ": asked it to yield" : "");
+				*said = true;
+			}
+			if (!passive)
+				(void)lockmgr_call(ol->lm, 0);  /* best effort: a holder that cannot hear it finishes first */
+			rc = lockmgr_lock(ol->lm, 0, ol->owner, left, 0, NULL);
+			if (!passive)
+				lockmgr_call_end(ol->lm, 0);
+		}
+		/* a passive opener that won the lock from a process asking for it lets that one go first */
+		if (rc == 0 && passive && lockmgr_called(ol->lm, 0, NULL) > 0) {
+			lockmgr_unlock(ol->lm, 0, ol->owner, LOCKMGR_LEAVE, NULL);
+			continue;
+		}
+		return rc;
+	}
+}
+
+int uccid_open_lock(struct uccid_open_lock *ol, const char *name, const struct uccid_options *opts, char *err,
+		    size_t errlen)
+{
+	char who[160], why[512];
 	int rc, wait = opts ? opts->open_wait_ms : 0;
 	int64_t deadline = wait > 0 ? uccid_mono_ms() + wait : 0;
+	bool said = false;
 
 	memset(ol, 0, sizeof(*ol));
 	if (wait < -1) {
@@ -138,23 +224,22 @@ int uccid_open_lock(struct uccid_open_lock *ol, const char *name, const struct u
 			ol->lm_errno = errno;
 			return 0;
 		}
-		rc = lockmgr_lock(ol->lm, 0, ol->owner, wait > 0 && left < 1 ? 1 : left, 0, NULL);
+		rc = open_wait(ol, name, opts, wait > 0 && left < 1 ? 1 : left, &said);
 		if (rc != -ESTALE || tries >= 100)
 			break;
 		lockmgr_free(ol->lm);
 		ol->lm = NULL;
 	}
 	if (rc == -EBUSY || rc == -ETIMEDOUT) {
-		if (lockmgr_holder(ol->lm, 0, &hi) == 0) {
-			uccid_holder_from(&hi, &h);
-			describe_holder(&h, who, sizeof(who));
-		} else {
-			snprintf(who, sizeof(who), "another process");
-		}
-		snprintf(err, errlen, "%s: reader busy: in use by %s", name, who);
+		bool passive = open_holder(ol->lm, who, sizeof(who));
+
+		snprintf(err, errlen, "%s: reader busy: in use by %s%s", name, who, passive ? ", a passive holder" : "");
 		rc = -EBUSY;
 	} else if (rc < 0) {
 		snprintf(err, errlen, "%s: lock file %s: %s", name, lockmgr_path(ol->lm), strerror(-rc));
+	} else {
+		/* the file outlives a yield (uccid_open_unlock): a passive mark of before is not ours */
+		lockmgr_set_passive(ol->lm, 0, opts && opts->passive ? getpid() : 0);
 	}
 	if (rc < 0) {
 		lockmgr_free(ol->lm);
@@ -166,8 +251,12 @@ int uccid_open_lock(struct uccid_open_lock *ol, const char *name, const struct u
 void uccid_open_unlock(struct uccid_open_lock *ol)
 {
 	if (ol->lm) {
-		/* removed while held: nothing in it outlives the hold (a waiter opens the name again) */
-		(void)lockmgr_unlink(ol->lm, false);
+		/* removed while held: nothing in it outlives the hold (a waiter opens the name again);
+		   kept when a process asked for the reader (a passive holder's yield): it waits on this
+		   file, and removes it as it leaves */
+		if (!ol->keep)
+			(void)lockmgr_unlink(ol->lm, false);
+		lockmgr_set_passive(ol->lm, 0, 0);
 		lockmgr_unlock(ol->lm, 0, ol->owner, LOCKMGR_LEAVE, NULL);
 		lockmgr_free(ol->lm);
 		ol->lm = NULL;

@@ -355,6 +355,11 @@ int uccid_session_open(struct uccid_transport *t, const struct uccid_options *op
 		goto fail;
 	if (r->opt.vendor_apdu_mode && !r->iccd)
 		vendor_apdu_mode(r);
+	rc = uccid_passive_start(r);
+	if (rc < 0) {
+		snprintf(err, errlen, "passive: cannot start the listener: %s", strerror(-rc));
+		goto fail;
+	}
 	uccid_log(r, UCCID_LOG_INFO, "%s: %u slot(s), %s level, messages up to %u bytes", t->info.path, r->nslots,
 		  ccid_exchange_level_name(r->level), (unsigned)r->max_msg);
 	*ret = r;
@@ -413,6 +418,7 @@ int uccid_close(struct uccid_reader *r)
 	   (its reason logged when it went), or unavailable */
 	if (!rc && r->dead != -ECANCELED)
 		rc = r->dead;
+	uccid_passive_stop(r);          /* before the open lock goes: it listens on its file */
 	uccid_locks_free(r);
 	if (r->t)
 		r->t->ops->close(r->t);

@@ -13,7 +13,8 @@
  *                               a character-level reader's exchanges (T=0, T=1 blocks, PPS)
  *   t1xfr.c                     (layer of gate.c) one T=1 block at TPDU or character level
  *   engine.c                    uccid_xchg: bSeq routing, deadlines, abort
- *   link.c  iccd.c              a remote reader's link | ICCD tokens on the control pipe
+ *   link.c  iccd.c  passive.c   a remote reader's link | ICCD tokens on the control pipe |
+ *                               a passive session's listener for a call (issue 15)
  *   card.c                      card state and the event ring: every transition
  *   log.c  quirks.c  openlock.c logging, quirks, the open lock (lockmgr, transport)
  *
@@ -122,6 +123,8 @@ struct uccid_open_lock {
 	struct lockmgr *lm;              /* NULL: no lock file (lm_errno says why, if ident) */
 	int lm_errno;
 	lockmgr_owner_t owner;
+	bool keep;                       /* a process asked for the reader (passive.c): the file stays for
+					    it when the lock is released */
 };
 
 struct uccid_reader {
@@ -196,6 +199,12 @@ struct uccid_reader {
 
 	/* locks (openlock.c, gate.c, locks.c) */
 	struct uccid_open_lock open;     /* held for the handle's life (named readers) */
+	/* a passive session's listener for another process's call (passive.c) */
+	pthread_t yield_thread;
+	bool yield_running;              /* the listener runs: set and cleared by the opening and closing thread */
+	atomic_bool yield_stop;          /* uccid_passive_stop: the listener ends */
+	long yield_pid;                  /* (r->lock) the process that asked; 0: none */
+	bool yield_asked;                /* (r->lock) UCCID_EVENT_YIELD was reported */
 	struct lockmgr *lm;              /* slot locks */
 	pthread_mutex_t own_lock;        /* guards owners */
 	struct uowner *owners;
@@ -280,6 +289,13 @@ const struct uccid_vendor_mode *uccid_vendor_apdu_mode(const struct uccid_reader
 #define UCCID_PINQ_MODIFY_NO_ZERO_MESSAGES 0x080u /* modify: bNumberMessage 00 refused, FF taken */
 #define UCCID_PINQ_APPEND_ESCAPE        0x100u  /* verify, case 1, no PIN block: Escape 80 02 00 first */
 #define UCCID_PINQ_KEY_RELEASE          0x200u  /* verify: 250 ms for the Enter key to come up first */
+
+/* ---- passive.c: a passive session's listener for another process's call (issue 15) ---- */
+
+/* Start the listener of a passive named reader (else nothing).  Returns 0 or -errno. */
+int uccid_passive_start(struct uccid_reader *r);
+/* Stop and join it (not running: nothing); before the open lock is released. */
+void uccid_passive_stop(struct uccid_reader *r);
 
 /* ---- openlock.c: the open lock of a named reader, and lock-file holders ---- */
 

@@ -107,6 +107,13 @@ struct uccid_options {
 					   short-APDU level (uccid_info().quirks names it); if
 					   it refuses, or has no such command, it is driven at
 					   the level it declares */
+	/* Named readers only (uccid_open), issue 15: */
+	bool passive;                   /* a holder that lets others go first (a monitor): the open waits
+					   until no other process asks for the reader, asks nobody to
+					   yield, and while open, another process's uccid_open() asking
+					   for the reader makes uccid_wait_event() report
+					   UCCID_EVENT_YIELD: close the handle, open it again (it waits
+					   until the others are done).  docs/locks.md "Passive holders" */
 };
 
 /*
@@ -370,6 +377,9 @@ enum uccid_event_type {
 					   for each card first); the session reconnects (-ENOTCONN) */
 	UCCID_EVENT_READER_AVAILABLE,   /* reconnected, to a new instance of the device: its cards are
 					   new cards, reported INSERTED as the reader reports them */
+	UCCID_EVENT_YIELD,              /* a passive session (opts.passive) only: another process asks
+					   for the reader (uccid_yield_asked() says which); close the
+					   handle and open it again to take the reader back after it */
 };
 struct uccid_event {
 	enum uccid_event_type type;
@@ -395,6 +405,14 @@ int uccid_wait_event(struct uccid_reader *r, unsigned timeout_ms, struct uccid_e
  * from a thread that waits for the signal (sigwait).
  */
 void uccid_wake(struct uccid_reader *r);
+
+/*
+ * Has another process asked this passive session (opts.passive) for the
+ * reader?  Returns 1 with *ret_pid (may be NULL; the asker's pid, 0 if
+ * unknown) once UCCID_EVENT_YIELD has been reported, else 0.  The open lock
+ * file is then left for the asker as the handle closes.
+ */
+int uccid_yield_asked(struct uccid_reader *r, long *ret_pid);
 
 /*
  * Card locks (issue 5, docs/locks.md): exclusive use of the card in a slot,

@@ -20,7 +20,7 @@ SESSION_LAYERS = [
     ["log"],
     ["quirks", "openlock"],
     ["card"],
-    ["link", "iccd"],
+    ["link", "iccd", "passive"],
     ["engine"],
     ["commands", "charlevel"],
     ["gate", "t1xfr"],
