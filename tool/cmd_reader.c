@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The uccid subcommands that talk to a reader: info, atr, apdu, status,
- * reset, poweroff, eject and watch.  Each opens the reader named by
+ * reset, poweroff, eject and unlatch (watch: cmd_watch.c).  Each opens the reader named by
  * --reader (or the only one present), does its job through libuccid, and
  * reports in text or JSON; failures name what failed and exit 1.
  */
@@ -9,8 +9,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,8 +20,6 @@
 #include "tool/tool.h"
 #include "session/uccid.h"
 
-static volatile sig_atomic_t interrupted;
-static bool g_no_atr;   /* watch --no-atr */
 
 static const struct tool_opt slot_opts[] = { TOOL_OPT_SLOT, TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END };
 static const struct tool_opt info_opts[] = { TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END };
@@ -31,11 +27,6 @@ static const struct tool_opt reset_opts[] = {
 	TOOL_OPT_SLOT,
 	{ "warm", no_argument, 'w', 0, NULL, "a warm reset (IccPowerOn on the powered card; the default)" },
 	{ "cold", no_argument, 'c', 0, NULL, "a cold reset (IccPowerOff, then IccPowerOn)" },
-	TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END,
-};
-static const struct tool_opt watch_opts[] = {
-	{ "slot", required_argument, 's', 's', "N", "only this slot's events (default: every slot's)" },
-	{ "no-atr", no_argument, 'A', 0, NULL, "do not power an inserted card to read its ATR: events only" },
 	TOOL_OPT_JSON, TOOL_OPT_HELP, TOOL_OPT_END,
 };
 
@@ -65,10 +56,6 @@ const struct tool_cmd tool_cmd_unlatch = {
 	"unlatch", cmd_unlatch, "clear a slot's eject latch (a card that cannot be taken out: a token)",
 	"uccid [-r NAME] unlatch [--slot N] [--json]", slot_opts, NULL,
 };
-const struct tool_cmd tool_cmd_watch = {
-	"watch", cmd_watch, "print card events with their time, and the ATR of each card inserted, until interrupted",
-	"uccid [-r NAME] watch [--slot N] [--no-atr] [--json]", watch_opts, NULL,
-};
 
 /*
  * Options of the reader subcommands from cmd's table: --slot N (*slot_given
@@ -92,9 +79,6 @@ static int parse_opts(struct tool_opts *o, const struct tool_cmd *cmd, unsigned 
 			break;
 		case 'j':
 			o->json = true;
-			break;
-		case 'A':
-			g_no_atr = true;
 			break;
 		case 'w':
 		case 'c':
@@ -634,148 +618,5 @@ int cmd_unlatch(const struct tool_opts *opts, int argc, char **argv)
 								 : "not latched");
 		rc = EXIT_OK;
 	}
-	return tool_close(&s, rc);
-}
-
-/*
- * watch's stop: SIGINT and SIGTERM are blocked in every thread but this
- * one, which waits for them and wakes the watcher (uccid_wake is not for
- * signal handlers); a SIGINT of our own ends it when the watch ends first.
- */
-static void *signal_thread(void *arg)
-{
-	struct uccid_reader *r = arg;
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	if (sigwait(&set, &sig) == 0)
-		interrupted = 1;
-	uccid_wake(r);
-	return NULL;
-}
-
-/* "2026-12-07T06:40:01.123+0000": local time with ms and the offset, as pcsc_scan dates its events */
-static void watch_time(char *buf, size_t cap)
-{
-	struct timespec ts;
-	struct tm tm;
-	char date[32], zone[8];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	localtime_r(&ts.tv_sec, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-	strftime(zone, sizeof(zone), "%z", &tm);
-	snprintf(buf, cap, "%s.%03ld%s", date, ts.tv_nsec / 1000000, zone);
-}
-
-/* CCID 1.1 §6.3.2: the one bHardwareErrorCode defined */
-static const char *hw_error_name(uint8_t code)
-{
-	return code == CCID_HW_ERROR_OVERCURRENT ? "overcurrent" : "a code CCID 1.1 does not define";
-}
-
-/*
- * One event, on a line of its own.  A card inserted is powered to read its
- * ATR (as pcsc_scan shows it) and powered off again: the watch leaves it as
- * it found it.
- */
-static void watch_event(struct tool_session *s, bool json, const struct uccid_event *e)
-{
-	static const char *const names[] = { "inserted", "removed", "hardware-error", "reader-removed",
-					     "reader-unavailable", "reader-available" };
-	uint8_t atr[CCID_ATR_MAX];
-	char when[64], why[128] = "";
-	const char *name = (size_t)e->type < sizeof(names) / sizeof(names[0]) ? names[e->type] : "unknown";
-	int n = -1;
-
-	watch_time(when, sizeof(when));
-	if (e->type == UCCID_EVENT_INSERTED && !g_no_atr) {
-		n = uccid_power_on(s->r, e->slot, UCCID_VOLTAGE_AUTO, atr, sizeof(atr));
-		if (n < 0)
-			snprintf(why, sizeof(why), "%s", uccid_strerror(n));
-		else
-			uccid_power_off(s->r, e->slot);
-	}
-	if (json) {
-		printf("{\"time\":\"%s\",\"event\":\"%s\",\"slot\":%u,\"code\":%u", when, name, e->slot, e->code);
-		if (e->type == UCCID_EVENT_HARDWARE_ERROR) {
-			printf(",\"meaning\":");
-			json_string(stdout, hw_error_name(e->code));
-		}
-		if (n >= 0) {
-			printf(",\"atr\":\"");
-			tool_print_hex(stdout, atr, (size_t)n, "");
-			printf("\"");
-		} else if (why[0]) {
-			printf(",\"atr_error\":");
-			json_string(stdout, why);
-		}
-		printf("}\n");
-	} else if (e->type == UCCID_EVENT_HARDWARE_ERROR) {
-		printf("%s slot %u: hardware error %02X (%s)\n", when, e->slot, e->code, hw_error_name(e->code));
-	} else {
-		printf("%s slot %u: %s", when, e->slot, name);
-		if (n >= 0) {
-			printf(", ATR ");
-			tool_print_hex(stdout, atr, (size_t)n, " ");
-		} else if (why[0]) {
-			printf(" (no ATR: %s)", why);
-		}
-		printf("\n");
-	}
-	fflush(stdout);
-}
-
-int cmd_watch(const struct tool_opts *opts, int argc, char **argv)
-{
-	struct tool_opts o = *opts;
-	struct tool_session s = { 0 };
-	sigset_t set, old;
-	pthread_t th;
-	bool one_slot = false;
-	int rc = parse_opts(&o, &tool_cmd_watch, &s.slot, &one_slot, NULL, argc, argv);
-
-	if (rc)
-		return EXIT_USAGE;
-	if ((rc = tool_open_session(&o, &s)) < 0)
-		return tool_open_failed(rc);
-	/* the watcher sleeps until the reader speaks: no timeout, a signal wakes it */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, &old);
-	if (pthread_create(&th, NULL, signal_thread, s.r) != 0) {
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		tool_err("watch: cannot start a thread");
-		uccid_close(s.r);
-		return EXIT_FAILED;
-	}
-	while (!interrupted) {
-		struct uccid_event e;
-
-		rc = uccid_wait_event(s.r, UCCID_WAIT_FOREVER, &e);
-		if (rc < 0) {
-			rc = tool_fail(&s, "watch", rc);
-			goto out;
-		}
-		if (rc == 0)
-			continue;
-		/* --slot: that slot's card events; the reader's own always */
-		if (!one_slot || e.slot == s.slot || e.type == UCCID_EVENT_READER_REMOVED ||
-		    e.type == UCCID_EVENT_READER_UNAVAILABLE || e.type == UCCID_EVENT_READER_AVAILABLE)
-			watch_event(&s, o.json, &e);
-		if (e.type == UCCID_EVENT_READER_REMOVED) {
-			rc = EXIT_FAILED;
-			goto out;
-		}
-	}
-	rc = EXIT_OK;
-out:
-	pthread_kill(th, SIGINT);
-	pthread_join(th, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return tool_close(&s, rc);
 }

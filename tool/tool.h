@@ -37,6 +37,10 @@ struct tool_opts {
 	const char *pcap;            /* --pcap FILE */
 	struct tool_trace *trace;    /* tool_trace_start's state, NULL when neither is asked */
 	int wait_ms;                 /* --wait / --no-wait: for a reader another process has open */
+	bool wait_given;             /* --wait or --no-wait was given (watch waits without limit otherwise) */
+	bool passive;                /* open as a passive holder (watch): yield to another process's open */
+	bool quiet;                  /* log errors only (watch taking the reader back: its warnings and
+					whom it waits for were said, at its first open and by "yielded to") */
 };
 
 /*

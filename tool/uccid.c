@@ -233,9 +233,11 @@ int main(int argc, char **argv)
 		case 'w':
 			if (optarg && tool_seconds_arg("--wait", optarg, &o.wait_ms) < 0)
 				return EXIT_USAGE;
+			o.wait_given = true;
 			break;
 		case 'W':
 			o.wait_ms = 0;
+			o.wait_given = true;
 			break;
 		default:
 			tool_err("'%s' is not a global option, or lacks its argument", argv[optind - 1]);
