@@ -50,7 +50,7 @@ ctl() {  # ctl LINE...: one control connection, each line answered before the ne
 start_holder() {
 	rm -f "$tmp/in"; mkfifo "$tmp/in"
 	: >"$tmp/holder.out"
-	"$UCCID" -r "$R" --wait=5 lock <"$tmp/in" >"$tmp/holder.out" 2>"$tmp/holder.err" &
+	${VALGRIND:-} "$UCCID" -r "$R" --wait=5 lock <"$tmp/in" >"$tmp/holder.out" 2>"$tmp/holder.err" &
 	holder=$!
 	exec 3>"$tmp/in"
 	wait_for -p "$holder" "$tmp/holder.out" "^slot 0 locked by pid $holder;" || { bad "uccid lock did not lock"; cat "$tmp/holder.err"; }
@@ -67,7 +67,7 @@ resumed() { wait_for -p "$w1" -n "$1" "$tmp/w1.out" '"event":"resumed"' || bad "
 
 # --- a watch, and commands that run to completion meanwhile, ROUNDS times
 : >"$tmp/w1.out"
-"$UCCID" -r "$R" --json watch >"$tmp/w1.out" 2>"$tmp/w1.err" </dev/null &
+${VALGRIND:-} "$UCCID" -r "$R" --json watch >"$tmp/w1.out" 2>"$tmp/w1.err" </dev/null &
 w1=$!
 wait_for -p "$w1" "$tmp/w1.out" "\"event\":\"inserted\",\"slot\":0,\"code\":0,\"atr\":\"$ATR1\"" || bad "watch did not start"
 i=0
@@ -76,8 +76,8 @@ while [ $i -lt "$ROUNDS" ]; do
 	t0=$(now_ms)
 	run 0 -r "$R" --wait=5 apdu "$SELECT" && has out "^< 9000"
 	t=$(($(now_ms) - t0))
-	[ "$t" -lt 4000 ] && ok || bad "apdu round $i took $t ms beside the watch"
-	has err "reader busy: waiting up to 5.000 s for uccid \\(pid $w1\\) since .*, a passive holder: asked it to yield"
+	[ -n "${VALGRIND:-}" ] || [ "$t" -lt 4000 ] && ok || bad "apdu round $i took $t ms beside the watch"
+	has err "reader busy: waiting up to 5 s for uccid \\(pid $w1\\) since .*, a passive holder: asked it to yield"
 	resumed $i
 done
 [ "$(grep -c '"event":"yielded","pid":[0-9]*}' "$tmp/w1.out")" = "$ROUNDS" ] && ok || bad "not $ROUNDS yields in the watch"
@@ -107,9 +107,9 @@ wait_for -p "$w1" "$tmp/w1.out" "\"event\":\"inserted\",\"slot\":0,\"code\":0,\"
 # --- a waiter says at once whom it waits for, while the holder still holds
 start_holder
 : >"$tmp/waiter.err"
-"$UCCID" -r "$R" --wait=30 atr >"$tmp/waiter.out" 2>"$tmp/waiter.err" </dev/null &
+${VALGRIND:-} "$UCCID" -r "$R" --wait=30 atr >"$tmp/waiter.out" 2>"$tmp/waiter.err" </dev/null &
 waiter=$!
-wait_for -p "$waiter" "$tmp/waiter.err" "reader busy: waiting up to 30.000 s for uccid \\(pid $holder\\) since " || bad "the waiter did not say whom it waits for"
+wait_for -p "$waiter" "$tmp/waiter.err" "reader busy: waiting up to 30 s for uccid \\(pid $holder\\) since " || bad "the waiter did not say whom it waits for"
 alive "$holder" && ok || bad "the holder ended first"
 lacks waiter.err "passive holder"
 # ... and a waiter killed with SIGKILL leaves nothing behind: the holder ends, the watch is back
@@ -128,7 +128,7 @@ n=$((n + 1)); resumed $n
 
 # --- two watches: the second waits without asking, says for whom; a command gets the reader from either
 : >"$tmp/w2.err"
-"$UCCID" -r "$R" watch >"$tmp/w2.out" 2>"$tmp/w2.err" </dev/null &
+${VALGRIND:-} "$UCCID" -r "$R" watch >"$tmp/w2.out" 2>"$tmp/w2.err" </dev/null &
 w2=$!
 wait_for -p "$w2" "$tmp/w2.err" "reader busy: waiting without limit for uccid \\(pid $w1\\) since .*, a passive holder\$" ||
 	bad "the second watch did not say whom it waits for"
@@ -139,7 +139,7 @@ while [ $i -lt 3 ]; do
 	t0=$(now_ms)
 	run 0 -r "$R" --wait=5 apdu "$SELECT" && has out "^< 9000"
 	t=$(($(now_ms) - t0))
-	[ "$t" -lt 4000 ] && ok || bad "apdu beside two watches took $t ms"
+	[ -n "${VALGRIND:-}" ] || [ "$t" -lt 4000 ] && ok || bad "apdu beside two watches took $t ms"
 done
 # the first ends: the second has the reader (its first line: the card, in text)
 kill -TERM "$w1"; wait "$w1" && ok || bad "watch 1 did not exit 0 on SIGTERM"; w1=
