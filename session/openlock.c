@@ -145,6 +145,7 @@ static bool open_holder(struct lockmgr *lm, char *who, size_t len)
 static int open_wait(struct uccid_open_lock *ol, const char *name, const struct uccid_options *opts, int left,
 		     bool *said)
 {
+	int wait = opts ? opts->open_wait_ms : 0;       /* the whole wait, as the user gave it */
 	char who[160];
 	bool passive = opts && opts->passive, holder_passive;
 	int rc;
@@ -162,12 +163,14 @@ static int open_wait(struct uccid_open_lock *ol, const char *name, const struct 
 			if (left == 0 && (passive || !holder_passive))
 				return rc;
 			if (left == 0)
-				left = UCCID_YIELD_WAIT_MS;
+				left = wait = UCCID_YIELD_WAIT_MS;
 			if (!*said) {
 				char limit[48] = "without limit";
 
-				if (left > 0)
-					snprintf(limit, sizeof(limit), "up to %d.%03d s", left / 1000, left % 1000);
+				if (wait > 0 && wait % 1000 == 0)
+					snprintf(limit, sizeof(limit), "up to %d s", wait / 1000);
+				else if (wait > 0)
+					snprintf(limit, sizeof(limit), "up to %d.%03d s", wait / 1000, wait % 1000);
 				open_log(opts, UCCID_LOG_WARNING, "%s: reader busy: waiting %s for %s%s%s", name, limit, who,
 					 holder_passive ? ", a passive holder" : "",
 					 passive ? "" : holder_passive ? ": asked it to yield" : "");
