@@ -53,11 +53,12 @@ int lockmgr_call(struct lockmgr *m, unsigned slot)
 
 	if (r < 0)
 		return r;
+	/* the pid before the read lock: a holder that finds the lock reads this caller's pid */
+	w = lm_file_call_words(m->file, slot);
+	atomic_store(w.caller, (int32_t)m->pid);
 	r = call_lock(m, slot, F_OFD_SETLK, F_RDLCK);
 	if (r < 0)
 		return r;
-	w = lm_file_call_words(m->file, slot);
-	atomic_store(w.caller, (int32_t)m->pid);
 	/* after the read lock: a holder woken by the word finds the lock (see above) */
 	atomic_fetch_add(w.call, 1);
 	(void)syscall(SYS_futex, w.call, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
@@ -128,6 +129,23 @@ int lockmgr_calls_wait(struct lockmgr *m, unsigned slot, bool wait)
 	if (r < 0)
 		return r;
 	return call_lock(m, slot, F_OFD_SETLK, F_UNLCK);
+}
+
+int lockmgr_wait_free(struct lockmgr *m, unsigned slot)
+{
+	/* the slot's lock byte is the one before its call byte */
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = lm_file_call_byte(slot) - 1, .l_len = 1 };
+	int r = check(m, slot);
+
+	if (r < 0)
+		return r;
+	if (fcntl(lm_file_fd(m->file), F_OFD_SETLKW, &fl) < 0)
+		return -errno;
+	fl.l_type = F_UNLCK;
+	(void)fcntl(lm_file_fd(m->file), F_OFD_SETLK, &fl);
+	/* a process that tried the slot while this held the byte sleeps on the doorbell: wake it */
+	lm_file_ring(m->file, slot);
+	return 0;
 }
 
 void lockmgr_set_passive(struct lockmgr *m, unsigned slot, pid_t pid)

@@ -378,6 +378,15 @@ void lockmgr_call_ring(struct lockmgr *m, unsigned slot);
  * -EBUSY, -EINTR, -EINVAL, -errno of fcntl; 0 for process-local managers.
  */
 int lockmgr_calls_wait(struct lockmgr *m, unsigned slot, bool wait);
+/*
+ * Sleep in the kernel (F_OFD_SETLKW for a read lock on the slot's lock
+ * byte, released at once) until nobody holds slot, without the periodic
+ * re-check of lockmgr_lock()'s wait: for a passive process that waits
+ * without limit (an idle monitor must wake nobody).  The slot may be taken
+ * again before the caller's lockmgr_lock().  Returns 0, -EINTR, -EINVAL,
+ * -ENOTSUP (process-local), -errno of fcntl.
+ */
+int lockmgr_wait_free(struct lockmgr *m, unsigned slot);
 /* Record (pid != 0) or clear (0) the slot's holder as passive; read it: lockmgr_passive(). */
 void lockmgr_set_passive(struct lockmgr *m, unsigned slot, pid_t pid);
 /* The pid recorded as a passive holder of slot, 0 if none. */

@@ -176,6 +176,15 @@ static int open_wait(struct uccid_open_lock *ol, const char *name, const struct 
 					 passive ? "" : holder_passive ? ": asked it to yield" : "");
 				*said = true;
 			}
+			if (passive && left < 0) {
+				/* without limit: asleep in the kernel until the holder lets go, not in the
+				   lock manager's wait, which looks again every 20 ms */
+				rc = lockmgr_wait_free(ol->lm, 0);
+				if (rc < 0 && rc != -EINTR && rc != -ENOTSUP)
+					return rc;
+				if (rc != -ENOTSUP)
+					continue;
+			}
 			if (!passive)
 				(void)lockmgr_call(ol->lm, 0);  /* best effort: a holder that cannot hear it finishes first */
 			rc = lockmgr_lock(ol->lm, 0, ol->owner, left, 0, NULL);
