@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,7 +55,7 @@ struct watch {
 	pthread_mutex_t mu;
 	bool away;                      /* (mu) no reader open: yielded, or not yet taken */
 	struct uccid_reader *r;         /* (mu) the reader to wake */
-	volatile sig_atomic_t interrupted;
+	atomic_bool interrupted;         /* set by the signal thread */
 };
 
 /*
@@ -74,9 +75,9 @@ static void *signal_thread(void *arg)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	if (sigwait(&set, &sig) == 0)
-		w->interrupted = 1;
+		atomic_store(&w->interrupted, true);
 	pthread_mutex_lock(&w->mu);
-	if (w->away && w->interrupted) {
+	if (w->away && atomic_load(&w->interrupted)) {
 		fflush(stdout);
 		_exit(EXIT_OK);
 	}
@@ -364,7 +365,7 @@ int cmd_watch(const struct tool_opts *opts, int argc, char **argv)
 		rc = tool_open_failed(rc);
 		goto out;
 	}
-	while (!w.interrupted) {
+	while (!atomic_load(&w.interrupted)) {
 		struct uccid_event e;
 
 		rc = uccid_wait_event(w.s.r, UCCID_WAIT_FOREVER, &e);
