@@ -16,8 +16,14 @@
  * sleeps while the word still has the value it read: a call that comes after
  * the look moved the word, and the sleep returns at once.
  * A passive process about to take the slot first waits until no caller is
- * left (F_OFD_SETLKW for a write lock on the byte, released at once): the
- * callers are served before it.
+ * left (a write lock on the byte can be had): the callers are served before
+ * it.  That wait, and a passive process's wait for the holder to let go,
+ * sleep on a futex that every call end (the call word) and every release
+ * (the slot's doorbell) rings, and look again every LM_DEATH_CHECK_NS for a
+ * caller or holder that died, which rings nothing.  Not F_OFD_SETLKW, which
+ * would sleep until the kernel frees the byte: valgrind (3.19) takes that
+ * call for one that does not block, and every other thread of the process
+ * stops with it (and a threaded test deadlocks).
  */
 #include "config.h"
 
@@ -25,10 +31,28 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lockmgr/lockmgr_priv.h"
+
+/* How often a passive process waiting for callers or a holder looks for one that died. */
+#define LM_DEATH_CHECK_NS (1000 * 1000 * 1000)
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t val, int64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+
+	/* EAGAIN (the word moved), EINTR, ETIMEDOUT: the caller looks again in every case */
+	(void)syscall(SYS_futex, word, FUTEX_WAIT, val, ns ? &ts : NULL, NULL, 0);
+}
+
+static void futex_ring(_Atomic uint32_t *word)
+{
+	atomic_fetch_add(word, 1);
+	(void)syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
 
 static int call_lock(struct lockmgr *m, unsigned slot, int cmd, short type)
 {
@@ -60,15 +84,17 @@ int lockmgr_call(struct lockmgr *m, unsigned slot)
 	if (r < 0)
 		return r;
 	/* after the read lock: a holder woken by the word finds the lock (see above) */
-	atomic_fetch_add(w.call, 1);
-	(void)syscall(SYS_futex, w.call, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	futex_ring(w.call);
 	return 0;
 }
 
 void lockmgr_call_end(struct lockmgr *m, unsigned slot)
 {
-	if (check(m, slot) == 0)
-		(void)call_lock(m, slot, F_OFD_SETLK, F_UNLCK);
+	if (check(m, slot) < 0)
+		return;
+	(void)call_lock(m, slot, F_OFD_SETLK, F_UNLCK);
+	/* a passive process waiting for the callers to be served looks again (lockmgr_calls_wait) */
+	futex_ring(lm_file_call_words(m->file, slot).call);
 }
 
 uint32_t lockmgr_call_seq(struct lockmgr *m, unsigned slot)
@@ -101,20 +127,14 @@ int lockmgr_call_wait(struct lockmgr *m, unsigned slot, uint32_t seq)
 
 	if (r < 0)
 		return r;
-	/* EAGAIN (the word moved), EINTR: the caller looks again in every case */
-	(void)syscall(SYS_futex, lm_file_call_words(m->file, slot).call, FUTEX_WAIT, seq, NULL, NULL, 0);
+	futex_wait(lm_file_call_words(m->file, slot).call, seq, 0);
 	return 0;
 }
 
 void lockmgr_call_ring(struct lockmgr *m, unsigned slot)
 {
-	_Atomic uint32_t *word;
-
-	if (check(m, slot) < 0)
-		return;
-	word = lm_file_call_words(m->file, slot).call;
-	atomic_fetch_add(word, 1);
-	(void)syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	if (check(m, slot) == 0)
+		futex_ring(lm_file_call_words(m->file, slot).call);
 }
 
 int lockmgr_calls_wait(struct lockmgr *m, unsigned slot, bool wait)
@@ -123,29 +143,36 @@ int lockmgr_calls_wait(struct lockmgr *m, unsigned slot, bool wait)
 
 	if (r < 0)
 		return r == -ENOTSUP ? 0 : r;
-	r = call_lock(m, slot, wait ? F_OFD_SETLKW : F_OFD_SETLK, F_WRLCK);
-	if (r == -EAGAIN || r == -EACCES)
-		return -EBUSY;
-	if (r < 0)
-		return r;
-	return call_lock(m, slot, F_OFD_SETLK, F_UNLCK);
+	for (;;) {
+		/* the word first: a call that ends after the try moved it, and the sleep returns */
+		uint32_t seq = atomic_load(lm_file_call_words(m->file, slot).call);
+
+		r = call_lock(m, slot, F_OFD_SETLK, F_WRLCK);
+		if (r == 0)
+			return call_lock(m, slot, F_OFD_SETLK, F_UNLCK);
+		if (r != -EAGAIN && r != -EACCES)
+			return r;
+		if (!wait)
+			return -EBUSY;
+		futex_wait(lm_file_call_words(m->file, slot).call, seq, LM_DEATH_CHECK_NS);
+	}
 }
 
 int lockmgr_wait_free(struct lockmgr *m, unsigned slot)
 {
-	/* the slot's lock byte is the one before its call byte */
-	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = lm_file_call_byte(slot) - 1, .l_len = 1 };
 	int r = check(m, slot);
 
 	if (r < 0)
 		return r;
-	if (fcntl(lm_file_fd(m->file), F_OFD_SETLKW, &fl) < 0)
-		return -errno;
-	fl.l_type = F_UNLCK;
-	(void)fcntl(lm_file_fd(m->file), F_OFD_SETLK, &fl);
-	/* a process that tried the slot while this held the byte sleeps on the doorbell: wake it */
-	lm_file_ring(m->file, slot);
-	return 0;
+	for (;;) {
+		/* the doorbell first: a release after the look rang it, and the sleep returns */
+		uint32_t bell = lm_file_bell(m->file, slot);
+
+		r = lm_file_probe(m->file, slot);
+		if (r <= 0)
+			return r;
+		lm_file_sleep(m->file, slot, bell, LM_DEATH_CHECK_NS);
+	}
 }
 
 void lockmgr_set_passive(struct lockmgr *m, unsigned slot, pid_t pid)

@@ -297,6 +297,21 @@ void lm_file_ring(struct lm_file *f, unsigned slot)
 	futex_wake_all(&r->doorbell);
 }
 
+uint32_t lm_file_bell(struct lm_file *f, unsigned slot)
+{
+	return atomic_load(&rec_of(f, slot)->doorbell);
+}
+
+void lm_file_sleep(struct lm_file *f, unsigned slot, uint32_t bell, int64_t ns)
+{
+	struct lm_rec *r = rec_of(f, slot);
+
+	/* counted as lm_file_acquire's sleepers are: the releaser wakes only counted ones */
+	atomic_fetch_add(&r->sleepers, 1);
+	futex_wait(&r->doorbell, bell, ns);
+	atomic_fetch_sub(&r->sleepers, 1);
+}
+
 int lm_file_fd(const struct lm_file *f)
 {
 	return f->fd;

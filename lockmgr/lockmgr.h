@@ -373,18 +373,18 @@ int lockmgr_call_wait(struct lockmgr *m, unsigned slot, uint32_t seq);
 void lockmgr_call_ring(struct lockmgr *m, unsigned slot);
 /*
  * Wait until nobody asks for slot (callers first: a passive process lets an
- * active one go before it): wait true blocks (F_OFD_SETLKW) until every
- * caller ended its call or died; false: -EBUSY if one asks now.  Returns 0,
- * -EBUSY, -EINTR, -EINVAL, -errno of fcntl; 0 for process-local managers.
+ * active one go before it): wait true sleeps until every caller ended its
+ * call (woken by the end) or died (seen within a second); false: -EBUSY if
+ * one asks now.  Returns 0, -EBUSY, -EINVAL, -errno of fcntl; 0 for
+ * process-local managers.
  */
 int lockmgr_calls_wait(struct lockmgr *m, unsigned slot, bool wait);
 /*
- * Sleep in the kernel (F_OFD_SETLKW for a read lock on the slot's lock
- * byte, released at once) until nobody holds slot, without the periodic
- * re-check of lockmgr_lock()'s wait: for a passive process that waits
- * without limit (an idle monitor must wake nobody).  The slot may be taken
- * again before the caller's lockmgr_lock().  Returns 0, -EINTR, -EINVAL,
- * -ENOTSUP (process-local), -errno of fcntl.
+ * Sleep until nobody holds slot: woken by the release (its doorbell), and
+ * looking again once a second for a holder that died, instead of
+ * lockmgr_lock()'s every 20 ms: for a passive process that waits without
+ * limit.  The slot may be taken again before the caller's lockmgr_lock().
+ * Returns 0, -EINVAL, -ENOTSUP (process-local), -errno of fcntl.
  */
 int lockmgr_wait_free(struct lockmgr *m, unsigned slot);
 /* Record (pid != 0) or clear (0) the slot's holder as passive; read it: lockmgr_passive(). */

@@ -149,6 +149,9 @@ void lm_file_release(struct lm_file *f, unsigned slot);
 void lm_file_ring(struct lm_file *f, unsigned slot);
 /* Is slot's OFD lock held through another description?  1, 0, or -errno. */
 int lm_file_probe(struct lm_file *f, unsigned slot);
+/* slot's doorbell, and a sleep on it while it still reads bell, at most ns (call.c) */
+uint32_t lm_file_bell(struct lm_file *f, unsigned slot);
+void lm_file_sleep(struct lm_file *f, unsigned slot, uint32_t bell, int64_t ns);
 /* The descriptor, for the call of a passive holder (call.c). */
 int lm_file_fd(const struct lm_file *f);
 /* The byte of slot's record that callers read-lock (call.c); the slot's lock is the byte before. */

@@ -57,7 +57,7 @@ int uccid_open_wrapped(const char *name, const struct uccid_options *opts, uccid
 		 * a late RET_UNLINK, the exchange deadline: a link with seconds of delay each
 		 * way takes more than the connect.
 		 */
-		int wait = opts ? opts->open_wait_ms : 0;
+		int wait = ol.ident[0] ? ol.wait_ms : opts ? opts->open_wait_ms : 0;
 		int64_t left = wait > 0 ? wait - (uccid_mono_ms() - start) : wait;
 		unsigned xms = opts && opts->exchange_deadline_ms ? opts->exchange_deadline_ms : UCCID_DEFAULT_EXCHANGE_MS;
 		struct uccid_usbip_params p = { .timeout_ms = xms > OPEN_TIMEOUT_MS ? xms : OPEN_TIMEOUT_MS,

@@ -103,10 +103,8 @@ static void describe_holder(const struct uccid_holder *h, char *buf, size_t len)
 	snprintf(buf, len, "%s (pid %ld)%s", h->program[0] ? h->program : "a process", (long)h->pid, when);
 }
 
-/* How long an opener that would not wait gives a passive holder to yield. */
-#define UCCID_YIELD_WAIT_MS 5000
-
 /* A line for the caller's log before there is a session (uccid_log needs one). */
+__attribute__((format(printf, 3, 4)))
 static void open_log(const struct uccid_options *opts, enum uccid_log_level level, const char *fmt, ...)
 {
 	char msg[512];
@@ -145,7 +143,7 @@ static bool open_holder(struct lockmgr *lm, char *who, size_t len)
 static int open_wait(struct uccid_open_lock *ol, const char *name, const struct uccid_options *opts, int left,
 		     bool *said)
 {
-	int wait = opts ? opts->open_wait_ms : 0;       /* the whole wait, as the user gave it */
+	int wait = ol->wait_ms;         /* the whole wait, as the user gave it */
 	char who[160];
 	bool passive = opts && opts->passive, holder_passive;
 	int rc;
@@ -163,7 +161,7 @@ static int open_wait(struct uccid_open_lock *ol, const char *name, const struct 
 			if (left == 0 && (passive || !holder_passive))
 				return rc;
 			if (left == 0)
-				left = wait = UCCID_YIELD_WAIT_MS;
+				left = wait = ol->wait_ms = UCCID_YIELD_WAIT_MS;
 			if (!*said) {
 				char limit[48] = "without limit";
 
@@ -219,6 +217,7 @@ int uccid_open_lock(struct uccid_open_lock *ol, const char *name, const struct u
 		return 0;
 	}
 	ol->owner = uccid_owner();
+	ol->wait_ms = wait;
 	/* a holder removes the file as it leaves (uccid_open_unlock): a waiter then opens the name
 	   again, a new file, and waits for the rest of its time */
 	for (int tries = 0;; tries++) {

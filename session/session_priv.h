@@ -125,7 +125,11 @@ struct uccid_open_lock {
 	lockmgr_owner_t owner;
 	bool keep;                       /* a process asked for the reader (passive.c): the file stays for
 					    it when the lock is released */
+	int wait_ms;                     /* the open's wait as it was (open_wait_ms; a passive holder
+					    asked by an open that would not wait: UCCID_YIELD_WAIT_MS) */
 };
+/* How long an open that would not wait gives a passive holder to yield (openlock.c). */
+#define UCCID_YIELD_WAIT_MS 5000
 
 struct uccid_reader {
 	struct uccid_transport *t;

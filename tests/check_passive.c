@@ -305,7 +305,6 @@ static void wait_yield(struct uccid_reader *r)
 	struct uccid_event e;
 	long pid = -1;
 
-	ck_assert_int_eq(uccid_yield_asked(r, NULL), 0);
 	for (;;) {
 		int n = uccid_wait_event(r, 10000, &e);
 
@@ -327,6 +326,7 @@ START_TEST(test_passive_yields_and_takes_back)
 		struct active a = { .url = g->url, .wait_ms = _i ? 0 : 5000 };
 		pthread_t th;
 
+		ck_assert_int_eq(uccid_yield_asked(p, NULL), 0);
 		pthread_create(&th, NULL, active_user, &a);
 		wait_yield(p);
 		ck_assert_int_eq(uccid_close(p), 0);
