@@ -175,8 +175,9 @@ static int open_wait(struct uccid_open_lock *ol, const char *name, const struct 
 				*said = true;
 			}
 			if (passive && left < 0) {
-				/* without limit: asleep in the kernel until the holder lets go, not in the
-				   lock manager's wait, which looks again every 20 ms */
+				/* without limit: asleep until the holder's release rings (a dead holder
+				   is seen within a second), not in the lock manager's wait, which looks
+				   again every 20 ms */
 				rc = lockmgr_wait_free(ol->lm, 0);
 				if (rc < 0 && rc != -EINTR && rc != -ENOTSUP)
 					return rc;

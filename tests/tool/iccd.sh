@@ -75,6 +75,9 @@ for f in "$top_srcdir"/tests/data/readers/*.txt; do
 	grep -q '^ bInterfaceProtocol: [12]$' "$f" && set -- "$@" --descriptor "$f"
 done
 [ $# -eq 24 ] && passes=$((passes + 1)) || { echo "FAIL: $(($# / 2)) ICCD descriptors, want 12"; fails=$((fails + 1)); }
+# emptied here, not only by the child's redirection, which may come after the first look at it:
+# the first server's "listening on" line (its port closed now) would do for this one's
+: >"$tmp/vr.out"
 "$VREADER" --port 0 "$@" >"$tmp/vr.out" 2>&1 &
 pid=$!
 vreader_wait "$pid" "$tmp/vr.out" || exit 1
