@@ -8,7 +8,7 @@
 # (default: docs/interop.md in the source tree when it is writable, else
 # $HIL_WORK/interop.md).  Skips (exit 77) only where QEMU, the Debian kernel,
 # pcscd or libccid is missing, and fails instead when HIL_REQUIRED=1 (CI).
-# PHASES (libccid bundle direct bench faults hotplug usbipd) limits what runs.
+# PHASES (libccid bundle direct idle bench faults hotplug usbipd) limits what runs.
 set -u
 skip() {
 	echo "SKIP: $*"
@@ -52,7 +52,7 @@ UCCID='$UCCID'
 VRCTL='$top_srcdir/vreader/vrctl.py'
 BUNDLE='$BUNDLE'
 HIL_SRC='$top_srcdir/tests/hil'
-PHASES='${PHASES:-libccid bundle direct bench faults hotplug usbipd}'
+PHASES='${PHASES:-libccid bundle direct idle bench faults hotplug usbipd}'
 BENCH_COUNT='${BENCH_COUNT:-300}'
 EOC
 start=$(date +%s)
