@@ -240,4 +240,6 @@ if ("hotplug", "bundle") in results:
           "(**held**); then udevd lets pcscd know (**gone**).  Times in **appear** and **back** are from the "
           "moment the client began to wait for the change (a PnP notification wait).  libccid runs the same "
           "sequence as the reference.\n")
-    section_table("hotplug", ["appear", "works", "gone", "held", "back", "pcscd"])
+    section_table("hotplug", ["appear", "works", "gone", "held", "back", "pcscd", "watch"])
+    print("**watch**: `uccid list --watch --json` (hotplug over libusb, tests/hil/guest/idle.sh) while the "
+          "`iccd-a` token is detached and attached again through `vhci-hcd`.\n")

@@ -115,7 +115,13 @@ idle_phase() {
 		kill $w 2>/dev/null; wait $w 2>/dev/null
 	done
 	# pcscd holding every reader with an interrupt pipe (each with its
-	# polling thread), both drivers: the polled token is taken off the bus
+	# polling thread), both drivers: the polled token is taken off the bus,
+	# and put back at the end, under `uccid list --watch --json` (hotplug
+	# over libusb: each line must parse as JSON)
+	"$UCCID" list --watch --json > $O/list-watch.txt 2> $O/list-watch-err.txt &
+	lw=$!
+	wait_line 30 $O/list-watch.txt '"serial":"VR-iccd-a' $lw
+	lw0=$(ctxsw $lw); lwt=$(now)
 	p=$(vhci_port_of $(bus_of iccd-a))
 	[ -n "$p" ] && usbip detach -p $p > /dev/null 2>&1
 	wait_for 100 not_attached $(bus_of iccd-a)
@@ -131,6 +137,26 @@ idle_phase() {
 		fi
 		stop_pcscd
 	done
+	lw1=$(ctxsw $lw); lwt=$(since $lwt)
 	until_s 10 usbip attach -r 127.0.0.1 -b $(bus_of iccd-a) || echo "usbip attach $(bus_of iccd-a) failed"
 	wait_for 100 sh -c "[ \$(lsusb -d 1209:0001 | wc -l) -ge $NVR ]"
+	wait_line 30 $O/list-watch.txt '"event":"arrived".*"serial":"VR-iccd-a.*' $lw
+	# the arrival after the removal: the second "arrived" line of the token
+	wait_for 300 sh -c "[ \$(grep -c '\"event\":\"arrived\".*VR-iccd-a' $O/list-watch.txt) -ge 2 ]"
+	kill -INT $lw 2>/dev/null; wait $lw; lwrc=$?
+	bad=$(python3 -c 'import json, sys
+n = 0
+for i, line in enumerate(open(sys.argv[1]), 1):
+    try:
+        e = json.loads(line)
+        assert e["event"] in ("arrived", "left") and e["name"].startswith("usb:"), "fields"
+    except Exception as x:
+        print("line %d: %s: %r" % (i, x, line[:80])); n += 1
+' $O/list-watch.txt)
+	seq=$(grep 'VR-iccd-a' $O/list-watch.txt | sed 's/^{"event":"\([a-z]*\)".*/\1/' | tr '\n' ' ')
+	if [ -z "$bad" ] && [ $lwrc = 0 ] && [ "$seq" = "arrived left arrived " ]; then
+		rec hotplug "uccid list --watch --json" watch ok "iccd-a detached and attached again: $seq; $(grep -c . $O/list-watch.txt) lines, each a JSON object; exit 0 on SIGINT; $((lw1 - lw0)) wake-ups in ${lwt} s (its 250 ms tick)"
+	else
+		rec hotplug "uccid list --watch --json" watch FAIL "events of iccd-a: '$seq' (want arrived left arrived), exit $lwrc, ${bad:-every line JSON}; $(tail -1 $O/list-watch-err.txt)"
+	fi
 }
