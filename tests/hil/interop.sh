@@ -56,7 +56,7 @@ PHASES='${PHASES:-libccid bundle direct idle bench faults hotplug usbipd}'
 BENCH_COUNT='${BENCH_COUNT:-300}'
 EOC
 start=$(date +%s)
-HIL_MEM=${HIL_MEM:-1024} HIL_TIMEOUT=${HIL_TIMEOUT:-1500} "$top_srcdir/tests/hil/run-ccid.sh" "${HIL_HC:-xhci}" \
+HIL_MEM=${HIL_MEM:-1024} HIL_TIMEOUT=${HIL_TIMEOUT:-2400} "$top_srcdir/tests/hil/run-ccid.sh" "${HIL_HC:-xhci}" \
 	"$top_srcdir/tests/hil/guest/interop.sh" > "$HIL_WORK/out/console.log" 2>&1
 rc=$?
 secs=$(( $(date +%s) - start ))
