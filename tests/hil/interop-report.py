@@ -78,7 +78,7 @@ print("\nChecks: **list** the reader is listed (pcscd through opensc-tool -l; `u
       "--disposition`, **opensc-tool** `-a` and `-s` as a real PC/SC application, **selftest** `uccid "
       "selftest`.  The ICCD tokens `iccd-a` (bInterfaceProtocol 1: version A, character level T=0, no "
       "interrupt pipe) and `iccd-b` (2: version B, extended APDU, interrupt pipe) work over the control pipe "
-      "(USB ICCD §6); their cells: **list**, **atr**, **opensc-tool** `-s` SELECT + ECHO, and **apdus** the "
+      "with the ICCD class requests (ccid/iccd.h); their cells: **list**, **atr**, **opensc-tool** `-s` SELECT + ECHO, and **apdus** the "
       "standard session through pcscd (`pcsc-session`, ending in SCardDisconnect(UNPOWER)) or, direct, `uccid "
       "apdu` SELECT + ECHO then `uccid poweroff`; the token's own status (the vreader's control socket) must "
       "say unpowered afterwards.\n")
