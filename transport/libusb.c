@@ -5,7 +5,11 @@
  * the transport ops.  Every transfer is submitted with the asynchronous API
  * and waited for with libusb_handle_events_timeout_completed(), which
  * libusb lets several threads call at once; a transfer in flight is on a
- * list under the transport's mutex so that cancel() can reach it.
+ * list under the transport's mutex so that cancel() can reach it.  A wait
+ * sleeps until libusb has something for it (a completion, a cancellation,
+ * the transfer's timeout) or wake() interrupts it, with no periodic
+ * wake-up; the interrupt-IN transfer stays submitted between intr_in calls
+ * (issue 14: an idle reader wakes nobody and unlinks no URB).
  * bulk_out_in has two transfers in flight at once (the IN queued before the
  * OUT, as the kernel runs queued URBs: one round trip per exchange), both on
  * that list.  No call returns while any of its transfers is still in
@@ -43,14 +47,24 @@
 #define RT_DEVICE_IN 0x80
 
 /*
- * How often a waiting thread wakes up although nothing happened.  libusb
- * wakes a thread in its event loop itself for completions, cancellations
- * and timeouts, but under pcscd on a real kernel USB stack (the QEMU tier) a
- * 60 s value left the reader's open waiting: a thread that waits while
- * another handles events must look again often (issue 14 leaves libusb's
- * idle wake-ups at this).
+ * How long one call into libusb's event handling may sleep when nothing
+ * happens (issue 14: an idle reader wakes nobody).  A waiter is woken by
+ * libusb itself for a completion, a cancellation (cancel(), the unplug
+ * callback) or a transfer's timeout, and by wake() through
+ * libusb_interrupt_event_handler(); the slice only bounds a wake-up lost
+ * anyway.  A transfer with a timeout waits at most that timeout and
+ * EVENT_GRACE_MS more per slice; one without (the parked interrupt-IN) at
+ * most EVENT_IDLE_MS: one wake-up a minute per idle reader.
  */
-#define EVENT_POLL_US 100000
+#define EVENT_GRACE_MS 1000
+#define EVENT_IDLE_MS 60000
+
+/*
+ * The interrupt-IN transfer's own buffer: it stays submitted across
+ * intr_in calls, so it cannot use a caller's.  1024 bytes is the largest
+ * interrupt packet (USB 2.0 §5.7.3); a CCID notification is a few bytes.
+ */
+#define INTR_BUF 1024
 
 /*
  * A transfer of this file's, from submit to result (xfer_submit, xfer_wait,
@@ -60,7 +74,6 @@
 struct xfer {
 	struct libusb_transfer *tr;
 	bool in;                         /* IN: data that arrived before a timeout is returned */
-	bool intr;                       /* an intr_in transfer: wake() cancels it */
 	int completed;                   /* set by xfer_done */
 	struct xfer *next;               /* in lu_transport.inflight, under its lock */
 };
@@ -76,6 +89,25 @@ struct lu_transport {
 	atomic_bool woken;               /* wake() asked: the intr_in call returns (-EINTR without data) */
 	pthread_mutex_t lock;            /* orders submit against cancel() and unplug; guards inflight */
 	struct xfer *inflight;
+	/*
+	 * The interrupt-IN transfer, submitted by the first intr_in call and
+	 * kept submitted across calls that time out or are woken, so that an
+	 * idle reader costs no URB unlink and no resubmission; what it brings
+	 * goes to the next call.  intr.tr (allocated once) and intr_busy
+	 * (submitted, libusb owns it until a caller saw intr.completed) are
+	 * changed under lock by the one intr_in caller at a time, and by close.
+	 */
+	struct xfer intr;
+	bool intr_busy;
+	uint8_t intr_buf[INTR_BUF];
+	/*
+	 * The flag libusb's event wait watches for the intr_in caller
+	 * (libusb_handle_events_timeout_completed's "completed"): set by the
+	 * interrupt transfer's completion and by wake(), reset by the caller
+	 * before it looks at what to return.  libusb reads it under its
+	 * event-waiters lock; wake() sets it under the same lock.
+	 */
+	int intr_look;
 	libusb_device *dev;              /* of h: what a DEVICE_LEFT event names */
 	struct lu_transport *reg_next;   /* in the registry of open transports (reg_lock) */
 };
@@ -83,6 +115,27 @@ struct lu_transport {
 static struct lu_transport *to_lu(struct uccid_transport *t)
 {
 	return (struct lu_transport *)t;
+}
+
+/* Returns from libusb's event handling in this file's waits, for uccid_libusb_event_wakeups(). */
+static atomic_uint_least64_t event_wakeups;
+
+uint64_t uccid_libusb_event_wakeups(void)
+{
+	return atomic_load(&event_wakeups);
+}
+
+/*
+ * One call into libusb's event handling, for at most ms (0: none), until
+ * *flag is set; counted.  Returns libusb's code.
+ */
+static int handle_events(libusb_context *ctx, unsigned ms, int *flag)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	int e = libusb_handle_events_timeout_completed(ctx, &tv, flag);
+
+	atomic_fetch_add(&event_wakeups, 1);
+	return e;
 }
 
 /* ---- the shared context ---- */
@@ -433,11 +486,9 @@ static int xfer_submit(struct lu_transport *t, struct xfer *x)
 	x->tr->callback = xfer_done;
 	x->tr->user_data = &x->completed;
 
-	/* Under the lock, cancel() and wake() either see the flag set before the submit or find tr in the list. */
+	/* Under the lock, cancel() and the unplug either see the flag set before the submit or find tr in the list. */
 	pthread_mutex_lock(&t->lock);
 	r = lu_state(t);
-	if (r == 0 && x->intr && atomic_exchange(&t->woken, false))
-		r = -EINTR;
 	if (r == 0) {
 		r = libusb_submit_transfer(x->tr);
 		if (r == 0) {
@@ -451,6 +502,16 @@ static int xfer_submit(struct lu_transport *t, struct xfer *x)
 	return r;
 }
 
+/* Take x off the inflight list; t->lock held. */
+static void inflight_remove(struct lu_transport *t, struct xfer *x)
+{
+	for (struct xfer **p = &t->inflight; *p; p = &(*p)->next)
+		if (*p == x) {
+			*p = x->next;
+			break;
+		}
+}
+
 /*
  * Handle libusb events until libusb gave a submitted x back (it completed,
  * its timeout expired or it was cancelled; libusb reaps a timed-out
@@ -459,11 +520,13 @@ static int xfer_submit(struct lu_transport *t, struct xfer *x)
  */
 static void xfer_wait(struct lu_transport *t, struct xfer *x)
 {
+	/* a slice of the transfer's own timeout and a grace: libusb ends it at its timeout */
+	unsigned slice = x->tr->timeout && x->tr->timeout < EVENT_IDLE_MS ? x->tr->timeout + EVENT_GRACE_MS
+									   : EVENT_IDLE_MS;
 	bool cancel_sent = false;
 
 	while (!__atomic_load_n(&x->completed, __ATOMIC_ACQUIRE)) {
-		struct timeval tv = { 0, EVENT_POLL_US };
-		int e = libusb_handle_events_timeout_completed(t->ctx, &tv, &x->completed);
+		int e = handle_events(t->ctx, slice, &x->completed);
 
 		/* Event handling itself failed: end the transfer, but still wait for libusb to give it back. */
 		if (e < 0 && e != LIBUSB_ERROR_INTERRUPTED && e != LIBUSB_ERROR_TIMEOUT && !cancel_sent) {
@@ -473,11 +536,7 @@ static void xfer_wait(struct lu_transport *t, struct xfer *x)
 	}
 
 	pthread_mutex_lock(&t->lock);
-	for (struct xfer **p = &t->inflight; *p; p = &(*p)->next)
-		if (*p == x) {
-			*p = x->next;
-			break;
-		}
+	inflight_remove(t, x);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -632,36 +691,106 @@ out:
 	return ro < 0 ? ro : (size_t)ro != out_len ? -EIO : r;
 }
 
+/* The interrupt transfer's completion: for the intr_in caller's own wait and libusb's. */
+static void LIBUSB_CALL intr_done(struct libusb_transfer *tr)
+{
+	struct lu_transport *t = tr->user_data;
+
+	__atomic_store_n(&t->intr.completed, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&t->intr_look, 1, __ATOMIC_SEQ_CST);
+}
+
 /*
- * An interrupt transfer that wake() may cancel: a cancelled interrupt
- * transfer consumed nothing (the host controller had not completed it), so
- * the next call gets what the reader sends.
+ * Submit the interrupt transfer unless it is still submitted from an
+ * earlier call (it then may have completed meanwhile: its result is this
+ * call's).  A wake() that came while no transfer was submitted is this
+ * call's -EINTR.  t->lock held.
+ */
+static int intr_park(struct lu_transport *t)
+{
+	int r = lu_state(t);
+
+	if (r < 0 || t->intr_busy)
+		return r;
+	if (atomic_exchange(&t->woken, false))
+		return -EINTR;
+	if (!t->intr.tr) {
+		t->intr.tr = libusb_alloc_transfer(0);
+		if (!t->intr.tr)
+			return -ENOMEM;
+	}
+	/* no timeout: the transfer waits for the reader however long; the caller's wait has its own */
+	libusb_fill_interrupt_transfer(t->intr.tr, t->h, t->pub.info.ep_intr_in, t->intr_buf, INTR_BUF, intr_done,
+				       t, 0);
+	t->intr.in = true;
+	t->intr.completed = 0;
+	r = libusb_submit_transfer(t->intr.tr);
+	if (r < 0)
+		return lu_errno(t, r);
+	t->intr.next = t->inflight;
+	t->inflight = &t->intr;
+	t->intr_busy = true;
+	return 0;
+}
+
+/*
+ * transport.h's intr_in.  The transfer stays submitted when the call
+ * times out or is woken (issue 14: no URB unlink, no resubmission per idle
+ * read; it consumed nothing, so the next call gets what the reader sends).
+ * The caller sleeps in libusb's event handling until the transfer
+ * completes, wake() sets intr_look, or timeout_ms passes: no periodic
+ * wake-up.  cancel() and an unplug cancel the transfer: the call returns
+ * -ECANCELED / -ENODEV.
  */
 static int op_intr_in(struct uccid_transport *pub, uint8_t *buf, size_t cap, unsigned timeout_ms)
 {
 	struct lu_transport *t = to_lu(pub);
-	struct xfer x = { .in = true, .intr = true };
+	int64_t deadline;
+	bool cancel_sent = false;
 	int r;
 
 	if (!t->pub.info.ep_intr_in)
 		return -ENOTSUP;
 	if (!buf || !cap || cap > INT_MAX)
 		return -EINVAL;
-	r = lu_state(t);
+	deadline = timeout_ms ? uccid_mono_us() + (int64_t)timeout_ms * 1000 : INT64_MAX;
+	pthread_mutex_lock(&t->lock);
+	r = intr_park(t);
+	pthread_mutex_unlock(&t->lock);
 	if (r < 0)
 		return r;
-	x.tr = libusb_alloc_transfer(0);
-	if (!x.tr)
-		return -ENOMEM;
-	libusb_fill_interrupt_transfer(x.tr, t->h, t->pub.info.ep_intr_in, buf, (int)cap, NULL, NULL, timeout_ms);
-	r = xfer_submit(t, &x);
-	if (r == 0) {
-		xfer_wait(t, &x);
-		r = xfer_result(t, &x);
-		if (atomic_exchange(&t->woken, false) && x.tr->status == LIBUSB_TRANSFER_CANCELLED && r == -EIO)
-			r = -EINTR;
+	for (;;) {
+		int64_t left;
+		int e;
+
+		/* reset before looking: a completion or wake() after this sets it again and ends the wait below */
+		__atomic_store_n(&t->intr_look, 0, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&t->intr.completed, __ATOMIC_ACQUIRE))
+			break;
+		if (atomic_exchange(&t->woken, false))
+			return -EINTR;          /* the transfer stays submitted */
+		left = deadline == INT64_MAX ? (int64_t)EVENT_IDLE_MS * 1000 : deadline - uccid_mono_us();
+		if (left <= 0)
+			return -ETIMEDOUT;      /* the transfer stays submitted */
+		e = handle_events(t->ctx, left > (int64_t)EVENT_IDLE_MS * 1000 ? EVENT_IDLE_MS : (unsigned)((left + 999) / 1000),
+				  &t->intr_look);
+		/* event handling itself failed: end the transfer, and wait for libusb to give it back */
+		if (e < 0 && e != LIBUSB_ERROR_INTERRUPTED && e != LIBUSB_ERROR_TIMEOUT && !cancel_sent) {
+			libusb_cancel_transfer(t->intr.tr);
+			cancel_sent = true;
+			deadline = INT64_MAX;
+		}
 	}
-	libusb_free_transfer(x.tr);
+	pthread_mutex_lock(&t->lock);
+	inflight_remove(t, &t->intr);
+	t->intr_busy = false;
+	pthread_mutex_unlock(&t->lock);
+	r = xfer_result(t, &t->intr);
+	if (r > 0) {
+		if ((size_t)r > cap)
+			return -EOVERFLOW;      /* more than the caller can take: as a babble */
+		memcpy(buf, t->intr_buf, (size_t)r);
+	}
 	return r;
 }
 
@@ -689,17 +818,22 @@ static void op_cancel(struct uccid_transport *pub)
 	end_transfers(t, &t->cancelled);
 }
 
-/* The intr_in transfer in flight is cancelled, or the next one is not submitted (xfer_submit). */
+/*
+ * The intr_in caller's wait ends (its transfer stays submitted), or the
+ * next call returns -EINTR unless data is there.  intr_look is set under
+ * libusb's event-waiters lock, where libusb reads it before it sleeps, and
+ * the thread handling events is interrupted: its return wakes the waiters
+ * (or, when the caller is that thread, it returns itself).
+ */
 static void op_wake(struct uccid_transport *pub)
 {
 	struct lu_transport *t = to_lu(pub);
 
-	pthread_mutex_lock(&t->lock);
 	atomic_store(&t->woken, true);
-	for (struct xfer *x = t->inflight; x; x = x->next)
-		if (x->intr)
-			libusb_cancel_transfer(x->tr);
-	pthread_mutex_unlock(&t->lock);
+	libusb_lock_event_waiters(t->ctx);
+	__atomic_store_n(&t->intr_look, 1, __ATOMIC_SEQ_CST);
+	libusb_unlock_event_waiters(t->ctx);
+	libusb_interrupt_event_handler(t->ctx);
 }
 
 /*
@@ -840,6 +974,28 @@ static void reg_remove(struct lu_transport *t)
 	pthread_mutex_unlock(&hp_lock);
 }
 
+/*
+ * Close: the parked interrupt transfer is cancelled and given back by
+ * libusb before its buffer goes, within a bound (after an unplug libusb
+ * gives it back at once).  Should libusb keep it beyond that,
+ * libusb_close() takes it off libusb's lists before it is freed.
+ */
+static void intr_unpark(struct lu_transport *t)
+{
+	int64_t deadline = uccid_mono_us() + (int64_t)EVENT_GRACE_MS * 2000;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->intr_busy)
+		libusb_cancel_transfer(t->intr.tr);
+	pthread_mutex_unlock(&t->lock);
+	while (t->intr_busy && !__atomic_load_n(&t->intr.completed, __ATOMIC_ACQUIRE) && uccid_mono_us() < deadline)
+		handle_events(t->ctx, EVENT_GRACE_MS, &t->intr.completed);
+	pthread_mutex_lock(&t->lock);
+	if (t->intr_busy)
+		inflight_remove(t, &t->intr);
+	pthread_mutex_unlock(&t->lock);
+}
+
 static void op_close(struct uccid_transport *pub)
 {
 	struct lu_transport *t = to_lu(pub);
@@ -847,6 +1003,7 @@ static void op_close(struct uccid_transport *pub)
 	if (!t)
 		return;
 	reg_remove(t);
+	intr_unpark(t);
 	if (t->h) {
 		/* after an unplug these fail with NO_DEVICE: nothing left to undo */
 		libusb_release_interface(t->h, t->pub.info.interface);
@@ -854,6 +1011,7 @@ static void op_close(struct uccid_transport *pub)
 			libusb_attach_kernel_driver(t->h, t->pub.info.interface);
 		libusb_close(t->h);
 	}
+	libusb_free_transfer(t->intr.tr);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 	ctx_put();

@@ -79,6 +79,14 @@ int uccid_libusb_open(const char *name, unsigned index, unsigned timeout_ms, str
 		      char *err, size_t errlen);
 
 /*
+ * How often, since the process started, a thread of this transport came
+ * back from libusb's event handling (a completion, a wake(), a timeout, or
+ * a slice that ended with nothing: the cost of an idle reader, issue 14).
+ * For tests and `uccid -v`; thread-safe.
+ */
+uint64_t uccid_libusb_event_wakeups(void);
+
+/*
  * Called by uccid_libusb_watch for each CCID interface present when the
  * watch starts and each one that arrives (arrived true), and for each one
  * that leaves (arrived false; r as reported on its arrival).  Returns true

@@ -8,7 +8,7 @@
 # (default: docs/interop.md in the source tree when it is writable, else
 # $HIL_WORK/interop.md).  Skips (exit 77) only where QEMU, the Debian kernel,
 # pcscd or libccid is missing, and fails instead when HIL_REQUIRED=1 (CI).
-# PHASES (libccid bundle direct bench faults hotplug usbipd) limits what runs.
+# PHASES (libccid bundle direct idle bench faults hotplug usbipd) limits what runs.
 set -u
 skip() {
 	echo "SKIP: $*"
@@ -52,11 +52,11 @@ UCCID='$UCCID'
 VRCTL='$top_srcdir/vreader/vrctl.py'
 BUNDLE='$BUNDLE'
 HIL_SRC='$top_srcdir/tests/hil'
-PHASES='${PHASES:-libccid bundle direct bench faults hotplug usbipd}'
+PHASES='${PHASES:-libccid bundle direct idle bench faults hotplug usbipd}'
 BENCH_COUNT='${BENCH_COUNT:-300}'
 EOC
 start=$(date +%s)
-HIL_MEM=${HIL_MEM:-1024} HIL_TIMEOUT=${HIL_TIMEOUT:-1500} "$top_srcdir/tests/hil/run-ccid.sh" "${HIL_HC:-xhci}" \
+HIL_MEM=${HIL_MEM:-1024} HIL_TIMEOUT=${HIL_TIMEOUT:-2400} "$top_srcdir/tests/hil/run-ccid.sh" "${HIL_HC:-xhci}" \
 	"$top_srcdir/tests/hil/guest/interop.sh" > "$HIL_WORK/out/console.log" 2>&1
 rc=$?
 secs=$(( $(date +%s) - start ))

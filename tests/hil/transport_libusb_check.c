@@ -5,7 +5,8 @@
  * name form, descriptors, a CCID session (IccPowerOn, GetSlotStatus, one
  * XfrBlock), a bulk-IN timeout that loses nothing, bulk_out_in (exchanges,
  * a late answer, an IN stall, a halted bulk-OUT), ABORT, NotifySlotChange
- * on card removal and insertion, an endpoint stall and clear_halt, cancel()
+ * on card removal and insertion, idle interrupt-IN waits that cost no
+ * wake-up and no URB unlink (issue 14), an endpoint stall and clear_halt, cancel()
  * from another thread, and an unplug while a bulk-IN and an interrupt-IN
  * wait and uccid_libusb_watch() watches the buses.  Prints one
  * "ok:" or "FAIL:" line per check and "N passed, N failed"; exit status 0
@@ -109,8 +110,8 @@ static void sleep_ms(unsigned ms)
 
 static const char *control_path;
 
-/* Send one command; true when the reply's last line starts with "ok". */
-static bool vctl(const char *cmd)
+/* Send one command; true when the reply's last line starts with "ok".  The reply goes to out (may be NULL). */
+static bool vctl_reply(const char *cmd, char *out, size_t cap)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char reply[4096];
@@ -149,7 +150,14 @@ static bool vctl(const char *cmd)
 	}
 out:
 	close(fd);
+	if (out && cap)
+		snprintf(out, cap, "%.*s", (int)n, reply);
 	return ok;
+}
+
+static bool vctl(const char *cmd)
+{
+	return vctl_reply(cmd, NULL, 0);
 }
 
 /* ---- CCID exchanges ---- */
@@ -748,6 +756,81 @@ static void test_interrupt(struct uccid_transport *t, const struct opts *o)
 	xfr_block(t, o->xfr, "after insert");
 }
 
+/* The virtual reader's count of CMD_UNLINK its USB/IP clients (vhci-hcd here) sent; -1: unknown. */
+static long long vreader_unlinks(void)
+{
+	char reply[4096];
+	const char *p;
+
+	if (!vctl_reply("usbip counters", reply, sizeof(reply)) || !(p = strstr(reply, " unlinks=")))
+		return -1;
+	return strtoll(p + 9, NULL, 10);
+}
+
+struct idle_waiter {
+	struct uccid_transport *t;
+	unsigned timeout_ms;
+	int rc;
+};
+
+static void *idle_thread(void *arg)
+{
+	struct idle_waiter *w = arg;
+	uint8_t buf[CCID_NOTIFY_MAX_LEN];
+
+	w->rc = w->t->ops->intr_in(w->t, buf, sizeof(buf), w->timeout_ms);
+	return NULL;
+}
+
+/*
+ * Issue 14: an idle interrupt-IN wait costs no wake-up and no URB unlink.
+ * A wait without a timeout sleeps 3 s in libusb (at most 2 returns from
+ * its event handling, counted by the transport) until wake(); five waits
+ * of 200 ms time out with the transfer left submitted (the reader's
+ * server sees no CMD_UNLINK through vhci-hcd), and the notification that
+ * comes next is not lost.
+ */
+static void test_idle(struct uccid_transport *t)
+{
+	struct idle_waiter w = { .t = t, .timeout_ms = 0 };
+	uint8_t buf[CCID_NOTIFY_MAX_LEN];
+	char seen[128];
+	long long u0 = vreader_unlinks(), u1;
+	uint64_t e0, e1;
+	pthread_t th;
+	int rc = 0, timeouts = 0;
+
+	if (!t->info.ep_intr_in)
+		return;
+	e0 = uccid_libusb_event_wakeups();
+	pthread_create(&th, NULL, idle_thread, &w);
+	sleep_ms(3000);
+	e1 = uccid_libusb_event_wakeups();
+	t->ops->wake(t);
+	pthread_join(th, NULL);
+	check(w.rc == -EINTR && e1 - e0 <= 2,
+	      "idle: intr_in without a timeout for 3 s: %llu wake-ups in libusb's event handling, then wake() -> %s",
+	      (unsigned long long)(e1 - e0), errname(w.rc));
+	e0 = uccid_libusb_event_wakeups();
+	for (int i = 0; i < 5; i++)
+		timeouts += (rc = t->ops->intr_in(t, buf, sizeof(buf), 200)) == -ETIMEDOUT;
+	e1 = uccid_libusb_event_wakeups();
+	check(timeouts == 5 && e1 - e0 <= 10, "idle: 5 intr_in of 200 ms: %d timed out (last %s), %llu wake-ups",
+	      timeouts, errname(rc), (unsigned long long)(e1 - e0));
+	if (!control_path)
+		return;
+	u1 = vreader_unlinks();
+	check(u0 >= 0 && u1 == u0, "idle: URBs unlinked meanwhile (the server's CMD_UNLINK count): %lld",
+	      u0 >= 0 && u1 >= 0 ? u1 - u0 : -1);
+	/* the transfer still submitted carries the next notification */
+	check(vctl("remove"), "idle: control 'remove'");
+	check(wait_notify(t, false, seen, sizeof(seen)), "idle: NotifySlotChange 'slot 0 removed' after the waits:%s",
+	      seen);
+	check(vctl("insert"), "idle: control 'insert'");
+	check(wait_notify(t, true, seen, sizeof(seen)), "idle: NotifySlotChange 'slot 0 inserted':%s", seen);
+	power_on(t, "after the idle waits");
+}
+
 static void test_stall(struct uccid_transport *t, const struct opts *o)
 {
 	struct ccid_msg cmd = { .bMessageType = CCID_PC_TO_RDR_GET_SLOT_STATUS }, rsp;
@@ -1007,6 +1090,7 @@ int main(int argc, char **argv)
 	test_out_in(t, &o);
 	test_abort(t, &o);
 	test_interrupt(t, &o);
+	test_idle(t);
 	test_stall(t, &o);
 	test_cancel(t);
 	t->ops->close(t);

@@ -56,7 +56,7 @@ hotplug_run() {  # hotplug_run libccid|bundle ROW COLUMN (the reader not attache
 	name=$(name_of $HOTPLUG_PROFILE)
 	LIBCCID_LOG=$O/pcscd-hotplug-libccid.log     # rec's evidence for libccid
 	hc=$O/hotplug-$drv-client.txt
-	start_pcscd $drv $((8 + qemu)) hotplug-$drv
+	start_pcscd $drv $((NPCSC - 1 + qemu)) hotplug-$drv
 	pcscd_pid=$pc
 	rm -f $HOTPLUG_FIFO
 	mkfifo $HOTPLUG_FIFO

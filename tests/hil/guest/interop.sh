@@ -19,6 +19,7 @@ O=/hilout
 . $O/config.sh
 . $HIL_SRC/guest/hotplug.sh
 . $HIL_SRC/guest/usbipd.sh
+. $HIL_SRC/guest/idle.sh
 now() { cut -d' ' -f1 /proc/uptime; }
 since() { echo "$(now) - $1" | bc | sed 's/^\./0./'; }  # seconds since a now
 ip link set lo up
@@ -29,6 +30,11 @@ R=$O/results.txt
 : > $O/bench.txt
 : > $O/faults.txt
 PROFILES="tpdu-t0 tpdu-t1 short-apdu extended-apdu multi-slot mechanical"
+# ICCD tokens (session/iccd.c, vreader/profiles.c): bInterfaceProtocol 1 / 2,
+# exchanges over the control pipe; their own cells (iccd_cells)
+ICCD="iccd-a iccd-b"
+NVR=8                   # virtual readers: PROFILES and ICCD
+NPCSC=11                # the pcscd readers they make (multi-slot: 4)
 QEMU_ATR=3B7A18000073667465206364313434
 DROP=/usr/lib/pcsc/drivers
 
@@ -70,23 +76,23 @@ vrctl() {  # vrctl BUSID LINE...: the control socket's replies
 }
 bus_of() {  # the vreader's bus ID of a profile (the order of --profile below)
 	case $1 in tpdu-t0) echo 1-1;; tpdu-t1) echo 1-2;; short-apdu) echo 1-3;; extended-apdu) echo 1-4;;
-		multi-slot) echo 1-5;; mechanical) echo 1-6;; esac
+		multi-slot) echo 1-5;; mechanical) echo 1-6;; iccd-a) echo 1-7;; iccd-b) echo 1-8;; esac
 }
-atr_of() { [ "$1" = tpdu-t0 ] && echo "$ATR0" || echo "$ATR1"; }
+atr_of() {  # the ATR of the card in a profile's reader, as uccid-vreader printed it
+	sed -n "s/^reader $(bus_of $1):.*, ATR \(.*\)\$/\1/p" $O/vreader.log | tr -d ' '
+}
 
 # --- the devices: one vreader, six readers attached through vhci-hcd ---
-"$VREADER" --port 3240 --control /run/vr.sock $(for p in $PROFILES; do echo --profile $p; done) \
+"$VREADER" --port 3240 --control /run/vr.sock $(for p in $PROFILES $ICCD; do echo --profile $p; done) \
 	> $O/vreader.log 2>&1 &
 vr=$!
 wait_for 50 grep -q '^listening' $O/vreader.log || { echo "uccid-vreader did not start"; cat $O/vreader.log; exit 1; }
-ATR0=$(sed -n 's/^reader 1-1:.*, ATR \(.*\)$/\1/p' $O/vreader.log | tr -d ' ')
-ATR1=$(sed -n 's/^reader 1-2:.*, ATR \(.*\)$/\1/p' $O/vreader.log | tr -d ' ')
 t0=$(now)
-for b in 1-1 1-2 1-3 1-4 1-5 1-6; do
+for b in $(seq 1 $NVR | sed 's/^/1-/'); do
 	# "open vhci_driver" fails now and then while the previous import settles
 	until_s 10 usbip attach -r 127.0.0.1 -b $b || echo "usbip attach $b failed"
 done
-wait_for 100 sh -c '[ "$(lsusb -d 1209:0001 | wc -l)" -ge 6 ]'
+wait_for 100 sh -c "[ \$(lsusb -d 1209:0001 | wc -l) -ge $NVR ]"
 qemu=0; wait_for 30 sh -c 'lsusb | grep -q 08e6:4433' && qemu=1
 echo "== attached in $(echo "$(now) - $t0" | bc)s: $(lsusb -d 1209:0001 | wc -l) virtual readers, QEMU reader $qemu"
 lsusb > $O/lsusb.txt; usbip port > $O/usbip-port.txt 2>&1
@@ -123,7 +129,7 @@ start_pcscd() {  # start_pcscd libccid|bundle [READERS [LOG]]: until it lists RE
 	rm -f /run/pcscd/*
 	env $PCSCD_ENV pcscd -f -d > $O/pcscd-${3:-$1}.log 2>&1 &
 	pc=$!
-	want=${2:-$((9 + qemu))}
+	want=${2:-$((NPCSC + qemu))}
 	until_s 30 sh -c "[ \$(timeout 5 opensc-tool -l 2>/dev/null | grep -c -E '^[0-9]+ ') -ge $want ]"
 	timeout 10 opensc-tool -l > $O/opensc-l-${3:-$1}.txt 2>&1
 }
@@ -192,6 +198,7 @@ pcscd_row() {  # pcscd_row libccid|bundle
 			|| rec $row $col opensc-tool FAIL "opensc-tool -s: $(grep -E 'Received|rror' $log.opensc-s.txt | head -3 | tr '\n' ' ')"
 		rec $row $col selftest n/a "pcscd drives the reader (selftest runs in the uccid direct row)"
 	done
+	iccd_cells $row
 }
 
 # After an eject without a mechanism the lock manager keeps the card latched
@@ -217,9 +224,9 @@ direct_row() {
 		else
 			b=$(bus_of $col); r=usb:1209/0001:VR-$col-${b#1-}
 			n=$(grep -c '1209:0001' $O/uccid-list.txt)
-			[ "$n" -eq 6 ] && [ "${lsusb_note#*COMPLAINS}" = "$lsusb_note" ] \
-				&& rec $row $col list ok "uccid list: 6 virtual readers; $lsusb_note" \
-				|| rec $row $col list FAIL "uccid list shows $n virtual readers, want 6; $lsusb_note"
+			[ "$n" -eq $NVR ] && [ "${lsusb_note#*COMPLAINS}" = "$lsusb_note" ] \
+				&& rec $row $col list ok "uccid list: $NVR virtual readers; $lsusb_note" \
+				|| rec $row $col list FAIL "uccid list shows $n virtual readers, want $NVR; $lsusb_note"
 		fi
 		timeout 30 "$UCCID" -r $r atr > $log.atr.txt 2>&1
 		atr=$(timeout 30 "$UCCID" --json -r $r atr 2>/dev/null | sed -n 's/^{"kind":"atr","title":"ATR","length":[0-9]*,"bytes":"\([0-9A-Fa-f]*\)".*/\1/p' | tr 'a-f' 'A-F')
@@ -332,6 +339,52 @@ direct_row() {
 			rec $row $col selftest FAIL "no summary, exit $st: $(tail -3 $log.selftest.txt | tr '\n' ' ')"
 		fi
 	done
+	iccd_cells direct
+}
+
+# --- ICCD tokens: power up, SELECT, ECHO, power off, by each driver ---
+# (issue 13: libccid drives our iccd-a and iccd-b as it drives real tokens)
+iccd_cells() {  # iccd_cells libccid|bundle|direct (pcscd running for the first two)
+	row=$1
+	for col in $ICCD; do
+		b=$(bus_of $col); name=VR-$col-${b#1-}; wantatr=$(atr_of $col); log=$O/$row-$col
+		if [ $row = direct ]; then
+			r=usb:1209/0001:$name
+			grep -q "$name" $O/uccid-list.txt && rec $row $col list ok "uccid list names it: $r" \
+				|| rec $row $col list FAIL "uccid list: $(tr '\n' ' ' < $O/uccid-list.txt)"
+			atr=$(timeout 30 "$UCCID" --json -r $r atr 2>$log.atr.txt | sed -n 's/^{"kind":"atr","title":"ATR","length":[0-9]*,"bytes":"\([0-9A-Fa-f]*\)".*/\1/p' | tr 'a-f' 'A-F')
+			[ "$atr" = "$wantatr" ] && rec $row $col atr ok "$atr" || rec $row $col atr FAIL "uccid atr: '$atr', want '$wantatr' ($(head -3 $log.atr.txt | tr '\n' ' '))"
+			printf '%s\n' '00 A4 04 0C 07 F0 75 63 63 69 64 01' '80 10 00 04 02 AA BB 00' > $log.script
+			timeout 60 "$UCCID" --trace -r $r apdu -f $log.script > $log.apdu.txt 2> $log.trace.txt
+			arc=$?
+			timeout 30 "$UCCID" -r $r poweroff > $log.poweroff.txt 2>&1
+			prc=$?
+			st=$(vrctl $b status | grep -i slot | head -1)
+			if [ $arc = 0 ] && [ $prc = 0 ] && grep -q '^< 9000' $log.apdu.txt && grep -q '^< AA BB 00 01 02 03' $log.apdu.txt \
+				&& ! echo "$st" | grep -q ' powered'; then
+				rec $row $col apdus ok "uccid apdu -f: SELECT 9000, ECHO AA BB 00 01 02 03; uccid poweroff; the token says: $st"
+			else
+				rec $row $col apdus FAIL "apdu exit $arc, poweroff exit $prc: $(grep '^<' $log.apdu.txt | tr '\n' ' ') $(grep -v '^[<>]' $log.trace.txt | grep -v -E '^ *(PC_to_RDR|RDR_to_PC|[0-9a-f]{2} )' | tail -2 | tr '\n' ' ') the token says: $st"
+			fi
+			continue
+		fi
+		n=$(grep -c -F -- "$name" $O/opensc-l-$row.txt)
+		[ "$n" -eq 1 ] && rec $row $col list ok "pcscd lists it" \
+			|| { rec $row $col list FAIL "pcscd lists $n readers named *$name*, want 1"; continue; }
+		idx=$(index_of $row "$name")
+		atr=$(timeout 20 opensc-tool -r $idx -a 2>&1 | grep -i -E '^[0-9a-f]{2}([: ][0-9a-f]{2})+' | head -1 | tr -d ': \n' | tr 'a-f' 'A-F')
+		[ "$atr" = "$wantatr" ] && rec $row $col atr ok "$atr" || rec $row $col atr FAIL "opensc-tool -a: '$atr', want '$wantatr'"
+		timeout 30 opensc-tool -r $idx -s '00 A4 04 0C 07 F0 75 63 63 69 64 01' -s '80 10 00 04 02 AA BB 00' > $log.opensc-s.txt 2>&1
+		grep -q 'AA BB 00 01 02 03' $log.opensc-s.txt && rec $row $col opensc-tool ok "-s SELECT + ECHO" \
+			|| rec $row $col opensc-tool FAIL "opensc-tool -s: $(grep -E 'Received|rror' $log.opensc-s.txt | head -3 | tr '\n' ' ')"
+		# the standard session; it ends with SCardDisconnect(UNPOWER): the token powered off
+		timeout 60 "$PCSC_SESSION" --name "$name" --atr "$wantatr" > $log.session0.txt 2>&1
+		src=$?
+		st=$(vrctl $b status | grep -i slot | head -1)
+		[ $src = 0 ] && ! echo "$st" | grep -q ' powered' \
+			&& rec $row $col apdus ok "SELECT/VERIFY/READ BINARY/ECHO: $(grep -c '^ok' $log.session0.txt) checks, then SCardDisconnect(UNPOWER); the token says: $st" \
+			|| rec $row $col apdus FAIL "pcsc-session exit $src: $(grep -E '^FAIL' $log.session0.txt | head -3 | tr '\n' ' '); the token says: $st"
+	done
 }
 
 # --- side by side: SCardTransmit through pcscd, both drivers ---
@@ -386,7 +439,7 @@ fault_row() {  # fault_row libccid|bundle (pcscd running)
 	done
 }
 
-PHASES=${PHASES:-"libccid bundle direct bench faults hotplug usbipd"}
+PHASES=${PHASES:-"libccid bundle direct idle bench faults hotplug usbipd"}
 has() { case " $PHASES " in *" $1 "*) return 0;; esac; return 1; }
 for row in libccid bundle; do
 	has $row || has bench || continue
@@ -399,6 +452,10 @@ done
 if has direct; then
 	echo "== uccid direct ($(now)s)"
 	direct_row
+fi
+if has idle; then
+	echo "== idle readers ($(now)s)"
+	idle_phase
 fi
 # faults last, uccid first: a driver that hangs on a fault cannot disturb the other rows
 if has faults; then
