@@ -5,8 +5,8 @@
  * swap, fault, status, journal, reader ...) run against two virtual readers
  * (a multi-slot one and a T=1 one).  Properties: every reply ends in
  * "ok ..." or "error: ..." within its buffer and the return value agrees;
- * after every command both readers still answer a GetSlotStatus on every
- * slot with a well-formed message.
+ * after every command the reader it addressed, and at the end both readers,
+ * still answer a GetSlotStatus on every slot with a well-formed message.
  */
 #include "config.h"
 
@@ -69,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(c);
 	}
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned addressed = current;   /* a command acts on the current reader only */
 		int r = vctl_execute(c, &current, line, out, sizeof(out), now);
 		size_t len = strlen(out);
 
@@ -79,11 +80,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else if (r < 0)
 			FUZZ_ASSERT(strstr(out, "error") != NULL);
 		now += 1000;
-		poke(readers[0].dev, now);
-		poke(readers[1].dev, now);
+		poke(readers[addressed].dev, now);
 		if (r == 1)
 			break;  /* quit */
 	}
+	poke(readers[0].dev, now + 1000);
+	poke(readers[1].dev, now + 1000);
 	free(text);
 	/* as new for the next input; at the end, so that an input frees what it allocated */
 	FUZZ_ASSERT(vdev_reset(readers[0].dev) == 0 && vdev_reset(readers[1].dev) == 0);
