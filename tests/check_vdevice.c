@@ -960,6 +960,128 @@ START_TEST(test_control)
 }
 END_TEST
 
+/* ---- vdev_reset: a used device answers as a new one ---- */
+
+/* What d says to a fixed probe, appended to log: control replies, every slot's GetSlotStatus and
+   power-on answers as raw bytes, interrupt-IN, and the journal and counters after them. */
+static void probe(struct vdev *d, char *log, size_t cap)
+{
+	static const char *const before[] = { "status", "faults", "journal 0", "counters" };
+	static const char *const after[] = { "status", "journal 0", "counters" };
+	struct vctl_reader rd = { .dev = d, .busid = "1-1" };
+	struct vctl *c = vctl_new(&rd, 1);
+	char *out = malloc(1 << 20);
+	size_t len = strlen(log);
+	unsigned cur = 0;
+	int64_t now = 5000000;
+	uint8_t setup[8] = { 0x00, 0x09, 1 };   /* SET_CONFIGURATION 1 */
+	static uint8_t buf[CCID_MAX_MESSAGE_LENGTH];
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(out);
+	for (size_t i = 0; i < sizeof(before) / sizeof(before[0]); i++) {
+		vctl_execute(c, &cur, before[i], out, 1 << 20, now);
+		len += (size_t)snprintf(log + len, cap - len, "%s: %s\n", before[i], out);
+	}
+	ops->attach(d, now);
+	ck_assert_int_eq(ops->control(d, setup, NULL, buf, sizeof(buf), now), 0);
+	for (unsigned slot = 0; slot < vdev_nslots(d); slot++) {
+		for (uint8_t type = CCID_PC_TO_RDR_GET_SLOT_STATUS; type; type = type == CCID_PC_TO_RDR_GET_SLOT_STATUS ?
+		     CCID_PC_TO_RDR_ICC_POWER_ON : 0) {
+			uint8_t msg[CCID_HEADER_SIZE] = { type, 0, 0, 0, 0, (uint8_t)slot, 7 };
+			enum vusb_in_action act;
+			int n;
+
+			ck_assert_int_eq(ops->out(d, VDEV_BULK_OUT & 0x0F, msg, sizeof(msg), now), (int)sizeof(msg));
+			for (int i = 0; i < 1000; i++) {
+				int64_t next;
+
+				n = ops->in(d, VDEV_BULK_IN, buf, sizeof(buf), &act, now);
+				if (n >= 0) {
+					len += (size_t)snprintf(log + len, cap - len, "in %d %d:", (int)act, n);
+					for (int k = 0; k < n && len + 4 < cap; k++)
+						len += (size_t)snprintf(log + len, cap - len, " %02X", buf[k]);
+					len += (size_t)snprintf(log + len, cap - len, "\n");
+					continue;
+				}
+				next = ops->next_event(d, now);
+				if (next == VUSB_NEVER || next > now + 2000000)
+					break;
+				now = next > now ? next : now + 1;
+			}
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		enum vusb_in_action act;
+		int n = ops->in(d, VDEV_INTR_IN, buf, sizeof(buf), &act, now);
+
+		len += (size_t)snprintf(log + len, cap - len, "intr %d\n", n);
+	}
+	for (size_t i = 0; i < sizeof(after) / sizeof(after[0]); i++) {
+		vctl_execute(c, &cur, after[i], out, 1 << 20, now);
+		len += (size_t)snprintf(log + len, cap - len, "%s: %s\n", after[i], out);
+	}
+	ck_assert_uint_lt(len, cap - 1);
+	ops->detach(d, now);
+	vctl_free(c);
+	free(out);
+}
+
+START_TEST(test_reset)
+{
+	static char fresh[1 << 20], reset[1 << 20];
+	struct vdev_config cfg;
+	struct rig *r;
+	unsigned cur = 0;
+	char out[4096];
+
+	ck_assert_int_eq(vdev_profile_config((enum vdev_profile)_i, &cfg), 0);
+	fresh[0] = reset[0] = '\0';
+	r = rig_from(&cfg);
+	probe(r->d, fresh, sizeof(fresh));
+	rig_free(r);
+
+	/* a life that leaves everything vdev_reset must forget: cards moved, a fault, an ATR,
+	   powered slots, answers not read, journal and counters */
+	r = rig_new((enum vdev_profile)_i);
+	{
+		struct vctl_reader rd = { .dev = r->d, .busid = "1-1" };
+		struct vctl *c = vctl_new(&rd, 1);
+		static const char *const life[] = { "remove 0", "insert 0", "atr 0 3B 00", "counters" };
+
+		ck_assert_ptr_nonnull(c);
+		for (size_t i = 0; i < sizeof(life) / sizeof(life[0]); i++)
+			vctl_execute(c, &cur, life[i], out, sizeof(out), r->now);
+		vctl_free(c);
+	}
+	for (unsigned slot = 0; slot < vdev_nslots(r->d); slot++)
+		power_on(r, (uint8_t)slot);
+	if (vdev_nslots(r->d) > 1)
+		ck_assert_int_eq(vdev_remove_card(r->d, 1, r->now), 0);
+	{
+		struct vcard_config other = cfg.card;   /* a card of another ATR in slot 0 */
+
+		other.hist_len = 2;
+		other.hist[0] = 0x42, other.hist[1] = 0x43;
+		ck_assert_int_eq(vdev_remove_card(r->d, 0, r->now), 0);
+		ck_assert_int_eq(vdev_insert_card(r->d, 0, &other, r->now), 0);
+		power_on(r, 0);
+	}
+	ck_assert_int_eq(vdev_set_fault(r->d, 0, VDEV_FAULT_MUTE, 0, 0), 0);
+	{
+		uint8_t msg[CCID_HEADER_SIZE] = { CCID_PC_TO_RDR_GET_SLOT_STATUS, 0, 0, 0, 0, 0, 9 };
+
+		ck_assert_int_eq(ops->out(r->d, VDEV_BULK_OUT & 0x0F, msg, sizeof(msg), r->now), (int)sizeof(msg));
+	}
+	ck_assert_int_eq(vdev_reset(r->d), 0);
+	ops->detach(r->d, r->now);
+	probe(r->d, reset, sizeof(reset));
+	ck_assert_str_eq(reset, fresh);
+	vdev_free(r->d);
+	free(r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vdevice");
@@ -991,6 +1113,7 @@ int main(void)
 	tc = tcase_create("config");
 	tcase_add_test(tc, test_reader_files);
 	tcase_add_test(tc, test_control);
+	tcase_add_loop_test(tc, test_reset, 0, VDEV_PROFILE_ICCD_A);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -240,6 +240,13 @@ int vcard_set_atr(struct vcard *card, const uint8_t *atr, size_t len);
  */
 struct vcard *vcard_new(const struct vcard_config *cfg);
 
+/*
+ * Make card what vcard_new(cfg) would return, in place (everything it held is
+ * forgotten), without allocating: for callers that run many short lives of
+ * a card (the fuzz harnesses).  Returns 0, or -EINVAL as vcard_new refuses.
+ */
+int vcard_reinit(struct vcard *card, const struct vcard_config *cfg);
+
 /* Free a card; NULL is ignored. */
 void vcard_free(struct vcard *card);
 

@@ -397,7 +397,8 @@ static int cmd_journal(struct vdev *d, int argc, char **w, struct outbuf *o)
 		return -EINVAL;
 	}
 	n = vdev_journal(d, slot, from, entries, VDEV_JOURNAL_MAX);
-	for (size_t i = 0; i < n; i++) {
+	/* a full reply takes nothing more (say): stop formatting there, the count is still n */
+	for (size_t i = 0; i < n && o->len + 1 < o->cap; i++) {
 		char line[256];
 
 		vdev_journal_format(&entries[i], line, sizeof(line));

@@ -609,6 +609,66 @@ void vdev_free(struct vdev *d)
 	free(d);
 }
 
+int vdev_reset(struct vdev *d)
+{
+	struct vdev_journal_entry *journal[VDEV_MAX_SLOTS];
+	uint8_t *cmd[VDEV_MAX_SLOTS], *rsp[VDEV_MAX_SLOTS];
+	struct vcard *card[VDEV_MAX_SLOTS];
+	struct vdev_config cfg;
+	uint8_t *out_buf;
+	unsigned nslots;
+	FILE *log;
+	int r = 0;
+
+	if (!d)
+		return -EINVAL;
+	/* what vdev_new allocated is kept; the rest goes, then the state is vdev_new's (calloc) */
+	for (unsigned i = 0; i < VDEV_MAX_SLOTS; i++) {
+		struct vslot *s = &d->slots[i];
+
+		free(s->work.answer);
+		journal[i] = s->journal;
+		cmd[i] = s->cmd;
+		rsp[i] = s->rsp;
+		card[i] = s->card;
+	}
+	vdev_free_list(d->in_head);
+	vdev_free_list(d->intr_head);
+	vdev_iccd_free(d);
+	cfg = d->cfg;
+	nslots = d->nslots;
+	out_buf = d->out_buf;
+	log = d->log;
+	memset(d, 0, sizeof(*d));
+	d->cfg = cfg;
+	d->nslots = nslots;
+	d->rng = 0x2545F491u;
+	d->out_buf = out_buf;
+	d->log = log;
+	for (unsigned i = 0; i < VDEV_MAX_SLOTS; i++) {
+		struct vslot *s = &d->slots[i];
+
+		s->index = i;
+		s->journal = journal[i];
+		s->cmd = cmd[i];
+		s->rsp = rsp[i];
+		if (i < nslots && cfg.card_present[i] && card[i]) {
+			s->card = card[i];
+			if (vcard_reinit(s->card, &cfg.card) < 0)
+				r = -EINVAL;
+		} else if (i < nslots && cfg.card_present[i]) {
+			s->card = vcard_new(&cfg.card);
+			if (!s->card)
+				r = -ENOMEM;
+		} else {
+			vcard_free(card[i]);
+		}
+	}
+	if (vdev_iccd_init(d) < 0)
+		r = -ENOMEM;
+	return r;
+}
+
 const struct vdev_config *vdev_config(const struct vdev *d)
 {
 	return &d->cfg;

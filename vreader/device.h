@@ -97,6 +97,14 @@ struct vdev;
 /* Create a device; NULL on an invalid configuration (errno EINVAL) or ENOMEM. */
 struct vdev *vdev_new(const struct vdev_config *cfg);
 void vdev_free(struct vdev *d);
+/*
+ * Return d to the state vdev_new() gave it (its configuration, cards as
+ * configured, queues, faults, journal and counters empty), reusing its
+ * buffers; the log stays.  For callers that run many short lives of one
+ * device (the fuzz harnesses: a new device costs about a millisecond).
+ * Returns 0, or -ENOMEM/-EINVAL (then only vdev_free() may follow).
+ */
+int vdev_reset(struct vdev *d);
 
 extern const struct vusb_ops vdev_usb_ops;   /* dev pointer: struct vdev * */
 

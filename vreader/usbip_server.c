@@ -913,6 +913,11 @@ void usbip_server_counters_reset(struct usbip_server *s)
 		memset(&s->counters, 0, sizeof(s->counters));
 }
 
+unsigned usbip_server_connections(const struct usbip_server *s)
+{
+	return s ? s->nconns : 0;
+}
+
 uint16_t usbip_server_port(const struct usbip_server *s)
 {
 	return s ? s->port : 0;

@@ -133,6 +133,8 @@ int usbip_server_adopt(struct usbip_server *s, int fd);
 
 /* The port actually listened on, 0 before usbip_server_listen. */
 uint16_t usbip_server_port(const struct usbip_server *s);
+/* The connections open (accepted or adopted, not yet closed). */
+unsigned usbip_server_connections(const struct usbip_server *s);
 
 /*
  * Watch fd for input in the same loop: cb(ctx, fd, revents) is called from

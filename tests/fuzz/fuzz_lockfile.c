@@ -63,10 +63,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct lockmgr *m;
 	char err[512] = "";
 	unsigned slots;
-	int fd;
+	static int fd = -1;
 
 	if (!dir[0]) {
-		snprintf(dir, sizeof(dir), "/tmp/fuzz-lockfile-%ld", (long)getpid());
+		/* tmpfs (as /run/uccid is) when there is one: a disk file truncated and
+		   rewritten per input is written back at every close */
+		struct stat st;
+		const char *base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0 ?
+				   "/dev/shm" : "/tmp";
+
+		snprintf(dir, sizeof(dir), "%s/fuzz-lockfile-%ld", base, (long)getpid());
 		FUZZ_ASSERT(mkdir(dir, 0700) == 0 || errno == EEXIST);
 		m = manager(1, err, sizeof(err));
 		FUZZ_ASSERT(m);
@@ -77,10 +83,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	slots = (data[0] & 7) + 1;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	FUZZ_ASSERT(fd >= 0);
-	FUZZ_ASSERT(write(fd, data + 1, size - 1) == (ssize_t)(size - 1));
-	close(fd);
+	/* opened once, rewritten in place: the lock manager opens it by its name */
+	if (fd < 0) {
+		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		FUZZ_ASSERT(fd >= 0);
+	}
+	FUZZ_ASSERT(ftruncate(fd, (off_t)(size - 1)) == 0);
+	FUZZ_ASSERT(pwrite(fd, data + 1, size - 1, 0) == (ssize_t)(size - 1));
 
 	m = manager(slots, err, sizeof(err));
 	if (!m) {

@@ -5,8 +5,8 @@
  * swap, fault, status, journal, reader ...) run against two virtual readers
  * (a multi-slot one and a T=1 one).  Properties: every reply ends in
  * "ok ..." or "error: ..." within its buffer and the return value agrees;
- * after every command both readers still answer a GetSlotStatus on every
- * slot with a well-formed message.
+ * after every command the reader it addressed, and at the end both readers,
+ * still answer a GetSlotStatus on every slot with a well-formed message.
  */
 #include "config.h"
 
@@ -43,9 +43,9 @@ static void poke(struct vdev *d, int64_t now)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct vdev_config a, b;
-	struct vctl_reader readers[2];
-	struct vctl *c;
+	/* the two readers are made once and reset per input (vdev_reset: as new, without allocating) */
+	static struct vctl_reader readers[2];
+	static struct vctl *c;          /* holds no state between commands but its 1 MB reply buffer */
 	char *text = malloc(size + 1), *line, *save = NULL;
 	static char out[8192];
 	unsigned current = 0;
@@ -55,14 +55,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data, size);
 	text[size] = '\0';
-	FUZZ_ASSERT(vdev_profile_config(VDEV_PROFILE_MULTI_SLOT, &a) == 0);
-	FUZZ_ASSERT(vdev_profile_config(VDEV_PROFILE_TPDU_T1, &b) == 0);
-	readers[0] = (struct vctl_reader){ .dev = vdev_new(&a), .busid = "1-1" };
-	readers[1] = (struct vctl_reader){ .dev = vdev_new(&b), .busid = "1-2" };
-	FUZZ_ASSERT(readers[0].dev && readers[1].dev);
-	c = vctl_new(readers, 2);
-	FUZZ_ASSERT(c);
+	if (!readers[0].dev) {
+		struct vdev_config a, b;
+
+		FUZZ_ASSERT(vdev_profile_config(VDEV_PROFILE_MULTI_SLOT, &a) == 0);
+		FUZZ_ASSERT(vdev_profile_config(VDEV_PROFILE_TPDU_T1, &b) == 0);
+		readers[0] = (struct vctl_reader){ .dev = vdev_new(&a), .busid = "1-1" };
+		readers[1] = (struct vctl_reader){ .dev = vdev_new(&b), .busid = "1-2" };
+		FUZZ_ASSERT(readers[0].dev && readers[1].dev);
+	}
+	if (!c) {
+		c = vctl_new(readers, 2);
+		FUZZ_ASSERT(c);
+	}
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned addressed = current;   /* a command acts on the current reader only */
 		int r = vctl_execute(c, &current, line, out, sizeof(out), now);
 		size_t len = strlen(out);
 
@@ -73,14 +80,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else if (r < 0)
 			FUZZ_ASSERT(strstr(out, "error") != NULL);
 		now += 1000;
-		poke(readers[0].dev, now);
-		poke(readers[1].dev, now);
+		poke(readers[addressed].dev, now);
 		if (r == 1)
 			break;  /* quit */
 	}
-	vctl_free(c);
-	vdev_free(readers[0].dev);
-	vdev_free(readers[1].dev);
+	poke(readers[0].dev, now + 1000);
+	poke(readers[1].dev, now + 1000);
 	free(text);
+	/* as new for the next input; at the end, so that an input frees what it allocated */
+	FUZZ_ASSERT(vdev_reset(readers[0].dev) == 0 && vdev_reset(readers[1].dev) == 0);
 	return 0;
 }

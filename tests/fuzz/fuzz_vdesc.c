@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "transport/transport.h"
@@ -24,12 +25,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The file lives in a memfd, opened once and rewritten per input: no disk, no directory
+   entry per input (the parser opens it by its /proc/self/fd path like any other file). */
 static char path[64];
-
-static void remove_file(void)
-{
-	unlink(path);
-}
+static int memfd = -1;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -37,16 +36,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct uccid_transport *t;
 	struct vdev *d;
 	char err[256] = "";
-	int fd, r;
+	int r;
 
-	if (!path[0]) {
-		snprintf(path, sizeof(path), "/tmp/fuzz-vdesc-%ld.txt", (long)getpid());
-		atexit(remove_file);
+	if (memfd < 0) {
+		memfd = memfd_create("fuzz-vdesc", MFD_CLOEXEC);
+		FUZZ_ASSERT(memfd >= 0);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	FUZZ_ASSERT(fd >= 0);
-	FUZZ_ASSERT(write(fd, data, size) == (ssize_t)size);
-	close(fd);
+	FUZZ_ASSERT(ftruncate(memfd, (off_t)size) == 0);
+	FUZZ_ASSERT(pwrite(memfd, data, size, 0) == (ssize_t)size);
 	r = vdev_config_from_reader_file(path, &cfg, err, sizeof(err));
 	if (r < 0) {
 		FUZZ_ASSERT(err[0] && strlen(err) < sizeof(err));

@@ -34,8 +34,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct usbip_server_modes modes = { 0 };
 	struct vusb_device vd = { .ops = &vdev_usb_ops, .busid = "1-1" };
+	/* one device and server per profile, made once; after each input the server has closed
+	   the connection and the device is reset (vdev_reset): both as new for the next */
+	static struct vdev *devs[VDEV_PROFILE_COUNT];
+	static struct usbip_server *srvs[VDEV_PROFILE_COUNT];
+	enum vdev_profile profile;
 	struct usbip_server *srv;
-	struct vdev_config cfg;
 	struct vdev *dev;
 	static uint8_t out[FUZZ_OUT_MAX];
 	size_t got = 0, sent = 0;
@@ -46,14 +50,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	modes.unconfigured = data[0] & 1;
 	modes.config_gate = data[0] & 2;
-	FUZZ_ASSERT(vdev_profile_config((enum vdev_profile)((data[0] >> 2) % VDEV_PROFILE_COUNT), &cfg) == 0);
-	cfg.mute_ms = 1;
-	cfg.time_extension_ms = 1;
-	dev = vdev_new(&cfg);
-	FUZZ_ASSERT(dev);
-	vd.dev = dev;
-	srv = usbip_server_new();
-	FUZZ_ASSERT(srv && usbip_server_add_device(srv, &vd) == 0);
+	profile = (enum vdev_profile)((data[0] >> 2) % VDEV_PROFILE_COUNT);
+	if (!devs[profile]) {
+		struct vdev_config cfg;
+
+		FUZZ_ASSERT(vdev_profile_config(profile, &cfg) == 0);
+		cfg.mute_ms = 1;
+		cfg.time_extension_ms = 1;
+		devs[profile] = vdev_new(&cfg);
+		FUZZ_ASSERT(devs[profile]);
+		vd.dev = devs[profile];
+		srvs[profile] = usbip_server_new();
+		FUZZ_ASSERT(srvs[profile] && usbip_server_add_device(srvs[profile], &vd) == 0);
+	}
+	dev = devs[profile];
+	srv = srvs[profile];
+	usbip_server_counters_reset(srv);
 	usbip_server_set_modes(srv, &modes);
 	FUZZ_ASSERT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
 	FUZZ_ASSERT(usbip_server_adopt(srv, sv[1]) == 0);
@@ -98,8 +110,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 	}
-	usbip_server_free(srv);
+	/* the client hangs up: the server closes its end at its next turn (and detaches the device) */
 	close(sv[0]);
-	vdev_free(dev);
+	for (int i = 0; i < 4 && usbip_server_connections(srv); i++)
+		FUZZ_ASSERT(usbip_server_run_once(srv, 0) == 0);
+	FUZZ_ASSERT(usbip_server_connections(srv) == 0);
+	FUZZ_ASSERT(vdev_reset(dev) == 0);
 	return 0;
 }

@@ -216,9 +216,83 @@ static bool match_toks(const struct ptok *t, size_t nt, const uint8_t *d, size_t
 	return ti == nt;
 }
 
+/*
+ * glibc's regcomp copies a subexpression's tree for every repetition
+ * operator: stacked operators (A++, A*{2}) double it each time (38 '+' took
+ * 15 GB) and nested counts multiply.  Refused before regcomp: an operator
+ * right after another, and a pattern whose counts, multiplied through the
+ * groups that nest them, exceed REGEX_WEIGHT_MAX copies.  Returns NULL or why.
+ */
+#define REGEX_WEIGHT_MAX 65536ul
+#define REGEX_DEPTH_MAX 32
+
+static const char *regex_too_costly(const char *re, size_t len)
+{
+	unsigned long group[REGEX_DEPTH_MAX + 1] = { 1 }, atom = 1;
+	unsigned depth = 0;
+	bool after_op = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = re[i];
+		unsigned long k = 0;
+
+		if (c == '+' || c == '*' || c == '?' || c == '{') {
+			if (after_op)
+				return "a repetition operator right after another";
+			if (c == '{') {
+				unsigned long m = 0;
+
+				for (i++; i < len && re[i] != '}'; i++)
+					if (isdigit((unsigned char)re[i]))
+						m = m < REGEX_WEIGHT_MAX ? m * 10 + (unsigned long)(re[i] - '0') : m;
+					else
+						k = k > m ? k : m, m = 0;
+				k = k > m ? k : m;
+			} else {
+				k = 2;
+			}
+			atom *= k ? k : 1;
+			if (atom > REGEX_WEIGHT_MAX)
+				return "repetitions that would make the expression too large";
+			if (atom > group[depth])
+				group[depth] = atom;
+			after_op = true;
+			continue;
+		}
+		after_op = false;
+		if (c == '(') {
+			if (depth == REGEX_DEPTH_MAX)
+				return "groups nested too deep";
+			group[++depth] = 1;
+			atom = 1;
+			continue;
+		}
+		if (c == ')' && depth) {
+			atom = group[depth--];
+		} else {
+			if (c == '\\' && i + 1 < len)
+				i++;
+			else if (c == '[') {   /* a bracket expression: ']' first is literal */
+				i++;
+				if (i < len && re[i] == '^')
+					i++;
+				if (i < len && re[i] == ']')
+					i++;
+				while (i < len && re[i] != ']')
+					i++;
+			}
+			atom = 1;
+		}
+		if (atom > group[depth])
+			group[depth] = atom;
+	}
+	return NULL;
+}
+
 static int match_regex(const char *pat, size_t plen, const uint8_t *data, size_t len, char *err, size_t errlen)
 {
 	char *re_text = strndup(pat, plen), *hex = malloc(len * 2 + 1);
+	const char *cost;
 	regex_t re;
 	int rc;
 
@@ -230,6 +304,11 @@ static int match_regex(const char *pat, size_t plen, const uint8_t *data, size_t
 	for (size_t i = 0; i < len; i++)
 		snprintf(hex + i * 2, 3, "%02X", data[i]);
 	hex[len * 2] = 0;
+	if ((cost = regex_too_costly(pat, plen))) {
+		snprintf(err, errlen, "bad regular expression: %s", cost);
+		rc = -EINVAL;
+		goto out;
+	}
 	rc = regcomp(&re, re_text, REG_EXTENDED | REG_NOSUB | REG_ICASE);
 	if (rc) {
 		char why[128];
