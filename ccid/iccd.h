@@ -108,7 +108,8 @@ enum ccid_iccd_a_state {
 	CCID_ICCD_A_READY = 0x00,          /* a command header (XFR_BLOCK of 5 bytes) */
 	CCID_ICCD_A_DATA = 0x10,           /* the command's data (XFR_BLOCK) or its response data (DATA_BLOCK) */
 	CCID_ICCD_A_SW = 0x20,             /* SW1 SW2 (DATA_BLOCK of 2 bytes) */
-	CCID_ICCD_A_MUTE = 0x80,           /* no card answer: absent, unpowered or mute */
+	CCID_ICCD_A_MUTE = 0x80,           /* no card answer: absent or mute (libccid: no card); an
+					      unpowered card answers as ready */
 };
 #define CCID_ICCD_A_BUSY 0x40          /* bit 6: still working, ask again */
 

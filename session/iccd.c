@@ -387,10 +387,20 @@ int uccid_iccd_xchg(struct uccid_reader *r, uint8_t *msg, size_t len, uint8_t *a
 			break;
 		}
 		n = a_status(r, deadline, &st);
-		if (n >= 0)
+		if (n >= 0) {
+			/* a version A token tells its exchange state, not its power: after ICC_POWER_OFF
+			   it answers as ready (libccid takes only 80h, mute, for no card).  Powered is what
+			   this session did, unless the token says mute. */
+			bool on;
+
+			reader_lock(r);
+			on = r->slots[0].card.powered;
+			reader_unlock(r);
 			n = answer(ans, cap, ret_len, CCID_RDR_TO_PC_SLOT_STATUS,
-				   CCID_STATUS(CCID_CMD_OK, st.state == CCID_ICCD_A_MUTE ? CCID_ICC_INACTIVE : CCID_ICC_ACTIVE),
+				   CCID_STATUS(CCID_CMD_OK, st.state == CCID_ICCD_A_MUTE || !on ? CCID_ICC_INACTIVE
+												  : CCID_ICC_ACTIVE),
 				   0, 0, 0);
+		}
 		break;
 	case CCID_PC_TO_RDR_XFR_BLOCK:
 		n = a ? a_xfr(r, msg, len, ans, cap, ret_len, deadline) : b_xfr(r, msg, len, ans, cap, ret_len, deadline);

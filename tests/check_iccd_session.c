@@ -212,7 +212,7 @@ START_TEST(test_refused_requests)
 	d = vdev_new(&cfg);
 	ck_assert_ptr_nonnull(d);
 	ck_assert_int_eq(control(d, 0xA1, CCID_ICCD_GET_ICC_STATUS, 0, 1, buf), 1);
-	ck_assert_uint_eq(buf[0], CCID_ICCD_A_MUTE);                          /* not powered */
+	ck_assert_uint_eq(buf[0], CCID_ICCD_A_READY);          /* not powered: not mute either (libccid's reading) */
 	ck_assert_int_eq(control(d, 0xA1, CCID_ICCD_SLOT_STATUS, 0, 3, buf), -EPIPE);    /* B's request */
 	ck_assert_int_eq(control(d, 0x21, CCID_ICCD_ICC_POWER_ON, 0, 0, buf), -EPIPE);   /* A's is IN */
 	ck_assert_int_gt(control(d, 0xA1, CCID_ICCD_ICC_POWER_ON, 0, 33, buf), 2);

@@ -203,8 +203,15 @@ static uint8_t a_status(struct vdev *d, struct vslot *s, int64_t now)
 		d->iccd.garbage = false;
 		return 0x01;                 /* no version A token sends this */
 	}
-	if (!s->card || !s->powered)
+	/*
+	 * No card (a token made with --no-card) is mute.  An unpowered card is not: a real token
+	 * answers as ready after ICC_POWER_OFF — libccid powers tokens off at open and then takes
+	 * 80h for "no card", and it drives them — so its state tells nothing of power.
+	 */
+	if (!s->card)
 		return CCID_ICCD_A_MUTE;
+	if (!s->powered)
+		return CCID_ICCD_A_READY;
 	if (busy(d, now))
 		return CCID_ICCD_A_BUSY;
 	return (uint8_t)d->iccd.a_state;

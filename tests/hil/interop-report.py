@@ -85,17 +85,6 @@ print("\nChecks: **list** the reader is listed (pcscd through opensc-tool -l; `u
 print("A failed check in the libccid row is documented, not counted: `make check-hil` fails on uccid's rows "
       "only.  Its detail quotes libccid's own complaints from pcscd's debug log "
       "(`hil-work/out/pcscd-libccid.log`) as the evidence.\n")
-iccd_a = dict((c, (st, d)) for c, st, d in results.get(("libccid", "iccd-a"), []))
-if iccd_a.get("apdus", ("", ""))[0] == "FAIL" and "No smart card inserted" in iccd_a["apdus"][1]:
-    print("**libccid and `iccd-a`.**  pcscd lists the token but never sees its card: libccid's "
-          "CmdGetSlotStatus (src/commands.c, the PROTOCOL_ICCD_A branch) reads GET_ICC_STATUS (A0h) and "
-          "reports the card absent exactly when the status byte is 80h, and present and active for any other "
-          "value; at open it powers the token off, on and off again (src/ccid.c, ccid_open_hack), and pcscd "
-          "powers up only a card it sees present.  Our version A token answers 80h (\"mute\") whenever its "
-          "card is unpowered (vreader/iccd.c, a_status; ccid/iccd.h: \"absent, unpowered or mute\"), so "
-          "after libccid's own power-off the card looks absent for good.  libccid therefore drives only "
-          "version A tokens whose unpowered card answers something other than 80h; uccid reads 80h as "
-          "present and inactive (session/iccd.c) and powers it.\n")
 print("## Details\n")
 for row, title in ROWS:
     print(f"### {title}\n")
