@@ -128,7 +128,13 @@ idle_phase() {
 	for row in bundle libccid; do
 		start_pcscd $row $((NPCSC - 1 + qemu)) idle-$row
 		n=$(grep -c -E '^[0-9]+ ' $O/opensc-l-idle-$row.txt)
-		sleep 3
+		# the listing (opensc-tool -l, the last client) connected to every card; pcscd powers
+		# each down once its grace period after that runs out: idle starts after those n
+		# power-offs, or the window counts them (up to 30 s: a pcscd that keeps cards powered
+		# is just waited out)
+		from=$(( $(wc -l < $O/pcscd-idle-$row.log) + 1 ))
+		wait_for 300 sh -c "[ \$(tail -n +$from $O/pcscd-idle-$row.log | grep -c 'POWER_STATE_UNPOWERED') -ge $n ]" ||
+			echo "[$(now)] idle: pcscd ($row) did not power the $n cards down within 30 s"
 		if [ -n "$pc" ] && alive $pc && [ "$n" -gt 0 ]; then
 			idle_window "pcscd-$row" $pc $n '[0-9]+:[0-9]+'
 			[ $row = bundle ] && idle_rec "pcscd + uccid bundle, $n readers" 6 || idle_rec "pcscd + libccid, $n readers" -
