@@ -127,14 +127,15 @@ idle_phase() {
 	wait_for 100 not_attached $(bus_of iccd-a)
 	for row in bundle libccid; do
 		start_pcscd $row $((NPCSC - 1 + qemu)) idle-$row
-		n=$(grep -c -E '^[0-9]+ ' $O/opensc-l-idle-$row.txt)
 		# the listing (opensc-tool -l, the last client) connected to every card; pcscd powers
-		# each down once its grace period after that runs out: idle starts after those n
+		# each down once its grace period after that runs out: idle starts after those
 		# power-offs, or the window counts them (up to 30 s: a pcscd that keeps cards powered
 		# is just waited out)
+		cards=$(grep -c -E '^[0-9]+ +Yes ' $O/opensc-l-idle-$row.txt)
 		from=$(( $(wc -l < $O/pcscd-idle-$row.log) + 1 ))
-		wait_for 300 sh -c "[ \$(tail -n +$from $O/pcscd-idle-$row.log | grep -c 'POWER_STATE_UNPOWERED') -ge $n ]" ||
-			echo "[$(now)] idle: pcscd ($row) did not power the $n cards down within 30 s"
+		wait_for 300 sh -c "[ \$(tail -n +$from $O/pcscd-idle-$row.log | grep -c 'POWER_STATE_UNPOWERED') -ge $cards ]" ||
+			echo "[$(now)] idle: pcscd ($row) did not power the $cards cards down within 30 s"
+		n=$(grep -c -E '^[0-9]+ ' $O/opensc-l-idle-$row.txt)     # after wait_for, which sets n
 		if [ -n "$pc" ] && alive $pc && [ "$n" -gt 0 ]; then
 			idle_window "pcscd-$row" $pc $n '[0-9]+:[0-9]+'
 			[ $row = bundle ] && idle_rec "pcscd + uccid bundle, $n readers" 6 || idle_rec "pcscd + libccid, $n readers" -
