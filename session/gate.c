@@ -109,6 +109,9 @@ static void vendor_mode_again(struct uccid_reader *r, struct uslot *s)
 	ssize_t n;
 	bool again;
 
+	/* vendor_mode is set at open, before the reader is shared: most readers stop here, unlocked */
+	if (!r->vendor_mode)
+		return;
 	reader_lock(r);
 	again = r->vendor_again;
 	reader_unlock(r);
