@@ -12,8 +12,10 @@
  * SetParameters: dwFeatures 40h).  Version A exchanges T=0 TPDUs (the
  * session does T=0 at TPDU level: GET RESPONSE, 6Cxx), version B APDUs
  * (short, or extended where the descriptor says so, chained with
- * wLevelParameter as CCID §6.1.4).  Version A cannot tell an absent card
- * from an unpowered one (80h for both): it is reported present, inactive.
+ * wLevelParameter as CCID §6.1.4).  Version A's status byte tells the
+ * token's exchange state, not power: an unpowered card answers 00h (ready),
+ * and 80h (no answer) is taken as no card, as libccid takes it — a token's
+ * chip does not leave, so 80h is a token built or broken without one.
  *
  * Waiting: a busy token (version A status 40h; version B bResponseType 80h
  * with wDelayTime × 10 ms, 0 = the host's choice) is a time extension — it
@@ -163,6 +165,10 @@ static int a_power_on(struct uccid_reader *r, uint8_t *ans, size_t cap, size_t *
 	n = a_status(r, deadline, &st);
 	if (n < 0)
 		return n;
+	if (st.state == CCID_ICCD_A_MUTE)
+		/* no answer after a power-off: no card, the answer a reader gives for an empty slot */
+		return answer(ans, cap, ret_len, CCID_RDR_TO_PC_DATA_BLOCK, CCID_STATUS(CCID_CMD_FAILED, CCID_ICC_ABSENT),
+			      CCID_ERR_ICC_MUTE, 0, 0);
 	if (cap < CCID_HEADER_SIZE + CCID_ATR_MAX)
 		return -EMSGSIZE;
 	n = request(r, CCID_ICCD_ICC_POWER_ON, 0, ans + CCID_HEADER_SIZE, CCID_ATR_MAX, deadline);
@@ -200,9 +206,9 @@ static int a_xfr(struct uccid_reader *r, uint8_t *msg, size_t len, uint8_t *ans,
 		if (n < 0)
 			return n;
 		switch (st.state) {
-		case CCID_ICCD_A_MUTE:
+		case CCID_ICCD_A_MUTE:  /* the card left mid-command, as a reader says it */
 			return answer(ans, cap, ret_len, CCID_RDR_TO_PC_DATA_BLOCK,
-				      CCID_STATUS(CCID_CMD_FAILED, CCID_ICC_INACTIVE), CCID_ERR_ICC_MUTE, 0, 0);
+				      CCID_STATUS(CCID_CMD_FAILED, CCID_ICC_ABSENT), CCID_ERR_ICC_MUTE, 0, 0);
 		case CCID_ICCD_A_DATA:
 			if (!sent) {
 				n = request(r, CCID_ICCD_XFR_BLOCK, 0, msg + CCID_HEADER_SIZE + 5, dlen - 5, deadline);
@@ -389,17 +395,16 @@ int uccid_iccd_xchg(struct uccid_reader *r, uint8_t *msg, size_t len, uint8_t *a
 		n = a_status(r, deadline, &st);
 		if (n >= 0) {
 			/* a version A token tells its exchange state, not its power: after ICC_POWER_OFF
-			   it answers as ready (libccid takes only 80h, mute, for no card).  Powered is what
-			   this session did, unless the token says mute. */
+			   it answers as ready, and 80h (mute) is no card, as libccid takes it.  Powered
+			   is what this session did. */
 			bool on;
+			uint8_t icc;
 
 			reader_lock(r);
 			on = r->slots[0].card.powered;
 			reader_unlock(r);
-			n = answer(ans, cap, ret_len, CCID_RDR_TO_PC_SLOT_STATUS,
-				   CCID_STATUS(CCID_CMD_OK, st.state == CCID_ICCD_A_MUTE || !on ? CCID_ICC_INACTIVE
-												  : CCID_ICC_ACTIVE),
-				   0, 0, 0);
+			icc = st.state == CCID_ICCD_A_MUTE ? CCID_ICC_ABSENT : on ? CCID_ICC_ACTIVE : CCID_ICC_INACTIVE;
+			n = answer(ans, cap, ret_len, CCID_RDR_TO_PC_SLOT_STATUS, CCID_STATUS(CCID_CMD_OK, icc), 0, 0, 0);
 		}
 		break;
 	case CCID_PC_TO_RDR_XFR_BLOCK:

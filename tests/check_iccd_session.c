@@ -390,10 +390,16 @@ START_TEST(test_mute_and_absent)
 	power(g);
 	vreader_inproc_call(g->t, remove_card, NULL);
 	ck_assert_int_eq(uccid_slot_status(g->r, 0, &st), 0);
-	/* version B says absent; version A cannot tell absent from unpowered (80h) */
-	ck_assert(st.present == a);
+	/* version B says absent; version A answers 80h (mute), no card as libccid takes it */
+	ck_assert(!st.present);
 	ck_assert(!st.powered);
 	ck_assert_int_lt(uccid_power_on(g->r, 0, UCCID_VOLTAGE_AUTO, atr, sizeof(atr)), 0);
+	ck_assert_int_eq(uccid_last_error(g->r, 0, &e), 0);
+	ck_assert(e.valid);
+	ck_assert_uint_eq(e.bError, 0xFE);                      /* ICC mute, as a reader's empty slot */
+	ck_assert_uint_eq(e.bStatus & 0x03, 0x02);              /* no ICC */
+	ck_assert_int_eq(uccid_slot_status(g->r, 0, &st), 0);
+	ck_assert(!st.present);
 	rig_free(g);
 }
 END_TEST
@@ -404,19 +410,22 @@ static void insert_card(struct vdev *d, void *ctx)
 	ck_assert_int_eq(vdev_insert_card(d, 0, NULL, uccid_mono_us()), 0);
 }
 
-/* Version B's card events: on its interrupt pipe (NotifySlotChange), or polled with SLOT_STATUS without one. */
-START_TEST(test_events_b)
+/*
+ * Card events: version B on its interrupt pipe (NotifySlotChange) or polled with SLOT_STATUS
+ * without one; version A (no interrupt pipe) polled with GET_ICC_STATUS, 80h being no card.
+ */
+START_TEST(test_events)
 {
 	struct vdev_config cfg;
 	struct rig *g;
 	struct uccid_reader_info info;
 	struct uccid_event e;
 
-	ck_assert_int_eq(vdev_profile_config(VDEV_PROFILE_ICCD_B, &cfg), 0);
-	cfg.no_interrupt = _i == 1;
+	ck_assert_int_eq(vdev_profile_config(_i == 2 ? VDEV_PROFILE_ICCD_A : VDEV_PROFILE_ICCD_B, &cfg), 0);
+	cfg.no_interrupt = _i >= 1;
 	g = rig_cfg(&cfg, 5000);
 	ck_assert_int_eq(uccid_info(g->r, &info), 0);
-	ck_assert(info.has_interrupt == (_i == 0));
+	ck_assert(info.has_interrupt == (_i == 0));   /* a version A token has none */
 	power(g);
 	while (uccid_wait_event(g->r, 300, &e) == 1)
 		;                       /* what the first report brings */
@@ -525,7 +534,7 @@ static Suite *iccd_session_suite(void)
 	tcase_add_loop_test(tc, test_endless_busy, 0, 2);
 	tcase_add_loop_test(tc, test_malformed, 0, 2);
 	tcase_add_loop_test(tc, test_mute_and_absent, 0, 2);
-	tcase_add_loop_test(tc, test_events_b, 0, 2);
+	tcase_add_loop_test(tc, test_events, 0, 3);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("real descriptors");
 	tcase_set_timeout(tc, 30);
