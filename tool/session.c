@@ -60,7 +60,7 @@ int tool_open_session(const struct tool_opts *o, struct tool_session *s)
 	struct uccid_options opts = { .log = tool_log,
 				      .log_level = o->verbose ? UCCID_LOG_DEBUG : o->quiet ? UCCID_LOG_ERROR : UCCID_LOG_WARNING,
 				      .auto_get_response = true, .open_wait_ms = o->wait_ms, .program = "uccid",
-				      .passive = o->passive };
+				      .passive = o->passive, .vendor_apdu_mode = o->vendor_apdu };
 	struct uccid_reader_info info;
 	char err[512] = "", name[128];
 	const char *reader = o->reader;

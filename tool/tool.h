@@ -39,6 +39,7 @@ struct tool_opts {
 	int wait_ms;                 /* --wait / --no-wait: for a reader another process has open */
 	bool wait_given;             /* --wait or --no-wait was given (watch waits without limit otherwise) */
 	bool passive;                /* open as a passive holder (watch): yield to another process's open */
+	bool vendor_apdu;            /* --vendor-apdu: uccid_options.vendor_apdu_mode */
 	bool quiet;                  /* log errors only (watch taking the reader back: its warnings and
 					whom it waits for were said, at its first open and by "yielded to") */
 };

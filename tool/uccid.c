@@ -174,12 +174,14 @@ static bool has_arg(int argc, char **argv, const char *a, const char *b)
 static void usage(FILE *f)
 {
 	fputs("usage: uccid [--json] [-v] [-r|--reader NAME] [--wait[=SECONDS]|--no-wait] [--trace] [--pcap FILE]\n"
-	      "             SUBCOMMAND [ARGS...]\n"
+	      "             [--vendor-apdu] SUBCOMMAND [ARGS...]\n"
 	      "       uccid --help | --version\n\n"
 	      "  --wait[=S]   while another process has the reader, wait for it (default 30 s;\n"
 	      "               'forever'); --no-wait: fail at once, naming that process\n"
 	      "  --trace      print every CCID message sent and received on stderr (-v: explained)\n"
 	      "  --pcap FILE  write the USB traffic as pcapng for Wireshark (USB CCID dissector)\n"
+	      "  --vendor-apdu  switch a GemPC Twin/Key to its short-APDU mode (Escape 1F 02), as\n"
+	      "               libccid's ifdDriverOptions 0x0002; other readers are not affected\n"
 	      "  Tracing is never on unless asked: the trace and the capture show every APDU,\n"
 	      "  PINs and keys included.\n\nSubcommands:\n", f);
 	for (size_t i = 0; i < NCOMMANDS; i++)
@@ -200,6 +202,7 @@ int main(int argc, char **argv)
 		{ "pcap", required_argument, NULL, 'p' },
 		{ "wait", optional_argument, NULL, 'w' },
 		{ "no-wait", no_argument, NULL, 'W' },
+		{ "vendor-apdu", no_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tool_opts o = { .prog = "uccid", .wait_ms = DEFAULT_WAIT_MS };
@@ -238,6 +241,9 @@ int main(int argc, char **argv)
 		case 'W':
 			o.wait_ms = 0;
 			o.wait_given = true;
+			break;
+		case 'A':
+			o.vendor_apdu = true;
 			break;
 		default:
 			tool_err("'%s' is not a global option, or lacks its argument", argv[optind - 1]);

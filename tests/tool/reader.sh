@@ -17,7 +17,8 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 . "$top_srcdir/tests/tool/lib.sh"
 
 "$VREADER" --port 0 --profile tpdu-t1 --profile mechanical --profile extended-apdu \
-	--descriptor "$top_srcdir/tests/data/readers/ACR38U-CCID.txt" --profile multi-slot --control "$tmp/ctl" \
+	--descriptor "$top_srcdir/tests/data/readers/ACR38U-CCID.txt" --profile multi-slot \
+	--descriptor "$top_srcdir/tests/data/readers/GemPCTwin.txt" --control "$tmp/ctl" \
 	>"$tmp/vr.out" 2>&1 &
 pid=$!
 vreader_wait "$pid" "$tmp/vr.out" || exit 1
@@ -26,6 +27,7 @@ R2=usbip://127.0.0.1:$port/1-2
 R3=usbip://127.0.0.1:$port/1-3
 R4=usbip://127.0.0.1:$port/1-4   # a real reader's descriptor (ACR38U): no clock or data rate list
 R5=usbip://127.0.0.1:$port/1-5   # four slots
+R6=usbip://127.0.0.1:$port/1-6   # GemPC Twin (08E6:3437): TPDU level, short APDUs after Escape 1F 02
 
 ctl() {  # ctl LINE...: one control connection, each line answered before the next
 	python3 "$top_srcdir/vreader/vrctl.py" "$tmp/ctl" "$@" >/dev/null
@@ -134,6 +136,17 @@ run 2 -r "$R1" reset --lukewarm
 # Messages (issue 15): each names what was wrong, and where
 # a slot the reader does not have: its count, not "power on: Invalid argument"
 run 2 -r "$R5" atr --slot 9 && has err "--slot 9: reader $R5 has 4 slots (0..3)"
+# --vendor-apdu: the GemPC Twin's firmware switched to short-APDU level (libccid's ifdDriverOptions
+# 0x0002), the Escape its first command and the APDU sent plain; without it, T=1 blocks at TPDU level
+run 0 -r "$R6" --trace apdu 00A4040000 && has out "< 6700" && has err "PC_to_RDR_XfrBlock slot 0 seq 04 bBWI 00 wLevelParameter 0000 | 00 00 05 00 A4 04 00 00 A5"
+if grep -q "PC_to_RDR_Escape" "$tmp/err"; then echo "FAIL: an Escape without --vendor-apdu"; fails=$((fails + 1)); fi
+run 0 -r "$R6" --vendor-apdu info && has out "1 slot, short APDU level" && has out "quirks: apdu-mode-gempc-twin"
+run 0 --vendor-apdu -r "$R6" --trace apdu 00A4040000 && has out "< 6700" &&
+	has err "PC_to_RDR_XfrBlock slot 0 seq 04 bBWI 00 wLevelParameter 0000 | 00 A4 04 00 00"
+if ! head -1 "$tmp/err" | grep -q "PC_to_RDR_Escape slot 0 seq 00 | 1F 02"; then
+	echo "FAIL: --vendor-apdu: the first command is not Escape 1F 02"; head -3 "$tmp/err"; fails=$((fails + 1)); fi
+run 0 -r "$R2" --vendor-apdu --trace atr && has out "ATR"   # a reader without a vendor mode: nothing sent
+if grep -q "PC_to_RDR_Escape" "$tmp/err"; then echo "FAIL: --vendor-apdu sent an Escape to a reader without a vendor mode"; fails=$((fails + 1)); fi
 run 0 -r "$R5" atr --slot 3 && has out "ATR"
 # an APDU the card cannot take under bench --apdu: the error, exit 1, no figure
 ctl "reader 1-3" "fault garbage on=XfrBlock count=0"

@@ -316,7 +316,7 @@ static int open_reader(struct runner *R, struct rreader *rr)
 	struct uccid_options opts = { .log = on_log, .log_ctx = R,
 				      .log_level = R->verbose ? UCCID_LOG_INFO : UCCID_LOG_WARNING,
 				      .auto_get_response = true, .exchange_deadline_ms = R->max_step_ms,
-				      .power_deadline_ms = R->max_step_ms };
+				      .power_deadline_ms = R->max_step_ms, .vendor_apdu_mode = R->o->vendor_apdu };
 	char err[512] = "", name[128];
 	const char *n = rr->name;
 	struct tool_wrap w;

@@ -103,7 +103,8 @@ static int open_reader(struct st *st, const struct tool_opts *o)
 {
 	struct uccid_options opts = { .exchange_deadline_ms = 10000, .power_deadline_ms = 15000,
 				      .log = o->verbose ? tool_log : NULL, .log_level = UCCID_LOG_DEBUG,
-				      .open_wait_ms = o->wait_ms, .program = "uccid" };
+				      .open_wait_ms = o->wait_ms, .program = "uccid",
+				      .vendor_apdu_mode = o->vendor_apdu };
 	struct wraps w = { .shim = &st->shim };
 	char err[512] = "";
 	int rc;
