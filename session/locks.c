@@ -348,6 +348,31 @@ int uccid_reader_lock_state(const char *name, const char *dir, int slot, struct 
 	return rc;
 }
 
+int uccid_reader_passive(const char *name, const char *dir)
+{
+	struct lockmgr_holder_info hi;
+	struct lockmgr *m;
+	char ident[160];
+	pid_t passive;
+	int rc;
+
+	if (!name)
+		return -EINVAL;
+	rc = uccid_identity(name, ident, sizeof(ident));
+	if (rc < 0)
+		return rc;
+	m = uccid_open_manager(ident, dir, NULL, 1, true, true, &slot_ops, NULL, NULL, 0);
+	if (!m)
+		return errno == ENOENT ? 0 : -errno;
+	/* the record outlives a passive holder killed before it cleared it: only the holder's counts */
+	passive = lockmgr_passive(m, 0);
+	rc = lockmgr_holder(m, 0, &hi);
+	if (rc == 0)
+		rc = passive > 0 && hi.state == LOCKMGR_HOLDER_HELD && hi.pid == passive ? (int)passive : 0;
+	lockmgr_free(m);
+	return rc;
+}
+
 int uccid_reader_holder(const char *name, const char *dir, int slot, struct uccid_holder *ret)
 {
 	return uccid_reader_lock_state(name, dir, slot, ret, NULL, 0);

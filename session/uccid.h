@@ -529,6 +529,15 @@ int uccid_reader_lock_state(const char *name, const char *lock_dir, int slot, st
 			    size_t errlen);
 
 /*
+ * Is the process that has a named reader open a passive holder (opened with
+ * uccid_options.passive, as uccid watch does: it yields the reader to any
+ * other opener and takes it back after)?  Returns its pid, 0 when nobody
+ * has the reader open or its holder is not passive, -EINVAL, -ENOENT, or
+ * the error of resolving the name or reading the lock file.
+ */
+int uccid_reader_passive(const char *name, const char *lock_dir);
+
+/*
  * The EJECT disposition without a lock (uccid eject, the IFD handler's eject
  * control code): Mechanical 02 where dwMechanical declares eject, otherwise
  * power off and latch.  Returns 0 with *done, or an error above.

@@ -302,7 +302,9 @@ int cmd_unlock(const struct tool_opts *opts, int argc, char **argv)
 	return EXIT_FAILED;
 }
 
-static void print_holder(bool json, const char *what, int slot, const struct uccid_holder *h, bool *first)
+/* passive: the reader's holder opened it passively (uccid watch), and yields it to any opener */
+static void print_holder(bool json, const char *what, int slot, const struct uccid_holder *h, bool passive,
+			 bool *first)
 {
 	char when[32];
 
@@ -317,10 +319,12 @@ static void print_holder(bool json, const char *what, int slot, const struct ucc
 			json_string(stdout, h->program);
 			printf(",\"since\":%lld", (long long)h->since);
 		}
+		if (slot < 0 && h->held)
+			printf(",\"passive\":%s", passive ? "true" : "false");
 		printf("}");
 	} else if (h->held || h->abandoned) {
-		printf("  %-8s %s by %s (pid %ld) since %s\n", what, h->held ? "held" : "abandoned", h->program,
-		       (long)h->pid, when);
+		printf("  %-8s %s by %s (pid %ld) since %s%s\n", what, h->held ? "held" : "abandoned", h->program,
+		       (long)h->pid, when, passive ? ", passive: yields it to another process that opens it" : "");
 	}
 	*first = false;
 }
@@ -343,7 +347,7 @@ int cmd_locks(const struct tool_opts *opts, int argc, char **argv)
 	bool json = opts->json, first_out = true, any = false, bad = false;
 	char name[128], why[512];
 	const char *reader = opts->reader;
-	int c, rc;
+	int c, rc, passive;
 
 	tool_getopt_init(locks_opts, &g);
 	while ((c = getopt_long(argc, argv, g.shorts, g.lo, NULL)) != -1) {
@@ -390,7 +394,12 @@ int cmd_locks(const struct tool_opts *opts, int argc, char **argv)
 	} else {
 		printf("%s\n", reader);
 	}
-	print_holder(json, "reader", -1, &h, &first_out);
+	passive = h.held ? uccid_reader_passive(reader, NULL) : 0;
+	if (passive < 0) {
+		tool_err("locks: %s: %s", reader, uccid_strerror(passive));
+		return EXIT_FAILED;
+	}
+	print_holder(json, "reader", -1, &h, passive > 0, &first_out);
 	any = h.held;
 	for (unsigned i = first; i < first + nslots; i++) {
 		char what[16];
@@ -403,7 +412,7 @@ int cmd_locks(const struct tool_opts *opts, int argc, char **argv)
 			continue;
 		}
 		snprintf(what, sizeof(what), "slot %u", i);
-		print_holder(json, what, (int)i, &h, &first_out);
+		print_holder(json, what, (int)i, &h, false, &first_out);
 		any |= h.held || h.abandoned;
 	}
 	if (json)

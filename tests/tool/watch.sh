@@ -70,6 +70,9 @@ resumed() { wait_for -p "$w1" -n "$1" "$tmp/w1.out" '"event":"resumed"' || bad "
 ${VALGRIND:-} "$UCCID" -r "$R" --json watch >"$tmp/w1.out" 2>"$tmp/w1.err" </dev/null &
 w1=$!
 wait_for -p "$w1" "$tmp/w1.out" "\"event\":\"inserted\",\"slot\":0,\"code\":0,\"atr\":\"$ATR1\"" || bad "watch did not start"
+# uccid locks says the holder is passive
+run 0 -r "$R" locks && has out "^  reader   held by uccid \\(pid $w1\\) since .*, passive: yields it to another process that opens it\$"
+run 0 -r "$R" --json locks && has out "\\{\"what\":\"reader\",\"state\":\"held\",\"pid\":$w1,\"program\":\"uccid\",\"since\":[0-9]*,\"passive\":true\\}"
 i=0
 while [ $i -lt "$ROUNDS" ]; do
 	i=$((i + 1))
@@ -112,6 +115,8 @@ waiter=$!
 wait_for -p "$waiter" "$tmp/waiter.err" "reader busy: waiting up to 30 s for uccid \\(pid $holder\\) since " || bad "the waiter did not say whom it waits for"
 alive "$holder" && ok || bad "the holder ended first"
 lacks waiter.err "passive holder"
+run 0 -r "$R" --json locks && has out "\"pid\":$holder,\"program\":\"uccid\",\"since\":[0-9]*,\"passive\":false\\}"
+run 0 -r "$R" locks && lacks out "passive"
 # ... and a waiter killed with SIGKILL leaves nothing behind: the holder ends, the watch is back
 kill -9 "$waiter"; wait "$waiter" 2>/dev/null; waiter=
 end_holder
