@@ -91,7 +91,7 @@ hotplug_run() {  # hotplug_run libccid|bundle ROW COLUMN (the reader not attache
 		# a gone device, not a race with pcscd's removal of the reader
 		udevadm control --stop-exec-queue
 		usbip detach -p $p > $O/hotplug-$drv-detach.txt 2>&1 || echo "usbip detach -p $p failed: $(cat $O/hotplug-$drv-detach.txt)"
-		wait_for 100 vreaders_on_bus 5
+		wait_for 100 vreaders_on_bus $((NVR - 1))   # every virtual reader but this one
 		echo detached >&7
 		wait_line 120 $hc '^error: SCardTransmit on the held connection' $cl
 		udevadm control --start-exec-queue

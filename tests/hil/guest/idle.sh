@@ -133,7 +133,8 @@ idle_phase() {
 		# is just waited out)
 		cards=$(grep -c -E '^[0-9]+ +Yes ' $O/opensc-l-idle-$row.txt)
 		from=$(( $(wc -l < $O/pcscd-idle-$row.log) + 1 ))
-		wait_for 300 sh -c "[ \$(tail -n +$from $O/pcscd-idle-$row.log | grep -c 'POWER_STATE_UNPOWERED') -ge $cards ]" ||
+		# (until_s: by the clock; wait_for counts tries, and a try takes a second under TCG)
+		until_s 30 sh -c "[ \$(tail -n +$from $O/pcscd-idle-$row.log | grep -c 'POWER_STATE_UNPOWERED') -ge $cards ]" ||
 			echo "[$(now)] idle: pcscd ($row) did not power the $cards cards down within 30 s"
 		n=$(grep -c -E '^[0-9]+ ' $O/opensc-l-idle-$row.txt)     # after wait_for, which sets n
 		if [ -n "$pc" ] && alive $pc && [ "$n" -gt 0 ]; then
