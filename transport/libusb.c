@@ -26,7 +26,9 @@
 
 #include "transport/libusb.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <libusb.h>
 #include <pthread.h>
@@ -36,6 +38,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ccid/class_desc.h"
 #include "ccid/usb_desc.h"
@@ -1260,8 +1263,23 @@ out:
 
 /* ---- watching readers come and go ---- */
 
-#define WATCH_TICK_MS 250                /* stop and the deadline are checked this often */
-#define WATCH_RESCAN_MS 2000             /* rescanned this often even without hotplug events */
+/*
+ * The watch sleeps in libusb's poll (or nanosleep) until a hotplug event,
+ * the next rescan or a signal (which interrupts the sleep: EINTR).  The
+ * tick bounds how late a stop that lands just before the sleep is seen.
+ * Hotplug events reach libusb only through a udev daemon (its control
+ * socket says it runs); without one, the buses are looked at every 2 s,
+ * with one every 30 s in case an event was lost (udevd restarted).  A look
+ * first lists the device nodes the kernel itself makes (devtmpfs,
+ * /dev/bus/usb/BBB/DDD: a device's address is new at each plug), and
+ * rescans only when they changed: a rescan enumerates and reads every
+ * device, a few wake-ups each.
+ */
+#define WATCH_TICK_MS 1000               /* stop and the deadline are checked at least this often */
+#define WATCH_RESCAN_MS 2000             /* rescanned this often when hotplug events do not come */
+#define WATCH_RESCAN_EVENTS_MS 30000     /* ... and this often when they do */
+#define WATCH_UDEV_CONTROL "/run/udev/control"
+#define WATCH_USB_NODES "/dev/bus/usb"
 
 /* A device seen by the watch, with the CCID interfaces it had on arrival (none for most devices). */
 struct watch_dev {
@@ -1275,7 +1293,52 @@ struct watch {
 	struct watch_dev *d;
 	size_t nd, cap;
 	bool nomem;
+	bool unconfigured;               /* the last rescan met a device not configured yet */
 };
+
+/*
+ * A digest of the names under /dev/bus/usb (BBB/DDD), whatever their order:
+ * 0, or -ENOENT where there is no such directory (the caller rescans).
+ */
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+	return h;
+}
+
+static int usb_nodes_digest(uint64_t *ret)
+{
+	DIR *top = opendir(WATCH_USB_NODES), *bus;
+	struct dirent *b, *e;
+	uint64_t sum = 0, n = 0;
+	int fd;
+
+	if (!top)
+		return -ENOENT;
+	while ((b = readdir(top))) {
+		if (b->d_name[0] == '.')
+			continue;
+		fd = openat(dirfd(top), b->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		bus = fdopendir(fd);
+		if (!bus) {
+			close(fd);
+			continue;
+		}
+		while ((e = readdir(bus))) {
+			if (e->d_name[0] == '.')
+				continue;
+			sum += fnv1a(fnv1a(14695981039346656037ULL, b->d_name), e->d_name);  /* "BBB" "DDD" */
+			n++;
+		}
+		closedir(bus);
+	}
+	closedir(top);
+	*ret = sum ^ (n * 0x9E3779B97F4A7C15ULL);
+	return 0;
+}
 
 static bool collect_visit(void *arg, libusb_device *dev, const struct uccid_libusb_reader *r)
 {
@@ -1319,6 +1382,7 @@ static int watch_rescan(struct watch *w, uccid_libusb_watch_fn fn, void *arg, ch
 	}
 	for (size_t i = 0; i < w->nd; i++)
 		w->d[i].seen = false;
+	w->unconfigured = false;
 	for (ssize_t i = 0; i < ndev && r == 0; i++) {
 		uint8_t bus = libusb_get_bus_number(list[i]), addr = libusb_get_device_address(list[i]);
 		struct watch_dev *d = NULL;
@@ -1333,8 +1397,10 @@ static int watch_rescan(struct watch *w, uccid_libusb_watch_fn fn, void *arg, ch
 			continue;
 		}
 		/* not configured yet (just arriving): asked again at the next rescan */
-		if (libusb_get_active_config_descriptor(list[i], &cfg) < 0)
+		if (libusb_get_active_config_descriptor(list[i], &cfg) < 0) {
+			w->unconfigured = true;
 			continue;
+		}
 		libusb_free_config_descriptor(cfg);
 		if (w->nd == w->cap) {
 			size_t ncap = w->cap ? w->cap * 2 : 16;
@@ -1398,7 +1464,9 @@ int uccid_libusb_watch(uccid_libusb_watch_fn fn, void *arg, unsigned timeout_ms,
 	libusb_context *ctx = NULL;
 	libusb_hotplug_callback_handle hh;
 	bool hotplug = false;
-	int64_t deadline = timeout_ms ? uccid_mono_ms() + timeout_ms : INT64_MAX, next_scan = 0;
+	int64_t deadline = timeout_ms ? uccid_mono_ms() + timeout_ms : INT64_MAX, next_scan = 0, every;
+	uint64_t nodes = 0, now_nodes;
+	bool have_nodes = false;
 	int changed = 0, r;
 
 	if (!fn) {
@@ -1416,27 +1484,38 @@ int uccid_libusb_watch(uccid_libusb_watch_fn fn, void *arg, unsigned timeout_ms,
 							   LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY,
 							   LIBUSB_HOTPLUG_MATCH_ANY, on_watch_event, &changed,
 							   &hh) == LIBUSB_SUCCESS;
+	every = hotplug && access(WATCH_UDEV_CONTROL, F_OK) == 0 ? WATCH_RESCAN_EVENTS_MS : WATCH_RESCAN_MS;
 	for (;;) {
 		int64_t now = uccid_mono_ms(), tick;
+		bool event = __atomic_exchange_n(&changed, 0, __ATOMIC_ACQ_REL);
 
-		if (__atomic_exchange_n(&changed, 0, __ATOMIC_ACQ_REL) || now >= next_scan) {
-			r = watch_rescan(&w, fn, arg, err, errlen);
-			if (r != 0)
-				goto out;
+		if (event || now >= next_scan) {
+			/* the nodes before the rescan: a change during it shows at the next look */
+			int got = usb_nodes_digest(&now_nodes);
+
+			if (event || got < 0 || !have_nodes || now_nodes != nodes || w.unconfigured) {
+				r = watch_rescan(&w, fn, arg, err, errlen);
+				if (r != 0)
+					goto out;
+				have_nodes = got == 0;
+				nodes = now_nodes;
+			}
 			now = uccid_mono_ms();
-			next_scan = now + WATCH_RESCAN_MS;
+			next_scan = now + every;
 		}
 		if ((stop && *stop) || now >= deadline) {
 			r = 0;
 			goto out;
 		}
-		tick = deadline - now < WATCH_TICK_MS ? deadline - now : WATCH_TICK_MS;
+		tick = next_scan - now < WATCH_TICK_MS ? next_scan - now : WATCH_TICK_MS;
+		if (deadline - now < tick)
+			tick = deadline - now;
 		if (hotplug) {
-			struct timeval tv = { 0, (suseconds_t)(tick * 1000) };
+			struct timeval tv = { (time_t)(tick / 1000), (suseconds_t)(tick % 1000 * 1000) };
 
 			libusb_handle_events_timeout_completed(ctx, &tv, &changed);
 		} else {
-			struct timespec nap = { 0, (long)tick * 1000000L };
+			struct timespec nap = { (time_t)(tick / 1000), (long)(tick % 1000) * 1000000L };
 
 			nanosleep(&nap, NULL);
 		}

@@ -97,11 +97,14 @@ typedef bool (*uccid_libusb_watch_fn)(void *arg, bool arrived, const struct ucci
 /*
  * Watch CCID readers come and go, calling fn from this thread, until fn
  * returns true, timeout_ms passes (0: no limit) or *stop (may be NULL; set
- * by a signal handler, say) becomes non-zero, which is checked at least
- * every 250 ms.  Where libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG), a
- * hotplug event triggers a rescan at once; the buses are also rescanned
- * every 2 s, for systems whose hotplug events do not reach libusb (no udev
- * daemon).  A rescan enumerates in a fresh libusb context (so that it sees
+ * by a signal handler, say) becomes non-zero: a signal to this thread ends
+ * the sleep at once, and *stop is checked at least once a second.  Where
+ * libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) and a udev daemon runs
+ * (/run/udev/control), a hotplug event triggers a rescan at once and the
+ * buses are also looked at every 30 s; otherwise (hotplug events do not
+ * reach libusb) every 2 s.  A look rescans only when the kernel's device
+ * nodes (/dev/bus/usb) changed, or where it has none.  Idle, the watch
+ * wakes about once a second.  A rescan enumerates in a fresh libusb context (so that it sees
  * the buses as they are now), and opens only new devices to read their
  * strings.  A device is the same while its bus number and address are.
  * Returns 1 when fn ended the watch, 0 at timeout or stop, or -EINVAL (no
