@@ -3,10 +3,12 @@
 # Build every fuzz harness with clang's libFuzzer (+ ASan, UBSan) and run each
 # over a scratch copy of its committed corpus, for a time or a number of runs.
 #
-# usage: run-fuzzers.sh [-t SECONDS | -r RUNS] [-m] BUILDDIR [HARNESS...]
+# usage: run-fuzzers.sh [-t SECONDS | -r RUNS] [-j JOBS] [-m] BUILDDIR [HARNESS...]
 #   BUILDDIR   a configured build tree (its source is this script's)
 #   -t         seconds per harness (default 30)
 #   -r         executions per harness instead (libFuzzer's -runs)
+#   -j         one run in JOBS processes sharing its corpus (libFuzzer's -fork;
+#              -r counts the executions of them all)
 #   -m         merge new interesting inputs back into tests/fuzz/corpus/
 # The libraries are built once with clang in BUILDDIR/fuzz/tree (coverage,
 # ASan, UBSan; configured on the first run), each harness is linked against
@@ -17,12 +19,14 @@
 set -eu
 secs=30
 runs=
+jobs=1
 merge=no
-usage="usage: $0 [-t SECONDS | -r RUNS] [-m] BUILDDIR [HARNESS...]"
-while getopts t:r:m o; do
+usage="usage: $0 [-t SECONDS | -r RUNS] [-j JOBS] [-m] BUILDDIR [HARNESS...]"
+while getopts t:r:j:m o; do
 	case $o in
 	t) secs=$OPTARG ;;
 	r) runs=$OPTARG ;;
+	j) jobs=$OPTARG ;;
 	m) merge=yes ;;
 	*) echo "$usage" >&2; exit 2 ;;
 	esac
@@ -68,6 +72,16 @@ link_of() {
 	esac
 }
 
+# The longest input worth trying: vctl runs each line as one command, cut at
+# the control protocol's VCTL_LINE_MAX - 1 bytes, so a longer input only adds
+# lines (and halves the rate); the others take whole messages and files.
+max_len_of() {
+	case $1 in
+	vctl) echo 1024 ;;
+	*) echo 8192 ;;
+	esac
+}
+
 status=0
 for h in $harnesses; do
 	bin=$out/fuzz_$h
@@ -79,11 +93,17 @@ for h in $harnesses; do
 	cp "$src/tests/fuzz/corpus/$h/"* "$scratch/"
 	log=$out/fuzz_$h.log
 	if [ -n "$runs" ]; then limit="-runs=$runs"; what="$runs runs"; else limit="-max_total_time=$secs"; what="${secs}s"; fi
+	fork=; [ "$jobs" -gt 1 ] && { fork="-fork=$jobs"; what="$what, $jobs processes"; }
 	start=$(date +%s)
-	if (cd "$out" && "$bin" "$limit" -print_final_stats=1 -timeout=10 -max_len=8192 \
+	if (cd "$out" && "$bin" "$limit" $fork -print_final_stats=1 -timeout=10 -max_len="$(max_len_of "$h")" \
 		-rss_limit_mb=2048 -artifact_prefix="$out/crash_${h}_" "$scratch") >"$log" 2>&1; then
 		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 		rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+		if [ -n "$fork" ]; then
+			# the parent of a forked run prints no stats: its last "#N" line counts every job's
+			execs=$(sed -n 's/^#\([0-9][0-9]*\):.*/\1/p' "$log" | tail -1)
+			rate=$(( ${execs:-0} / ( $(date +%s) - start + 1 ) ))
+		fi
 		echo "fuzz $h: $execs executions in $(( $(date +%s) - start ))s ($rate/s, $what asked), no crash"
 	else
 		echo "fuzz $h: FAILED, see $log"
