@@ -215,7 +215,8 @@ static const char help_text[] =
 	"journal clear                forget the journal of every slot\n"
 	"counters [reset]             message counters\n"
 	"usbip                        the USB/IP server's modes (all readers)\n"
-	"usbip counters [reset]       PDUs the clients sent: imports, CMD_SUBMIT per endpoint, CMD_UNLINK\n"
+	"usbip counters [reset]       PDUs the clients sent: imports, CMD_SUBMIT per endpoint, CMD_UNLINK;\n"
+	"                             and the IN URBs pending now, per endpoint\n"
 	"usbip unconfigured on|off    list and import devices unconfigured, without interfaces\n"
 	"usbip config-gate on|off     endpoints answer nothing until SET_CONFIGURATION\n"
 	"usbip unlink-delay MS        send each RET_UNLINK MS late\n"
@@ -459,6 +460,7 @@ static int cmd_usbip(struct vctl *c, int argc, char **w, struct outbuf *o)
 		    (unsigned long long)k.restarts);
 		say_counts(o, "submit-in", k.submit_in);
 		say_counts(o, "submit-out", k.submit_out);
+		say_counts(o, "pending-in", k.pending_in);
 		say(o, "\nok\n");
 		return 0;
 	}

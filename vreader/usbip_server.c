@@ -903,8 +903,13 @@ void usbip_server_get_modes(const struct usbip_server *s, struct usbip_server_mo
 
 void usbip_server_counters(const struct usbip_server *s, struct usbip_server_counters *ret)
 {
-	if (s && ret)
-		*ret = s->counters;
+	if (!s || !ret)
+		return;
+	*ret = s->counters;
+	memset(ret->pending_in, 0, sizeof(ret->pending_in));
+	for (unsigned i = 0; i < s->nconns; i++)
+		for (unsigned k = 0; k < s->conns[i]->npending; k++)
+			ret->pending_in[s->conns[i]->pending[k].ep & 0x0F]++;
 }
 
 void usbip_server_counters_reset(struct usbip_server *s)

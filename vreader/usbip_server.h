@@ -97,6 +97,8 @@ struct usbip_server_counters {
 	uint64_t unlinks;               /* CMD_UNLINK received */
 	uint64_t unlinked;              /* ... that cancelled a pending URB (RET_UNLINK -ECONNRESET) */
 	uint64_t restarts;              /* usbip_server_restart */
+	uint64_t pending_in[16];        /* IN URBs waiting for the device now, per endpoint number (a
+					   state, which a reset leaves as it is) */
 };
 
 void usbip_server_counters(const struct usbip_server *s, struct usbip_server_counters *ret);

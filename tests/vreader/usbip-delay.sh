@@ -74,13 +74,16 @@ expect_line() {  # expect_line TEXT: the watcher's next line (60 s at most, for 
 	if [ "$got" = "$1" ]; then ok; else bad "watch printed '$got', want '$1'"; sed 's/^/  err: /' "$tmp/watch.err"; fi
 }
 expect_line "slot 0: inserted"
+# the watcher's interrupt URB reaches the server over the slow link 1.5 s after it printed the
+# insertion (a loaded machine takes longer): counted from then on, one URB a card event
+urb_waits() { ctl "usbip counters" && grep -qE "pending-in=([0-9]+:[0-9]+,)*3:1( |\$)" "$tmp/ctl.out"; }
+wait_until -t 30 "the watcher's interrupt URB pending at the server" urb_waits || bad "no interrupt URB after the insertion"
 ctl "usbip counters reset"
-# the removal reaches the server at once, its NotifySlotChange the watcher 1.5 s later: idle meanwhile
+# the removal completes that URB at once, its NotifySlotChange reaches the watcher 1.5 s later
 ctl "remove 0"
 expect_line "slot 0: removed"
-# the watcher's next interrupt URB reaches the server over the slow link 1.5 s after it printed
-# the removal: wait for it (a loaded machine takes longer), then nothing else may have come
-next_urb() { ctl "usbip counters" && grep -qF "submit-in=3:" "$tmp/ctl.out"; }
+# ... and its next URB the server 1.5 s after that: wait for it, then nothing else may have come
+next_urb() { ctl "usbip counters" && grep -qF "submit-in=3:" "$tmp/ctl.out" && urb_waits; }
 wait_until -t 30 "the watcher's next interrupt URB at the server" next_urb || bad "no interrupt URB after the removal"
 has ctl.out "unlinks=0 " && has ctl.out "submit-in=3:1 "
 ctl "insert 0"
