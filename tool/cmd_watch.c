@@ -228,6 +228,56 @@ static int watch_open(struct watch *w)
 }
 
 /*
+ * Ask each slot and report what changed since the watch last knew it: at the
+ * start (every slot: a reader without an interrupt pipe, or one that sends
+ * no NotifySlotChange when it is opened — QEMU's — would otherwise tell
+ * nothing until a card moves; pcsc_scan shows the state at once), and on
+ * taking the reader back (resumed: the slots the reader had reported).  The
+ * reader's own first report after it is then no news.  Returns 0 or an exit
+ * status.
+ */
+static int watch_sync(struct watch *w, bool resumed)
+{
+	struct uccid_reader_info info;
+	int rc;
+
+	uccid_info(w->s.r, &info);
+	for (unsigned i = 0; i < info.nslots && i < CCID_MAX_SLOTS; i++) {
+		struct wslot *ws = &w->slot[i];
+		struct uccid_slot_status st;
+		uint8_t atr[CCID_ATR_MAX];
+		char why[128] = "";
+		int n = -1;
+
+		/* back: a slot the reader has not reported yet: its first report will */
+		if (resumed && ws->present < 0)
+			continue;
+		rc = uccid_slot_status(w->s.r, i, &st);
+		if (rc < 0)
+			return tool_fail(&w->s, "watch: slot status", rc);
+		/* at the start the ATR is read as for an insertion; back, a card the other process
+		   left powered is left so */
+		if (shown(w, i) && st.present && (!st.powered || !resumed) && !w->no_atr)
+			n = read_atr(w, i, atr, sizeof(atr), why, sizeof(why));
+		if (shown(w, i)) {
+			bool was = ws->present > 0;
+
+			if (was && (!st.present || (n >= 0 && ws->atr_len >= 0 &&
+						    (n != ws->atr_len || memcmp(atr, ws->atr, (size_t)n)))))
+				print_event(w, UCCID_EVENT_REMOVED, i, 0, atr, -1, "", resumed);
+			if (st.present && (!was || (n >= 0 && ws->atr_len >= 0 &&
+						    (n != ws->atr_len || memcmp(atr, ws->atr, (size_t)n)))))
+				print_event(w, UCCID_EVENT_INSERTED, i, 0, atr, n, why, resumed);
+		}
+		/* an unread ATR (left powered, --no-atr) keeps the one known, if the card stayed */
+		if (n >= 0 || !st.present || !(ws->present > 0))
+			remember(w, i, st.present, atr, n);
+		ws->first_report = true;
+	}
+	return 0;
+}
+
+/*
  * Another process asked for the reader: close it, say so, take it back once
  * that process is done (the open waits for it, without limit), say so, and
  * report each slot whose card changed meanwhile (of those the reader had
@@ -237,7 +287,6 @@ static int watch_open(struct watch *w)
  */
 static int watch_yield(struct watch *w)
 {
-	struct uccid_reader_info info;
 	char when[64];
 	long pid = 0;
 	int64_t t0;
@@ -267,38 +316,7 @@ static int watch_yield(struct watch *w)
 	else
 		printf("%s reader: taken back after %lld ms\n", when, (long long)(uccid_mono_ms() - t0));
 	fflush(stdout);
-	uccid_info(w->s.r, &info);
-	for (unsigned i = 0; i < info.nslots && i < CCID_MAX_SLOTS; i++) {
-		struct wslot *ws = &w->slot[i];
-		struct uccid_slot_status st;
-		uint8_t atr[CCID_ATR_MAX];
-		char why[128] = "";
-		int n = -1;
-
-		/* a slot the reader has not reported yet: its first report will */
-		if (ws->present < 0)
-			continue;
-		rc = uccid_slot_status(w->s.r, i, &st);
-		if (rc < 0)
-			return tool_fail(&w->s, "watch: slot status", rc);
-		if (shown(w, i) && st.present && !st.powered && !w->no_atr)
-			n = read_atr(w, i, atr, sizeof(atr), why, sizeof(why));
-		if (shown(w, i)) {
-			bool was = ws->present > 0;
-
-			if (was && (!st.present || (n >= 0 && ws->atr_len >= 0 &&
-						    (n != ws->atr_len || memcmp(atr, ws->atr, (size_t)n)))))
-				print_event(w, UCCID_EVENT_REMOVED, i, 0, atr, -1, "", true);
-			if (st.present && (!was || (n >= 0 && ws->atr_len >= 0 &&
-						    (n != ws->atr_len || memcmp(atr, ws->atr, (size_t)n)))))
-				print_event(w, UCCID_EVENT_INSERTED, i, 0, atr, n, why, true);
-		}
-		/* an unread ATR (left powered, --no-atr) keeps the one known, if the card stayed */
-		if (n >= 0 || !st.present || !(ws->present > 0))
-			remember(w, i, st.present, atr, n);
-		ws->first_report = true;
-	}
-	return 0;
+	return watch_sync(w, true);
 }
 
 static int parse(struct watch *w, int argc, char **argv)
@@ -365,6 +383,8 @@ int cmd_watch(const struct tool_opts *opts, int argc, char **argv)
 		rc = tool_open_failed(rc);
 		goto out;
 	}
+	if ((rc = watch_sync(&w, false)) != 0)
+		goto out;
 	while (!atomic_load(&w.interrupted)) {
 		struct uccid_event e;
 

@@ -67,6 +67,18 @@ ctl "reader 1-2" "fault garbage count=1"
 run 1 -r "$A" apdu "$SELECT" && has err "ICCD GET_ICC_STATUS: bad answer 01 at byte 0"
 run 0 -r "$B" apdu "$SELECT" && has out "9000  success"
 run 0 -r "$A" apdu "$SELECT" && has out "9000  success"
+# uccid watch starts with the card there: a version A token has no interrupt pipe, so no report
+# would come until a card moves (the watch said nothing); then, polled, the card taken out
+: >"$tmp/watch.out"
+${VALGRIND:-} "$UCCID" -r "$A" watch >"$tmp/watch.out" 2>"$tmp/watch.err" </dev/null &
+wpid=$!
+wait_for -p $wpid "$tmp/watch.out" '^[-0-9T:.+]+ slot 0: inserted, ATR 3B 0B 75 63 63 69 64 20 76 63 61 72 64$' &&
+	passes=$((passes + 1)) || fails=$((fails + 1))
+ctl "reader 1-2" "remove"
+wait_for -p $wpid "$tmp/watch.out" '^[-0-9T:.+]+ slot 0: removed$' && passes=$((passes + 1)) || fails=$((fails + 1))
+ctl "reader 1-2" "insert"
+wait_for -p $wpid -n 2 "$tmp/watch.out" 'slot 0: inserted, ATR 3B 0B' && passes=$((passes + 1)) || fails=$((fails + 1))
+kill -TERM $wpid; wait $wpid && passes=$((passes + 1)) || { echo "FAIL: watch did not exit 0"; fails=$((fails + 1)); }
 
 # every real ICCD token's descriptor (bInterfaceProtocol 1 or 2), each behind its own bus id
 kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=
