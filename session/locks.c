@@ -311,33 +311,49 @@ int uccid_lock_holder(struct uccid_reader *r, unsigned slot, struct uccid_holder
 	return 0;
 }
 
+/*
+ * For reading who holds a named reader (slot -1) or one of its slots: the
+ * manager of its lock file if there is one (*ret NULL if not: asking leaves
+ * nothing behind).  Returns 0, or the error of resolving the name or opening
+ * the file (why says why; may be NULL).
+ */
+static int existing_manager(const char *name, const char *dir, int slot, struct lockmgr **ret, char *why,
+			    size_t whylen)
+{
+	char ident[160];
+	int rc = uccid_identity(name, ident, sizeof(ident));
+
+	*ret = NULL;
+	if (rc < 0)
+		return rc;
+	*ret = uccid_open_manager(ident, dir, NULL, slot < 0 ? 1 : (unsigned)slot + 1, slot < 0, true, &slot_ops, NULL,
+				  why, whylen);
+	if (!*ret)
+		return errno == ENOENT ? 0 : -errno;
+	return 0;
+}
+
 int uccid_reader_lock_state(const char *name, const char *dir, int slot, struct uccid_holder *ret, char *err,
 			    size_t errlen)
 {
 	struct lockmgr_holder_info hi;
 	struct lockmgr *m;
-	char ident[160], why[512] = "";
+	char why[512] = "";
 	int rc;
 
 	if (err && errlen)
 		err[0] = '\0';
 	if (!name || !ret || slot < -1 || slot >= LOCKMGR_MAX_SLOTS)
 		return -EINVAL;
-	rc = uccid_identity(name, ident, sizeof(ident));
-	if (rc < 0)
-		return rc;
-	/* only a file that is there: asking leaves nothing behind */
-	m = uccid_open_manager(ident, dir, NULL, slot < 0 ? 1 : (unsigned)slot + 1, slot < 0, true, &slot_ops, NULL,
-			       why, sizeof(why));
-	if (!m && errno == ENOENT) {
-		memset(ret, 0, sizeof(*ret));
-		return 0;
-	}
-	if (!m) {
-		rc = -errno;
+	rc = existing_manager(name, dir, slot, &m, why, sizeof(why));
+	if (rc < 0) {
 		if (err && errlen)
 			snprintf(err, errlen, "%s", why);
 		return rc;
+	}
+	if (!m) {
+		memset(ret, 0, sizeof(*ret));
+		return 0;
 	}
 	rc = lockmgr_holder(m, slot < 0 ? 0 : (unsigned)slot, &hi);
 	if (rc == 0)
@@ -352,18 +368,14 @@ int uccid_reader_passive(const char *name, const char *dir)
 {
 	struct lockmgr_holder_info hi;
 	struct lockmgr *m;
-	char ident[160];
 	pid_t passive;
 	int rc;
 
 	if (!name)
 		return -EINVAL;
-	rc = uccid_identity(name, ident, sizeof(ident));
-	if (rc < 0)
+	rc = existing_manager(name, dir, -1, &m, NULL, 0);
+	if (rc < 0 || !m)
 		return rc;
-	m = uccid_open_manager(ident, dir, NULL, 1, true, true, &slot_ops, NULL, NULL, 0);
-	if (!m)
-		return errno == ENOENT ? 0 : -errno;
 	/* the record outlives a passive holder killed before it cleared it: only the holder's counts */
 	passive = lockmgr_passive(m, 0);
 	rc = lockmgr_holder(m, 0, &hi);

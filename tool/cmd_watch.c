@@ -261,12 +261,13 @@ static int watch_sync(struct watch *w, bool resumed)
 			n = read_atr(w, i, atr, sizeof(atr), why, sizeof(why));
 		if (shown(w, i)) {
 			bool was = ws->present > 0;
+			/* both ATRs known and not the same: another card */
+			bool other = n >= 0 && ws->atr_len >= 0 &&
+				     (n != ws->atr_len || memcmp(atr, ws->atr, (size_t)n));
 
-			if (was && (!st.present || (n >= 0 && ws->atr_len >= 0 &&
-						    (n != ws->atr_len || memcmp(atr, ws->atr, (size_t)n)))))
+			if (was && (!st.present || other))
 				print_event(w, UCCID_EVENT_REMOVED, i, 0, atr, -1, "", resumed);
-			if (st.present && (!was || (n >= 0 && ws->atr_len >= 0 &&
-						    (n != ws->atr_len || memcmp(atr, ws->atr, (size_t)n)))))
+			if (st.present && (!was || other))
 				print_event(w, UCCID_EVENT_INSERTED, i, 0, atr, n, why, resumed);
 		}
 		/* an unread ATR (left powered, --no-atr) keeps the one known, if the card stayed */

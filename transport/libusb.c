@@ -1296,10 +1296,6 @@ struct watch {
 	bool unconfigured;               /* the last rescan met a device not configured yet */
 };
 
-/*
- * A digest of the names under /dev/bus/usb (BBB/DDD), whatever their order:
- * 0, or -ENOENT where there is no such directory (the caller rescans).
- */
 static uint64_t fnv1a(uint64_t h, const char *s)
 {
 	for (; *s; s++)
@@ -1307,6 +1303,10 @@ static uint64_t fnv1a(uint64_t h, const char *s)
 	return h;
 }
 
+/*
+ * A digest of the names under /dev/bus/usb (BBB/DDD), whatever their order:
+ * 0, or -ENOENT where there is no such directory (the caller rescans).
+ */
 static int usb_nodes_digest(uint64_t *ret)
 {
 	DIR *top = opendir(WATCH_USB_NODES), *bus;
